@@ -1,0 +1,3 @@
+from ditto_live.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ditto-live CLI, one module each."""

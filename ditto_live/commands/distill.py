@@ -1,0 +1,15 @@
+"""`ditto-live distill`: not implemented yet (see the issue that fills it)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ditto_live.errors import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UsageError("`ditto-live distill` is not implemented yet")

@@ -1,0 +1,147 @@
+"""Server and generation settings: frozen dataclasses, one TOML file, ``--set`` overrides.
+
+Every field carries a comment saying what it does. A TOML file or an override that names an
+unknown key, or gives a value of the wrong type, is an error that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown or its value has the wrong type."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"  # address the OSC server binds; anything but loopback needs `allow`
+    port: int = 9010  # UDP port the server listens on
+    reply_port: int = 0  # send replies to this port on the sender's host; 0 = the sender's own port
+    allow: tuple[str, ...] = ("127.0.0.1",)  # client addresses accepted when bound beyond loopback
+    output_dir: str = "~/ditto_live_out"  # every result WAV and sidecar is written under here
+    allowed_roots: tuple[str, ...] = ("~",)  # folders a request may read inputs (MIDI, WAV, JSON) from
+    queue_size: int = 8  # jobs waiting for the engine; a full queue answers "busy" at once
+    progress_interval_s: float = 0.25  # at most one progress reply per job in this many seconds
+    max_chunks: int = 256  # most datagrams one chunked payload may span
+    max_payload_bytes: int = 1_000_000  # most bytes one reassembled payload may hold
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    model: str = "default"  # bundled model name or path to a checkpoint folder
+    device: str = "auto"  # "cpu", "cuda", or "auto" (cuda when available)
+    method: str = "ditto2"  # "ditto2" (distilled surrogate) or "ditto" (full-chain baseline)
+    student: str = "ctm"  # distilled student used by ditto2: "ctm" or "cm"
+    steps: int = 0  # K optimisation steps; 0 = the control's default (70 or 150)
+    lr: float = 5e-3  # Adam learning rate on x_T
+    surrogate: str = "1"  # M during optimisation: an integer or "adaptive"
+    decode_steps: int = 2  # T decoding steps of the student (1..8)
+    gamma: float = 0.2  # CTM gamma-sampling stochasticity (0 = deterministic, 1 = CM-style)
+    cfg: float = 3.0  # classifier-free guidance weight w
+    seeds: int = 1  # B seeds optimised together; the best is returned
+    tolerance: float = 0.0  # stop early when the control loss falls below this (0 = never)
+    sample_rate_out: int = 0  # resample results to this rate (44100/48000); 0 = the model's rate
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    input_port: str = ""  # name of the MIDI input to open; "" = a virtual port named "ditto-live"
+    intensity_cc: int = 1  # controller number whose sweep becomes the intensity curve
+    channel: int = -1  # MIDI channel to listen to (0-15); -1 = all
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    output_device: str = ""  # sounddevice output name; "" = the system default
+    buffer_seconds: float = 4.0  # ring buffer capacity between generator and output stream
+    block_size: int = 512  # frames per output callback
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Check ``value`` against a field annotation; return it in the field's type."""
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+        (item_type, _) = typing.get_args(annotation)
+        return tuple(_coerce(key, v, item_type) for v in value)
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{key}: expected {annotation.__name__}, got bool")
+    if not isinstance(value, annotation):
+        raise ConfigError(f"{key}: expected {annotation.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _section_from_dict(name: str, cls: type, data: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"unknown key {name}.{key} (known: {', '.join(sorted(known))})")
+    return cls(**{k: _coerce(f"{name}.{k}", v, hints[k]) for k, v in data.items()})
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Build a :class:`Config` from nested plain data, naming any bad key."""
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    for name, value in data.items():
+        if name not in sections:
+            raise ConfigError(f"unknown section {name!r} (known: {', '.join(sections)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected a table")
+    hints = typing.get_type_hints(Config)
+    return Config(**{n: _section_from_dict(n, hints[n], v) for n, v in data.items()})
+
+
+def _parse_override_value(text: str) -> Any:
+    """Read the value of ``--set k=v`` as TOML when it parses, else as a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings onto nested plain data (a copy)."""
+    out = {k: dict(v) for k, v in data.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        path, text = item.split("=", 1)
+        if path.count(".") != 1:
+            raise ConfigError(f"--set {path!r}: expected section.key")
+        section, key = path.split(".")
+        out.setdefault(section, {})[key] = _parse_override_value(text.strip())
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a TOML file (optional), apply overrides, validate every key and type."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        with open(path, "rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: {exc}") from exc
+    return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

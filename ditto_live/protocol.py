@@ -1,0 +1,111 @@
+"""The OSC protocol: one table of every address, its arguments and its replies.
+
+Addresses follow ``/ditto/<noun>/<verb>``. Type tags are OSC's: ``s`` string, ``i`` int32,
+``f`` float32. Requests come from clients (the Live device, TouchOSC, Max, SuperCollider, Pd);
+replies go back to the sender's address (or the configured reply port). Every job request gets
+exactly one terminal reply (``/ditto/job/done`` or ``/ditto/job/error``) with progress in between.
+Audio never travels in OSC: results are WAV paths. Large payloads travel as chunks or as the path
+of a JSON file under an allowed root (a ``spec`` argument starting with ``@``).
+
+``python -m ditto_live.protocol > ditto_live/protocol.json`` writes the table for the device's JS;
+a test checks that the committed JSON equals this table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Message:
+    address: str  # OSC address
+    direction: str  # "request" (client -> server) or "reply" (server -> client)
+    args: tuple[tuple[str, str], ...]  # (name, OSC type tag) in order
+    replies: tuple[str, ...]  # addresses the server may answer a request with
+    doc: str  # what it means
+
+
+def _m(address: str, direction: str, args: str, replies: tuple[str, ...], doc: str) -> Message:
+    parsed = tuple(tuple(a.split(":")) for a in args.split()) if args else ()
+    return Message(address, direction, parsed, replies, doc)  # type: ignore[arg-type]
+
+
+_JOB_TERMINAL = ("/ditto/job/done", "/ditto/job/error")
+
+# fmt: off
+MESSAGES: tuple[Message, ...] = (
+    # requests ------------------------------------------------------------------------------------
+    _m("/ditto/server/ping", "request", "token:s", ("/ditto/server/pong",),
+       "liveness check; answered at once even while a job runs"),
+    _m("/ditto/server/status", "request", "", ("/ditto/server/state",),
+       "server state: queue length, running job, model, device"),
+    _m("/ditto/job/submit", "request", "job_id:s spec:s",
+       ("/ditto/job/accepted", "/ditto/job/progress") + _JOB_TERMINAL,
+       "submit a job; spec is the job JSON (see ditto_live/jobspec.py) or '@' + path of a JSON file"),
+    _m("/ditto/job/chunk", "request", "job_id:s index:i total:i data:s",
+       ("/ditto/job/accepted", "/ditto/job/progress") + _JOB_TERMINAL,
+       "one piece of a job JSON too big for a datagram; the job is submitted when all pieces arrived"),
+    _m("/ditto/job/cancel", "request", "job_id:s", _JOB_TERMINAL,
+       "cancel a queued or running job; it ends with error code 'cancelled' within one step"),
+    _m("/ditto/job/status", "request", "job_id:s", ("/ditto/job/state",),
+       "ask where a job is: queued, running, done, error or unknown"),
+    _m("/ditto/control/set", "request", "name:s value:f", ("/ditto/control/value",),
+       "set a live control used by the stream and the next jobs (intensity, cfg, seed, bpm)"),
+    _m("/ditto/stream/start", "request", "spec:s", ("/ditto/stream/state",),
+       "start continuous generation (chained outpainting) into the audio output"),
+    _m("/ditto/stream/stop", "request", "", ("/ditto/stream/state",),
+       "stop continuous generation"),
+    _m("/ditto/client/subscribe", "request", "port:i", ("/ditto/client/subscribed",),
+       "also send every reply and stream state to this UDP port on the sender's host"),
+    _m("/ditto/client/unsubscribe", "request", "port:i", ("/ditto/client/subscribed",),
+       "stop sending replies to this port"),
+    # replies -------------------------------------------------------------------------------------
+    _m("/ditto/server/pong", "reply", "token:s version:i", (), "answer to ping, with the protocol version"),
+    _m("/ditto/server/state", "reply", "state:s", (), "JSON: queue, running job, model, device"),
+    _m("/ditto/job/accepted", "reply", "job_id:s position:i", (), "the job is queued at this position"),
+    _m("/ditto/job/progress", "reply", "job_id:s stage:s step:i total:i loss:f", (),
+       "throttled progress: stage is parse|target|optimise|decode|vocode|write"),
+    _m("/ditto/job/done", "reply", "job_id:s wav:s summary:s", (),
+       "terminal: absolute WAV path and a JSON summary (seed, timings, losses, sidecar path)"),
+    _m("/ditto/job/error", "reply", "job_id:s code:s message:s", (),
+       "terminal: code is bad_request|busy|cancelled|not_found|failed|forbidden|too_large"),
+    _m("/ditto/job/state", "reply", "job_id:s state:s", (), "queued|running|done|error|unknown"),
+    _m("/ditto/control/value", "reply", "name:s value:f", (), "the control's value now in force"),
+    _m("/ditto/stream/state", "reply", "state:s underruns:i", (), "stopped|running, underruns so far"),
+    _m("/ditto/client/subscribed", "reply", "port:i on:i", (), "subscription state for the port"),
+    _m("/ditto/error", "reply", "code:s message:s", (),
+       "a datagram that was not a well-formed request (unknown address, wrong types)"),
+)
+# fmt: on
+
+BY_ADDRESS: dict[str, Message] = {m.address: m for m in MESSAGES}
+ERROR_CODES = ("bad_request", "busy", "cancelled", "not_found", "failed", "forbidden", "too_large")
+LIVE_CONTROLS = ("intensity", "cfg", "seed", "bpm")
+
+
+def type_tags(address: str) -> str:
+    """The OSC type tag string of a message, e.g. 'ssf'."""
+    return "".join(t for _, t in BY_ADDRESS[address].args)
+
+
+def to_json() -> str:
+    """The table as JSON for the Max for Live device's JS."""
+    table = {
+        "version": PROTOCOL_VERSION,
+        "error_codes": list(ERROR_CODES),
+        "live_controls": list(LIVE_CONTROLS),
+        "messages": [
+            {**asdict(m), "args": [{"name": n, "type": t} for n, t in m.args], "replies": list(m.replies)}
+            for m in MESSAGES
+        ],
+    }
+    return json.dumps(table, indent=1) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(to_json())
