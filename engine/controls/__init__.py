@@ -1,0 +1,1 @@
+"""Differentiable controls: a feature f(x0) on the normalised mel, a target builder, a loss."""
