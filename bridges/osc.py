@@ -1,0 +1,206 @@
+"""A small OSC-over-UDP transport: encode and decode packets, send and receive datagrams.
+
+Encoding and parsing go through python-osc (its message builder and packet parser); the
+transport is our own socket loop so the server controls timeouts, buffer sizes and what happens
+to a datagram that does not parse (the server answers it; the transport never drops it
+silently). ``MemoryNetwork`` is an in-memory fake with the same interface, for unit tests: its
+endpoints still encode and decode real OSC bytes, only the socket is replaced by queues.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pythonosc import osc_packet
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+log = logging.getLogger(__name__)
+
+Addr = tuple[str, int]  # (host, port) of a UDP peer
+MAX_DATAGRAM = 65507  # largest UDP payload over IPv4
+
+
+class OscDecodeError(ValueError):
+    """A datagram is not a well-formed OSC packet."""
+
+
+@dataclass(frozen=True)
+class OscMessage:
+    address: str  # OSC address pattern, e.g. "/ditto/job/submit"
+    args: tuple[Any, ...]  # decoded arguments (str, int, float, bytes, bool, None ...)
+
+
+@dataclass(frozen=True)
+class Datagram:
+    data: bytes  # the raw UDP payload
+    sender: Addr  # where it came from (replies go back here)
+
+
+def encode_message(address: str, args: Sequence[Any] = (), types: str | None = None) -> bytes:
+    """One OSC message as bytes; ``types`` (e.g. "ssf") forces the tags, else they follow the values."""
+    if types is not None and len(types) != len(args):
+        raise ValueError(f"{address}: {len(args)} arguments but type tags {types!r}")
+    builder = OscMessageBuilder(address=address)
+    for i, value in enumerate(args):
+        tag = types[i] if types is not None else None
+        if tag == "i":
+            value = int(value)
+        elif tag == "f":
+            value = float(value)
+        elif tag == "s":
+            value = str(value)
+        builder.add_arg(value, tag)
+    return builder.build().dgram
+
+
+def decode_packet(data: bytes) -> list[OscMessage]:
+    """Every message in a datagram (bundles flattened, time tags ignored); raises OscDecodeError."""
+    if not data:
+        raise OscDecodeError("empty datagram")
+    try:
+        packet = osc_packet.OscPacket(data)
+        return [OscMessage(m.message.address, tuple(m.message.params)) for m in packet.messages]
+    except Exception as exc:  # python-osc raises several types (ParseError, IndexError, struct.error ...)
+        raise OscDecodeError(f"not an OSC packet: {type(exc).__name__}: {exc}") from None
+
+
+class OscEndpoint(Protocol):
+    """A bound OSC peer: it sends messages to any address and receives raw datagrams."""
+
+    @property
+    def address(self) -> Addr: ...
+
+    def send(self, address: str, args: Sequence[Any], to: Addr, types: str | None = None) -> None: ...
+
+    def send_raw(self, data: bytes, to: Addr) -> None: ...
+
+    def receive(self, timeout: float | None) -> Datagram | None:
+        """The next datagram, or None when ``timeout`` seconds pass (or the endpoint is closed)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class UdpEndpoint:
+    """OSC over a UDP socket bound to ``host:port`` (port 0 = an ephemeral port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, recv_buffer: int = 1 << 20) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:  # a larger buffer absorbs bursts; the kernel may cap it (net.core.rmem_max)
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer)
+        except OSError:
+            pass
+        self._sock.bind((host, port))
+        self._send_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def address(self) -> Addr:
+        host, port = self._sock.getsockname()[:2]
+        return host, port
+
+    def send(self, address: str, args: Sequence[Any], to: Addr, types: str | None = None) -> None:
+        self.send_raw(encode_message(address, args, types), to)
+
+    def send_raw(self, data: bytes, to: Addr) -> None:
+        with self._send_lock:
+            try:
+                self._sock.sendto(data, to)
+            except OSError as exc:  # an unreachable peer must not take the server down
+                log.warning("send to %s:%s failed: %s", to[0], to[1], exc)
+
+    def receive(self, timeout: float | None) -> Datagram | None:
+        if self._closed:
+            return None
+        self._sock.settimeout(timeout)
+        try:
+            data, sender = self._sock.recvfrom(MAX_DATAGRAM + 1)
+        except (TimeoutError, socket.timeout):
+            return None
+        except OSError:
+            if self._closed:
+                return None
+            raise
+        return Datagram(data, (sender[0], sender[1]))
+
+    def close(self) -> None:
+        self._closed = True
+        self._sock.close()
+
+
+class MemoryNetwork:
+    """An in-memory UDP stand-in: endpoints bound on it exchange real OSC bytes through queues."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # the address every endpoint of this network has
+        self._boxes: dict[Addr, queue.Queue[Datagram | None]] = {}
+        self._next_port = 40000
+        self._lock = threading.Lock()
+
+    def endpoint(self, port: int = 0) -> MemoryEndpoint:
+        with self._lock:
+            if port == 0:
+                self._next_port += 1
+                port = self._next_port
+            addr = (self.host, port)
+            if addr in self._boxes:
+                raise OSError(f"address in use: {addr}")
+            self._boxes[addr] = queue.Queue()
+        return MemoryEndpoint(self, addr)
+
+    def deliver(self, data: bytes, sender: Addr, to: Addr) -> None:
+        box = self._boxes.get(to)
+        if box is not None:  # like UDP: nobody listening, the datagram is lost
+            box.put(Datagram(bytes(data), sender))
+
+    def _mailbox(self, addr: Addr) -> queue.Queue[Datagram | None]:
+        return self._boxes[addr]
+
+    def _unbind(self, addr: Addr) -> None:
+        with self._lock:
+            box = self._boxes.pop(addr, None)
+        if box is not None:
+            box.put(None)  # wake a blocked receive
+
+
+class MemoryEndpoint:
+    """One endpoint of a :class:`MemoryNetwork`; the interface of :class:`UdpEndpoint`."""
+
+    def __init__(self, network: MemoryNetwork, addr: Addr) -> None:
+        self._net = network
+        self._addr = addr
+        self._box = network._mailbox(addr)
+
+    @property
+    def address(self) -> Addr:
+        return self._addr
+
+    def send(self, address: str, args: Sequence[Any], to: Addr, types: str | None = None) -> None:
+        self.send_raw(encode_message(address, args, types), to)
+
+    def send_raw(self, data: bytes, to: Addr) -> None:
+        self._net.deliver(data, self._addr, to)
+
+    def receive(self, timeout: float | None) -> Datagram | None:
+        try:
+            return self._box.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self._net._unbind(self._addr)
+
+
+def receive_messages(endpoint: OscEndpoint, timeout: float) -> list[tuple[OscMessage, Addr]]:
+    """Decoded messages of the next datagram (empty on timeout); a client-side convenience."""
+    dgram = endpoint.receive(timeout)
+    if dgram is None:
+        return []
+    return [(m, dgram.sender) for m in decode_packet(dgram.data)]
