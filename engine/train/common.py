@@ -1,0 +1,439 @@
+"""A small training toolkit shared by every trainer (base model, vocoder, students, text model).
+
+Seeding, AdamW with warm-up and cosine decay, an EMA of the weights, periodic checkpoints with exact
+resumption, a progress bar with loss and throughput, mixed precision on CUDA, and a one-line machine
+description for model cards. Nothing here touches global random state except ``seed_everything``,
+which a training entry point calls once.
+
+Resumption is exact: the data order is a pure function of (seed, step) (``batch_indices``), and the
+training state saved beside each checkpoint holds the raw weights, the optimizer, the EMA, the step
+and the state of every ``torch.Generator`` the trainer draws from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import os
+import platform
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "train_state.pt"  # training state saved beside a checkpoint's weights
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 2e-4  # peak learning rate (after warm-up)
+    warmup: int = 200  # linear warm-up steps from 0 to lr
+    min_lr_ratio: float = 0.05  # the cosine decays to lr * min_lr_ratio at the last step
+    weight_decay: float = 0.01  # AdamW decoupled weight decay (not applied to biases and norms)
+    betas: tuple[float, float] = (0.9, 0.99)  # AdamW moment decays
+    grad_clip: float = 1.0  # clip the global gradient norm to this (0 = no clipping)
+    ema_decay: float = 0.999  # EMA decay per step (0 = no EMA)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# randomness and data order
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch for a training entry point; return a fresh CPU generator.
+
+    Model initialisation draws from torch's global generator, so seeding it here makes a run's initial
+    weights reproducible; everything drawn during training uses the returned generator.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def batch_indices(step: int, batch: int, n: int, seed: int) -> Tensor:
+    """Indices of the examples in batch ``step``: epoch-wise permutations seeded by (seed, epoch).
+
+    A pure function of its arguments, so a resumed run reads exactly the batches it would have read.
+    -> [batch] long, in [0, n)
+    """
+    if n <= 0:
+        raise ValueError("empty dataset")
+    flat = torch.arange(step * batch, (step + 1) * batch)
+    epochs, pos = flat // n, flat % n
+    out = torch.empty(batch, dtype=torch.long)
+    for epoch in epochs.unique().tolist():
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        sel = epochs == epoch
+        out[sel] = perm[pos[sel]]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# optimisation
+
+
+def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.0) -> float:
+    """Linear warm-up to ``base_lr`` over ``warmup`` steps, then cosine decay to ``base_lr * min_ratio``
+    at step ``total``. ``step`` counts from 0; the first step trains at base_lr / warmup."""
+    if warmup > 0 and step < warmup:
+        return base_lr * (step + 1) / warmup
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float,
+                   betas: tuple[float, float] = (0.9, 0.99)) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices and kernels only (biases, norms and embeddings' 1-D
+    parameters are not decayed)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.dim() >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, grad_clip: float) -> float:
+    """Clip the global gradient norm (when grad_clip > 0), step, zero the gradients; return the norm."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(norm)
+
+
+class EMA:
+    """Exponential moving average of a model's parameters (buffers are copied as they are).
+
+        shadow <- decay * shadow + (1 - decay) * param
+
+    The shadow lives in fp32 on the model's device. ``copy_to(model)`` writes it into a model.
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        params = dict(model.named_parameters())
+        for k, v in model.state_dict().items():
+            if k in params and v.is_floating_point():
+                self.shadow[k].lerp_(v.detach().float(), 1 - self.decay)
+            else:
+                self.shadow[k].copy_(v.detach())
+
+    @torch.no_grad()
+    def copy_to(self, model: nn.Module) -> None:
+        model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in self.shadow.items()})
+
+    def averaged_copy(self, model: nn.Module) -> nn.Module:
+        """A deep copy of ``model`` holding the EMA weights (the model itself is untouched)."""
+        out = copy.deepcopy(model)
+        self.copy_to(out)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"decay": self.decay, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.decay = state["decay"]
+        for k, v in state["shadow"].items():
+            self.shadow[k].copy_(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# devices, precision, machine
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" -> cuda when available, else cpu; anything else as torch reads it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; fp32 (no autocast) on CPU, where bf16 training loses accuracy for
+    little speed."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _cpu_model_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine(device: torch.device | str = "cpu") -> str:
+    """One line naming the hardware a run used: the GPU name, or the CPU model and the cores torch uses."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        idx = device.index if device.index is not None else torch.cuda.current_device()
+        return f"GPU {torch.cuda.get_device_name(idx)} (torch {torch.__version__})"
+    cores = os.cpu_count() or 0
+    return f"CPU {_cpu_model_name()}, {torch.get_num_threads()} threads of {cores} cores (torch {torch.__version__})"
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+
+
+class Progress:
+    """A tqdm bar over training steps that shows the smoothed loss, the learning rate and throughput
+    in examples (windows) per second. Falls back to periodic log lines when tqdm is disabled."""
+
+    def __init__(self, total: int, start: int = 0, desc: str = "train", unit: str = "windows",
+                 disable: bool = False, log_every: int = 50):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=start, desc=desc, unit="step", disable=disable,
+                        dynamic_ncols=True, mininterval=1.0)
+        self.unit = unit
+        self.log_every = log_every
+        self.loss_avg: float | None = None
+        self.examples = 0
+        self.t0 = time.perf_counter()
+
+    @property
+    def rate(self) -> float:
+        """Examples per second since the bar started."""
+        return self.examples / max(time.perf_counter() - self.t0, 1e-9)
+
+    def update(self, step: int, loss: float, examples: int, lr: float, **extra: float) -> None:
+        self.loss_avg = loss if self.loss_avg is None else 0.98 * self.loss_avg + 0.02 * loss
+        self.examples += examples
+        post = {"loss": f"{self.loss_avg:.4f}", "lr": f"{lr:.2e}", f"{self.unit}/s": f"{self.rate:.1f}"}
+        post.update({k: f"{v:.4g}" for k, v in extra.items()})
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.update(1)
+        if self.bar.disable and self.log_every and (step + 1) % self.log_every == 0:
+            log.info("step %d loss %.4f lr %.2e %.1f %s/s", step + 1, self.loss_avg, lr, self.rate, self.unit)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints and resumption
+
+
+def _gen_states(gens: dict[str, torch.Generator]) -> dict[str, Tensor]:
+    return {k: g.get_state() for k, g in gens.items()}
+
+
+class CheckpointManager:
+    """Periodic checkpoints under OUT/step-<N>/ and OUT/latest/, plus the final one under OUT/final/.
+
+    Each folder is an engine checkpoint (``save_checkpoint``: the exported weights, usually the EMA,
+    and their JSON) with ``train_state.pt`` beside it: raw weights, optimizer, EMA, step and generator
+    states, enough to continue bit-identically. ``keep`` bounds the step-N folders kept on disk.
+    """
+
+    def __init__(self, out_dir: str | Path, every: int, keep: int = 3):
+        self.out = Path(out_dir)
+        self.every = every
+        self.keep = keep
+
+    def due(self, step: int, total: int) -> bool:
+        """True after step ``step`` (0-based) when a periodic checkpoint is due."""
+        return self.every > 0 and (step + 1) % self.every == 0 and step + 1 < total
+
+    def save(self, step: int, export_model: nn.Module, meta: dict, model: nn.Module,
+             optimizer: torch.optim.Optimizer, ema: EMA | None, gens: dict[str, torch.Generator],
+             extra: dict | None = None, name: str | None = None) -> Path:
+        """Write the checkpoint after ``step`` steps (1-based count) to OUT/<name or step-N>/ and OUT/latest/.
+        ``extra`` (plain data: wall time so far, loss history) is stored in the training state."""
+        from ditto_live.engine.checkpoint import save_checkpoint
+
+        state = {
+            "step": step,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+            "ema": ema.state_dict() if ema is not None else None,
+            "generators": _gen_states(gens),
+            "torch_rng": torch.get_rng_state(),
+            "extra": extra or {},
+        }
+        folders = [self.out / (name or f"step-{step}"), self.out / "latest"]
+        for folder in folders:
+            tmp = folder.with_name(folder.name + ".tmp")
+            if tmp.exists():
+                _rmtree(tmp)
+            save_checkpoint(tmp, export_model, meta)
+            torch.save(state, tmp / STATE_FILE)
+            if folder.exists():
+                _rmtree(folder)
+            tmp.rename(folder)
+        self._prune()
+        log.info("checkpoint at step %d -> %s", step, folders[0])
+        return folders[0]
+
+    def _prune(self) -> None:
+        steps = sorted(self.out.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+        for old in steps[:-self.keep] if self.keep > 0 else []:
+            _rmtree(old)
+
+    def latest_state_path(self) -> Path | None:
+        path = self.out / "latest" / STATE_FILE
+        return path if path.exists() else None
+
+    @staticmethod
+    def restore(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, ema: EMA | None,
+                gens: dict[str, torch.Generator]) -> dict:
+        """Load a training state into the live objects; return it (``step``: steps done, ``extra``)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / STATE_FILE
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if ema is not None and state.get("ema") is not None:
+            ema.load_state_dict(state["ema"])
+        for k, g in gens.items():
+            if k in state["generators"]:
+                g.set_state(state["generators"][k])
+        torch.set_rng_state(state["torch_rng"])
+        return state
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def find_resume(out_dir: str | Path, resume: bool | str | None) -> Path | None:
+    """Resolve a --resume value: False/None -> no resume; True -> OUT/latest if it exists; a path ->
+    that checkpoint folder or state file (an error if missing)."""
+    if not resume:
+        return None
+    if resume is True or resume == "latest":
+        path = Path(out_dir) / "latest" / STATE_FILE
+        return path if path.exists() else None
+    path = Path(resume)
+    if path.is_dir():
+        path = path / STATE_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no training state at {path}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+@dataclass
+class LoopResult:
+    """What a finished (or resumed and finished) training loop reports."""
+
+    steps: int  # optimizer steps done in total
+    final_loss: float  # mean loss over the last ``tail`` steps
+    first_loss: float  # mean loss over the first ``tail`` steps of this process
+    wall_time_s: float  # wall time over all sessions of the run
+    examples_per_s: float  # throughput of this process
+    losses: list[float]  # loss per step of this process
+    averaged: nn.Module | None = None  # a copy of the model holding the EMA weights (None without EMA)
+
+    def metrics(self) -> dict:
+        return {"steps": self.steps, "final_loss": round(self.final_loss, 6),
+                "wall_time_s": round(self.wall_time_s, 1), "examples_per_s": round(self.examples_per_s, 2)}
+
+
+def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, optim: OptimConfig,
+               device: torch.device, gens: dict[str, torch.Generator], examples_per_step: int,
+               ckpt: CheckpointManager | None = None, export_meta: Callable[[dict], dict] | None = None,
+               resume_from: Path | None = None, desc: str = "train", progress: bool = True,
+               on_checkpoint: Callable[[int, nn.Module], dict] | None = None, tail: int = 50) -> LoopResult:
+    """Run optimizer steps [resumed step, steps) of ``loss_fn(step) -> scalar loss``.
+
+    AdamW with warm-up and cosine decay, gradient clipping, EMA, bf16 autocast on CUDA, a progress bar,
+    and periodic checkpoints whose exported weights are the EMA (``export_meta(metrics) -> meta`` gives
+    their JSON; ``on_checkpoint(step, ema_model) -> extra metrics`` e.g. a validation loss). ``loss_fn``
+    draws its batch and noise from ``gens`` and ``batch_indices(step, ...)`` so resumption is exact.
+    The final checkpoint goes to OUT/final and OUT/latest.
+    """
+    optimizer = make_optimizer(model, optim.lr, optim.weight_decay, optim.betas)
+    ema = EMA(model, optim.ema_decay) if optim.ema_decay > 0 else None
+    start, wall_before = 0, 0.0
+    if resume_from is not None:
+        state = CheckpointManager.restore(resume_from, model, optimizer, ema, gens)
+        start, wall_before = int(state["step"]), float(state["extra"].get("wall_time_s", 0.0))
+        log.info("resumed from %s at step %d", resume_from, start)
+    bar = Progress(steps, start, desc=desc, disable=not progress)
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    model.train()
+
+    def export(step: int) -> tuple[nn.Module, dict]:
+        averaged = ema.averaged_copy(model) if ema is not None else model
+        averaged.eval()
+        metrics = {"steps": step, "wall_time_s": round(wall_before + time.perf_counter() - t0, 1)}
+        if losses:
+            metrics["final_loss"] = round(sum(losses[-tail:]) / len(losses[-tail:]), 6)
+        if on_checkpoint is not None:
+            metrics.update(on_checkpoint(step, averaged))
+        return averaged, (export_meta(metrics) if export_meta else {"metrics": metrics})
+
+    for step in range(start, steps):
+        lr = lr_at(step, optim.lr, optim.warmup, steps, optim.min_lr_ratio)
+        set_lr(optimizer, lr)
+        with autocast(device):
+            loss = loss_fn(step)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at step {step}")
+        loss.backward()
+        clip_and_step(model, optimizer, optim.grad_clip)
+        if ema is not None:
+            ema.update(model)
+        losses.append(float(loss.detach()))
+        bar.update(step, losses[-1], examples_per_step, lr)
+        if ckpt is not None and ckpt.due(step, steps):
+            averaged, meta = export(step + 1)
+            ckpt.save(step + 1, averaged, meta, model, optimizer, ema, gens,
+                      extra={"wall_time_s": wall_before + time.perf_counter() - t0})
+    bar.close()
+    wall = wall_before + time.perf_counter() - t0
+    if ckpt is not None:
+        averaged, meta = export(steps)
+        ckpt.save(steps, averaged, meta, model, optimizer, ema, gens, extra={"wall_time_s": wall}, name="final")
+    done = len(losses)
+    return LoopResult(
+        steps=steps,
+        final_loss=sum(losses[-tail:]) / max(1, len(losses[-tail:])),
+        first_loss=sum(losses[:tail]) / max(1, len(losses[:tail])),
+        wall_time_s=wall,
+        examples_per_s=done * examples_per_step / max(time.perf_counter() - t0, 1e-9),
+        losses=losses,
+        averaged=ema.averaged_copy(model).eval() if ema is not None else None,
+    )
