@@ -122,7 +122,7 @@ class UdpEndpoint:
         self._sock.settimeout(timeout)
         try:
             data, sender = self._sock.recvfrom(MAX_DATAGRAM + 1)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return None
         except OSError:
             if self._closed:

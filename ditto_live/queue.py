@@ -1,0 +1,311 @@
+"""The job queue: a bounded line of jobs feeding ONE worker thread (the engine is one resource).
+
+Every job submitted ends exactly once, through ``JobEvents.finished``: with a result, or with an
+error code (``cancelled``, ``bad_request``, ``forbidden``, ``not_found``, ``failed``) and a readable
+message. Whatever a runner raises becomes such an error; the worker keeps serving. Progress from
+the runner is throttled per job before it reaches ``JobEvents.progress``.
+
+``Runner`` is the engine-side interface (``ditto_live.jobs.JobRunner`` implements it);
+``FakeRunner`` is an in-memory runner for tests and for trying the protocol without a model: it
+sleeps per step, honours cancellation every step and writes a real small WAV.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ditto_live.errors import UsageError
+from ditto_live.jobspec import JobSpec
+from ditto_live.results import PathForbidden, check_output_path, write_result
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
+
+
+class RunResult(Protocol):
+    wav_path: Any  # str | Path of the result WAV (under the output folder)
+    summary: dict[str, Any]  # JSON-able: seed, timings, losses, sidecar path
+
+
+class Runner(Protocol):
+    """Runs one job to a WAV; raises on failure (``JobCancelled`` when ``is_cancelled()`` turns true)."""
+
+    def run(self, spec: JobSpec, progress: ProgressFn, is_cancelled: Callable[[], bool]) -> RunResult: ...
+
+
+class JobCancelled(Exception):
+    """Raised by a runner that noticed cancellation (the engine has its own of the same name)."""
+
+
+class QueueFull(Exception):
+    """The queue holds ``size`` waiting jobs already."""
+
+
+class DuplicateJob(Exception):
+    """A job with this id is queued or running."""
+
+
+@dataclass(eq=False)
+class Job:
+    job_id: str  # the client's id, unique among active jobs
+    spec: JobSpec  # the validated request
+    reply_to: Any = None  # opaque routing data for the caller (the server keeps addresses here)
+    submitted: float = field(default_factory=time.monotonic)  # when it was accepted
+    started: float | None = None  # when the worker took it
+    cancel: threading.Event = field(default_factory=threading.Event)  # set to stop it
+    extra_reply_to: list[Any] = field(default_factory=list)  # others to tell the outcome (cancellers)
+
+
+class JobEvents(Protocol):
+    def progress(self, job: Job, stage: str, step: int, total: int, loss: float) -> None: ...
+
+    def finished(self, job: Job, result: RunResult | None, code: str | None, message: str) -> None: ...
+
+
+def classify_error(exc: BaseException) -> tuple[str, str]:
+    """Protocol error code and a one-line message for anything a runner raised."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, JobCancelled) or type(exc).__name__ == "JobCancelled":
+        return "cancelled", "cancelled"
+    if isinstance(exc, PathForbidden):
+        return "forbidden", text
+    if isinstance(exc, FileNotFoundError):
+        return "not_found", text
+    if isinstance(exc, UsageError | ValueError | KeyError | TypeError):
+        return "bad_request", f"{type(exc).__name__}: {text}"
+    if isinstance(exc, MemoryError) or "out of memory" in text.lower():
+        return "failed", f"out of memory: {text}"
+    return "failed", f"{type(exc).__name__}: {text}"
+
+
+class ProgressThrottle:
+    """Lets one progress event through per ``interval_s`` (the first always passes)."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last = -math.inf
+
+    def ready(self) -> bool:
+        now = self._clock()
+        if now - self._last >= self.interval_s:
+            self._last = now
+            return True
+        return False
+
+
+class JobQueue:
+    """A bounded FIFO of jobs and the single worker thread that runs them."""
+
+    def __init__(self, runner: Runner, events: JobEvents, size: int, progress_interval_s: float,
+                 output_dir: str | Path | None = None, history: int = 256) -> None:
+        self.runner = runner
+        self.events = events
+        self.size = size  # most jobs waiting (the running one not counted)
+        self.progress_interval_s = progress_interval_s
+        self.output_dir = output_dir  # when set, a result outside it is refused
+        self._history_size = history  # finished job states remembered for /ditto/job/status
+        self._pending: deque[Job] = deque()
+        self._running: Job | None = None
+        self._history: OrderedDict[str, str] = OrderedDict()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._work, name="ditto-worker", daemon=True)
+
+    # -- control, from any thread ---------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel every job (each still gets its terminal event) and join the worker."""
+        with self._cond:
+            self._stopping = True
+            dropped = list(self._pending)
+            self._pending.clear()
+            if self._running is not None:
+                self._running.cancel.set()
+            self._cond.notify_all()
+        for job in dropped:
+            self._finish(job, None, "cancelled", "server shutting down")
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def submit(self, job: Job, on_queued: Callable[[int], None] | None = None) -> int:
+        """Queue a job; its position (0 = starts now). Raises QueueFull or DuplicateJob.
+
+        ``on_queued(position)`` runs before the worker can see the job, so an "accepted" reply sent
+        from it always precedes the job's progress and terminal replies."""
+        with self._cond:
+            if self._stopping:
+                raise QueueFull("server shutting down")
+            if self.is_active(job.job_id):
+                raise DuplicateJob(f"job {job.job_id!r} is already queued or running")
+            if len(self._pending) >= self.size:
+                raise QueueFull(f"queue full ({self.size} waiting)")
+            position = len(self._pending) + (1 if self._running is not None else 0)
+            if on_queued is not None:
+                on_queued(position)
+            self._pending.append(job)
+            self._cond.notify_all()
+            return position
+
+    def cancel(self, job_id: str, requester: Any = None) -> str | None:
+        """Cancel a job: 'queued' (it ends now), 'running' (it ends within one step) or None (unknown)."""
+        with self._cond:
+            job = next((j for j in self._pending if j.job_id == job_id), None)
+            if job is not None:
+                self._pending.remove(job)
+            elif self._running is not None and self._running.job_id == job_id:
+                if requester is not None and requester != self._running.reply_to:
+                    self._running.extra_reply_to.append(requester)
+                self._running.cancel.set()
+                return "running"
+            else:
+                return None
+        if requester is not None and requester != job.reply_to:
+            job.extra_reply_to.append(requester)
+        self._finish(job, None, "cancelled", "cancelled while queued")
+        return "queued"
+
+    def is_active(self, job_id: str) -> bool:
+        with self._cond:
+            return (self._running is not None and self._running.job_id == job_id) or any(
+                j.job_id == job_id for j in self._pending)
+
+    def state(self, job_id: str) -> str:
+        """queued | running | done | error | unknown."""
+        with self._cond:
+            if self._running is not None and self._running.job_id == job_id:
+                return "running"
+            if any(j.job_id == job_id for j in self._pending):
+                return "queued"
+            return self._history.get(job_id, "unknown")
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._cond:
+            return {"queued": [j.job_id for j in self._pending],
+                    "running": self._running.job_id if self._running else None, "queue_size": self.size}
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the worker -------------------------------------------------------------------------------
+    def _next(self) -> Job | None:
+        with self._cond:
+            while not self._pending and not self._stopping:
+                self._cond.wait()
+            if self._stopping:
+                return None
+            job = self._running = self._pending.popleft()
+            job.started = time.monotonic()
+            return job
+
+    def _work(self) -> None:
+        while (job := self._next()) is not None:
+            result, code, message = None, None, ""
+            try:
+                result = self._run(job)
+            except Exception as exc:  # anything a job raises is that job's error, never the server's
+                code, message = classify_error(exc)
+                if job.cancel.is_set() and code != "cancelled":
+                    code, message = "cancelled", f"cancelled ({message})"
+                if code != "cancelled":
+                    log.warning("job %s failed: %s", job.job_id, message, exc_info=code == "failed")
+            with self._cond:
+                self._running = None
+            self._finish(job, result, code, message)
+
+    def _run(self, job: Job) -> RunResult:
+        throttle = ProgressThrottle(self.progress_interval_s)
+
+        def progress(stage: str, step: int, total: int, loss: float) -> None:
+            if throttle.ready():
+                try:
+                    self.events.progress(job, stage, int(step), int(total), float(loss))
+                except Exception:  # a reply that cannot be sent must not fail the job
+                    log.exception("progress event for %s failed", job.job_id)
+
+        result = self.runner.run(job.spec, progress, job.cancel.is_set)
+        if self.output_dir is not None:
+            path = check_output_path(result.wav_path, self.output_dir)
+            if not path.is_file():
+                raise FileNotFoundError(f"the runner reported {path} but wrote no file there")
+        return result
+
+    def _finish(self, job: Job, result: RunResult | None, code: str | None, message: str) -> None:
+        with self._cond:
+            self._history[job.job_id] = "done" if code is None else "error"
+            self._history.move_to_end(job.job_id)
+            while len(self._history) > self._history_size:
+                self._history.popitem(last=False)
+        try:
+            self.events.finished(job, result, code, message)
+        except Exception:
+            log.exception("finished event for %s failed", job.job_id)
+
+
+@dataclass(frozen=True)
+class FakeResult:
+    wav_path: str  # the WAV written
+    summary: dict[str, Any]  # seed, steps, loss, sidecar
+
+
+class FakeRunner:
+    """A model-free runner: ``steps`` sleeps of ``step_s``, cancellable every step, then a real WAV.
+
+    ``failures`` maps a job ``name`` to the exception that job raises mid-run (tests of the
+    error path); the tone's loudness follows the job's seed so results differ.
+    """
+
+    def __init__(self, output_dir: str | Path, steps: int = 5, step_s: float = 0.01, seconds: float = 0.25,
+                 sample_rate: int = 22050, failures: dict[str, BaseException] | None = None) -> None:
+        self.output_dir = Path(output_dir)  # where results go
+        self.steps = steps  # optimisation steps each job pretends to take
+        self.step_s = step_s  # sleep per step
+        self.seconds = seconds  # length of the WAV written
+        self.sample_rate = sample_rate  # its rate
+        self.failures = dict(failures or {})  # job name -> exception raised at the middle step
+        self.running = threading.Event()  # set while a job runs (tests wait on it)
+        self.steps_run: dict[str, int] = {}  # job name -> steps executed by the last job of that name
+        self.description = {"model": "fake", "device": "cpu"}
+
+    def run(self, spec: JobSpec, progress: ProgressFn, is_cancelled: Callable[[], bool]) -> FakeResult:
+        t0 = time.perf_counter()
+        self.running.set()
+        try:
+            progress("parse", 1, 1, 0.0)
+            loss = 1.0
+            self.steps_run[spec.name] = 0
+            for step in range(self.steps):
+                if is_cancelled():
+                    raise JobCancelled(f"cancelled at step {step}")
+                if step == self.steps // 2 and spec.name in self.failures:
+                    raise self.failures[spec.name]
+                time.sleep(self.step_s)
+                self.steps_run[spec.name] = step + 1
+                loss *= 0.8
+                progress("optimise", step + 1, self.steps, loss)
+            progress("write", 1, 1, loss)
+            t = np.arange(int(self.seconds * self.sample_rate)) / self.sample_rate
+            amp = 0.1 + 0.4 * ((spec.seed % 7) / 6)
+            audio = amp * np.sin(2 * np.pi * 440.0 * t) * np.linspace(0.2, 1.0, t.size)
+            elapsed = time.perf_counter() - t0
+            wav, meta = write_result(self.output_dir, spec.name, audio, self.sample_rate,
+                                     {"job": spec.to_dict(), "runner": "fake", "loss": loss,
+                                      "timings": {"total_s": elapsed}})
+            return FakeResult(str(wav), {"seed": spec.seed, "steps": self.steps, "loss": loss,
+                                         "timings": {"total_s": round(elapsed, 4)}, "sidecar": str(meta)})
+        finally:
+            self.running.clear()

@@ -1,0 +1,487 @@
+"""The OSC server (DESIGN.md §7): one receive thread answers requests at once, one worker runs jobs.
+
+Requests and replies are the rows of ``ditto_live/protocol.py``. A datagram that is not a
+well-formed request gets ``/ditto/error``; a job request gets ``/ditto/job/accepted``, throttled
+``/ditto/job/progress`` and exactly one terminal ``/ditto/job/done`` or ``/ditto/job/error``.
+Replies go to the sender (or ``reply_port`` on the sender's host) and to every subscriber.
+Bound beyond loopback, datagrams from addresses outside the allow-list are dropped and logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from ditto_live.bridges.osc import (
+    MAX_DATAGRAM,
+    Addr,
+    Datagram,
+    OscDecodeError,
+    OscEndpoint,
+    UdpEndpoint,
+    decode_packet,
+)
+from ditto_live.chunks import ChunkAssembler, ChunkError
+from ditto_live.config import ServerConfig
+from ditto_live.errors import UsageError
+from ditto_live.jobspec import JobSpec, parse_job
+from ditto_live.protocol import BY_ADDRESS, LIVE_CONTROLS, PROTOCOL_VERSION, type_tags
+from ditto_live.queue import DuplicateJob, Job, JobQueue, QueueFull, Runner, RunResult
+from ditto_live.results import PathForbidden, resolve_input_path
+
+log = logging.getLogger(__name__)
+
+MAX_SUBSCRIBERS = 16  # clients that may subscribe at once
+MAX_MESSAGE_CHARS = 1000  # longest error message sent (datagrams stay small)
+MAX_SUMMARY_CHARS = 4000  # a done summary longer than this is cut to its scalar fields
+INPUT_PATH_KEYS = ("midi", "reference")  # control keys that name files the job reads
+
+
+class StreamControl(Protocol):
+    """What the server needs from the continuous-generation stream (ditto_live/stream.py)."""
+
+    def start(self, spec: JobSpec) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def status(self) -> tuple[str, int]:
+        """("stopped" | "running", underruns so far)."""
+        ...
+
+
+class RequestError(Exception):
+    """A request cannot be served; ``code`` is a protocol error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_allow_list(allow: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Addresses or CIDR networks a beyond-loopback server accepts datagrams from."""
+    try:
+        return [ipaddress.ip_network(a, strict=False) for a in allow]
+    except ValueError as exc:
+        raise UsageError(f"server.allow: {exc}") from None
+
+
+def coerce_args(address: str, args: tuple[Any, ...]) -> list[Any]:
+    """Check a request's arguments against its table row; ints pass for floats, integral floats for ints."""
+    row = BY_ADDRESS[address]
+    if len(args) != len(row.args):
+        raise RequestError("bad_request", f"{address} takes {len(row.args)} argument(s) "
+                           f"({' '.join(n + ':' + t for n, t in row.args) or 'none'}), got {len(args)}")
+    out: list[Any] = []
+    for (name, tag), value in zip(row.args, args):
+        if tag == "s" and isinstance(value, str):
+            out.append(value)
+        elif tag == "i" and isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31:
+            out.append(value)
+        elif tag == "i" and isinstance(value, float) and value.is_integer():
+            out.append(int(value))
+        elif tag == "f" and isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(float(value))
+        else:
+            raise RequestError("bad_request", f"{address}: {name} must be OSC type '{tag}', got {value!r:.40}")
+    return out
+
+
+def _valid_job_id(job_id: str) -> bool:
+    return 0 < len(job_id) <= 64 and job_id.isprintable()
+
+
+def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Server:
+    """OSC front of the engine: ``start()``, ``stop()``, or ``serve_forever()`` until ``stop()``."""
+
+    def __init__(self, config: ServerConfig, runner: Runner, stream: StreamControl | None = None,
+                 endpoint: OscEndpoint | None = None, chunk_timeout_s: float = 30.0) -> None:
+        self.config = config
+        self.runner = runner
+        self.stream = stream
+        self.loopback_only = _is_loopback(config.host)
+        self._allow = parse_allow_list(config.allow)
+        if not self.loopback_only and not self._allow:
+            raise UsageError(f"binding {config.host} needs server.allow (the clients to accept)")
+        self.output_dir = Path(config.output_dir).expanduser().resolve()
+        self.allowed_roots = tuple(str(Path(r).expanduser().resolve()) for r in config.allowed_roots)
+        self._endpoint = endpoint
+        self._chunks = ChunkAssembler(config.max_chunks, config.max_payload_bytes, chunk_timeout_s)
+        self._queue = JobQueue(runner, self, config.queue_size, config.progress_interval_s, self.output_dir)
+        self._controls: dict[str, float] = {}
+        self._subscribers: list[Addr] = []
+        self._lock = threading.Lock()  # guards controls, subscribers and chunks
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0  # datagrams refused by the allow-list
+        self._handlers: dict[str, Callable[[list[Any], Addr], None]] = {
+            "/ditto/server/ping": self._ping, "/ditto/server/status": self._status,
+            "/ditto/job/submit": self._submit, "/ditto/job/chunk": self._chunk,
+            "/ditto/job/cancel": self._cancel, "/ditto/job/status": self._job_status,
+            "/ditto/control/set": self._control_set, "/ditto/stream/start": self._stream_start,
+            "/ditto/stream/stop": self._stream_stop, "/ditto/client/subscribe": self._subscribe,
+            "/ditto/client/unsubscribe": self._unsubscribe,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    @property
+    def address(self) -> Addr:
+        """Where the server listens (after ``start``)."""
+        assert self._endpoint is not None, "server not started"
+        return self._endpoint.address
+
+    @property
+    def live_controls(self) -> dict[str, float]:
+        """The live controls set over OSC (intensity, cfg, seed, bpm), for the stream and the next jobs."""
+        with self._lock:
+            return dict(self._controls)
+
+    @property
+    def alive(self) -> bool:
+        """Both threads are running (tests check a hostile datagram did not kill one)."""
+        return self._thread is not None and self._thread.is_alive() and self._queue.alive
+
+    def start(self) -> Server:
+        if self._endpoint is None:
+            self._endpoint = UdpEndpoint(self.config.host, self.config.port)
+        if not self.loopback_only:
+            log.warning("OSC bound to %s (beyond loopback); accepting only %s", self.config.host,
+                        ", ".join(map(str, self._allow)))
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._queue.start()
+        self._thread = threading.Thread(target=self._receive_loop, name="ditto-osc", daemon=True)
+        self._thread.start()
+        log.info("serving OSC on %s:%d, results in %s", *self.address, self.output_dir)
+        return self
+
+    def stop(self) -> None:
+        """Cancel queued and running jobs (their clients are told), then close the socket."""
+        if self._stopped.is_set():
+            return
+        self._queue.stop()
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+        if self._endpoint is not None:
+            self._endpoint.close()
+        if self.stream is not None:
+            try:
+                self.stream.stop()
+            except Exception:
+                log.exception("stopping the stream failed")
+
+    def serve_forever(self) -> None:
+        if self._thread is None:
+            self.start()
+        while not self._stopped.wait(0.5):
+            pass
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- receiving ---------------------------------------------------------------------------------
+    def _receive_loop(self) -> None:
+        assert self._endpoint is not None
+        while not self._stopped.is_set():
+            try:
+                dgram = self._endpoint.receive(0.1)
+                if dgram is not None:
+                    self.handle_datagram(dgram)
+                self._expire_chunks()
+            except Exception:  # the loop outlives any single datagram
+                log.exception("receive loop error")
+
+    def _allowed(self, host: str) -> bool:
+        if self.loopback_only:
+            return True
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._allow)
+
+    def handle_datagram(self, dgram: Datagram) -> None:
+        """Answer every message of one datagram; never raises."""
+        sender = dgram.sender
+        if not self._allowed(sender[0]):
+            self.dropped += 1
+            log.warning("dropped a datagram from %s:%d (not in server.allow)", *sender)
+            return
+        if len(dgram.data) > MAX_DATAGRAM:
+            self._send_error(sender, "too_large", f"datagram of {len(dgram.data)} bytes")
+            return
+        try:
+            messages = decode_packet(dgram.data)
+        except OscDecodeError as exc:
+            self._send_error(sender, "bad_request", str(exc))
+            return
+        for msg in messages:
+            try:
+                self._dispatch(msg.address, msg.args, sender)
+            except Exception as exc:  # a bug answering one request must not stop the others
+                log.exception("while answering %s", msg.address)
+                self._send_error(sender, "failed", f"{type(exc).__name__}: {exc}")
+
+    def _dispatch(self, address: str, args: tuple[Any, ...], sender: Addr) -> None:
+        handler = self._handlers.get(address)
+        if handler is None:
+            known = address in BY_ADDRESS
+            self._send_error(sender, "bad_request" if known else "not_found",
+                             f"{address!r:.80} is a reply, not a request" if known else
+                             f"unknown address {address!r:.80}")
+            return
+        try:
+            values = coerce_args(address, args)
+        except RequestError as exc:
+            job_id = args[0] if args and isinstance(args[0], str) else None
+            if address in ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel") and job_id is not None:
+                self._send_job_error(job_id, [sender], exc.code, str(exc))
+            else:
+                self._send_error(sender, exc.code, str(exc))
+            return
+        handler(values, sender)
+
+    # -- sending -----------------------------------------------------------------------------------
+    def _reply_target(self, sender: Addr) -> Addr:
+        return (sender[0], self.config.reply_port) if self.config.reply_port else sender
+
+    def _targets(self, senders: list[Addr]) -> list[Addr]:
+        with self._lock:
+            subs = list(self._subscribers)
+        out: list[Addr] = []
+        for t in [self._reply_target(s) for s in senders] + subs:
+            if t not in out:
+                out.append(t)
+        return out
+
+    def _send(self, targets: list[Addr], address: str, args: list[Any]) -> None:
+        if self._endpoint is None:
+            return
+        tags = type_tags(address)
+        for t in self._targets(targets):
+            self._endpoint.send(address, args, t, tags)
+
+    def _send_error(self, sender: Addr, code: str, message: str) -> None:
+        self._send([sender], "/ditto/error", [code, _short(message)])
+
+    def _send_job_error(self, job_id: str, to: list[Addr], code: str, message: str) -> None:
+        self._send(to, "/ditto/job/error", [_short(job_id, 64), code, _short(message)])
+
+    # -- JobEvents (called by the worker) -------------------------------------------------------------
+    def progress(self, job: Job, stage: str, step: int, total: int, loss: float) -> None:
+        self._send([job.reply_to], "/ditto/job/progress", [job.job_id, stage, step, total, loss])
+
+    def finished(self, job: Job, result: RunResult | None, code: str | None, message: str) -> None:
+        to = [job.reply_to, *job.extra_reply_to]
+        if code is not None or result is None:
+            self._send_job_error(job.job_id, to, code or "failed", message or "no result")
+            return
+        now = time.monotonic()
+        summary = dict(result.summary)
+        summary.update(job_id=job.job_id, latency_s=round(now - job.submitted, 4),
+                       queue_wait_s=round((job.started or now) - job.submitted, 4))
+        text = json.dumps(summary, default=str)
+        if len(text) > MAX_SUMMARY_CHARS:  # keep the datagram small: scalars only, the sidecar has it all
+            text = json.dumps({k: v for k, v in summary.items() if isinstance(v, str | int | float | bool)
+                               and len(str(v)) < 256} | {"truncated": True}, default=str)
+        self._send(to, "/ditto/job/done", [job.job_id, str(Path(result.wav_path).resolve()), text])
+
+    # -- request handlers ----------------------------------------------------------------------------
+    def _ping(self, args: list[Any], sender: Addr) -> None:
+        self._send([sender], "/ditto/server/pong", [args[0], PROTOCOL_VERSION])
+
+    def _status(self, args: list[Any], sender: Addr) -> None:
+        state: dict[str, Any] = {"version": PROTOCOL_VERSION, **self._queue.snapshot(),
+                                 **dict(getattr(self.runner, "description", {}) or {}),
+                                 "controls": self.live_controls, "output_dir": str(self.output_dir)}
+        if self.stream is not None:
+            state["stream"] = self._stream_status()[0]
+        self._send([sender], "/ditto/server/state", [json.dumps(state, default=str)])
+
+    def load_spec(self, text: str) -> JobSpec:
+        """Job JSON (or '@' + path of a JSON file under an allowed root) -> a checked JobSpec."""
+        limit = self.config.max_payload_bytes
+        if len(text.encode("utf-8", "replace")) > limit:
+            raise RequestError("too_large", f"spec exceeds {limit} bytes")
+        if text.startswith("@"):
+            path = resolve_input_path(text[1:], self.allowed_roots)
+            if path.stat().st_size > limit:
+                raise RequestError("too_large", f"{path} exceeds {limit} bytes")
+            text = path.read_text(encoding="utf-8")
+        try:
+            raw = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise RequestError("bad_request", f"spec is not JSON: {exc}") from None
+        return self.check_inputs(parse_job(raw))
+
+    def check_inputs(self, spec: JobSpec) -> JobSpec:
+        """Every file a job would read resolved under the allowed roots (else PathForbidden)."""
+        controls = []
+        for c in spec.controls:
+            params = dict(c.params)
+            for key in INPUT_PATH_KEYS:
+                if key in params:
+                    if not isinstance(params[key], str):
+                        raise RequestError("bad_request", f"{c.type}.{key}: expected a path")
+                    params[key] = str(resolve_input_path(params[key], self.allowed_roots))
+            controls.append(dataclasses.replace(c, params=params))
+        model = spec.model
+        if "/" in model or "\\" in model or model.startswith(("~", ".")):
+            model = str(resolve_input_path(Path(model).expanduser() / "model.json", self.allowed_roots).parent)
+        return dataclasses.replace(spec, controls=tuple(controls), model=model)
+
+    def _request_error(self, exc: Exception) -> tuple[str, str]:
+        if isinstance(exc, RequestError):
+            return exc.code, str(exc)
+        if isinstance(exc, PathForbidden):
+            return "forbidden", str(exc)
+        if isinstance(exc, FileNotFoundError):
+            return "not_found", str(exc)
+        if isinstance(exc, UsageError | ValueError | OSError):
+            return "bad_request", str(exc)
+        return "failed", f"{type(exc).__name__}: {exc}"
+
+    def submit_text(self, job_id: str, text: str, sender: Addr) -> None:
+        """Validate and queue one job; exactly one of accepted-then-terminal or an error goes back."""
+        if not _valid_job_id(job_id):
+            self._send_job_error(job_id, [sender], "bad_request", "job_id: 1-64 printable characters")
+            return
+        try:
+            spec = self.load_spec(text)
+        except Exception as exc:
+            code, message = self._request_error(exc)
+            self._send_job_error(job_id, [sender], code, message)
+            return
+        job = Job(job_id, spec, reply_to=sender)
+        try:
+            self._queue.submit(job, on_queued=lambda position: self._send(
+                [sender], "/ditto/job/accepted", [job_id, position]))
+        except QueueFull as exc:
+            self._send_job_error(job_id, [sender], "busy", str(exc))
+        except DuplicateJob as exc:
+            self._send_job_error(job_id, [sender], "bad_request", str(exc))
+
+    def _submit(self, args: list[Any], sender: Addr) -> None:
+        self.submit_text(args[0], args[1], sender)
+
+    def _chunk(self, args: list[Any], sender: Addr) -> None:
+        job_id, index, total, data = args
+        if not _valid_job_id(job_id):
+            self._send_job_error(job_id, [sender], "bad_request", "job_id: 1-64 printable characters")
+            return
+        try:
+            with self._lock:
+                payload = self._chunks.add((sender, job_id), index, total, data)
+        except ChunkError as exc:
+            self._send_job_error(job_id, [sender], exc.code, str(exc))
+            return
+        if payload is not None:
+            self.submit_text(job_id, payload, sender)
+
+    def _expire_chunks(self) -> None:
+        with self._lock:
+            stale = self._chunks.expire()
+        for (sender, job_id), got, total in stale:
+            self._send_job_error(job_id, [sender], "bad_request",
+                                 f"chunked payload incomplete: {got} of {total} chunks within "
+                                 f"{self._chunks.timeout_s:g} s")
+
+    def _cancel(self, args: list[Any], sender: Addr) -> None:
+        job_id = args[0]
+        with self._lock:
+            had_chunks = self._chunks.discard((sender, job_id))
+        if had_chunks:
+            self._send_job_error(job_id, [sender], "cancelled", "cancelled before all chunks arrived")
+            return
+        if self._queue.cancel(job_id, requester=sender) is None:
+            self._send_job_error(job_id, [sender], "not_found", f"job {job_id!r:.70} is not queued or running")
+
+    def _job_status(self, args: list[Any], sender: Addr) -> None:
+        self._send([sender], "/ditto/job/state", [args[0], self._queue.state(args[0])])
+
+    def _control_set(self, args: list[Any], sender: Addr) -> None:
+        name, value = args
+        if name not in LIVE_CONTROLS:
+            self._send_error(sender, "bad_request", f"control {name!r:.40}: expected one of {', '.join(LIVE_CONTROLS)}")
+            return
+        if not math.isfinite(value):
+            self._send_error(sender, "bad_request", f"control {name}: value must be finite")
+            return
+        with self._lock:
+            self._controls[name] = value
+        setter = getattr(self.stream, "set_control", None)
+        if setter is not None:
+            try:
+                setter(name, value)
+            except Exception as exc:
+                log.warning("stream refused control %s=%s: %s", name, value, exc)
+        self._send([sender], "/ditto/control/value", [name, value])
+
+    def _stream_status(self) -> tuple[str, int]:
+        assert self.stream is not None
+        state, underruns = self.stream.status()
+        return str(state), int(underruns)
+
+    def _stream_start(self, args: list[Any], sender: Addr) -> None:
+        if self.stream is None:
+            self._send_error(sender, "failed", "stream unavailable: this server runs without audio streaming")
+            return
+        try:
+            self.stream.start(self.load_spec(args[0]))
+        except Exception as exc:
+            code, message = self._request_error(exc)
+            self._send_error(sender, code, f"stream: {message}")
+            return
+        self._send([sender], "/ditto/stream/state", list(self._stream_status()))
+
+    def _stream_stop(self, args: list[Any], sender: Addr) -> None:
+        if self.stream is None:
+            self._send_error(sender, "failed", "stream unavailable: this server runs without audio streaming")
+            return
+        self.stream.stop()
+        self._send([sender], "/ditto/stream/state", list(self._stream_status()))
+
+    def _subscribe(self, args: list[Any], sender: Addr) -> None:
+        port = args[0]
+        if not 0 < port < 65536:
+            self._send_error(sender, "bad_request", f"port {port}: expected 1..65535")
+            return
+        target = (sender[0], port)
+        with self._lock:
+            full = target not in self._subscribers and len(self._subscribers) >= MAX_SUBSCRIBERS
+            if not full and target not in self._subscribers:
+                self._subscribers.append(target)
+        if full:
+            self._send_error(sender, "busy", f"at most {MAX_SUBSCRIBERS} subscribers")
+            return
+        self._send([sender], "/ditto/client/subscribed", [port, 1])
+
+    def _unsubscribe(self, args: list[Any], sender: Addr) -> None:
+        port = args[0]
+        with self._lock:
+            if (sender[0], port) in self._subscribers:
+                self._subscribers.remove((sender[0], port))
+        self._send([sender], "/ditto/client/subscribed", [port, 0])
