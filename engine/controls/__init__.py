@@ -1,1 +1,21 @@
-"""Differentiable controls: a feature f(x0) on the normalised mel, a target builder, a loss."""
+"""Differentiable controls: a feature f(x0) on the normalised mel, a target builder, a loss.
+
+Each loss maps x0 ``[B, 1, F, N]`` to ``[B]``; :func:`combined_loss` sums them with weights.
+"""
+
+from ditto_live.engine.controls.combine import Control, combined_loss, loss_function, unique_names
+from ditto_live.engine.controls.intensity import intensity_control, intensity_from_points, intensity_shape
+from ditto_live.engine.controls.masked import inpaint_target, loop_control, masked_control, outpaint_target
+from ditto_live.engine.controls.melody import melody_control, melody_target
+from ditto_live.engine.controls.structure import form_target, structure_control
+from ditto_live.engine.controls.text import text_control
+
+DEFAULT_STEPS = {  # K per control (DESIGN §4): the largest among a job's controls is used
+    "intensity": 70, "inpaint": 70, "outpaint": 70, "loop": 70, "text": 70, "melody": 150, "structure": 150,
+}
+
+__all__ = [
+    "DEFAULT_STEPS", "Control", "combined_loss", "form_target", "inpaint_target", "intensity_control",
+    "intensity_from_points", "intensity_shape", "loop_control", "loss_function", "masked_control",
+    "melody_control", "melody_target", "outpaint_target", "structure_control", "text_control", "unique_names",
+]

@@ -1,0 +1,279 @@
+"""Inference-time optimisation of the initial noise x_T: DITTO-2 (paper Alg. 1) and the DITTO baseline.
+
+DITTO-2 runs K Adam steps on x_T through a cheap surrogate of the distilled student -- the one-step
+jump G(x_T, c, w, T, 0) (M = 1), M-step student sampling, or the adaptive M schedule -- then decodes
+x_T* with T steps of CTM gamma-sampling or CM multistep sampling. DITTO optimises through the full
+20-step DDIM chain of the base model with CFG, checkpointing each sampler call (paper §2.3), and
+decodes with the same chain, so its objective is exactly its output.
+
+Beyond the paper: B seeds are optimised as one batch (the losses are per row, so Adam's per-element
+updates keep the rows independent) and the best is returned; a loss tolerance stops early; a previous
+x_T* can be passed as the start (warm start); a callback reports every step; ``is_cancelled`` is
+checked before every step (and, for DITTO, before every sampler call) and raises :class:`JobCancelled`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from ditto_live.engine.conditioning import Cond, predict_v
+from ditto_live.engine.schedule import CLEAN, NUM_TRAIN_STEPS, ddim_step_from_v, teacher_grid
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]  # x0 [B,1,F,N] -> (total [B], {name: [B]})
+Callback = Callable[[int, int, dict[str, float]], None]  # (step, total steps, losses of the best row)
+T_MAX = NUM_TRAIN_STEPS - 1  # time index of x_T
+
+
+class JobCancelled(Exception):
+    """Raised inside the optimisation loop when ``is_cancelled()`` answers True."""
+
+
+def adaptive_schedule(steps: int) -> list[int]:
+    """M per optimisation step: M=1 for floor(K/2) steps, M=2 for floor(3K/8), M=4 for floor(K/8).
+
+    The floors leave up to two steps over; they go to the M=1 phase (the cheapest, and the phase
+    order stays coarse to fine), so the schedule has exactly K entries.
+    """
+    n1, n2, n4 = steps // 2, (3 * steps) // 8, steps // 8
+    n1 += steps - (n1 + n2 + n4)
+    return [1] * n1 + [2] * n2 + [4] * n4
+
+
+def surrogate_schedule(steps: int, surrogate: int | str) -> list[int]:
+    """M per step for a fixed M (an int or a digit string) or "adaptive"."""
+    if surrogate == "adaptive":
+        return adaptive_schedule(steps)
+    m = int(surrogate)
+    if m < 1:
+        raise ValueError(f"surrogate M must be >= 1, got {m}")
+    return [m] * steps
+
+
+def one_step_x0(student: nn.Module, x_T: Tensor, cond: Cond) -> Tensor:
+    """The surrogate of Alg. 1, line 3: x0 = G(x_T, c, w, T, 0), the student's jump from T to clean.
+
+    With the 1-step Euler parameterisation G(x_t, t, s) is a DDIM jump built from the student's own
+    x0 and eps predictions (engine/distill.py ``ctm_G``); at s = clean it is the x0 prediction.
+    x_T: [B, 1, F, N] -> [B, 1, F, N]
+    """
+    t = torch.full((x_T.shape[0],), T_MAX, device=x_T.device, dtype=torch.long)
+    s = torch.full_like(t, CLEAN)
+    return ddim_step_from_v(x_T, t, s, predict_v(student, x_T, t.float(), cond))
+
+
+def _ddim_call(model: nn.Module, x: Tensor, t: Tensor, s: Tensor, cond: Cond) -> Tensor:
+    """One DDIM sampler call with CFG (two rows batched) from t to s."""
+    return ddim_step_from_v(x, t, s, predict_v(model, x, t.float(), cond))
+
+
+def ddim_chain(model: nn.Module, x_T: Tensor, cond: Cond, grid: list[int], use_checkpoint: bool = False,
+               is_cancelled: Callable[[], bool] | None = None) -> Tensor:
+    """The teacher's DDIM sampler on ``grid``, differentiable; optionally checkpointed per call.
+    x_T: [B, 1, F, N] -> x0 [B, 1, F, N]"""
+    x = x_T
+    for t_i, s_i in zip(grid[:-1], grid[1:]):
+        if is_cancelled is not None and is_cancelled():
+            raise JobCancelled(f"cancelled inside the sampler at t={t_i}")
+        t = torch.full((x.shape[0],), t_i, device=x.device, dtype=torch.long)
+        s = torch.full_like(t, s_i)
+        if use_checkpoint and torch.is_grad_enabled():
+            x = checkpoint(_ddim_call, model, x, t, s, cond, use_reentrant=False)
+        else:
+            x = _ddim_call(model, x, t, s, cond)
+    return x
+
+
+@dataclass
+class ItoResult:
+    """What an optimisation returns."""
+
+    x_T: Tensor  # the best row's optimised noise [1, 1, F, N]
+    x_T_batch: Tensor  # every row's best noise [B, 1, F, N] (for warm starts of all seeds)
+    best_index: int  # row of the batch whose loss was lowest
+    loss: float  # best row's total loss at its best x_T (surrogate objective)
+    losses: dict[str, float]  # best row's per-control losses at its best x_T
+    initial_losses: dict[str, float]  # the same row's per-control losses at the starting x_T
+    steps_run: int  # gradient steps taken (< K when the tolerance stopped it)
+    seconds: float  # wall time of the optimisation
+    history: list[float] = field(default_factory=list)  # lowest total loss over the batch, per evaluation
+    schedule: list[int] = field(default_factory=list)  # M used at each step
+
+
+def _autocast(enabled: bool, device: torch.device):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_fn: LossFn, schedule: list[int],
+                    lr: float = 5e-3, callback: Callback | None = None,
+                    is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
+                    autocast: bool = False) -> ItoResult:
+    """Adam on x_T through ``forward(x_T, M) -> x0``; one entry of ``schedule`` (M) per step.
+
+    Keeps, per row, the x_T with the lowest loss seen (every step's x_T and the final one are
+    evaluated), stops once the best loss is <= ``tolerance`` (when > 0). x_T: [B, 1, F, N].
+    """
+    start = time.perf_counter()
+    x = x_T.detach().clone().float().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    b = x.shape[0]
+    best = torch.full((b,), math.inf, device=x.device)
+    best_x = x.detach().clone()
+    best_parts: dict[str, Tensor] = {}
+    first_parts: dict[str, Tensor] = {}
+    history: list[float] = []
+    total_steps = len(schedule)
+    steps_run = 0
+
+    def evaluate(m: int, grad: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        nonlocal best, best_parts, first_parts
+        with torch.set_grad_enabled(grad), _autocast(autocast, x.device):
+            x0 = forward(x, m)
+        total, parts = loss_fn(x0.float())
+        with torch.no_grad():
+            if not first_parts:
+                first_parts = {k: v.detach().clone() for k, v in parts.items()}
+            better = total.detach() < best
+            best = torch.where(better, total.detach(), best)
+            best_x[better] = x.detach()[better]
+            for k, v in parts.items():
+                kept = best_parts.get(k, torch.full_like(v, math.inf))
+                best_parts[k] = torch.where(better, v.detach(), kept)
+            history.append(float(total.detach().min()))
+        return total, parts
+
+    for step, m in enumerate(schedule):
+        if is_cancelled is not None and is_cancelled():
+            raise JobCancelled(f"cancelled at step {step} of {total_steps}")
+        total, parts = evaluate(m, grad=True)
+        if tolerance > 0 and float(best.min()) <= tolerance:
+            log.debug("tolerance %.4g reached after %d steps", tolerance, step)
+            break
+        opt.zero_grad(set_to_none=True)
+        total.sum().backward()
+        opt.step()
+        steps_run += 1
+        if callback is not None:
+            row = int(total.detach().argmin())
+            callback(step + 1, total_steps, {"total": float(total[row]),
+                                             **{k: float(v[row]) for k, v in parts.items()}})
+    else:
+        if schedule:
+            evaluate(schedule[-1], grad=False)
+    if not schedule:
+        evaluate(1, grad=False)
+    i = int(best.argmin())
+    return ItoResult(
+        x_T=best_x[i:i + 1].detach(), x_T_batch=best_x.detach(), best_index=i, loss=float(best[i]),
+        losses={k: float(v[i]) for k, v in best_parts.items()},
+        initial_losses={k: float(v[i]) for k, v in first_parts.items()},
+        steps_run=steps_run, seconds=time.perf_counter() - start, history=history, schedule=list(schedule))
+
+
+Sampler = Callable[..., Tensor]  # sample(model, x, grid, cond, generator=None, ...) -> x0
+
+
+def student_sampler(kind: str, gamma: float) -> tuple[Sampler, Callable[[int], list[int]]]:
+    """The student's few-step sampler and its grid: CTM gamma-sampling or CM multistep sampling."""
+    from ditto_live.engine import student_sampling as ss  # lands with the distillation work
+
+    if kind == "ctm":
+        return (lambda model, x, grid, cond, generator=None:
+                ss.ctm_gamma_sample(model, x, grid, cond, generator=generator, gamma=gamma)), ss.student_grid
+    if kind == "cm":
+        return ss.cm_multistep_sample, ss.student_grid
+    raise ValueError(f"unknown student kind {kind!r} (ctm or cm)")
+
+
+def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
+                    surrogate: int | str = 1, *, student_kind: str = "ctm", gamma: float = 0.2,
+                    generator: torch.Generator | None = None, callback: Callback | None = None,
+                    is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
+                    autocast: bool = False, sampler: Sampler | None = None,
+                    grid_fn: Callable[[int], list[int]] | None = None) -> ItoResult:
+    """DITTO-2 optimisation (Alg. 1, lines 1-6): Adam on x_T through the student surrogate.
+
+    M = 1 uses G(x_T, T, 0); M > 1 runs M steps of the student's sampler (the decoding sampler,
+    with the same noise at every step so the objective stays fixed). x_T: [B, 1, F, N].
+    """
+    schedule = surrogate_schedule(steps, surrogate)
+    if any(m > 1 for m in schedule) and sampler is None:
+        sampler, grid_fn = student_sampler(student_kind, gamma)
+    noise_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator is not None else 0
+
+    def forward(x: Tensor, m: int) -> Tensor:
+        if m == 1:
+            return one_step_x0(student, x, cond)
+        g = torch.Generator(device=x.device).manual_seed(noise_seed)
+        return sampler(student, x, grid_fn(m), cond, generator=g)
+
+    return optimise_latent(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance, autocast)
+
+
+def ditto2_decode(student: nn.Module, x_T: Tensor, cond: Cond, decode_steps: int = 2, gamma: float = 0.2,
+                  student_kind: str = "ctm", generator: torch.Generator | None = None,
+                  sampler: Sampler | None = None, grid_fn: Callable[[int], list[int]] | None = None) -> Tensor:
+    """Alg. 1, lines 7-12: T steps of CTM gamma-sampling (or CM multistep) from x_T*. -> x0"""
+    with torch.no_grad():
+        if decode_steps == 1 and student_kind == "ctm" and sampler is None:
+            return one_step_x0(student, x_T, cond)
+        if sampler is None:
+            sampler, grid_fn = student_sampler(student_kind, gamma)
+        return sampler(student, x_T, grid_fn(decode_steps), cond, generator=generator)
+
+
+def ditto2_generate(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
+                    surrogate: int | str = 1, decode_steps: int = 2, gamma: float = 0.2,
+                    student_kind: str = "ctm", generator: torch.Generator | None = None,
+                    **kwargs) -> tuple[Tensor, ItoResult]:
+    """DITTO-2 end to end: optimise x_T, then decode the best row. -> (x0 [1, 1, F, N], result)"""
+    result = ditto2_optimise(student, x_T, cond, loss_fn, steps, lr, surrogate, student_kind=student_kind,
+                             gamma=gamma, generator=generator, **kwargs)
+    x0 = ditto2_decode(student, result.x_T, _row(cond, result.best_index), decode_steps, gamma, student_kind,
+                       generator, kwargs.get("sampler"), kwargs.get("grid_fn"))
+    return x0, result
+
+
+def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
+                   *, sampling_steps: int = 20, use_checkpoint: bool = True, callback: Callback | None = None,
+                   is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
+                   autocast: bool = False) -> ItoResult:
+    """The DITTO baseline: Adam on x_T through the full DDIM chain (CFG, checkpoint per call)."""
+    grid = teacher_grid(sampling_steps)
+
+    def forward(x: Tensor, m: int) -> Tensor:
+        return ddim_chain(teacher, x, cond, grid, use_checkpoint, is_cancelled)
+
+    return optimise_latent(forward, x_T, loss_fn, [sampling_steps] * steps, lr, callback, is_cancelled,
+                           tolerance, autocast)
+
+
+def ditto_decode(teacher: nn.Module, x_T: Tensor, cond: Cond, sampling_steps: int = 20) -> Tensor:
+    """DITTO's output: the same DDIM chain from x_T*, without gradients. -> x0"""
+    with torch.no_grad():
+        return ddim_chain(teacher, x_T, cond, teacher_grid(sampling_steps))
+
+
+def ditto_generate(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
+                   sampling_steps: int = 20, **kwargs) -> tuple[Tensor, ItoResult]:
+    """DITTO end to end. -> (x0 [1, 1, F, N], result)"""
+    result = ditto_optimise(teacher, x_T, cond, loss_fn, steps, lr, sampling_steps=sampling_steps, **kwargs)
+    return ditto_decode(teacher, result.x_T, _row(cond, result.best_index), sampling_steps), result
+
+
+def _row(cond: Cond, i: int) -> Cond:
+    """The conditioning of batch row i."""
+    w = cond.w[i:i + 1] if isinstance(cond.w, Tensor) and cond.w.dim() == 1 else cond.w
+    return Cond(cond.tags[i:i + 1], w)
