@@ -1,0 +1,127 @@
+"""Few-step samplers of the distilled students: CTM gamma-sampling and CM multistep sampling.
+
+Both keep the engine's one sampler signature ``sample(model, x, grid, cond, generator=None,
+callback=None) -> x0`` (docs/architecture.md); ``grid`` lists the decoding levels, from the start
+level down to the clean level -1 (``student_grid(T)``), and ``callback(step, total, x)`` is called
+after each of the ``len(grid) - 1`` steps with the number of steps done. Nothing here disables
+gradients, so ITO may differentiate through a few decoding steps.
+
+gamma-sampling in VP form (paper Alg. 1, lines 10-11, written there in EDM's variance-exploding form
+where x_VE = x / alpha and the noise level is sigma~ = sigma / alpha):
+
+    sigma~_s = sqrt(1 - gamma^2) * sigma~_{n+1}                   (Alg. 1 line 10)
+    x_{n+1} = (alpha_{n+1} / alpha_s) G(x_n, t_n, s) + gamma * sigma_{n+1} * eps   (line 11, times alpha_{n+1})
+
+The VP renoising from level s to level t_{n+1} is x = (a_{n+1}/a_s) x_s + sqrt(sigma_{n+1}^2 -
+(a_{n+1}/a_s)^2 sigma_s^2) eps; with the s of line 10 the root is exactly gamma * sigma_{n+1}, and
+with r = sqrt(alpha_{n+1}^2 + (1 - gamma^2) sigma_{n+1}^2):
+
+    alpha_s = alpha_{n+1} / r,   sigma_s = sqrt(1 - gamma^2) sigma_{n+1} / r,   a_{n+1}/a_s = r.
+
+gamma = 0 is deterministic CTM sampling along the trajectory (s = t_{n+1}); gamma = 1 puts s at the
+clean level and is CM-style renoising of the student's x0_hat. The level s generally lies between the
+1000 table steps; the 1-step Euler G needs only its (alpha_s, sigma_s), so no rounding is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ditto_live.engine.conditioning import Cond
+from ditto_live.engine.distill import TEACHER_STEPS, cm_denoise, ctm_jump, predict_x0_eps
+from ditto_live.engine.schedule import CLEAN, alpha_sigma, q_sample, teacher_grid
+
+Callback = Callable[[int, int, Tensor], None]
+
+
+def student_grid(steps: int, teacher_steps: int = TEACHER_STEPS) -> list[int]:
+    """Decoding levels for ``steps`` student steps: ``steps`` levels of the teacher grid, evenly spaced
+    and starting at its first (t = 999), then the clean level.
+
+    student_grid(1) = [999, -1]; student_grid(2) = [999, 499, -1]; student_grid(4) = [999, 749, 499, 249, -1].
+    """
+    if not 1 <= steps <= teacher_steps:
+        raise ValueError(f"steps must be in [1, {teacher_steps}], got {steps}")
+    levels = teacher_grid(teacher_steps)[:-1]
+    return [levels[i * teacher_steps // steps] for i in range(steps)] + [CLEAN]
+
+
+def gamma_level(alpha_next: Tensor, sigma_next: Tensor, gamma: float) -> tuple[Tensor, Tensor]:
+    """(alpha_s, sigma_s) of the jump target s with sigma~_s = sqrt(1 - gamma^2) sigma~_{n+1}, where
+    sigma~ = sigma / alpha (Alg. 1 line 10 in VP form). [B] -> two [B]"""
+    keep = (1 - gamma**2) ** 0.5
+    r = (alpha_next**2 + keep**2 * sigma_next**2).sqrt()
+    return alpha_next / r, keep * sigma_next / r
+
+
+def renoise(x_s: Tensor, alpha_s: Tensor, sigma_s: Tensor, alpha_t: Tensor, sigma_t: Tensor,
+            eps: Tensor) -> Tensor:
+    """Forward VP transition from level s to a noisier level t:
+
+        x_t = (alpha_t / alpha_s) x_s + sqrt(sigma_t^2 - (alpha_t / alpha_s)^2 sigma_s^2) eps
+
+    x_s, eps: [B, ...]; coefficients [B]."""
+    ratio = alpha_t / alpha_s
+    extra = (sigma_t**2 - ratio**2 * sigma_s**2).clamp(min=0).sqrt()
+    shape = (-1, *([1] * (x_s.dim() - 1)))
+    return ratio.to(x_s.dtype).reshape(shape) * x_s + extra.to(x_s.dtype).reshape(shape) * eps
+
+
+def _check_grid(grid: Sequence[int]) -> list[int]:
+    grid = [int(t) for t in grid]
+    if len(grid) < 2 or any(a <= b for a, b in zip(grid, grid[1:])):
+        raise ValueError(f"a decoding grid needs >= 2 strictly decreasing levels, got {grid}")
+    return grid
+
+
+def _noise(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def ctm_gamma_sample(model: nn.Module, x: Tensor, grid: Sequence[int], cond: Cond,
+                     generator: torch.Generator | None = None, callback: Callback | None = None,
+                     gamma: float = 0.2) -> Tensor:
+    """CTM gamma-sampling from x at grid[0] (e.g. x_T) down the levels of ``grid``. [B, 1, F, N] -> x0
+
+    One student call per step. Noise is drawn for every step that does not end at the clean level,
+    whatever gamma, so one generator gives the same stream for every gamma.
+    """
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    grid = _check_grid(grid)
+    total = len(grid) - 1
+    for n in range(total):
+        t = torch.full((x.shape[0],), float(grid[n]), device=x.device)
+        t_next = torch.full_like(t, float(grid[n + 1]))
+        x0_hat, eps_hat = predict_x0_eps(model, x, t, cond)
+        alpha_next, sigma_next = alpha_sigma(t_next)
+        alpha_s, sigma_s = gamma_level(alpha_next, sigma_next, gamma)
+        x_s = ctm_jump(x0_hat, eps_hat, alpha_s, sigma_s)
+        if grid[n + 1] == CLEAN:
+            x = x_s
+        else:
+            x = renoise(x_s, alpha_s, sigma_s, alpha_next, sigma_next, _noise(x, generator))
+        if callback is not None:
+            callback(n + 1, total, x)
+    return x
+
+
+def cm_multistep_sample(model: nn.Module, x: Tensor, grid: Sequence[int], cond: Cond,
+                        generator: torch.Generator | None = None, callback: Callback | None = None) -> Tensor:
+    """CM multistep ("ping-pong") sampling: x0 = f_phi(x, t_n), then renoise x0 to t_{n+1} with fresh
+    noise, x = alpha_{n+1} x0 + sigma_{n+1} eps. [B, 1, F, N] -> x0"""
+    grid = _check_grid(grid)
+    total = len(grid) - 1
+    for n in range(total):
+        t = torch.full((x.shape[0],), float(grid[n]), device=x.device)
+        x0 = cm_denoise(model, x, t, cond)
+        if grid[n + 1] == CLEAN:
+            x = x0
+        else:
+            x = q_sample(x0, torch.full_like(t, float(grid[n + 1])), _noise(x, generator))
+        if callback is not None:
+            callback(n + 1, total, x)
+    return x
