@@ -1,0 +1,140 @@
+"""MIDI -> live controls and job specs: the glue between the MIDI bridge and the server.
+
+A performer plays a melody, rides a controller and (optionally) sends MIDI clock from the DAW.
+:class:`MidiControl` listens to a :class:`~ditto_live.bridges.midi.MidiInput` and
+
+- keeps ``live_controls`` (the dict the server exposes as ``server.live_controls``) current:
+  ``intensity`` follows the configured CC in dB, ``bpm`` follows the MIDI clock;
+- records the take: notes (top voice) and the CC sweep, in beats — the clock's song position while
+  it runs, else free time at the current tempo; MIDI Start begins a new take;
+- builds a job spec from the take: a melody control at the clock's tempo, an intensity curve, a
+  length in bars.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import mido
+
+from ditto_live.bridges.midi import CCRecorder, MidiClock, MidiInput, NoteRecorder, Timeline
+from ditto_live.config import MidiConfig
+from ditto_live.jobspec import JobSpec, parse_job
+
+log = logging.getLogger(__name__)
+
+BEATS_PER_BAR = 4  # job lengths are bars of 4/4 (ditto_live/jobspec.py)
+MAX_BARS = 64  # the job spec's limit
+BPM_REPORT_STEP = 0.5  # a clock tempo change smaller than this does not update live_controls
+
+
+class MidiControl:
+    """Binds MIDI input to live controls and records a take for a job spec."""
+
+    def __init__(self, midi_input: MidiInput, live_controls: dict[str, float] | None = None,
+                 intensity_cc: int = 1, channel: int = -1, bpm: float = 120.0, low_db: float = -40.0,
+                 high_db: float = -10.0, quantize: float = 0.0,
+                 on_change: Callable[[str, float], None] | None = None):
+        self.input = midi_input
+        self.live_controls: dict[str, float] = {} if live_controls is None else live_controls
+        self.on_change = on_change  # called (name, value) after a live control changed
+        self.clock = MidiClock()
+        self.timeline = Timeline(self.clock, bpm=self.live_controls.get("bpm", bpm))
+        self.notes = NoteRecorder(self.timeline.beat_at, channel=channel, quantize=quantize)
+        self.cc = CCRecorder(self.timeline.beat_at, cc=intensity_cc, low_db=low_db, high_db=high_db,
+                             channel=channel)
+        self._take_synced = False  # some of the take was recorded against a running clock
+        self.clock.listeners.append(self._on_transport)
+        midi_input.add_handler(self.handle)
+
+    @classmethod
+    def from_config(cls, cfg: MidiConfig, midi_input: MidiInput,
+                    live_controls: dict[str, float] | None = None, **kwargs: Any) -> MidiControl:
+        """Build from the ``[midi]`` section (CC number and channel)."""
+        return cls(midi_input, live_controls, intensity_cc=cfg.intensity_cc, channel=cfg.channel, **kwargs)
+
+    # -- live --------------------------------------------------------------------------------------
+    @property
+    def bpm(self) -> float:
+        """Tempo in force: the clock's estimate, else the live control, else the default."""
+        return float(self.timeline.bpm)
+
+    def set_bpm(self, bpm: float) -> None:
+        """Free-time tempo (used while no MIDI clock arrives)."""
+        self.timeline.set_bpm(bpm)
+        self._set("bpm", bpm)
+
+    def _set(self, name: str, value: float) -> None:
+        self.live_controls[name] = value
+        if self.on_change is not None:
+            self.on_change(name, value)
+
+    def handle(self, msg: mido.Message, t: float) -> None:
+        """One incoming message (called on the MIDI thread)."""
+        self.clock.handle(msg, t)
+        if msg.type == "clock" and self.clock.bpm is not None:
+            bpm = round(self.clock.bpm, 1)
+            if abs(bpm - self.live_controls.get("bpm", 0.0)) >= BPM_REPORT_STEP:
+                self._set("bpm", bpm)
+            return
+        self.notes.handle(msg, t)
+        db = self.cc.handle(msg, t)
+        if db is not None:
+            self._set("intensity", db)
+        if msg.type in ("note_on", "control_change") and self.timeline.synced:
+            self._take_synced = True
+
+    def _on_transport(self, event: str, t: float) -> None:
+        if event == "start":  # the DAW pressed play from the top: a new take
+            self.reset()
+
+    def reset(self) -> None:
+        """Forget the recorded take (free time restarts at the next event)."""
+        self.notes.reset()
+        self.cc.reset()
+        self.timeline.reset()
+        self._take_synced = False
+
+    # -- job ---------------------------------------------------------------------------------------
+    def take_origin(self) -> float | None:
+        """Beat where the take starts: the bar holding its first event when clock-synced, else the
+        first event itself."""
+        firsts = [b for b in (self.notes.first_beat(), self.cc.first_beat()) if b is not None]
+        if not firsts:
+            return None
+        first = min(firsts)
+        if self._take_synced:
+            return math.floor(first / BEATS_PER_BAR + 1e-9) * BEATS_PER_BAR
+        return first
+
+    def job_dict(self, base: dict[str, Any] | None = None, now: float | None = None) -> dict[str, Any]:
+        """A job (plain dict, for ``parse_job`` or OSC) from ``base`` plus the recorded take.
+
+        The take's melody and intensity replace those controls in ``base``; ``bpm`` is the tempo in
+        force; without ``seconds``/``bars`` in ``base`` the length is the take rounded up to bars.
+        """
+        job = dict(base or {})
+        job["bpm"] = round(self.bpm, 2)
+        origin = self.take_origin()
+        controls = [c for c in job.get("controls", []) if c.get("type") not in ("melody", "intensity")]
+        span = 0.0
+        if origin is not None:
+            notes = self.notes.notes(origin=origin, now=now)
+            if notes:
+                controls.append({"type": "melody", "notes": notes, "unit": "beats"})
+                span = max(span, max(s + d for _, s, d in notes))
+            points = self.cc.points(origin=origin, min_end=origin + span if span else None)
+            if points:
+                controls.append({"type": "intensity", "points": points, "unit": "beats"})
+                span = max(span, points[-1][0])
+        job["controls"] = controls
+        if "seconds" not in job and "bars" not in job and span > 0:
+            job["bars"] = min(MAX_BARS, max(1, math.ceil(span / BEATS_PER_BAR - 1e-9)))
+        return job
+
+    def job_spec(self, base: dict[str, Any] | None = None, now: float | None = None) -> JobSpec:
+        """:meth:`job_dict`, validated."""
+        return parse_job(self.job_dict(base, now))
