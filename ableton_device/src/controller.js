@@ -1,0 +1,371 @@
+/*
+ * controller.js — the device's state machine: Generate, Cancel, server replies, timeouts.
+ *
+ * States: idle -> submitting (sent, waiting for the server) -> queued -> running -> idle, with
+ * cancelling in between on Cancel. Every path ends in idle with the Generate button active again:
+ * a terminal reply (done or error), a Live error while reading or placing, no answer within
+ * ackTimeoutMs (server not running), or no news for stallTimeoutMs (then the job's state is
+ * asked once before giving up). Replies carrying another job's id are ignored, so two devices can
+ * share a server.
+ *
+ * Dependencies come in (deps), so node tests drive it with a fake LiveAPI, a fake clock and
+ * recorded outputs:
+ *   table       the protocol table (ditto_live/protocol.json)
+ *   api(path)   a LiveAPI object for a path
+ *   send(msg)   one Max message [address, args...] to udpsend
+ *   net(which, msg)  configure "udpsend" (host/port) or "udpreceive" (port)
+ *   ui(msg)     one UI message [target, args...] (routed to the patcher's objects)
+ *   clock       {after(ms, fn) -> handle, cancel(handle)}
+ *   newJobId()  a unique job id
+ *
+ * ES5 only; see protocol.js for how Node and Max load it.
+ */
+var DittoController = (function (Protocol, Clip, Live) {
+    "use strict";
+
+    var BUSY = { submitting: 1, queued: 1, running: 1, cancelling: 1 };
+    // Share of the progress bar per server stage (start, end) in percent; optimisation dominates.
+    var STAGES = {
+        parse: [0, 2], target: [2, 5], optimise: [5, 85], decode: [85, 93], vocode: [93, 97], write: [97, 100]
+    };
+    var STAGE_NAMES = {
+        parse: "Reading job", target: "Building targets", optimise: "Optimising", decode: "Decoding",
+        vocode: "Vocoding", write: "Writing WAV"
+    };
+
+    function create(deps) {
+        var proto = Protocol.create(deps.table);
+        var s = {
+            intensityDb: -20, useMelody: 1, useIntensity: 1, genre: 0, mood: 0, instrument: 0,
+            quality: 1, mode: 0, seed: 0, caption: "", sampleRateOut: 44100,
+            host: "127.0.0.1", port: 9010, replyPort: 9011,
+            maxDatagram: 8000, // largest datagram sent; bigger job JSON goes as /ditto/job/chunk
+            ackTimeoutMs: 5000, // no answer at all within this: the server is not there
+            stallTimeoutMs: 120000 // no news about a queued or running job within this: ask, then give up
+        };
+        var state = "idle", job = null, timer = null, pingTimer = null;
+        var tracks = [], targetId = 0;
+
+        function ui(msg) {
+            deps.ui(msg);
+        }
+
+        function status(text) {
+            ui(["status", "set", text]);
+        }
+
+        function setState(next) {
+            state = next;
+            var busy = BUSY[next] ? 1 : 0;
+            ui(["generate_active", busy ? 0 : 1]);
+            ui(["cancel_active", busy]);
+        }
+
+        function arm(ms, fn) {
+            disarm();
+            timer = deps.clock.after(ms, function () {
+                timer = null;
+                fn();
+            });
+        }
+
+        function disarm() {
+            if (timer !== null) {
+                deps.clock.cancel(timer);
+                timer = null;
+            }
+        }
+
+        function send(address, values) {
+            deps.send(proto.build(address, values));
+        }
+
+        function fail(message) {
+            disarm();
+            job = null;
+            setState("idle");
+            status("Error: " + message);
+        }
+
+        function serverName() {
+            return s.host + ":" + s.port;
+        }
+
+        function configureNet() {
+            deps.net("udpsend", ["host", s.host]);
+            deps.net("udpsend", ["port", s.port]);
+            deps.net("udpreceive", ["port", s.replyPort]);
+        }
+
+        function subscribe() {
+            send("/ditto/client/subscribe", { port: s.replyPort });
+        }
+
+        function targetPath() {
+            for (var i = 0; i < tracks.length; i++) {
+                if (tracks[i].id === targetId) {
+                    return tracks[i].path;
+                }
+            }
+            return "";
+        }
+
+        function refreshTracks() {
+            tracks = Live.audioTracks(deps.api);
+            ui(["tracks", "clear"]);
+            if (!tracks.length) {
+                ui(["tracks", "append", "(no audio track)"]);
+                targetId = 0;
+                return;
+            }
+            var chosen = 0;
+            for (var i = 0; i < tracks.length; i++) {
+                ui(["tracks", "append", tracks[i].name]);
+                if (tracks[i].id === targetId) {
+                    chosen = i;
+                }
+            }
+            targetId = tracks[chosen].id;
+            ui(["tracks", "set", chosen]);
+        }
+
+        function init() {
+            configureNet();
+            setState("idle");
+            ui(["progress", 0]);
+            var v;
+            try {
+                refreshTracks();
+                v = Live.liveVersion(deps.api);
+            } catch (e) {
+                status("Error: " + e.message);
+                return;
+            }
+            var place = Live.canCreateAudioClips(v) ? "results land on the target track"
+                : "results are shown for drag and drop (Live 12.0.5+ places them)";
+            status("Ready (Live " + v.join(".") + "): " + place + ".");
+            subscribe();
+        }
+
+        function set(name, value) {
+            var keys = {
+                intensity: "intensityDb", use_melody: "useMelody", use_intensity: "useIntensity", genre: "genre",
+                mood: "mood", instrument: "instrument", quality: "quality", mode: "mode", seed: "seed",
+                caption: "caption", host: "host", port: "port", reply_port: "replyPort",
+                max_datagram: "maxDatagram", ack_timeout_ms: "ackTimeoutMs", stall_timeout_ms: "stallTimeoutMs",
+                sample_rate_out: "sampleRateOut"
+            };
+            if (name === "target") {
+                var t = tracks[Math.round(value)];
+                targetId = t ? t.id : 0;
+                return;
+            }
+            if (!keys[name]) {
+                throw new Error("unknown setting " + name);
+            }
+            s[keys[name]] = (name === "caption" || name === "host") ? String(value) : Number(value);
+            if (name === "host" || name === "port" || name === "reply_port") {
+                configureNet();
+                subscribe();
+            }
+        }
+
+        function generate() {
+            if (BUSY[state]) {
+                status("Already generating: Cancel first.");
+                return;
+            }
+            var mode = Clip.choice("mode", s.mode), ctx, spec, path = "";
+            try {
+                refreshTracks();
+                path = targetPath();
+                ctx = Live.readContext(deps.api, mode, path);
+                spec = Clip.buildJob(s, ctx);
+            } catch (e) {
+                fail(e.message);
+                return;
+            }
+            var id = deps.newJobId(), json = JSON.stringify(spec);
+            job = { id: id, source: ctx.source, targetPath: path, offset: ctx.placeOffset, seed: spec.seed };
+            subscribe();
+            var msg = proto.build("/ditto/job/submit", { job_id: id, spec: json });
+            var pieces = proto.fits(msg, s.maxDatagram) ? [msg] : proto.chunk(id, json, s.maxDatagram);
+            for (var i = 0; i < pieces.length; i++) {
+                deps.send(pieces[i]);
+            }
+            setState("submitting");
+            ui(["progress", 0]);
+            ui(["path", "set", ""]);
+            var what = ctx.notes.length + " notes" + (ctx.envelope ? ", " + ctx.envelope.length + " intensity points" : "");
+            status("Sent to " + serverName() + " (" + what + (pieces.length > 1 ? ", " + pieces.length + " chunks" : "")
+                + (ctx.envelopeNote ? "; " + ctx.envelopeNote : "") + ")...");
+            arm(s.ackTimeoutMs, function () {
+                fail("no answer from the server at " + serverName() + " within " + s.ackTimeoutMs / 1000
+                    + " s. Is `ditto-live serve` running?");
+            });
+        }
+
+        function cancel() {
+            if (!job || !BUSY[state]) {
+                return;
+            }
+            send("/ditto/job/cancel", { job_id: job.id });
+            setState("cancelling");
+            status("Cancelling...");
+            arm(s.ackTimeoutMs, function () {
+                fail("cancel sent, but the server did not confirm. The device is ready again.");
+            });
+        }
+
+        function watchStall() {
+            arm(s.stallTimeoutMs, function () {
+                send("/ditto/job/status", { job_id: job.id });
+                arm(s.ackTimeoutMs, function () {
+                    fail("the server stopped answering. If the job finishes, its WAV is in the server's output folder.");
+                });
+            });
+        }
+
+        function onProgress(r) {
+            var span = STAGES[r.stage] || [0, 100];
+            var frac = r.total > 0 ? Math.max(0, Math.min(1, r.step / r.total)) : 0;
+            ui(["progress", Math.round(span[0] + (span[1] - span[0]) * frac)]);
+            status((STAGE_NAMES[r.stage] || r.stage) + (r.total > 0 ? " " + r.step + "/" + r.total : "")
+                + (r.stage === "optimise" ? " (loss " + Number(r.loss).toPrecision(3) + ")" : ""));
+        }
+
+        function onDone(r) {
+            disarm();
+            var j = job, summary = {};
+            job = null;
+            try {
+                summary = JSON.parse(r.summary) || {};
+            } catch (e) {
+                summary = {};
+            }
+            ui(["progress", 100]);
+            ui(["path", "set", r.wav]);
+            var seed = summary.seed !== undefined ? summary.seed : j.seed;
+            var name = "ditto " + seed;
+            try {
+                var placed = Live.placeResult(deps.api, r.wav, j.source, j.targetPath, name, j.offset);
+                setState("idle");
+                if (placed.how === "manual") {
+                    status("Done. This Live cannot add audio clips from a device (needs 12.0.5+): drag the file below into a track.");
+                } else if (placed.how === "session") {
+                    status("Done: '" + name + "' in scene " + (placed.where + 1) + " of the target track.");
+                } else {
+                    status("Done: '" + name + "' in the arrangement at bar " + (Math.floor(placed.where / 4) + 1) + ".");
+                }
+            } catch (e) {
+                setState("idle");
+                status("Done, but Live would not place the clip (" + e.message + "): drag the file below into a track.");
+            }
+        }
+
+        function onError(r) {
+            var text = {
+                cancelled: "Cancelled.",
+                busy: "The server's queue is full: try again in a moment.",
+                not_found: "The server does not know this job (restarted?)."
+            }[r.code];
+            disarm();
+            job = null;
+            setState("idle");
+            status(text || "Error (" + r.code + "): " + r.message);
+        }
+
+        function onState(r) {
+            if (r.state === "queued" || r.state === "running") {
+                watchStall();
+            } else if (r.state === "unknown") {
+                fail("the server lost the job (was it restarted?). Generate again.");
+            } else {
+                fail("the server finished the job (" + r.state + ") but its reply was lost; see its output folder.");
+            }
+        }
+
+        function ping() {
+            var token = "p" + deps.newJobId();
+            send("/ditto/server/ping", { token: token });
+            if (pingTimer !== null) {
+                deps.clock.cancel(pingTimer);
+            }
+            pingTimer = deps.clock.after(s.ackTimeoutMs, function () {
+                pingTimer = null;
+                status("No answer from " + serverName() + ": start it with `ditto-live serve`.");
+            });
+        }
+
+        /* A reply from udpreceive: address and its arguments. */
+        function onMessage(address, args) {
+            var r = proto.decode(address, args || []);
+            if (!r) {
+                return false;
+            }
+            if (address === "/ditto/server/pong") {
+                if (pingTimer !== null) {
+                    deps.clock.cancel(pingTimer);
+                    pingTimer = null;
+                }
+                status(r.version === proto.version ? "Server " + serverName() + " is up."
+                    : "Server answers protocol v" + r.version + ", device speaks v" + proto.version + ": update one of them.");
+                return true;
+            }
+            if (address === "/ditto/error") {
+                if (state === "submitting") {
+                    fail("the server rejected the request (" + r.code + "): " + r.message);
+                }
+                return true;
+            }
+            if (r.job_id === undefined || !job || r.job_id !== job.id) {
+                return false;
+            }
+            if (address === "/ditto/job/accepted") {
+                if (state === "submitting") {
+                    setState("queued");
+                    status(r.position > 0 ? "Queued behind " + r.position + " job(s)..." : "Starting...");
+                }
+                watchStall();
+            } else if (address === "/ditto/job/progress") {
+                if (state !== "cancelling") {
+                    if (state !== "running") {
+                        setState("running");
+                    }
+                    onProgress(r);
+                    watchStall();
+                }
+            } else if (address === "/ditto/job/done") {
+                onDone(r);
+            } else if (address === "/ditto/job/error") {
+                onError(r);
+            } else if (address === "/ditto/job/state") {
+                onState(r);
+            }
+            return true;
+        }
+
+        return {
+            init: init,
+            set: set,
+            generate: generate,
+            cancel: cancel,
+            ping: ping,
+            refreshTracks: refreshTracks,
+            onMessage: onMessage,
+            state: function () { return state; },
+            jobId: function () { return job ? job.id : null; },
+            settings: function () { return s; }
+        };
+    }
+
+    return { create: create, STAGES: STAGES };
+})(
+    typeof module !== "undefined" && module.exports ? require("./protocol.js") : DittoProtocol,
+    typeof module !== "undefined" && module.exports ? require("./clip.js") : DittoClip,
+    typeof module !== "undefined" && module.exports ? require("./live.js") : DittoLive
+);
+
+if (typeof module !== "undefined" && module.exports) {
+    module.exports = DittoController;
+}

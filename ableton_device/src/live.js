@@ -1,0 +1,292 @@
+/*
+ * live.js — what the device reads from and writes to Live, through the Live Object Model.
+ *
+ * Everything goes through `api(path)`, a function returning a LiveAPI object (Max's `new LiveAPI(path)`;
+ * a fake in the node tests). LiveAPI returns properties as arrays of atoms and call() results as
+ * arrays, strings or numbers depending on the Live version, so every read goes through the small
+ * converters below.
+ *
+ * Reads: the song tempo (`live_set tempo`), the clip beside the device (the clip shown in the
+ * Clip View when it sits on the device's track, else the playing clip, else the first clip), its
+ * loop markers, its notes (Clip.get_notes_extended) and, for session clips, the envelope of the
+ * device's own Intensity parameter (Clip.automation_envelope + Envelope.value_at_time).
+ * Writes: the result onto the target audio track with ClipSlot.create_audio_clip(path) (session)
+ * or Track.create_audio_clip(path, beat) (arrangement), both Live 12.0.5+.
+ *
+ * ES5 only; see protocol.js for how Node and Max load it.
+ */
+var DittoLive = (function (Clip) {
+    "use strict";
+
+    var MIN_VERSION_FOR_AUDIO_CLIPS = [12, 0, 5]; // create_audio_clip appeared in Live 12.0.5
+    var INTENSITY_PARAM = "Intensity"; // the device's dial (its parameter long name)
+
+    function first(v) {
+        return v instanceof Array ? v[0] : v;
+    }
+
+    function num(v) {
+        return Number(first(v));
+    }
+
+    function str(v) {
+        return v instanceof Array ? v.join(" ") : String(v);
+    }
+
+    function pathOf(a) {
+        return String(a.unquotedpath !== undefined ? a.unquotedpath : a.path).replace(/^"|"$/g, "");
+    }
+
+    function exists(a) {
+        return a && String(a.id) !== "0";
+    }
+
+    // The id in an `id N` answer (array ["id", N], string "id N", or a bare number); 0 if none.
+    function idOf(v) {
+        if (v instanceof Array) {
+            for (var i = 0; i + 1 < v.length; i++) {
+                if (v[i] === "id") {
+                    return Number(v[i + 1]);
+                }
+            }
+            return v.length === 1 ? Number(v[0]) || 0 : 0;
+        }
+        var m = /id\s+(\d+)/.exec(String(v));
+        return m ? Number(m[1]) : Number(v) || 0;
+    }
+
+    function liveVersion(api) {
+        var app = api("live_app");
+        return [num(app.call("get_major_version")), num(app.call("get_minor_version")),
+            num(app.call("get_bugfix_version"))];
+    }
+
+    function versionAtLeast(v, min) {
+        for (var i = 0; i < min.length; i++) {
+            if (v[i] !== min[i]) {
+                return v[i] > min[i];
+            }
+        }
+        return true;
+    }
+
+    function canCreateAudioClips(version) {
+        return versionAtLeast(version, MIN_VERSION_FOR_AUDIO_CLIPS);
+    }
+
+    // "live_set tracks 3" for a device anywhere on track 3 (racks included).
+    function trackPathOfDevice(api) {
+        var m = /^live_set (?:tracks|return_tracks) \d+/.exec(pathOf(api("this_device")));
+        if (!m) {
+            throw new Error("This device must sit on a MIDI track.");
+        }
+        return m[0];
+    }
+
+    function trackIndex(trackPath) {
+        return Number(/\d+$/.exec(trackPath)[0]);
+    }
+
+    /*
+     * The clip the device works from: {api, path, arrangement, slot (scene index or -1)}.
+     * Preference: the Clip View's clip when it is on this track; the playing clip; the first clip.
+     */
+    function findSourceClip(api, trackPath) {
+        var detail = api("live_set view detail_clip");
+        if (exists(detail) && pathOf(detail).indexOf(trackPath + " ") === 0) {
+            return describeClip(detail);
+        }
+        var track = api(trackPath);
+        var playing = num(track.get("playing_slot_index"));
+        var slots = track.getcount("clip_slots");
+        var order = [];
+        if (playing >= 0) {
+            order.push(playing);
+        }
+        for (var i = 0; i < slots; i++) {
+            order.push(i);
+        }
+        for (var j = 0; j < order.length; j++) {
+            var slot = api(trackPath + " clip_slots " + order[j]);
+            if (num(slot.get("has_clip"))) {
+                return describeClip(api(trackPath + " clip_slots " + order[j] + " clip"));
+            }
+        }
+        throw new Error("No MIDI clip on this track: record or draw one, then click it.");
+    }
+
+    function describeClip(clip) {
+        var p = pathOf(clip), slot = /clip_slots (\d+) clip$/.exec(p);
+        return { api: clip, path: p, arrangement: p.indexOf("arrangement_clips") >= 0, slot: slot ? Number(slot[1]) : -1 };
+    }
+
+    function clipMarkers(clip) {
+        return {
+            looping: num(clip.get("looping")) === 1,
+            loop_start: num(clip.get("loop_start")),
+            loop_end: num(clip.get("loop_end")),
+            start_marker: num(clip.get("start_marker")),
+            end_marker: num(clip.get("end_marker"))
+        };
+    }
+
+    function readNotes(clip, start, end) {
+        var raw = clip.call("get_notes_extended", 0, 128, start, end - start);
+        var obj = typeof raw === "string" ? JSON.parse(raw) : (raw instanceof Array ? JSON.parse(raw.join(" ")) : raw);
+        return Clip.notesInRegion((obj && obj.notes) || [], start, end);
+    }
+
+    // The device's own Intensity parameter: {id, min, max} or null.
+    function intensityParameter(api) {
+        var dev = api("this_device"), n = dev.getcount("parameters");
+        for (var i = 0; i < n; i++) {
+            var p = api("this_device parameters " + i);
+            if (str(p.get("name")) === INTENSITY_PARAM) {
+                return { id: Number(p.id), min: num(p.get("min")), max: num(p.get("max")) };
+            }
+        }
+        return null;
+    }
+
+    /*
+     * The Intensity envelope of a session clip over [start, start + beats), as reduced points
+     * [[beat offset, dB], ...]; null when the clip has no such envelope.
+     */
+    function readEnvelope(api, clip, param, start, beats, bpm) {
+        var envId = idOf(clip.call("automation_envelope", "id", param.id));
+        if (!envId) {
+            return null;
+        }
+        var env = api("id " + envId);
+        var samples = Clip.sampleAtFrameRate(function (beat) {
+            var v = num(env.call("value_at_time", beat));
+            return Math.max(param.min, Math.min(param.max, v));
+        }, start, beats, bpm);
+        return Clip.envelopePoints(samples, 0.25, 256);
+    }
+
+    /*
+     * The audio clip on the target track beside the source clip (same scene, or covering the
+     * source's start in the arrangement): {path (file), api} or null.
+     */
+    function findReference(api, source, targetPath) {
+        if (!source.arrangement) {
+            var c = api(targetPath + " clip_slots " + source.slot + " clip");
+            if (exists(c) && num(c.get("is_audio_clip"))) {
+                return { path: str(c.get("file_path")), api: c };
+            }
+            return null;
+        }
+        var at = num(source.api.get("start_time")), t = api(targetPath), n = t.getcount("arrangement_clips");
+        for (var i = 0; i < n; i++) {
+            var a = api(targetPath + " arrangement_clips " + i);
+            if (num(a.get("start_time")) <= at + 1e-6 && num(a.get("end_time")) > at + 1e-6) {
+                return { path: str(a.get("file_path")), api: a };
+            }
+        }
+        return null;
+    }
+
+    /*
+     * Everything a job needs from Live. mode: "new" | "inpaint" | "continue" | "loop".
+     * Returns {bpm, regionBeats, notes, envelope, reference, source, envelopeNote, placeOffset}.
+     */
+    function readContext(api, mode, targetPath) {
+        var bpm = num(api("live_set").get("tempo"));
+        var trackPath = trackPathOfDevice(api);
+        var source = findSourceClip(api, trackPath);
+        if (!num(source.api.get("is_midi_clip"))) {
+            throw new Error("The clip on this track is not a MIDI clip.");
+        }
+        var m = clipMarkers(source.api), loop = Clip.regionOf(m);
+        // Inpaint covers the whole clip and regenerates the loop brace; the others cover the brace.
+        var region = mode === "inpaint" ? { start: m.start_marker, end: m.end_marker, beats: m.end_marker - m.start_marker } : loop;
+        var out = {
+            bpm: bpm, regionBeats: region.beats, notes: readNotes(source.api, region.start, region.end),
+            envelope: null, reference: null, source: source, envelopeNote: "",
+            placeOffset: region.start - m.start_marker
+        };
+        var param = intensityParameter(api);
+        if (param && !source.arrangement) {
+            out.envelope = readEnvelope(api, source.api, param, region.start, region.beats, bpm);
+        } else if (source.arrangement) {
+            out.envelopeNote = "arrangement automation is not readable; using the dial";
+        }
+        if ((mode === "inpaint" || mode === "continue") && targetPath) {
+            var ref = findReference(api, source, targetPath);
+            if (ref) {
+                out.reference = { path: ref.path, startBeats: loop.start - m.start_marker, endBeats: loop.end - m.start_marker };
+            }
+        }
+        return out;
+    }
+
+    /* Audio tracks of the set, for the target menu: [{name, path}]. */
+    function audioTracks(api) {
+        var set = api("live_set"), n = set.getcount("tracks"), out = [];
+        for (var i = 0; i < n; i++) {
+            var t = api("live_set tracks " + i);
+            if (num(t.get("has_audio_input")) && !num(t.get("has_midi_input"))) {
+                out.push({ name: str(t.get("name")), path: "live_set tracks " + i, id: Number(t.id) });
+            }
+        }
+        return out;
+    }
+
+    // First empty slot of the target track at or after `from`, creating a scene when all are full.
+    function emptySlot(api, targetPath, from) {
+        var n = api(targetPath).getcount("clip_slots");
+        for (var i = Math.max(0, from); i < n; i++) {
+            if (!num(api(targetPath + " clip_slots " + i).get("has_clip"))) {
+                return i;
+            }
+        }
+        api("live_set").call("create_scene", -1);
+        return n;
+    }
+
+    /*
+     * Put the WAV on the target track beside the source clip (in the arrangement, offsetBeats after
+     * the clip's start: where its loop brace begins). Returns {how, where}:
+     * how = "session" (where = scene index) | "arrangement" (where = beat) | "manual" (old Live:
+     * the caller shows the file for drag and drop). Throws on a Live error (e.g. a frozen track).
+     */
+    function placeResult(api, wav, source, targetPath, name, offsetBeats) {
+        if (!canCreateAudioClips(liveVersion(api))) {
+            return { how: "manual", where: wav };
+        }
+        if (!targetPath || !exists(api(targetPath))) {
+            throw new Error("Choose a target audio track in the device.");
+        }
+        if (source.arrangement) {
+            var beat = Math.max(0, num(source.api.get("start_time")) + (offsetBeats || 0));
+            api(targetPath).call("create_audio_clip", wav, beat);
+            return { how: "arrangement", where: beat };
+        }
+        var slot = emptySlot(api, targetPath, source.slot);
+        var slotPath = targetPath + " clip_slots " + slot;
+        api(slotPath).call("create_audio_clip", wav);
+        var clip = api(slotPath + " clip");
+        if (exists(clip) && name) {
+            clip.set("name", name);
+        }
+        return { how: "session", where: slot };
+    }
+
+    return {
+        MIN_VERSION_FOR_AUDIO_CLIPS: MIN_VERSION_FOR_AUDIO_CLIPS,
+        idOf: idOf,
+        liveVersion: liveVersion,
+        canCreateAudioClips: canCreateAudioClips,
+        trackPathOfDevice: trackPathOfDevice,
+        trackIndex: trackIndex,
+        findSourceClip: findSourceClip,
+        readContext: readContext,
+        audioTracks: audioTracks,
+        placeResult: placeResult
+    };
+})(typeof module !== "undefined" && module.exports ? require("./clip.js") : DittoClip);
+
+if (typeof module !== "undefined" && module.exports) {
+    module.exports = DittoLive;
+}
