@@ -99,6 +99,7 @@ class UdpEndpoint:
             pass
         self._sock.bind((host, port))
         self._send_lock = threading.Lock()
+        self._buf = bytearray(MAX_DATAGRAM + 1)  # reused by receive (one receiving thread per endpoint)
         self._closed = False
 
     @property
@@ -121,14 +122,14 @@ class UdpEndpoint:
             return None
         self._sock.settimeout(timeout)
         try:
-            data, sender = self._sock.recvfrom(MAX_DATAGRAM + 1)
+            n, sender = self._sock.recvfrom_into(self._buf)
         except TimeoutError:
             return None
         except OSError:
             if self._closed:
                 return None
             raise
-        return Datagram(data, (sender[0], sender[1]))
+        return Datagram(bytes(self._buf[:n]), (sender[0], sender[1]))
 
     def close(self) -> None:
         self._closed = True
