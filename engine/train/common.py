@@ -127,7 +127,9 @@ class EMA:
 
         shadow <- decay * shadow + (1 - decay) * param
 
-    The shadow lives in fp32 on the model's device. ``copy_to(model)`` writes it into a model.
+    The shadow lives in fp32 on the model's device. ``copy_to(model)`` writes it into a model. With
+    ``step`` given, the decay warms up as min(decay, (1 + step) / (10 + step)), so a short run's average
+    is not dominated by its initial weights.
     """
 
     def __init__(self, model: nn.Module, decay: float):
@@ -135,11 +137,12 @@ class EMA:
         self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, step: int | None = None) -> None:
+        decay = self.decay if step is None else min(self.decay, (1 + step) / (10 + step))
         params = dict(model.named_parameters())
         for k, v in model.state_dict().items():
             if k in params and v.is_floating_point():
-                self.shadow[k].lerp_(v.detach().float(), 1 - self.decay)
+                self.shadow[k].lerp_(v.detach().float(), 1 - decay)
             else:
                 self.shadow[k].copy_(v.detach())
 
@@ -374,14 +377,17 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
                device: torch.device, gens: dict[str, torch.Generator], examples_per_step: int,
                ckpt: CheckpointManager | None = None, export_meta: Callable[[dict], dict] | None = None,
                resume_from: Path | None = None, desc: str = "train", progress: bool = True,
-               on_checkpoint: Callable[[int, nn.Module], dict] | None = None, tail: int = 50) -> LoopResult:
+               on_checkpoint: Callable[[int, nn.Module], dict] | None = None, tail: int = 50,
+               stop_at: int | None = None, time_budget_s: float | None = None) -> LoopResult:
     """Run optimizer steps [resumed step, steps) of ``loss_fn(step) -> scalar loss``.
 
     AdamW with warm-up and cosine decay, gradient clipping, EMA, bf16 autocast on CUDA, a progress bar,
     and periodic checkpoints whose exported weights are the EMA (``export_meta(metrics) -> meta`` gives
     their JSON; ``on_checkpoint(step, ema_model) -> extra metrics`` e.g. a validation loss). ``loss_fn``
     draws its batch and noise from ``gens`` and ``batch_indices(step, ...)`` so resumption is exact.
-    The final checkpoint goes to OUT/final and OUT/latest.
+    The final checkpoint goes to OUT/final and OUT/latest. ``stop_at`` (a step) or ``time_budget_s``
+    (seconds of this process) interrupt the run early with a checkpoint in OUT/latest that ``resume_from``
+    continues exactly as if it had never stopped (the schedule is always laid out over ``steps``).
     """
     optimizer = make_optimizer(model, optim.lr, optim.weight_decay, optim.betas)
     ema = EMA(model, optim.ema_decay) if optim.ema_decay > 0 else None
@@ -405,7 +411,12 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
             metrics.update(on_checkpoint(step, averaged))
         return averaged, (export_meta(metrics) if export_meta else {"metrics": metrics})
 
+    end = steps
     for step in range(start, steps):
+        if (stop_at is not None and step >= stop_at) or (
+                time_budget_s is not None and time.perf_counter() - t0 > time_budget_s):
+            end = step
+            break
         lr = lr_at(step, optim.lr, optim.warmup, steps, optim.min_lr_ratio)
         set_lr(optimizer, lr)
         with autocast(device):
@@ -415,7 +426,7 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
         loss.backward()
         clip_and_step(model, optimizer, optim.grad_clip)
         if ema is not None:
-            ema.update(model)
+            ema.update(model, step)
         losses.append(float(loss.detach()))
         bar.update(step, losses[-1], examples_per_step, lr)
         if ckpt is not None and ckpt.due(step, steps):
@@ -424,12 +435,15 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
                       extra={"wall_time_s": wall_before + time.perf_counter() - t0})
     bar.close()
     wall = wall_before + time.perf_counter() - t0
-    if ckpt is not None:
-        averaged, meta = export(steps)
-        ckpt.save(steps, averaged, meta, model, optimizer, ema, gens, extra={"wall_time_s": wall}, name="final")
+    if ckpt is not None and end > start:
+        averaged, meta = export(end)
+        ckpt.save(end, averaged, meta, model, optimizer, ema, gens, extra={"wall_time_s": wall},
+                  name="final" if end == steps else None)
     done = len(losses)
+    if end < steps:
+        log.info("stopped at step %d of %d; resume to continue", end, steps)
     return LoopResult(
-        steps=steps,
+        steps=end,
         final_loss=sum(losses[-tail:]) / max(1, len(losses[-tail:])),
         first_loss=sum(losses[:tail]) / max(1, len(losses[:tail])),
         wall_time_s=wall,

@@ -1,0 +1,149 @@
+"""The training toolkit and the base-model trainer: schedule shape, EMA algebra, data order, a tiny
+model overfitting one batch, and checkpoint + resume continuing bit-identically."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from ditto_live.engine.train.common import (
+    EMA,
+    OptimConfig,
+    batch_indices,
+    describe_machine,
+    lr_at,
+    resolve_device,
+    train_loop,
+)
+from ditto_live.engine.unet import UNet, UNetConfig
+
+# a UNet small enough for a CPU test: 16 mels x 64 frames, two levels
+MICRO = UNetConfig(channels=(16, 32), blocks=(1, 1), attention=(False, False), mid_attention=False,
+                   cross_attention=False, emb_dim=32, groups=8)
+VOCAB = {"genre": ["<null>", "a", "b"], "mood": ["<null>", "major", "minor"],
+         "tempo": ["<null>", "slow", "fast"], "instrument": ["<null>", "piano", "organ"]}
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_lr_warms_up_linearly_then_decays_by_cosine_to_the_floor():
+    base, warmup, total = 1e-3, 10, 110
+    lrs = [lr_at(s, base, warmup, total, min_ratio=0.1) for s in range(total + 1)]
+    assert lrs[0] == pytest.approx(base / warmup)
+    assert lrs[warmup - 1] == pytest.approx(base)
+    assert all(b > a for a, b in zip(lrs[:warmup - 1], lrs[1:warmup]))  # rising during warm-up
+    assert all(b <= a for a, b in zip(lrs[warmup:], lrs[warmup + 1:]))  # never rising after
+    mid = warmup + (total - warmup) // 2
+    assert lrs[mid] == pytest.approx(base * (0.1 + 0.9 * 0.5))  # half-way down the cosine
+    assert lrs[total] == pytest.approx(base * 0.1)
+
+
+def test_ema_follows_the_closed_form_average_and_copies_into_a_model():
+    model = nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+    ema = EMA(model, decay=0.9)
+    for _ in range(5):
+        with torch.no_grad():
+            model.weight.add_(1.0)  # weights 1, 2, 3, 4, 5
+        ema.update(model)
+    expected = sum(0.1 * 0.9 ** (5 - k) * k for k in range(1, 6))  # shadow started at 0
+    assert torch.allclose(ema.shadow["weight"], torch.full((2, 3), expected))
+    target = nn.Linear(3, 2)
+    ema.copy_to(target)
+    assert torch.equal(target.weight, ema.shadow["weight"])
+    assert not torch.equal(model.weight, target.weight)
+
+
+def test_ema_decay_warms_up_when_given_the_step():
+    model = nn.Linear(1, 1, bias=False)
+    w0 = model.weight.item()
+    ema = EMA(model, decay=0.999)
+    with torch.no_grad():
+        model.weight.fill_(10.0)
+    ema.update(model, step=0)  # decay min(0.999, 1/10) = 0.1: mostly the new weight
+    assert ema.shadow["weight"].item() == pytest.approx(0.1 * w0 + 0.9 * 10.0)
+    ema.update(model, step=10_000)  # now the full decay
+    assert ema.shadow["weight"].item() == pytest.approx(0.999 * (0.1 * w0 + 0.9 * 10.0) + 0.001 * 10.0)
+
+
+def test_batch_indices_visit_every_example_once_per_epoch_and_depend_only_on_their_arguments():
+    n, batch, seed = 10, 4, 7
+    order = torch.cat([batch_indices(s, batch, n, seed) for s in range(5)])  # 20 = two epochs
+    assert sorted(order[:10].tolist()) == list(range(10))
+    assert sorted(order[10:].tolist()) == list(range(10))
+    assert not torch.equal(order[:10], order[10:])  # a new permutation each epoch
+    assert torch.equal(batch_indices(3, batch, n, seed), order[12:16])
+    assert not torch.equal(batch_indices(0, batch, n, seed + 1), order[:4])
+
+
+def test_describe_machine_names_the_cpu():
+    text = describe_machine("cpu")
+    assert text.startswith("CPU ") and "threads" in text
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_tiny_unet_overfits_one_batch_through_the_training_loop():
+    from ditto_live.engine.train.base import v_loss
+
+    torch.manual_seed(0)
+    model = UNet(MICRO, (3, 3, 3, 3))
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.rand(4, 1, 16, 64, generator=gen) * 2 - 1
+    t = torch.tensor([100, 300, 600, 900])
+    eps = torch.randn(x0.shape, generator=gen)
+    tags = torch.tensor([[1, 1, 1, 1], [2, 2, 2, 2], [1, 2, 1, 2], [0, 0, 0, 0]])
+    t0 = time.perf_counter()
+    result = train_loop(model, lambda step: v_loss(model, x0, t, eps, tags), steps=40,
+                        optim=OptimConfig(lr=5e-3, warmup=5, ema_decay=0.0, weight_decay=0.0),
+                        device=torch.device("cpu"), gens={"g": gen}, examples_per_step=4, progress=False,
+                        tail=5)
+    assert time.perf_counter() - t0 < 20
+    assert result.final_loss * 5 <= result.first_loss, (result.first_loss, result.final_loss)
+
+
+def _toy_data(n: int = 6):
+    from ditto_live.engine.train.base import MelData
+
+    gen = torch.Generator().manual_seed(3)
+    mels = (torch.rand(n, 1, 16, 64, generator=gen) * 2 - 1).half()
+    tags = torch.randint(1, 3, (n, 4), generator=gen)
+    return MelData(mels, tags, VOCAB)
+
+
+def _final_weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "final" / "model.safetensors"))
+
+
+def test_checkpoint_and_resume_continue_bit_identically(tmp_path):
+    pytest.importorskip("ditto_live.engine.checkpoint")
+    from ditto_live.engine.train.base import train_base
+
+    data = _toy_data()
+    common = dict(preset="tiny", steps=6, batch=2, lr=1e-3, seed=5, device="cpu", progress=False, data=data,
+                  val=data, warmup=2, ema_decay=0.9, unet_config=MICRO)
+    full = train_base(None, tmp_path / "full", ckpt_every=0, **common)
+
+    # an interrupted run: stops after 3 of its 6 steps with a checkpoint; a fresh call resumes it
+    cut = train_base(None, tmp_path / "cut", ckpt_every=100, stop_at=3, **common)
+    assert cut["steps"] == 3 and not (tmp_path / "cut" / "final").exists()
+    assert (tmp_path / "cut" / "latest" / "train_state.pt").exists()
+    resumed = train_base(None, tmp_path / "cut", ckpt_every=0, resume=True, **common)
+
+    a, b = _final_weights(tmp_path / "full"), _final_weights(tmp_path / "cut")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["steps"] == full["steps"] == 6
+    assert math.isfinite(full["final_loss"])
