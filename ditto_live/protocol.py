@@ -52,13 +52,13 @@ MESSAGES: tuple[Message, ...] = (
        "cancel a queued or running job; it ends with error code 'cancelled' within one step"),
     _m("/ditto/job/status", "request", "job_id:s", ("/ditto/job/state",),
        "ask where a job is: queued, running, done, error or unknown"),
-    _m("/ditto/control/set", "request", "name:s value:f", ("/ditto/control/value",),
+    _m("/ditto/control/set", "request", "name:s value:f", ("/ditto/control/value", "/ditto/error"),
        "set a live control used by the stream and the next jobs (intensity, cfg, seed, bpm)"),
-    _m("/ditto/stream/start", "request", "spec:s", ("/ditto/stream/state",),
+    _m("/ditto/stream/start", "request", "spec:s", ("/ditto/stream/state", "/ditto/error"),
        "start continuous generation (chained outpainting) into the audio output"),
-    _m("/ditto/stream/stop", "request", "", ("/ditto/stream/state",),
+    _m("/ditto/stream/stop", "request", "", ("/ditto/stream/state", "/ditto/error"),
        "stop continuous generation"),
-    _m("/ditto/client/subscribe", "request", "port:i", ("/ditto/client/subscribed",),
+    _m("/ditto/client/subscribe", "request", "port:i", ("/ditto/client/subscribed", "/ditto/error"),
        "also send every reply and stream state to this UDP port on the sender's host"),
     _m("/ditto/client/unsubscribe", "request", "port:i", ("/ditto/client/subscribed",),
        "stop sending replies to this port"),
@@ -77,7 +77,8 @@ MESSAGES: tuple[Message, ...] = (
     _m("/ditto/stream/state", "reply", "state:s underruns:i", (), "stopped|running, underruns so far"),
     _m("/ditto/client/subscribed", "reply", "port:i on:i", (), "subscription state for the port"),
     _m("/ditto/error", "reply", "code:s message:s", (),
-       "a datagram that was not a well-formed request (unknown address, wrong types)"),
+       "a datagram that was not a well-formed request (unknown address, wrong types), or a request "
+       "that cannot be served (unknown control, no stream, too many subscribers)"),
 )
 # fmt: on
 

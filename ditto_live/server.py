@@ -46,13 +46,13 @@ INPUT_PATH_KEYS = ("midi", "reference")  # control keys that name files the job 
 
 
 class StreamControl(Protocol):
-    """What the server needs from the continuous-generation stream (ditto_live/stream.py)."""
+    """What the server needs from the continuous-generation stream (``ditto_live.stream.Stream``)."""
 
     def start(self, spec: JobSpec) -> None: ...
 
     def stop(self) -> None: ...
 
-    def status(self) -> tuple[str, int]:
+    def state(self) -> tuple[str, int]:
         """("stopped" | "running", underruns so far)."""
         ...
 
@@ -115,7 +115,8 @@ class Server:
     """OSC front of the engine: ``start()``, ``stop()``, or ``serve_forever()`` until ``stop()``."""
 
     def __init__(self, config: ServerConfig, runner: Runner, stream: StreamControl | None = None,
-                 endpoint: OscEndpoint | None = None, chunk_timeout_s: float = 30.0) -> None:
+                 endpoint: OscEndpoint | None = None, chunk_timeout_s: float = 30.0,
+                 live_controls: dict[str, float] | None = None) -> None:
         self.config = config
         self.runner = runner
         self.stream = stream
@@ -128,9 +129,11 @@ class Server:
         self._endpoint = endpoint
         self._chunks = ChunkAssembler(config.max_chunks, config.max_payload_bytes, chunk_timeout_s)
         self._queue = JobQueue(runner, self, config.queue_size, config.progress_interval_s, self.output_dir)
-        self._controls: dict[str, float] = {}
+        # the live controls (intensity, cfg, seed, bpm): one shared dict that /ditto/control/set and
+        # the MIDI bridge write and the stream reads before every window
+        self.live_controls: dict[str, float] = {} if live_controls is None else live_controls
         self._subscribers: list[Addr] = []
-        self._lock = threading.Lock()  # guards controls, subscribers and chunks
+        self._lock = threading.Lock()  # guards subscribers and chunks
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.dropped = 0  # datagrams refused by the allow-list
@@ -149,12 +152,6 @@ class Server:
         """Where the server listens (after ``start``)."""
         assert self._endpoint is not None, "server not started"
         return self._endpoint.address
-
-    @property
-    def live_controls(self) -> dict[str, float]:
-        """The live controls set over OSC (intensity, cfg, seed, bpm), for the stream and the next jobs."""
-        with self._lock:
-            return dict(self._controls)
 
     @property
     def alive(self) -> bool:
@@ -316,7 +313,7 @@ class Server:
     def _status(self, args: list[Any], sender: Addr) -> None:
         state: dict[str, Any] = {"version": PROTOCOL_VERSION, **self._queue.snapshot(),
                                  **dict(getattr(self.runner, "description", {}) or {}),
-                                 "controls": self.live_controls, "output_dir": str(self.output_dir)}
+                                 "controls": dict(self.live_controls), "output_dir": str(self.output_dir)}
         if self.stream is not None:
             state["stream"] = self._stream_status()[0]
         self._send([sender], "/ditto/server/state", [json.dumps(state, default=str)])
@@ -430,8 +427,7 @@ class Server:
         if not math.isfinite(value):
             self._send_error(sender, "bad_request", f"control {name}: value must be finite")
             return
-        with self._lock:
-            self._controls[name] = value
+        self.live_controls[name] = value
         setter = getattr(self.stream, "set_control", None)
         if setter is not None:
             try:
@@ -442,8 +438,12 @@ class Server:
 
     def _stream_status(self) -> tuple[str, int]:
         assert self.stream is not None
-        state, underruns = self.stream.status()
+        state, underruns = self.stream.state()
         return str(state), int(underruns)
+
+    def notify_stream_state(self, state: str, underruns: int) -> None:
+        """Tell every subscriber the stream's state (hook for ``Stream.on_state``: it stopped, say)."""
+        self._send([], "/ditto/stream/state", [str(state), int(underruns)])
 
     def _stream_start(self, args: list[Any], sender: Addr) -> None:
         if self.stream is None:

@@ -27,19 +27,19 @@ class FakeStream:
     """A stand-in for ditto_live/stream.py: remembers what it was told."""
 
     def __init__(self) -> None:
-        self.state = "stopped"
+        self.current = "stopped"
         self.started_with: list[Any] = []
         self.controls: dict[str, float] = {}
 
     def start(self, spec: Any) -> None:
         self.started_with.append(spec)
-        self.state = "running"
+        self.current = "running"
 
     def stop(self) -> None:
-        self.state = "stopped"
+        self.current = "stopped"
 
-    def status(self) -> tuple[str, int]:
-        return self.state, 0
+    def state(self) -> tuple[str, int]:
+        return self.current, 0
 
     def set_control(self, name: str, value: float) -> None:
         self.controls[name] = value

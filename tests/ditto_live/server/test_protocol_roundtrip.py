@@ -79,6 +79,6 @@ def test_every_reply_row_is_produced_and_typed_as_declared(make_server, client_f
     assert seen == {m.address for m in MESSAGES if m.direction == "reply"}
     for m in client.seen:
         assert_matches_row(m)
-    assert stream.state == "stopped" and len(stream.started_with) == 1
+    assert stream.current == "stopped" and len(stream.started_with) == 1
     assert server.live_controls == {"intensity": pytest.approx(0.7)}
     assert stream.controls == {"intensity": pytest.approx(0.7)}
