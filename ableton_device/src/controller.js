@@ -44,7 +44,7 @@ var DittoController = (function (Protocol, Clip, Live) {
             stallTimeoutMs: 120000 // no news about a queued or running job within this: ask, then give up
         };
         var state = "idle", job = null, timer = null, pingTimer = null;
-        var tracks = [], targetId = 0;
+        var tracks = [], targetId = 0, lastWav = "";
 
         function ui(msg) {
             deps.ui(msg);
@@ -243,6 +243,7 @@ var DittoController = (function (Protocol, Clip, Live) {
             } catch (e) {
                 summary = {};
             }
+            lastWav = r.wav;
             ui(["progress", 100]);
             ui(["path", "set", r.wav]);
             var seed = summary.seed !== undefined ? summary.seed : j.seed;
@@ -295,6 +296,16 @@ var DittoController = (function (Protocol, Clip, Live) {
                 pingTimer = null;
                 status("No answer from " + serverName() + ": start it with `ditto-live serve`.");
             });
+        }
+
+        // Open the last result's folder in the file browser (Max: `;max launchbrowser file:///...`).
+        function reveal() {
+            if (!lastWav) {
+                status("No result yet.");
+                return;
+            }
+            var dir = lastWav.replace(/\\/g, "/").replace(/\/[^\/]*$/, "");
+            ui(["reveal", "file://" + (dir.charAt(0) === "/" ? "" : "/") + encodeURI(dir)]);
         }
 
         /* A reply from udpreceive: address and its arguments. */
@@ -351,6 +362,7 @@ var DittoController = (function (Protocol, Clip, Live) {
             generate: generate,
             cancel: cancel,
             ping: ping,
+            reveal: reveal,
             refreshTracks: refreshTracks,
             onMessage: onMessage,
             state: function () { return state; },

@@ -64,6 +64,7 @@ function init() {
 function generate() { guard(function () { ctl.generate(); }); }
 function cancel() { guard(function () { ctl.cancel(); }); }
 function ping() { guard(function () { ctl.ping(); }); }
+function reveal() { guard(function () { ctl.reveal(); }); }
 function refresh() { guard(function () { ctl.refreshTracks(); }); }
 
 function setting(name, value) {

@@ -1,0 +1,2679 @@
+{
+ "patcher": {
+  "fileversion": 1,
+  "appversion": {
+   "major": 8,
+   "minor": 6,
+   "revision": 0,
+   "architecture": "x64",
+   "modernui": 1
+  },
+  "classnamespace": "box",
+  "rect": [
+   100.0,
+   100.0,
+   1000.0,
+   700.0
+  ],
+  "openinpresentation": 1,
+  "default_fontsize": 10.0,
+  "default_fontname": "Arial Bold",
+  "gridsize": [
+   8.0,
+   8.0
+  ],
+  "description": "DITTO-2 controllable generation: sends this clip's melody, loop and intensity to ditto-live",
+  "digest": "ditto_live",
+  "tags": "ditto_live",
+  "boxes": [
+   {
+    "box": {
+     "id": "obj-1",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      20.0,
+      20.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang",
+      "int",
+      "int"
+     ],
+     "text": "live.thisdevice"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-2",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      20.0,
+      50.0,
+      40.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang",
+      "bang"
+     ],
+     "text": "t b b"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-3",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      70.0,
+      80.0,
+      35.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "init"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-4",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      20.0,
+      420.0,
+      200.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      ""
+     ],
+     "text": "js ditto_live_device.js",
+     "saved_object_attributes": {
+      "filename": "ditto_live_device.js",
+      "parameter_enable": 0
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-5",
+     "maxclass": "live.dial",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      20.0,
+      120.0,
+      60.0,
+      48.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      6.0,
+      4.0,
+      58.0,
+      48.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Intensity",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Intensity",
+       "parameter_shortname": "Intensity",
+       "parameter_type": 0,
+       "parameter_invisible": 0,
+       "parameter_mmin": -60.0,
+       "parameter_mmax": 0.0,
+       "parameter_initial": [
+        -20.0
+       ],
+       "parameter_initial_enable": 1,
+       "parameter_unitstyle": 4
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-6",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      90.0,
+      120.0,
+      60.0,
+      18.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      6.0,
+      56.0,
+      58.0,
+      17.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Melody",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Melody",
+       "parameter_shortname": "Melody",
+       "parameter_type": 2,
+       "parameter_invisible": 0,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1,
+       "parameter_initial": [
+        1
+       ],
+       "parameter_initial_enable": 1
+      }
+     },
+     "mode": 1,
+     "text": "Melody",
+     "texton": "Melody"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-7",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      160.0,
+      120.0,
+      60.0,
+      18.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      6.0,
+      76.0,
+      58.0,
+      17.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Use_Intensity",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Use Intensity",
+       "parameter_shortname": "Use Intensit",
+       "parameter_type": 2,
+       "parameter_invisible": 0,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1,
+       "parameter_initial": [
+        1
+       ],
+       "parameter_initial_enable": 1
+      }
+     },
+     "mode": 1,
+     "text": "Intensity",
+     "texton": "Intensity"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-8",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      140.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      6.0,
+      98.0,
+      58.0,
+      15.0
+     ],
+     "text": "Seed",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-9",
+     "maxclass": "live.numbox",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      230.0,
+      120.0,
+      50.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      6.0,
+      114.0,
+      58.0,
+      15.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Seed",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Seed",
+       "parameter_shortname": "Seed",
+       "parameter_type": 1,
+       "parameter_invisible": 0,
+       "parameter_mmin": 0,
+       "parameter_mmax": 99999,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-10",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      180.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      70.0,
+      4.0,
+      58.0,
+      16.0
+     ],
+     "text": "Genre",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-11",
+     "maxclass": "live.menu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      300.0,
+      120.0,
+      100.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      128.0,
+      5.0,
+      100.0,
+      15.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Genre",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Genre",
+       "parameter_shortname": "Genre",
+       "parameter_type": 2,
+       "parameter_invisible": 0,
+       "parameter_enum": [
+        "Any",
+        "Chorale",
+        "Folk",
+        "Renaissance"
+       ],
+       "parameter_mmax": 3,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-12",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      220.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      70.0,
+      23.0,
+      58.0,
+      16.0
+     ],
+     "text": "Mood",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-13",
+     "maxclass": "live.menu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      410.0,
+      120.0,
+      100.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      128.0,
+      24.0,
+      100.0,
+      15.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Mood",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Mood",
+       "parameter_shortname": "Mood",
+       "parameter_type": 2,
+       "parameter_invisible": 0,
+       "parameter_enum": [
+        "Any",
+        "Major",
+        "Minor"
+       ],
+       "parameter_mmax": 2,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-14",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      260.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      70.0,
+      42.0,
+      58.0,
+      16.0
+     ],
+     "text": "Instrument",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-15",
+     "maxclass": "live.menu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      520.0,
+      120.0,
+      100.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      128.0,
+      43.0,
+      100.0,
+      15.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Instrument",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Instrument",
+       "parameter_shortname": "Instrument",
+       "parameter_type": 2,
+       "parameter_invisible": 0,
+       "parameter_enum": [
+        "Any",
+        "Piano",
+        "Strings",
+        "Organ",
+        "Guitar",
+        "Flute",
+        "Choir",
+        "Brass"
+       ],
+       "parameter_mmax": 7,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-16",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      300.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      70.0,
+      61.0,
+      58.0,
+      16.0
+     ],
+     "text": "Quality",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-17",
+     "maxclass": "live.menu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      630.0,
+      120.0,
+      100.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      128.0,
+      62.0,
+      100.0,
+      15.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Quality",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Quality",
+       "parameter_shortname": "Quality",
+       "parameter_type": 2,
+       "parameter_invisible": 0,
+       "parameter_enum": [
+        "Draft",
+        "Normal",
+        "High",
+        "DITTO (slow)"
+       ],
+       "parameter_mmax": 3,
+       "parameter_initial": [
+        1
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-18",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      340.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      70.0,
+      80.0,
+      58.0,
+      16.0
+     ],
+     "text": "Mode",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-19",
+     "maxclass": "live.menu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      740.0,
+      120.0,
+      100.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      128.0,
+      81.0,
+      100.0,
+      15.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Mode",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Mode",
+       "parameter_shortname": "Mode",
+       "parameter_type": 2,
+       "parameter_invisible": 0,
+       "parameter_enum": [
+        "New",
+        "Inpaint",
+        "Continue",
+        "Loop"
+       ],
+       "parameter_mmax": 3,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-20",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      380.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      70.0,
+      100.0,
+      58.0,
+      16.0
+     ],
+     "text": "Target",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-21",
+     "maxclass": "umenu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      20.0,
+      200.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "int",
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      128.0,
+      101.0,
+      100.0,
+      17.0
+     ],
+     "items": [],
+     "varname": "target_track"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-22",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      150.0,
+      200.0,
+      50.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "refresh"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-23",
+     "maxclass": "textedit",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      20.0,
+      240.0,
+      200.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "int",
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      236.0,
+      4.0,
+      318.0,
+      20.0
+     ],
+     "varname": "caption",
+     "hint": "describe the sound (text control), press Enter",
+     "fontsize": 10.0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-24",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      20.0,
+      280.0,
+      100.0,
+      20.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      236.0,
+      28.0,
+      100.0,
+      22.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Generate",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Generate",
+       "parameter_shortname": "Generate",
+       "parameter_type": 2,
+       "parameter_invisible": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1
+      }
+     },
+     "mode": 0,
+     "text": "Generate",
+     "texton": "Generate"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-25",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      20.0,
+      305.0,
+      40.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang",
+      ""
+     ],
+     "text": "sel 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-26",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      20.0,
+      330.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "generate"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-27",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      130.0,
+      280.0,
+      100.0,
+      20.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      342.0,
+      28.0,
+      70.0,
+      22.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Cancel",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Cancel",
+       "parameter_shortname": "Cancel",
+       "parameter_type": 2,
+       "parameter_invisible": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1
+      }
+     },
+     "mode": 0,
+     "text": "Cancel",
+     "texton": "Cancel"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-28",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      130.0,
+      305.0,
+      40.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang",
+      ""
+     ],
+     "text": "sel 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-29",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      130.0,
+      330.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "cancel"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-30",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      240.0,
+      280.0,
+      100.0,
+      20.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      418.0,
+      28.0,
+      136.0,
+      22.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Check_Server",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Check Server",
+       "parameter_shortname": "Check Server",
+       "parameter_type": 2,
+       "parameter_invisible": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1
+      }
+     },
+     "mode": 0,
+     "text": "Check Server",
+     "texton": "Check Server"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-31",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      240.0,
+      305.0,
+      40.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang",
+      ""
+     ],
+     "text": "sel 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-32",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      240.0,
+      330.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "ping"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-33",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      350.0,
+      280.0,
+      150.0,
+      16.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      236.0,
+      54.0,
+      318.0,
+      8.0
+     ],
+     "orientation": 1,
+     "size": 101.0,
+     "ignoreclick": 1,
+     "varname": "progress"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-34",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      350.0,
+      300.0,
+      300.0,
+      30.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      236.0,
+      64.0,
+      318.0,
+      44.0
+     ],
+     "text": "Loading...",
+     "linecount": 3,
+     "fontsize": 9.5,
+     "varname": "status"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-35",
+     "maxclass": "textedit",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      350.0,
+      340.0,
+      300.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "int",
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      236.0,
+      110.0,
+      250.0,
+      18.0
+     ],
+     "readonly": 1,
+     "fontsize": 9.0,
+     "varname": "result_path",
+     "hint": "result WAV (drag it in on Live < 12.0.5)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-36",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      660.0,
+      340.0,
+      60.0,
+      20.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      490.0,
+      110.0,
+      64.0,
+      18.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Show_File",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Show File",
+       "parameter_shortname": "Show File",
+       "parameter_type": 2,
+       "parameter_invisible": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1
+      }
+     },
+     "mode": 0,
+     "text": "Show file",
+     "texton": "Show file"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-37",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      660.0,
+      365.0,
+      40.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang",
+      ""
+     ],
+     "text": "sel 1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-38",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      660.0,
+      390.0,
+      50.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "reveal"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-39",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      760.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      236.0,
+      132.0,
+      40.0,
+      16.0
+     ],
+     "text": "Server",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-40",
+     "maxclass": "textedit",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      20.0,
+      370.0,
+      120.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "int",
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      276.0,
+      132.0,
+      90.0,
+      16.0
+     ],
+     "text": "127.0.0.1",
+     "fontsize": 9.0,
+     "varname": "host"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-41",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      20.0,
+      395.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "text": "route text"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-42",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      820.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      370.0,
+      132.0,
+      30.0,
+      16.0
+     ],
+     "text": "Port",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-43",
+     "maxclass": "live.numbox",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      150.0,
+      370.0,
+      50.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      400.0,
+      132.0,
+      50.0,
+      15.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Port",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Port",
+       "parameter_shortname": "Port",
+       "parameter_type": 1,
+       "parameter_invisible": 1,
+       "parameter_mmin": 1024,
+       "parameter_mmax": 65535,
+       "parameter_initial": [
+        9010
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-44",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      900.0,
+      860.0,
+      100.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      456.0,
+      132.0,
+      34.0,
+      16.0
+     ],
+     "text": "Reply",
+     "fontsize": 9.5
+    }
+   },
+   {
+    "box": {
+     "id": "obj-45",
+     "maxclass": "live.numbox",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      210.0,
+      370.0,
+      50.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      490.0,
+      132.0,
+      50.0,
+      15.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Reply_Port",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Reply Port",
+       "parameter_shortname": "Reply Port",
+       "parameter_type": 1,
+       "parameter_invisible": 1,
+       "parameter_mmin": 1024,
+       "parameter_mmax": 65535,
+       "parameter_initial": [
+        9011
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-46",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20.0,
+      450.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend intensity"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-47",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      120.0,
+      450.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend use_melody"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-48",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      220.0,
+      450.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend use_intensity"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-49",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      320.0,
+      450.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend seed"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-50",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      420.0,
+      450.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend genre"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      520.0,
+      450.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend mood"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-52",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      620.0,
+      450.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend instrument"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-53",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      20.0,
+      475.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend quality"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-54",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      120.0,
+      475.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend mode"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      220.0,
+      475.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend target"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-56",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      320.0,
+      475.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend host"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-57",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      420.0,
+      475.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend port"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-58",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      520.0,
+      475.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend reply_port"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-59",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      20.0,
+      560.0,
+      140.0,
+      22.0
+     ],
+     "text": "udpsend 127.0.0.1 9010"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-60",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      200.0,
+      560.0,
+      100.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "udpreceive 9011"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-61",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      200.0,
+      590.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "deferlow"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 8,
+     "patching_rect": [
+      250.0,
+      450.0,
+      400.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      ""
+     ],
+     "text": "route status progress path tracks generate_active cancel_active reveal"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-63",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      420.0,
+      480.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend active"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-64",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      520.0,
+      480.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend active"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-65",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      620.0,
+      480.0,
+      160.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": ";\rmax launchbrowser $1"
+    }
+   }
+  ],
+  "lines": [
+   {
+    "patchline": {
+     "source": [
+      "obj-1",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      1
+     ],
+     "destination": [
+      "obj-3",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-3",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-22",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-23",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-24",
+      0
+     ],
+     "destination": [
+      "obj-25",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-25",
+      0
+     ],
+     "destination": [
+      "obj-26",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-26",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-27",
+      0
+     ],
+     "destination": [
+      "obj-28",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-28",
+      0
+     ],
+     "destination": [
+      "obj-29",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-29",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-30",
+      0
+     ],
+     "destination": [
+      "obj-31",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-31",
+      0
+     ],
+     "destination": [
+      "obj-32",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-32",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-36",
+      0
+     ],
+     "destination": [
+      "obj-37",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-37",
+      0
+     ],
+     "destination": [
+      "obj-38",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-38",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-40",
+      0
+     ],
+     "destination": [
+      "obj-41",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-5",
+      0
+     ],
+     "destination": [
+      "obj-46",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-46",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-6",
+      0
+     ],
+     "destination": [
+      "obj-47",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-47",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-6",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      0
+     ],
+     "destination": [
+      "obj-48",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-48",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-7",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-9",
+      0
+     ],
+     "destination": [
+      "obj-49",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-49",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-9",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-11",
+      0
+     ],
+     "destination": [
+      "obj-50",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-11",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-13",
+      0
+     ],
+     "destination": [
+      "obj-51",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-13",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-15",
+      0
+     ],
+     "destination": [
+      "obj-52",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-52",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-15",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-17",
+      0
+     ],
+     "destination": [
+      "obj-53",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-53",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-17",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-19",
+      0
+     ],
+     "destination": [
+      "obj-54",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-54",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-19",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      0
+     ],
+     "destination": [
+      "obj-55",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-55",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-21",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-41",
+      0
+     ],
+     "destination": [
+      "obj-56",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-56",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-40",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      0
+     ],
+     "destination": [
+      "obj-57",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-57",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-43",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-45",
+      0
+     ],
+     "destination": [
+      "obj-58",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-58",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-45",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      0
+     ],
+     "destination": [
+      "obj-59",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      2
+     ],
+     "destination": [
+      "obj-60",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-60",
+      0
+     ],
+     "destination": [
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-61",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      1
+     ],
+     "destination": [
+      "obj-62",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      0
+     ],
+     "destination": [
+      "obj-34",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      1
+     ],
+     "destination": [
+      "obj-33",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      2
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      3
+     ],
+     "destination": [
+      "obj-21",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      4
+     ],
+     "destination": [
+      "obj-63",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      5
+     ],
+     "destination": [
+      "obj-64",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      6
+     ],
+     "destination": [
+      "obj-65",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-63",
+      0
+     ],
+     "destination": [
+      "obj-24",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-64",
+      0
+     ],
+     "destination": [
+      "obj-27",
+      0
+     ]
+    }
+   }
+  ],
+  "parameters": {
+   "obj-5": [
+    "Intensity",
+    "Intensity",
+    0
+   ],
+   "obj-6": [
+    "Melody",
+    "Melody",
+    0
+   ],
+   "obj-7": [
+    "Use Intensity",
+    "Use Intensit",
+    0
+   ],
+   "obj-9": [
+    "Seed",
+    "Seed",
+    0
+   ],
+   "obj-11": [
+    "Genre",
+    "Genre",
+    0
+   ],
+   "obj-13": [
+    "Mood",
+    "Mood",
+    0
+   ],
+   "obj-15": [
+    "Instrument",
+    "Instrument",
+    0
+   ],
+   "obj-17": [
+    "Quality",
+    "Quality",
+    0
+   ],
+   "obj-19": [
+    "Mode",
+    "Mode",
+    0
+   ],
+   "obj-24": [
+    "Generate",
+    "Generate",
+    0
+   ],
+   "obj-27": [
+    "Cancel",
+    "Cancel",
+    0
+   ],
+   "obj-30": [
+    "Check Server",
+    "Check Server",
+    0
+   ],
+   "obj-36": [
+    "Show File",
+    "Show File",
+    0
+   ],
+   "obj-43": [
+    "Port",
+    "Port",
+    0
+   ],
+   "obj-45": [
+    "Reply Port",
+    "Reply Port",
+    0
+   ],
+   "inherited_shortname": 1
+  },
+  "dependency_cache": [
+   {
+    "name": "ditto_live_device.js",
+    "bootpath": ".",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   }
+  ],
+  "latency": 0,
+  "is_mpe": 0,
+  "minimum_live_version": "",
+  "minimum_max_version": "",
+  "platform_compatibility": 0,
+  "autosave": 0
+ }
+}

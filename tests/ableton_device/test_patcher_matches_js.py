@@ -1,0 +1,66 @@
+"""The patcher and the device's JS agree: menus, messages into the js object, UI messages out of it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.ableton_device.conftest import DEVICE
+
+
+@pytest.fixture(scope="module")
+def patcher():
+    return json.loads((DEVICE / "src" / "DittoLive.maxpat").read_text(encoding="utf-8"))["patcher"]
+
+
+def _boxes(patcher):
+    return {b["box"]["id"]: b["box"] for b in patcher["boxes"]}
+
+
+def test_menus_list_exactly_the_js_choices(patcher, node_eval):
+    choices = node_eval("process.stdout.write(JSON.stringify(require('./src/clip.js').CHOICES))")
+    menus = {b["saved_attribute_attributes"]["valueof"]["parameter_longname"].lower():
+             b["saved_attribute_attributes"]["valueof"]["parameter_enum"]
+             for b in _boxes(patcher).values() if b["maxclass"] == "live.menu"}
+    assert menus == {k: v["labels"] for k, v in choices.items()}
+
+
+def test_every_message_into_the_js_object_has_a_handler(patcher):
+    boxes = _boxes(patcher)
+    js_id = next(i for i, b in boxes.items() if str(b.get("text", "")).startswith("js "))
+    code = (DEVICE / "src" / "max_main.js").read_text(encoding="utf-8")
+    handlers = set(re.findall(r"^function (\w+)\(", code, re.M))
+    senders = [boxes[line["patchline"]["source"][0]] for line in patcher["lines"]
+               if line["patchline"]["destination"][0] == js_id]
+    names = set()
+    for b in senders:
+        text = str(b.get("text", ""))
+        if b["maxclass"] == "message":
+            names.add(text.split()[0])
+        elif text.startswith("prepend "):
+            names.add(text.split()[1])
+        elif b["maxclass"] == "textedit":
+            names.add("text")
+        elif text in ("deferlow",):
+            names.add("anything")  # OSC replies: the address is the message name
+    assert names >= {"init", "generate", "cancel", "intensity", "text", "anything", "target"}
+    assert names <= handlers, f"no js function for {sorted(names - handlers)}"
+
+
+def test_ui_route_covers_exactly_what_the_controller_emits(patcher):
+    route = next(b for b in _boxes(patcher).values() if str(b.get("text", "")).startswith("route status"))
+    routed = set(route["text"].split()[1:])
+    code = (DEVICE / "src" / "controller.js").read_text(encoding="utf-8")
+    emitted = set(re.findall(r'ui\(\["(\w+)"', code))
+    assert routed == emitted
+
+
+def test_the_intensity_dial_is_a_db_parameter_named_as_live_js_looks_it_up(patcher):
+    code = (DEVICE / "src" / "live.js").read_text(encoding="utf-8")
+    name = re.search(r'INTENSITY_PARAM = "(\w+)"', code).group(1)
+    dial = next(b for b in _boxes(patcher).values() if b["maxclass"] == "live.dial")
+    v = dial["saved_attribute_attributes"]["valueof"]
+    assert v["parameter_longname"] == name
+    assert (v["parameter_mmin"], v["parameter_mmax"], v["parameter_unitstyle"]) == (-60.0, 0.0, 4)
