@@ -1,0 +1,189 @@
+"""Model bundles: find them by name or path, load what they hold, list them with their card metrics.
+
+A bundle is a folder of engine checkpoints (``base/``, ``ctm/``, ``cm/``, ``vocoder/``, ``clap/``, each
+``model.safetensors`` + ``model.json``) and a ``card.md``. Names resolve to folders under the package's
+``assets/`` (``"default"`` = ``ditto_live/assets/default``, the embedded tiny model); anything else is
+read as a path, either to a bundle or to a single checkpoint folder (which then fills its kind's slot).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ditto_live.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent / "assets"  # bundled models live here, one folder each
+COMPONENTS = ("base", "ctm", "cm", "vocoder", "clap")  # checkpoint folders a bundle may hold
+META_FILE = "model.json"
+CARD_FILE = "card.md"
+RETRAIN_HINT = "run scripts/train_all.sh (or `ditto-live train all --data DIR --out DIR`) to build one"
+
+
+def bundled_names() -> list[str]:
+    """Names of the bundles shipped in the package (folders under assets/ that hold a checkpoint)."""
+    if not ASSETS.is_dir():
+        return []
+    return sorted(p.name for p in ASSETS.iterdir() if p.is_dir() and _component_dirs(p))
+
+
+def _component_dirs(folder: Path) -> dict[str, Path]:
+    """{component: checkpoint folder} for a bundle folder, or for a single checkpoint folder."""
+    if (folder / META_FILE).is_file():
+        kind = _read_meta(folder).get("kind", folder.name)
+        return {kind: folder}
+    return {c: folder / c for c in COMPONENTS if (folder / c / META_FILE).is_file()}
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / META_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"unreadable checkpoint metadata {folder / META_FILE}: {exc}") from exc
+
+
+def resolve_bundle(name_or_path: str | Path) -> Path:
+    """A bundled model's name, or a path to a bundle or checkpoint folder -> its folder.
+
+    Raises UsageError naming what was looked for when there is no such model.
+    """
+    text = str(name_or_path)
+    candidates = []
+    if text and "/" not in text and "\\" not in text and not text.startswith("."):
+        candidates.append(ASSETS / text)
+    candidates.append(Path(text).expanduser())
+    for folder in candidates:
+        if folder.is_dir() and _component_dirs(folder):
+            return folder
+    known = ", ".join(bundled_names()) or "none bundled"
+    raise UsageError(f"no model named {text!r} (bundled: {known}; or give a path to a bundle folder); "
+                     f"{RETRAIN_HINT}")
+
+
+@dataclass
+class Bundle:
+    """The loaded models of one bundle; a component the bundle lacks is None."""
+
+    name: str  # what the user asked for
+    path: Path  # the bundle folder
+    base: Any = None  # teacher UNet (kind "base")
+    ctm: Any = None  # CTM student
+    cm: Any = None  # CM student
+    vocoder: Any = None  # neural vocoder; None = Griffin-Lim
+    clap: Any = None  # text-audio model
+    meta: dict[str, dict] = field(default_factory=dict)  # model.json of each present component
+    card: str = ""  # card.md text
+
+    @property
+    def mel_config(self):
+        """The bundle's MelConfig (from the first component that records one)."""
+        from ditto_live.engine.audio import MelConfig
+
+        for comp in COMPONENTS:
+            if comp in self.meta and "mel_config" in self.meta[comp]:
+                return MelConfig(**self.meta[comp]["mel_config"])
+        raise UsageError(f"bundle {self.path} records no mel config")
+
+    @property
+    def tags(self) -> dict:
+        """The tag vocabulary of the base model ({field: [names]}), or {} when none is recorded."""
+        for comp in ("base", "ctm", "cm"):
+            if "tags" in self.meta.get(comp, {}):
+                return self.meta[comp]["tags"]
+        return {}
+
+    def student(self, kind: str = "ctm"):
+        """The distilled student of this kind; a clear error when the bundle lacks it."""
+        model = getattr(self, kind, None)
+        if model is None:
+            raise UsageError(f"model {self.name!r} has no {kind} student (has: {', '.join(self.meta)})")
+        return model
+
+    def mel_to_wav(self, mel, n_iter: int = 32):
+        """Vocode mel [B, 1, F, N] -> wav [B, N * hop] with the bundle's vocoder, else Griffin-Lim."""
+        from ditto_live.engine.vocoder import mel_to_wav
+
+        return mel_to_wav(mel, self.vocoder, self.mel_config, n_iter=n_iter)
+
+
+def load_bundle(name_or_path: str | Path = "default", device: str = "cpu",
+                components: tuple[str, ...] = COMPONENTS) -> Bundle:
+    """Load every present component (of ``components``) of a bundle onto ``device``, in eval mode."""
+    import ditto_live.engine.vocoder  # noqa: F401  (registers kind "vocoder" with the checkpoint loader)
+    from ditto_live.engine.checkpoint import load_checkpoint
+
+    folder = resolve_bundle(name_or_path)
+    bundle = Bundle(name=str(name_or_path), path=folder)
+    card = folder / CARD_FILE
+    bundle.card = card.read_text() if card.is_file() else ""
+    for comp, ckpt_dir in _component_dirs(folder).items():
+        if comp not in components or comp not in COMPONENTS:
+            continue
+        model, meta = load_checkpoint(ckpt_dir, device=device)
+        if str(device).startswith("cpu"):
+            model = model.float()  # shipped weights are half precision; CPU math runs in fp32
+        setattr(bundle, comp, model.eval())
+        bundle.meta[comp] = meta
+    log.info("loaded model %r from %s: %s", bundle.name, folder, ", ".join(bundle.meta) or "nothing")
+    return bundle
+
+
+# ---------------------------------------------------------------------------------------------
+# listing
+
+
+@dataclass
+class ModelInfo:
+    """One row of ``ditto-live models``."""
+
+    name: str  # bundle name (or folder name for a path)
+    path: Path  # bundle folder
+    size_bytes: int  # bytes on disk, all files
+    preset: str  # mel/UNet preset ("tiny", "paper", or "?")
+    components: list[str]  # checkpoints present
+    metrics: dict[str, dict]  # each component's "metrics" from its model.json
+    machine: str  # what trained the base model (or the first component)
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _preset_of(metas: dict[str, dict]) -> str:
+    from ditto_live.engine.audio import PRESETS
+
+    for meta in metas.values():
+        recipe = meta.get("recipe") or {}
+        if "preset" in recipe:
+            return str(recipe["preset"])
+        mel = meta.get("mel_config")
+        for name, cfg in PRESETS.items():
+            if mel and cfg.to_dict() == mel:
+                return name
+    return "?"
+
+
+def model_info(folder: Path, name: str | None = None) -> ModelInfo:
+    metas = {comp: _read_meta(d) for comp, d in _component_dirs(folder).items()}
+    first = metas.get("base") or next(iter(metas.values()), {})
+    return ModelInfo(name=name or folder.name, path=folder, size_bytes=folder_size(folder),
+                     preset=_preset_of(metas), components=list(metas),
+                     metrics={c: m.get("metrics", {}) for c, m in metas.items()},
+                     machine=str(first.get("machine", "")))
+
+
+def list_models(extra: list[str | Path] = ()) -> list[ModelInfo]:
+    """The bundled models, then any extra bundle folders given (skipping ones that hold no checkpoint)."""
+    infos = [model_info(ASSETS / n, n) for n in bundled_names()]
+    for path in extra:
+        folder = Path(path).expanduser()
+        if folder.is_dir() and _component_dirs(folder):
+            infos.append(model_info(folder, str(path)))
+        else:
+            raise UsageError(f"{path}: not a model bundle or checkpoint folder")
+    return infos
