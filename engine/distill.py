@@ -137,6 +137,26 @@ def _grid_index(batch: int, low: Tensor | int, high: int, generator: torch.Gener
     return low + (u * (high - low + 1)).long().clamp(max=high - low)
 
 
+def sample_cm_times(batch: int, grid: Sequence[int] | None = None,
+                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """(t, t_prev) for the CM loss: t a uniform non-clean level of the grid, t_prev the next level.
+    -> two [B] float on CPU"""
+    levels = torch.tensor(list(grid or teacher_grid(TEACHER_STEPS)), dtype=torch.float32)
+    n = _grid_index(batch, 0, len(levels) - 2, generator)
+    return levels[n], levels[n + 1]
+
+
+def sample_ctm_times(batch: int, grid: Sequence[int] | None = None,
+                     generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """(t, t-1, s) for the CTM loss: t a uniform non-clean level of the grid, t-1 the next level, and
+    s uniform over the levels at or below t-1, the clean level included. -> three [B] float on CPU"""
+    levels = torch.tensor(list(grid or teacher_grid(TEACHER_STEPS)), dtype=torch.float32)
+    last = len(levels) - 1  # index of the clean level
+    n = _grid_index(batch, 0, last - 1, generator)
+    m = _grid_index(batch, n + 1, last, generator)
+    return levels[n], levels[n + 1], levels[m]
+
+
 def _noise_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
@@ -164,11 +184,7 @@ def cm_consistency_loss(student: nn.Module, ema_student: nn.Module, teacher: nn.
     the guidance weight w [B] is fed to both students and used by the teacher's CFG.
     x0: [B, 1, F, N]; cond.tags: [B, 4] -> scalar loss.
     """
-    grid = list(grid or teacher_grid(TEACHER_STEPS))
-    b = x0.shape[0]
-    n = _grid_index(b, 0, len(grid) - 2, generator)
-    levels = torch.tensor(grid, dtype=torch.float32)
-    t, t_prev = levels[n].to(x0.device), levels[n + 1].to(x0.device)
+    t, t_prev = (u.to(x0.device) for u in sample_cm_times(x0.shape[0], grid, generator))
     cond_w = Cond(cond.tags, w.to(x0.device))
     x_t = q_sample(x0, t, _noise_like(x0, generator))
 
@@ -188,13 +204,7 @@ def ctm_local_consistency_loss(student: nn.Module, ema_student: nn.Module, teach
     uniformly at or below t-1, the clean level included. Where s = t-1 the target is the teacher's step
     itself. x0: [B, 1, F, N]; cond.tags: [B, 4]; w: [B] -> scalar loss.
     """
-    grid = list(grid or teacher_grid(TEACHER_STEPS))
-    b = x0.shape[0]
-    last = len(grid) - 1  # index of the clean level
-    n = _grid_index(b, 0, last - 1, generator)
-    m = _grid_index(b, n + 1, last, generator)
-    levels = torch.tensor(grid, dtype=torch.float32)
-    t, t_prev, s = (levels[i].to(x0.device) for i in (n, n + 1, m))
+    t, t_prev, s = (u.to(x0.device) for u in sample_ctm_times(x0.shape[0], grid, generator))
     cond_w = Cond(cond.tags, w.to(x0.device))
     x_t = q_sample(x0, t, _noise_like(x0, generator))
 
@@ -253,5 +263,5 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 __all__ = [
     "CLEAN", "cm_boundary_scalings", "cm_consistency_loss", "cm_denoise", "ctm_G", "ctm_jump",
     "ctm_local_consistency_loss", "ema_update", "init_student_from_teacher", "make_ema", "predict_x0_eps",
-    "sample_w", "teacher_ddim_step",
+    "sample_cm_times", "sample_ctm_times", "sample_w", "teacher_ddim_step",
 ]
