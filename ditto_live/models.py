@@ -187,3 +187,78 @@ def list_models(extra: list[str | Path] = ()) -> list[ModelInfo]:
         else:
             raise UsageError(f"{path}: not a model bundle or checkpoint folder")
     return infos
+
+
+# ---------------------------------------------------------------------------------------------
+# cards and export
+
+CARD_BEGIN, CARD_END = "<!-- generated:begin -->", "<!-- generated:end -->"
+SIZE_BUDGET_BYTES = 40_000_000  # issue 7: the embedded bundle stays under 40 MB
+
+
+def _metric_cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def render_card(folder: Path, title: str, data_dir: str | Path | None = None) -> str:
+    """The generated part of a bundle's card: corpus, then per component the recipe, machine and metrics."""
+    info = model_info(folder)
+    lines = [CARD_BEGIN, f"# {title}", "", f"Preset `{info.preset}`; {info.size_bytes / 1e6:.1f} MB on disk; "
+             f"components: {', '.join(info.components) or 'none'}.", ""]
+    if data_dir is not None:
+        lines += ["## Corpus", "", f"Built with `ditto-live data build` into `{data_dir}`."]
+        corpus_card = Path(data_dir) / "card.md"
+        if corpus_card.is_file():
+            summary = [ln for ln in corpus_card.read_text().splitlines() if ln.strip()][:12]
+            lines += ["", *[f"> {ln}" for ln in summary]]
+        lines.append("")
+    for comp, d in _component_dirs(folder).items():
+        meta = _read_meta(d)
+        recipe = meta.get("recipe") or {}
+        lines += [f"## {comp}", "", f"- machine: {meta.get('machine', 'unknown')}",
+                  f"- wall time: {_metric_cell(meta.get('wall_time_s', '?'))} s",
+                  f"- recipe: `{json.dumps(recipe, sort_keys=True)}`", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_metric_cell(v)} |" for k, v in sorted((meta.get("metrics") or {}).items())]
+        lines.append("")
+    lines.append(CARD_END)
+    return "\n".join(lines)
+
+
+def write_card(folder: str | Path, data_dir: str | Path | None = None, title: str = "ditto_live model") -> Path:
+    """Write (or refresh) card.md; text outside the generated block (evaluation sections) is kept."""
+    folder = Path(folder)
+    path = folder / CARD_FILE
+    generated = render_card(folder, title, data_dir)
+    old = path.read_text() if path.is_file() else ""
+    if CARD_BEGIN in old and CARD_END in old:
+        head, rest = old.split(CARD_BEGIN, 1)
+        tail = rest.split(CARD_END, 1)[1]
+        text = head + generated + tail
+    else:
+        text = generated + ("\n\n" + old if old else "\n")
+    path.write_text(text)
+    return path
+
+
+def export_bundle(src: str | Path, dst: str | Path, half: bool = True) -> int:
+    """Copy a bundle's checkpoints (half-precision weights when ``half``) and card to ``dst``; return bytes."""
+    import ditto_live.engine.vocoder  # noqa: F401  (registers kind "vocoder")
+    from ditto_live.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    src, dst = Path(src), Path(dst)
+    parts = _component_dirs(src)
+    if not parts:
+        raise UsageError(f"{src}: no checkpoints to export")
+    dst.mkdir(parents=True, exist_ok=True)
+    for comp, d in parts.items():
+        model, meta = load_checkpoint(d, device="cpu")
+        save_checkpoint(dst / comp, model, meta, half=half)
+    if (src / CARD_FILE).is_file():
+        (dst / CARD_FILE).write_text((src / CARD_FILE).read_text())
+    size = folder_size(dst)
+    if size > SIZE_BUDGET_BYTES:
+        log.warning("exported bundle is %.1f MB, over the %.0f MB budget", size / 1e6, SIZE_BUDGET_BYTES / 1e6)
+    log.info("exported %s -> %s (%.1f MB)", src, dst, size / 1e6)
+    return size
