@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 JACK_RATE = 48000  # the dummy device's sample rate
-JACK_PERIOD = 256  # frames per JACK cycle (5.3 ms at 48 kHz)
+JACK_PERIOD = 1024  # frames per JACK cycle (21 ms at 48 kHz; 256 xruns on a loaded 2-core machine)
 START_TIMEOUT_S = 15.0
 
 
@@ -39,13 +39,18 @@ class JackServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def xruns(self) -> int:
+        """XRun lines the server logged so far (late driver wake-ups and late clients alike)."""
+        return self.log().count("XRun")
 
-def _reset_portaudio() -> None:
-    """Make PortAudio (if loaded) forget JACK clients; needed before and after the server's life."""
+
+def _portaudio(action: str) -> None:
+    """Terminate or initialise PortAudio if sounddevice is loaded: its JACK host API holds a client
+    of the server it found at initialisation, so it must let go before the server dies (else
+    PortAudio aborts at exit) and look again once a server is up."""
     sd = sys.modules.get("sounddevice")
     if sd is not None:
-        sd._terminate()
-        sd._initialize()
+        (sd._terminate if action == "terminate" else sd._initialize)()
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +72,11 @@ def jack_server(tmp_path_factory):
                                capture_output=True, text=True, timeout=START_TIMEOUT_S + 5, env=env)
         if proc.poll() is not None or ready.returncode != 0:
             pytest.fail(f"jackd did not start: {log_path.read_text(errors='replace')[-2000:]}")
-        _reset_portaudio()
+        _portaudio("terminate")
+        _portaudio("initialize")
         yield JackServer(name, JACK_RATE, JACK_PERIOD, log_path)
     finally:
-        _reset_portaudio()
+        _portaudio("terminate")
         proc.terminate()
         try:
             proc.wait(timeout=5)
@@ -81,5 +87,6 @@ def jack_server(tmp_path_factory):
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
             os.environ["JACK_DEFAULT_SERVER"] = saved
+        _portaudio("initialize")
         # give the dead server's shared-memory cleanup a moment before another module starts one
         time.sleep(0.2)

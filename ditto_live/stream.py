@@ -1,0 +1,237 @@
+"""Continuous generation: chained outpainting into the audio output, faster than real time.
+
+Each window continues the previous one under the live controls in force when it starts
+(DESIGN.md §7): ``generate_window(spec, previous_window) -> window`` is injected (the server passes
+the job runner's outpaint; tests pass a fake). A producer thread generates window after window and
+writes them into the output's ring buffer, which the sound card drains; when the generator falls
+behind, the card plays silence and the underrun is counted and reported, not hidden.
+
+Window splice. With ``overlap_seconds = o`` the first o seconds of every window after the first
+re-generate the last o seconds of the previous window (the outpainting reference). Only the new
+part is queued, except for a short equal-gain crossfade: the last ``crossfade`` samples of each
+window are held back and faded into the matching samples of the next window, hiding any seam.
+
+Buffering. The producer starts the next window as soon as the last one is queued, so the buffer is
+full when a window starts generating: playback survives if one window takes less time to generate
+than the buffer holds (``[audio] buffer_seconds``), and keeps up if windows are generated faster than
+real time on average.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ditto_live.jobspec import ControlSpec, JobSpec, parse_job
+
+log = logging.getLogger(__name__)
+
+GenerateWindow = Callable[[JobSpec, "np.ndarray | None"], np.ndarray]  # (spec, previous [n]) -> [m]
+STOPPED, RUNNING = "stopped", "running"
+
+
+# -- live controls -> the next window's spec -----------------------------------------------------------
+def apply_live_controls(spec: JobSpec, controls: Mapping[str, float], index: int) -> JobSpec:
+    """The spec of window ``index``: ``spec`` with the live controls in force.
+
+    ``bpm`` and ``cfg`` replace the spec's; ``seed`` (live, else the spec's) is offset by the window
+    index so windows differ but a run is reproducible; ``intensity`` (dB) replaces any intensity
+    control with a flat target at that level, keeping its weight.
+    """
+    changes: dict[str, Any] = {"seed": int(controls.get("seed", spec.seed)) + index}
+    if "bpm" in controls and 0 < controls["bpm"] <= 400:
+        changes["bpm"] = float(controls["bpm"])
+    if "cfg" in controls:
+        changes["cfg"] = float(controls["cfg"])
+    if "intensity" in controls:
+        db = float(controls["intensity"])
+        weight = next((c.weight for c in spec.controls if c.type == "intensity"), 1.0)
+        flat = ControlSpec("intensity", weight, {"shape": "flat", "low_db": db, "high_db": db})
+        changes["controls"] = tuple(c for c in spec.controls if c.type != "intensity") + (flat,)
+    return dataclasses.replace(spec, **changes)
+
+
+# -- splicing -----------------------------------------------------------------------------------------
+def linear_crossfade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Fade ``tail`` out and ``head`` in over their common length ([n] each -> [n]).
+
+    Equal-gain (the gains sum to 1): the overlap of an outpainted window is meant to match the
+    previous window's end, so the two are correlated and equal-gain keeps the level constant.
+    """
+    ramp = (np.arange(len(tail), dtype=np.float32) + 0.5) / max(len(tail), 1)
+    return tail * (1.0 - ramp) + head * ramp
+
+
+class Splicer:
+    """Turns successive windows into one continuous signal (see the module doc).
+
+    ``push(window) -> samples ready to play``; the last ``crossfade`` samples stay held back.
+    """
+
+    def __init__(self, overlap: int, crossfade: int):
+        if crossfade > overlap:
+            raise ValueError(f"crossfade ({crossfade}) must not exceed the overlap ({overlap})")
+        self.overlap = overlap  # samples of each window (after the first) that repeat the previous end
+        self.crossfade = crossfade  # samples faded across each seam
+        self._held: np.ndarray | None = None  # [crossfade] end of the previous window
+
+    def push(self, window: np.ndarray) -> np.ndarray:
+        w = np.asarray(window, dtype=np.float32).reshape(-1)  # [m]
+        if self._held is None:
+            body = w
+        else:
+            if len(w) <= self.overlap + self.crossfade:
+                raise ValueError(f"window of {len(w)} samples is not longer than overlap + crossfade")
+            seam = linear_crossfade(self._held, w[self.overlap - self.crossfade:self.overlap])
+            body = np.concatenate([seam, w[self.overlap:]])
+        if self.crossfade:
+            self._held = body[-self.crossfade:].copy()
+            return body[:-self.crossfade]
+        self._held = body[:0]
+        return body
+
+
+class _Resampler:
+    """Model rate -> device rate, continuous across windows (soxr's streaming resampler)."""
+
+    def __init__(self, rate_in: int, rate_out: int):
+        self._stream = None
+        if rate_in != rate_out:
+            import soxr  # a librosa dependency
+
+            self._stream = soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32", quality="HQ")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x if self._stream is None else self._stream.resample_chunk(x, last=False)
+
+
+# -- the stream ----------------------------------------------------------------------------------------
+class Stream:
+    """Continuous mode: chained outpainting into an audio output (``AudioOut`` or ``FakeAudioOut``).
+
+    ``start(spec)`` / ``stop()`` / ``state() -> (state, underruns)`` back the server's
+    ``/ditto/stream/start|stop`` and ``/ditto/stream/state``. ``live_controls`` is read before every
+    window (the server's dict; the MIDI bridge and ``/ditto/control/set`` write it).
+    """
+
+    def __init__(self, generate_window: GenerateWindow, audio_out: Any,
+                 live_controls: Mapping[str, float] | None = None, model_rate: int = 22050,
+                 overlap_seconds: float = 0.0, crossfade_seconds: float = 0.02,
+                 on_state: Callable[[str, int], None] | None = None):
+        self.generate_window = generate_window
+        self.audio_out = audio_out  # has .ring, .sample_rate, .start(), .stop(), .underruns, .write()
+        self.live_controls: Mapping[str, float] = {} if live_controls is None else live_controls
+        self.model_rate = model_rate  # sample rate of the generated windows
+        self.overlap = int(round(overlap_seconds * model_rate))  # samples re-generated per window
+        self.crossfade = min(int(round(crossfade_seconds * model_rate)), self.overlap)
+        self.on_state = on_state  # called (state, underruns) when the stream starts or stops
+        self.windows = 0  # windows generated in the current run
+        self.generate_seconds: list[float] = []  # generation time of each window, this run
+        self.window_seconds: list[float] = []  # new audio each window added, this run
+        self.last_error: str | None = None  # why the last run ended, when it failed
+        self._state = STOPPED
+        self._underruns_at_stop = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- control -------------------------------------------------------------------------------------
+    def start(self, spec: JobSpec | Mapping[str, Any] | None = None) -> None:
+        """Start (or restart) continuous generation from ``spec`` (a JobSpec or a job dict)."""
+        spec = spec if isinstance(spec, JobSpec) else parse_job(dict(spec or {}))
+        with self._lock:
+            self._halt()
+            self.audio_out.ring.clear()
+            self.windows, self.generate_seconds, self.window_seconds = 0, [], []
+            self.last_error = None
+            self._stop = threading.Event()
+            self.audio_out.start()
+            self._state = RUNNING
+            self._thread = threading.Thread(target=self._produce, args=(spec, self._stop),
+                                            name="ditto-stream", daemon=True)
+            self._thread.start()
+        log.info("stream started: %s", spec.name)
+        self._notify()
+
+    def stop(self) -> None:
+        """Stop generating and playing; ``state()`` keeps this run's underrun count."""
+        with self._lock:
+            was_running = self._state == RUNNING
+            self._halt()
+        if was_running:
+            self._notify()
+
+    def state(self) -> tuple[str, int]:
+        """(``"running"`` | ``"stopped"``, underruns in the current or last run)."""
+        if self._state == RUNNING:
+            return RUNNING, int(self.audio_out.underruns)
+        return STOPPED, self._underruns_at_stop
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for status replies and benchmarks."""
+        gen, new = sum(self.generate_seconds), sum(self.window_seconds)
+        ring = self.audio_out.ring
+        return {"state": self.state()[0], "underruns": self.state()[1], "windows": self.windows,
+                "ring_underruns": ring.underruns, "device_underflows": getattr(self.audio_out, "device_underflows", 0),
+                "real_time_factor": gen / new if new else None,
+                "buffered_s": ring.available() / self.audio_out.sample_rate,
+                "last_error": self.last_error}
+
+    def _halt(self) -> None:
+        """Stop the producer and the output (caller holds the lock)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30.0)
+            if thread.is_alive():
+                log.warning("stream generator still busy after 30 s; left to finish in the background")
+        if self._state == RUNNING:
+            self._underruns_at_stop = int(self.audio_out.underruns)
+        self.audio_out.ring.disarm()
+        self.audio_out.stop()
+        self._state = STOPPED
+
+    def _notify(self) -> None:
+        if self.on_state is not None:
+            self.on_state(*self.state())
+
+    # -- producer --------------------------------------------------------------------------------------
+    def _produce(self, spec: JobSpec, stop: threading.Event) -> None:
+        splicer = Splicer(self.overlap, self.crossfade)
+        resample = _Resampler(self.model_rate, self.audio_out.sample_rate)
+        previous: np.ndarray | None = None
+        try:
+            while not stop.is_set():
+                window_spec = apply_live_controls(spec, dict(self.live_controls), self.windows)
+                t0 = time.perf_counter()
+                window = np.asarray(self.generate_window(window_spec, previous), dtype=np.float32).reshape(-1)
+                elapsed = time.perf_counter() - t0
+                if not np.isfinite(window).all():
+                    raise ValueError(f"window {self.windows} holds NaN or inf")
+                fresh = splicer.push(np.clip(window, -1.0, 1.0))
+                previous = window
+                self.windows += 1
+                self.generate_seconds.append(elapsed)
+                self.window_seconds.append(len(fresh) / self.model_rate)
+                log.debug("window %d: %.2f s of audio in %.2f s", self.windows, len(fresh) / self.model_rate, elapsed)
+                if stop.is_set():
+                    break
+                self.audio_out.write(resample(fresh), should_stop=stop.is_set)
+                if not self.audio_out.ring.armed and not stop.is_set():
+                    self.audio_out.ring.arm()  # the first window is queued: from now on gaps count
+        except Exception as exc:  # the generator failed: report it and stop cleanly
+            log.exception("stream stopped by an error")
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            if not stop.is_set() and self._lock.acquire(timeout=5.0):
+                try:
+                    if self._stop is stop:
+                        self._halt()
+                finally:
+                    self._lock.release()
+            self._notify()

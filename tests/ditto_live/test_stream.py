@@ -1,0 +1,184 @@
+"""Continuous mode: chained windows into the audio output, live controls, underrun reporting; with an
+in-memory output and through sounddevice into a private JACK dummy device."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ditto_live.bridges.audio import AudioOut, FakeAudioOut, find_output_device
+from ditto_live.jobspec import ControlSpec, JobSpec, parse_job
+from ditto_live.stream import Splicer, Stream, apply_live_controls, linear_crossfade
+from tests.jack import jack_server  # noqa: F401  (pytest fixture)
+
+RATE = 22050
+FREQ = 220.0
+
+
+def tone(start: int, n: int, rate: int = RATE) -> np.ndarray:
+    """Samples [start, start + n) of one endless sine, so outpainted windows can repeat its past."""
+    return (0.5 * np.sin(2 * np.pi * FREQ * (start + np.arange(n)) / rate)).astype(np.float32)
+
+
+class ToneOutpainter:
+    """A fake ``generate_window``: each window continues the last, its first ``overlap`` samples
+    repeating the previous window's end, like outpainting does. ``delay`` makes it slow."""
+
+    def __init__(self, window: int, overlap: int, delay: float = 0.0):
+        self.window, self.overlap, self.delay = window, overlap, delay
+        self.next_start = 0
+        self.specs: list[JobSpec] = []
+        self.previous_lengths: list[int | None] = []
+
+    def __call__(self, spec: JobSpec, previous: np.ndarray | None) -> np.ndarray:
+        self.specs.append(spec)
+        self.previous_lengths.append(None if previous is None else len(previous))
+        if self.delay:
+            time.sleep(self.delay)
+        start = 0 if previous is None else self.next_start - self.overlap
+        self.next_start = start + self.window
+        return tone(start, self.window)
+
+
+def wait_for(cond, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+# -- pieces -------------------------------------------------------------------------------------------
+def test_spliced_outpainted_windows_rebuild_the_continuous_signal():
+    window, overlap = 1000, 300
+    gen = ToneOutpainter(window, overlap)
+    splicer = Splicer(overlap, crossfade=100)
+    out = np.concatenate([splicer.push(gen(JobSpec(), None if k == 0 else np.zeros(1))) for k in range(5)])
+    assert len(out) == window + 4 * (window - overlap) - 100  # the last crossfade is held back
+    assert np.allclose(out, tone(0, len(out)), atol=1e-5)
+
+
+def test_crossfade_goes_from_the_tail_to_the_head():
+    x = linear_crossfade(np.ones(4, np.float32), np.zeros(4, np.float32))
+    assert x[0] > 0.8 and x[-1] < 0.2 and np.all(np.diff(x) < 0)
+
+
+def test_live_controls_shape_each_windows_spec():
+    spec = parse_job({"seed": 5, "controls": [{"type": "intensity", "shape": "crescendo", "weight": 2.0},
+                                              {"type": "structure", "form": "AB"}]})
+    assert apply_live_controls(spec, {}, 3).seed == 8
+    w = apply_live_controls(spec, {"bpm": 96.0, "cfg": 4.5, "seed": 100, "intensity": -18.0}, 2)
+    assert (w.bpm, w.cfg, w.seed) == (96.0, 4.5, 102)
+    assert w.controls[0].type == "structure"
+    assert w.controls[1] == ControlSpec("intensity", 2.0, {"shape": "flat", "low_db": -18.0, "high_db": -18.0})
+
+
+# -- the stream, in memory ------------------------------------------------------------------------------
+def test_a_fast_generator_streams_gap_free_and_follows_live_controls():
+    out = FakeAudioOut(RATE, buffer_seconds=0.5, block_size=256)
+    gen = ToneOutpainter(window=RATE // 4, overlap=RATE // 20)
+    live = {"cfg": 2.0}
+    stream = Stream(gen, out, live, model_rate=RATE, overlap_seconds=0.05, crossfade_seconds=0.01)
+    stream.start({"seed": 1})
+    assert stream.state() == ("running", 0)
+    time.sleep(0.5)
+    live["cfg"] = 6.0
+    time.sleep(0.5)
+    stream.stop()
+    assert stream.state() == ("stopped", 0)
+    assert gen.specs[0].cfg == 2.0 and gen.specs[-1].cfg == 6.0
+    assert [s.seed for s in gen.specs[:3]] == [1, 2, 3]
+    assert gen.previous_lengths[0] is None and gen.previous_lengths[1] == RATE // 4
+    played = out.played()
+    played = played[int(np.argmax(played != 0)) // 256 * 256:]  # skip the silent blocks before window 1
+    assert len(played) > 0.8 * RATE
+    assert np.allclose(played, tone(0, len(played)), atol=1e-4)  # continuous across every seam
+
+
+def test_a_slow_generator_produces_counted_underruns():
+    out = FakeAudioOut(RATE, buffer_seconds=0.5, block_size=256)
+    gen = ToneOutpainter(window=RATE // 10, overlap=0, delay=0.25)  # 0.1 s of audio per 0.25 s
+    states = []
+    stream = Stream(gen, out, model_rate=RATE, on_state=lambda *s: states.append(s))
+    stream.start({})
+    wait_for(lambda: stream.state()[1] >= 5, timeout=5.0)
+    running_underruns = stream.state()[1]
+    stream.stop()
+    state, underruns = stream.state()
+    assert running_underruns >= 5 and state == "stopped" and underruns >= running_underruns
+    assert states[0] == ("running", 0) and states[-1][0] == "stopped" and states[-1][1] == underruns
+    assert stream.stats()["real_time_factor"] > 1.0
+
+
+def test_a_failing_generator_stops_the_stream_with_its_error():
+    out = FakeAudioOut(RATE, buffer_seconds=0.5, block_size=256)
+    calls = []
+
+    def broken(spec, previous):
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("out of memory")
+        return tone(0, RATE // 10)
+
+    done = threading.Event()
+    stream = Stream(broken, out, model_rate=RATE, on_state=lambda s, u: s == "stopped" and done.set())
+    stream.start({})
+    assert done.wait(5.0)
+    assert stream.state()[0] == "stopped" and "out of memory" in stream.last_error
+    assert not out.running
+
+
+def test_a_restart_begins_a_fresh_run():
+    out = FakeAudioOut(RATE, buffer_seconds=0.2, block_size=256)
+    gen = ToneOutpainter(window=RATE // 10, overlap=0)
+    stream = Stream(gen, out, model_rate=RATE)
+    stream.start({})
+    wait_for(lambda: stream.windows >= 2)
+    stream.start({"seed": 9})
+    wait_for(lambda: stream.windows >= 1)
+    stream.stop()
+    assert gen.specs[-1].seed >= 9 and stream.windows >= 1 and stream.state()[0] == "stopped"
+
+
+# -- the stream through sounddevice into JACK --------------------------------------------------------------
+def jack_out(server, buffer_seconds: float) -> AudioOut:
+    return AudioOut(server.rate, buffer_seconds=buffer_seconds, block_size=1024,
+                    device=find_output_device(hostapi="JACK"), record=True)
+
+
+@pytest.mark.jack
+def test_streaming_into_jack_at_real_time_has_no_underruns(jack_server):  # noqa: F811
+    out = jack_out(jack_server, buffer_seconds=1.0)
+    gen = ToneOutpainter(window=RATE // 2, overlap=RATE // 10)  # model rate, resampled to 48 kHz
+    stream = Stream(gen, out, model_rate=RATE, overlap_seconds=0.1, crossfade_seconds=0.02)
+    xruns_before = jack_server.xruns()
+    stream.start({})
+    t0 = time.monotonic()
+    time.sleep(3.0)
+    stats, consumed, elapsed = stream.stats(), out.ring.frames_read, time.monotonic() - t0
+    stream.stop()
+    assert stats["ring_underruns"] == 0, stats  # the generator kept the buffer ahead of playback
+    assert stream.state() == ("stopped", stats["underruns"])
+    # a late callback flagged by PortAudio is a JACK xrun; on a quiet machine there are none, on an
+    # overloaded one each must be one the server itself logged (a non-realtime jackd woke up late)
+    assert stats["device_underflows"] <= jack_server.xruns() - xruns_before, stats
+    assert abs(consumed / jack_server.rate - elapsed) < 0.2  # drained at the device's real-time pace
+    played = out.played()
+    start = int(np.argmax(np.abs(played) > 1e-3))
+    audio = played[start:start + int(2.5 * jack_server.rate)]
+    assert len(audio) == int(2.5 * jack_server.rate)  # 2.5 s of uninterrupted tone reached the device
+    blocks = audio[: len(audio) // 480 * 480].reshape(-1, 480)  # 10 ms blocks
+    rms = np.sqrt((blocks ** 2).mean(axis=1))
+    assert np.all(np.abs(rms - 0.5 / np.sqrt(2)) < 0.03), rms.min()  # no gap, no glitch at any seam
+
+
+@pytest.mark.jack
+def test_a_slow_generator_into_jack_reports_underruns(jack_server):  # noqa: F811
+    out = jack_out(jack_server, buffer_seconds=0.3)
+    gen = ToneOutpainter(window=RATE // 10, overlap=0, delay=0.3)  # 3x slower than real time
+    stream = Stream(gen, out, model_rate=RATE)
+    stream.start({})
+    wait_for(lambda: stream.state()[1] >= 3, timeout=5.0)
+    stream.stop()
+    assert stream.state()[1] >= 3 and out.ring.underrun_frames > 0
