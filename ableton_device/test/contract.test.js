@@ -1,0 +1,135 @@
+// Contract: the device's own messages, over real UDP, to the real ditto_live server, get a done reply.
+//
+// The server runs with its model-free FakeRunner (test_support/serve_fake.py), so this checks the
+// wire protocol end to end — addresses, argument types as udpsend sends them, chunking,
+// subscription to the reply port, reply decoding, cancellation — not the model.
+"use strict";
+var test = require("node:test");
+var assert = require("node:assert/strict");
+var path = require("node:path");
+var fs = require("node:fs");
+var os = require("node:os");
+var dgram = require("node:dgram");
+var child = require("node:child_process");
+var osc = require("../src/osc.js");
+var Controller = require("../src/controller.js");
+var support = require("../test_support/fake_live.js");
+
+var ROOT = path.join(__dirname, "..");
+var REPO = path.join(ROOT, "..");
+var TABLE = JSON.parse(fs.readFileSync(path.join(REPO, "ditto_live", "protocol.json"), "utf8"));
+
+function startServer(outDir, steps, stepS) {
+    return new Promise(function (resolve) {
+        var env = Object.assign({}, process.env, { PYTHONPATH: REPO + (process.env.PYTHONPATH ? path.delimiter + process.env.PYTHONPATH : "") });
+        var py = process.env.PYTHON || "python3";
+        var proc = child.spawn(py, [path.join(ROOT, "test_support", "serve_fake.py"), outDir, String(steps), String(stepS)],
+            { env: env, stdio: ["pipe", "pipe", "pipe"] });
+        var out = "", err = "", done = false;
+        function finish(v) { if (!done) { done = true; resolve(v); } }
+        proc.stdout.on("data", function (d) {
+            out += d;
+            var m = /PORT (\d+)/.exec(out), s = /SKIP (.*)/.exec(out);
+            if (m) { finish({ proc: proc, port: Number(m[1]) }); }
+            if (s) { finish({ skip: s[1] }); }
+        });
+        proc.stderr.on("data", function (d) { err += d; });
+        proc.on("error", function (e) { finish({ skip: "cannot run " + py + ": " + e.message }); });
+        proc.on("exit", function (code) { finish({ skip: "server exited (" + code + "): " + err.slice(-400) }); });
+        setTimeout(function () { finish({ skip: "server did not start within 30 s: " + err.slice(-400) }); }, 30000).unref();
+    });
+}
+
+function device(serverPort, replySocket) {
+    var live = support.fakeLive({
+        tempo: 120, detail: { track: 0, slot: 0 },
+        tracks: [{ name: "Melody", midi: true, slots: { 0: { midi: true, looping: true, loop_start: 0, loop_end: 8,
+            start_marker: 0, end_marker: 8, notes: [{ pitch: 60, start_time: 0, duration: 2 }, { pitch: 64, start_time: 2, duration: 2 }],
+            envelopes: { Intensity: function (b) { return -40 + 3 * b; } } } } },
+        { name: "Ditto", midi: false }]
+    });
+    var sender = dgram.createSocket("udp4"); // udpsend: its own ephemeral port
+    var d = { live: live, ui: [], sent: [], sender: sender };
+    d.ctl = Controller.create({
+        table: TABLE, api: live.api,
+        send: function (msg) {
+            d.sent.push(msg);
+            sender.send(osc.encode(msg[0], msg.slice(1)), serverPort, "127.0.0.1"); // tags the way udpsend picks them
+        },
+        net: function () {},
+        ui: function (m) { d.ui.push(m); },
+        clock: { after: function (ms, fn) { return setTimeout(fn, ms); }, cancel: function (h) { clearTimeout(h); } },
+        newJobId: (function () { var n = 0; return function () { n += 1; return "contract" + process.pid + "-" + n; }; })()
+    });
+    replySocket.on("message", function (buf) { // udpreceive -> deferlow -> js
+        osc.decode(buf).forEach(function (m) { d.ctl.onMessage(m.address, m.args); });
+    });
+    d.status = function () {
+        var s = d.ui.filter(function (m) { return m[0] === "status"; }).pop();
+        return s ? s[2] : "";
+    };
+    d.until = function (pred, ms) {
+        return new Promise(function (resolve, reject) {
+            var t0 = Date.now();
+            (function poll() {
+                if (pred()) { return resolve(); }
+                if (Date.now() - t0 > ms) { return reject(new Error("timed out; status: " + d.status())); }
+                setTimeout(poll, 20);
+            })();
+        });
+    };
+    d.ctl.set("port", serverPort);
+    d.ctl.set("reply_port", replySocket.address().port);
+    d.ctl.init();
+    return d;
+}
+
+test("device messages through real UDP to the real server: done, chunked done, cancel", { timeout: 90000 }, async function (t) {
+    var outDir = fs.mkdtempSync(path.join(os.tmpdir(), "ditto-contract-"));
+    var server = await startServer(outDir, 20, 0.02);
+    if (server.skip) {
+        t.skip(server.skip);
+        return;
+    }
+    var reply = dgram.createSocket("udp4");
+    await new Promise(function (r) { reply.bind(0, "127.0.0.1", r); });
+    var d = device(server.port, reply);
+    try {
+        // 1. Check server: ping -> pong with the table's protocol version.
+        d.ctl.ping();
+        await d.until(function () { return /is up/.test(d.status()); }, 10000);
+
+        // 2. A job in one datagram: accepted, progress, done; the WAV lands on the target track.
+        d.ctl.set("seed", 3);
+        d.ctl.generate();
+        assert.equal(d.sent.filter(function (m) { return m[0] === "/ditto/job/submit"; }).length, 1);
+        await d.until(function () { return d.ctl.state() === "idle"; }, 30000);
+        assert.match(d.status(), /^Done: 'ditto 3' in scene 1/);
+        var made = d.live.calls.filter(function (c) { return c.method === "create_audio_clip"; });
+        assert.equal(made.length, 1);
+        assert.ok(fs.existsSync(made[0].args[0]), "the server's WAV exists: " + made[0].args[0]);
+        assert.ok(made[0].args[0].indexOf(fs.realpathSync(outDir)) === 0);
+        assert.ok(d.ui.some(function (m) { return m[0] === "progress" && m[1] > 5 && m[1] < 100; }), "progress was shown");
+
+        // 3. The same job forced into /ditto/job/chunk pieces.
+        d.ctl.set("max_datagram", 300);
+        d.ctl.generate();
+        assert.ok(d.sent.filter(function (m) { return m[0] === "/ditto/job/chunk"; }).length >= 2);
+        await d.until(function () { return d.ctl.state() === "idle"; }, 30000);
+        assert.match(d.status(), /^Done:/);
+        assert.equal(d.live.calls.filter(function (c) { return c.method === "create_audio_clip"; }).length, 2);
+        d.ctl.set("max_datagram", 8000);
+
+        // 4. Cancel while running: the server answers error 'cancelled' and the device is idle again.
+        d.ctl.generate();
+        await d.until(function () { return d.ctl.state() === "running"; }, 30000);
+        d.ctl.cancel();
+        await d.until(function () { return d.ctl.state() === "idle"; }, 30000);
+        assert.equal(d.status(), "Cancelled.");
+    } finally {
+        d.sender.close();
+        reply.close();
+        server.proc.stdin.end();
+        server.proc.kill();
+    }
+});
