@@ -1,15 +1,127 @@
-"""`ditto-live demo`: not implemented yet (see the issue that fills it)."""
+"""`ditto-live demo`: start a server in this process on a free loopback port, send it one real OSC job
+(an intensity crescendo) as a client would, follow its progress to the done reply, then write a PNG
+of the result beside the WAV and print the latency (submit -> done, over OSC)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
-from ditto_live.errors import UsageError
+from ditto_live.commands.serve import add_server_flags, make_runner
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_server_flags(parser)
+    parser.add_argument("--shape", default="crescendo",
+                        choices=("crescendo", "decrescendo", "swell", "dip", "steps", "flat"),
+                        help="intensity curve the demo job asks for")
+    parser.add_argument("--steps", type=int, default=0, help="optimisation steps K (0 = the control's default)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the demo job")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+
+
+def demo_job(shape: str, steps: int, seed: int) -> dict[str, Any]:
+    """The job the demo sends: one model window under an intensity curve."""
+    return {"name": "demo", "seed": seed, "bpm": 120, "steps": steps,
+            "tags": {"genre": "folk", "mood": "major"},
+            "controls": [{"type": "intensity", "shape": shape, "low_db": -40.0, "high_db": -10.0}]}
+
+
+def send_and_follow(client: Any, server_addr: tuple[str, int], job_id: str, spec: dict[str, Any],
+                    timeout: float) -> tuple[str, list[Any], float]:
+    """Submit over OSC; log progress; return (terminal address, its args, latency in seconds)."""
+    from ditto_live.bridges.osc import decode_packet
+
+    t0 = time.perf_counter()
+    client.send("/ditto/job/submit", [job_id, json.dumps(spec)], server_addr, "ss")
+    deadline = t0 + timeout
+    while time.perf_counter() < deadline:
+        dgram = client.receive(0.5)
+        if dgram is None:
+            continue
+        for msg in decode_packet(dgram.data):
+            if not msg.args or msg.args[0] != job_id:
+                continue
+            if msg.address == "/ditto/job/accepted":
+                log.info("accepted at queue position %d", msg.args[1])
+            elif msg.address == "/ditto/job/progress":
+                _, stage, step, total, loss = msg.args
+                log.info("progress: %-8s %4d/%-4d loss %.4g", stage, step, total, loss)
+            elif msg.address in ("/ditto/job/done", "/ditto/job/error"):
+                return msg.address, list(msg.args), time.perf_counter() - t0
+    raise TimeoutError(f"no reply to job {job_id} within {timeout:g} s")
+
+
+def plot_result(wav: Path, png: Path, shape: str) -> Path:
+    """Mel spectrogram and loudness curve (frame RMS in dB, the intensity measure) of the result."""
+    try:  # the project's plotting module, when it offers this figure
+        from ditto_live import plots  # type: ignore[attr-defined]
+
+        if hasattr(plots, "plot_clip"):
+            return Path(plots.plot_clip(wav, png, title=f"ditto-live demo: intensity {shape}"))
+    except ImportError:
+        pass
+    import librosa
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import soundfile as sf
+
+    audio, sr = sf.read(wav, dtype="float32", always_2d=True)
+    audio = audio.mean(axis=1)
+    hop = 256
+    mel = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=sr, n_fft=1024, hop_length=hop,
+                                                             n_mels=80), ref=1.0, top_db=80)
+    rms_db = 20 * np.log10(np.maximum(librosa.feature.rms(y=audio, frame_length=1024, hop_length=hop)[0], 1e-5))
+    times = np.arange(len(rms_db)) * hop / sr
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=(2, 1))
+    ax1.imshow(mel, origin="lower", aspect="auto", extent=(0, len(audio) / sr, 0, mel.shape[0]), cmap="magma")
+    ax1.set_ylabel("mel bin")
+    ax1.set_title(f"ditto-live demo: intensity {shape} ({wav.name})")
+    ax2.plot(times, rms_db, lw=1.2)
+    ax2.set_ylabel("RMS dB")
+    ax2.set_xlabel("seconds")
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return png
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("`ditto-live demo` is not implemented yet")
+    from ditto_live.bridges.osc import UdpEndpoint
+    from ditto_live.server import Server
+
+    cfg = args.cfg.server
+    out = Path(args.output_dir or cfg.output_dir).expanduser().resolve()
+    roots = tuple(args.allowed_roots or cfg.allowed_roots)
+    config = dataclasses.replace(cfg, host="127.0.0.1", port=0, reply_port=0, output_dir=str(out),
+                                 allowed_roots=roots, progress_interval_s=min(cfg.progress_interval_s, 0.5))
+    runner = make_runner(args.cfg, out, fake=args.fake_runner)
+    client = UdpEndpoint("127.0.0.1", 0)
+    with Server(config, runner) as server:
+        log.info("demo server on %s:%d; client on %s:%d", *server.address, *client.address)
+        try:
+            address, reply, latency = send_and_follow(client, server.address, "demo-1",
+                                                      demo_job(args.shape, args.steps, args.seed), args.timeout)
+        finally:
+            client.close()
+    if address == "/ditto/job/error":
+        log.error("the job failed: %s: %s", reply[1], reply[2])
+        return 1
+    wav = Path(reply[1])
+    summary = json.loads(reply[2])
+    png = plot_result(wav, wav.with_suffix(".png"), args.shape)
+    sys.stdout.write(f"latency: {latency:.2f} s (OSC submit -> done; queue wait {summary.get('queue_wait_s', 0):.3f} s)\n"
+                     f"wav: {wav}\npng: {png}\nsummary: {json.dumps(summary)}\n")
+    return 0

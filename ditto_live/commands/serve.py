@@ -1,15 +1,112 @@
-"""`ditto-live serve`: not implemented yet (see the issue that fills it)."""
+"""`ditto-live serve`: run the OSC server that Ableton Live (the Max for Live device) and live rigs
+drive. Flags override ``[server]`` settings; Ctrl-C (or SIGTERM) cancels running jobs, tells their
+clients, and exits 0."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import logging
+import signal
+from pathlib import Path
+from typing import Any
 
+from ditto_live.config import Config, ServerConfig
 from ditto_live.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+def add_server_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that map onto ``config.server`` (shared with ``demo``)."""
+    parser.add_argument("--output-dir", metavar="DIR", help="result WAVs and sidecars go here (server.output_dir)")
+    parser.add_argument("--allowed-root", dest="allowed_roots", action="append", metavar="DIR",
+                        help="a folder requests may read inputs from (repeatable; server.allowed_roots)")
+    parser.add_argument("--fake-runner", action="store_true",
+                        help="answer jobs with a test tone instead of the model (try the protocol or the Live "
+                             "device without a model)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--host", help="address to bind (server.host; default 127.0.0.1). Anything but "
+                                       "loopback needs --allow")
+    parser.add_argument("--port", type=int, help="UDP port (server.port; 0 = any free port)")
+    parser.add_argument("--reply-port", type=int, help="send replies to this port on the sender's host "
+                                                       "(server.reply_port; default: the sender's port)")
+    parser.add_argument("--allow", action="append", metavar="ADDR[/BITS]",
+                        help="client address or network accepted when bound beyond loopback (repeatable; "
+                             "server.allow)")
+    parser.add_argument("--queue-size", type=int, help="jobs waiting before 'busy' (server.queue_size)")
+    add_server_flags(parser)
+    parser.add_argument("--midi", action="store_true",
+                        help="also listen to MIDI ([midi] settings): the CC rides intensity, clock sets bpm")
+
+
+def server_config(cfg: Config, args: argparse.Namespace) -> ServerConfig:
+    """``cfg.server`` with the command-line flags applied."""
+    changes: dict[str, Any] = {}
+    for flag in ("host", "port", "reply_port", "queue_size", "output_dir"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            changes[flag] = value
+    if getattr(args, "allow", None):
+        changes["allow"] = tuple(args.allow)
+    if getattr(args, "allowed_roots", None):
+        changes["allowed_roots"] = tuple(args.allowed_roots)
+    server = dataclasses.replace(cfg.server, **changes)
+    if not 0 <= server.port < 65536 or not 0 <= server.reply_port < 65536:
+        raise UsageError(f"port {server.port} / reply port {server.reply_port}: expected 0..65535")
+    if server.queue_size < 1:
+        raise UsageError("--queue-size: expected at least 1")
+    return server
+
+
+def make_runner(cfg: Config, output_dir: str | Path, fake: bool = False) -> Any:
+    """The job runner: the engine's (``ditto_live.jobs.JobRunner``), or the model-free FakeRunner."""
+    if fake:
+        from ditto_live.queue import FakeRunner
+
+        return FakeRunner(Path(output_dir).expanduser(), steps=20, step_s=0.05, seconds=2.0)
+    try:
+        from ditto_live.jobs import JobRunner  # imports torch and the engine: only when serving for real
+    except ImportError as exc:
+        raise UsageError(f"the engine's job runner is unavailable ({exc}); --fake-runner serves the "
+                         "protocol with a test tone") from exc
+    return JobRunner.from_config(cfg.generate, output_dir=Path(output_dir).expanduser())
+
+
+def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
+    """Open the configured MIDI input and let it drive the live controls (intensity CC, clock bpm)."""
+    from ditto_live.bridges.midi import open_midi_input
+    from ditto_live.midi_control import MidiControl
+
+    try:
+        midi_input = open_midi_input(cfg.midi.input_port, channel=cfg.midi.channel)
+    except (RuntimeError, OSError) as exc:
+        raise UsageError(f"--midi: {exc}") from exc
+    MidiControl.from_config(cfg.midi, midi_input, live_controls=live_controls)
+    log.info("MIDI: listening on %s (intensity CC %d)", midi_input.name, cfg.midi.intensity_cc)
+    return midi_input
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("`ditto-live serve` is not implemented yet")
+    from ditto_live.server import Server
+
+    config = server_config(args.cfg, args)
+    runner = make_runner(args.cfg, config.output_dir, fake=args.fake_runner)
+    server = Server(config, runner)
+    midi_input = attach_midi(args.cfg, server.live_controls) if args.midi else None
+    previous = signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        server.start()
+        host, port = server.address
+        log.info("ditto-live serving OSC on %s:%d (protocol in ditto_live/protocol.json); Ctrl-C stops", host, port)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("interrupted: cancelling jobs and shutting down")
+    finally:
+        server.stop()
+        if midi_input is not None:
+            midi_input.close()
+        signal.signal(signal.SIGTERM, previous)
+    return 0
