@@ -366,9 +366,12 @@
         "Any",
         "Chorale",
         "Folk",
-        "Renaissance"
+        "Irish Folk",
+        "Fiddle",
+        "Renaissance",
+        "Dance"
        ],
-       "parameter_mmax": 3,
+       "parameter_mmax": 6,
        "parameter_initial": [
         0
        ],
@@ -504,14 +507,19 @@
        "parameter_enum": [
         "Any",
         "Piano",
-        "Strings",
+        "Electric Piano",
         "Organ",
+        "Strings",
         "Guitar",
-        "Flute",
+        "Woodwinds",
+        "Brass",
         "Choir",
-        "Brass"
+        "Mallets",
+        "Harp",
+        "Synth",
+        "Accordion"
        ],
-       "parameter_mmax": 7,
+       "parameter_mmax": 12,
        "parameter_initial": [
         0
        ],

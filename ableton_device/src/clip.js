@@ -19,11 +19,17 @@ var DittoClip = (function () {
 
     // Menus: index -> job value. The patcher's live.menu items must match the labels (a test checks).
     var CHOICES = {
-        genre: { labels: ["Any", "Chorale", "Folk", "Renaissance"], values: ["", "chorale", "folk", "renaissance"] },
+        // Tag values of the embedded corpus (ditto_live/data: sources.py genres, arrange.py families).
+        genre: {
+            labels: ["Any", "Chorale", "Folk", "Irish Folk", "Fiddle", "Renaissance", "Dance"],
+            values: ["", "chorale", "folk", "irish folk", "fiddle", "renaissance", "dance"]
+        },
         mood: { labels: ["Any", "Major", "Minor"], values: ["", "major", "minor"] },
         instrument: {
-            labels: ["Any", "Piano", "Strings", "Organ", "Guitar", "Flute", "Choir", "Brass"],
-            values: ["", "piano", "strings", "organ", "guitar", "flute", "choir", "brass"]
+            labels: ["Any", "Piano", "Electric Piano", "Organ", "Strings", "Guitar", "Woodwinds", "Brass", "Choir",
+                "Mallets", "Harp", "Synth", "Accordion"],
+            values: ["", "piano", "electric piano", "organ", "strings", "guitar", "woodwinds", "brass", "choir",
+                "mallets", "harp", "synth", "accordion"]
         },
         // Quality presets: method, K optimisation steps (0 = the control's default), M, T.
         quality: {
