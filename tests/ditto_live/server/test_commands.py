@@ -1,0 +1,94 @@
+"""`ditto-live serve` answers OSC on the port it is given and shuts down cleanly on Ctrl-C and SIGTERM;
+its flags map onto [server]; `ditto-live demo` sends a real OSC job over loopback and writes WAV + PNG."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ditto_live.bridges.osc import UdpEndpoint
+from ditto_live.cli import main
+from ditto_live.commands import serve
+from ditto_live.config import load_config
+from ditto_live.errors import UsageError
+
+from .conftest import Client
+from .test_liblo_client import free_udp_port
+
+
+def start_serve(tmp_path, *extra):
+    port = free_udp_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ditto_live", "serve", "--fake-runner", "--port", str(port),
+         "--output-dir", str(tmp_path / "out"), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return proc, port
+
+
+def ping_until_up(port, timeout=20.0):
+    ep = UdpEndpoint("127.0.0.1", 0)
+    client = Client(ep, ("127.0.0.1", port))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        client.send("/ditto/server/ping", "up")
+        try:
+            return client, client.expect_address("/ditto/server/pong", timeout=0.5)
+        except AssertionError:
+            continue
+    ep.close()
+    raise AssertionError("serve never answered")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_answers_and_shuts_down_cleanly_on_a_signal(tmp_path, sig):
+    proc, port = start_serve(tmp_path)
+    try:
+        client, pong = ping_until_up(port)
+        assert pong.args == ("up", 1)
+        client.send("/ditto/job/submit", "cli", '{"seconds": 1.0}')
+        client.expect_address("/ditto/job/progress", "cli")
+        proc.send_signal(sig)
+        assert proc.wait(10) == 0
+        assert client.terminal("cli").args[1] == "cancelled"  # the running job's client is told
+        client.endpoint.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read()
+    assert f"serving OSC on 127.0.0.1:{port}" in stderr
+
+
+def test_serve_flags_map_onto_the_server_config():
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    args = parser.parse_args(["--host", "0.0.0.0", "--port", "9100", "--reply-port", "9101", "--allow",
+                              "192.168.1.0/24", "--allow", "10.0.0.2", "--output-dir", "/tmp/o",
+                              "--allowed-root", "/data", "--queue-size", "3"])
+    cfg = serve.server_config(load_config(None, ["server.progress_interval_s=0.5"]), args)
+    assert (cfg.host, cfg.port, cfg.reply_port, cfg.queue_size) == ("0.0.0.0", 9100, 9101, 3)
+    assert cfg.allow == ("192.168.1.0/24", "10.0.0.2") and cfg.allowed_roots == ("/data",)
+    assert cfg.output_dir == "/tmp/o" and cfg.progress_interval_s == 0.5
+    with pytest.raises(UsageError):
+        serve.server_config(load_config(), parser.parse_args(["--port", "70000"]))
+
+
+def test_serve_refuses_a_lan_bind_without_allow_list(tmp_path, capsys):
+    rc = main(["serve", "--fake-runner", "--host", "0.0.0.0", "--port", "0", "--set", "server.allow=[]",
+               "--output-dir", str(tmp_path)])
+    assert rc == 2
+
+
+def test_demo_sends_a_real_osc_job_and_writes_wav_and_png(tmp_path, capsys):
+    rc = main(["demo", "--fake-runner", "--output-dir", str(tmp_path), "--set", "server.progress_interval_s=0.1"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "latency:" in out
+    wavs, pngs = list(tmp_path.glob("demo-*.wav")), list(tmp_path.glob("demo-*.png"))
+    assert len(wavs) == 1 and len(pngs) == 1 and pngs[0].stat().st_size > 10_000
+    assert str(wavs[0]) in out and wavs[0].with_suffix(".json").is_file()
