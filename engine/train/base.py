@@ -13,6 +13,7 @@ and the metrics (final loss, validation loss, steps, wall time, machine).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ditto_live.engine.audio import PRESETS as MEL_PRESETS
-from ditto_live.engine.conditioning import NULL_TAG
+from ditto_live.engine.conditioning import NULL_TAG, TAG_FIELDS
 from ditto_live.engine.schedule import NUM_TRAIN_STEPS, q_sample, v_target
 from ditto_live.engine.train.common import (
     CheckpointManager,
@@ -130,19 +131,68 @@ class MelData:
         return tuple(len(v) for v in self.vocab.values())
 
 
-def load_mel_data(data_dir: str | Path, preset: str, split: str = "train", limit: int = 0) -> MelData:
-    """Read a corpus split's mels and tags (engine/train/dataset.py) into memory."""
-    from ditto_live.engine.train.dataset import MelWindows, load_tag_vocab
+def corpus_vocab(data_dir: str | Path) -> dict[str, list[str]]:
+    """The tag vocabulary of a corpus: {field: ["<null>", names sorted...]} over all its windows.
 
-    vocab = load_tag_vocab(data_dir)
-    ds = MelWindows(data_dir, preset=preset, split=split, vocab=vocab)
-    n = len(ds) if limit <= 0 else min(limit, len(ds))
-    mels, tags = [], []
-    for i in range(n):
-        mel, tag = ds[i][:2]
-        mels.append(torch.as_tensor(mel).reshape(1, *mel.shape[-2:]).half())
-        tags.append(torch.as_tensor(tag).long())
-    return MelData(torch.stack(mels), torch.stack(tags), vocab.to_dict())
+    Uses engine/tags.py's ``load_tag_vocab`` when present, so every part of the project indexes tags
+    the same way; otherwise collects the names from windows.jsonl.
+    """
+    try:
+        from ditto_live.engine.train.dataset import load_tag_vocab
+    except ImportError:
+        load_tag_vocab = None
+    if load_tag_vocab is not None:
+        vocab = load_tag_vocab(data_dir)
+        return vocab.to_dict() if hasattr(vocab, "to_dict") else dict(vocab)
+    names: dict[str, set[str]] = {f: set() for f in TAG_FIELDS}
+    for meta in _windows(data_dir):
+        for f in TAG_FIELDS:
+            if meta.get("tags", {}).get(f):
+                names[f].add(str(meta["tags"][f]))
+    return {f: ["<null>", *sorted(names[f])] for f in TAG_FIELDS}
+
+
+def _windows(data_dir: str | Path) -> list[dict]:
+    with open(Path(data_dir) / "windows.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def tag_indices(tags: dict, vocab: dict[str, list[str]]) -> list[int]:
+    """A window's tag names -> indices per field (NULL_TAG for a missing or unknown name)."""
+    out = []
+    for f in TAG_FIELDS:
+        names = vocab.get(f, [])
+        name = tags.get(f)
+        out.append(names.index(name) if name in names else NULL_TAG)
+    return out
+
+
+def load_mel_data(data_dir: str | Path, preset: str, split: str = "train", limit: int = 0,
+                  vocab: dict | None = None) -> MelData:
+    """Read a corpus split's mel shards and tags into memory (the on-disk layout of docs/architecture.md:
+    mels/<preset>/<split>-<k>.safetensors with "mel" [n, F, N] and "row" [n], windows.jsonl rows)."""
+    from safetensors.torch import load_file
+
+    data_dir = Path(data_dir)
+    vocab = vocab or corpus_vocab(data_dir)
+    by_row = {int(m["row"]): m for m in _windows(data_dir) if m.get("split") == split}
+    shards = sorted((data_dir / "mels" / preset).glob(f"{split}-*.safetensors"),
+                    key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    if not shards:
+        raise FileNotFoundError(f"no {preset} mel shards for split {split!r} under {data_dir}")
+    mels, tags, n = [], [], 0
+    for shard in shards:
+        t = load_file(str(shard))
+        mels.append(t["mel"].half())
+        tags += [tag_indices(by_row[int(r)].get("tags", {}), vocab) for r in t["row"].tolist()]
+        n += len(t["mel"])
+        if limit and n >= limit:
+            break
+    x = torch.cat(mels).unsqueeze(1)
+    tag_t = torch.tensor(tags, dtype=torch.long)
+    if limit:
+        x, tag_t = x[:limit], tag_t[:limit]
+    return MelData(x, tag_t, vocab)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,8 +217,8 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
         data = load_mel_data(data_dir, preset, "train", limit)
     if val is None and data_dir is not None:
         try:
-            val = load_mel_data(data_dir, preset, "val", limit=32)
-        except (FileNotFoundError, ValueError, IndexError) as exc:
+            val = load_mel_data(data_dir, preset, "val", limit=32, vocab=data.vocab)
+        except (FileNotFoundError, KeyError) as exc:
             log.warning("no validation split (%s); validation loss skipped", exc)
     mel_cfg = MEL_PRESETS[preset]
     unet_cfg = unet_config or UNET_PRESETS[preset]

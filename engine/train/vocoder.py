@@ -108,21 +108,21 @@ def random_crops(audio: Tensor, idx: Tensor, segment: int, hop: int, generator: 
 
 
 def load_train_audio(data_dir: str | Path, split: str = "train", limit: int = 0) -> Tensor:
-    """All audio windows of a corpus split as one float16 tensor [N, samples] (see dataset.py)."""
-    from ditto_live.engine.train.dataset import AudioWindows
+    """A corpus split's audio windows as one float16 tensor [N, samples], from the shards
+    audio/<split>-<k>.safetensors ("audio" [n, samples] at the model rate; docs/architecture.md)."""
+    from safetensors.torch import load_file
 
-    ds = AudioWindows(data_dir, split=split)
-    n = len(ds) if limit <= 0 else min(limit, len(ds))
-    return torch.stack([_audio_of(ds[i]) for i in range(n)]).half()
-
-
-def _audio_of(item) -> Tensor:
-    """The waveform of one dataset item (a tensor, a dict with "audio", or a tuple led by the audio)."""
-    if isinstance(item, dict):
-        item = item["audio"]
-    elif isinstance(item, (tuple, list)):
-        item = item[0]
-    return torch.as_tensor(item).reshape(-1)
+    shards = sorted(Path(data_dir).glob(f"audio/{split}-*.safetensors"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    if not shards:
+        raise FileNotFoundError(f"no audio shards for split {split!r} under {data_dir}")
+    chunks, n = [], 0
+    for shard in shards:
+        chunks.append(load_file(str(shard))["audio"].half())
+        n += len(chunks[-1])
+        if limit and n >= limit:
+            break
+    audio = torch.cat(chunks)
+    return audio[:limit] if limit else audio
 
 
 def train_vocoder(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", steps: int = 3000,

@@ -147,3 +147,64 @@ def test_checkpoint_and_resume_continue_bit_identically(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed["steps"] == full["steps"] == 6
     assert math.isfinite(full["final_loss"])
+
+
+def _write_toy_corpus(root):
+    """A corpus folder in the on-disk layout of docs/architecture.md: 5 train windows and 2 val."""
+    import json
+
+    from safetensors.torch import save_file
+
+    gen = torch.Generator().manual_seed(0)
+    metas = []
+    for row in range(7):
+        split = "train" if row < 5 else "val"
+        metas.append({"id": f"w{row}", "row": row, "split": split,
+                      "tags": {"genre": ["chorale", "folk"][row % 2], "mood": "major", "tempo": "slow",
+                               "instrument": "organ" if row != 3 else "celesta"}})
+    (root / "windows.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metas))
+    for split, rows in (("train", [0, 1, 2, 3, 4]), ("val", [5, 6])):
+        (root / "mels" / "tiny").mkdir(parents=True, exist_ok=True)
+        (root / "audio").mkdir(exist_ok=True)
+        # two train shards to check their order is kept
+        parts = [rows[:3], rows[3:]] if split == "train" else [rows]
+        for k, part in enumerate(parts):
+            r = torch.tensor(part)
+            mel = (r.float()[:, None, None] / 10).expand(len(part), 16, 64).half().contiguous()
+            save_file({"mel": mel, "row": r}, str(root / "mels" / "tiny" / f"{split}-{k}.safetensors"))
+            audio = (torch.rand(len(part), 64 * 256, generator=gen) - 0.5).half()
+            save_file({"audio": audio, "row": r}, str(root / "audio" / f"{split}-{k}.safetensors"))
+    return metas
+
+
+def test_corpus_loaders_read_mels_tags_and_audio_in_row_order(tmp_path):
+    from ditto_live.engine.train.base import load_mel_data
+    from ditto_live.engine.train.vocoder import load_train_audio
+
+    _write_toy_corpus(tmp_path)
+    data = load_mel_data(tmp_path, "tiny", "train")
+    assert data.mels.shape == (5, 1, 16, 64) and data.mels.dtype == torch.float16
+    assert torch.allclose(data.mels[:, 0, 0, 0].float(), torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4]), atol=1e-3)
+    assert data.vocab["genre"][0] == "<null>" and set(data.vocab["genre"][1:]) == {"chorale", "folk"}
+    genre = data.vocab["genre"]
+    assert [genre[i] for i in data.tags[:, 0].tolist()] == ["chorale", "folk", "chorale", "folk", "chorale"]
+    assert data.vocab["instrument"][data.tags[3, 3]] == "celesta"
+    val = load_mel_data(tmp_path, "tiny", "val", vocab=data.vocab)
+    assert val.mels.shape[0] == 2 and val.vocab == data.vocab
+    assert load_mel_data(tmp_path, "tiny", "train", limit=2).mels.shape[0] == 2
+    audio = load_train_audio(tmp_path)
+    assert audio.shape == (5, 64 * 256)
+    with pytest.raises(FileNotFoundError):
+        load_mel_data(tmp_path, "paper", "train")
+
+
+def test_cfg_dropout_nulls_rows_and_fields_at_their_rates():
+    from ditto_live.engine.train.base import drop_tags
+
+    tags = torch.ones(20000, 4, dtype=torch.long)
+    out = drop_tags(tags, 0.1, 0.05, torch.Generator().manual_seed(0))
+    rows_null = (out == 0).all(dim=1).float().mean().item()
+    field_null = (out == 0).float().mean().item()
+    assert rows_null == pytest.approx(0.1 + 0.9 * 0.05 ** 4, abs=0.01)
+    assert field_null == pytest.approx(0.1 + 0.9 * 0.05, abs=0.01)
+    assert torch.equal(drop_tags(tags[:8], 0.0, 0.0, torch.Generator()), tags[:8])
