@@ -23,12 +23,14 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ditto_live.jobspec import ControlSpec, JobSpec, parse_job
+from ditto_live.protocol import LIVE_CONTROLS
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,14 @@ class Stream:
         if was_running:
             self._notify()
 
+    def set_control(self, name: str, value: float) -> None:
+        """Set a live control (the server calls this on ``/ditto/control/set``); the next window uses it."""
+        if name not in LIVE_CONTROLS:
+            raise ValueError(f"unknown live control {name!r}; expected one of {', '.join(LIVE_CONTROLS)}")
+        if not isinstance(self.live_controls, MutableMapping):
+            raise TypeError("this stream's live controls are read-only")
+        self.live_controls[name] = float(value)
+
     def state(self) -> tuple[str, int]:
         """(``"running"`` | ``"stopped"``, underruns in the current or last run)."""
         if self._state == RUNNING:
@@ -178,7 +188,7 @@ class Stream:
         gen, new = sum(self.generate_seconds), sum(self.window_seconds)
         ring = self.audio_out.ring
         return {"state": self.state()[0], "underruns": self.state()[1], "windows": self.windows,
-                "ring_underruns": ring.underruns, "device_underflows": getattr(self.audio_out, "device_underflows", 0),
+                "ring_underruns": ring.underruns, "silence_s": ring.underrun_frames / self.audio_out.sample_rate, "device_underflows": getattr(self.audio_out, "device_underflows", 0),
                 "real_time_factor": gen / new if new else None,
                 "buffered_s": ring.available() / self.audio_out.sample_rate,
                 "last_error": self.last_error}
@@ -186,6 +196,9 @@ class Stream:
     def _halt(self) -> None:
         """Stop the producer and the output (caller holds the lock)."""
         self._stop.set()
+        cancel = getattr(self.generate_window, "cancel", None)  # cut a window in flight short
+        if cancel is not None and self._thread is not None:
+            cancel()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30.0)
@@ -226,6 +239,8 @@ class Stream:
                 if not self.audio_out.ring.armed and not stop.is_set():
                     self.audio_out.ring.arm()  # the first window is queued: from now on gaps count
         except Exception as exc:  # the generator failed: report it and stop cleanly
+            if stop.is_set():  # cancelled by stop(): not an error
+                return
             log.exception("stream stopped by an error")
             self.last_error = f"{type(exc).__name__}: {exc}"
             if not stop.is_set() and self._lock.acquire(timeout=5.0):
@@ -235,3 +250,53 @@ class Stream:
                 finally:
                     self._lock.release()
             self._notify()
+
+
+# -- the real generator: outpainting through the job runner ------------------------------------------------
+def outpaint_spec(spec: JobSpec, reference: str, overlap_seconds: float) -> JobSpec:
+    """``spec`` continuing the WAV ``reference``: its last ``overlap_seconds`` open the new window."""
+    keep = tuple(c for c in spec.controls if c.type not in ("outpaint", "inpaint", "loop"))
+    paint = ControlSpec("outpaint", 1.0, {"reference": reference, "overlap": overlap_seconds, "unit": "seconds"})
+    return dataclasses.replace(spec, controls=keep + (paint,), sample_rate_out=0)
+
+
+class RunnerWindows:
+    """``generate_window`` backed by a job runner (``run(spec, progress, is_cancelled) -> result`` with
+    ``result.wav_path``, ditto_live/jobs.py): window k > 0 is an outpaint job whose reference is the
+    previous window, written to ``workdir``. ``cancel()`` (called by ``Stream.stop``) makes the job in
+    flight stop at its next optimisation step. Result files are removed after reading unless
+    ``keep_results``.
+    """
+
+    def __init__(self, runner: Any, workdir: str | Path, overlap_seconds: float, model_rate: int = 22050,
+                 keep_results: bool = False):
+        self.runner = runner
+        self.workdir = Path(workdir)  # where the reference WAV of the next window is written
+        self.overlap_seconds = overlap_seconds  # seconds of the previous window that open the next
+        self.model_rate = model_rate  # sample rate of windows and references
+        self.keep_results = keep_results  # leave each window's WAV and sidecar in the output folder
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def __call__(self, spec: JobSpec, previous: np.ndarray | None) -> np.ndarray:
+        import soundfile as sf
+
+        self._cancel.clear()
+        if previous is not None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            reference = self.workdir / "stream_reference.wav"
+            sf.write(reference, previous, self.model_rate, subtype="FLOAT")
+            spec = outpaint_spec(spec, str(reference), self.overlap_seconds)
+        else:
+            spec = dataclasses.replace(spec, sample_rate_out=0)
+        result = self.runner.run(spec, lambda *progress: None, self._cancel.is_set)
+        wav = Path(result.wav_path)
+        audio, rate = sf.read(wav, dtype="float32", always_2d=True)  # [n, channels]
+        if rate != self.model_rate:
+            raise ValueError(f"runner returned {rate} Hz audio; the stream expects {self.model_rate} Hz")
+        if not self.keep_results:
+            wav.unlink(missing_ok=True)
+            wav.with_suffix(".json").unlink(missing_ok=True)
+        return audio.mean(axis=1)

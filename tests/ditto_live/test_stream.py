@@ -182,3 +182,74 @@ def test_a_slow_generator_into_jack_reports_underruns(jack_server):  # noqa: F81
     wait_for(lambda: stream.state()[1] >= 3, timeout=5.0)
     stream.stop()
     assert stream.state()[1] >= 3 and out.ring.underrun_frames > 0
+
+
+# -- the runner-backed generator -----------------------------------------------------------------------------
+class ToneRunner:
+    """A fake job runner: writes a WAV that continues its outpaint reference (or starts the tone)."""
+
+    def __init__(self, out_dir, window: int, block_until_cancelled: bool = False):
+        self.out_dir, self.window, self.block = out_dir, window, block_until_cancelled
+        self.specs: list[JobSpec] = []
+
+    def run(self, spec, progress, is_cancelled):
+        import soundfile as sf
+
+        self.specs.append(spec)
+        while self.block and not is_cancelled():
+            time.sleep(0.01)
+        if self.block:
+            raise RuntimeError("cancelled")
+        paint = [c for c in spec.controls if c.type == "outpaint"]
+        start = 0
+        if paint:  # window k starts `overlap` before the end of window k-1 (the reference)
+            ref, _ = sf.read(paint[0].params["reference"], dtype="float32")
+            assert len(ref) == self.window
+            overlap = int(round(paint[0].params["overlap"] * RATE))
+            start = (len(self.specs) - 1) * (self.window - overlap)
+        path = self.out_dir / f"win{len(self.specs)}.wav"
+        sf.write(path, tone(start, self.window), RATE, subtype="FLOAT")
+        (self.out_dir / f"win{len(self.specs)}.json").write_text("{}")
+
+        class Result:
+            wav_path = str(path)
+        return Result()
+
+
+def test_runner_windows_chain_outpaint_jobs_and_clean_up(tmp_path):
+    from ditto_live.stream import RunnerWindows
+
+    runner = ToneRunner(tmp_path, window=RATE // 4)
+    gen = RunnerWindows(runner, tmp_path / "work", overlap_seconds=0.05, model_rate=RATE)
+    first = gen(parse_job({"controls": [{"type": "loop"}]}), None)
+    second = gen(parse_job({"controls": [{"type": "loop"}]}), first)
+    assert [c.type for c in runner.specs[0].controls] == ["loop"]
+    assert [c.type for c in runner.specs[1].controls] == ["outpaint"]  # painting controls replaced
+    assert runner.specs[1].controls[0].params["overlap"] == 0.05
+    overlap = int(0.05 * RATE)
+    assert np.allclose(second[:overlap], first[-overlap:], atol=1e-6)  # the continuation opens with it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]  # results read and removed
+
+
+def test_stop_cancels_the_window_in_flight_without_an_error(tmp_path):
+    from ditto_live.stream import RunnerWindows
+
+    runner = ToneRunner(tmp_path, window=RATE // 4, block_until_cancelled=True)
+    stream = Stream(RunnerWindows(runner, tmp_path, 0.05, RATE), FakeAudioOut(RATE, 0.5, 256), model_rate=RATE)
+    stream.start({})
+    wait_for(lambda: runner.specs)
+    t0 = time.monotonic()
+    stream.stop()
+    assert time.monotonic() - t0 < 2.0 and stream.last_error is None and stream.state()[0] == "stopped"
+
+
+def test_set_control_feeds_the_next_window():
+    gen = ToneOutpainter(window=RATE // 10, overlap=0)
+    stream = Stream(gen, FakeAudioOut(RATE, 0.2, 256), {}, model_rate=RATE)
+    stream.set_control("bpm", 87.0)
+    with pytest.raises(ValueError):
+        stream.set_control("volume", 1.0)
+    stream.start({})
+    wait_for(lambda: gen.specs)
+    stream.stop()
+    assert gen.specs[0].bpm == 87.0
