@@ -25,7 +25,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from ditto_live.engine import student_sampling as ss
 from ditto_live.engine.conditioning import Cond, predict_v
+from ditto_live.engine.distill import cm_denoise, ctm_G
 from ditto_live.engine.schedule import CLEAN, NUM_TRAIN_STEPS, ddim_step_from_v, teacher_grid
 
 log = logging.getLogger(__name__)
@@ -60,16 +62,17 @@ def surrogate_schedule(steps: int, surrogate: int | str) -> list[int]:
     return [m] * steps
 
 
-def one_step_x0(student: nn.Module, x_T: Tensor, cond: Cond) -> Tensor:
+def one_step_x0(student: nn.Module, x_T: Tensor, cond: Cond, student_kind: str = "ctm") -> Tensor:
     """The surrogate of Alg. 1, line 3: x0 = G(x_T, c, w, T, 0), the student's jump from T to clean.
 
-    With the 1-step Euler parameterisation G(x_t, t, s) is a DDIM jump built from the student's own
-    x0 and eps predictions (engine/distill.py ``ctm_G``); at s = clean it is the x0 prediction.
-    x_T: [B, 1, F, N] -> [B, 1, F, N]
+    CTM: ``ctm_G`` (the 1-step Euler jump, i.e. the student's x0 prediction at s = clean);
+    CM: the consistency function f(x_T, T). x_T: [B, 1, F, N] -> [B, 1, F, N]
     """
-    t = torch.full((x_T.shape[0],), T_MAX, device=x_T.device, dtype=torch.long)
-    s = torch.full_like(t, CLEAN)
-    return ddim_step_from_v(x_T, t, s, predict_v(student, x_T, t.float(), cond))
+    if student_kind == "ctm":
+        return ctm_G(student, x_T, T_MAX, CLEAN, cond)
+    if student_kind == "cm":
+        return cm_denoise(student, x_T, T_MAX, cond)
+    raise ValueError(f"unknown student kind {student_kind!r} (ctm or cm)")
 
 
 def _ddim_call(model: nn.Module, x: Tensor, t: Tensor, s: Tensor, cond: Cond) -> Tensor:
@@ -167,8 +170,8 @@ def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_
         steps_run += 1
         if callback is not None:
             row = int(total.detach().argmin())
-            callback(step + 1, total_steps, {"total": float(total[row]),
-                                             **{k: float(v[row]) for k, v in parts.items()}})
+            callback(step + 1, total_steps, {"total": float(total.detach()[row]),
+                                             **{k: float(v.detach()[row]) for k, v in parts.items()}})
     else:
         if schedule:
             evaluate(schedule[-1], grad=False)
@@ -187,8 +190,6 @@ Sampler = Callable[..., Tensor]  # sample(model, x, grid, cond, generator=None, 
 
 def student_sampler(kind: str, gamma: float) -> tuple[Sampler, Callable[[int], list[int]]]:
     """The student's few-step sampler and its grid: CTM gamma-sampling or CM multistep sampling."""
-    from ditto_live.engine import student_sampling as ss  # lands with the distillation work
-
     if kind == "ctm":
         return (lambda model, x, grid, cond, generator=None:
                 ss.ctm_gamma_sample(model, x, grid, cond, generator=generator, gamma=gamma)), ss.student_grid
@@ -215,7 +216,7 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
 
     def forward(x: Tensor, m: int) -> Tensor:
         if m == 1:
-            return one_step_x0(student, x, cond)
+            return one_step_x0(student, x, cond, student_kind)
         g = torch.Generator(device=x.device).manual_seed(noise_seed)
         return sampler(student, x, grid_fn(m), cond, generator=g)
 
@@ -227,8 +228,8 @@ def ditto2_decode(student: nn.Module, x_T: Tensor, cond: Cond, decode_steps: int
                   sampler: Sampler | None = None, grid_fn: Callable[[int], list[int]] | None = None) -> Tensor:
     """Alg. 1, lines 7-12: T steps of CTM gamma-sampling (or CM multistep) from x_T*. -> x0"""
     with torch.no_grad():
-        if decode_steps == 1 and student_kind == "ctm" and sampler is None:
-            return one_step_x0(student, x_T, cond)
+        if decode_steps == 1 and sampler is None:
+            return one_step_x0(student, x_T, cond, student_kind)
         if sampler is None:
             sampler, grid_fn = student_sampler(student_kind, gamma)
         return sampler(student, x_T, grid_fn(decode_steps), cond, generator=generator)

@@ -1,0 +1,148 @@
+"""DITTO-2 and DITTO optimise x_T: schedules, loss decrease for every control, seeds, early stop, warm start,
+callbacks, cancellation, and both methods end to end on a narrow UNet."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ditto_live.engine.conditioning import Cond
+from ditto_live.engine.controls import loss_function
+from ditto_live.engine.ito import (
+    JobCancelled,
+    adaptive_schedule,
+    ddim_chain,
+    ditto2_generate,
+    ditto2_optimise,
+    ditto_generate,
+    one_step_x0,
+    surrogate_schedule,
+)
+from ditto_live.engine.schedule import teacher_grid
+from ditto_live.engine.unet import UNet, UNetConfig
+from tests.engine.controls.test_features import F_MELS, N, all_controls
+
+NARROW = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), mid_attention=False,
+                    cross_attention=False, emb_dim=32, groups=4)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Two shared cores: one intra-op thread is ~30x faster than two fighting for them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_model(w_embed: bool, seed: int = 0) -> UNet:
+    torch.manual_seed(seed)
+    return UNet(UNetConfig(**{**NARROW.to_dict(), "w_embed": w_embed}), (3, 3, 3, 3)).eval()
+
+
+def noise(b: int = 1, seed: int = 0) -> torch.Tensor:
+    return torch.randn(b, 1, F_MELS, N, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize(("k", "phases"), [(70, (36, 26, 8)), (8, (4, 3, 1)), (16, (8, 6, 2)), (150, (76, 56, 18)),
+                                          (1, (1, 0, 0)), (3, (2, 1, 0)), (0, (0, 0, 0))])
+def test_adaptive_schedule_phase_lengths(k, phases):
+    sched = adaptive_schedule(k)
+    assert len(sched) == k
+    assert (sched.count(1), sched.count(2), sched.count(4)) == phases
+    assert sched == sorted(sched)  # coarse to fine
+    assert phases[1] == (3 * k) // 8 and phases[2] == k // 8  # the paper's floors; the remainder goes to M=1
+    assert surrogate_schedule(5, "3") == [3] * 5 and surrogate_schedule(k, "adaptive") == sched
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_ditto2_lowers_every_controls_loss(index):
+    control = all_controls()[index]
+    student = make_model(True)
+    result = ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_function([control]), steps=12, lr=0.05)
+    before, after = result.initial_losses[control.name], result.losses[control.name]
+    assert after < 0.9 * before, (control.name, before, after)
+    assert result.steps_run == 12 and len(result.history) == 13
+
+
+def test_seeds_are_optimised_independently_and_the_best_is_returned():
+    student = make_model(True)
+    loss_fn = loss_function(all_controls()[:1])
+    x = noise(3)
+    batch = ditto2_optimise(student, x, Cond.null(3, w=3.0), loss_fn, steps=4, lr=0.05)
+    single = ditto2_optimise(student, x[1:2], Cond.null(1, w=3.0), loss_fn, steps=4, lr=0.05)
+    torch.testing.assert_close(batch.x_T_batch[1:2], single.x_T, atol=1e-5, rtol=1e-4)
+    finals = loss_fn(one_step_x0(student, batch.x_T_batch, Cond.null(3, w=3.0)))[0]
+    assert batch.best_index == int(finals.argmin())
+    torch.testing.assert_close(batch.x_T, batch.x_T_batch[batch.best_index:batch.best_index + 1])
+
+
+def test_tolerance_stops_early_and_warm_start_resumes_from_the_optimum():
+    student = make_model(True)
+    loss_fn = loss_function(all_controls()[:1])
+    cold = ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_fn, steps=10, lr=0.05)
+    target = cold.history[5]
+    early = ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_fn, steps=10, lr=0.05, tolerance=target)
+    assert early.steps_run == 5 and early.loss <= target
+    warm = ditto2_optimise(student, cold.x_T, Cond.null(1, w=3.0), loss_fn, steps=2, lr=0.05)
+    assert warm.initial_losses["intensity"] == pytest.approx(cold.loss, rel=1e-4)
+
+
+def test_callback_reports_every_step_and_cancellation_stops_within_one_step():
+    student = make_model(True)
+    loss_fn = loss_function(all_controls()[:2])
+    seen = []
+    ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_fn, steps=5, lr=0.05,
+                    callback=lambda step, total, losses: seen.append((step, total, sorted(losses))))
+    assert [s[0] for s in seen] == [1, 2, 3, 4, 5] and seen[0][1] == 5
+    assert seen[0][2] == ["intensity", "melody", "total"]
+
+    calls = []
+    student.register_forward_hook(lambda *a: calls.append(1))
+    flag = {"cancel": False}
+
+    def cb(step, total, losses):
+        if step == 2:
+            flag["cancel"] = True
+            calls.clear()
+
+    with pytest.raises(JobCancelled):
+        ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_fn, steps=50, lr=0.05, callback=cb,
+                        is_cancelled=lambda: flag["cancel"])
+    assert calls == []  # no model call after the flag was raised
+
+
+def test_ditto2_end_to_end_with_ctm_and_cm_decoders_and_adaptive_surrogate():
+    student = make_model(True)
+    loss_fn = loss_function(all_controls()[:1])
+    for kind in ("ctm", "cm"):
+        x0, result = ditto2_generate(student, noise(2), Cond.null(2, w=3.0), loss_fn, steps=8, lr=0.05,
+                                     surrogate="adaptive", decode_steps=2, gamma=0.2, student_kind=kind,
+                                     generator=torch.Generator().manual_seed(0))
+        assert x0.shape == (1, 1, F_MELS, N) and torch.isfinite(x0).all()
+        assert result.schedule == [1, 1, 1, 1, 2, 2, 2, 4]
+        assert result.loss < result.initial_losses["intensity"]
+
+
+def test_ditto_baseline_runs_the_checkpointed_20_step_chain_with_cfg():
+    teacher = make_model(False)
+    calls = []
+    teacher.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
+    cond = Cond(torch.ones(1, 4, dtype=torch.long), w=3.0)
+    x0, result = ditto_generate(teacher, noise(), cond, loss_function(all_controls()[:1]), steps=2, lr=0.05)
+    assert x0.shape == (1, 1, F_MELS, N) and torch.isfinite(x0).all()
+    assert set(calls) == {2}  # CFG batches the conditional and unconditional rows
+    # 2 steps x (20 forward + 20 recomputed in backward) + 1 final evaluation + 20 to decode
+    assert len(calls) == 2 * 40 + 20 + 20
+    assert result.loss <= result.initial_losses["intensity"]
+
+
+def test_checkpointing_does_not_change_the_gradient():
+    teacher = make_model(False)
+    cond = Cond(torch.ones(1, 4, dtype=torch.long), w=2.0)
+    grads = []
+    for use in (False, True):
+        x = noise().requires_grad_(True)
+        ddim_chain(teacher, x, cond, teacher_grid(5), use_checkpoint=use).square().mean().backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(grads[0], grads[1])
