@@ -45,8 +45,8 @@ def test_cancel_of_a_running_job_stops_it_within_one_step(make_server, client_fo
     assert err.address == "/ditto/job/error" and err.args[1] == "cancelled"
     assert runner.steps_run["long"] <= steps_at_cancel + 1 < 200
     assert not list(out_dir.glob("long-*.wav"))  # a cancelled job leaves no result
-    client.send("/ditto/job/submit", "after", job_json(name="after"))  # the worker keeps serving
     runner.steps = 2
+    client.send("/ditto/job/submit", "after", job_json(name="after"))  # the worker keeps serving
     assert client.terminal("after").address == "/ditto/job/done"
 
 
