@@ -813,25 +813,6 @@
    {
     "box": {
      "id": "obj-25",
-     "maxclass": "newobj",
-     "numinlets": 2,
-     "numoutlets": 2,
-     "patching_rect": [
-      20.0,
-      305.0,
-      40.0,
-      22.0
-     ],
-     "outlettype": [
-      "bang",
-      ""
-     ],
-     "text": "sel 1"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-26",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -849,7 +830,7 @@
    },
    {
     "box": {
-     "id": "obj-27",
+     "id": "obj-26",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -892,26 +873,7 @@
    },
    {
     "box": {
-     "id": "obj-28",
-     "maxclass": "newobj",
-     "numinlets": 2,
-     "numoutlets": 2,
-     "patching_rect": [
-      130.0,
-      305.0,
-      40.0,
-      22.0
-     ],
-     "outlettype": [
-      "bang",
-      ""
-     ],
-     "text": "sel 1"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-29",
+     "id": "obj-27",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -929,7 +891,7 @@
    },
    {
     "box": {
-     "id": "obj-30",
+     "id": "obj-28",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -972,26 +934,7 @@
    },
    {
     "box": {
-     "id": "obj-31",
-     "maxclass": "newobj",
-     "numinlets": 2,
-     "numoutlets": 2,
-     "patching_rect": [
-      240.0,
-      305.0,
-      40.0,
-      22.0
-     ],
-     "outlettype": [
-      "bang",
-      ""
-     ],
-     "text": "sel 1"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-32",
+     "id": "obj-29",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1009,7 +952,7 @@
    },
    {
     "box": {
-     "id": "obj-33",
+     "id": "obj-30",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1037,7 +980,7 @@
    },
    {
     "box": {
-     "id": "obj-34",
+     "id": "obj-31",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1062,7 +1005,7 @@
    },
    {
     "box": {
-     "id": "obj-35",
+     "id": "obj-32",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
@@ -1093,7 +1036,7 @@
    },
    {
     "box": {
-     "id": "obj-36",
+     "id": "obj-33",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1136,26 +1079,7 @@
    },
    {
     "box": {
-     "id": "obj-37",
-     "maxclass": "newobj",
-     "numinlets": 2,
-     "numoutlets": 2,
-     "patching_rect": [
-      660.0,
-      365.0,
-      40.0,
-      22.0
-     ],
-     "outlettype": [
-      "bang",
-      ""
-     ],
-     "text": "sel 1"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-38",
+     "id": "obj-34",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1173,13 +1097,13 @@
    },
    {
     "box": {
-     "id": "obj-39",
+     "id": "obj-35",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      760.0,
+      680.0,
       100.0,
       18.0
      ],
@@ -1196,7 +1120,7 @@
    },
    {
     "box": {
-     "id": "obj-40",
+     "id": "obj-36",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
@@ -1226,7 +1150,7 @@
    },
    {
     "box": {
-     "id": "obj-41",
+     "id": "obj-37",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -1245,13 +1169,13 @@
    },
    {
     "box": {
-     "id": "obj-42",
+     "id": "obj-38",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      820.0,
+      740.0,
       100.0,
       18.0
      ],
@@ -1268,7 +1192,7 @@
    },
    {
     "box": {
-     "id": "obj-43",
+     "id": "obj-39",
      "maxclass": "live.numbox",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1309,13 +1233,13 @@
    },
    {
     "box": {
-     "id": "obj-44",
+     "id": "obj-40",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      860.0,
+      780.0,
       100.0,
       18.0
      ],
@@ -1332,7 +1256,7 @@
    },
    {
     "box": {
-     "id": "obj-45",
+     "id": "obj-41",
      "maxclass": "live.numbox",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1373,7 +1297,7 @@
    },
    {
     "box": {
-     "id": "obj-46",
+     "id": "obj-42",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1391,7 +1315,7 @@
    },
    {
     "box": {
-     "id": "obj-47",
+     "id": "obj-43",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1409,7 +1333,7 @@
    },
    {
     "box": {
-     "id": "obj-48",
+     "id": "obj-44",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1427,7 +1351,7 @@
    },
    {
     "box": {
-     "id": "obj-49",
+     "id": "obj-45",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1445,7 +1369,7 @@
    },
    {
     "box": {
-     "id": "obj-50",
+     "id": "obj-46",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1463,7 +1387,7 @@
    },
    {
     "box": {
-     "id": "obj-51",
+     "id": "obj-47",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1481,7 +1405,7 @@
    },
    {
     "box": {
-     "id": "obj-52",
+     "id": "obj-48",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1499,7 +1423,7 @@
    },
    {
     "box": {
-     "id": "obj-53",
+     "id": "obj-49",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1517,7 +1441,7 @@
    },
    {
     "box": {
-     "id": "obj-54",
+     "id": "obj-50",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1535,7 +1459,7 @@
    },
    {
     "box": {
-     "id": "obj-55",
+     "id": "obj-51",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1553,7 +1477,7 @@
    },
    {
     "box": {
-     "id": "obj-56",
+     "id": "obj-52",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1571,7 +1495,7 @@
    },
    {
     "box": {
-     "id": "obj-57",
+     "id": "obj-53",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1589,7 +1513,7 @@
    },
    {
     "box": {
-     "id": "obj-58",
+     "id": "obj-54",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1607,7 +1531,7 @@
    },
    {
     "box": {
-     "id": "obj-59",
+     "id": "obj-55",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1622,7 +1546,7 @@
    },
    {
     "box": {
-     "id": "obj-60",
+     "id": "obj-56",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1640,7 +1564,7 @@
    },
    {
     "box": {
-     "id": "obj-61",
+     "id": "obj-57",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1658,7 +1582,7 @@
    },
    {
     "box": {
-     "id": "obj-62",
+     "id": "obj-58",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 8,
@@ -1683,7 +1607,7 @@
    },
    {
     "box": {
-     "id": "obj-63",
+     "id": "obj-59",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1701,7 +1625,7 @@
    },
    {
     "box": {
-     "id": "obj-64",
+     "id": "obj-60",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1719,7 +1643,7 @@
    },
    {
     "box": {
-     "id": "obj-65",
+     "id": "obj-61",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1816,7 +1740,7 @@
       0
      ],
      "destination": [
-      "obj-26",
+      "obj-4",
       0
      ]
     }
@@ -1828,7 +1752,7 @@
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-27",
       0
      ]
     }
@@ -1840,7 +1764,7 @@
       0
      ],
      "destination": [
-      "obj-28",
+      "obj-4",
       0
      ]
     }
@@ -1872,11 +1796,11 @@
    {
     "patchline": {
      "source": [
-      "obj-30",
+      "obj-33",
       0
      ],
      "destination": [
-      "obj-31",
+      "obj-34",
       0
      ]
     }
@@ -1884,19 +1808,7 @@
    {
     "patchline": {
      "source": [
-      "obj-31",
-      0
-     ],
-     "destination": [
-      "obj-32",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-32",
+      "obj-34",
       0
      ],
      "destination": [
@@ -1920,262 +1832,346 @@
    {
     "patchline": {
      "source": [
+      "obj-5",
+      0
+     ],
+     "destination": [
+      "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-42",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-6",
+      0
+     ],
+     "destination": [
+      "obj-43",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      0
+     ],
+     "destination": [
+      "obj-44",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-44",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-9",
+      0
+     ],
+     "destination": [
+      "obj-45",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-45",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-9",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-11",
+      0
+     ],
+     "destination": [
+      "obj-46",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-46",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-11",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-13",
+      0
+     ],
+     "destination": [
+      "obj-47",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-47",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-13",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-15",
+      0
+     ],
+     "destination": [
+      "obj-48",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-48",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-15",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-17",
+      0
+     ],
+     "destination": [
+      "obj-49",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-49",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-17",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-19",
+      0
+     ],
+     "destination": [
+      "obj-50",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-19",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      0
+     ],
+     "destination": [
+      "obj-51",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-21",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-37",
       0
      ],
      "destination": [
-      "obj-38",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-38",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-40",
-      0
-     ],
-     "destination": [
-      "obj-41",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-5",
-      0
-     ],
-     "destination": [
-      "obj-46",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-46",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-5",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-6",
-      0
-     ],
-     "destination": [
-      "obj-47",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-47",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-6",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-7",
-      0
-     ],
-     "destination": [
-      "obj-48",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-48",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-7",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-9",
-      0
-     ],
-     "destination": [
-      "obj-49",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-49",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-9",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-11",
-      0
-     ],
-     "destination": [
-      "obj-50",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-50",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-11",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-13",
-      0
-     ],
-     "destination": [
-      "obj-51",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-51",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-13",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-15",
-      0
-     ],
-     "destination": [
       "obj-52",
       0
      ]
@@ -2200,7 +2196,7 @@
       0
      ],
      "destination": [
-      "obj-15",
+      "obj-36",
       0
      ]
     }
@@ -2208,7 +2204,7 @@
    {
     "patchline": {
      "source": [
-      "obj-17",
+      "obj-39",
       0
      ],
      "destination": [
@@ -2236,79 +2232,7 @@
       0
      ],
      "destination": [
-      "obj-17",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-19",
-      0
-     ],
-     "destination": [
-      "obj-54",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-54",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-19",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-21",
-      0
-     ],
-     "destination": [
-      "obj-55",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-55",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-21",
+      "obj-39",
       0
      ]
     }
@@ -2320,7 +2244,7 @@
       0
      ],
      "destination": [
-      "obj-56",
+      "obj-54",
       0
      ]
     }
@@ -2328,7 +2252,7 @@
    {
     "patchline": {
      "source": [
-      "obj-56",
+      "obj-54",
       0
      ],
      "destination": [
@@ -2344,7 +2268,7 @@
       0
      ],
      "destination": [
-      "obj-40",
+      "obj-41",
       0
      ]
     }
@@ -2352,7 +2276,31 @@
    {
     "patchline": {
      "source": [
-      "obj-43",
+      "obj-4",
+      0
+     ],
+     "destination": [
+      "obj-55",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      2
+     ],
+     "destination": [
+      "obj-56",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-56",
       0
      ],
      "destination": [
@@ -2376,20 +2324,8 @@
    {
     "patchline": {
      "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-43",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-45",
-      0
+      "obj-4",
+      1
      ],
      "destination": [
       "obj-58",
@@ -2404,7 +2340,7 @@
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-31",
       0
      ]
     }
@@ -2412,71 +2348,11 @@
    {
     "patchline": {
      "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-45",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-4",
-      0
-     ],
-     "destination": [
-      "obj-59",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-4",
-      2
-     ],
-     "destination": [
-      "obj-60",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-60",
-      0
-     ],
-     "destination": [
-      "obj-61",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-61",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-4",
+      "obj-58",
       1
      ],
      "destination": [
-      "obj-62",
+      "obj-30",
       0
      ]
     }
@@ -2484,35 +2360,11 @@
    {
     "patchline": {
      "source": [
-      "obj-62",
-      0
-     ],
-     "destination": [
-      "obj-34",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-62",
-      1
-     ],
-     "destination": [
-      "obj-33",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-62",
+      "obj-58",
       2
      ],
      "destination": [
-      "obj-35",
+      "obj-32",
       0
      ]
     }
@@ -2520,7 +2372,7 @@
    {
     "patchline": {
      "source": [
-      "obj-62",
+      "obj-58",
       3
      ],
      "destination": [
@@ -2532,11 +2384,11 @@
    {
     "patchline": {
      "source": [
-      "obj-62",
+      "obj-58",
       4
      ],
      "destination": [
-      "obj-63",
+      "obj-59",
       0
      ]
     }
@@ -2544,11 +2396,11 @@
    {
     "patchline": {
      "source": [
-      "obj-62",
+      "obj-58",
       5
      ],
      "destination": [
-      "obj-64",
+      "obj-60",
       0
      ]
     }
@@ -2556,11 +2408,11 @@
    {
     "patchline": {
      "source": [
-      "obj-62",
+      "obj-58",
       6
      ],
      "destination": [
-      "obj-65",
+      "obj-61",
       0
      ]
     }
@@ -2568,7 +2420,7 @@
    {
     "patchline": {
      "source": [
-      "obj-63",
+      "obj-59",
       0
      ],
      "destination": [
@@ -2580,11 +2432,11 @@
    {
     "patchline": {
      "source": [
-      "obj-64",
+      "obj-60",
       0
      ],
      "destination": [
-      "obj-27",
+      "obj-26",
       0
      ]
     }
@@ -2641,27 +2493,27 @@
     "Generate",
     0
    ],
-   "obj-27": [
+   "obj-26": [
     "Cancel",
     "Cancel",
     0
    ],
-   "obj-30": [
+   "obj-28": [
     "Check Server",
     "Check Server",
     0
    ],
-   "obj-36": [
+   "obj-33": [
     "Show File",
     "Show File",
     0
    ],
-   "obj-43": [
+   "obj-39": [
     "Port",
     "Port",
     0
    ],
-   "obj-45": [
+   "obj-41": [
     "Reply Port",
     "Reply Port",
     0

@@ -15,6 +15,7 @@ inlets = 1;
 outlets = 3;
 
 var ctl = null;
+var pending = []; // settings that arrived before init (Live parameters output as the device loads)
 var jobCounter = 0;
 var tracksObserver = null;
 
@@ -56,6 +57,10 @@ function guard(fn) {
 // live.thisdevice bangs when the Live API is usable.
 function init() {
     ctl = makeController();
+    for (var i = 0; i < pending.length; i++) {
+        guard(pending[i]);
+    }
+    pending = [];
     ctl.init();
     tracksObserver = new LiveAPI(function () { guard(function () { ctl.refreshTracks(); }); }, "live_set");
     tracksObserver.property = "tracks";
@@ -68,7 +73,12 @@ function reveal() { guard(function () { ctl.reveal(); }); }
 function refresh() { guard(function () { ctl.refreshTracks(); }); }
 
 function setting(name, value) {
-    guard(function () { ctl.set(name, value); });
+    var apply = function () { ctl.set(name, value); };
+    if (!ctl) {
+        pending.push(apply);
+        return;
+    }
+    guard(apply);
 }
 
 function intensity(v) { setting("intensity", v); }

@@ -59,9 +59,12 @@ test("the built js, loaded like Max loads it, drives a job from init to a placed
     assert.equal(ctx.outlets, 3);
     assert.equal(typeof ctx.module, "undefined");
 
+    ctx.seed(5); // Live parameters output their stored values before live.thisdevice bangs
+    ctx.generate(); // a click before init is refused, not a crash
+    assert.match(posts.join(""), /not ready/);
+    posts.length = 0;
     ctx.init();
     assert.deepEqual(plain(outs[2]), [["port", 9011]]);
-    ctx.seed(5);
     ctx.text("bright", "plucked", "strings");
     ctx.generate();
     var submit = outs[0].filter(function (m) { return m[0] === "/ditto/job/submit"; })[0];

@@ -4,8 +4,9 @@ The committed ``DittoLive.maxpat`` is the source the build uses; this script is 
 out without a Max licence, and a way to regenerate it after changing the controls here. Once the
 patcher has been edited in Max (Open ``DittoLive.maxpat``, edit, save), edit it there instead.
 
-Wiring: live.thisdevice -> [t b b] -> "init" to the js object, then a bang to every control so the
-js starts from their stored values. Controls -> [prepend <setting>] -> js. js outlet 0 -> udpsend
+Wiring: live.thisdevice -> [t b b] -> "init" to the js object, then a bang to the controls that
+re-output their value on a bang (dial, number boxes, menus); settings that arrive before init are
+kept by the js and applied at init. Controls -> [prepend <setting>] -> js. js outlet 0 -> udpsend
 (OSC + host/port), outlet 1 -> [route ...] -> the UI objects, outlet 2 -> udpreceive (port).
 udpreceive -> [deferlow] -> js, so Live is only touched from the low-priority thread.
 """
@@ -125,10 +126,8 @@ def build() -> dict:
         b = p.param("live.text", [20 + 110 * i, 280, 100, 20], 1, 2, ["", ""], rect, name, 2, 2,
                     parameter_enum=["off", "on"], parameter_mmax=1)
         p.boxes[-1]["box"].update({"mode": 0, "text": name, "texton": name})
-        sel = p.obj("sel 1", [20 + 110 * i, 305, 40, 22], 2, 2, ["bang", ""])
         m = p.box("message", [20 + 110 * i, 330, 60, 22], 2, 1, text=msg)
-        p.line(b, 0, sel)
-        p.line(sel, 0, m)
+        p.line(b, 0, m)  # a button-mode live.text sends one bang per click
         p.line(m, 0, js)
         buttons.append(b)
     progress = p.box("slider", [350, 280, 150, 16], 1, 1, [""], [236, 54, 318, 8], orientation=1, size=101.0,
@@ -140,10 +139,8 @@ def build() -> dict:
     show = p.param("live.text", [660, 340, 60, 20], 1, 2, ["", ""], [490, 110, 64, 18], "Show File", 2, 2,
                    parameter_enum=["off", "on"], parameter_mmax=1)
     p.boxes[-1]["box"].update({"mode": 0, "text": "Show file", "texton": "Show file"})
-    show_sel = p.obj("sel 1", [660, 365, 40, 22], 2, 2, ["bang", ""])
     show_msg = p.box("message", [660, 390, 50, 22], 2, 1, text="reveal")
-    p.line(show, 0, show_sel)
-    p.line(show_sel, 0, show_msg)
+    p.line(show, 0, show_msg)
     p.line(show_msg, 0, js)
 
     p.label("Server", [236, 132, 40, 16])
@@ -161,12 +158,17 @@ def build() -> dict:
                     parameter_mmin=1024, parameter_mmax=65535, parameter_initial=[9011], parameter_initial_enable=1)
     controls.append((reply, "reply_port", 0))
 
-    # Controls -> [prepend setting] -> js; the init trigger bangs each control once (not the buttons).
+    # Controls -> [prepend setting] -> js. Live parameters output their restored values as the device
+    # loads (the js keeps them until init); then the init trigger bangs the controls a bang re-outputs
+    # without changing (not live.text: a bang would flip a toggle, or press a button).
     for k, (oid, setting, outlet) in enumerate(controls):
         pre = p.obj(f"prepend {setting}", [20 + 100 * (k % 7), 450 + 25 * (k // 7), 95, 22], 1, 1)
         p.line(oid, outlet, pre)
         p.line(pre, 0, js)
-        p.line(trig, 0, host if oid == host_route else oid)
+        if oid == host_route:
+            p.line(trig, 0, host)
+        elif p.boxes[int(oid.split("-")[1]) - 1]["box"]["maxclass"] != "live.text":
+            p.line(trig, 0, oid)
 
     # Network.
     send = p.obj("udpsend 127.0.0.1 9010", [20, 560, 140, 22], 1, 0)

@@ -74,3 +74,14 @@ def test_tag_menus_offer_only_tags_the_corpus_uses(node_eval):
     assert set(choices["genre"]["values"]) - {""} <= genres
     assert set(choices["instrument"]["values"]) - {""} <= set(arrange.FAMILIES)
     assert set(choices["mood"]["values"]) - {""} == {"major", "minor"}
+
+
+def test_buttons_fire_once_per_click_and_init_never_presses_or_flips_them(patcher):
+    boxes = _boxes(patcher)
+    trig = next(i for i, b in boxes.items() if b.get("text") == "t b b")
+    banged = [boxes[ln["patchline"]["destination"][0]] for ln in patcher["lines"] if ln["patchline"]["source"][0] == trig]
+    assert banged and all(b["maxclass"] != "live.text" for b in banged)
+    for i, b in boxes.items():
+        if b["maxclass"] == "live.text" and b.get("mode") == 0:  # button mode: one bang per click
+            (dst,) = [boxes[ln["patchline"]["destination"][0]] for ln in patcher["lines"] if ln["patchline"]["source"][0] == i]
+            assert dst["maxclass"] == "message" and dst["text"] in ("generate", "cancel", "ping", "reveal")
