@@ -41,6 +41,12 @@ var DittoLive = (function (Clip) {
         return a && String(a.id) !== "0";
     }
 
+    // The same object addressed by its id, so that its path is the canonical one
+    // ("live_set tracks 2 clip_slots 0 clip", not "live_set view detail_clip").
+    function canonical(api, a) {
+        return exists(a) ? api("id " + a.id) : a;
+    }
+
     // The id in an `id N` answer (array ["id", N], string "id N", or a bare number); 0 if none.
     function idOf(v) {
         if (v instanceof Array) {
@@ -76,7 +82,7 @@ var DittoLive = (function (Clip) {
 
     // "live_set tracks 3" for a device anywhere on track 3 (racks included).
     function trackPathOfDevice(api) {
-        var m = /^live_set (?:tracks|return_tracks) \d+/.exec(pathOf(api("this_device")));
+        var m = /^live_set (?:tracks|return_tracks) \d+/.exec(pathOf(canonical(api, api("this_device"))));
         if (!m) {
             throw new Error("This device must sit on a MIDI track.");
         }
@@ -92,7 +98,7 @@ var DittoLive = (function (Clip) {
      * Preference: the Clip View's clip when it is on this track; the playing clip; the first clip.
      */
     function findSourceClip(api, trackPath) {
-        var detail = api("live_set view detail_clip");
+        var detail = canonical(api, api("live_set view detail_clip"));
         if (exists(detail) && pathOf(detail).indexOf(trackPath + " ") === 0) {
             return describeClip(detail);
         }

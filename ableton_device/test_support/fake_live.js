@@ -3,7 +3,8 @@
  *
  * It answers the way Max's LiveAPI does: get() returns arrays of atoms, call("get_notes_extended")
  * returns a JSON string, call("automation_envelope", "id", n) returns ["id", n], object ids are
- * strings ("0" for nothing), path is quoted and unquotedpath is not. It implements only the
+ * strings ("0" for nothing), path is quoted and unquotedpath is not; an object reached through an
+ * alias reports the alias as its path (only "id N" gives the canonical one). It implements only the
  * paths and members the device uses, and throws on anything else so a test notices.
  *
  * fakeLive(spec) -> {api(path), LiveAPI, calls, model}. spec:
@@ -236,7 +237,9 @@ function fakeLive(spec) {
         var n = path === undefined ? null : resolve(path);
         this._node = n;
         this.id = n ? n.id : "0";
-        this.unquotedpath = n ? n.path : "";
+        // Worst case for the device: an object reached through an alias ("this_device",
+        // "live_set view detail_clip") reports that alias; only "id N" gives the canonical path.
+        this.unquotedpath = !n ? "" : /^id \d+$/.test(String(path)) ? n.path : String(path).replace(/^"|"$/g, "");
         this.path = '"' + this.unquotedpath + '"';
     }
     LiveAPI.prototype.get = function (prop) {
