@@ -125,6 +125,14 @@ class AudioOut(_RingOutput):
         self.latency = latency  # PortAudio suggested latency ("low", "high" or seconds)
         self._stream: Any = None
 
+    @classmethod
+    def for_device(cls, device: int | str = "", **kwargs: Any) -> AudioOut:
+        """An output at the device's own default rate (the rate the DAW's loopback runs at)."""
+        sd = _sounddevice()
+        index = find_output_device(device) if isinstance(device, str) else device
+        info = sd.query_devices(index, "output") if index is not None else sd.query_devices(kind="output")
+        return cls(int(info["default_samplerate"]), device=device if index is None else index, **kwargs)
+
     @property
     def running(self) -> bool:
         return self._stream is not None and bool(self._stream.active)

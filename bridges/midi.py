@@ -149,7 +149,9 @@ def open_midi_input(name: str = "", api: str = "", channel: int = -1,
             continue
         log.info("MIDI input %r open (%s)", port.name, candidate or "default API")
         return MidiInput(port, channel=channel)
-    raise RuntimeError("could not open a MIDI input; " + "; ".join(errors))
+    hint = " (Windows has no virtual MIDI ports: create one with loopMIDI and name it)" if (
+        not name and sys.platform == "win32") else ""
+    raise RuntimeError("could not open a MIDI input" + hint + "; " + "; ".join(errors))
 
 
 # -- clock ------------------------------------------------------------------------------------------

@@ -66,3 +66,9 @@ def test_audio_out_plays_through_jack_at_real_time_and_counts_underruns(jack_ser
     assert out.ring.underruns > 0 and out.underruns >= out.ring.underruns
     played = out.played()
     assert np.array_equal(played[:len(data)], data)  # every sample reached the device, in order
+
+
+@pytest.mark.jack
+def test_for_device_opens_at_the_devices_rate(jack_server):  # noqa: F811
+    out = AudioOut.for_device(find_output_device(hostapi="JACK"), buffer_seconds=0.1)
+    assert out.sample_rate == jack_server.rate
