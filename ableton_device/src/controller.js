@@ -308,6 +308,21 @@ var DittoController = (function (Protocol, Clip, Live) {
             ui(["reveal", "file://" + (dir.charAt(0) === "/" ? "" : "/") + encodeURI(dir)]);
         }
 
+        // The device is being removed: stop timers, cancel our job, stop the server's replies to us.
+        function close() {
+            disarm();
+            if (pingTimer !== null) {
+                deps.clock.cancel(pingTimer);
+                pingTimer = null;
+            }
+            if (job && BUSY[state]) {
+                send("/ditto/job/cancel", { job_id: job.id });
+            }
+            job = null;
+            state = "idle";
+            send("/ditto/client/unsubscribe", { port: s.replyPort });
+        }
+
         /* A reply from udpreceive: address and its arguments. */
         function onMessage(address, args) {
             var r = proto.decode(address, args || []);
@@ -363,6 +378,7 @@ var DittoController = (function (Protocol, Clip, Live) {
             cancel: cancel,
             ping: ping,
             reveal: reveal,
+            close: close,
             refreshTracks: refreshTracks,
             onMessage: onMessage,
             state: function () { return state; },

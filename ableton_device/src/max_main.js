@@ -93,6 +93,8 @@ function seed(v) { setting("seed", v); }
 function target(v) { setting("target", v); }
 function port(v) { setting("port", v); }
 function reply_port(v) { setting("reply_port", v); }
+function max_datagram(v) { setting("max_datagram", v); } // not in the UI: send "max_datagram 4000" to the js
+function sample_rate_out(v) { setting("sample_rate_out", v); } // 0 (model rate), 22050, 44100 or 48000
 
 // textedit sends "text word word ..."; an empty field sends "text" alone.
 function text() {
@@ -104,6 +106,13 @@ function host() {
     var words = arrayfromargs(arguments);
     if (words.length) {
         setting("host", String(words[0]));
+    }
+}
+
+// Max calls this when the device is deleted (or the set closes).
+function notifydeleted() {
+    if (ctl) {
+        guard(function () { ctl.close(); });
     }
 }
 

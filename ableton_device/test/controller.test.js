@@ -241,3 +241,12 @@ test("Show file opens the result's folder as a file URL (POSIX and Windows paths
     r.ctl.reveal();
     assert.deepEqual(r.last("reveal"), ["file:///C:/Users/me/ditto_live_out"]);
 });
+
+test("removing the device cancels its job, unsubscribes and leaves no timer", function () {
+    var r = rig();
+    r.ctl.generate();
+    r.ctl.close();
+    assert.deepEqual(sentTo(r, "/ditto/job/cancel"), [["/ditto/job/cancel", "job1"]]);
+    assert.deepEqual(sentTo(r, "/ditto/client/unsubscribe"), [["/ditto/client/unsubscribe", 9011]]);
+    assert.equal(r.clock.pending(), 0);
+});
