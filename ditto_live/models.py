@@ -111,12 +111,23 @@ class Bundle:
         return mel_to_wav(mel, self.vocoder, self.mel_config, n_iter=n_iter)
 
 
+def _register_kinds() -> None:
+    """Import the engine modules that register their checkpoint kinds (vocoder, clap)."""
+    import importlib
+
+    for mod in ("ditto_live.engine.vocoder", "ditto_live.engine.clap"):
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:  # an optional component whose module is missing
+            log.debug("%s not importable: %s", mod, exc)
+
+
 def load_bundle(name_or_path: str | Path = "default", device: str = "cpu",
                 components: tuple[str, ...] = COMPONENTS) -> Bundle:
     """Load every present component (of ``components``) of a bundle onto ``device``, in eval mode."""
-    import ditto_live.engine.vocoder  # noqa: F401  (registers kind "vocoder" with the checkpoint loader)
     from ditto_live.engine.checkpoint import load_checkpoint
 
+    _register_kinds()
     folder = resolve_bundle(name_or_path)
     bundle = Bundle(name=str(name_or_path), path=folder)
     card = folder / CARD_FILE
@@ -244,9 +255,9 @@ def write_card(folder: str | Path, data_dir: str | Path | None = None, title: st
 
 def export_bundle(src: str | Path, dst: str | Path, half: bool = True) -> int:
     """Copy a bundle's checkpoints (half-precision weights when ``half``) and card to ``dst``; return bytes."""
-    import ditto_live.engine.vocoder  # noqa: F401  (registers kind "vocoder")
     from ditto_live.engine.checkpoint import load_checkpoint, save_checkpoint
 
+    _register_kinds()
     src, dst = Path(src), Path(dst)
     parts = _component_dirs(src)
     if not parts:

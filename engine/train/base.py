@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from ditto_live.engine.audio import PRESETS as MEL_PRESETS
 from ditto_live.engine.conditioning import NULL_TAG, TAG_FIELDS
 from ditto_live.engine.schedule import NUM_TRAIN_STEPS, q_sample, v_target
+from ditto_live.engine.tags import TagVocab
 from ditto_live.engine.train.common import (
     CheckpointManager,
     OptimConfig,
@@ -128,28 +129,27 @@ class MelData:
 
     @property
     def vocab_sizes(self) -> tuple[int, ...]:
-        return tuple(len(v) for v in self.vocab.values())
+        return TagVocab.from_dict(self.vocab).sizes
 
 
-def corpus_vocab(data_dir: str | Path) -> dict[str, list[str]]:
-    """The tag vocabulary of a corpus: {field: ["<null>", names sorted...]} over all its windows.
+def corpus_vocab(data_dir: str | Path) -> dict:
+    """The tag vocabulary of a corpus as ``TagVocab.to_dict()`` (index 0 "<null>", then names sorted).
 
-    Uses engine/tags.py's ``load_tag_vocab`` when present, so every part of the project indexes tags
-    the same way; otherwise collects the names from windows.jsonl.
+    Uses engine/train/dataset.py's ``load_tag_vocab`` when present, so every part of the project
+    indexes tags the same way; otherwise collects the names from windows.jsonl.
     """
     try:
         from ditto_live.engine.train.dataset import load_tag_vocab
     except ImportError:
         load_tag_vocab = None
     if load_tag_vocab is not None:
-        vocab = load_tag_vocab(data_dir)
-        return vocab.to_dict() if hasattr(vocab, "to_dict") else dict(vocab)
+        return load_tag_vocab(data_dir).to_dict()
     names: dict[str, set[str]] = {f: set() for f in TAG_FIELDS}
     for meta in _windows(data_dir):
         for f in TAG_FIELDS:
             if meta.get("tags", {}).get(f):
                 names[f].add(str(meta["tags"][f]))
-    return {f: ["<null>", *sorted(names[f])] for f in TAG_FIELDS}
+    return TagVocab.from_names(**{f: sorted(ns) for f, ns in names.items()}).to_dict()
 
 
 def _windows(data_dir: str | Path) -> list[dict]:
@@ -157,14 +157,9 @@ def _windows(data_dir: str | Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def tag_indices(tags: dict, vocab: dict[str, list[str]]) -> list[int]:
-    """A window's tag names -> indices per field (NULL_TAG for a missing or unknown name)."""
-    out = []
-    for f in TAG_FIELDS:
-        names = vocab.get(f, [])
-        name = tags.get(f)
-        out.append(names.index(name) if name in names else NULL_TAG)
-    return out
+def tag_indices(tags: dict, vocab: TagVocab) -> list[int]:
+    """A window's tag names -> index per field (NULL_TAG for a missing name or one outside the vocabulary)."""
+    return [ns.index(tags[f]) if tags.get(f) in ns else NULL_TAG for f, ns in zip(vocab.fields, vocab.names)]
 
 
 def load_mel_data(data_dir: str | Path, preset: str, split: str = "train", limit: int = 0,
@@ -175,6 +170,7 @@ def load_mel_data(data_dir: str | Path, preset: str, split: str = "train", limit
 
     data_dir = Path(data_dir)
     vocab = vocab or corpus_vocab(data_dir)
+    tv = TagVocab.from_dict(vocab)
     by_row = {int(m["row"]): m for m in _windows(data_dir) if m.get("split") == split}
     shards = sorted((data_dir / "mels" / preset).glob(f"{split}-*.safetensors"),
                     key=lambda p: int(p.stem.rsplit("-", 1)[1]))
@@ -184,7 +180,7 @@ def load_mel_data(data_dir: str | Path, preset: str, split: str = "train", limit
     for shard in shards:
         t = load_file(str(shard))
         mels.append(t["mel"].half())
-        tags += [tag_indices(by_row[int(r)].get("tags", {}), vocab) for r in t["row"].tolist()]
+        tags += [tag_indices(by_row[int(r)].get("tags", {}), tv) for r in t["row"].tolist()]
         n += len(t["mel"])
         if limit and n >= limit:
             break

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from ditto_live.engine.tags import TagVocab
 from ditto_live.engine.train.common import (
     EMA,
     OptimConfig,
@@ -24,8 +25,8 @@ from ditto_live.engine.unet import UNet, UNetConfig
 # a UNet small enough for a CPU test: 16 mels x 64 frames, two levels
 MICRO = UNetConfig(channels=(16, 32), blocks=(1, 1), attention=(False, False), mid_attention=False,
                    cross_attention=False, emb_dim=32, groups=8)
-VOCAB = {"genre": ["<null>", "a", "b"], "mood": ["<null>", "major", "minor"],
-         "tempo": ["<null>", "slow", "fast"], "instrument": ["<null>", "piano", "organ"]}
+VOCAB = TagVocab.from_names(genre=["a", "b"], mood=["major", "minor"], tempo=["slow", "fast"],
+                            instrument=["piano", "organ"]).to_dict()
 
 
 @pytest.fixture(autouse=True)
@@ -185,10 +186,11 @@ def test_corpus_loaders_read_mels_tags_and_audio_in_row_order(tmp_path):
     data = load_mel_data(tmp_path, "tiny", "train")
     assert data.mels.shape == (5, 1, 16, 64) and data.mels.dtype == torch.float16
     assert torch.allclose(data.mels[:, 0, 0, 0].float(), torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4]), atol=1e-3)
-    assert data.vocab["genre"][0] == "<null>" and set(data.vocab["genre"][1:]) == {"chorale", "folk"}
-    genre = data.vocab["genre"]
+    genre, _, _, instrument = TagVocab.from_dict(data.vocab).names
+    assert genre[0] == "<null>" and set(genre[1:]) == {"chorale", "folk"}
     assert [genre[i] for i in data.tags[:, 0].tolist()] == ["chorale", "folk", "chorale", "folk", "chorale"]
-    assert data.vocab["instrument"][data.tags[3, 3]] == "celesta"
+    assert instrument[data.tags[3, 3]] == "celesta"
+    assert data.vocab_sizes == (3, 2, 2, 3)
     val = load_mel_data(tmp_path, "tiny", "val", vocab=data.vocab)
     assert val.mels.shape[0] == 2 and val.vocab == data.vocab
     assert load_mel_data(tmp_path, "tiny", "train", limit=2).mels.shape[0] == 2
