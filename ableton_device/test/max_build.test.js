@@ -16,7 +16,7 @@ function plain(x) { return JSON.parse(JSON.stringify(x)); } // arrays from the v
 var MAX_SOURCES = ["protocol.js", "clip.js", "live.js", "controller.js", "max_main.js"];
 
 function buildInto(dir) {
-    child.execFileSync("python3", [path.join(ROOT, "build_amxd.py"), "--out", dir], { stdio: "pipe" });
+    child.execFileSync(process.env.PYTHON || "python3", [path.join(ROOT, "build_amxd.py"), "--out", dir], { stdio: "pipe" });
     return fs.readFileSync(path.join(dir, "ditto_live_device.js"), "utf8");
 }
 
