@@ -1,6 +1,6 @@
 // Contract: the device's own messages, over real UDP, to the real ditto_live server, get a done reply.
 //
-// The server runs with its model-free FakeRunner (test_support/serve_fake.py), so this checks the
+// The server is `python -m ditto_live serve --fake-runner` (a test tone instead of the model), so this checks the
 // wire protocol end to end — addresses, argument types as udpsend sends them, chunking,
 // subscription to the reply port, reply decoding, cancellation — not the model.
 "use strict";
@@ -19,25 +19,43 @@ var ROOT = path.join(__dirname, "..");
 var REPO = path.join(ROOT, "..");
 var TABLE = JSON.parse(fs.readFileSync(path.join(REPO, "ditto_live", "protocol.json"), "utf8"));
 
-function startServer(outDir, steps, stepS) {
+// A free UDP port on loopback (the server binds it a moment later).
+function freePort() {
     return new Promise(function (resolve) {
-        var env = Object.assign({}, process.env, { PYTHONPATH: REPO + (process.env.PYTHONPATH ? path.delimiter + process.env.PYTHONPATH : "") });
-        var py = process.env.PYTHON || "python3";
-        var proc = child.spawn(py, [path.join(ROOT, "test_support", "serve_fake.py"), outDir, String(steps), String(stepS)],
-            { env: env, stdio: ["pipe", "pipe", "pipe"] });
-        var out = "", err = "", done = false;
-        function finish(v) { if (!done) { done = true; resolve(v); } }
-        proc.stdout.on("data", function (d) {
-            out += d;
-            var m = /PORT (\d+)/.exec(out), s = /SKIP (.*)/.exec(out);
-            if (m) { finish({ proc: proc, port: Number(m[1]) }); }
-            if (s) { finish({ skip: s[1] }); }
+        var s = dgram.createSocket("udp4");
+        s.bind(0, "127.0.0.1", function () {
+            var port = s.address().port;
+            s.close(function () { resolve(port); });
         });
-        proc.stderr.on("data", function (d) { err += d; });
-        proc.on("error", function (e) { finish({ skip: "cannot run " + py + ": " + e.message }); });
-        proc.on("exit", function (code) { finish({ skip: "server exited (" + code + "): " + err.slice(-400) }); });
-        setTimeout(function () { finish({ skip: "server did not start within 30 s: " + err.slice(-400) }); }, 30000).unref();
     });
+}
+
+// `python -m ditto_live serve --fake-runner` on a free port; resolves once it answers a ping.
+async function startServer(outDir) {
+    var port = await freePort();
+    var env = Object.assign({}, process.env, { PYTHONPATH: REPO + (process.env.PYTHONPATH ? path.delimiter + process.env.PYTHONPATH : "") });
+    var py = process.env.PYTHON || "python3";
+    var proc = child.spawn(py, ["-m", "ditto_live", "serve", "--fake-runner", "--port", String(port),
+        "--output-dir", outDir, "--allowed-root", outDir], { cwd: REPO, env: env, stdio: ["ignore", "ignore", "pipe"] });
+    var err = "", exited = null;
+    proc.stderr.on("data", function (d) { err += d; });
+    proc.on("exit", function (code) { exited = code; });
+    proc.on("error", function (e) { exited = e.message; });
+    var probe = dgram.createSocket("udp4"), up = false;
+    probe.on("message", function (buf) { up = up || osc.decode(buf)[0].address === "/ditto/server/pong"; });
+    await new Promise(function (r) { probe.bind(0, "127.0.0.1", r); });
+    var t0 = Date.now();
+    while (!up && exited === null && Date.now() - t0 < 30000) {
+        probe.send(osc.encode("/ditto/server/ping", ["contract"]), port, "127.0.0.1");
+        await new Promise(function (r) { setTimeout(r, 200); });
+    }
+    probe.close();
+    if (!up) {
+        proc.kill();
+        return { skip: "`python -m ditto_live serve --fake-runner` did not come up (" + (exited !== null ? "exit " + exited
+            : "no pong in 30 s") + "): " + err.trim().split("\n").slice(-3).join(" | ") };
+    }
+    return { proc: proc, port: port };
 }
 
 function device(serverPort, replySocket) {
@@ -86,7 +104,7 @@ function device(serverPort, replySocket) {
 
 test("device messages through real UDP to the real server: done, chunked done, cancel", { timeout: 90000 }, async function (t) {
     var outDir = fs.mkdtempSync(path.join(os.tmpdir(), "ditto-contract-"));
-    var server = await startServer(outDir, 20, 0.02);
+    var server = await startServer(outDir);
     if (server.skip) {
         t.skip(server.skip);
         return;
@@ -129,7 +147,6 @@ test("device messages through real UDP to the real server: done, chunked done, c
     } finally {
         d.sender.close();
         reply.close();
-        server.proc.stdin.end();
-        server.proc.kill();
+        server.proc.kill("SIGTERM");
     }
 });
