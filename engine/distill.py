@@ -158,7 +158,9 @@ def sample_ctm_times(batch: int, grid: Sequence[int] | None = None,
 
 
 def _noise_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    """N(0, I) shaped like x, drawn on the generator's device and moved to x's."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, device=device).to(x)
 
 
 def _distance(pred: Tensor, target: Tensor, loss: str, huber_c: float) -> Tensor:

@@ -78,7 +78,9 @@ def _check_grid(grid: Sequence[int]) -> list[int]:
 
 
 def _noise(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    """N(0, I) shaped like x, drawn on the generator's device and moved to x's."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, device=device).to(x)
 
 
 def ctm_gamma_sample(model: nn.Module, x: Tensor, grid: Sequence[int], cond: Cond,

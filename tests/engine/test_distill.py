@@ -274,3 +274,70 @@ def test_distillation_pulls_the_1_step_map_toward_the_teachers_20_step_map(kind)
     err0, err1, err_teacher = _distil(kind)
     assert err1 <= err0 / 2, (err0, err1)
     assert err1 <= err_teacher / 2, (err_teacher, err1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the trainer (engine/train/distill.py) and `ditto-live distill`
+
+
+def _tiny_teacher_and_data(n: int = 8):
+    from ditto_live.engine.train.base import MelData
+    from ditto_live.engine.unet import UNet, UNetConfig
+
+    torch.manual_seed(0)
+    cfg = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), mid_attention=False,
+                     cross_attention=False, ff_mult=0, emb_dim=32, groups=4)
+    vocab = {f: ["<null>", "a", "b"] for f in ("genre", "mood", "tempo", "instrument")}
+    teacher = UNet(cfg, (3, 3, 3, 3))
+    meta = {"kind": "base", "model_config": cfg.to_dict(), "mel_config": {"n_mels": 8, "frames": 16},
+            "tags": vocab, "vocab_sizes": [3, 3, 3, 3], "recipe": {"preset": "tiny"}}
+    g = torch.Generator().manual_seed(0)
+    data = MelData((torch.rand(n, 1, 8, 16, generator=g) * 2 - 1).half(),
+                   torch.randint(0, 3, (n, 4), generator=g), vocab)
+    return teacher, meta, data
+
+
+@pytest.mark.parametrize("kind", ["ctm", "cm"])
+@pytest.mark.usefixtures("one_thread")
+def test_trainer_writes_a_loadable_student_with_recipe_and_quality_check(kind, tmp_path):
+    from ditto_live.engine.checkpoint import load_checkpoint
+    from ditto_live.engine.train.distill import train_distill
+
+    teacher, meta, data = _tiny_teacher_and_data()
+    metrics = train_distill(kind, (teacher, meta), None, tmp_path, steps=4, batch=2, lr=1e-3, ckpt_every=2,
+                            progress=False, data=data, eval_windows=2)
+    assert metrics["steps"] == 4 and metrics["final_loss"] > 0
+    assert {"mse_1step_student", "mse_1step_teacher", "mse_2step_student"} <= set(metrics)
+    student, smeta = load_checkpoint(tmp_path / "final")
+    assert smeta["kind"] == kind and student.takes_w and smeta["model_config"]["w_embed"] is True
+    assert smeta["recipe"]["kind"] == kind and smeta["recipe"]["w_min"] == 1.0 and smeta["wall_time_s"] >= 0
+    assert smeta["tags"] == meta["tags"]
+    assert (tmp_path / "step-2").is_dir() and (tmp_path / "latest").is_dir()
+    # the student moved away from its initial copy of the teacher
+    init = D.init_student_from_teacher(teacher)
+    assert any(not torch.equal(a, b) for a, b in zip(init.state_dict().values(), student.state_dict().values()))
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_trainer_resumes_exactly(tmp_path):
+    from ditto_live.engine.checkpoint import load_checkpoint
+    from ditto_live.engine.train.distill import train_distill
+
+    teacher, meta, data = _tiny_teacher_and_data()
+    kw = dict(steps=4, batch=2, lr=1e-3, ckpt_every=0, progress=False, data=data, eval_windows=0, seed=3)
+    train_distill("ctm", (teacher, meta), None, tmp_path / "a", **kw)
+    train_distill("ctm", (teacher, meta), None, tmp_path / "b", stop_at=2, **kw)
+    assert not (tmp_path / "b" / "final").exists()
+    train_distill("ctm", (teacher, meta), None, tmp_path / "b", resume=True, **kw)
+    a, _ = load_checkpoint(tmp_path / "a" / "final")
+    b, _ = load_checkpoint(tmp_path / "b" / "final")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+
+
+def test_distill_command_refuses_a_missing_teacher(tmp_path, capsys):
+    from ditto_live.cli import main
+
+    code = main(["distill", "ctm", "--teacher", str(tmp_path / "nope"), "--data", str(tmp_path),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "--teacher: no checkpoint folder" in capsys.readouterr().err

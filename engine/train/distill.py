@@ -1,0 +1,259 @@
+"""Distil a base (teacher) checkpoint into a CTM or CM student (DITTO-2 §3.2, DESIGN.md §3).
+
+    student <- teacher weights + zero-initialised w embedding
+    each step: x0, tags from the corpus (tags dropped to null like the base recipe), w ~ U[w_min, w_max],
+               loss = Eq. 4 (CTM local consistency) or Eq. 1 (CM, LCM recipe), target through phi^-
+    phi^-  <- target_ema * phi^- + (1 - target_ema) * phi           (the stop-gradient target)
+    export <- EMA of phi with decay ``ema`` (warmed up), the weights written to the checkpoint
+
+Checkpoints (kind "ctm" or "cm") go to OUT/step-N, OUT/latest and OUT/final, loadable with
+``engine.checkpoint.load_checkpoint``; their JSON records the recipe, the teacher, the wall time and the
+quality check of the issue: from the same x_T, the mel MSE of the student's 1-step output and of the
+teacher's own 1-step x0_hat to the teacher's 20-step CFG DDIM sample. Resumption is exact: the batch
+order is a function of (seed, step) and the training state holds both EMAs and the generator.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ditto_live.engine import distill as D
+from ditto_live.engine import student_sampling as S
+from ditto_live.engine.conditioning import Cond
+from ditto_live.engine.sampling import ddim_sample
+from ditto_live.engine.schedule import teacher_grid
+from ditto_live.engine.train.common import (
+    EMA,
+    CheckpointManager,
+    OptimConfig,
+    Progress,
+    autocast,
+    batch_indices,
+    clip_and_step,
+    count_params,
+    describe_machine,
+    find_resume,
+    lr_at,
+    make_optimizer,
+    resolve_device,
+    seed_everything,
+    set_lr,
+)
+
+log = logging.getLogger(__name__)
+
+KINDS = ("ctm", "cm")
+LOSSES = {"ctm": D.ctm_local_consistency_loss, "cm": D.cm_consistency_loss}
+
+
+@dataclass(frozen=True)
+class DistillRecipe:
+    kind: str = "ctm"  # "ctm" (Eq. 4, 1-step Euler G) or "cm" (Eq. 1, LCM boundary scalings)
+    steps: int = 2000  # optimizer steps
+    batch: int = 8  # mel windows per step
+    w_min: float = 1.0  # guidance weights are drawn per sample from U[w_min, w_max]
+    w_max: float = 4.0  # (the student takes w as an input)
+    target_ema: float = 0.95  # decay of the stop-gradient target phi^- (LCM uses 0.95)
+    loss: str = "l2"  # "l2" or "huber" (pseudo-Huber, c = 1e-3)
+    teacher_steps: int = 20  # the teacher DDIM grid Theta steps on; t-1 is the next level
+    cfg_drop: float = 0.1  # probability that a row's tags all become null (the null-tag map is learned too)
+    field_drop: float = 0.1  # probability that one tag field becomes null on its own
+    crop_frames: int = 0  # train on random crops of this many frames (0 = whole windows)
+    seed: int = 0  # seeds noise, times, w, dropout and the data order
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-4, warmup=100))  # AdamW, EMA of the export
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _EMAPair:
+    """The two averages a distillation keeps, saved and restored as one training-state entry."""
+
+    def __init__(self, export: EMA | None, target: nn.Module):
+        self.export, self.target = export, target
+
+    def state_dict(self) -> dict:
+        return {"export": self.export.state_dict() if self.export is not None else None,
+                "target": self.target.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.export is not None:
+            self.export.load_state_dict(state["export"])
+        self.target.load_state_dict(state["target"])
+
+
+# ---------------------------------------------------------------------------------------------
+# teacher and data
+
+
+def load_teacher(teacher: str | Path | tuple[nn.Module, dict], device: torch.device) -> tuple[nn.Module, dict]:
+    """A frozen teacher and its checkpoint JSON, from a checkpoint folder or an in-memory (model, meta)."""
+    if isinstance(teacher, tuple):
+        model, meta = teacher
+    else:
+        from ditto_live.engine.checkpoint import load_checkpoint
+
+        model, meta = load_checkpoint(teacher, device=str(device))
+    if getattr(model, "takes_w", False):
+        raise ValueError("the teacher takes w: distil from a base checkpoint, not from a student")
+    model = model.to(device).float().eval().requires_grad_(False)
+    return model, meta
+
+
+@torch.no_grad()
+def teacher_reference(teacher: nn.Module, x_T: Tensor, cond: Cond, steps: int = 20) -> Tensor:
+    """The teacher's ``steps``-step DDIM sample with CFG from x_T. [B, 1, F, N] -> [B, 1, F, N]"""
+    return ddim_sample(teacher, x_T, teacher_grid(steps), cond)
+
+
+@torch.no_grad()
+def quality_check(kind: str, student: nn.Module, teacher: nn.Module, x_T: Tensor, cond: Cond,
+                  reference: Tensor, decode_steps: int = 2, gamma: float = 0.2) -> dict:
+    """Mel MSE to the teacher's 20-step sample from the same x_T: the student's 1-step output, the
+    teacher's own 1-step x0_hat, their ratio, and the student's ``decode_steps``-step sample."""
+    one = D.ctm_G if kind == "ctm" else (lambda m, x, t, s, c: D.cm_denoise(m, x, t, c))
+    mse_student = float((one(student, x_T, 999, -1, cond) - reference).pow(2).mean())
+    mse_teacher = float((D.ctm_G(teacher, x_T, 999, -1, cond) - reference).pow(2).mean())
+    gen = torch.Generator(device=x_T.device).manual_seed(0)
+    grid = S.student_grid(decode_steps)
+    if kind == "ctm":
+        few = S.ctm_gamma_sample(student, x_T, grid, cond, generator=gen, gamma=gamma)
+    else:
+        few = S.cm_multistep_sample(student, x_T, grid, cond, generator=gen)
+    return {"mse_1step_student": round(mse_student, 6), "mse_1step_teacher": round(mse_teacher, 6),
+            "teacher_over_student": round(mse_teacher / max(mse_student, 1e-12), 3),
+            f"mse_{decode_steps}step_student": round(float((few - reference).pow(2).mean()), 6),
+            "eval_windows": int(x_T.shape[0])}
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+
+
+def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_dir: str | Path | None,
+                  out_dir: str | Path | None, steps: int = 2000, batch: int = 8, lr: float = 1e-4,
+                  w_min: float = 1.0, w_max: float = 4.0, ema_decay: float = 0.999, target_ema: float = 0.95,
+                  loss: str = "l2", seed: int = 0, device: str = "auto", resume: bool | str = False,
+                  ckpt_every: int = 500, progress: bool = True, preset: str | None = None, limit: int = 0,
+                  data=None, crop_frames: int = 0, warmup: int | None = None, eval_windows: int = 8,
+                  eval_w: float = 3.0, stop_at: int | None = None, time_budget_s: float | None = None) -> dict:
+    """Distil ``teacher`` (a base checkpoint folder, or (model, meta)) into a ``kind`` student on the
+    corpus at ``data_dir`` (or ``data``, a ``base.MelData``). Returns the final metrics."""
+    from ditto_live.engine.train.base import drop_tags, load_mel_data, random_crop
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if loss not in ("l2", "huber"):
+        raise ValueError(f"loss must be l2 or huber, got {loss!r}")
+    if not w_min <= w_max:
+        raise ValueError(f"need w_min <= w_max, got {w_min} > {w_max}")
+    dev = resolve_device(device)
+    optim = OptimConfig(lr=lr, warmup=warmup if warmup is not None else min(100, steps // 10), ema_decay=ema_decay)
+    recipe = DistillRecipe(kind=kind, steps=steps, batch=batch, w_min=w_min, w_max=w_max, target_ema=target_ema,
+                           loss=loss, crop_frames=crop_frames, seed=seed, optim=optim)
+    gen = seed_everything(seed)
+    teacher_model, teacher_meta = load_teacher(teacher, dev)
+    mel_cfg = teacher_meta.get("mel_config", {})
+    preset = preset or teacher_meta.get("recipe", {}).get("preset", "tiny")
+    if data is None:
+        data = load_mel_data(data_dir, preset, "train", limit)
+    student = D.init_student_from_teacher(teacher_model).to(dev).train().requires_grad_(True)
+    target = D.make_ema(student)
+    export_ema = EMA(student, ema_decay) if ema_decay > 0 else None
+    optimizer = make_optimizer(student, optim.lr, optim.weight_decay, optim.betas)
+    emas = _EMAPair(export_ema, target)
+    machine = describe_machine(dev)
+    log.info("distil %s: %d windows, %s params, batch %d, %d steps, w ~ U[%g, %g] on %s", kind, len(data.mels),
+             f"{count_params(student):,}", batch, steps, w_min, w_max, machine)
+
+    # a fixed evaluation set: the first windows' tags, x_T from a fixed seed, w = eval_w
+    n_eval = min(eval_windows, len(data.mels))
+    eval_gen = torch.Generator().manual_seed(seed + 12345)
+    x_T = torch.randn(n_eval, *data.mels.shape[1:], generator=eval_gen).to(dev)
+    eval_cond = Cond(data.tags[:n_eval].to(dev), torch.full((n_eval,), float(eval_w), device=dev))
+    reference: Tensor | None = None
+
+    start, wall_before = 0, 0.0
+    ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
+    resume_from = find_resume(out_dir, resume) if out_dir is not None else None
+    if resume_from is not None:
+        state = CheckpointManager.restore(resume_from, student, optimizer, emas, {"train": gen})
+        start, wall_before = int(state["step"]), float(state["extra"].get("wall_time_s", 0.0))
+        log.info("resumed from %s at step %d", resume_from, start)
+
+    grid = teacher_grid(recipe.teacher_steps)
+    loss_fn = LOSSES[kind]
+    losses: list[float] = []
+    t0 = time.perf_counter()
+
+    def export(step: int, final: bool) -> tuple[nn.Module, dict]:
+        nonlocal reference
+        averaged = export_ema.averaged_copy(student) if export_ema is not None else copy.deepcopy(student)
+        averaged.eval()
+        metrics = {"steps": step, "wall_time_s": round(wall_before + time.perf_counter() - t0, 1)}
+        if losses:
+            metrics["final_loss"] = round(sum(losses[-50:]) / len(losses[-50:]), 6)
+        if final and n_eval:
+            if reference is None:
+                reference = teacher_reference(teacher_model, x_T, eval_cond, recipe.teacher_steps)
+            metrics.update(quality_check(kind, averaged, teacher_model, x_T, eval_cond, reference))
+            metrics["eval_w"] = eval_w
+        meta = {"kind": kind, "model_config": student.cfg.to_dict() if hasattr(student, "cfg") else {},
+                "mel_config": mel_cfg, "tags": teacher_meta.get("tags", {}),
+                "vocab_sizes": list(getattr(student, "vocab_sizes", teacher_meta.get("vocab_sizes", []))),
+                "recipe": recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels), "preset": preset,
+                                              "teacher": str(teacher) if not isinstance(teacher, tuple) else None},
+                "metrics": metrics | {"params": count_params(student)}, "machine": machine,
+                "wall_time_s": metrics["wall_time_s"]}
+        return averaged, meta
+
+    bar = Progress(steps, start, desc=kind, disable=not progress)
+    end = steps
+    for step in range(start, steps):
+        if (stop_at is not None and step >= stop_at) or (
+                time_budget_s is not None and time.perf_counter() - t0 > time_budget_s):
+            end = step
+            break
+        lr_now = lr_at(step, optim.lr, optim.warmup, steps, optim.min_lr_ratio)
+        set_lr(optimizer, lr_now)
+        idx = batch_indices(step, batch, len(data.mels), seed)
+        x0 = data.mels[idx].to(dev).float()
+        if crop_frames:
+            x0 = random_crop(x0, crop_frames, gen, getattr(student, "downsample_factor", 1))
+        tags = drop_tags(data.tags[idx], recipe.cfg_drop, recipe.field_drop, gen).to(dev)
+        w = D.sample_w(batch, w_min, w_max, gen, dev)
+        with autocast(dev):
+            loss_t = loss_fn(student, target, teacher_model, x0, Cond(tags), w, gen, loss=loss, grid=grid)
+        if not torch.isfinite(loss_t):
+            raise FloatingPointError(f"loss is {loss_t.item()} at step {step}")
+        loss_t.backward()
+        clip_and_step(student, optimizer, optim.grad_clip)
+        D.ema_update(target, student, target_ema)
+        if export_ema is not None:
+            export_ema.update(student, step)
+        losses.append(float(loss_t.detach()))
+        bar.update(step, losses[-1], batch, lr_now)
+        if ckpt is not None and ckpt.due(step, steps):
+            averaged, meta = export(step + 1, final=False)
+            ckpt.save(step + 1, averaged, meta, student, optimizer, emas, {"train": gen},
+                      extra={"wall_time_s": wall_before + time.perf_counter() - t0})
+    bar.close()
+    averaged, meta = export(end, final=end == steps)
+    if ckpt is not None and end > start:
+        ckpt.save(end, averaged, meta, student, optimizer, emas, {"train": gen},
+                  extra={"wall_time_s": wall_before + time.perf_counter() - t0},
+                  name="final" if end == steps else None)
+    if end < steps:
+        log.info("stopped at step %d of %d; resume to continue", end, steps)
+    return meta["metrics"] | {"first_loss": round(sum(losses[:50]) / max(1, len(losses[:50])), 6),
+                              "machine": machine}
+
+
+__all__ = ["DistillRecipe", "KINDS", "load_teacher", "quality_check", "teacher_reference", "train_distill"]
