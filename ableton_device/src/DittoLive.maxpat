@@ -722,24 +722,6 @@
    {
     "box": {
      "id": "obj-22",
-     "maxclass": "message",
-     "numinlets": 2,
-     "numoutlets": 1,
-     "patching_rect": [
-      150.0,
-      200.0,
-      50.0,
-      22.0
-     ],
-     "outlettype": [
-      ""
-     ],
-     "text": "refresh"
-    }
-   },
-   {
-    "box": {
-     "id": "obj-23",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
@@ -769,7 +751,7 @@
    },
    {
     "box": {
-     "id": "obj-24",
+     "id": "obj-23",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -812,7 +794,7 @@
    },
    {
     "box": {
-     "id": "obj-25",
+     "id": "obj-24",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -830,7 +812,7 @@
    },
    {
     "box": {
-     "id": "obj-26",
+     "id": "obj-25",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -873,7 +855,7 @@
    },
    {
     "box": {
-     "id": "obj-27",
+     "id": "obj-26",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -891,7 +873,7 @@
    },
    {
     "box": {
-     "id": "obj-28",
+     "id": "obj-27",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -934,7 +916,7 @@
    },
    {
     "box": {
-     "id": "obj-29",
+     "id": "obj-28",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -952,7 +934,7 @@
    },
    {
     "box": {
-     "id": "obj-30",
+     "id": "obj-29",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -980,7 +962,7 @@
    },
    {
     "box": {
-     "id": "obj-31",
+     "id": "obj-30",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1005,7 +987,7 @@
    },
    {
     "box": {
-     "id": "obj-32",
+     "id": "obj-31",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
@@ -1036,7 +1018,7 @@
    },
    {
     "box": {
-     "id": "obj-33",
+     "id": "obj-32",
      "maxclass": "live.text",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1079,7 +1061,7 @@
    },
    {
     "box": {
-     "id": "obj-34",
+     "id": "obj-33",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1097,13 +1079,13 @@
    },
    {
     "box": {
-     "id": "obj-35",
+     "id": "obj-34",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      680.0,
+      660.0,
       100.0,
       18.0
      ],
@@ -1120,7 +1102,7 @@
    },
    {
     "box": {
-     "id": "obj-36",
+     "id": "obj-35",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
@@ -1150,7 +1132,7 @@
    },
    {
     "box": {
-     "id": "obj-37",
+     "id": "obj-36",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -1169,13 +1151,13 @@
    },
    {
     "box": {
-     "id": "obj-38",
+     "id": "obj-37",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      740.0,
+      720.0,
       100.0,
       18.0
      ],
@@ -1192,7 +1174,7 @@
    },
    {
     "box": {
-     "id": "obj-39",
+     "id": "obj-38",
      "maxclass": "live.numbox",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1233,13 +1215,13 @@
    },
    {
     "box": {
-     "id": "obj-40",
+     "id": "obj-39",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      780.0,
+      760.0,
       100.0,
       18.0
      ],
@@ -1256,7 +1238,7 @@
    },
    {
     "box": {
-     "id": "obj-41",
+     "id": "obj-40",
      "maxclass": "live.numbox",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1297,7 +1279,7 @@
    },
    {
     "box": {
-     "id": "obj-42",
+     "id": "obj-41",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1315,7 +1297,7 @@
    },
    {
     "box": {
-     "id": "obj-43",
+     "id": "obj-42",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1333,7 +1315,7 @@
    },
    {
     "box": {
-     "id": "obj-44",
+     "id": "obj-43",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1351,7 +1333,7 @@
    },
    {
     "box": {
-     "id": "obj-45",
+     "id": "obj-44",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1369,7 +1351,7 @@
    },
    {
     "box": {
-     "id": "obj-46",
+     "id": "obj-45",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1387,7 +1369,7 @@
    },
    {
     "box": {
-     "id": "obj-47",
+     "id": "obj-46",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1405,7 +1387,7 @@
    },
    {
     "box": {
-     "id": "obj-48",
+     "id": "obj-47",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1423,7 +1405,7 @@
    },
    {
     "box": {
-     "id": "obj-49",
+     "id": "obj-48",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1441,7 +1423,7 @@
    },
    {
     "box": {
-     "id": "obj-50",
+     "id": "obj-49",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1459,7 +1441,7 @@
    },
    {
     "box": {
-     "id": "obj-51",
+     "id": "obj-50",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1477,7 +1459,7 @@
    },
    {
     "box": {
-     "id": "obj-52",
+     "id": "obj-51",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1495,7 +1477,7 @@
    },
    {
     "box": {
-     "id": "obj-53",
+     "id": "obj-52",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1513,7 +1495,7 @@
    },
    {
     "box": {
-     "id": "obj-54",
+     "id": "obj-53",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1531,7 +1513,7 @@
    },
    {
     "box": {
-     "id": "obj-55",
+     "id": "obj-54",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1546,7 +1528,7 @@
    },
    {
     "box": {
-     "id": "obj-56",
+     "id": "obj-55",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1564,7 +1546,7 @@
    },
    {
     "box": {
-     "id": "obj-57",
+     "id": "obj-56",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1582,7 +1564,7 @@
    },
    {
     "box": {
-     "id": "obj-58",
+     "id": "obj-57",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 8,
@@ -1607,7 +1589,7 @@
    },
    {
     "box": {
-     "id": "obj-59",
+     "id": "obj-58",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1625,7 +1607,7 @@
    },
    {
     "box": {
-     "id": "obj-60",
+     "id": "obj-59",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1643,7 +1625,7 @@
    },
    {
     "box": {
-     "id": "obj-61",
+     "id": "obj-60",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1716,7 +1698,7 @@
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-24",
       0
      ]
     }
@@ -1728,7 +1710,7 @@
       0
      ],
      "destination": [
-      "obj-25",
+      "obj-4",
       0
      ]
     }
@@ -1740,7 +1722,7 @@
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-26",
       0
      ]
     }
@@ -1752,7 +1734,7 @@
       0
      ],
      "destination": [
-      "obj-27",
+      "obj-4",
       0
      ]
     }
@@ -1764,7 +1746,7 @@
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-28",
       0
      ]
     }
@@ -1776,7 +1758,7 @@
       0
      ],
      "destination": [
-      "obj-29",
+      "obj-4",
       0
      ]
     }
@@ -1784,11 +1766,11 @@
    {
     "patchline": {
      "source": [
-      "obj-29",
+      "obj-32",
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-33",
       0
      ]
     }
@@ -1800,18 +1782,6 @@
       0
      ],
      "destination": [
-      "obj-34",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-34",
-      0
-     ],
-     "destination": [
       "obj-4",
       0
      ]
@@ -1820,11 +1790,11 @@
    {
     "patchline": {
      "source": [
-      "obj-36",
+      "obj-35",
       0
      ],
      "destination": [
-      "obj-37",
+      "obj-36",
       0
      ]
     }
@@ -1836,7 +1806,7 @@
       0
      ],
      "destination": [
-      "obj-42",
+      "obj-41",
       0
      ]
     }
@@ -1844,7 +1814,7 @@
    {
     "patchline": {
      "source": [
-      "obj-42",
+      "obj-41",
       0
      ],
      "destination": [
@@ -1872,7 +1842,7 @@
       0
      ],
      "destination": [
-      "obj-43",
+      "obj-42",
       0
      ]
     }
@@ -1880,7 +1850,7 @@
    {
     "patchline": {
      "source": [
-      "obj-43",
+      "obj-42",
       0
      ],
      "destination": [
@@ -1896,7 +1866,7 @@
       0
      ],
      "destination": [
-      "obj-44",
+      "obj-43",
       0
      ]
     }
@@ -1904,7 +1874,7 @@
    {
     "patchline": {
      "source": [
-      "obj-44",
+      "obj-43",
       0
      ],
      "destination": [
@@ -1920,7 +1890,7 @@
       0
      ],
      "destination": [
-      "obj-45",
+      "obj-44",
       0
      ]
     }
@@ -1928,7 +1898,7 @@
    {
     "patchline": {
      "source": [
-      "obj-45",
+      "obj-44",
       0
      ],
      "destination": [
@@ -1956,7 +1926,7 @@
       0
      ],
      "destination": [
-      "obj-46",
+      "obj-45",
       0
      ]
     }
@@ -1964,7 +1934,7 @@
    {
     "patchline": {
      "source": [
-      "obj-46",
+      "obj-45",
       0
      ],
      "destination": [
@@ -1992,7 +1962,7 @@
       0
      ],
      "destination": [
-      "obj-47",
+      "obj-46",
       0
      ]
     }
@@ -2000,7 +1970,7 @@
    {
     "patchline": {
      "source": [
-      "obj-47",
+      "obj-46",
       0
      ],
      "destination": [
@@ -2028,7 +1998,7 @@
       0
      ],
      "destination": [
-      "obj-48",
+      "obj-47",
       0
      ]
     }
@@ -2036,7 +2006,7 @@
    {
     "patchline": {
      "source": [
-      "obj-48",
+      "obj-47",
       0
      ],
      "destination": [
@@ -2064,7 +2034,7 @@
       0
      ],
      "destination": [
-      "obj-49",
+      "obj-48",
       0
      ]
     }
@@ -2072,7 +2042,7 @@
    {
     "patchline": {
      "source": [
-      "obj-49",
+      "obj-48",
       0
      ],
      "destination": [
@@ -2100,7 +2070,7 @@
       0
      ],
      "destination": [
-      "obj-50",
+      "obj-49",
       0
      ]
     }
@@ -2108,7 +2078,7 @@
    {
     "patchline": {
      "source": [
-      "obj-50",
+      "obj-49",
       0
      ],
      "destination": [
@@ -2136,7 +2106,7 @@
       0
      ],
      "destination": [
-      "obj-51",
+      "obj-50",
       0
      ]
     }
@@ -2144,7 +2114,7 @@
    {
     "patchline": {
      "source": [
-      "obj-51",
+      "obj-50",
       0
      ],
      "destination": [
@@ -2168,43 +2138,79 @@
    {
     "patchline": {
      "source": [
-      "obj-37",
-      0
-     ],
-     "destination": [
-      "obj-52",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-52",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
       "obj-36",
       0
+     ],
+     "destination": [
+      "obj-51",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-39",
+      "obj-51",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-38",
+      0
+     ],
+     "destination": [
+      "obj-52",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-52",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-38",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-40",
       0
      ],
      "destination": [
@@ -2232,7 +2238,7 @@
       0
      ],
      "destination": [
-      "obj-39",
+      "obj-40",
       0
      ]
     }
@@ -2240,7 +2246,7 @@
    {
     "patchline": {
      "source": [
-      "obj-41",
+      "obj-4",
       0
      ],
      "destination": [
@@ -2252,32 +2258,8 @@
    {
     "patchline": {
      "source": [
-      "obj-54",
-      0
-     ],
-     "destination": [
       "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-41",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-4",
-      0
+      2
      ],
      "destination": [
       "obj-55",
@@ -2288,8 +2270,8 @@
    {
     "patchline": {
      "source": [
-      "obj-4",
-      2
+      "obj-55",
+      0
      ],
      "destination": [
       "obj-56",
@@ -2301,18 +2283,6 @@
     "patchline": {
      "source": [
       "obj-56",
-      0
-     ],
-     "destination": [
-      "obj-57",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-57",
       0
      ],
      "destination": [
@@ -2328,7 +2298,7 @@
       1
      ],
      "destination": [
-      "obj-58",
+      "obj-57",
       0
      ]
     }
@@ -2336,20 +2306,8 @@
    {
     "patchline": {
      "source": [
-      "obj-58",
+      "obj-57",
       0
-     ],
-     "destination": [
-      "obj-31",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-58",
-      1
      ],
      "destination": [
       "obj-30",
@@ -2360,11 +2318,11 @@
    {
     "patchline": {
      "source": [
-      "obj-58",
-      2
+      "obj-57",
+      1
      ],
      "destination": [
-      "obj-32",
+      "obj-29",
       0
      ]
     }
@@ -2372,7 +2330,19 @@
    {
     "patchline": {
      "source": [
-      "obj-58",
+      "obj-57",
+      2
+     ],
+     "destination": [
+      "obj-31",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-57",
       3
      ],
      "destination": [
@@ -2384,11 +2354,11 @@
    {
     "patchline": {
      "source": [
-      "obj-58",
+      "obj-57",
       4
      ],
      "destination": [
-      "obj-59",
+      "obj-58",
       0
      ]
     }
@@ -2396,10 +2366,22 @@
    {
     "patchline": {
      "source": [
-      "obj-58",
+      "obj-57",
       5
      ],
      "destination": [
+      "obj-59",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-57",
+      6
+     ],
+     "destination": [
       "obj-60",
       0
      ]
@@ -2409,10 +2391,10 @@
     "patchline": {
      "source": [
       "obj-58",
-      6
+      0
      ],
      "destination": [
-      "obj-61",
+      "obj-23",
       0
      ]
     }
@@ -2424,19 +2406,7 @@
       0
      ],
      "destination": [
-      "obj-24",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-60",
-      0
-     ],
-     "destination": [
-      "obj-26",
+      "obj-25",
       0
      ]
     }
@@ -2488,32 +2458,32 @@
     "Mode",
     0
    ],
-   "obj-24": [
+   "obj-23": [
     "Generate",
     "Generate",
     0
    ],
-   "obj-26": [
+   "obj-25": [
     "Cancel",
     "Cancel",
     0
    ],
-   "obj-28": [
+   "obj-27": [
     "Check Server",
     "Check Server",
     0
    ],
-   "obj-33": [
+   "obj-32": [
     "Show File",
     "Show File",
     0
    ],
-   "obj-39": [
+   "obj-38": [
     "Port",
     "Port",
     0
    ],
-   "obj-41": [
+   "obj-40": [
     "Reply Port",
     "Reply Port",
     0

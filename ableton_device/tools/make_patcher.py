@@ -112,8 +112,6 @@ def build() -> dict:
     tracks = p.box("umenu", [20, 200, 120, 22], 1, 3, ["int", "", ""], [128, 101, 100, 17], items=[],
                    varname="target_track")
     controls.append((tracks, "target", 0))
-    refresh = p.box("message", [150, 200, 50, 22], 2, 1, text="refresh")
-    p.line(refresh, 0, js)
 
     # Column 3: caption, buttons, progress, status, result path, server settings.
     caption = p.box("textedit", [20, 240, 200, 22], 1, 4, ["", "int", "", ""], [236, 4, 318, 20],
