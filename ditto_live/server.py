@@ -265,16 +265,16 @@ class Server:
     def _reply_target(self, sender: Addr) -> Addr:
         return (sender[0], self.config.reply_port) if self.config.reply_port else sender
 
-    def _targets(self, senders: list[Addr]) -> list[Addr]:
+    def _targets(self, senders: list[Addr | None]) -> list[Addr]:
         with self._lock:
             subs = list(self._subscribers)
         out: list[Addr] = []
-        for t in [self._reply_target(s) for s in senders] + subs:
+        for t in [self._reply_target(s) for s in senders if s is not None] + subs:
             if t not in out:
                 out.append(t)
         return out
 
-    def _send(self, targets: list[Addr], address: str, args: list[Any]) -> None:
+    def _send(self, targets: list[Addr | None], address: str, args: list[Any]) -> None:
         if self._endpoint is None:
             return
         tags = type_tags(address)
@@ -284,7 +284,7 @@ class Server:
     def _send_error(self, sender: Addr, code: str, message: str) -> None:
         self._send([sender], "/ditto/error", [code, _short(message)])
 
-    def _send_job_error(self, job_id: str, to: list[Addr], code: str, message: str) -> None:
+    def _send_job_error(self, job_id: str, to: list[Addr | None], code: str, message: str) -> None:
         self._send(to, "/ditto/job/error", [_short(job_id, 64), code, _short(message)])
 
     # -- JobEvents (called by the worker) -------------------------------------------------------------
@@ -361,25 +361,36 @@ class Server:
             return "bad_request", str(exc)
         return "failed", f"{type(exc).__name__}: {exc}"
 
-    def submit_text(self, job_id: str, text: str, sender: Addr) -> None:
-        """Validate and queue one job; exactly one of accepted-then-terminal or an error goes back."""
+    def submit_job(self, job_id: str, job: dict[str, Any] | str, reply_to: Addr | None = None) -> int:
+        """Validate and queue one job; its queue position. Raises RequestError (with a protocol code).
+
+        ``job`` is a job dict or its JSON text (or '@' + path). Replies (accepted, progress, the one
+        terminal reply) go to ``reply_to`` when given and to every subscriber; in-process sources
+        without an address (the file drop) pass None.
+        """
         if not _valid_job_id(job_id):
-            self._send_job_error(job_id, [sender], "bad_request", "job_id: 1-64 printable characters")
-            return
+            raise RequestError("bad_request", "job_id: 1-64 printable characters")
         try:
-            spec = self.load_spec(text)
+            spec = self.load_spec(job if isinstance(job, str) else json.dumps(job))
+        except RequestError:
+            raise
         except Exception as exc:
-            code, message = self._request_error(exc)
-            self._send_job_error(job_id, [sender], code, message)
-            return
-        job = Job(job_id, spec, reply_to=sender)
+            raise RequestError(*self._request_error(exc)) from exc
+        to = [reply_to] if reply_to is not None else []
         try:
-            self._queue.submit(job, on_queued=lambda position: self._send(
-                [sender], "/ditto/job/accepted", [job_id, position]))
+            return self._queue.submit(Job(job_id, spec, reply_to=reply_to), on_queued=lambda position: self._send(
+                to, "/ditto/job/accepted", [job_id, position]))
         except QueueFull as exc:
-            self._send_job_error(job_id, [sender], "busy", str(exc))
+            raise RequestError("busy", str(exc)) from exc
         except DuplicateJob as exc:
-            self._send_job_error(job_id, [sender], "bad_request", str(exc))
+            raise RequestError("bad_request", str(exc)) from exc
+
+    def submit_text(self, job_id: str, text: str, sender: Addr) -> None:
+        """A job request from ``sender``: accepted-then-terminal, or one error reply."""
+        try:
+            self.submit_job(job_id, text, sender)
+        except RequestError as exc:
+            self._send_job_error(job_id, [sender], exc.code, str(exc))
 
     def _submit(self, args: list[Any], sender: Addr) -> None:
         self.submit_text(args[0], args[1], sender)

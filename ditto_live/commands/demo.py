@@ -11,7 +11,10 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from ditto_live.commands.serve import add_server_flags, make_runner
 
@@ -60,8 +63,21 @@ def send_and_follow(client: Any, server_addr: tuple[str, int], job_id: str, spec
     raise TimeoutError(f"no reply to job {job_id} within {timeout:g} s")
 
 
+def frames_db(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectrogram in dB ``[n_fft//2+1, frames]`` and frame RMS in dB ``[frames]`` (numpy only)."""
+    import numpy as np
+
+    padded = np.pad(audio, (n_fft // 2, n_fft // 2))
+    count = 1 + max(0, (len(padded) - n_fft) // hop)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:count]  # [frames, n_fft]
+    spec = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2 / (np.hanning(n_fft).sum() ** 2)
+    spec_db = 10 * np.log10(np.maximum(spec.T, 1e-10))
+    rms_db = 10 * np.log10(np.maximum((frames ** 2).mean(axis=1), 1e-10))
+    return spec_db, rms_db
+
+
 def plot_result(wav: Path, png: Path, shape: str) -> Path:
-    """Mel spectrogram and loudness curve (frame RMS in dB, the intensity measure) of the result."""
+    """Spectrogram and loudness curve (frame RMS in dB, what the intensity control steers) of the result."""
     try:  # the project's plotting module, when it offers this figure
         from ditto_live import plots  # type: ignore[attr-defined]
 
@@ -69,7 +85,6 @@ def plot_result(wav: Path, png: Path, shape: str) -> Path:
             return Path(plots.plot_clip(wav, png, title=f"ditto-live demo: intensity {shape}"))
     except ImportError:
         pass
-    import librosa
     import matplotlib
 
     matplotlib.use("Agg")
@@ -80,15 +95,14 @@ def plot_result(wav: Path, png: Path, shape: str) -> Path:
     audio, sr = sf.read(wav, dtype="float32", always_2d=True)
     audio = audio.mean(axis=1)
     hop = 256
-    mel = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=sr, n_fft=1024, hop_length=hop,
-                                                             n_mels=80), ref=1.0, top_db=80)
-    rms_db = 20 * np.log10(np.maximum(librosa.feature.rms(y=audio, frame_length=1024, hop_length=hop)[0], 1e-5))
-    times = np.arange(len(rms_db)) * hop / sr
+    spec_db, rms_db = frames_db(audio, 1024, hop)
+    seconds = len(audio) / sr
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=(2, 1))
-    ax1.imshow(mel, origin="lower", aspect="auto", extent=(0, len(audio) / sr, 0, mel.shape[0]), cmap="magma")
-    ax1.set_ylabel("mel bin")
+    ax1.imshow(np.clip(spec_db, spec_db.max() - 80, None), origin="lower", aspect="auto", cmap="magma",
+               extent=(0, seconds, 0, sr / 2000))
+    ax1.set_ylabel("kHz")
     ax1.set_title(f"ditto-live demo: intensity {shape} ({wav.name})")
-    ax2.plot(times, rms_db, lw=1.2)
+    ax2.plot(np.arange(len(rms_db)) * hop / sr, rms_db, lw=1.2)
     ax2.set_ylabel("RMS dB")
     ax2.set_xlabel("seconds")
     ax2.grid(alpha=0.3)

@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_server_flags(parser)
     parser.add_argument("--midi", action="store_true",
                         help="also listen to MIDI ([midi] settings): the CC rides intensity, clock sets bpm")
+    parser.add_argument("--drop-folder", metavar="DIR",
+                        help="also run job JSON files dropped into DIR (replies go to OSC subscribers)")
 
 
 def server_config(cfg: Config, args: argparse.Namespace) -> ServerConfig:
@@ -96,15 +98,25 @@ def run(args: argparse.Namespace) -> int:
     runner = make_runner(args.cfg, config.output_dir, fake=args.fake_runner)
     server = Server(config, runner)
     midi_input = attach_midi(args.cfg, server.live_controls) if args.midi else None
+    drop = None
+    if args.drop_folder:
+        from ditto_live.bridges.filedrop import FileDrop
+
+        drop = FileDrop(args.drop_folder, server.submit_job)
     previous = signal.signal(signal.SIGTERM, lambda *_: server.stop())
     try:
         server.start()
+        if drop is not None:
+            drop.start()
+            log.info("file drop: running job files dropped into %s", drop.folder)
         host, port = server.address
         log.info("ditto-live serving OSC on %s:%d (protocol in ditto_live/protocol.json); Ctrl-C stops", host, port)
         server.serve_forever()
     except KeyboardInterrupt:
         log.info("interrupted: cancelling jobs and shutting down")
     finally:
+        if drop is not None:
+            drop.stop()
         server.stop()
         if midi_input is not None:
             midi_input.close()

@@ -92,3 +92,22 @@ def test_demo_sends_a_real_osc_job_and_writes_wav_and_png(tmp_path, capsys):
     wavs, pngs = list(tmp_path.glob("demo-*.wav")), list(tmp_path.glob("demo-*.png"))
     assert len(wavs) == 1 and len(pngs) == 1 and pngs[0].stat().st_size > 10_000
     assert str(wavs[0]) in out and wavs[0].with_suffix(".json").is_file()
+
+
+def test_serve_runs_jobs_dropped_into_a_folder_and_tells_subscribers(tmp_path):
+    drop = tmp_path / "drop"
+    proc, port = start_serve(tmp_path, "--drop-folder", str(drop))
+    try:
+        client, _ = ping_until_up(port)
+        client.send("/ditto/client/subscribe", client.endpoint.address[1])
+        client.expect_address("/ditto/client/subscribed")
+        drop.mkdir(exist_ok=True)
+        (drop / ".verse.json.tmp").write_text('{"seconds": 1.0, "name": "dropped"}')
+        (drop / ".verse.json.tmp").rename(drop / "verse.json")
+        done = client.terminal("verse", timeout=15)
+        assert done.address == "/ditto/job/done" and "dropped-" in done.args[1]
+        assert (drop / "accepted" / "verse.json").is_file()
+        client.endpoint.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)

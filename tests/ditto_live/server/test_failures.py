@@ -168,3 +168,20 @@ def test_ping_is_answered_while_a_job_runs(make_server, client_for, out_dir):
     assert state["running"] == "busy-worker" and state["model"] == "fake"
     client.send("/ditto/job/cancel", "busy-worker")
     client.terminal("busy-worker")
+
+
+def test_submit_job_in_process_raises_the_protocol_code_and_replies_to_subscribers(make_server, client_for):
+    from ditto_live.server import RequestError
+
+    server = make_server()
+    watcher = client_for(server)
+    watcher.send("/ditto/client/subscribe", watcher.endpoint.address[1])
+    watcher.expect_address("/ditto/client/subscribed")
+    assert server.submit_job("inproc", {"seconds": 1.0}) == 0
+    assert watcher.terminal("inproc").address == "/ditto/job/done"
+    with pytest.raises(RequestError) as err:
+        server.submit_job("inproc2", {"sedd": 1})
+    assert err.value.code == "bad_request"
+    with pytest.raises(RequestError) as err:
+        server.submit_job("inproc3", "@/etc/passwd")
+    assert err.value.code == "forbidden"
