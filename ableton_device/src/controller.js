@@ -201,7 +201,7 @@ var DittoController = (function (Protocol, Clip, Live) {
                 + (ctx.envelopeNote ? "; " + ctx.envelopeNote : "") + ")...");
             arm(s.ackTimeoutMs, function () {
                 fail("no answer from the server at " + serverName() + " within " + s.ackTimeoutMs / 1000
-                    + " s. Is `ditto-live serve` running?");
+                    + " s. Is `ditto-live serve` running, and is the reply port " + s.replyPort + " free?");
             });
         }
 

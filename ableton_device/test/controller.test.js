@@ -113,7 +113,7 @@ test("no answer at all: a clear timeout message and the device is usable again",
     r.clock.advance(1);
     assert.equal(r.ctl.state(), "idle");
     assert.deepEqual(r.active(), [1, 0]);
-    assert.match(r.status(), /no answer from the server at 127\.0\.0\.1:9010 within 5 s\. Is `ditto-live serve` running\?/);
+    assert.match(r.status(), /no answer from the server at 127\.0\.0\.1:9010 within 5 s\. Is `ditto-live serve` running, and is the reply port 9011 free\?/);
     // A late reply for the abandoned job changes nothing.
     r.ctl.onMessage("/ditto/job/done", ["job1", "/x.wav", "{}"]);
     assert.equal(r.live.calls.filter(function (c) { return c.method === "create_audio_clip"; }).length, 0);
