@@ -1,0 +1,219 @@
+"""Building the embedded corpus: music21 works -> arrangement -> FluidSynth audio -> windows, mels, truth.
+
+Works are taken round-robin across the sources (each source shuffled by the seed) until the target
+hours of kept windows are reached. Each work's random choices come from a generator seeded by
+(seed, work id), so the corpus depends only on the seed and the sources, not on worker scheduling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ditto_live.data.arrange import ArrangeConfig, arrange
+from ditto_live.data.sources import DEFAULT_SOURCES, WorkRef, list_works, parse_work
+from ditto_live.data.split import split_of
+from ditto_live.data.tags import caption, tempo_bucket
+from ditto_live.data.windows import WINDOW, MelBank, is_silent, melody_truth, window_notes, window_starts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    out: str  # output folder
+    hours: float = 10.0  # stop once this much audio is kept (windows x 5.94 s)
+    sources: tuple[str, ...] = DEFAULT_SOURCES  # music21 collections to draw from
+    soundfont: str | None = None  # .sf2 file; None: pretty_midi's TimGM6mb.sf2
+    seed: int = 0  # selects works order and every arrangement choice
+    workers: int = 1  # render processes (1: in this process)
+    presets: tuple[str, ...] = ("tiny", "paper")  # mel presets stored for every window
+    max_windows_per_work: int = 20  # cap so long Mass movements do not crowd out the rest
+    sample_rate: int = 22050  # model rate
+    shard_size: int = 256  # windows per shard file
+    peak_dbfs: tuple[float, float] = (-12.0, -1.0)  # each rendering is peak-normalised to a level in this range
+    works: tuple[WorkRef, ...] | None = None  # explicit work list (tests); None: all works of `sources`
+    arrange: ArrangeConfig = field(default_factory=ArrangeConfig)  # variety knobs
+
+
+@dataclass
+class WorkResult:
+    work_id: str
+    windows: list = field(default_factory=list)  # (meta, audio [WINDOW] f16, {preset: mel}, melody [512] i8)
+    failure: str | None = None  # exception type and message when the work was skipped
+    silent: int = 0  # windows dropped as near-silent
+    rendered_s: float = 0.0  # seconds of audio rendered
+
+
+def work_rng(seed: int, work_id: str) -> np.random.Generator:
+    """Generator for one work's choices, from the seed and the work id only."""
+    h = int.from_bytes(hashlib.sha1(work_id.encode("utf-8")).digest()[:8], "big")
+    return np.random.default_rng([seed, h])
+
+
+def order_works(refs: list[WorkRef], seed: int) -> list[WorkRef]:
+    """Shuffle each source with the seed, then interleave the sources round-robin."""
+    rng = np.random.default_rng(seed)
+    by_source: dict[str, list[WorkRef]] = {}
+    for r in refs:
+        by_source.setdefault(r.source, []).append(r)
+    queues = []
+    for name in sorted(by_source):
+        items = by_source[name]
+        queues.append([items[i] for i in rng.permutation(len(items))])
+    out = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[i] for q in queues if i < len(q))
+    return out
+
+
+_STATE: dict = {}  # per-process renderer and mel bank (built once per worker)
+
+
+def _init_worker(soundfont: str | None, sample_rate: int, presets: tuple[str, ...]) -> None:
+    import torch
+
+    from ditto_live.data.render import Renderer
+
+    torch.set_num_threads(1)
+    _STATE["renderer"] = Renderer(soundfont, sample_rate)
+    _STATE["mels"] = MelBank(presets)
+
+
+def process_work(ref: WorkRef, cfg: BuildConfig) -> WorkResult:
+    """Parse, arrange, render and cut one work; any failure is returned, not raised."""
+    result = WorkResult(ref.work_id)
+    try:
+        work = parse_work(ref)
+        rng = work_rng(cfg.seed, ref.work_id)
+        arr = arrange(work, rng, cfg.arrange)
+        max_s = cfg.max_windows_per_work * WINDOW / cfg.sample_rate if cfg.max_windows_per_work else None
+        audio = _STATE["renderer"].render(arr.tracks, max_s=max_s)
+    except Exception as exc:  # a corrupt or odd score must not stop the build
+        result.failure = f"{type(exc).__name__}: {str(exc)[:160]}"
+        return result
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > 0:
+        audio = audio * (10.0 ** (rng.uniform(*cfg.peak_dbfs) / 20.0) / peak)
+    result.rendered_s = len(audio) / cfg.sample_rate
+    split = split_of(ref.work_id)
+    mood = "minor" if arr.key_name.endswith("minor") else "major"
+    tags = {"genre": arr.genre, "mood": mood, "tempo": tempo_bucket(arr.bpm), "instrument": arr.instrument}
+    melody_notes = arr.tracks[0].notes
+    kept = []
+    for start in window_starts(len(audio), cfg.max_windows_per_work):
+        chunk = audio[start:start + WINDOW]
+        if is_silent(chunk):
+            result.silent += 1
+            continue
+        start_s = start / cfg.sample_rate
+        meta = {
+            "work": ref.work_id, "source": ref.source, "split": split, "title": work.title,
+            "tags": tags, "bpm": arr.bpm, "key": arr.key_name,
+            "caption": caption(mood, arr.genre, arr.bpm, arr.instrument),
+            "programs": list(arr.programs), "drums": any(t.is_drum for t in arr.tracks),
+            "transpose": arr.transpose, "start_s": round(start_s, 4),
+            "notes": window_notes(melody_notes, start_s, WINDOW / cfg.sample_rate),
+        }
+        kept.append((meta, chunk, melody_truth(melody_notes, start_s, cfg.sample_rate)))
+    if kept:
+        mels = _STATE["mels"](np.stack([k[1] for k in kept]))
+        for i, (meta, chunk, melody) in enumerate(kept):
+            result.windows.append((meta, chunk.astype(np.float16), {p: m[i] for p, m in mels.items()}, melody))
+    return result
+
+
+def _run(args: tuple[WorkRef, BuildConfig]) -> WorkResult:
+    return process_work(*args)
+
+
+@dataclass
+class BuildStats:
+    windows: int = 0
+    works: int = 0  # works that gave at least one window
+    attempted: int = 0  # works tried
+    failures: Counter = field(default_factory=Counter)  # exception type -> count
+    failed_works: list = field(default_factory=list)  # (work id, reason), first 50
+    silent: int = 0  # near-silent windows dropped
+    rendered_s: float = 0.0
+    per_split: Counter = field(default_factory=Counter)  # windows per split
+    works_per_split: Counter = field(default_factory=Counter)
+    tags: dict = field(default_factory=lambda: {k: Counter() for k in ("genre", "mood", "tempo", "instrument")})
+    per_source: Counter = field(default_factory=Counter)  # windows per source
+    seconds: float = 0.0  # wall time of the build
+
+    @property
+    def hours(self) -> float:
+        return self.windows * WINDOW / 22050 / 3600
+
+    def add(self, res: WorkResult) -> None:
+        self.attempted += 1
+        self.silent += res.silent
+        self.rendered_s += res.rendered_s
+        if res.failure is not None:
+            self.failures[res.failure.split(":", 1)[0]] += 1
+            if len(self.failed_works) < 50:
+                self.failed_works.append((res.work_id, res.failure))
+            return
+        if res.windows:
+            self.works += 1
+            self.works_per_split[res.windows[0][0]["split"]] += 1
+
+
+def build_corpus(cfg: BuildConfig, progress: bool = True) -> BuildStats:
+    """Build the corpus into cfg.out and write its card; returns the counts."""
+    from tqdm import tqdm
+
+    from ditto_live.data.card import write_card
+    from ditto_live.data.shards import CorpusWriter
+
+    t0 = time.time()
+    refs = list(cfg.works) if cfg.works is not None else list_works(cfg.sources)
+    ordered = order_works(refs, cfg.seed)
+    target = int(np.ceil(cfg.hours * 3600 * cfg.sample_rate / WINDOW))
+    log.info("%d works available; target %d windows (%.2f h)", len(ordered), target, cfg.hours)
+    stats = BuildStats()
+    writer = CorpusWriter(cfg.out, cfg.presets, cfg.shard_size)
+    bar = tqdm(total=target, unit="win", disable=not progress, desc="data build")
+    pool = None
+    try:
+        jobs = ((r, cfg) for r in ordered)
+        if cfg.workers > 1:
+            import multiprocessing as mp
+
+            pool = mp.get_context("spawn").Pool(cfg.workers, _init_worker,
+                                                (cfg.soundfont, cfg.sample_rate, cfg.presets))
+            results = pool.imap(_run, jobs, chunksize=1)
+        else:
+            _init_worker(cfg.soundfont, cfg.sample_rate, cfg.presets)
+            results = map(_run, jobs)
+        for res in results:
+            stats.add(res)
+            for meta, audio, mels, melody in res.windows:
+                if stats.windows >= target:
+                    break
+                meta = writer.add(meta, audio, mels, melody)
+                stats.windows += 1
+                stats.per_split[meta["split"]] += 1
+                stats.per_source[meta["source"]] += 1
+                for k, v in meta["tags"].items():
+                    stats.tags[k][v] += 1
+                bar.update(1)
+            if stats.windows >= target:
+                break
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+        writer.close()
+    stats.seconds = time.time() - t0
+    write_card(Path(cfg.out), stats, cfg)
+    log.info("built %d windows (%.2f h) from %d works in %.0f s; %d failed, %d silent windows dropped",
+             stats.windows, stats.hours, stats.works, stats.seconds, sum(stats.failures.values()), stats.silent)
+    return stats

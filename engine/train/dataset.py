@@ -1,0 +1,133 @@
+"""Reading a corpus folder (the on-disk format of docs/architecture.md) as torch Datasets.
+
+``MelWindows`` gives (mel [1, n_mels, 512] float32, tags [4] long) for the base model and the students;
+``AudioWindows`` gives (audio [131072] float32, mel [1, n_mels, 512] float32) for the vocoder. Shards are
+read into memory at construction (``in_memory=True``) or on demand, one shard cached at a time.
+``load_tag_vocab`` builds the tag vocabulary from windows.jsonl: "<null>" then the names sorted, per field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ditto_live.engine.conditioning import NULL_TAG, TAG_FIELDS
+from ditto_live.engine.tags import TagVocab
+
+SPLITS = ("train", "val", "test")
+
+
+def read_windows(root: str | Path) -> list[dict]:
+    """All rows of DIR/windows.jsonl, in file order."""
+    with open(Path(root) / "windows.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def load_tag_vocab(root: str | Path) -> TagVocab:
+    """Tag vocabulary over every split of a corpus: per field "<null>" then the names, sorted."""
+    names: dict[str, set[str]] = {f: set() for f in TAG_FIELDS}
+    for meta in read_windows(root):
+        for f in TAG_FIELDS:
+            value = meta.get("tags", {}).get(f)
+            if value:
+                names[f].add(str(value))
+    return TagVocab.from_names(**{f: sorted(ns) for f, ns in names.items()})
+
+
+def encode_tags(tags: dict, vocab: TagVocab) -> list[int]:
+    """Tag names -> index per field; a missing name or one outside the vocabulary is the null tag."""
+    return [ns.index(tags[f]) if tags.get(f) in ns else NULL_TAG for f, ns in zip(vocab.fields, vocab.names)]
+
+
+def load_truth(root: str | Path, split: str) -> Tensor:
+    """Melody ground truth of a split: pitch class per mel frame, -1 where no note. -> [N, 512] int8"""
+    return load_file(str(Path(root) / "truth" / f"{split}.safetensors"))["melody"]
+
+
+class _ShardReader:
+    """Rows of one split from shards ``<folder>/<split>-<k>.safetensors`` holding ``key`` and "row"."""
+
+    def __init__(self, folder: Path, split: str, key: str, shard_size: int, in_memory: bool):
+        self.folder, self.split, self.key, self.shard_size = folder, split, key, shard_size
+        self._cache: tuple[int, Tensor, int] | None = None  # (shard, data, first row)
+        self._all: Tensor | None = None
+        if in_memory:
+            shards = sorted(folder.glob(f"{split}-*.safetensors"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+            self._all = torch.cat([load_file(str(p))[key] for p in shards]) if shards else None
+
+    def get(self, row: int) -> Tensor:
+        if self._all is not None:
+            return self._all[row]
+        k = row // self.shard_size
+        if self._cache is None or self._cache[0] != k:
+            t = load_file(str(self.folder / f"{self.split}-{k}.safetensors"))
+            first = int(t["row"][0])
+            self._cache = (k, t[self.key], first)
+        _, data, first = self._cache
+        return data[row - first]
+
+
+class MelWindows(Dataset):
+    """Mel windows of a preset over one or more splits, with their tags.
+
+    item -> (mel [1, n_mels, 512] float32 in [-1, 1], tags [4] long via the vocabulary)
+    """
+
+    def __init__(self, root: str | Path, preset: str = "tiny", splits: str | tuple[str, ...] = ("train",),
+                 vocab: TagVocab | None = None, in_memory: bool = True):
+        self.root = Path(root)
+        splits = (splits,) if isinstance(splits, str) else tuple(splits)
+        unknown = set(splits) - set(SPLITS)
+        if unknown:
+            raise ValueError(f"unknown split(s) {sorted(unknown)}; splits are {SPLITS}")
+        self.vocab = vocab or load_tag_vocab(self.root)
+        rows = [m for m in read_windows(self.root) if m["split"] in splits]
+        self.meta = rows
+        self.tags = torch.tensor([encode_tags(m.get("tags", {}), self.vocab) for m in rows],
+                                 dtype=torch.long).reshape(-1, len(TAG_FIELDS))  # [N, 4]
+        shard_size = _shard_size(rows)
+        folder = self.root / "mels" / preset
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no mels for preset {preset!r} under {self.root}")
+        self._readers = {s: _ShardReader(folder, s, "mel", shard_size, in_memory) for s in splits}
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        m = self.meta[i]
+        mel = self._readers[m["split"]].get(int(m["row"])).float().unsqueeze(0)  # [1, n_mels, 512]
+        return mel, self.tags[i]
+
+
+class AudioWindows(Dataset):
+    """Audio windows with their mel (for vocoder training). item -> (audio [131072] float32,
+    mel [1, n_mels, 512] float32)."""
+
+    def __init__(self, root: str | Path, preset: str = "tiny", splits: str | tuple[str, ...] = ("train",),
+                 in_memory: bool = False):
+        self.root = Path(root)
+        splits = (splits,) if isinstance(splits, str) else tuple(splits)
+        self.meta = [m for m in read_windows(self.root) if m["split"] in splits]
+        shard_size = _shard_size(self.meta)
+        self._audio = {s: _ShardReader(self.root / "audio", s, "audio", shard_size, in_memory) for s in splits}
+        self._mel = {s: _ShardReader(self.root / "mels" / preset, s, "mel", shard_size, in_memory) for s in splits}
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        m = self.meta[i]
+        row = int(m["row"])
+        return self._audio[m["split"]].get(row).float(), self._mel[m["split"]].get(row).float().unsqueeze(0)
+
+
+def _shard_size(rows: list[dict]) -> int:
+    """Rows per shard, from the (row, shard) pairs in windows.jsonl (all shards but the last are full)."""
+    sizes = [int(m["row"]) // int(m["shard"]) for m in rows if int(m["shard"]) > 0]
+    return min(sizes) if sizes else 1 << 62
