@@ -20,6 +20,10 @@ from ditto_live.engine.audio import norm_to_db
 from ditto_live.engine.controls.combine import Control
 
 SHAPES = ("crescendo", "decrescendo", "swell", "dip", "steps", "flat")
+# sum_b w_b mel_b of a Hann-windowed STFT normalised by the window sum is 3/4 of the mean square of the
+# signal, so this offset turns the mel energy into 20 log10 RMS (checked against librosa to ~0.1 dB)
+RMS_OFFSET_DB = 10.0 * math.log10(4.0 / 3.0)
+DEFAULT_LOW_DB, DEFAULT_HIGH_DB = -35.0, -12.0  # RMS dB range of the named shapes
 
 
 def band_weights(n_mels: int, fmin: float, fmax: float) -> Tensor:
@@ -45,7 +49,7 @@ def moving_average(x: Tensor, width: int) -> Tensor:
     return F.conv1d(padded, kernel)[:, 0]
 
 
-def intensity_feature(x0: Tensor, min_db: float, max_db: float, weights: Tensor, offset_db: float = 0.0,
+def intensity_feature(x0: Tensor, min_db: float, max_db: float, weights: Tensor, offset_db: float = RMS_OFFSET_DB,
                       smooth_frames: int = 87) -> Tensor:
     """Smoothed frame energy in dB (calibrated to RMS dB by ``offset_db``). [B, 1, F, N] -> [B, N]"""
     return moving_average(frame_energy_db(x0, min_db, max_db, weights), smooth_frames) + offset_db
@@ -78,7 +82,7 @@ def intensity_from_points(points: list[list[float]], unit: str, bpm: float, fram
     return torch.tensor(curve, dtype=torch.float32)
 
 
-def intensity_shape(name: str, frames: int, low_db: float = -40.0, high_db: float = -10.0) -> Tensor:
+def intensity_shape(name: str, frames: int, low_db: float = DEFAULT_LOW_DB, high_db: float = DEFAULT_HIGH_DB) -> Tensor:
     """A named dB curve over ``frames``: crescendo, decrescendo, swell, dip, steps, flat. [N]"""
     u = torch.linspace(0.0, 1.0, frames)
     if name == "crescendo":
@@ -98,7 +102,7 @@ def intensity_shape(name: str, frames: int, low_db: float = -40.0, high_db: floa
     return low_db + (high_db - low_db) * s
 
 
-def intensity_control(target: Tensor, min_db: float, max_db: float, weights: Tensor, offset_db: float = 0.0,
+def intensity_control(target: Tensor, min_db: float, max_db: float, weights: Tensor, offset_db: float = RMS_OFFSET_DB,
                       smooth_frames: int = 87, weight: float = 1.0) -> Control:
     """The intensity control for a dB target curve [N] (N = the mel's frame count)."""
     def feature(x0: Tensor) -> Tensor:

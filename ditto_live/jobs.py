@@ -1,0 +1,303 @@
+"""The job runner every front end shares (CLI ``generate``, the OSC server, the live stream).
+
+``JobRunner.run(spec, progress, is_cancelled)`` builds the control targets, runs inference-time
+optimisation (DITTO-2 through the distilled student, or the DITTO baseline through the teacher's DDIM
+chain), decodes, vocodes, measures each control on the vocoded audio with librosa
+(``ditto_live/metrics.py``), and writes the WAV and its JSON sidecar atomically. Clips longer than one
+model window are generated window by window, each opening with the previous window's last second
+(outpainting), crossfaded over that overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ditto_live import metrics
+from ditto_live.engine.audio import MelFrontEnd, norm_to_db
+from ditto_live.engine.conditioning import Cond
+from ditto_live.engine.controls import DEFAULT_STEPS, combined_loss, loss_function
+from ditto_live.engine.controls.structure import labels_to_target
+from ditto_live.engine.ito import JobCancelled, ditto2_decode, ditto2_optimise, ditto_decode, ditto_optimise
+from ditto_live.errors import UsageError
+from ditto_live.jobspec import JobSpec, JobSpecError, clip_seconds
+from ditto_live.results import safe_output_path, write_json, write_wav
+from ditto_live.targets import (
+    DEFAULT_OVERLAP_S,
+    SSM_SIZE,
+    ClipTarget,
+    TextModel,
+    build_targets,
+    encode_tags,
+    window_controls,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
+UNTRAINED = "tiny-untrained"  # model name that builds random-weight tiny models in memory
+
+
+@dataclass
+class JobResult:
+    wav_path: Path  # the written WAV
+    summary: dict[str, Any]  # what the sidecar JSON holds
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r}: CUDA is not available here (use --device cpu)")
+    return device
+
+
+def untrained_bundle(device: str = "cpu", seed: int = 0):
+    """A random-weight tiny base model, CTM/CM students initialised from it, Griffin-Lim, no text model.
+
+    For running the whole pipeline before a trained bundle exists: the audio is noise-like, but every
+    stage (targets, ITO, decode, vocode, measure, write) is real.
+    """
+    from ditto_live.engine.audio import PRESETS
+    from ditto_live.engine.distill import init_student_from_teacher
+    from ditto_live.engine.tags import TagVocab
+    from ditto_live.engine.unet import UNET_PRESETS, UNet
+    from ditto_live.models import Bundle
+
+    log.warning("model %r: RANDOM, UNTRAINED weights -- the audio will not sound like music; "
+                "train a bundle (ditto-live train all) or use the default model", UNTRAINED)
+    vocab = TagVocab.from_names(tempo=["slow", "moderate", "fast", "very fast"])
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    base = UNet(UNET_PRESETS["tiny"], vocab.sizes).to(device).eval()
+    torch.random.set_rng_state(gen_state)
+    student = init_student_from_teacher(base).eval()
+    meta = {"mel_config": PRESETS["tiny"].to_dict(), "tags": vocab.to_dict(), "kind": "base"}
+    return Bundle(name=UNTRAINED, path=Path("<memory>"), base=base, ctm=student, cm=student,
+                  meta={"base": meta, "ctm": {**meta, "kind": "ctm"}, "cm": {**meta, "kind": "cm"}})
+
+
+def default_loader(name: str, device: str):
+    if name == UNTRAINED:
+        return untrained_bundle(device)
+    from ditto_live.models import load_bundle
+
+    return load_bundle(name, device)
+
+
+def _crossfade_into(out: Tensor, mel: Tensor, start: int, overlap: int) -> None:
+    """Write window ``mel`` [1, F, n] at ``start`` of ``out`` [1, F, L], fading in over ``overlap`` frames."""
+    n = min(mel.shape[-1], out.shape[-1] - start)
+    if start > 0 and overlap > 0:
+        ramp = torch.linspace(0, 1, overlap + 2)[1:-1].to(mel.device)
+        out[..., start:start + overlap] = (1 - ramp) * out[..., start:start + overlap] + ramp * mel[..., :overlap]
+        out[..., start + overlap:start + n] = mel[..., overlap:n]
+    else:
+        out[..., start:start + n] = mel[..., :n]
+
+
+def _resample(audio: np.ndarray, sr: int, sr_out: int) -> np.ndarray:
+    if sr_out in (0, sr):
+        return audio
+    from scipy.signal import resample_poly
+
+    g = math.gcd(sr, sr_out)
+    return resample_poly(audio, sr_out // g, sr // g).astype(np.float32)
+
+
+class JobRunner:
+    """Runs jobs on one device; model bundles are loaded once and kept."""
+
+    def __init__(self, bundle_loader: Callable[[str, str], Any] | None = None, output_dir: str = "~/ditto_live_out",
+                 allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
+                 measure_baseline: bool = True, autocast: bool = False):
+        self.bundle_loader = bundle_loader
+        self.output_dir = output_dir
+        self.allowed_roots = tuple(allowed_roots)
+        self.device = pick_device(device)
+        self.plot = plot  # also write a PNG of the spectrogram with target vs achieved curves
+        self.measure_baseline = measure_baseline  # also decode, vocode and measure the unoptimised x_T
+        self.autocast = autocast  # bf16 autocast of the model calls during optimisation
+        self._bundles: dict[str, Any] = {}
+
+    def bundle(self, name: str):
+        if name not in self._bundles:
+            self._bundles[name] = (self.bundle_loader or default_loader)(name, self.device)
+        return self._bundles[name]
+
+    def run(self, spec: JobSpec, progress: Progress | None = None, is_cancelled: Callable[[], bool] | None = None,
+            out_prefix: str | None = None) -> JobResult:
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = timings.get(stage, 0.0) + (now - clock) * 1000
+            clock = now
+
+        report = progress or (lambda *a: None)
+        report("parse", 0, 1, math.nan)
+        b = self.bundle(spec.model)
+        mel = b.mel_config
+        model = b.base if spec.method == "ditto" else b.student(spec.student)
+        if model is None:
+            raise UsageError(f"model {spec.model!r} has no base model for the DITTO baseline")
+        front = MelFrontEnd(mel).to(self.device)
+        tags = encode_tags(spec, b.tags).to(self.device)
+        lap("parse")
+
+        report("target", 0, 1, math.nan)
+        fr = mel.frame_rate
+        frames = int(round(clip_seconds(spec, mel.window_seconds) * fr))
+        targets = build_targets(spec, mel, frames, self.allowed_roots, front)
+        seam = next((t.overlap for t in targets if t.kind == "loop"), 0)
+        total = frames + seam  # a loop generates its seam too, then drops it
+        text_model = None
+        if any(t.kind == "text" for t in targets):
+            if b.clap is None:
+                raise JobSpecError("the text control needs a text-audio model; this model bundle has none")
+            from ditto_live.text_encoder import default_encoder
+
+            text_model = TextModel(b.clap, default_encoder())
+        steps = spec.steps or max((DEFAULT_STEPS[t.kind] for t in targets), default=0)
+        lap("target")
+
+        window = mel.frames
+        chain = min(int(round(DEFAULT_OVERLAP_S * fr)), window // 4)  # frames each window shares with the last
+        starts = [0] if total <= window else list(range(0, total - chain, window - chain))
+        out = torch.zeros(1, mel.n_mels, total, device=self.device)
+        base_out = torch.zeros_like(out)
+        ito_info = []
+        for w, start in enumerate(starts):
+            length = min(window, total - start)
+            previous = out[..., start:start + chain].cpu() if w > 0 else None
+            head = out[..., :seam].cpu() if seam and w > 0 else None
+            controls = window_controls(targets, mel, start, length, text_model, previous, head,
+                                       is_last=w == len(starts) - 1)
+            gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1000 + w)
+            x_T = torch.randn(spec.seeds, 1, mel.n_mels, window, generator=gen, device=self.device)
+            cond = Cond(tags[None].expand(spec.seeds, -1), w=spec.cfg)
+            x_best = x_T[:1]
+            if controls and steps > 0:
+                def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
+                    report("optimise", _w * k + step, k * len(starts), losses["total"])
+
+                common = dict(callback=cb, is_cancelled=is_cancelled, tolerance=spec.tolerance, autocast=self.autocast)
+                if spec.method == "ditto":
+                    res = ditto_optimise(model, x_T, cond, loss_function(controls), steps, spec.lr, **common)
+                else:
+                    res = ditto2_optimise(model, x_T, cond, loss_function(controls), steps, spec.lr, spec.surrogate,
+                                          student_kind=spec.student, gamma=spec.gamma, generator=gen, **common)
+                x_best = res.x_T
+                ito_info.append({"window": w, "start_frame": start, "steps_run": res.steps_run,
+                                 "best_seed": res.best_index, "surrogate_loss_before": res.initial_losses,
+                                 "surrogate_loss_after": res.losses, "seconds": round(res.seconds, 3)})
+            lap("optimise")
+            if is_cancelled is not None and is_cancelled():
+                raise JobCancelled(f"cancelled before decoding window {w}")
+            report("decode", w, len(starts), math.nan)
+            x0 = self._decode(model, spec, x_best, cond, w)
+            _crossfade_into(out, x0[0], start, chain if w else 0)
+            if self.measure_baseline and controls:
+                _crossfade_into(base_out, self._decode(model, spec, x_T[:1], cond, w)[0], start, chain if w else 0)
+            lap("decode")
+
+        report("vocode", 0, 1, math.nan)
+        with torch.no_grad():
+            audio = b.mel_to_wav(out[None, ..., :frames].float())[0].cpu().numpy()
+            base_audio = (b.mel_to_wav(base_out[None, ..., :frames].float())[0].cpu().numpy()
+                          if self.measure_baseline and targets and steps > 0 else None)
+        lap("vocode")
+
+        clip_controls = window_controls(targets, mel, 0, total, text_model, is_last=True)
+        losses = self._losses(clip_controls, out, base_out if base_audio is not None else None)
+        measured = {"output": self._metrics(targets, audio, mel, front, text_model)}
+        if base_audio is not None:
+            measured["unoptimised"] = self._metrics(targets, base_audio, mel, front, text_model)
+        lap("measure")
+
+        report("write", 0, 1, math.nan)
+        sr_out = spec.sample_rate_out or mel.sample_rate
+        summary = {
+            "spec": spec.to_dict(), "seed": spec.seed, "model": spec.model, "method": spec.method,
+            "student": spec.student if spec.method == "ditto2" else None, "device": self.device,
+            "steps": steps, "frames": frames, "windows": len(starts), "ito": ito_info,
+            "loss": losses, "metrics": measured, "timings_ms": {k: round(v, 1) for k, v in timings.items()},
+            "untrained": spec.model == UNTRAINED,
+        }
+        wav = Path(out_prefix + ".wav") if out_prefix else safe_output_path(self.output_dir, spec.name, ".wav")
+        write_wav(wav, _resample(audio, mel.sample_rate, sr_out), sr_out)
+        if self.plot:
+            from ditto_live.plots import plot_result
+
+            plot_result(wav.with_suffix(".png"), out[0, :, :frames].cpu().numpy(), audio, mel.sample_rate, fr,
+                        targets, title=f"{spec.method} {spec.model} seed {spec.seed}")
+            summary["png"] = str(wav.with_suffix(".png"))
+        lap("write")
+        summary["timings_ms"] = {k: round(v, 1) for k, v in timings.items()}
+        summary.update(wav=str(wav), sample_rate=sr_out, seconds=round(frames / fr, 4))
+        write_json(wav.with_suffix(".json"), summary)
+        return JobResult(wav, summary)
+
+    def _decode(self, model, spec: JobSpec, x_T: Tensor, cond: Cond, w: int) -> Tensor:
+        cond1 = Cond(cond.tags[:1], cond.w)
+        gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1000 + w + 500)
+        if spec.method == "ditto":
+            x0 = ditto_decode(model, x_T, cond1)
+        else:
+            x0 = ditto2_decode(model, x_T, cond1, spec.decode_steps, spec.gamma, spec.student, gen)
+        return x0.clamp(-1, 1)  # the mel's range; an untrained or overshooting model can leave it
+
+    @staticmethod
+    def _losses(controls, out: Tensor, base: Tensor | None) -> dict[str, dict[str, float]]:
+        """Each control's loss on the final clip mel (after) and on the unoptimised one (before)."""
+        if not controls:
+            return {}
+        with torch.no_grad():
+            _, after = combined_loss(controls, out[None].float())
+            before = combined_loss(controls, base[None].float())[1] if base is not None else {}
+        return {k: {"before": float(before[k][0]) if k in before else None, "after": float(v[0])}
+                for k, v in after.items()}
+
+    @staticmethod
+    def _metrics(targets: list[ClipTarget], audio: np.ndarray, mel, front: MelFrontEnd, text_model) -> dict:
+        """Each control measured on vocoded audio: librosa for intensity, melody and structure."""
+        sr = mel.sample_rate
+        out: dict[str, float] = {}
+        remel = None
+        for t in targets:
+            if t.kind == "intensity":
+                out["intensity_mse_db2"] = metrics.intensity_mse(audio, sr, t.curve.numpy())
+            elif t.kind == "melody":
+                out["melody_accuracy"] = metrics.melody_accuracy(audio, sr, t.pitch.numpy())
+            elif t.kind == "structure":
+                out["structure_mse"] = metrics.structure_mse(audio, sr, labels_to_target(t.labels, SSM_SIZE).numpy())
+            else:
+                if remel is None:
+                    with torch.no_grad():
+                        remel = front(torch.from_numpy(audio).float()[None].to(front.window.device)).cpu()
+                db = norm_to_db(remel[0, 0], mel.min_db, mel.max_db)  # [F, N]
+                n = db.shape[-1]
+                if t.kind in ("inpaint", "outpaint"):
+                    ref = norm_to_db(t.reference[0, :, :n], mel.min_db, mel.max_db)
+                    m = t.mask[:n].bool()
+                    out[f"{t.kind}_mel_mse_db2"] = float(((db - ref)[:, m] ** 2).mean())
+                elif t.kind == "loop":  # spectral jump across the wrap vs the clip's typical frame step
+                    out["loop_seam_jump_db"] = float((db[:, -1] - db[:, 0]).abs().mean())
+                    out["loop_median_jump_db"] = float((db[:, 1:] - db[:, :-1]).abs().mean(0).median())
+                elif t.kind == "text":
+                    with torch.no_grad():
+                        emb = text_model.encode_audio(remel.to(next(text_model.clap.parameters()).device))
+                        txt = text_model.encode_text([t.caption])
+                    out["text_cosine"] = float(torch.nn.functional.cosine_similarity(emb, txt).item())
+        return out
