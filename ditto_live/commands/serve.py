@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_server_flags(parser)
     parser.add_argument("--midi", action="store_true",
                         help="also listen to MIDI ([midi] settings): the CC rides intensity, clock sets bpm")
+    parser.add_argument("--stream", action="store_true",
+                        help="enable /ditto/stream/start|stop: continuous generation into the [audio] output")
     parser.add_argument("--drop-folder", metavar="DIR",
                         help="also run job JSON files dropped into DIR (replies go to OSC subscribers)")
 
@@ -91,13 +93,35 @@ def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
     return midi_input
 
 
+def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], output_dir: str | Path,
+                 audio_out: Any = None, overlap_seconds: float = 1.0) -> Any:
+    """Continuous mode: windows from the runner (each outpaints the last) into the [audio] output."""
+    from ditto_live.stream import RunnerWindows, Stream
+
+    if audio_out is None:
+        from ditto_live.bridges.audio import AudioOut
+
+        try:
+            audio_out = AudioOut.for_device(cfg.audio.output_device, buffer_seconds=cfg.audio.buffer_seconds,
+                                            block_size=cfg.audio.block_size)
+        except Exception as exc:  # PortAudio errors are their own types
+            raise UsageError(f"--stream: no audio output ({exc})") from exc
+    rate = int(getattr(runner, "sample_rate", 22050))
+    windows = RunnerWindows(runner, Path(output_dir).expanduser() / ".stream", overlap_seconds, model_rate=rate)
+    return Stream(windows, audio_out, live_controls=live_controls, model_rate=rate, overlap_seconds=overlap_seconds)
+
+
 def run(args: argparse.Namespace) -> int:
     from ditto_live.server import Server
 
     config = server_config(args.cfg, args)
     runner = make_runner(args.cfg, config.output_dir, fake=args.fake_runner)
-    server = Server(config, runner)
-    midi_input = attach_midi(args.cfg, server.live_controls) if args.midi else None
+    live: dict[str, float] = {}  # one dict: OSC /ditto/control/set and MIDI write it, the stream reads it
+    stream = build_stream(args.cfg, runner, live, config.output_dir) if args.stream else None
+    server = Server(config, runner, stream=stream, live_controls=live)
+    if stream is not None:
+        stream.on_state = server.notify_stream_state  # subscribers hear when the stream stops on its own
+    midi_input = attach_midi(args.cfg, live) if args.midi else None
     drop = None
     if args.drop_folder:
         from ditto_live.bridges.filedrop import FileDrop

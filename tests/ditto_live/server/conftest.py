@@ -108,12 +108,13 @@ def make_server(tmp_path: Path, out_dir: Path):
     servers: list[Server] = []
 
     def make(runner: Any = None, stream: Any = None, endpoint: Any = None, chunk_timeout_s: float = 30.0,
-             **cfg: Any) -> Server:
+             live_controls: dict[str, float] | None = None, **cfg: Any) -> Server:
         defaults = dict(host="127.0.0.1", port=0, output_dir=str(out_dir), allowed_roots=(str(tmp_path),),
                         progress_interval_s=0.0)
         config = ServerConfig(**{**defaults, **cfg})
         runner = runner if runner is not None else FakeRunner(out_dir, steps=4, step_s=0.005)
-        server = Server(config, runner, stream=stream, endpoint=endpoint, chunk_timeout_s=chunk_timeout_s)
+        server = Server(config, runner, stream=stream, endpoint=endpoint, chunk_timeout_s=chunk_timeout_s,
+                        live_controls=live_controls)
         servers.append(server.start())
         return server
 

@@ -111,3 +111,27 @@ def test_serve_runs_jobs_dropped_into_a_folder_and_tells_subscribers(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
+
+
+def test_stream_start_and_stop_over_osc_drive_the_continuous_stream(make_server, client_for, out_dir):
+    from ditto_live.bridges.audio import FakeAudioOut
+    from ditto_live.queue import FakeRunner
+
+    runner = FakeRunner(out_dir, steps=1, step_s=0.0, seconds=0.5)
+    live: dict[str, float] = {}
+    audio_out = FakeAudioOut(22050, buffer_seconds=1.0, block_size=512, speed=4.0)
+    stream = serve.build_stream(load_config(), runner, live, out_dir, audio_out=audio_out, overlap_seconds=0.1)
+    server = make_server(runner=runner, stream=stream, live_controls=live)
+    stream.on_state = server.notify_stream_state
+    client = client_for(server)
+    client.send("/ditto/control/set", "seed", 5)
+    client.expect_address("/ditto/control/value")
+    client.send("/ditto/stream/start", '{"seed": 1}')
+    assert client.expect_address("/ditto/stream/state").args[0] == "running"
+    deadline = time.monotonic() + 10
+    while stream.windows < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stream.windows >= 3 and live == {"seed": 5.0}
+    client.send("/ditto/stream/stop")
+    assert client.expect(lambda m: m.address == "/ditto/stream/state" and m.args[0] == "stopped").args[0] == "stopped"
+    assert audio_out.played().size > 0
