@@ -54,8 +54,9 @@ def _portaudio(action: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def jack_server(tmp_path_factory):
-    """A running ``jackd -d dummy`` private to this test module."""
+def jack_server(request, tmp_path_factory):
+    """A running ``jackd -d dummy`` private to this test module (a module may set ``JACK_PERIOD``)."""
+    period = getattr(request.module, "JACK_PERIOD", JACK_PERIOD)
     if shutil.which("jackd") is None or shutil.which("jack_wait") is None:
         pytest.skip("jackd / jack_wait not installed (Debian: apt-get install jackd2)")
     name = f"ditto-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -65,7 +66,7 @@ def jack_server(tmp_path_factory):
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(JACK_RATE), "-p", str(JACK_PERIOD)],
+            ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(JACK_RATE), "-p", str(period)],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         ready = subprocess.run(["jack_wait", "-s", name, "-w", "-t", str(int(START_TIMEOUT_S))],
@@ -74,7 +75,7 @@ def jack_server(tmp_path_factory):
             pytest.fail(f"jackd did not start: {log_path.read_text(errors='replace')[-2000:]}")
         _portaudio("terminate")
         _portaudio("initialize")
-        yield JackServer(name, JACK_RATE, JACK_PERIOD, log_path)
+        yield JackServer(name, JACK_RATE, period, log_path)
     finally:
         _portaudio("terminate")
         proc.terminate()

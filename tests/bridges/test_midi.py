@@ -25,6 +25,7 @@ from ditto_live.bridges.midi import (
 from tests.jack import jack_server  # noqa: F401  (pytest fixture)
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
+JACK_PERIOD = 256  # 5.3 ms JACK cycles: MIDI events are delivered once per cycle
 
 
 def on(p, v=100):
@@ -243,19 +244,19 @@ def test_the_virtual_port_is_a_real_jack_midi_port(jack_server, jack_midi):  # n
 @pytest.mark.jack
 def test_a_scale_played_through_jack_becomes_the_melody_target(jack_midi):
     midi_in, out = jack_midi
-    timeline = Timeline(bpm=240.0)  # eighth notes = 0.125 s
+    timeline = Timeline(bpm=120.0)  # eighth notes = 0.25 s
     rec, raw = NoteRecorder(timeline.beat_at, quantize=0.25), NoteRecorder(timeline.beat_at)
     midi_in.add_handler(rec.handle)
     midi_in.add_handler(raw.handle)
     schedule = []
     for k, p in enumerate(C_MAJOR):
-        schedule += [(0.125 * k, on(p)), (0.125 * (k + 1) - 0.01, off(p))]
+        schedule += [(0.25 * k, on(p)), (0.25 * (k + 1) - 0.01, off(p))]
     send_at(out, schedule)
     settle(midi_in, len(schedule))
     assert rec.notes() == [[p, 0.5 * k, 0.5] for k, p in enumerate(C_MAJOR)]
     played = raw.notes()
     assert [n[0] for n in played] == C_MAJOR
-    assert [n[1] for n in played] == pytest.approx([0.5 * k for k in range(8)], abs=0.15)  # 37 ms
+    assert [n[1] for n in played] == pytest.approx([0.5 * k for k in range(8)], abs=0.1)  # 50 ms
 
 
 @pytest.mark.jack
