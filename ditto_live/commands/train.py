@@ -13,7 +13,6 @@ and continues from OUT/latest with --resume. A fixed --seed makes a run reproduc
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import shutil
 from pathlib import Path
@@ -101,20 +100,15 @@ def train_clap_stage(args: argparse.Namespace, out: Path, steps: int | None = No
 
 
 def train_student_stage(args: argparse.Namespace, kind: str, teacher: Path, out: Path, steps: int) -> dict:
-    """Distil the teacher into a CTM or CM student with the distillation engineer's trainer."""
+    """Distil the teacher checkpoint into a CTM or CM student (engine/train/distill.py)."""
     try:
-        from ditto_live.engine.train import distill as distill_mod
+        from ditto_live.engine.train.distill import train_distill
     except ImportError as exc:
         raise UsageError(f"the distillation trainer is not available ({exc})") from exc
-    fn = getattr(distill_mod, "train_distill", None) or getattr(distill_mod, "distill", None)
-    if fn is None:
-        raise UsageError("engine/train/distill.py has no train_distill()")
-    offered = dict(kind=kind, student=kind, teacher=teacher, teacher_dir=teacher, base=teacher,
-                   data_dir=args.data, data=args.data, out_dir=out, out=out, steps=steps, preset=args.preset,
-                   seed=args.seed, device=args.device, resume=args.resume, ckpt_every=args.ckpt_every,
-                   progress=not args.no_progress)
-    params = inspect.signature(fn).parameters
-    return fn(**{k: v for k, v in offered.items() if k in params})
+    return train_distill(kind, teacher, args.data, out, steps=steps, seed=args.seed, device=args.device,
+                         resume=args.resume, ckpt_every=args.ckpt_every, progress=not args.no_progress,
+                         preset=args.preset, limit=args.limit, crop_frames=args.crop_frames,
+                         time_budget_s=args.time_budget * 60 if args.time_budget else None)
 
 
 # ---------------------------------------------------------------------------------------------
