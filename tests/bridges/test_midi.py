@@ -25,7 +25,7 @@ from ditto_live.bridges.midi import (
 from tests.jack import jack_server  # noqa: F401  (pytest fixture)
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
-JACK_PERIOD = 256  # 5.3 ms JACK cycles: MIDI events are delivered once per cycle
+JACK_PERIOD = 1024  # 21 ms JACK cycles (events arrive once per cycle); shorter ones xrun under load
 
 
 def on(p, v=100):
@@ -221,18 +221,41 @@ def send_at(out, schedule: list[tuple[float, mido.Message]]) -> None:
         out.send(msg)
 
 
-def settle(midi_in: MidiInput, expected: int, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while midi_in.received < expected and time.monotonic() < deadline:
-        time.sleep(0.01)
+class JackRig:
+    """A virtual ditto-live input, a JACK output connected to it, and a count of what arrived."""
+
+    def __init__(self, midi_in: MidiInput, out, server):
+        self.midi_in, self.out, self.server = midi_in, out, server
+        self.arrived = 0  # messages received, probes excluded
+        self.probes = 0
+        midi_in.add_handler(self._count)
+
+    def _count(self, msg, t):
+        if msg.type == "tune_request":
+            self.probes += 1
+        else:
+            self.arrived += 1
+
+    def settle(self, expected: int, timeout: float = 3.0) -> None:
+        """Wait until every message sent arrived; JACK drops a cycle's events when a client misses it."""
+        deadline = time.monotonic() + timeout
+        while self.arrived < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.arrived == expected, f"{self.arrived}/{expected} arrived; server xruns: {self.server.xruns()}"
 
 
 @pytest.fixture
 def jack_midi(jack_server):  # noqa: F811
     midi_in = open_midi_input(api="jack")
-    out = jack_output_to("ditto-live:ditto-live")
-    yield midi_in, out
-    out.close()
+    rig = JackRig(midi_in, jack_output_to("ditto-live:ditto-live"), jack_server)
+    # a JACK connection takes effect a cycle or more after jack_connect returns: probe until it carries
+    deadline = time.monotonic() + 5
+    while rig.probes == 0 and time.monotonic() < deadline:
+        rig.out.send(mido.Message("tune_request"))
+        time.sleep(0.05)
+    assert rig.probes > 0, "the JACK MIDI connection never carried a message"
+    yield rig
+    rig.out.close()
     midi_in.close()
 
 
@@ -243,16 +266,16 @@ def test_the_virtual_port_is_a_real_jack_midi_port(jack_server, jack_midi):  # n
 
 @pytest.mark.jack
 def test_a_scale_played_through_jack_becomes_the_melody_target(jack_midi):
-    midi_in, out = jack_midi
+    midi_in, out = jack_midi.midi_in, jack_midi.out
     timeline = Timeline(bpm=120.0)  # eighth notes = 0.25 s
     rec, raw = NoteRecorder(timeline.beat_at, quantize=0.25), NoteRecorder(timeline.beat_at)
     midi_in.add_handler(rec.handle)
     midi_in.add_handler(raw.handle)
     schedule = []
     for k, p in enumerate(C_MAJOR):
-        schedule += [(0.25 * k, on(p)), (0.25 * (k + 1) - 0.01, off(p))]
+        schedule += [(0.25 * k, on(p)), (0.25 * (k + 1) - 0.001, off(p))]
     send_at(out, schedule)
-    settle(midi_in, len(schedule))
+    jack_midi.settle(len(schedule))
     assert rec.notes() == [[p, 0.5 * k, 0.5] for k, p in enumerate(C_MAJOR)]
     played = raw.notes()
     assert [n[0] for n in played] == C_MAJOR
@@ -261,13 +284,13 @@ def test_a_scale_played_through_jack_becomes_the_melody_target(jack_midi):
 
 @pytest.mark.jack
 def test_a_cc_sweep_through_jack_becomes_an_intensity_curve(jack_midi):
-    midi_in, out = jack_midi
+    midi_in, out = jack_midi.midi_in, jack_midi.out
     rec = CCRecorder(Timeline(bpm=120.0).beat_at, cc=1, low_db=-40.0, high_db=-10.0, resolution=0.25)
     midi_in.add_handler(rec.handle)
     schedule = [(0.6 * v / 127, mido.Message("control_change", control=1, value=v)) for v in range(0, 128, 4)]
     schedule.append((0.6, mido.Message("control_change", control=1, value=127)))
     send_at(out, schedule)
-    settle(midi_in, len(schedule))
+    jack_midi.settle(len(schedule))
     pts = rec.points()
     assert pts[0] == [0.0, -40.0] and pts[-1][1] == -10.0
     assert pts[-1][0] == pytest.approx(1.25, abs=0.25)  # 0.6 s at 120 bpm, on a quarter-beat grid
@@ -277,12 +300,12 @@ def test_a_cc_sweep_through_jack_becomes_an_intensity_curve(jack_midi):
 
 @pytest.mark.jack
 def test_clock_ticks_through_jack_give_the_tempo(jack_midi):
-    midi_in, out = jack_midi
+    midi_in, out = jack_midi.midi_in, jack_midi.out
     clock = MidiClock()
     midi_in.add_handler(clock.handle)
     dt = 60.0 / (24 * 125.0)
     schedule = [(0.0, mido.Message("start"))] + [(k * dt, mido.Message("clock")) for k in range(73)]
     send_at(out, schedule)  # 3 beats at 125 bpm
-    settle(midi_in, len(schedule))
+    jack_midi.settle(len(schedule))
     assert clock.running and clock.bpm == pytest.approx(125.0, rel=0.03)
     assert clock.position == pytest.approx(3.0)
