@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--seed", type=int, default=0, help="selects works and every arrangement choice")
     b.add_argument("--workers", type=int, default=1, help="render processes (default 1)")
     b.add_argument("--presets", type=_csv, default=("tiny", "paper"), help="mel presets to store (default tiny,paper)")
-    b.add_argument("--max-windows-per-work", type=int, default=20, help="cap per work (default 20)")
+    b.add_argument("--max-windows-per-work", type=int, default=8, help="cap per work (default 8)")
     b.add_argument("--audio-dir", metavar="DIR", help="build from your own audio files instead of scores")
     b.add_argument("--tags", metavar="CSV", help="with --audio-dir: file,genre,mood,tempo,instrument[,caption]")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")

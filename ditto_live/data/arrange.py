@@ -6,7 +6,7 @@ the same seed gives the same arrangement. Output is in seconds, ready for the sy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -65,6 +65,8 @@ class ArrangeConfig:
     bpm_scale: tuple[float, float] = (0.9, 1.1)  # extra tempo scaling on top of the genre's range
     velocity_jitter: float = 7.0  # std of per-note velocity noise
     onset_jitter_s: float = 0.008  # std of per-note onset noise in seconds
+    min_play_s: float = 30.0  # a shorter tune is played again (as folk players do), up to max_plays times
+    max_plays: int = 3  # most play-throughs of a short tune
 
 
 @dataclass(frozen=True)
@@ -174,12 +176,23 @@ def choose_programs(genre: str, n_voices: int, cfg: ArrangeConfig, rng: np.rando
     return family, [int(rng.choice(FAMILIES[family]))] * n_voices
 
 
+def play_through(work: Work, plays: int) -> Work:
+    """The work played ``plays`` times back to back (each repeat starts on the next whole beat)."""
+    if plays <= 1:
+        return work
+    period = float(np.ceil(work.length_q / work.beat_q) * work.beat_q)
+    voices = tuple(tuple((p, o + k * period, d) for k in range(plays) for p, o, d in v) for v in work.voices)
+    return replace(work, voices=voices, length_q=period * (plays - 1) + work.length_q)
+
+
 def arrange(work: Work, rng: np.random.Generator, cfg: ArrangeConfig = ArrangeConfig()) -> Arrangement:
     """Pick instruments, tempo, transposition and dynamics for one rendering of a work."""
     lo, hi = GENRE_BPM.get(work.genre, (70.0, 120.0))
     bpm = float(rng.uniform(lo, hi) * rng.uniform(*cfg.bpm_scale))
     bpm = round(bpm, 1)
     sec_per_q = 60.0 / (bpm * work.beat_q)
+    plays = int(np.clip(np.ceil(cfg.min_play_s / (work.length_q * sec_per_q)), 1, cfg.max_plays))
+    work = play_through(work, plays)
     transpose = choose_transpose(work, *cfg.transpose, rng)
     family, programs = choose_programs(work.genre, len(work.voices), cfg, rng)
     tracks = []

@@ -34,7 +34,7 @@ class BuildConfig:
     seed: int = 0  # selects works order and every arrangement choice
     workers: int = 1  # render processes (1: in this process)
     presets: tuple[str, ...] = ("tiny", "paper")  # mel presets stored for every window
-    max_windows_per_work: int = 20  # cap so long Mass movements do not crowd out the rest
+    max_windows_per_work: int = 8  # cap so long Mass movements do not crowd out the rest
     sample_rate: int = 22050  # model rate
     shard_size: int = 256  # windows per shard file
     peak_dbfs: tuple[float, float] = (-12.0, -1.0)  # each rendering is peak-normalised to a level in this range

@@ -100,14 +100,15 @@ def _voices(score) -> list[tuple[tuple[int, float, float], ...]]:
 
 def parse_work(ref: WorkRef) -> Work:
     """Parse one work with music21 and reduce it to note lists. Raises on anything unusable."""
-    from music21 import converter, meter
+    from music21 import bar, converter, meter, repeat
 
     kwargs = {"number": ref.number} if ref.number is not None else {}
-    score = converter.parse(ref.path, **kwargs)
+    score = converter.parse(ref.path, storePickle=False, **kwargs)
     if hasattr(score, "scores"):  # an Opus: take its first score
         score = score.scores[0]
     try:
-        score = score.expandRepeats()
+        if score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatExpression)).first() is not None:
+            score = score.expandRepeats()
     except Exception as exc:  # music21 refuses some repeat structures; play them once
         log.debug("%s: repeats not expanded (%s)", ref.work_id, exc)
     voices = _voices(score)
