@@ -154,7 +154,7 @@ class ModelInfo:
 
     name: str  # bundle name (or folder name for a path)
     path: Path  # bundle folder
-    size_bytes: int  # bytes on disk, all files
+    size_bytes: int  # bytes the bundle ships (weights, JSON, card)
     preset: str  # mel/UNet preset ("tiny", "paper", or "?")
     components: list[str]  # checkpoints present
     metrics: dict[str, dict]  # each component's "metrics" from its model.json
@@ -162,7 +162,16 @@ class ModelInfo:
 
 
 def folder_size(folder: Path) -> int:
+    """Bytes of every file under ``folder``."""
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def shipped_size(folder: Path) -> int:
+    """Bytes a bundle ships: its checkpoints' weights and JSON and its card (not runs/ or training states)."""
+    total = sum(f.stat().st_size for d in _component_dirs(folder).values() for f in d.iterdir()
+                if f.is_file() and f.name != "train_state.pt")
+    card = folder / CARD_FILE
+    return total + (card.stat().st_size if card.is_file() else 0)
 
 
 def _preset_of(metas: dict[str, dict]) -> str:
@@ -182,7 +191,7 @@ def _preset_of(metas: dict[str, dict]) -> str:
 def model_info(folder: Path, name: str | None = None) -> ModelInfo:
     metas = {comp: _read_meta(d) for comp, d in _component_dirs(folder).items()}
     first = metas.get("base") or next(iter(metas.values()), {})
-    return ModelInfo(name=name or folder.name, path=folder, size_bytes=folder_size(folder),
+    return ModelInfo(name=name or folder.name, path=folder, size_bytes=shipped_size(folder),
                      preset=_preset_of(metas), components=list(metas),
                      metrics={c: m.get("metrics", {}) for c, m in metas.items()},
                      machine=str(first.get("machine", "")))
