@@ -82,7 +82,9 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
         return "forbidden", text
     if isinstance(exc, FileNotFoundError):
         return "not_found", text
-    if isinstance(exc, UsageError | ValueError | KeyError | TypeError):
+    if isinstance(exc, UsageError):
+        return "bad_request", text
+    if isinstance(exc, ValueError | KeyError | TypeError):
         return "bad_request", f"{type(exc).__name__}: {text}"
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return "failed", f"out of memory: {text}"

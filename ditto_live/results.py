@@ -61,8 +61,10 @@ def safe_output_path(output_dir: str | os.PathLike[str], name: str, suffix: str 
     return path
 
 
-def resolve_input_path(path: str | os.PathLike[str], allowed_roots: Iterable[str | os.PathLike[str]]) -> Path:
-    """The real path of an existing input file, if it lies under an allowed root; else PathForbidden.
+def resolve_input_path(path: str | os.PathLike[str], allowed_roots: Iterable[str | os.PathLike[str]],
+                       directory: bool = False) -> Path:
+    """The real path of an existing input file (or folder, with ``directory``), if it lies under an
+    allowed root; else PathForbidden.
 
     Symlinks are followed before the check, so a link inside a root pointing outside is refused.
     A missing file raises FileNotFoundError (after the check, so probing outside roots says nothing).
@@ -77,8 +79,8 @@ def resolve_input_path(path: str | os.PathLike[str], allowed_roots: Iterable[str
     roots = [_resolve_root(r) for r in allowed_roots]
     if not any(_inside(real, r) for r in roots):
         raise PathForbidden(f"{text!r} is outside the allowed roots ({', '.join(map(str, roots)) or 'none'})")
-    if not real.is_file():
-        raise FileNotFoundError(f"{text!r}: no such file")
+    if not (real.is_dir() if directory else real.is_file()):
+        raise FileNotFoundError(f"{text!r}: no such {'folder' if directory else 'file'}")
     return real
 
 

@@ -300,10 +300,13 @@ class Server:
         summary = dict(result.summary)
         summary.update(job_id=job.job_id, latency_s=round(now - job.submitted, 4),
                        queue_wait_s=round((job.started or now) - job.submitted, 4))
+        sidecar = Path(result.wav_path).with_suffix(".json")
+        if "sidecar" not in summary and sidecar.is_file():
+            summary["sidecar"] = str(sidecar)
         text = json.dumps(summary, default=str)
-        if len(text) > MAX_SUMMARY_CHARS:  # keep the datagram small: scalars only, the sidecar has it all
-            text = json.dumps({k: v for k, v in summary.items() if isinstance(v, str | int | float | bool)
-                               and len(str(v)) < 256} | {"truncated": True}, default=str)
+        if len(text) > MAX_SUMMARY_CHARS:  # keep the datagram small: short fields only, the sidecar has all
+            short = {k: v for k, v in summary.items() if len(json.dumps(v, default=str)) < 256}
+            text = json.dumps(short | {"truncated": True}, default=str)
         self._send(to, "/ditto/job/done", [job.job_id, str(Path(result.wav_path).resolve()), text])
 
     # -- request handlers ----------------------------------------------------------------------------
@@ -347,7 +350,7 @@ class Server:
             controls.append(dataclasses.replace(c, params=params))
         model = spec.model
         if "/" in model or "\\" in model or model.startswith(("~", ".")):
-            model = str(resolve_input_path(Path(model).expanduser() / "model.json", self.allowed_roots).parent)
+            model = str(resolve_input_path(model, self.allowed_roots, directory=True))
         return dataclasses.replace(spec, controls=tuple(controls), model=model)
 
     def _request_error(self, exc: Exception) -> tuple[str, str]:

@@ -65,18 +65,16 @@ def server_config(cfg: Config, args: argparse.Namespace) -> ServerConfig:
     return server
 
 
-def make_runner(cfg: Config, output_dir: str | Path, fake: bool = False) -> Any:
+def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: bool = False) -> Any:
     """The job runner: the engine's (``ditto_live.jobs.JobRunner``), or the model-free FakeRunner."""
     if fake:
         from ditto_live.queue import FakeRunner
 
-        return FakeRunner(Path(output_dir).expanduser(), steps=20, step_s=0.05, seconds=2.0)
-    try:
-        from ditto_live.jobs import JobRunner  # imports torch and the engine: only when serving for real
-    except ImportError as exc:
-        raise UsageError(f"the engine's job runner is unavailable ({exc}); --fake-runner serves the "
-                         "protocol with a test tone") from exc
-    return JobRunner.from_config(cfg.generate, output_dir=Path(output_dir).expanduser())
+        return FakeRunner(Path(server.output_dir).expanduser(), steps=20, step_s=0.05, seconds=2.0)
+    from ditto_live.jobs import JobRunner  # imports torch and the engine: only when serving for real
+
+    return JobRunner(output_dir=server.output_dir, allowed_roots=server.allowed_roots, device=cfg.generate.device,
+                     plot=plot)
 
 
 def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
@@ -115,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from ditto_live.server import Server
 
     config = server_config(args.cfg, args)
-    runner = make_runner(args.cfg, config.output_dir, fake=args.fake_runner)
+    runner = make_runner(args.cfg, config, fake=args.fake_runner)
     live: dict[str, float] = {}  # one dict: OSC /ditto/control/set and MIDI write it, the stream reads it
     stream = build_stream(args.cfg, runner, live, config.output_dir) if args.stream else None
     server = Server(config, runner, stream=stream, live_controls=live)

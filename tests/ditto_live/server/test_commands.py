@@ -135,3 +135,13 @@ def test_stream_start_and_stop_over_osc_drive_the_continuous_stream(make_server,
     client.send("/ditto/stream/stop")
     assert client.expect(lambda m: m.address == "/ditto/stream/state" and m.args[0] == "stopped").args[0] == "stopped"
     assert audio_out.played().size > 0
+
+
+@pytest.mark.slow
+def test_demo_with_the_engine_runner_writes_wav_and_png(tmp_path, capsys):
+    """The real runner (the bundled default, else tiny-untrained) behind the real OSC server."""
+    rc = main(["demo", "--steps", "2", "--output-dir", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    wav = next(tmp_path.glob("demo-*.wav"))
+    assert "latency:" in out and wav.with_suffix(".png").is_file() and wav.with_suffix(".json").is_file()

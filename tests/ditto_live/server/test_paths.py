@@ -150,3 +150,11 @@ def test_the_server_resolves_input_paths_before_the_runner_sees_them(make_server
     server = make_server()
     spec = server.load_spec(json.dumps({"controls": [{"type": "outpaint", "reference": str(tmp_path / "alias.wav")}]}))
     assert spec.controls[0].params["reference"] == str((tmp_path / "take.wav").resolve())
+
+
+def test_a_model_folder_under_a_root_is_accepted_and_resolved(make_server, tmp_path):
+    (tmp_path / "bundle" / "ctm").mkdir(parents=True)
+    server = make_server()
+    spec = server.load_spec(job_json(model=str(tmp_path / "bundle" / ".." / "bundle")))
+    assert spec.model == str((tmp_path / "bundle").resolve())
+    assert server.load_spec(job_json(model="tiny-untrained")).model == "tiny-untrained"  # a name, not a path
