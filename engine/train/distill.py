@@ -142,7 +142,7 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
                   w_min: float = 1.0, w_max: float = 4.0, ema_decay: float = 0.999, target_ema: float = 0.95,
                   loss: str = "l2", seed: int = 0, device: str = "auto", resume: bool | str = False,
                   ckpt_every: int = 500, progress: bool = True, preset: str | None = None, limit: int = 0,
-                  data=None, crop_frames: int = 0, warmup: int | None = None, eval_windows: int = 8,
+                  data=None, crop_frames: int = 0, warmup: int | None = None, eval_windows: int = 4,
                   eval_w: float = 3.0, stop_at: int | None = None, time_budget_s: float | None = None) -> dict:
     """Distil ``teacher`` (a base checkpoint folder, or (model, meta)) into a ``kind`` student on the
     corpus at ``data_dir`` (or ``data``, a ``base.MelData``). Returns the final metrics."""
@@ -201,10 +201,12 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
         if losses:
             metrics["final_loss"] = round(sum(losses[-50:]) / len(losses[-50:]), 6)
         if final and n_eval:
+            t_eval = time.perf_counter()
             if reference is None:
                 reference = teacher_reference(teacher_model, x_T, eval_cond, recipe.teacher_steps)
             metrics.update(quality_check(kind, averaged, teacher_model, x_T, eval_cond, reference))
-            metrics["eval_w"] = eval_w
+            metrics |= {"eval_w": eval_w, "eval_time_s": round(time.perf_counter() - t_eval, 1)}
+            log.info("quality check: %s", {k: v for k, v in metrics.items() if k.startswith("mse")})
         meta = {"kind": kind, "model_config": student.cfg.to_dict() if hasattr(student, "cfg") else {},
                 "mel_config": mel_cfg, "tags": teacher_meta.get("tags", {}),
                 "vocab_sizes": list(getattr(student, "vocab_sizes", teacher_meta.get("vocab_sizes", []))),
