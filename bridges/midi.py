@@ -418,8 +418,8 @@ def sample_and_hold(events: list[tuple[float, float]], start: float, end: float,
 class CCRecorder:
     """Records one controller as ``(beat, dB)`` and returns intensity points ``[[beat, dB], ...]``."""
 
-    def __init__(self, beat_at: Callable[[float], float], cc: int = 1, low_db: float = -40.0,
-                 high_db: float = -10.0, channel: int = -1, resolution: float = 0.25, max_events: int = 65536):
+    def __init__(self, beat_at: Callable[[float], float], cc: int = 1, low_db: float = -35.0,
+                 high_db: float = -12.0, channel: int = -1, resolution: float = 0.25, max_events: int = 65536):
         self.beat_at = beat_at  # arrival time -> beat
         self.cc = cc  # controller number (1 = mod wheel, 11 = expression, 7 = volume)
         self.low_db = low_db  # dB at value 0

@@ -35,8 +35,8 @@ class MidiControl:
     """Binds MIDI input to live controls and records a take for a job spec."""
 
     def __init__(self, midi_input: MidiInput, live_controls: dict[str, float] | None = None,
-                 intensity_cc: int = 1, channel: int = -1, bpm: float = 120.0, low_db: float = -40.0,
-                 high_db: float = -10.0, quantize: float = 0.0,
+                 intensity_cc: int = 1, channel: int = -1, bpm: float = 120.0, low_db: float = -35.0,
+                 high_db: float = -12.0, quantize: float = 0.0,
                  on_change: Callable[[str, float], None] | None = None):
         self.input = midi_input
         self.live_controls: dict[str, float] = {} if live_controls is None else live_controls

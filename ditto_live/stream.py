@@ -265,7 +265,8 @@ class RunnerWindows:
     ``result.wav_path``, ditto_live/jobs.py): window k > 0 is an outpaint job whose reference is the
     previous window, written to ``workdir``. ``cancel()`` (called by ``Stream.stop``) makes the job in
     flight stop at its next optimisation step. Result files are removed after reading unless
-    ``keep_results``.
+    ``keep_results``. ``workdir`` must lie under one of the server's allowed roots (the runner reads
+    the reference through the same path check as any request).
     """
 
     def __init__(self, runner: Any, workdir: str | Path, overlap_seconds: float, model_rate: int = 22050,

@@ -67,7 +67,7 @@ def test_a_take_under_midi_clock_becomes_a_valid_job():
     assert melody["unit"] == "beats"
     assert melody["notes"] == [[p, 0.5 * k, 0.5] for k, p in enumerate(C_MAJOR)]  # from the bar line
     points = spec.controls[2].params["points"]
-    assert points[0] == [0.0, -40.0] and points[-1][1] == -10.0
+    assert points[0] == [0.0, -35.0] and points[-1][1] == -12.0  # the default CC range
     assert spec.bars == 1  # 4 beats of notes, the sweep ends on beat 4
 
 
