@@ -39,6 +39,7 @@ from ditto_live.targets import (
     build_targets,
     encode_tags,
     window_controls,
+    wrap_for_loop,
 )
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class JobRunner:
 
     def __init__(self, bundle_loader: Callable[[str, str], Any] | None = None, output_dir: str = "~/ditto_live_out",
                  allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
-                 measure_baseline: bool = True, autocast: bool = False):
+                 measure_baseline: bool = True, autocast: bool = False, sentence_encoder: Any = None):
         self.bundle_loader = bundle_loader
         self.output_dir = output_dir
         self.allowed_roots = tuple(allowed_roots)
@@ -127,6 +128,7 @@ class JobRunner:
         self.plot = plot  # also write a PNG of the spectrogram with target vs achieved curves
         self.measure_baseline = measure_baseline  # also decode, vocode and measure the unoptimised x_T
         self.autocast = autocast  # bf16 autocast of the model calls during optimisation
+        self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
         self._bundles: dict[str, Any] = {}
 
     def bundle(self, name: str):
@@ -162,13 +164,14 @@ class JobRunner:
         targets = build_targets(spec, mel, frames, self.allowed_roots, front)
         seam = next((t.overlap for t in targets if t.kind == "loop"), 0)
         total = frames + seam  # a loop generates its seam too, then drops it
+        wrap_for_loop(targets, seam)
         text_model = None
         if any(t.kind == "text" for t in targets):
             if b.clap is None:
                 raise JobSpecError("the text control needs a text-audio model; this model bundle has none")
             from ditto_live.text_encoder import default_encoder
 
-            text_model = TextModel(b.clap, default_encoder())
+            text_model = TextModel(b.clap, self.sentence_encoder or default_encoder())
         steps = spec.steps or max((DEFAULT_STEPS[t.kind] for t in targets), default=0)
         lap("target")
 

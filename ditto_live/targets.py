@@ -202,7 +202,10 @@ def build_target(c: ControlSpec, index: int, spec: JobSpec, mel: MelConfig, fram
         t.mask[:o] = 1
         t.info = {"reference": p["reference"], "overlap_frames": o}
     elif c.type == "loop":
-        t.overlap = _frames_of(p.get("overlap", DEFAULT_OVERLAP_S / 2), unit, spec.bpm, fr, f"{key}.overlap")
+        if "overlap" in p:
+            t.overlap = _frames_of(p["overlap"], unit, spec.bpm, fr, f"{key}.overlap")
+        else:  # half a second, or a quarter of a short clip
+            t.overlap = min(int(round(DEFAULT_OVERLAP_S / 2 * fr)), frames // 4)
         if not 0 < t.overlap <= frames // 2:
             raise JobSpecError(f"{key}.overlap: must be > 0 and at most half the clip")
         t.info = {"overlap_frames": t.overlap}
@@ -218,6 +221,21 @@ def build_targets(spec: JobSpec, mel: MelConfig, frames: int, allowed_roots: Ite
     if sum(t.kind == "loop" for t in targets) > 1:
         raise JobSpecError("job.controls: at most one loop control")
     return targets
+
+
+def wrap_for_loop(targets: list[ClipTarget], seam: int) -> None:
+    """Extend every per-frame target by ``seam`` frames that repeat its start: a loop generates its seam
+    (the frames after the end that must equal the first ones), then drops it."""
+    for t in targets:
+        if t.curve is not None:
+            t.curve = torch.cat([t.curve, t.curve[:seam]])
+        if t.pitch is not None:
+            t.pitch = torch.cat([t.pitch, t.pitch[:seam]])
+        if t.labels is not None:
+            t.labels = torch.cat([t.labels, t.labels[:seam]])
+        if t.reference is not None:
+            t.reference = torch.cat([t.reference, torch.zeros(*t.reference.shape[:-1], seam)], -1)
+            t.mask = torch.cat([t.mask, torch.zeros(seam)])
 
 
 @lru_cache(maxsize=8)

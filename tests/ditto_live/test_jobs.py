@@ -1,0 +1,161 @@
+"""JobRunner end to end on a narrow in-memory bundle: files, sidecar, every control, windows, errors,
+cancellation; and the targets built from MIDI and WAV files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from ditto_live.engine.audio import MelConfig
+from ditto_live.engine.clap import ClapConfig, ClapModel
+from ditto_live.engine.controls.melody import NO_NOTE
+from ditto_live.engine.distill import init_student_from_teacher
+from ditto_live.engine.ito import JobCancelled
+from ditto_live.engine.tags import TagVocab
+from ditto_live.engine.unet import UNet, UNetConfig
+from ditto_live.jobs import JobRunner
+from ditto_live.jobspec import JobSpecError, parse_job
+from ditto_live.models import Bundle
+from ditto_live.results import PathForbidden
+from ditto_live.text_encoder import FakeSentenceEncoder
+
+MEL = MelConfig(frames=64)  # a 0.74 s window keeps every test small
+FR = MEL.frame_rate
+NARROW = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), mid_attention=False,
+                    cross_attention=False, emb_dim=32, groups=4)
+C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def narrow_bundle(name: str = "narrow", device: str = "cpu") -> Bundle:
+    torch.manual_seed(0)
+    vocab = TagVocab.from_names(genre=["folk", "chorale"], tempo=["slow", "moderate", "fast", "very fast"])
+    base = UNet(NARROW, vocab.sizes).eval()
+    student = init_student_from_teacher(base).eval()
+    clap = ClapModel(ClapConfig(channels=(8, 8), hidden=16, embed_dim=8)).eval()
+    meta = {"mel_config": MEL.to_dict(), "tags": vocab.to_dict()}
+    return Bundle(name=name, path=Path("<memory>"), base=base, ctm=student, cm=student, clap=clap,
+                  meta={"base": meta, "ctm": meta, "cm": meta})
+
+
+def runner(tmp_path: Path, **kw) -> JobRunner:
+    return JobRunner(lambda name, device: narrow_bundle(name, device), output_dir=str(tmp_path / "out"),
+                     allowed_roots=[str(tmp_path)], sentence_encoder=FakeSentenceEncoder(), **kw)
+
+
+def write_midi(path: Path, pitches: list[int], bpm: float = 120.0) -> Path:
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    inst = pretty_midi.Instrument(program=0)
+    beat = 60.0 / bpm
+    for i, p in enumerate(pitches):
+        inst.notes.append(pretty_midi.Note(velocity=90, pitch=p, start=i * beat, end=(i + 1) * beat))
+    pm.instruments.append(inst)
+    pm.write(str(path))
+    return path
+
+
+def write_wav(path: Path, seconds: float = 1.0) -> Path:
+    t = np.arange(int(seconds * 22050)) / 22050
+    sf.write(path, (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050)
+    return path
+
+
+def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path):
+    spec = parse_job({"model": "narrow", "seconds": 0.7, "steps": 3, "seed": 3, "tags": {"genre": "folk"},
+                      "controls": [{"type": "intensity", "shape": "crescendo"},
+                                   {"type": "melody", "notes": [[60, 0, 0.5], [64, 0.5, 0.5]]},
+                                   {"type": "structure", "form": "AB"}]})
+    seen = []
+    result = runner(tmp_path, plot=True).run(spec, progress=lambda *a: seen.append(a[0]))
+    audio, sr = sf.read(result.wav_path)
+    frames = round(0.7 * FR)
+    assert sr == 22050 and len(audio) == frames * 256
+    assert result.wav_path.parent == (tmp_path / "out").resolve() and result.wav_path.name.startswith("clip-")
+    side = json.loads(result.wav_path.with_suffix(".json").read_text())
+    assert side["seed"] == 3 and side["model"] == "narrow" and side["spec"]["controls"][0]["shape"] == "crescendo"
+    assert {"parse", "target", "optimise", "decode", "vocode", "write"} <= set(side["timings_ms"])
+    assert set(side["loss"]) == {"intensity", "melody", "structure"}
+    assert all(v["before"] is not None and np.isfinite(v["after"]) for v in side["loss"].values())
+    out = side["metrics"]["output"]
+    assert {"intensity_mse_db2", "melody_accuracy", "structure_mse"} == set(out)
+    assert 0 <= out["melody_accuracy"] <= 1 and out["intensity_mse_db2"] > 0
+    assert side["ito"][0]["steps_run"] == 3 and Path(side["png"]).stat().st_size > 1000
+    assert seen[0] == "parse" and "optimise" in seen and seen[-1] == "write"
+
+
+def test_long_clips_chain_windows_and_loops_drop_their_seam(tmp_path):
+    spec = parse_job({"model": "narrow", "seconds": 1.8, "steps": 1, "decode_steps": 1,
+                      "controls": [{"type": "intensity", "shape": "swell"}, {"type": "loop", "overlap": 0.1}]})
+    result = runner(tmp_path, measure_baseline=False).run(spec, out_prefix=str(tmp_path / "long"))
+    frames = round(1.8 * FR)
+    assert len(sf.read(result.wav_path)[0]) == frames * 256
+    assert result.summary["windows"] == 4  # 155 + 9 seam frames in windows of 64 sharing 16
+    assert "loop_seam_jump_db" in result.summary["metrics"]["output"]
+    assert (tmp_path / "long.json").is_file() and not (tmp_path / "long.png").exists()
+
+
+def test_painting_text_ditto_baseline_and_resampling(tmp_path):
+    ref = write_wav(tmp_path / "ref.wav", 0.8)
+    spec = parse_job({"model": "narrow", "method": "ditto", "steps": 1, "sample_rate_out": 48000,
+                      "controls": [{"type": "inpaint", "reference": str(ref), "start": 0.2, "end": 0.4},
+                                   {"type": "outpaint", "reference": str(ref), "overlap": 0.2},
+                                   {"type": "text", "caption": "a calm folk song"}]})
+    result = runner(tmp_path).run(spec)
+    assert sf.info(result.wav_path).samplerate == 48000
+    out = result.summary["metrics"]["output"]
+    assert {"inpaint_mel_mse_db2", "outpaint_mel_mse_db2", "text_cosine"} == set(out)
+    assert result.summary["method"] == "ditto" and result.summary["ito"][0]["steps_run"] == 1
+
+
+def test_c_major_midi_file_becomes_one_pitch_class_per_half_second(tmp_path):
+    from ditto_live.engine.controls.melody import melody_target
+    from ditto_live.targets import notes_from_midi
+
+    notes = notes_from_midi(str(write_midi(tmp_path / "scale.mid", C_MAJOR)), [str(tmp_path)])
+    assert [n[0] for n in notes] == C_MAJOR and notes[1][1] == pytest.approx(0.5)
+    target = melody_target(notes, "seconds", 120, 400, FR)
+    for n in range(0, 400, 7):
+        beat = int(n / FR / 0.5)
+        assert int(target[n]) == (C_MAJOR[beat] % 12 if beat < 8 else NO_NOTE)
+
+
+@pytest.mark.parametrize(("control", "tags", "message"), [
+    ({"type": "melody", "midi": "{tmp}/missing.mid"}, {}, "not found"),
+    ({"type": "melody", "midi": "{tmp}/empty.mid"}, {}, "has no notes"),
+    ({"type": "inpaint", "reference": "{tmp}/ref.wav", "start": 0.5, "end": 2.0}, {}, "outside the clip"),
+    ({"type": "intensity", "shape": "flat"}, {"genre": "polka"}, "unknown genre tag 'polka'"),
+    ({"type": "outpaint", "reference": "/etc/hostname"}, {}, "outside the allowed roots"),
+])
+def test_bad_inputs_fail_with_one_clear_line(tmp_path, control, tags, message):
+    write_midi(tmp_path / "empty.mid", [])
+    write_wav(tmp_path / "ref.wav", 0.7)
+    control = {k: v.format(tmp=tmp_path) if isinstance(v, str) else v for k, v in control.items()}
+    spec = parse_job({"model": "narrow", "steps": 1, "tags": tags, "controls": [control]})
+    with pytest.raises((JobSpecError, PathForbidden)) as exc:
+        runner(tmp_path).run(spec)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.wav"))
+
+
+def test_cancellation_stops_the_job_within_one_step_and_writes_nothing(tmp_path):
+    steps = []
+    spec = parse_job({"model": "narrow", "steps": 50, "controls": [{"type": "intensity", "shape": "dip"}]})
+    with pytest.raises(JobCancelled):
+        runner(tmp_path).run(spec, progress=lambda stage, step, total, loss: steps.append(step)
+                             if stage == "optimise" else None, is_cancelled=lambda: len(steps) >= 2)
+    assert len(steps) == 2
+    assert not list((tmp_path / "out").glob("*.wav")) if (tmp_path / "out").exists() else True
