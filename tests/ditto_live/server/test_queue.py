@@ -1,0 +1,69 @@
+"""The job queue on its own: error classification (including the engine's JobCancelled), progress
+throttling, positions, and exactly one finished event per job."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ditto_live.jobspec import JobSpec, JobSpecError
+from ditto_live.queue import FakeRunner, Job, JobQueue, ProgressThrottle, QueueFull, classify_error
+from ditto_live.results import PathForbidden
+
+
+def test_the_engines_job_cancelled_is_classified_as_cancelled():
+    from ditto_live.engine.ito import JobCancelled
+
+    assert classify_error(JobCancelled("at step 3")) == ("cancelled", "cancelled")
+
+
+@pytest.mark.parametrize(("exc", "code"), [
+    (JobSpecError("job.steps: expected 0..2000"), "bad_request"), (PathForbidden("x"), "forbidden"),
+    (FileNotFoundError("no such bundle"), "not_found"), (MemoryError(), "failed"),
+    (RuntimeError("CUDA out of memory"), "failed"), (FloatingPointError("NaN"), "failed"),
+])
+def test_classify_error_codes(exc, code):
+    got, message = classify_error(exc)
+    assert got == code and message
+
+
+def test_progress_throttle_lets_one_event_through_per_interval():
+    now = [0.0]
+    throttle = ProgressThrottle(0.25, clock=lambda: now[0])
+    passed = []
+    for i in range(100):
+        now[0] = i * 0.01  # 1 s of events every 10 ms
+        passed.append(throttle.ready())
+    assert sum(passed) == 4 and passed[0]
+
+
+class Events:
+    def __init__(self):
+        self.finished_calls: list[tuple[str, str | None]] = []
+        self.done = threading.Event()
+
+    def progress(self, job, stage, step, total, loss):
+        pass
+
+    def finished(self, job, result, code, message):
+        self.finished_calls.append((job.job_id, code))
+        if len(self.finished_calls) == 3:
+            self.done.set()
+
+
+def test_positions_overflow_and_one_finished_event_per_job(tmp_path):
+    events = Events()
+    runner = FakeRunner(tmp_path, steps=10, step_s=0.01)
+    q = JobQueue(runner, events, size=2, progress_interval_s=0.0, output_dir=tmp_path)
+    positions = [q.submit(Job("a", JobSpec())), q.submit(Job("b", JobSpec()))]  # worker not started yet
+    with pytest.raises(QueueFull):
+        q.submit(Job("c", JobSpec()))
+    q.start()
+    assert runner.running.wait(2) and q.state("a") == "running"
+    assert q.submit(Job("d", JobSpec())) == 2  # behind the running "a" and the waiting "b"
+    assert events.done.wait(5)
+    q.stop()
+    assert positions == [0, 1]
+    assert sorted(events.finished_calls) == [("a", None), ("b", None), ("d", None)]
+    assert q.state("a") == "done" and q.state("zzz") == "unknown"
