@@ -1,7 +1,7 @@
 """SoundFont rendering with FluidSynth (pyfluidsynth over Debian's libfluidsynth3).
 
-One synthesizer per process keeps the SoundFont loaded; each render resets it, assigns one MIDI
-channel per track (drums on channel 10) and plays the notes in time order into a mono float buffer.
+Each render builds a synthesizer, assigns one MIDI channel per track (drums on channel 10) and plays
+the notes in time order into a mono float buffer.
 """
 
 from __future__ import annotations
@@ -30,16 +30,29 @@ def default_soundfont() -> Path:
 
 
 class Renderer:
-    """Renders tracks of notes to audio with one FluidSynth instance."""
+    """Renders tracks of notes to audio with FluidSynth.
+
+    Every render gets a fresh synthesizer: FluidSynth's reverb and chorus carry state (LFO phases,
+    delay lines) from one render to the next, so reusing one would make a work's audio depend on what
+    was rendered before it (and on how works were spread over processes).
+    """
 
     def __init__(self, soundfont: str | Path | None = None, sample_rate: int = SAMPLE_RATE, gain: float = 0.25):
+        self.soundfont = str(soundfont or default_soundfont())
+        self.sample_rate = sample_rate
+        self.gain = gain
+        if not Path(self.soundfont).is_file():
+            raise FileNotFoundError(f"no SoundFont at {self.soundfont}")
+
+    def _synth(self):
         import fluidsynth
 
-        self.sample_rate = sample_rate
-        self.synth = fluidsynth.Synth(gain=gain, samplerate=float(sample_rate))
-        self.sfid = self.synth.sfload(str(soundfont or default_soundfont()))
-        if self.sfid < 0:
-            raise RuntimeError(f"FluidSynth could not load {soundfont}")
+        synth = fluidsynth.Synth(gain=self.gain, samplerate=float(self.sample_rate))
+        sfid = synth.sfload(self.soundfont)
+        if sfid < 0:
+            synth.delete()
+            raise RuntimeError(f"FluidSynth could not load {self.soundfont}")
+        return synth, sfid
 
     def _channels(self, tracks: tuple[Track, ...] | list[Track]) -> list[int]:
         """MIDI channel per track: drums on 10, the rest on 1..16 skipping 10."""
@@ -61,16 +74,21 @@ class Renderer:
 
         max_s: stop there (notes starting later are not played), to skip audio that would be thrown away.
         """
-        synth, sr = self.synth, self.sample_rate
-        synth.system_reset()
-        synth.get_samples(sr // 2)  # flush the reverb and chorus tails of the previous render
         channels = self._channels(tracks)
+        synth, sfid = self._synth()
+        try:
+            return self._play(synth, sfid, tracks, channels, tail_s, max_s)
+        finally:
+            synth.delete()
+
+    def _play(self, synth, sfid: int, tracks, channels: list[int], tail_s: float, max_s: float | None) -> np.ndarray:
+        sr = self.sample_rate
         events = []  # (sample, kind, channel, pitch, velocity); note-offs (kind 0) sort before note-ons
         for tr, ch in zip(tracks, channels):
             if tr.is_drum:
-                synth.program_select(ch, self.sfid, 128, 0)
+                synth.program_select(ch, sfid, 128, 0)
             else:
-                synth.program_select(ch, self.sfid, 0, tr.program)
+                synth.program_select(ch, sfid, 0, tr.program)
             for pitch, start, end, vel in tr.notes:
                 if not 0 <= pitch <= 127 or (max_s is not None and start >= max_s):
                     continue
@@ -96,4 +114,4 @@ class Renderer:
         return stereo.mean(axis=1) / 32768.0
 
     def close(self) -> None:
-        self.synth.delete()
+        """Nothing to release (each render owns its synthesizer); kept for symmetry with other adapters."""
