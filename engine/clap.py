@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ditto_live.engine.checkpoint import register_model_kind
+
 
 @dataclass(frozen=True)
 class ClapConfig:
@@ -90,3 +92,12 @@ def retrieval_accuracy(audio: Tensor, text: Tensor, caption_ids: Tensor) -> floa
     """Fraction of clips whose nearest caption embedding carries their own caption."""
     nearest = (audio @ text.t()).argmax(dim=1)
     return float((caption_ids[nearest] == caption_ids).float().mean())
+
+
+def build_clap(model_config: dict) -> ClapModel:
+    cfg = dict(model_config)
+    cfg["channels"] = tuple(cfg.get("channels", ClapConfig.channels))
+    return ClapModel(ClapConfig(**cfg))
+
+
+register_model_kind("clap", build_clap)

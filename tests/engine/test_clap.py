@@ -50,3 +50,14 @@ def test_training_separates_two_kinds_of_clip():
     with torch.no_grad():
         after = retrieval_accuracy(model.encode_audio(mel), model.encode_text(text[ids]), ids)
     assert after == 1.0 and after >= before
+
+
+def test_checkpoint_round_trip_rebuilds_the_clap_model(tmp_path):
+    from ditto_live.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    model = ClapModel(CFG)
+    save_checkpoint(tmp_path / "clap", model, {"kind": "clap", "model_config": CFG.to_dict()})
+    loaded, meta = load_checkpoint(tmp_path / "clap")
+    mel = torch.randn(2, 1, 16, 32)
+    torch.testing.assert_close(loaded.encode_audio(mel), model.encode_audio(mel))
+    assert meta["kind"] == "clap"
