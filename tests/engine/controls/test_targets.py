@@ -118,3 +118,20 @@ def test_painting_targets_place_the_reference_where_asked():
     assert masked_mse(x0, target, mask)[0] == 0
     periodic = torch.rand(1, 1, 4, 6).repeat(1, 1, 1, 3)
     assert loop_loss(periodic, 6)[0] == 0 and loop_loss(torch.rand(1, 1, 4, 18), 6)[0] > 0
+
+
+def test_intensity_feature_reads_as_librosa_rms_db_of_the_audio():
+    """The calibration offset: the mel energy equals 20 log10 RMS measured by librosa, within 0.3 dB."""
+    import numpy as np
+
+    from ditto_live.engine.audio import PRESETS, MelFrontEnd
+    from ditto_live.metrics import rms_db_curve
+
+    cfg = PRESETS["tiny"]
+    t = np.arange(256 * 256) / cfg.sample_rate
+    rng = np.random.default_rng(0)
+    for audio in (0.3 * np.sin(2 * np.pi * 440 * t) * np.linspace(0.1, 1, len(t)), 0.05 * rng.standard_normal(len(t))):
+        mel = MelFrontEnd(cfg)(torch.tensor(audio, dtype=torch.float32)[None])
+        feature = intensity_feature(mel, cfg.min_db, cfg.max_db, band_weights(80, cfg.fmin, cfg.fmax))[0].numpy()
+        reference = rms_db_curve(audio, cfg.sample_rate)[: len(feature)]
+        assert np.abs(feature - reference)[60:-60].max() < 0.3
