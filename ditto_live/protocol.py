@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 PROTOCOL_VERSION = 1
 
@@ -90,6 +91,31 @@ LIVE_CONTROLS = ("intensity", "cfg", "seed", "bpm")
 def type_tags(address: str) -> str:
     """The OSC type tag string of a message, e.g. 'ssf'."""
     return "".join(t for _, t in BY_ADDRESS[address].args)
+
+
+class ArgumentError(ValueError):
+    """A request's arguments do not match its row of the table."""
+
+
+def coerce_args(address: str, args: tuple[Any, ...] | list[Any]) -> list[Any]:
+    """A request's arguments checked against its row: ints pass for floats, integral floats for ints."""
+    row = BY_ADDRESS[address]
+    if len(args) != len(row.args):
+        raise ArgumentError(f"{address} takes {len(row.args)} argument(s) "
+                            f"({' '.join(n + ':' + t for n, t in row.args) or 'none'}), got {len(args)}")
+    out: list[Any] = []
+    for (name, tag), value in zip(row.args, args):
+        if tag == "i" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if tag == "s" and isinstance(value, str):
+            out.append(value)
+        elif tag == "i" and isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31:
+            out.append(value)
+        elif tag == "f" and isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(float(value))
+        else:
+            raise ArgumentError(f"{address}: {name} must be OSC type '{tag}', got {value!r:.40}")
+    return out
 
 
 def to_json() -> str:

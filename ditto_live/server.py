@@ -33,7 +33,14 @@ from ditto_live.chunks import ChunkAssembler, ChunkError
 from ditto_live.config import ServerConfig
 from ditto_live.errors import UsageError
 from ditto_live.jobspec import JobSpec, parse_job
-from ditto_live.protocol import BY_ADDRESS, LIVE_CONTROLS, PROTOCOL_VERSION, type_tags
+from ditto_live.protocol import (
+    BY_ADDRESS,
+    LIVE_CONTROLS,
+    PROTOCOL_VERSION,
+    ArgumentError,
+    coerce_args,
+    type_tags,
+)
 from ditto_live.queue import DuplicateJob, Job, JobQueue, QueueFull, Runner, RunResult
 from ditto_live.results import PathForbidden, resolve_input_path
 
@@ -80,27 +87,6 @@ def parse_allow_list(allow: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipa
         return [ipaddress.ip_network(a, strict=False) for a in allow]
     except ValueError as exc:
         raise UsageError(f"server.allow: {exc}") from None
-
-
-def coerce_args(address: str, args: tuple[Any, ...]) -> list[Any]:
-    """Check a request's arguments against its table row; ints pass for floats, integral floats for ints."""
-    row = BY_ADDRESS[address]
-    if len(args) != len(row.args):
-        raise RequestError("bad_request", f"{address} takes {len(row.args)} argument(s) "
-                           f"({' '.join(n + ':' + t for n, t in row.args) or 'none'}), got {len(args)}")
-    out: list[Any] = []
-    for (name, tag), value in zip(row.args, args):
-        if tag == "s" and isinstance(value, str):
-            out.append(value)
-        elif tag == "i" and isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31:
-            out.append(value)
-        elif tag == "i" and isinstance(value, float) and value.is_integer():
-            out.append(int(value))
-        elif tag == "f" and isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(float(value))
-        else:
-            raise RequestError("bad_request", f"{address}: {name} must be OSC type '{tag}', got {value!r:.40}")
-    return out
 
 
 def _valid_job_id(job_id: str) -> bool:
@@ -252,12 +238,12 @@ class Server:
             return
         try:
             values = coerce_args(address, args)
-        except RequestError as exc:
+        except ArgumentError as exc:
             job_id = args[0] if args and isinstance(args[0], str) else None
             if address in ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel") and job_id is not None:
-                self._send_job_error(job_id, [sender], exc.code, str(exc))
+                self._send_job_error(job_id, [sender], "bad_request", str(exc))
             else:
-                self._send_error(sender, exc.code, str(exc))
+                self._send_error(sender, "bad_request", str(exc))
             return
         handler(values, sender)
 
