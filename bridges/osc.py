@@ -123,8 +123,8 @@ class UdpEndpoint:
         self._sock.settimeout(timeout)
         try:
             n, sender = self._sock.recvfrom_into(self._buf)
-        except TimeoutError:
-            return None
+        except (TimeoutError, ConnectionResetError, ConnectionRefusedError):
+            return None  # (the latter two: an earlier send hit a closed port, reported here on some OSes)
         except OSError:
             if self._closed:
                 return None

@@ -65,6 +65,7 @@ class Job:
     started: float | None = None  # when the worker took it
     cancel: threading.Event = field(default_factory=threading.Event)  # set to stop it
     extra_reply_to: list[Any] = field(default_factory=list)  # others to tell the outcome (cancellers)
+    ended: bool = False  # its one finished event has been sent
 
 
 class JobEvents(Protocol):
@@ -142,6 +143,11 @@ class JobQueue:
             self._finish(job, None, "cancelled", "server shutting down")
         if self._thread.is_alive():
             self._thread.join(timeout)
+        with self._cond:
+            stuck = self._running
+        if stuck is not None:  # a stage that does not check cancellation outlived the timeout
+            log.warning("job %s still running after %.0f s; telling its client it is cancelled", stuck.job_id, timeout)
+            self._finish(stuck, None, "cancelled", "server shutting down")
 
     def submit(self, job: Job, on_queued: Callable[[int], None] | None = None) -> int:
         """Queue a job; its position (0 = starts now). Raises QueueFull or DuplicateJob.
@@ -247,7 +253,11 @@ class JobQueue:
         return result
 
     def _finish(self, job: Job, result: RunResult | None, code: str | None, message: str) -> None:
+        """Record the outcome and send the job's one finished event (later calls do nothing)."""
         with self._cond:
+            if job.ended:
+                return
+            job.ended = True
             self._history[job.job_id] = "done" if code is None else "error"
             self._history.move_to_end(job.job_id)
             while len(self._history) > self._history_size:

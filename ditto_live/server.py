@@ -28,6 +28,7 @@ from ditto_live.bridges.osc import (
     OscEndpoint,
     UdpEndpoint,
     decode_packet,
+    encode_message,
 )
 from ditto_live.chunks import ChunkAssembler, ChunkError
 from ditto_live.config import ServerConfig
@@ -263,9 +264,9 @@ class Server:
     def _send(self, targets: list[Addr | None], address: str, args: list[Any]) -> None:
         if self._endpoint is None:
             return
-        tags = type_tags(address)
+        data = encode_message(address, args, type_tags(address))
         for t in self._targets(targets):
-            self._endpoint.send(address, args, t, tags)
+            self._endpoint.send_raw(data, t)
 
     def _send_error(self, sender: Addr, code: str, message: str) -> None:
         self._send([sender], "/ditto/error", [code, _short(message)])
@@ -301,6 +302,7 @@ class Server:
 
     def _status(self, args: list[Any], sender: Addr) -> None:
         state: dict[str, Any] = {"version": PROTOCOL_VERSION, **self._queue.snapshot(),
+                                 "device": getattr(self.runner, "device", None),
                                  **dict(getattr(self.runner, "description", {}) or {}),
                                  "controls": dict(self.live_controls), "output_dir": str(self.output_dir)}
         if self.stream is not None:

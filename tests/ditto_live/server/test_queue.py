@@ -67,3 +67,32 @@ def test_positions_overflow_and_one_finished_event_per_job(tmp_path):
     assert positions == [0, 1]
     assert sorted(events.finished_calls) == [("a", None), ("b", None), ("d", None)]
     assert q.state("a") == "done" and q.state("zzz") == "unknown"
+
+
+class DeafRunner:
+    """Ignores cancellation for ``seconds`` (a stage that never checks), then returns a result."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.started = threading.Event()
+        self.returned = threading.Event()
+
+    def run(self, spec, progress, is_cancelled):
+        self.started.set()
+        threading.Event().wait(self.seconds)
+        self.returned.set()
+        raise RuntimeError("finished late")
+
+
+def test_a_job_that_ignores_cancel_past_the_stop_timeout_still_gets_exactly_one_event(tmp_path):
+    events = Events()
+    runner = DeafRunner(0.6)
+    q = JobQueue(runner, events, size=2, progress_interval_s=0.0)
+    q.start()
+    q.submit(Job("deaf", JobSpec()))
+    assert runner.started.wait(2)
+    q.stop(timeout=0.1)
+    assert events.finished_calls == [("deaf", "cancelled")]
+    assert runner.returned.wait(2)
+    threading.Event().wait(0.1)  # let the worker reach its own _finish
+    assert events.finished_calls == [("deaf", "cancelled")]
