@@ -98,6 +98,21 @@ def _voices(score) -> list[tuple[tuple[int, float, float], ...]]:
     return voices
 
 
+MINOR_MODES = ("minor", "aeolian", "dorian", "phrygian", "locrian")  # modes tagged "minor"; the rest "major"
+
+
+def work_key(score) -> tuple[int, str, str]:
+    """(tonic pitch class, "major" | "minor", name): the notated key when the score states a mode (ABC K:,
+    MusicXML <mode>), else music21's key analysis (Krumhansl-Schmuckler)."""
+    from music21 import key
+
+    k = score.recurse().getElementsByClass(key.Key).first()
+    if k is None or not k.mode:
+        k = score.analyze("key")
+    mode = "minor" if k.mode in MINOR_MODES else "major"
+    return int(k.tonic.pitchClass), mode, f"{k.tonic.name} {mode}"
+
+
 def parse_work(ref: WorkRef) -> Work:
     """Parse one work with music21 and reduce it to note lists. Raises on anything unusable."""
     from music21 import bar, converter, meter, repeat
@@ -115,7 +130,7 @@ def parse_work(ref: WorkRef) -> Work:
     if not voices:
         raise ValueError("no notes")
     voices.sort(key=lambda v: -sum(n[0] for n in v) / len(v))  # top voice first
-    key = score.analyze("key")
+    tonic_pc, mode, key_name = work_key(score)
     ts = score.recurse().getElementsByClass(meter.TimeSignature).first()
     bar_q = float(ts.barDuration.quarterLength) if ts is not None else 4.0
     beat_q = float(ts.beatDuration.quarterLength) if ts is not None else 1.0
@@ -125,9 +140,9 @@ def parse_work(ref: WorkRef) -> Work:
         ref=ref,
         genre=SOURCES[ref.source][1],
         voices=tuple(voices),
-        tonic_pc=int(key.tonic.pitchClass),
-        mode="minor" if key.mode == "minor" else "major",
-        key_name=f"{key.tonic.name} {key.mode}",
+        tonic_pc=tonic_pc,
+        mode=mode,
+        key_name=key_name,
         bar_q=bar_q,
         beat_q=beat_q,
         length_q=float(length_q),
