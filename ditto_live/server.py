@@ -51,6 +51,7 @@ MAX_SUBSCRIBERS = 16  # clients that may subscribe at once
 MAX_MESSAGE_CHARS = 1000  # longest error message sent (datagrams stay small)
 MAX_SUMMARY_CHARS = 4000  # a done summary longer than this is cut to its scalar fields
 INPUT_PATH_KEYS = ("midi", "reference")  # control keys that name files the job reads
+LIVE_JOB_DEFAULTS = ("cfg", "seed", "bpm")  # live controls that fill in a job's missing keys
 
 
 class StreamControl(Protocol):
@@ -309,8 +310,11 @@ class Server:
             state["stream"] = self._stream_status()[0]
         self._send([sender], "/ditto/server/state", [json.dumps(state, default=str)])
 
-    def load_spec(self, text: str) -> JobSpec:
-        """Job JSON (or '@' + path of a JSON file under an allowed root) -> a checked JobSpec."""
+    def load_spec(self, text: str, live_defaults: bool = False) -> JobSpec:
+        """Job JSON (or '@' + path of a JSON file under an allowed root) -> a checked JobSpec.
+
+        With ``live_defaults`` the live controls cfg, seed and bpm fill in those keys when the job
+        leaves them out (a job's own values always win)."""
         limit = self.config.max_payload_bytes
         if len(text.encode("utf-8", "replace")) > limit:
             raise RequestError("too_large", f"spec exceeds {limit} bytes")
@@ -323,6 +327,11 @@ class Server:
             raw = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:
             raise RequestError("bad_request", f"spec is not JSON: {exc}") from None
+        if live_defaults and isinstance(raw, dict):
+            live = dict(self.live_controls)
+            for key in LIVE_JOB_DEFAULTS:
+                if key in live and key not in raw:
+                    raw[key] = int(live[key]) if key == "seed" else float(live[key])
         return self.check_inputs(parse_job(raw))
 
     def check_inputs(self, spec: JobSpec) -> JobSpec:
@@ -362,7 +371,7 @@ class Server:
         if not _valid_job_id(job_id):
             raise RequestError("bad_request", "job_id: 1-64 printable characters")
         try:
-            spec = self.load_spec(job if isinstance(job, str) else json.dumps(job))
+            spec = self.load_spec(job if isinstance(job, str) else json.dumps(job), live_defaults=True)
         except RequestError:
             raise
         except Exception as exc:

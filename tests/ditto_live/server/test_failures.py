@@ -185,3 +185,20 @@ def test_submit_job_in_process_raises_the_protocol_code_and_replies_to_subscribe
     with pytest.raises(RequestError) as err:
         server.submit_job("inproc3", "@/etc/passwd")
     assert err.value.code == "forbidden"
+
+
+def test_live_controls_fill_in_what_a_job_leaves_out_and_never_override_it(make_server, client_for, out_dir):
+    server = make_server()
+    client = client_for(server)
+    for name, value in (("seed", 11), ("cfg", 4.5), ("bpm", 90), ("intensity", -12)):
+        client.send("/ditto/control/set", name, value, types="sf")
+        assert client.expect_address("/ditto/control/value").args[0] == name
+    assert server.live_controls == {"seed": 11.0, "cfg": 4.5, "bpm": 90.0, "intensity": -12.0}
+    client.send("/ditto/job/submit", "lc", json.dumps({"seconds": 1.0, "bpm": 140, "name": "lc"}))
+    sidecar = json.loads(client.terminal("lc").args[2])["sidecar"]
+    job = json.loads(open(sidecar).read())["job"]
+    assert (job["seed"], job["cfg"], job["bpm"]) == (11, 4.5, 140)  # the job's own bpm wins
+    client.send("/ditto/control/set", "tempo", 1.0)
+    assert client.expect_address("/ditto/error").args[0] == "bad_request"
+    client.send("/ditto/control/set", "cfg", float("nan"))
+    assert client.expect_address("/ditto/error").args[0] == "bad_request"
