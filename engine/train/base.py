@@ -104,7 +104,7 @@ def base_loss(model: nn.Module, x0: Tensor, tags: Tensor, generator: torch.Gener
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, x0: Tensor, tags: Tensor, seed: int = 1234, repeats: int = 4) -> float:
+def validation_loss(model: nn.Module, x0: Tensor, tags: Tensor, seed: int = 1234, repeats: int = 2) -> float:
     """v-MSE on a fixed set (same t and noise every call), so checkpoints compare. x0: [B, 1, F, N]"""
     gen = torch.Generator().manual_seed(seed)
     total = 0.0
@@ -213,7 +213,7 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
         data = load_mel_data(data_dir, preset, "train", limit)
     if val is None and data_dir is not None:
         try:
-            val = load_mel_data(data_dir, preset, "val", limit=32, vocab=data.vocab)
+            val = load_mel_data(data_dir, preset, "val", limit=16, vocab=data.vocab)
         except (FileNotFoundError, KeyError) as exc:
             log.warning("no validation split (%s); validation loss skipped", exc)
     mel_cfg = MEL_PRESETS[preset]
