@@ -120,7 +120,8 @@ class JobRunner:
 
     def __init__(self, bundle_loader: Callable[[str, str], Any] | None = None, output_dir: str = "~/ditto_live_out",
                  allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
-                 measure_baseline: bool = True, autocast: bool = False, sentence_encoder: Any = None):
+                 measure_baseline: bool = True, autocast: bool = False, sentence_encoder: Any = None,
+                 warm_start: bool = False):
         self.bundle_loader = bundle_loader
         self.output_dir = output_dir
         self.allowed_roots = tuple(allowed_roots)
@@ -129,7 +130,9 @@ class JobRunner:
         self.measure_baseline = measure_baseline  # also decode, vocode and measure the unoptimised x_T
         self.autocast = autocast  # bf16 autocast of the model calls during optimisation
         self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
+        self.warm_start = warm_start  # start from the last x_T* of a job with the same model, seed and length
         self._bundles: dict[str, Any] = {}
+        self._last_x: dict[tuple, Tensor] = {}  # warm-start cache: (model, method, seed, seeds, frames, window)
 
     def bundle(self, name: str):
         if name not in self._bundles:
@@ -189,6 +192,9 @@ class JobRunner:
                                        is_last=w == len(starts) - 1)
             gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1000 + w)
             x_T = torch.randn(spec.seeds, 1, mel.n_mels, window, generator=gen, device=self.device)
+            key = (spec.model, spec.method, spec.student, spec.seed, spec.seeds, total, w)
+            warm = self.warm_start and key in self._last_x
+            x_start = self._last_x[key] if warm else x_T
             cond = Cond(tags[None].expand(spec.seeds, -1), w=spec.cfg)
             x_best = x_T[:1]
             if controls and steps > 0:
@@ -197,12 +203,15 @@ class JobRunner:
 
                 common = dict(callback=cb, is_cancelled=is_cancelled, tolerance=spec.tolerance, autocast=self.autocast)
                 if spec.method == "ditto":
-                    res = ditto_optimise(model, x_T, cond, loss_function(controls), steps, spec.lr, **common)
+                    res = ditto_optimise(model, x_start, cond, loss_function(controls), steps, spec.lr, **common)
                 else:
-                    res = ditto2_optimise(model, x_T, cond, loss_function(controls), steps, spec.lr, spec.surrogate,
+                    res = ditto2_optimise(model, x_start, cond, loss_function(controls), steps, spec.lr, spec.surrogate,
                                           student_kind=spec.student, gamma=spec.gamma, generator=gen, **common)
                 x_best = res.x_T
-                ito_info.append({"window": w, "start_frame": start, "steps_run": res.steps_run,
+                self._last_x[key] = res.x_T_batch
+                while len(self._last_x) > 64:  # keep the most recent
+                    self._last_x.pop(next(iter(self._last_x)))
+                ito_info.append({"window": w, "start_frame": start, "steps_run": res.steps_run, "warm_start": warm,
                                  "best_seed": res.best_index, "surrogate_loss_before": res.initial_losses,
                                  "surrogate_loss_after": res.losses, "seconds": round(res.seconds, 3)})
             lap("optimise")

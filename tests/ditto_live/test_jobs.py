@@ -159,3 +159,15 @@ def test_cancellation_stops_the_job_within_one_step_and_writes_nothing(tmp_path)
                              if stage == "optimise" else None, is_cancelled=lambda: len(steps) >= 2)
     assert len(steps) == 2
     assert not list((tmp_path / "out").glob("*.wav")) if (tmp_path / "out").exists() else True
+
+
+def test_warm_start_resumes_from_the_previous_optimum_of_the_same_seed(tmp_path):
+    r = runner(tmp_path, warm_start=True, measure_baseline=False)
+    spec = parse_job({"model": "narrow", "steps": 3, "seconds": 0.5, "decode_steps": 1,
+                      "controls": [{"type": "intensity", "shape": "flat"}]})
+    first = r.run(spec).summary["ito"][0]
+    second = r.run(spec).summary["ito"][0]
+    other_seed = r.run(parse_job({**spec.to_dict(), "seed": 1})).summary["ito"][0]
+    assert not first["warm_start"] and second["warm_start"] and not other_seed["warm_start"]
+    assert second["surrogate_loss_before"]["intensity"] == pytest.approx(first["surrogate_loss_after"]["intensity"],
+                                                                         rel=1e-4)
