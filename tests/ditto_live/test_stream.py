@@ -256,3 +256,28 @@ def test_set_control_feeds_the_next_window():
     wait_for(lambda: gen.specs)
     stream.stop()
     assert gen.specs[0].bpm == 87.0
+
+
+@pytest.mark.slow  # ~20-70 s on a shared 2-core machine: the runner's ITO, decode and vocoder per window
+def test_the_stream_chains_real_outpaint_jobs_through_the_job_runner(tmp_path):
+    from ditto_live.stream import RunnerWindows
+    from tests.ditto_live.test_jobs import runner as narrow_runner  # JobRunner on a narrow random bundle
+
+    jobs = narrow_runner(tmp_path, measure_baseline=False)
+    received = []
+    run = jobs.run
+    jobs.run = lambda spec, *a, **k: (received.append(spec), run(spec, *a, **k))[1]
+    windows = RunnerWindows(jobs, tmp_path / "stream", overlap_seconds=0.2, model_rate=RATE)
+    out = FakeAudioOut(RATE, buffer_seconds=0.5, block_size=256, speed=8.0)
+    stream = Stream(windows, out, {"intensity": -20.0}, model_rate=RATE, overlap_seconds=0.2)
+    stream.start({"model": "narrow", "seconds": 0.7, "steps": 2, "decode_steps": 1})
+    wait_for(lambda: stream.windows >= 2 or stream.last_error, timeout=150.0)
+    stream.stop()
+    assert stream.last_error is None and stream.windows >= 2
+    assert [c.type for c in received[0].controls] == ["intensity"]
+    assert [c.type for c in received[1].controls] == ["intensity", "outpaint"]
+    paint = received[1].controls[1].params
+    assert paint["overlap"] == 0.2 and paint["reference"] == str(tmp_path / "stream" / "stream_reference.wav")
+    assert received[1].controls[0].params["low_db"] == -20.0 and received[1].seed == 1
+    assert not list((tmp_path / "out").glob("*.wav"))  # every window's result file was cleaned up
+    assert len(out.played()) > 0 and np.isfinite(out.played()).all()
