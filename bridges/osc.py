@@ -9,6 +9,7 @@ endpoints still encode and decode real OSC bytes, only the socket is replaced by
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
 import socket
@@ -197,6 +198,36 @@ class MemoryEndpoint:
 
     def close(self) -> None:
         self._net._unbind(self._addr)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the socket on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AllowList:
+    """Client addresses or CIDR networks (e.g. "192.168.1.0/24") a LAN-bound server answers."""
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries]  # ValueError if malformed
+
+    def __contains__(self, host: object) -> bool:
+        try:
+            ip = ipaddress.ip_address(str(host))
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self.networks)) or "nobody"
 
 
 def receive_messages(endpoint: OscEndpoint, timeout: float) -> list[tuple[OscMessage, Addr]]:

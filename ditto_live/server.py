@@ -10,7 +10,6 @@ Bound beyond loopback, datagrams from addresses outside the allow-list are dropp
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 import logging
 import math
@@ -23,12 +22,14 @@ from typing import Any, Protocol
 from ditto_live.bridges.osc import (
     MAX_DATAGRAM,
     Addr,
+    AllowList,
     Datagram,
     OscDecodeError,
     OscEndpoint,
     UdpEndpoint,
     decode_packet,
     encode_message,
+    is_loopback,
 )
 from ditto_live.chunks import ChunkAssembler, ChunkError
 from ditto_live.config import ServerConfig
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 
 MAX_SUBSCRIBERS = 16  # clients that may subscribe at once
 MAX_MESSAGE_CHARS = 1000  # longest error message sent (datagrams stay small)
-MAX_SUMMARY_CHARS = 4000  # a done summary longer than this is cut to its scalar fields
+MAX_SUMMARY_CHARS = 4000  # a done summary longer than this keeps only its short fields
 INPUT_PATH_KEYS = ("midi", "reference")  # control keys that name files the job reads
 LIVE_JOB_DEFAULTS = ("cfg", "seed", "bpm")  # live controls that fill in a job's missing keys
 
@@ -74,23 +75,6 @@ class RequestError(Exception):
         self.code = code
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_allow_list(allow: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """Addresses or CIDR networks a beyond-loopback server accepts datagrams from."""
-    try:
-        return [ipaddress.ip_network(a, strict=False) for a in allow]
-    except ValueError as exc:
-        raise UsageError(f"server.allow: {exc}") from None
-
-
 def _valid_job_id(job_id: str) -> bool:
     return 0 < len(job_id) <= 64 and job_id.isprintable()
 
@@ -108,8 +92,11 @@ class Server:
         self.config = config
         self.runner = runner
         self.stream = stream
-        self.loopback_only = _is_loopback(config.host)
-        self._allow = parse_allow_list(config.allow)
+        self.loopback_only = is_loopback(config.host)
+        try:
+            self._allow = AllowList(config.allow)
+        except ValueError as exc:
+            raise UsageError(f"server.allow: {exc}") from None
         if not self.loopback_only and not self._allow:
             raise UsageError(f"binding {config.host} needs server.allow (the clients to accept)")
         self.output_dir = Path(config.output_dir).expanduser().resolve()
@@ -122,6 +109,7 @@ class Server:
         self.live_controls: dict[str, float] = {} if live_controls is None else live_controls
         self._subscribers: list[Addr] = []
         self._lock = threading.Lock()  # guards subscribers and chunks
+        self._stream_lock = threading.Lock()  # one stream start/stop at a time
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.dropped = 0  # datagrams refused by the allow-list
@@ -150,8 +138,7 @@ class Server:
         if self._endpoint is None:
             self._endpoint = UdpEndpoint(self.config.host, self.config.port)
         if not self.loopback_only:
-            log.warning("OSC bound to %s (beyond loopback); accepting only %s", self.config.host,
-                        ", ".join(map(str, self._allow)))
+            log.warning("OSC bound to %s (beyond loopback); accepting only %s", self.config.host, self._allow)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self._queue.start()
         self._thread = threading.Thread(target=self._receive_loop, name="ditto-osc", daemon=True)
@@ -164,16 +151,16 @@ class Server:
         if self._stopped.is_set():
             return
         self._queue.stop()
+        if self.stream is not None:  # before the socket closes, so subscribers hear it stopped
+            try:
+                self.stream.stop()
+            except Exception:
+                log.exception("stopping the stream failed")
         self._stopped.set()
         if self._thread is not None:
             self._thread.join(5.0)
         if self._endpoint is not None:
             self._endpoint.close()
-        if self.stream is not None:
-            try:
-                self.stream.stop()
-            except Exception:
-                log.exception("stopping the stream failed")
 
     def serve_forever(self) -> None:
         if self._thread is None:
@@ -199,19 +186,10 @@ class Server:
             except Exception:  # the loop outlives any single datagram
                 log.exception("receive loop error")
 
-    def _allowed(self, host: str) -> bool:
-        if self.loopback_only:
-            return True
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(ip in net for net in self._allow)
-
     def handle_datagram(self, dgram: Datagram) -> None:
         """Answer every message of one datagram; never raises."""
         sender = dgram.sender
-        if not self._allowed(sender[0]):
+        if not self.loopback_only and sender[0] not in self._allow:
             self.dropped += 1
             log.warning("dropped a datagram from %s:%d (not in server.allow)", *sender)
             return
@@ -457,23 +435,30 @@ class Server:
         self._send([], "/ditto/stream/state", [str(state), int(underruns)])
 
     def _stream_start(self, args: list[Any], sender: Addr) -> None:
-        if self.stream is None:
-            self._send_error(sender, "failed", "stream unavailable: this server runs without audio streaming")
-            return
-        try:
-            self.stream.start(self.load_spec(args[0]))
-        except Exception as exc:
-            code, message = self._request_error(exc)
-            self._send_error(sender, code, f"stream: {message}")
-            return
-        self._send([sender], "/ditto/stream/state", list(self._stream_status()))
+        self._stream_call(sender, lambda stream: stream.start(self.load_spec(args[0])))
 
     def _stream_stop(self, args: list[Any], sender: Addr) -> None:
-        if self.stream is None:
+        self._stream_call(sender, lambda stream: stream.stop())
+
+    def _stream_call(self, sender: Addr, action: Callable[[StreamControl], None]) -> None:
+        """Start or stop the stream on a helper thread (stopping waits for the window in flight, which
+        must not hold up pings), one call at a time; then reply with its state."""
+        stream = self.stream
+        if stream is None:
             self._send_error(sender, "failed", "stream unavailable: this server runs without audio streaming")
             return
-        self.stream.stop()
-        self._send([sender], "/ditto/stream/state", list(self._stream_status()))
+
+        def call() -> None:
+            with self._stream_lock:
+                try:
+                    action(stream)
+                except Exception as exc:
+                    code, message = self._request_error(exc)
+                    self._send_error(sender, code, f"stream: {message}")
+                    return
+                self._send([sender], "/ditto/stream/state", list(self._stream_status()))
+
+        threading.Thread(target=call, name="ditto-stream-control", daemon=True).start()
 
     def _subscribe(self, args: list[Any], sender: Addr) -> None:
         port = args[0]

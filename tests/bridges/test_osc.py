@@ -8,11 +8,13 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from ditto_live.bridges.osc import (
+    AllowList,
     MemoryNetwork,
     OscDecodeError,
     UdpEndpoint,
     decode_packet,
     encode_message,
+    is_loopback,
     receive_messages,
 )
 
@@ -83,3 +85,18 @@ def test_memory_network_delivers_real_osc_bytes_and_refuses_a_taken_port():
     a.send("/lost", [], ("127.0.0.1", 1))  # nobody there: dropped like UDP, no error
     b.close()
     assert b.receive(1.0) is None  # close wakes a blocked receive
+
+
+def test_allow_list_matches_addresses_and_networks_and_refuses_junk():
+    allow = AllowList(["192.168.1.0/24", "10.0.0.2", "::1"])
+    assert "192.168.1.77" in allow and "10.0.0.2" in allow and "::1" in allow
+    assert "10.0.0.3" not in allow and "not-an-ip" not in allow and "192.168.2.1" not in allow
+    assert not AllowList([]) and str(AllowList([])) == "nobody"
+    with pytest.raises(ValueError):
+        AllowList(["300.1.1.1"])
+
+
+@pytest.mark.parametrize(("host", "loop"), [("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True),
+                                            ("::1", True), ("0.0.0.0", False), ("192.168.1.5", False)])
+def test_is_loopback(host, loop):
+    assert is_loopback(host) is loop
