@@ -85,7 +85,7 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
         return "not_found", text
     if isinstance(exc, UsageError):
         return "bad_request", text
-    if isinstance(exc, ValueError | KeyError | TypeError):
+    if isinstance(exc, ValueError):  # what the engine raises for input it cannot use (a stereo 96 kHz WAV ...)
         return "bad_request", f"{type(exc).__name__}: {text}"
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return "failed", f"out of memory: {text}"

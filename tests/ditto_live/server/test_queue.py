@@ -22,6 +22,7 @@ def test_the_engines_job_cancelled_is_classified_as_cancelled():
     (JobSpecError("job.steps: expected 0..2000"), "bad_request"), (PathForbidden("x"), "forbidden"),
     (FileNotFoundError("no such bundle"), "not_found"), (MemoryError(), "failed"),
     (RuntimeError("CUDA out of memory"), "failed"), (FloatingPointError("NaN"), "failed"),
+    (KeyError("a bug"), "failed"), (ValueError("stereo WAV"), "bad_request"),
 ])
 def test_classify_error_codes(exc, code):
     got, message = classify_error(exc)
