@@ -20,7 +20,7 @@ from typing import Any
 
 import mido
 
-from ditto_live.bridges.midi import CCRecorder, MidiClock, MidiInput, NoteRecorder, Timeline
+from ditto_live.bridges.midi import CCRecorder, MidiClock, MidiInput, NoteRecorder, Timeline, open_midi_input
 from ditto_live.config import MidiConfig
 from ditto_live.jobspec import JobSpec, parse_job
 
@@ -55,6 +55,16 @@ class MidiControl:
                     live_controls: dict[str, float] | None = None, **kwargs: Any) -> MidiControl:
         """Build from the ``[midi]`` section (CC number and channel)."""
         return cls(midi_input, live_controls, intensity_cc=cfg.intensity_cc, channel=cfg.channel, **kwargs)
+
+    @classmethod
+    def open(cls, cfg: MidiConfig, live_controls: dict[str, float] | None = None, api: str = "",
+             **kwargs: Any) -> MidiControl:
+        """Open the configured port (``input_port``; "" = a virtual "ditto-live" input) and bind it."""
+        midi_input = open_midi_input(cfg.input_port, api=api, channel=cfg.channel)
+        return cls.from_config(cfg, midi_input, live_controls, **kwargs)
+
+    def close(self) -> None:
+        self.input.close()
 
     # -- live --------------------------------------------------------------------------------------
     @property

@@ -301,3 +301,16 @@ class RunnerWindows:
             wav.unlink(missing_ok=True)
             wav.with_suffix(".json").unlink(missing_ok=True)
         return audio.mean(axis=1)
+
+
+def open_stream(audio: Any, runner: Any, workdir: str | Path, live_controls: Mapping[str, float] | None = None,
+                overlap_seconds: float = 1.0, model_rate: int = 22050,
+                on_state: Callable[[str, int], None] | None = None) -> Stream:
+    """The server's stream: ``RunnerWindows`` over ``runner`` into an ``AudioOut`` built from the
+    ``[audio]`` section (``audio``: ``AudioConfig``) at the output device's own rate."""
+    from ditto_live.bridges.audio import AudioOut
+
+    out = AudioOut.for_device(audio.output_device, buffer_seconds=audio.buffer_seconds, block_size=audio.block_size)
+    windows = RunnerWindows(runner, workdir, overlap_seconds, model_rate)
+    return Stream(windows, out, live_controls, model_rate=model_rate, overlap_seconds=overlap_seconds,
+                  on_state=on_state)

@@ -8,6 +8,7 @@ import pytest
 from ditto_live.bridges.midi import FakeMidiPort, MidiInput
 from ditto_live.config import MidiConfig
 from ditto_live.midi_control import MidiControl
+from tests.jack import jack_server  # noqa: F401  (pytest fixture)
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
 
@@ -88,3 +89,22 @@ def test_a_free_time_take_starts_at_its_first_note():
     job = ctl.job_dict(now=60.0)
     assert job["bpm"] == 90.0 and job["bars"] == 2
     assert [n[1] for n in job["controls"][0]["notes"]] == pytest.approx(list(range(8)), abs=1e-3)
+
+
+@pytest.mark.jack
+def test_open_binds_the_configured_port_through_jack(jack_server):  # noqa: F811
+    import time
+
+    live: dict[str, float] = {}
+    ctl = MidiControl.open(MidiConfig(input_port="", intensity_cc=11), live, api="jack")
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    out = backend.open_output(next(n for n in backend.get_output_names() if "ditto-live" in n))
+    try:
+        deadline = time.monotonic() + 5
+        while "intensity" not in live and time.monotonic() < deadline:
+            out.send(mido.Message("control_change", control=11, value=127))
+            time.sleep(0.05)
+    finally:
+        out.close()
+        ctl.close()
+    assert live["intensity"] == -12.0

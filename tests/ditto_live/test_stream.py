@@ -281,3 +281,19 @@ def test_the_stream_chains_real_outpaint_jobs_through_the_job_runner(tmp_path):
     assert received[1].controls[0].params["low_db"] == -20.0 and received[1].seed == 1
     assert not list((tmp_path / "out").glob("*.wav"))  # every window's result file was cleaned up
     assert len(out.played()) > 0 and np.isfinite(out.played()).all()
+
+
+@pytest.mark.jack
+def test_open_stream_plays_runner_windows_at_the_devices_rate(jack_server, tmp_path):  # noqa: F811
+    from ditto_live.config import AudioConfig
+    from ditto_live.stream import open_stream
+
+    runner = ToneRunner(tmp_path, window=RATE // 2)
+    stream = open_stream(AudioConfig(output_device="system", buffer_seconds=1.0, block_size=1024), runner,
+                         tmp_path / "work", overlap_seconds=0.1, model_rate=RATE)
+    assert stream.audio_out.sample_rate == jack_server.rate
+    stream.start({})
+    wait_for(lambda: stream.windows >= 3)
+    stream.stop()
+    assert stream.windows >= 3 and stream.last_error is None
+    assert stream.audio_out.ring.frames_read > 0 and stream.stats()["ring_underruns"] == 0
