@@ -1,0 +1,47 @@
+"""Melody ground truth: pitch class of the top voice per mel frame."""
+
+import numpy as np
+
+from ditto_live.data.arrange import ArrangeConfig, arrange
+from ditto_live.data.sources import WorkRef, parse_work
+from ditto_live.data.windows import FRAMES, HOP, melody_truth
+
+SR = 22050
+SCALE = (60, 62, 64, 65, 67, 69, 71, 72)
+
+
+def test_c_major_scale_truth_frame_by_frame():
+    note_s = 0.5
+    notes = [(p, i * note_s, (i + 1) * note_s) for i, p in enumerate(SCALE)]
+    truth = melody_truth(notes, 0.0, SR)
+    assert truth.shape == (FRAMES,) and truth.dtype == np.int8
+    for i in range(FRAMES):
+        t = i * HOP / SR
+        k = int(t // note_s)
+        expected = SCALE[k] % 12 if k < len(SCALE) else -1
+        assert truth[i] == expected, f"frame {i} at {t:.3f} s"
+
+
+def test_truth_uses_window_offset_and_marks_rests():
+    notes = [(69, 1.0, 2.0), (71, 3.0, 4.0)]
+    truth = melody_truth(notes, 1.0, SR)  # window starts at 1 s
+    t = 1.0 + np.arange(FRAMES) * HOP / SR
+    assert (truth[(t >= 1.0) & (t < 2.0)] == 9).all()
+    assert (truth[(t >= 2.0) & (t < 3.0)] == -1).all()
+    assert (truth[(t >= 3.0) & (t < 4.0)] == 11).all()
+
+
+def test_scale_score_through_parse_and_arrange(abc_dir):
+    work = parse_work(WorkRef("essen", str(abc_dir / "scale.abc"), 1))
+    assert [n[0] for n in work.voices[0]] == list(SCALE)
+    assert work.key_name.startswith("C") and work.mode == "major"
+    cfg = ArrangeConfig(p_drums=0.0, onset_jitter_s=0.0, min_play_s=0.0)
+    arr = arrange(work, np.random.default_rng(3), cfg)
+    truth = melody_truth(arr.tracks[0].notes, 0.0, SR)
+    t = np.arange(FRAMES) * HOP / SR
+    quarter = t / arr.sec_per_q
+    k = np.floor(quarter).astype(int)
+    inside = (quarter - k > 0.1) & (quarter - k < 0.85) & (k < len(SCALE))  # away from onsets and releases
+    expected = np.array([(SCALE[j] + arr.transpose) % 12 for j in k[inside]])
+    np.testing.assert_array_equal(truth[inside], expected)
+    assert (truth[k >= len(SCALE)] == -1).all()
