@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 GenerateWindow = Callable[[JobSpec, "np.ndarray | None"], np.ndarray]  # (spec, previous [n]) -> [m]
 STOPPED, RUNNING = "stopped", "running"
+JOIN_TIMEOUT_S = 10.0  # how long stop() waits for a window in flight that cannot be cancelled
 
 
 # -- live controls -> the next window's spec -----------------------------------------------------------
@@ -187,10 +188,12 @@ class Stream:
         """Counters for status replies and benchmarks."""
         gen, new = sum(self.generate_seconds), sum(self.window_seconds)
         ring = self.audio_out.ring
-        return {"state": self.state()[0], "underruns": self.state()[1], "windows": self.windows,
-                "ring_underruns": ring.underruns, "silence_s": ring.underrun_frames / self.audio_out.sample_rate, "device_underflows": getattr(self.audio_out, "device_underflows", 0),
-                "real_time_factor": gen / new if new else None,
-                "buffered_s": ring.available() / self.audio_out.sample_rate,
+        rate = self.audio_out.sample_rate
+        state, underruns = self.state()
+        return {"state": state, "underruns": underruns, "windows": self.windows,
+                "ring_underruns": ring.underruns, "silence_s": ring.underrun_frames / rate,
+                "device_underflows": getattr(self.audio_out, "device_underflows", 0),
+                "real_time_factor": gen / new if new else None, "buffered_s": ring.available() / rate,
                 "last_error": self.last_error}
 
     def _halt(self) -> None:
@@ -201,9 +204,10 @@ class Stream:
             cancel()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=30.0)
+            thread.join(timeout=JOIN_TIMEOUT_S)
             if thread.is_alive():
-                log.warning("stream generator still busy after 30 s; left to finish in the background")
+                log.warning("stream generator still busy after %.0f s; it will exit when its window is done",
+                            JOIN_TIMEOUT_S)
         if self._state == RUNNING:
             self._underruns_at_stop = int(self.audio_out.underruns)
         self.audio_out.ring.disarm()
@@ -225,6 +229,8 @@ class Stream:
                 t0 = time.perf_counter()
                 window = np.asarray(self.generate_window(window_spec, previous), dtype=np.float32).reshape(-1)
                 elapsed = time.perf_counter() - t0
+                if stop.is_set():  # stopped (or restarted) while this window was generated
+                    break
                 if not np.isfinite(window).all():
                     raise ValueError(f"window {self.windows} holds NaN or inf")
                 fresh = splicer.push(np.clip(window, -1.0, 1.0))
@@ -233,8 +239,6 @@ class Stream:
                 self.generate_seconds.append(elapsed)
                 self.window_seconds.append(len(fresh) / self.model_rate)
                 log.debug("window %d: %.2f s of audio in %.2f s", self.windows, len(fresh) / self.model_rate, elapsed)
-                if stop.is_set():
-                    break
                 self.audio_out.write(resample(fresh), should_stop=stop.is_set)
                 if not self.audio_out.ring.armed and not stop.is_set():
                     self.audio_out.ring.arm()  # the first window is queued: from now on gaps count
