@@ -146,3 +146,11 @@ def test_checkpointing_does_not_change_the_gradient():
         ddim_chain(teacher, x, cond, teacher_grid(5), use_checkpoint=use).square().mean().backward()
         grads.append(x.grad)
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_bf16_autocast_still_lowers_the_loss():
+    student = make_model(True)
+    control = all_controls()[1]  # melody
+    result = ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_function([control]), steps=8, lr=0.05,
+                             autocast=True)
+    assert result.losses["melody"] < 0.95 * result.initial_losses["melody"]
