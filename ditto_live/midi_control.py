@@ -90,6 +90,9 @@ class MidiControl:
             if abs(bpm - self.live_controls.get("bpm", 0.0)) >= BPM_REPORT_STEP:
                 self._set("bpm", bpm)
             return
+        live_bpm = self.live_controls.get("bpm")
+        if self.clock.bpm is None and live_bpm and abs(live_bpm - self.timeline.bpm) > 1e-6:
+            self.timeline.set_bpm(float(live_bpm), t)  # set over OSC: free time follows it
         self.notes.handle(msg, t)
         db = self.cc.handle(msg, t)
         if db is not None:

@@ -91,6 +91,17 @@ def test_a_free_time_take_starts_at_its_first_note():
     assert [n[1] for n in job["controls"][0]["notes"]] == pytest.approx(list(range(8)), abs=1e-3)
 
 
+def test_free_time_follows_a_bpm_set_over_osc():
+    live: dict[str, float] = {}
+    midi_in = MidiInput(FakeMidiPort())
+    ctl = MidiControl(midi_in, live, bpm=120.0)
+    live["bpm"] = 60.0  # /ditto/control/set bpm 60
+    perform(midi_in, scale_events(0.0, 1.0)[:4])  # two notes, one second each
+    notes = ctl.job_dict(now=3.0)["controls"][0]["notes"]
+    assert [n[0] for n in notes] == [60, 62]
+    assert [x for n in notes for x in n[1:]] == pytest.approx([0.0, 1.0, 1.0, 1.0], abs=2e-3)  # beats at 60
+
+
 @pytest.mark.jack
 def test_open_binds_the_configured_port_through_jack(jack_server):  # noqa: F811
     import time
