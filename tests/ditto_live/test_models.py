@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -144,3 +145,43 @@ def test_export_bundle_halves_the_weights_and_keeps_them_loadable(tmp_path):
     assert (tmp_path / "half" / "card.md").read_text() == "# card\n"
     bundle = models.load_bundle(str(tmp_path / "half"))
     assert next(bundle.vocoder.parameters()).dtype.is_floating_point
+
+
+def test_train_all_assembles_the_bundle_and_card_from_each_stage(tmp_path, monkeypatch):
+    from ditto_live.commands import train as train_cmd
+
+    calls = []
+
+    def fake_stage(name):
+        def stage(args, *rest, **kw):
+            out = [a for a in rest if hasattr(a, "mkdir")][-1]  # the run folder argument
+            calls.append((name, out))
+            shutil.rmtree(out / "final", ignore_errors=True)  # a rerun replaces its final checkpoint
+            _fake_checkpoint(out / "final", name if name in models.COMPONENTS else "ctm",
+                             {"steps": 3, "final_loss": 0.5})
+            (out / "final" / "train_state.pt").write_bytes(b"state")
+            return {"steps": 3}
+        return stage
+
+    monkeypatch.setattr(train_cmd, "train_base_stage", fake_stage("base"))
+    monkeypatch.setattr(train_cmd, "train_vocoder_stage", fake_stage("vocoder"))
+    monkeypatch.setattr(train_cmd, "train_clap_stage", fake_stage("clap"))
+    monkeypatch.setattr(train_cmd, "train_student_stage",
+                        lambda args, kind, teacher, out, steps: fake_stage(kind)(args, out))
+    data = tmp_path / "corpus"
+    data.mkdir()
+    (data / "card.md").write_text("# Corpus card\nhours 2.0\n")
+    bundle = tmp_path / "bundle"
+    assert main(["train", "all", "--data", str(data), "--out", str(bundle)]) == 0
+    assert [c[0] for c in calls] == ["base", "vocoder", "ctm", "cm", "clap"]
+    for comp in models.COMPONENTS:
+        assert (bundle / comp / "model.json").is_file()
+        assert not (bundle / comp / "train_state.pt").exists()  # the bundle ships no training state
+    card = (bundle / "card.md").read_text()
+    assert "## ctm" in card and "hours 2.0" in card
+    # a second run may skip stages and reuse their earlier runs
+    calls.clear()
+    assert main(["train", "all", "--data", str(data), "--out", str(bundle), "--skip", "base",
+                 "--skip", "ctm", "--skip", "cm", "--skip", "clap"]) == 0
+    assert [c[0] for c in calls] == ["vocoder"]
+    assert (bundle / "base" / "model.json").is_file()
