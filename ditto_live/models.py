@@ -124,10 +124,15 @@ def _register_kinds() -> None:
 
 def load_bundle(name_or_path: str | Path = "default", device: str = "cpu",
                 components: tuple[str, ...] = COMPONENTS) -> Bundle:
-    """Load every present component (of ``components``) of a bundle onto ``device``, in eval mode."""
+    """Load every present component (of ``components``) of a bundle onto ``device`` ("auto" = cuda when
+    available), in eval mode."""
     from ditto_live.engine.checkpoint import load_checkpoint
 
     _register_kinds()
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     folder = resolve_bundle(name_or_path)
     bundle = Bundle(name=str(name_or_path), path=folder)
     card = folder / CARD_FILE

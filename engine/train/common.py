@@ -343,7 +343,10 @@ def find_resume(out_dir: str | Path, resume: bool | str | None) -> Path | None:
         return None
     if resume is True or resume == "latest":
         path = Path(out_dir) / "latest" / STATE_FILE
-        return path if path.exists() else None
+        if not path.exists():
+            log.info("nothing to resume in %s; starting from scratch", out_dir)
+            return None
+        return path
     path = Path(resume)
     if path.is_dir():
         path = path / STATE_FILE
