@@ -152,7 +152,7 @@ def _render(program: int, pitches: list[int], seconds_per_note: float = 0.5):
         inst.notes.append(pretty_midi.Note(100, p, i * seconds_per_note, (i + 1) * seconds_per_note))
     pm.instruments.append(inst)
     try:
-        audio = pm.fluidsynth(fs=22050, sf2_path=fonts[0] if fonts else None)
+        audio = pm.fluidsynth(fs=22050, synthesizer=fonts[0] if fonts else None)
     except (ImportError, OSError, IndexError, ValueError):
         return None
     audio = np.pad(audio, (0, max(0, 512 * 256 - len(audio))))[: 512 * 256]
