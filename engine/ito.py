@@ -223,6 +223,13 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
     return optimise_latent(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance, autocast)
 
 
+def ditto2_objective(student: nn.Module, cond: Cond, loss_fn: LossFn, student_kind: str = "ctm"
+                     ) -> Callable[[Tensor], Tensor]:
+    """The M = 1 DITTO-2 objective as a plain function x_T [B, 1, F, N] -> total loss [B], for the
+    execution backends (engine/backends.py: compiled, CUDA graph, exported)."""
+    return lambda x_T: loss_fn(one_step_x0(student, x_T, cond, student_kind))[0]
+
+
 def ditto2_decode(student: nn.Module, x_T: Tensor, cond: Cond, decode_steps: int = 2, gamma: float = 0.2,
                   student_kind: str = "ctm", generator: torch.Generator | None = None,
                   sampler: Sampler | None = None, grid_fn: Callable[[int], list[int]] | None = None) -> Tensor:

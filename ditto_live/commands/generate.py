@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--surrogate", help="M steps of the student per optimisation step: 1, 2, ... or adaptive")
     o.add_argument("--decode-steps", type=int, help="T decoding steps (1-8)")
     o.add_argument("--gamma", type=float, help="CTM gamma-sampling stochasticity")
-    o.add_argument("--cfg", dest="cfg_weight", type=float, help="classifier-free guidance weight w")
+    o.add_argument("--cfg", dest="cfg_weight", type=float, metavar="W", help="classifier-free guidance weight w")
     o.add_argument("--seeds", type=int, help="B seeds optimised together; the best is kept")
     o.add_argument("--tolerance", type=float, help="stop early when the control loss falls below this")
     o.add_argument("--autocast", action="store_true", help="bf16 autocast of model calls while optimising")

@@ -154,3 +154,20 @@ def test_bf16_autocast_still_lowers_the_loss():
     result = ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_function([control]), steps=8, lr=0.05,
                              autocast=True)
     assert result.losses["melody"] < 0.95 * result.initial_losses["melody"]
+
+
+def test_the_backend_objective_matches_the_optimiser_and_drives_the_eager_stepper():
+    from ditto_live.engine.backends import EagerStepper
+    from ditto_live.engine.ito import ditto2_objective
+
+    student = make_model(True)
+    loss_fn = loss_function(all_controls()[:1])
+    cond = Cond.null(2, w=3.0)
+    objective = ditto2_objective(student, cond, loss_fn)
+    x = noise(2)
+    torch.testing.assert_close(objective(x), loss_fn(one_step_x0(student, x, cond))[0])
+    stepper = EagerStepper(objective, x, lr=0.05)
+    first = stepper.step()
+    for _ in range(5):
+        last = stepper.step()
+    assert (last < first).all()
