@@ -59,13 +59,16 @@ class UNetConfig:
 
 
 UNET_PRESETS: dict[str, UNetConfig] = {
-    # ~41M parameters; attention with tag cross-attention in the two innermost levels and the middle.
-    "paper": UNetConfig(channels=(64, 128, 128, 256, 384), blocks=(2, 2, 2, 2, 2),
-                        attention=(False, False, False, True, True), emb_dim=512),
-    # ~3M parameters: 4 channels at half resolution after the stem; width only where the grid is small.
-    "tiny": UNetConfig(channels=(32, 64, 128, 192), blocks=(1, 1, 2, 2),
-                       attention=(False, False, False, False), mid_attention=True, cross_attention=False,
-                       emb_dim=256, stem=2),
+    # ~40.6M parameters, DITTO's channel plan; attention (self, tag cross-attention, feed-forward)
+    # in the two innermost levels and the middle. For a GPU, 160 x 512 mels.
+    "paper": UNetConfig(channels=(64, 64, 128, 128, 256), blocks=(2, 2, 3, 3, 3),
+                        attention=(False, False, False, True, True), mid_attention=True, cross_attention=True,
+                        emb_dim=512, stem=1),
+    # ~3.6M parameters for two CPU cores at 80 x 512: a 2x2 pixel-unshuffle stem, narrow levels where
+    # the grid is large, width and the only attention (self, 160 tokens) at 5 x 32 (docs/engine.md).
+    "tiny": UNetConfig(channels=(16, 32, 64, 128), blocks=(1, 1, 1, 2), attention=(False, False, False, False),
+                       mid_attention=True, cross_attention=False, head_dim=32, ff_mult=2, emb_dim=128, stem=2,
+                       groups=8),
 }
 
 
