@@ -175,12 +175,13 @@ class JobRunner:
             from ditto_live.text_encoder import default_encoder
 
             text_model = TextModel(b.clap, self.sentence_encoder or default_encoder())
-        steps = spec.steps or max((DEFAULT_STEPS[t.kind] for t in targets), default=0)
-        lap("target")
-
         window = mel.frames
         chain = min(int(round(DEFAULT_OVERLAP_S * fr)), window // 4)  # frames each window shares with the last
         starts = [0] if total <= window else list(range(0, total - chain, window - chain))
+        kinds = [t.kind for t in targets] + (["outpaint"] if len(starts) > 1 else [])  # chaining outpaints
+        steps = spec.steps or max((DEFAULT_STEPS[k] for k in kinds), default=0)
+        lap("target")
+
         out = torch.zeros(1, mel.n_mels, total, device=self.device)
         base_out = torch.zeros_like(out)
         ito_info = []
@@ -196,7 +197,7 @@ class JobRunner:
             warm = self.warm_start and key in self._last_x
             x_start = self._last_x[key] if warm else x_T
             cond = Cond(tags[None].expand(spec.seeds, -1), w=spec.cfg)
-            x_best = x_T[:1]
+            x_best = first = x_T[:1]
             if controls and steps > 0:
                 def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
                     report("optimise", _w * k + step, k * len(starts), losses["total"])
@@ -220,8 +221,9 @@ class JobRunner:
             report("decode", w, len(starts), math.nan)
             x0 = self._decode(model, spec, x_best, cond, w)
             _crossfade_into(out, x0[0], start, chain if w else 0)
-            if self.measure_baseline and controls:
-                _crossfade_into(base_out, self._decode(model, spec, x_T[:1], cond, w)[0], start, chain if w else 0)
+            if self.measure_baseline and targets:
+                x0_base = x0 if x_best is first else self._decode(model, spec, x_T[:1], cond, w)
+                _crossfade_into(base_out, x0_base[0], start, chain if w else 0)
             lap("decode")
 
         report("vocode", 0, 1, math.nan)
