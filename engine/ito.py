@@ -212,7 +212,8 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
     schedule = surrogate_schedule(steps, surrogate)
     if any(m > 1 for m in schedule) and sampler is None:
         sampler, grid_fn = student_sampler(student_kind, gamma)
-    noise_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator is not None else 0
+    noise_seed = (int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device))
+                  if generator is not None else 0)
 
     def forward(x: Tensor, m: int) -> Tensor:
         if m == 1:
