@@ -27,11 +27,10 @@ DEF GFE | D3 A3 | dcA GEC | D6 |]
 """
 
 
-@pytest.fixture()
-def abc_dir(tmp_path):
+@pytest.fixture(scope="module")
+def abc_dir(tmp_path_factory):
     """Folder with three short, valid ABC tunes and one corrupt score."""
-    d = tmp_path / "scores"
-    d.mkdir()
+    d = tmp_path_factory.mktemp("scores")
     (d / "scale.abc").write_text(C_MAJOR_SCALE)
     (d / "tune_b.abc").write_text(TUNE_B)
     (d / "tune_c.abc").write_text(TUNE_C)

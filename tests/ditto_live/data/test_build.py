@@ -30,8 +30,9 @@ def _read(folder):
     return rows, arrays
 
 
-@pytest.fixture()
-def two_builds(abc_dir, tmp_path):
+@pytest.fixture(scope="module")
+def two_builds(abc_dir, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("builds")
     refs = _refs(abc_dir, broken=True)
     stats = [_build(tmp_path / name, refs, seed) for name, seed in (("a", 5), ("b", 5), ("c", 6))]
     return stats, [tmp_path / n for n in "abc"]
@@ -84,3 +85,22 @@ def test_built_corpus_format(two_builds):
             again = melody_truth(r["notes"], 0.0, 22050)
             assert np.mean(again != truth[i]) < 0.02
             assert (truth[i] >= 0).mean() > 0.3
+
+
+def test_melody_truth_matches_the_rendered_audio(two_builds):
+    """The truth's pitch class is among the 3 strongest chroma bins (librosa, on the stored audio)."""
+    import librosa
+
+    _, (a, _, _) = two_builds
+    rows, arrays = _read(a)
+    hits = []
+    for split in {r["split"] for r in rows}:
+        truth = arrays[f"truth/{split}.safetensors"]["melody"]
+        audio = np.concatenate([v["audio"] for k, v in sorted(arrays.items()) if k.startswith(f"audio/{split}-")])
+        for i in range(len(truth)):
+            chroma = librosa.feature.chroma_stft(y=audio[i].astype(np.float32), sr=22050, n_fft=2048,
+                                                 hop_length=256)[:, :512]
+            on = truth[i] >= 0
+            top3 = np.argsort(-chroma[:, on], axis=0)[:3]
+            hits.append((top3 == truth[i][on]).any(axis=0).mean())
+    assert len(hits) >= 6 and np.mean(hits) > 0.8
