@@ -33,12 +33,12 @@ def melody_truth(notes, start_s: float, sample_rate: int, frames: int = FRAMES, 
 
     notes: (midi pitch, start s, end s, ...) of the top voice; frame i of a window starting at
     ``start_s`` is centred at start_s + i * hop / sample_rate (the STFT is centred). Where notes
-    overlap the latest onset wins. -> int8 [frames]
+    overlap the latest onset wins, then the highest pitch (the top of a chord). -> int8 [frames]
     """
     t = start_s + np.arange(frames) * hop / sample_rate
     out = np.full(frames, -1, dtype=np.int8)
     onset = np.full(frames, -np.inf)
-    for note in notes:
+    for note in sorted(notes, key=lambda n: (n[1], n[0])):
         pitch, s, e = note[0], note[1], note[2]
         on = (t >= s) & (t < e) & (s >= onset)
         out[on] = pitch % 12

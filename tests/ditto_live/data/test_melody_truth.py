@@ -45,3 +45,10 @@ def test_scale_score_through_parse_and_arrange(abc_dir):
     expected = np.array([(SCALE[j] + arr.transpose) % 12 for j in k[inside]])
     np.testing.assert_array_equal(truth[inside], expected)
     assert (truth[k >= len(SCALE)] == -1).all()
+
+
+def test_chord_in_the_top_voice_gives_its_highest_note():
+    notes = [(67, 0.0, 1.0), (64, 0.0, 1.0), (60, 0.0, 1.0)]  # C major triad, listed top first
+    truth = melody_truth(notes, 0.0, SR)
+    t = np.arange(FRAMES) * HOP / SR
+    assert (truth[t < 1.0] == 7).all()
