@@ -82,3 +82,15 @@ def test_tiny_untrained_builds_a_full_size_tiny_base_and_students():
     assert bundle.mel_config.n_mels == 80 and bundle.mel_config.frames == 512
     assert bundle.ctm.takes_w and not bundle.base.takes_w and bundle.vocoder is None
     assert bundle.tags["tempo"][0] == "<null>"
+
+
+@pytest.mark.slow
+def test_tiny_untrained_runs_the_real_pipeline_end_to_end(tmp_path, monkeypatch):
+    """The full-size tiny preset (80 x 512) through `generate`, as `make run` would, minus training."""
+    monkeypatch.setattr(jobs, "default_loader", lambda name, device: jobs.untrained_bundle(device))
+    out = tmp_path / "tiny"
+    assert main(["generate", "--model", "tiny-untrained", "--intensity", "crescendo", "--steps", "2",
+                 "--out", str(out)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["untrained"] and side["frames"] == 512 and side["ito"][0]["steps_run"] == 2
+    assert abs(sf.info(str(out) + ".wav").duration - 512 * 256 / 22050) < 1e-3
