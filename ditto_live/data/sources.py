@@ -99,16 +99,39 @@ def _voices(score) -> list[tuple[tuple[int, float, float], ...]]:
 
 
 MINOR_MODES = ("minor", "aeolian", "dorian", "phrygian", "locrian")  # modes tagged "minor"; the rest "major"
+ABC_MODE = re.compile(r"^K:[ \t]*[A-G][#b]?[ \t]*(m|min|maj|ion|aeo|dor|phr|lyd|mix|loc)", re.IGNORECASE | re.MULTILINE)
 
 
-def work_key(score) -> tuple[int, str, str]:
-    """(tonic pitch class, "major" | "minor", name): the notated key when the score states a mode (ABC K:,
-    MusicXML <mode>), else music21's key analysis (Krumhansl-Schmuckler)."""
+def abc_states_mode(path: str | Path, number: int | None) -> bool:
+    """Whether the tune's ABC "K:" field names a mode ("K:Em", "K:Ador"); "K:G" alone is only a signature."""
+    text = Path(path).read_text(encoding="latin-1")
+    if number is not None:
+        blocks = re.split(r"(?m)^(?=X:)", text)
+        text = next((b for b in blocks if re.match(rf"X:\s*{number}\b", b)), "")
+    return ABC_MODE.search(text) is not None
+
+
+def work_key(score, mode_stated: bool = True, final_pc: int | None = None) -> tuple[int, str, str]:
+    """(tonic pitch class, "major" | "minor", name).
+
+    The notated key when the score states a mode (MusicXML <mode>, ABC "K:Em"). Otherwise, with a key
+    signature (Essen tunes write only that), its major or its relative minor: the one whose tonic is
+    the final note ``final_pc`` (tunes end on the tonic), else the one music21's key analysis
+    (Krumhansl-Schmuckler) ranks higher. Without a signature, the analysis alone.
+    """
     from music21 import key
 
     k = score.recurse().getElementsByClass(key.Key).first()
-    if k is None or not k.mode:
-        k = score.analyze("key")
+    if k is None or not k.mode or not mode_stated:
+        sig = score.recurse().getElementsByClass(key.KeySignature).first()
+        found = score.analyze("key")
+        if sig is not None:
+            major, minor = sig.asKey("major"), sig.asKey("minor")
+            by_final = [c for c in (major, minor) if c.tonic.pitchClass == final_pc]
+            ranked = [a for a in [found, *found.alternateInterpretations] if a.sharps == sig.sharps
+                      and a.mode in ("major", "minor")]
+            found = by_final[0] if by_final else (ranked[0] if ranked else found)
+        k = found
     mode = "minor" if k.mode in MINOR_MODES else "major"
     return int(k.tonic.pitchClass), mode, f"{k.tonic.name} {mode}"
 
@@ -130,7 +153,9 @@ def parse_work(ref: WorkRef) -> Work:
     if not voices:
         raise ValueError("no notes")
     voices.sort(key=lambda v: -sum(n[0] for n in v) / len(v))  # top voice first
-    tonic_pc, mode, key_name = work_key(score)
+    stated = abc_states_mode(ref.path, ref.number) if ref.path.lower().endswith(".abc") else True
+    final_pc = max(voices[-1], key=lambda n: (n[1], -n[0]))[0] % 12  # last (lowest) note of the lowest voice
+    tonic_pc, mode, key_name = work_key(score, stated, final_pc)
     ts = score.recurse().getElementsByClass(meter.TimeSignature).first()
     bar_q = float(ts.barDuration.quarterLength) if ts is not None else 4.0
     beat_q = float(ts.beatDuration.quarterLength) if ts is not None else 1.0

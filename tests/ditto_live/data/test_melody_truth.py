@@ -52,3 +52,13 @@ def test_chord_in_the_top_voice_gives_its_highest_note():
     truth = melody_truth(notes, 0.0, SR)
     t = np.arange(FRAMES) * HOP / SR
     assert (truth[t < 1.0] == 7).all()
+
+
+def test_mode_from_stated_key_or_final_note(tmp_path):
+    """ "K:G" is only a signature: a tune in it ending on E is E minor; "K:Em" states the mode."""
+    tune = "X:1\nT:t\nM:4/4\nL:1/4\nK:{key}\nE G B e | d B G E |]\n"
+    for key, expected in (("G", ("E minor", 4)), ("Em", ("E minor", 4)), ("C", ("C major", 0))):
+        (tmp_path / f"{key}.abc").write_text(tune.format(key=key) if key != "C" else
+                                             tune.format(key=key).replace("d B G E", "d B G c"))
+        work = parse_work(WorkRef("essen", str(tmp_path / f"{key}.abc"), 1))
+        assert (work.key_name, work.tonic_pc) == expected, key
