@@ -27,9 +27,15 @@ def dct_matrix(n_in: int, n_out: int) -> Tensor:
     return basis.float()
 
 
-def mfcc(x0: Tensor, min_db: float, max_db: float, n_mfcc: int = 20) -> Tensor:
-    """MFCC c1..c{n_mfcc-1}, each normalised over time. x0: [B, 1, F, N] -> [B, n_mfcc - 1, N]"""
+def mfcc(x0: Tensor, min_db: float, max_db: float, n_mfcc: int = 20, top_db: float = 80.0) -> Tensor:
+    """MFCC c1..c{n_mfcc-1}, each normalised over time. x0: [B, 1, F, N] -> [B, n_mfcc - 1, N]
+
+    As in librosa's power_to_db, levels more than ``top_db`` below the clip's peak are floored, so
+    inaudible detail near the mel's floor cannot carry the structure.
+    """
     db = norm_to_db(x0.float(), min_db, max_db)[:, 0]  # [B, F, N]
+    floor = db.detach().amax((1, 2), keepdim=True) - top_db
+    db = torch.maximum(db, floor)
     c = torch.einsum("kf,bfn->bkn", dct_matrix(db.shape[1], n_mfcc).to(x0.device), db)[:, 1:]
     return (c - c.mean(-1, keepdim=True)) / (c.std(-1, keepdim=True) + 1e-5)
 
