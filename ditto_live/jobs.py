@@ -246,6 +246,7 @@ class JobRunner:
             "spec": spec.to_dict(), "seed": spec.seed, "model": spec.model, "method": spec.method,
             "student": spec.student if spec.method == "ditto2" else None, "device": self.device,
             "steps": steps, "frames": frames, "windows": len(starts), "ito": ito_info,
+            "targets": [{"type": t.kind, **t.info} for t in targets],
             "loss": losses, "metrics": measured, "timings_ms": {k: round(v, 1) for k, v in timings.items()},
             "untrained": spec.model == UNTRAINED,
         }
