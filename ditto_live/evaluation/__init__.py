@@ -1,1 +1,60 @@
-"""The evaluation suite: the paper's tables re-measured on this project's models."""
+"""The evaluation suite: the paper's tables re-measured on this project's models.
+
+``evaluate(cfg)`` loads the model bundle, its text-audio model and the corpus's test split, runs the
+suite (``suites.run_suite``) and writes results.md, results.json and the plots (``report``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def stand_in_clap(n_mels: int, device: str, seed: int = 0):
+    """A random-weight text-audio model for bundles without one (numbers are labelled meaningless)."""
+    import torch
+
+    from ditto_live.engine.clap import ClapConfig, ClapModel
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ClapModel(ClapConfig(n_mels=n_mels)).to(device).eval()
+
+
+def preset_of(mel_config) -> str:
+    """The name of the mel preset a bundle's MelConfig equals (the corpus's mels folder)."""
+    from ditto_live.engine.audio import PRESETS
+
+    return next((name for name, cfg in PRESETS.items() if cfg == mel_config), "tiny")
+
+
+def evaluate(cfg, bundle: Any = None, sentence_encoder: Any = None):
+    """Run one suite end to end. -> (SuiteResult, {"json"|"md"|"fig4"|"fig5": path})"""
+    from ditto_live.engine.audio import MelFrontEnd
+    from ditto_live.evaluation.cases import load_test_split
+    from ditto_live.evaluation.report import write_report
+    from ditto_live.evaluation.runner import Embedder
+    from ditto_live.evaluation.suites import run_suite
+    from ditto_live.jobs import default_loader
+
+    bundle = bundle or default_loader(cfg.model, cfg.device)
+    mel = bundle.mel_config
+    front = MelFrontEnd(mel).to(cfg.device)
+    trained = bundle.clap is not None
+    if not trained:
+        log.warning("model %r has no text-audio model: FAD and CLAP use a random-weight stand-in", bundle.name)
+        bundle.clap = stand_in_clap(mel.n_mels, cfg.device)  # the text control needs one too
+    if sentence_encoder is None:
+        from ditto_live.text_encoder import default_encoder
+
+        sentence_encoder = default_encoder()
+    embedder = Embedder(bundle.clap, sentence_encoder, front, trained)
+    split = load_test_split(cfg.data, preset_of(mel), front)
+    log.info("test split of %s: %d windows (%d reference, %d for cases)", cfg.data, len(split.meta),
+             len(split.reference_rows), len(split.case_rows))
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    result = run_suite(cfg, bundle, embedder, split)
+    return result, write_report(result, mel.window_seconds)

@@ -1,0 +1,206 @@
+"""Writing a suite's results: results.json, results.md in the paper's table layout, Figure 4/5-style PNGs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ditto_live.evaluation.scoring import Row
+from ditto_live.evaluation.suites import SuiteResult
+
+TASK_TITLES = {"intensity": "Intensity", "melody": "Melody", "structure": "Musical Structure",
+               "outpaint": "Outpainting", "inpaint": "Inpainting", "text": "Text"}
+# control metric per task: (metric key, column title, scale)
+TASK_METRIC = {"intensity": ("intensity_mse_db2", "MSE (dB²)", 1.0), "melody": ("melody_accuracy", "Acc. (%)", 100.0),
+               "structure": ("structure_mse", "MSE", 1.0), "outpaint": ("outpaint_mse_db2", "overlap MSE (dB²)", 1.0),
+               "inpaint": ("inpaint_mse_db2", "overlap MSE (dB²)", 1.0)}
+# the paper's Table 1 (A100, 41M-parameter model, 2.5K generations): (time s, FAD, CLAP, metric)
+PAPER_TABLE1 = {
+    "intensity": {"DITTO": (82.192, 0.682, 0.296, 4.758), "DITTO-2 (CM)": (5.206, 0.685, 0.320, 3.055),
+                  "DITTO-2 (CTM)": (5.467, 0.640, 0.309, 3.311)},
+    "melody": {"DITTO": (230.780, 0.699, 0.283, 82.625), "DITTO-2 (CM)": (21.867, 0.697, 0.303, 81.577),
+               "DITTO-2 (CTM)": (22.501, 0.698, 0.273, 85.226)},
+    "structure": {"DITTO": (245.295, 0.632, 0.281, 0.024), "DITTO-2 (CM)": (11.381, 0.669, 0.234, 0.020),
+                  "DITTO-2 (CTM)": (11.749, 0.658, 0.226, 0.022)},
+    "outpaint": {"DITTO": (144.437, 0.716, 0.343, None), "DITTO-2 (CM)": (6.658, 0.694, 0.319, None),
+                 "DITTO-2 (CTM)": (7.098, 0.680, 0.347, None)},
+    "inpaint": {"DITTO": (145.486, 0.690, 0.339, None), "DITTO-2 (CM)": (6.744, 0.689, 0.358, None),
+                "DITTO-2 (CTM)": (6.814, 0.660, 0.337, None)},
+}
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _metric(row: Row, task: str) -> str:
+    if task not in TASK_METRIC:
+        return ""
+    key, _, scale = TASK_METRIC[task]
+    return _f(row.metrics[key] * scale) if key in row.metrics else "–"
+
+
+def _header(res: SuiteResult) -> list[str]:
+    info, cfg = res.info, res.config
+    m = info["machine"]
+    lines = [f"# ditto-live eval: {cfg.suite}", ""]
+    if info.get("untrained"):
+        lines += ["**Model `tiny-untrained`: random, untrained weights. These numbers only show that the "
+                  "pipeline runs; they say nothing about the method.**", ""]
+    if not info.get("embedding_trained", True):
+        lines += ["**The bundle has no text-audio model: FAD and CLAP use a random-weight stand-in encoder "
+                  "(not meaningful).**", ""]
+    lines += [f"- model: `{info['model']}` ({info['model_path']}), vocoder: {info['vocoder']}",
+              f"- machine: {m.get('gpu') or m['processor']}, {m['cpu_count']} CPUs, {m['torch_threads']} torch threads, "
+              f"torch {m['torch']}, device `{m['device']}`",
+              f"- cases per task: {cfg.cases}; K = {cfg.steps or 'per-control default (70 / 150)'}; lr {cfg.lr}; "
+              f"seed {cfg.seed}; wall time {info['wall_s']:.0f} s",
+              f"- FAD: Fréchet distance in the project's text-audio embedding between the clips of a row and "
+              f"{info['reference_clips']} test windows (the reference half of the test split, by work); "
+              f"CLAP: mean cosine between a clip and its window's caption",
+              "- Time: optimisation + decoding per clip (vocoding excluded; it is the same for every method)", ""]
+    return lines
+
+
+def _reference_table(res: SuiteResult) -> list[str]:
+    lines = [f"### Reference rows ({res.config.cases} clips each, scored like the generations)", "",
+             "| Reference | FAD | CLAP |", "|---|---|---|"]
+    lines += [f"| {r.label} | {_f(r.fad)} | {_f(r.clap)} |" for r in res.references]
+    return lines + [""]
+
+
+def _rows_of(res: SuiteResult, task: str) -> list[Row]:
+    return [r for r in res.rows if r.task == task]
+
+
+def markdown(res: SuiteResult) -> str:
+    """results.md: the suite's tables in the paper's layout, then the reference rows."""
+    lines = _header(res)
+    suite = res.config.suite
+    tasks = list(dict.fromkeys(r.task for r in res.rows))
+    if suite == "table1":
+        lines += ["## Table 1: controllable generation benchmark", ""]
+        for task in tasks:
+            mcol = TASK_METRIC[task][1]
+            lines += [f"### {TASK_TITLES[task]}", "", f"| Method | M | T | Time (s) | FAD | CLAP | {mcol} |",
+                      "|---|---|---|---|---|---|---|"]
+            lines += [f"| {r.label} | {r.M} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.clap)} | {_metric(r, task)} |"
+                      for r in _rows_of(res, task)]
+            paper = PAPER_TABLE1.get(task, {})
+            if paper:
+                lines += ["", "Paper (A100, 41M model, 2.5K clips, CLAP-music FAD vs MusicCaps): " + "; ".join(
+                    f"{name} {t:.1f} s, FAD {fd:.3f}, CLAP {c:.3f}" + (f", {mt}" if mt is not None else "")
+                    for name, (t, fd, c, mt) in paper.items())]
+            lines.append("")
+    elif suite in ("table2", "fig5"):
+        title = "Table 2: intensity control, (M, T) settings" if suite == "table2" else \
+            "Figure 5: intensity control vs decoding steps T (M = 1)"
+        lines += [f"## {title}", "", "| Method | M | T | Runtime (s) | FAD | CLAP | MSE (dB²) |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.label} | {r.M} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.clap)} | {_metric(r, r.task)} |"
+                  for r in res.rows]
+        lines += ["", "![Figure 4 style](fig4.png)" if suite == "table2" else "![Figure 5 style](fig5.png)", ""]
+    elif suite == "text":
+        lines += ["## Table 3: text control (CLAP score before / after)", "",
+                  "| Method | Condition | T | Time (s) | FAD | CLAP | text loss before | text loss after |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in res.rows:
+            cond = "null tags" if "null tags" in r.label else "tags"
+            lines.append(f"| {r.label} | {cond} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.clap)} | "
+                         f"{_f(r.extra.get('loss_text_before'))} | {_f(r.extra.get('loss_text_after'))} |")
+        lines.append("")
+    lines += _reference_table(res)
+    return "\n".join(lines)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: non-finite floats become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_json(res: SuiteResult) -> dict[str, Any]:
+    return _clean({"suite": res.config.suite, "info": res.info, "rows": [r.to_dict() for r in res.rows],
+            "references": [r.to_dict() for r in res.references],
+            "cases": {t: [{"index": c.index, "row": c.row, "caption": c.caption, "target": c.target} for c in cs]
+                      for t, cs in res.cases.items()},
+            "generations": [g.to_dict() for g in res.generations]})
+
+
+def plot_fig4(rows: list[Row], path: Path, window_s: float) -> Path:
+    """Runtime (x, log) vs intensity MSE (y) with FAD as point size, one label per (method, M, T)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [r for r in rows if r.task == "intensity" and "intensity_mse_db2" in r.metrics]
+    fads = [r.fad for r in pts if math.isfinite(r.fad)]
+    lo, hi = (min(fads), max(fads)) if fads else (0.0, 1.0)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = {}
+    for r in pts:
+        family = r.label.split(" M=")[0].split(" adaptive")[0]
+        colour = colours.setdefault(family, f"C{len(colours)}")
+        size = 60 + 440 * ((r.fad - lo) / (hi - lo) if math.isfinite(r.fad) and hi > lo else 0.5)
+        ax.scatter(r.seconds, r.metrics["intensity_mse_db2"], s=size, color=colour, alpha=0.6,
+                   label=family if family not in ax.get_legend_handles_labels()[1] else None)
+        ax.annotate(f"{r.M}/{r.T}", (r.seconds, r.metrics["intensity_mse_db2"]), fontsize=8, ha="center", va="center")
+    ax.axvline(window_s, color="k", ls="--", lw=1, label="real time")
+    ax.set(xscale="log", xlabel="runtime per clip (s)", ylabel="intensity MSE (dB²)",
+           title="runtime vs control MSE (point size: FAD, larger is worse; label M/T)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_fig5(rows: list[Row], path: Path) -> Path:
+    """FAD, MSE and CLAP vs decoding steps T per student; DITTO (M = T = 20) as a horizontal line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 1, figsize=(6, 8), sharex=True)
+    panels = [("FAD", lambda r: r.fad), ("MSE (dB²)", lambda r: r.metrics.get("intensity_mse_db2", math.nan)),
+              ("CLAP", lambda r: r.clap)]
+    families = list(dict.fromkeys(r.label for r in rows if r.M != "20"))
+    for ax, (name, get) in zip(axes, panels):
+        for i, fam in enumerate(families):
+            pts = sorted((r.T, get(r)) for r in rows if r.label == fam)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=f"C{i}", label=fam)
+        for r in rows:
+            if r.M == "20":
+                ax.axhline(get(r), color="orange", ls="--", label="DITTO (20/20)")
+        ax.set_ylabel(name)
+    axes[0].legend(fontsize=8)
+    axes[-1].set_xlabel("decoding steps T")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(res: SuiteResult, window_s: float) -> dict[str, Path]:
+    """Write results.json, results.md and the suite's plots under the output folder."""
+    out = Path(res.config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "results.json", "md": out / "results.md"}
+    paths["json"].write_text(json.dumps(to_json(res), indent=1, allow_nan=False))
+    paths["md"].write_text(markdown(res))
+    if any(r.task == "intensity" for r in res.rows):
+        paths["fig4"] = plot_fig4(res.rows, out / "fig4.png", window_s)
+    if res.config.suite == "fig5":
+        paths["fig5"] = plot_fig5(res.rows, out / "fig5.png")
+    return paths

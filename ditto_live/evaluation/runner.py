@@ -1,0 +1,207 @@
+"""Running one evaluation case under one method setting, and measuring what came out.
+
+A case's job goes through the same target building as every other front end (``ditto_live.targets``);
+the optimisation and decoding call the engine directly so that one optimised x_T* can be decoded with
+several T (Figure 5 and Table 2 vary T at a fixed optimisation) and so the timings hold only the
+method's own work: ITO plus decoding, on the same initial noise for every method. Adherence is measured
+on the vocoded audio with librosa (``ditto_live.metrics``); quality and text relevance in the embedding
+of the project's text-audio model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ditto_live import metrics
+from ditto_live.engine.audio import MelFrontEnd, norm_to_db
+from ditto_live.engine.conditioning import Cond
+from ditto_live.engine.controls import DEFAULT_STEPS, loss_function
+from ditto_live.engine.controls.structure import labels_to_target
+from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, ditto_decode, ditto_optimise
+from ditto_live.evaluation.cases import Case
+from ditto_live.jobspec import parse_job
+from ditto_live.targets import SSM_SIZE, ClipTarget, TextModel, build_targets, encode_tags, window_controls
+
+log = logging.getLogger(__name__)
+
+DITTO_SAMPLING_STEPS = 20  # DITTO optimises through and decodes with the 20-step DDIM chain
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row family of a table: a method and its (M, T)."""
+
+    label: str  # row name, e.g. "DITTO-2 (CTM)"
+    method: str  # "ditto" (teacher, full DDIM chain) or "ditto2" (distilled student surrogate)
+    student: str = "ctm"  # distilled student for ditto2: "ctm" or "cm"
+    surrogate: str = "1"  # M during optimisation: "1", "2", "4" or "adaptive"
+    decode_steps: tuple[int, ...] = (2,)  # T values decoded from the same x_T* (DITTO always uses 20)
+    optimise: bool = True  # False: no optimisation; decode the initial noise (the "unoptimised" row)
+    null_tags: bool = False  # condition on the null tags (the paper's "N/A" condition)
+
+    @property
+    def m_label(self) -> str:
+        return str(DITTO_SAMPLING_STEPS) if self.method == "ditto" else self.surrogate
+
+    def decodes(self) -> tuple[int, ...]:
+        return (DITTO_SAMPLING_STEPS,) if self.method == "ditto" else self.decode_steps
+
+
+@dataclass
+class Generation:
+    """One generated clip and its measurements."""
+
+    task: str  # the case's task
+    case: int  # the case's index
+    setting: str  # the Setting's label
+    T: int  # decoding steps
+    optimise_s: float  # wall time of the optimisation (shared by every T of this case and setting)
+    decode_s: float  # wall time of decoding with T steps
+    vocode_s: float  # wall time of the vocoder
+    steps: int  # K optimisation steps run
+    metrics: dict[str, float]  # control adherence measured on the vocoded audio
+    clap: float  # cosine between the audio's and the caption's embeddings
+    embedding: np.ndarray = field(repr=False)  # [D] audio embedding (for FAD)
+    loss_before: dict[str, float] = field(default_factory=dict)  # surrogate losses at x_T
+    loss_after: dict[str, float] = field(default_factory=dict)  # surrogate losses at x_T*
+    audio: np.ndarray | None = field(default=None, repr=False)  # the waveform, kept only when asked
+
+    @property
+    def seconds(self) -> float:
+        """The method's time for this clip: optimisation plus decoding."""
+        return self.optimise_s + self.decode_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "case": self.case, "setting": self.setting, "T": self.T,
+                "optimise_s": round(self.optimise_s, 4), "decode_s": round(self.decode_s, 4),
+                "vocode_s": round(self.vocode_s, 4), "seconds": round(self.seconds, 4), "steps": self.steps,
+                "metrics": self.metrics, "clap": self.clap, "loss_before": self.loss_before,
+                "loss_after": self.loss_after}
+
+
+class Embedder:
+    """Audio and captions into the joint space of the project's text-audio model (FAD and CLAP score)."""
+
+    def __init__(self, clap: Any, sentence_encoder: Any, front_end: MelFrontEnd, trained: bool = True):
+        self.clap = clap  # engine ClapModel
+        self.text_model = TextModel(clap, sentence_encoder)  # also what the text control uses
+        self.front = front_end  # waveform -> the model's mel
+        self.trained = trained  # False: a random-weight stand-in (numbers only show the pipeline runs)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.clap.parameters()).device
+
+    @torch.no_grad()
+    def mels(self, mel: Tensor, batch: int = 32) -> np.ndarray:
+        """mel [B, 1, F, N] -> unit-norm embeddings [B, D]."""
+        out = [self.clap.encode_audio(mel[i:i + batch].to(self.device).float()).cpu() for i in range(0, len(mel), batch)]
+        return torch.cat(out).numpy().astype(np.float64)
+
+    @torch.no_grad()
+    def audio(self, wav: Tensor | np.ndarray, batch: int = 32) -> np.ndarray:
+        """Waveforms [B, samples] at the model rate -> [B, D], through the model's mel front end."""
+        wav = torch.as_tensor(np.asarray(wav), dtype=torch.float32)
+        wav = wav[None] if wav.dim() == 1 else wav
+        mel = torch.cat([self.front(wav[i:i + batch].to(self.front.window.device)).cpu()
+                         for i in range(0, len(wav), batch)])
+        return self.mels(mel, batch)
+
+    @torch.no_grad()
+    def text(self, captions: list[str]) -> np.ndarray:
+        """Captions -> unit-norm embeddings [B, D]."""
+        return self.text_model.encode_text(list(captions)).cpu().numpy().astype(np.float64)
+
+
+def control_metrics(targets: list[ClipTarget], audio: np.ndarray, sample_rate: int, front: MelFrontEnd,
+                    min_db: float, max_db: float) -> dict[str, float]:
+    """Each control's adherence on vocoded audio: intensity MSE (dB^2), melody accuracy, structure MSE
+    (librosa), and for inpaint / outpaint the dB^2 error of the re-analysed mel on the enforced frames."""
+    out: dict[str, float] = {}
+    for t in targets:
+        if t.kind == "intensity":
+            out["intensity_mse_db2"] = metrics.intensity_mse(audio, sample_rate, t.curve.numpy())
+        elif t.kind == "melody":
+            out["melody_accuracy"] = metrics.melody_accuracy(audio, sample_rate, t.pitch.numpy())
+        elif t.kind == "structure":
+            out["structure_mse"] = metrics.structure_mse(audio, sample_rate,
+                                                         labels_to_target(t.labels, SSM_SIZE).numpy())
+        elif t.kind in ("inpaint", "outpaint"):
+            with torch.no_grad():
+                remel = front(torch.from_numpy(audio).float()[None].to(front.window.device)).cpu()
+            db = norm_to_db(remel[0, 0], min_db, max_db)  # [F, N]
+            n = db.shape[-1]
+            ref = norm_to_db(t.reference[0, :, :n], min_db, max_db)
+            kept = t.mask[:n].bool()
+            out[f"{t.kind}_mse_db2"] = float(((db - ref)[:, kept] ** 2).mean())
+    return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, device: str, allowed_roots: tuple[str, ...],
+             steps: int = 0, lr: float = 5e-3, keep_audio: bool = False) -> list[Generation]:
+    """Optimise (unless the setting says not to) and decode ``case`` under ``setting``, once per T."""
+    mel = bundle.mel_config
+    dev = torch.device(device)
+    job = {**case.job, "model": bundle.name, "method": setting.method, "student": setting.student,
+           "surrogate": setting.surrogate, "lr": lr, "steps": steps}
+    if setting.null_tags:
+        job["tags"] = {}
+    spec = parse_job(job)
+    front = embedder.front
+    frames = mel.frames
+    targets = build_targets(spec, mel, frames, allowed_roots, front)
+    controls = window_controls(targets, mel, 0, frames, embedder.text_model)
+    tags = torch.zeros(4, dtype=torch.long) if setting.null_tags else encode_tags(spec, bundle.tags)
+    cond = Cond(tags[None].to(dev), w=spec.cfg)
+    gen = torch.Generator(device=dev).manual_seed(spec.seed)
+    x_T = torch.randn(1, 1, mel.n_mels, frames, generator=gen, device=dev)  # [1, 1, F, N]
+    model = bundle.base if setting.method == "ditto" else bundle.student(setting.student)
+    k = spec.steps or max((DEFAULT_STEPS[t.kind] for t in targets), default=0)
+
+    _sync(dev)
+    start = time.perf_counter()
+    x_star, before, after, k_run = x_T, {}, {}, 0
+    if setting.optimise and controls and k > 0:
+        loss = loss_function(controls)
+        if setting.method == "ditto":
+            res = ditto_optimise(model, x_T, cond, loss, k, spec.lr, sampling_steps=DITTO_SAMPLING_STEPS)
+        else:
+            res = ditto2_optimise(model, x_T, cond, loss, k, spec.lr, spec.surrogate, student_kind=setting.student,
+                                  gamma=spec.gamma, generator=gen)
+        x_star, before, after, k_run = res.x_T, res.initial_losses, res.losses, res.steps_run
+    _sync(dev)
+    optimise_s = time.perf_counter() - start
+
+    out = []
+    for T in setting.decodes():
+        start = time.perf_counter()
+        dgen = torch.Generator(device=dev).manual_seed(spec.seed + 500)
+        if setting.method == "ditto":
+            x0 = ditto_decode(model, x_star, cond, DITTO_SAMPLING_STEPS)
+        else:
+            x0 = ditto2_decode(model, x_star, cond, T, spec.gamma, setting.student, dgen)
+        x0 = x0.clamp(-1, 1)
+        _sync(dev)
+        decode_s = time.perf_counter() - start
+        start = time.perf_counter()
+        with torch.no_grad():
+            audio = bundle.mel_to_wav(x0.float())[0].cpu().numpy()
+        vocode_s = time.perf_counter() - start
+        measured = control_metrics(targets, audio, mel.sample_rate, front, mel.min_db, mel.max_db)
+        emb = embedder.audio(audio)[0]
+        clap = float(emb @ embedder.text([case.caption])[0])
+        out.append(Generation(case.task, case.index, setting.label, T, optimise_s, decode_s, vocode_s, k_run,
+                              measured, clap, emb, before, after, audio if keep_audio else None))
+    return out

@@ -1,0 +1,116 @@
+"""From generations to table rows: FAD against the test split, CLAP score, control metric, time.
+
+FAD from a few dozen clips in a 128-d embedding is dominated by its small-sample bias, so every table
+also carries reference rows scored with the same number of clips: real held-out test windows (the
+floor), the same windows vocoded (what the vocoder alone costs), the same windows with their mel
+frames shuffled in time (right spectrum, no music), and white noise (the ceiling).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ditto_live import metrics
+from ditto_live.evaluation.cases import TestSplit
+from ditto_live.evaluation.runner import Embedder, Generation
+
+log = logging.getLogger(__name__)
+
+NOISE_RMS_DB = -20.0  # loudness of the white-noise reference clips
+METRIC_KEYS = ("intensity_mse_db2", "melody_accuracy", "structure_mse", "inpaint_mse_db2", "outpaint_mse_db2")
+
+
+@dataclass
+class Row:
+    """One line of a results table."""
+
+    task: str  # task (or "reference")
+    label: str  # method / reference name
+    M: str  # optimisation steps of the surrogate ("-" for references)
+    T: int  # decoding steps (0 for references)
+    n: int  # clips scored
+    seconds: float  # mean time per clip (optimisation + decoding); nan for references
+    fad: float  # Fréchet distance to the test split's reference half in the text-audio embedding
+    clap: float  # mean cosine between each clip and its caption
+    metrics: dict[str, float] = field(default_factory=dict)  # mean control metric(s)
+    extra: dict[str, float] = field(default_factory=dict)  # optimise / decode split, surrogate losses
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "label": self.label, "M": self.M, "T": self.T, "n": self.n,
+                "seconds": _num(self.seconds), "fad": _num(self.fad), "clap": _num(self.clap),
+                "metrics": {k: _num(v) for k, v in self.metrics.items()}, **{k: _num(v) for k, v in self.extra.items()}}
+
+
+def _num(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 6)
+
+
+def fad(generated: np.ndarray, reference: np.ndarray) -> float:
+    """Fréchet distance between two embedding sets [N, D], [M, D]; nan with fewer than two clips."""
+    if len(generated) < 2 or len(reference) < 2:
+        return float("nan")
+    return max(0.0, metrics.frechet_distance(generated, reference))
+
+
+def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str]) -> list[Row]:
+    """One row per (task, setting, T), in first-seen order."""
+    groups: dict[tuple[str, str, int], list[Generation]] = defaultdict(list)
+    for g in gens:
+        groups[(g.task, g.setting, g.T)].append(g)
+    rows = []
+    for (task, label, T), gs in groups.items():
+        keys = sorted({k for g in gs for k in g.metrics})
+        means = {k: float(np.mean([g.metrics[k] for g in gs if k in g.metrics])) for k in keys}
+        extra = {"optimise_s": float(np.mean([g.optimise_s for g in gs])),
+                 "decode_s": float(np.mean([g.decode_s for g in gs])),
+                 "vocode_s": float(np.mean([g.vocode_s for g in gs]))}
+        for name in {k for g in gs for k in g.loss_after}:
+            extra[f"loss_{name}_before"] = float(np.mean([g.loss_before.get(name, np.nan) for g in gs]))
+            extra[f"loss_{name}_after"] = float(np.mean([g.loss_after.get(name, np.nan) for g in gs]))
+        rows.append(Row(task, label, m_of.get(label, "?"), T, len(gs), float(np.mean([g.seconds for g in gs])),
+                        fad(np.stack([g.embedding for g in gs]), reference), float(np.mean([g.clap for g in gs])),
+                        means, extra))
+    return rows
+
+
+def reference_embeddings(split: TestSplit, embedder: Embedder) -> np.ndarray:
+    """The FAD reference set: the reference half of the test split (its audio, else its stored mels)."""
+    rows = split.reference_rows
+    if split.audio is not None:
+        return embedder.audio(split.audio[rows])
+    return embedder.mels(split.mels[rows])
+
+
+def reference_rows(split: TestSplit, embedder: Embedder, bundle: Any, reference: np.ndarray, n: int,
+                   seed: int = 0) -> list[Row]:
+    """Real, vocoded, frame-shuffled and noise clips (``n`` each, from the case half) scored like generations."""
+    rng = np.random.default_rng([seed, 99])
+    pool = split.case_rows
+    rows = [pool[i] for i in rng.permutation(len(pool))[:n]]
+    captions = [split.meta[r].get("caption", "") for r in rows]
+    text = embedder.text(captions)
+    mels = split.mels[rows]  # [n, 1, F, N]
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        vocoded = bundle.mel_to_wav(mels.to(embedder.device)).cpu()
+        perm = torch.randperm(mels.shape[-1], generator=gen)
+        shuffled = bundle.mel_to_wav(mels[..., perm].to(embedder.device)).cpu()
+    samples = vocoded.shape[-1]
+    noise = torch.randn(len(rows), samples, generator=gen) * 10 ** (NOISE_RMS_DB / 20)
+    sets = {}
+    if split.audio is not None:
+        sets["real test audio (held out)"] = split.audio[rows]
+    sets.update({"real test audio, vocoded": vocoded, "real, mel frames shuffled": shuffled,
+                 f"white noise ({NOISE_RMS_DB:.0f} dB RMS)": noise})
+    out = []
+    for label, wav in sets.items():
+        emb = embedder.audio(wav)
+        out.append(Row("reference", label, "-", 0, len(rows), float("nan"), fad(emb, reference),
+                       float(np.mean(np.sum(emb * text, axis=1)))))
+    return out

@@ -1,0 +1,145 @@
+"""The evaluation suites (paper Tables 1-3, Figure 5) and the loop that runs one.
+
+``run_suite(cfg, bundle, embedder)`` draws the cases, runs every (case, setting) with a progress bar,
+scores the generations against the test split, and returns a ``SuiteResult`` that ``report`` writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ditto_live.evaluation.cases import Case, TestSplit, make_cases
+from ditto_live.evaluation.runner import Embedder, Generation, Setting, run_case
+from ditto_live.evaluation.scoring import Row, aggregate, reference_embeddings, reference_rows
+
+log = logging.getLogger(__name__)
+
+DITTO = Setting("DITTO", "ditto")
+TABLE1_TASKS = ("intensity", "melody", "structure", "outpaint", "inpaint")  # the paper's order
+
+
+def suite_tasks(suite: str) -> tuple[str, ...]:
+    return {"table1": TABLE1_TASKS, "table2": ("intensity",), "fig5": ("intensity",), "text": ("text",)}[suite]
+
+
+def suite_settings(suite: str, decode_steps: int = 2) -> list[Setting]:
+    """The method settings a suite compares (rows of its table / curves of its figure)."""
+    if suite == "table1":  # DITTO vs DITTO-2 at M = 1 and one T for both students
+        return [DITTO, Setting("DITTO-2 (CM)", "ditto2", "cm", "1", (decode_steps,)),
+                Setting("DITTO-2 (CTM)", "ditto2", "ctm", "1", (decode_steps,))]
+    if suite == "table2":  # the (M, T) grid of Table 2 for CTM, CM at M = 1, DITTO for Figure 4
+        return [DITTO, Setting("CTM M=1", "ditto2", "ctm", "1", (1, 2, 4)),
+                Setting("CTM M=2", "ditto2", "ctm", "2", (2, 4)),
+                Setting("CTM adaptive", "ditto2", "ctm", "adaptive", (4,)),
+                Setting("CM M=1", "ditto2", "cm", "1", (1, 2, 4))]
+    if suite == "fig5":  # M = 1, T = 1..8 for both students; DITTO (20, 20) is the baseline line
+        steps = tuple(range(1, 9))
+        return [DITTO, Setting("CTM", "ditto2", "ctm", "1", steps), Setting("CM", "ditto2", "cm", "1", steps)]
+    if suite == "text":  # Table 3: the base model's tag conditioning, then text control by ITO
+        return [Setting("Base model (DDIM 20)", "ditto", optimise=False),
+                Setting("DITTO-2 (CTM), unoptimised", "ditto2", "ctm", "1", (decode_steps,), optimise=False),
+                Setting("DITTO-2 (CTM) + text control", "ditto2", "ctm", "1", (decode_steps,)),
+                Setting("DITTO-2 (CTM) + text control, null tags", "ditto2", "ctm", "1", (decode_steps,),
+                        null_tags=True)]
+    raise ValueError(f"unknown suite {suite!r} (table1, table2, fig5, text)")
+
+
+SUITES = ("table1", "table2", "fig5", "text")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What ``ditto-live eval`` runs."""
+
+    suite: str  # table1 | table2 | fig5 | text
+    model: str  # bundle name or path ("tiny-untrained": random weights)
+    data: str  # corpus folder whose test split gives the cases and the FAD reference
+    out: str  # output folder
+    cases: int = 8  # cases per task
+    steps: int = 0  # K optimisation steps for every method; 0 = per-control defaults (70 / 150)
+    decode_steps: int = 2  # T of the DITTO-2 rows of table1 and text
+    lr: float = 5e-3  # Adam learning rate on x_T
+    tasks: tuple[str, ...] = ()  # subset of the suite's tasks; () = all
+    skip_ditto: bool = False  # leave out the (slow) DITTO baseline
+    device: str = "cpu"  # torch device
+    seed: int = 0  # case choice and initial noise
+    save_audio: int = 1  # WAVs written per (task, setting, T): the first cases
+
+
+@dataclass
+class SuiteResult:
+    config: EvalConfig
+    rows: list[Row]  # one per (task, setting, T)
+    references: list[Row]  # reference rows (real, vocoded, shuffled, noise)
+    generations: list[Generation]  # every clip's record
+    settings: list[Setting]  # what ran
+    cases: dict[str, list[Case]]  # per task
+    info: dict[str, Any] = field(default_factory=dict)  # machine, model, wall time, embedding model
+
+
+def machine_info(device: str) -> dict[str, Any]:
+    """What the timings were measured on."""
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "device": device, "python": platform.python_version()}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit) -> SuiteResult:
+    """Run every case of the suite under every setting; score against the test split."""
+    started = time.perf_counter()
+    out = Path(cfg.out)
+    tasks = suite_tasks(cfg.suite)
+    if cfg.tasks:
+        unknown = set(cfg.tasks) - set(tasks)
+        if unknown:
+            raise ValueError(f"suite {cfg.suite} has no task(s) {sorted(unknown)} (has {', '.join(tasks)})")
+        tasks = tuple(t for t in tasks if t in cfg.tasks)
+    settings = [s for s in suite_settings(cfg.suite, cfg.decode_steps) if not (cfg.skip_ditto and s.method == "ditto")]
+    mel = bundle.mel_config
+    cases = {t: make_cases(t, split, cfg.cases, bundle.tags, mel.frame_rate, mel.sample_rate, mel.window_seconds,
+                           out / "references", cfg.seed) for t in tasks}
+    jobs = [(c, s) for t in tasks for s in settings for c in cases[t]]
+    roots = (str(out.resolve()),)
+    gens: list[Generation] = []
+    bar = tqdm(jobs, desc=f"eval {cfg.suite}", unit="clip", dynamic_ncols=True)
+    for case, setting in bar:
+        bar.set_postfix_str(f"{case.task} #{case.index} {setting.label}")
+        results = run_case(bundle, case, setting, embedder, cfg.device, roots, cfg.steps, cfg.lr,
+                           keep_audio=case.index < cfg.save_audio)
+        for g in results:
+            if g.audio is not None:
+                _write_audio(out / "audio", g, mel.sample_rate)
+                g.audio = None
+        gens.extend(results)
+    reference = reference_embeddings(split, embedder)
+    m_of = {s.label: s.m_label for s in settings}
+    rows = aggregate(gens, reference, m_of)
+    refs = reference_rows(split, embedder, bundle, reference, cfg.cases, cfg.seed)
+    info = {"machine": machine_info(cfg.device), "model": bundle.name, "model_path": str(bundle.path),
+            "untrained": bundle.name == "tiny-untrained", "embedding_trained": embedder.trained,
+            "vocoder": "neural" if getattr(bundle, "vocoder", None) is not None else "Griffin-Lim",
+            "reference_clips": int(len(reference)), "test_windows": len(split.meta),
+            "wall_s": round(time.perf_counter() - started, 1), "config": asdict(cfg)}
+    return SuiteResult(cfg, rows, refs, gens, settings, cases, info)
+
+
+def _write_audio(folder: Path, g: Generation, sample_rate: int) -> None:
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{g.task}-{g.case:03d}-{g.setting}-T{g.T}".replace(" ", "_").replace("(", "").replace(")", "")
+    name = "".join(ch for ch in name if ch.isalnum() or ch in "-_=.,")
+    sf.write(str(folder / f"{name}.wav"), np.asarray(g.audio, dtype=np.float32), sample_rate)
