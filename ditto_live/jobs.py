@@ -190,7 +190,7 @@ class JobRunner:
             previous = out[..., start:start + chain].cpu() if w > 0 else None
             head = out[..., :seam].cpu() if seam and w > 0 else None
             controls = window_controls(targets, mel, start, length, text_model, previous, head,
-                                       is_last=w == len(starts) - 1)
+                                       is_last=w == len(starts) - 1, so_far=out[..., :start].cpu() if w else None)
             gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1000 + w)
             x_T = torch.randn(spec.seeds, 1, mel.n_mels, window, generator=gen, device=self.device)
             key = (spec.model, spec.method, spec.student, spec.seed, spec.seeds, total, w)

@@ -251,11 +251,12 @@ def _cropped(c: Control, length: int) -> Control:
 
 def window_controls(targets: list[ClipTarget], mel: MelConfig, start: int, length: int,
                     text_model: Any = None, previous: Tensor | None = None, head: Tensor | None = None,
-                    is_last: bool = True, window_frames: int | None = None) -> list[Control]:
+                    is_last: bool = True, so_far: Tensor | None = None) -> list[Control]:
     """Engine controls for the window holding clip frames [start, start + length).
 
     ``previous`` [1, F, o]: the generated frames this window must open with (chaining);
-    ``head`` [1, F, o]: the clip's first frames, which a loop's last window must end on.
+    ``head`` [1, F, o]: the clip's first frames, which a loop's last window must end on;
+    ``so_far`` [1, F, start]: the clip generated before this window (structure spans windows).
     """
     bw, cw = _weights(mel.n_mels, mel.fmin, mel.fmax)
     stop = start + length
@@ -267,8 +268,12 @@ def window_controls(targets: list[ClipTarget], mel: MelConfig, start: int, lengt
             if (t.pitch[start:stop] >= 0).any():
                 out.append(melody_control(t.pitch[start:stop], mel.min_db, mel.max_db, cw, weight=t.weight))
         elif t.kind == "structure":
-            target = labels_to_target(t.labels[start:stop], SSM_SIZE)
-            out.append(structure_control(target, mel.min_db, mel.max_db, weight=t.weight))
+            if so_far is not None and start > 0:
+                target = labels_to_target(t.labels[:stop], SSM_SIZE)
+                out.append(structure_control(target, mel.min_db, mel.max_db, t.weight, so_far[..., :start]))
+            else:
+                target = labels_to_target(t.labels[start:stop], SSM_SIZE)
+                out.append(structure_control(target, mel.min_db, mel.max_db, weight=t.weight))
         elif t.kind in ("inpaint", "outpaint"):
             if t.mask[start:stop].any():
                 out.append(masked_control(t.kind, t.reference[..., start:stop], t.mask[start:stop], t.weight))

@@ -74,11 +74,19 @@ def structure_loss(ssm: Tensor, target: Tensor) -> Tensor:
     return ((ssm - target.to(ssm.device)) ** 2).mean((-1, -2))
 
 
-def structure_control(target: Tensor, min_db: float, max_db: float, weight: float = 1.0) -> Control:
-    """The structure control for a target matrix [S, S]."""
+def structure_control(target: Tensor, min_db: float, max_db: float, weight: float = 1.0,
+                      prefix: Tensor | None = None) -> Control:
+    """The structure control for a target matrix [S, S].
+
+    ``prefix`` [1, F, P]: mel frames already generated before x0 (a long clip made window by window);
+    the matrix then covers prefix + x0, so a section that returns is pulled towards its first
+    occurrence. The prefix is constant: only x0 moves.
+    """
     size = target.shape[-1]
 
     def feature(x0: Tensor) -> Tensor:
+        if prefix is not None:
+            x0 = torch.cat([prefix.to(x0)[None].expand(x0.shape[0], -1, -1, -1), x0], -1)
         return self_similarity(mfcc(x0, min_db, max_db), size)
 
     return Control("structure", lambda x0: structure_loss(feature(x0), target), weight, feature, target)

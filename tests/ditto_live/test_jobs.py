@@ -99,12 +99,13 @@ def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path
 
 def test_long_clips_chain_windows_and_loops_drop_their_seam(tmp_path):
     spec = parse_job({"model": "narrow", "seconds": 1.8, "steps": 1, "decode_steps": 1,
-                      "controls": [{"type": "intensity", "shape": "swell"}, {"type": "loop", "overlap": 0.1}]})
+                      "controls": [{"type": "intensity", "shape": "swell"}, {"type": "loop", "overlap": 0.1},
+                                   {"type": "structure", "form": "ABA"}]})
     result = runner(tmp_path, measure_baseline=False).run(spec, out_prefix=str(tmp_path / "long"))
     frames = round(1.8 * FR)
     assert len(sf.read(result.wav_path)[0]) == frames * 256
     assert result.summary["windows"] == 4  # 155 + 9 seam frames in windows of 64 sharing 16
-    assert "loop_seam_jump_db" in result.summary["metrics"]["output"]
+    assert {"loop_seam_jump_db", "structure_mse"} <= set(result.summary["metrics"]["output"])
     assert (tmp_path / "long.json").is_file() and not (tmp_path / "long.png").exists()
 
 

@@ -171,3 +171,21 @@ def test_melody_feature_reads_a_rendered_piano_scale():
     logp = chroma_log_probs(MelFrontEnd(cfg)(audio), cfg.min_db, cfg.max_db, chroma_weights(80, cfg.fmin, cfg.fmax))
     target = melody_target([[p, i * 0.5, 0.5] for i, p in enumerate(pitches)], "seconds", 120, 512, FR)
     assert melody_accuracy(logp, target)[0] > 0.9
+
+
+def test_structure_with_a_prefix_rewards_returning_to_the_first_section():
+    """Window 2 of an "ABA" clip: with the A and B already generated, an A-like window scores better
+    than a B-like one, and the gradient reaches only the window."""
+    from ditto_live.engine.controls.structure import labels_to_target, structure_control
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(80, 1, generator=g) * 1.6 - 0.8, torch.rand(80, 1, generator=g) * 1.6 - 0.8
+    noise = lambda n: 0.05 * torch.randn(80, n, generator=g)  # noqa: E731
+    prefix = torch.cat([a + noise(40), b + noise(40)], -1)[None]  # [1, F, 80]
+    labels = torch.tensor([0] * 40 + [1] * 40 + [0] * 40)
+    control = structure_control(labels_to_target(labels, 24), -100, 0, prefix=prefix)
+    like_a = (a + noise(40))[None, None].requires_grad_(True)
+    like_b = (b + noise(40))[None, None]
+    assert control.loss(like_a) < 0.5 * control.loss(like_b)
+    control.loss(like_a).sum().backward()
+    assert like_a.grad.abs().sum() > 0
