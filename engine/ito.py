@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 LossFn = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]  # x0 [B,1,F,N] -> (total [B], {name: [B]})
 Callback = Callable[[int, int, dict[str, float]], None]  # (step, total steps, losses of the best row)
+StepperMaker = Callable[[Callable[[Tensor], Tensor], Tensor, float], Any]  # (objective, x_T, lr) -> stepper
 T_MAX = NUM_TRAIN_STEPS - 1  # time index of x_T
 
 
@@ -122,12 +124,17 @@ def _autocast(enabled: bool, device: torch.device):
 def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_fn: LossFn, schedule: list[int],
                     lr: float = 5e-3, callback: Callback | None = None,
                     is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
-                    autocast: bool = False) -> ItoResult:
+                    autocast: bool = False, backend: str | StepperMaker = "eager") -> ItoResult:
     """Adam on x_T through ``forward(x_T, M) -> x0``; one entry of ``schedule`` (M) per step.
 
     Keeps, per row, the x_T with the lowest loss seen (every step's x_T and the final one are
     evaluated), stops once the best loss is <= ``tolerance`` (when > 0). x_T: [B, 1, F, N].
+    ``backend``: "eager" (this loop), another engine/backends.py name, or a stepper maker such as
+    a ``backends.StepperFactory`` (see :func:`_optimise_with_stepper`).
     """
+    if backend != "eager":
+        return _optimise_with_stepper(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance,
+                                      autocast, backend)
     start = time.perf_counter()
     x = x_T.detach().clone().float().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
@@ -185,6 +192,73 @@ def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_
         steps_run=steps_run, seconds=time.perf_counter() - start, history=history, schedule=list(schedule))
 
 
+def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_fn: LossFn,
+                           schedule: list[int], lr: float, callback: Callback | None,
+                           is_cancelled: Callable[[], bool] | None, tolerance: float, autocast: bool,
+                           backend: str | StepperMaker) -> ItoResult:
+    """:func:`optimise_latent` with the Adam steps run by an engine/backends.py stepper (compiled, CUDA
+    graph, exported, TensorRT), prepared with its parity check against eager.
+
+    Needs a fixed M (a stepper holds one objective). A stepper returns each step's total losses before
+    its update, so the callback gets only "total", the tolerance stops after the step that reached it,
+    and the per-control losses are evaluated once at the start and once at the best x_T.
+    """
+    from ditto_live.engine.backends import prepare_stepper
+
+    if len(set(schedule)) > 1:
+        raise ValueError("an execution backend needs a fixed surrogate M; the adaptive schedule runs eager")
+    start = time.perf_counter()
+    m = schedule[0] if schedule else 1
+    x = x_T.detach().clone().float()
+
+    def x0_of(x_in: Tensor) -> Tensor:
+        with _autocast(autocast, x_in.device):
+            return forward(x_in, m).float()
+
+    def objective(x_in: Tensor) -> Tensor:  # x_T [B, 1, F, N] -> total loss [B]
+        return loss_fn(x0_of(x_in))[0]
+
+    with torch.no_grad():
+        _, first_parts = loss_fn(x0_of(x))
+    make = (lambda o, x0, rate: prepare_stepper(backend, o, x0, rate)) if isinstance(backend, str) else backend
+    stepper = make(objective, x, lr)
+    best = torch.full((x.shape[0],), math.inf, device=x.device)
+    best_x = x.clone()
+    history: list[float] = []
+    steps_run = 0
+
+    def keep(total: Tensor, at: Tensor) -> None:
+        nonlocal best
+        better = total < best
+        best = torch.where(better, total, best)
+        best_x[better] = at[better]
+        history.append(float(total.min()))
+
+    for step in range(len(schedule)):
+        if is_cancelled is not None and is_cancelled():
+            raise JobCancelled(f"cancelled at step {step} of {len(schedule)}")
+        at = stepper.x.detach().clone()
+        total = stepper.step().float()
+        keep(total, at)
+        steps_run += 1
+        if callback is not None:
+            callback(step + 1, len(schedule), {"total": float(total.min())})
+        if tolerance > 0 and float(best.min()) <= tolerance:
+            log.debug("tolerance %.4g reached after %d steps", tolerance, steps_run)
+            break
+    else:
+        with torch.no_grad():
+            keep(objective(stepper.x.detach()).float(), stepper.x.detach())
+    with torch.no_grad():
+        _, best_parts = loss_fn(x0_of(best_x))
+    i = int(best.argmin())
+    return ItoResult(
+        x_T=best_x[i:i + 1].clone(), x_T_batch=best_x, best_index=i, loss=float(best[i]),
+        losses={k: float(v[i]) for k, v in best_parts.items()},
+        initial_losses={k: float(v[i]) for k, v in first_parts.items()},
+        steps_run=steps_run, seconds=time.perf_counter() - start, history=history, schedule=list(schedule))
+
+
 Sampler = Callable[..., Tensor]  # sample(model, x, grid, cond, generator=None, ...) -> x0
 
 
@@ -203,7 +277,8 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
                     generator: torch.Generator | None = None, callback: Callback | None = None,
                     is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
                     autocast: bool = False, sampler: Sampler | None = None,
-                    grid_fn: Callable[[int], list[int]] | None = None) -> ItoResult:
+                    grid_fn: Callable[[int], list[int]] | None = None,
+                    backend: str | StepperMaker = "eager") -> ItoResult:
     """DITTO-2 optimisation (Alg. 1, lines 1-6): Adam on x_T through the student surrogate.
 
     M = 1 uses G(x_T, T, 0); M > 1 runs M steps of the student's sampler (the decoding sampler,
@@ -221,7 +296,8 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
         g = torch.Generator(device=x.device).manual_seed(noise_seed)
         return sampler(student, x, grid_fn(m), cond, generator=g)
 
-    return optimise_latent(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance, autocast)
+    return optimise_latent(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance, autocast,
+                           backend)
 
 
 def ditto2_objective(student: nn.Module, cond: Cond, loss_fn: LossFn, student_kind: str = "ctm"
@@ -258,7 +334,7 @@ def ditto2_generate(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
 def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
                    *, sampling_steps: int = 20, use_checkpoint: bool = True, callback: Callback | None = None,
                    is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
-                   autocast: bool = False) -> ItoResult:
+                   autocast: bool = False, backend: str | StepperMaker = "eager") -> ItoResult:
     """The DITTO baseline: Adam on x_T through the full DDIM chain (CFG, checkpoint per call)."""
     grid = teacher_grid(sampling_steps)
 
@@ -266,7 +342,7 @@ def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn,
         return ddim_chain(teacher, x, cond, grid, use_checkpoint, is_cancelled)
 
     return optimise_latent(forward, x_T, loss_fn, [sampling_steps] * steps, lr, callback, is_cancelled,
-                           tolerance, autocast)
+                           tolerance, autocast, backend)
 
 
 def ditto_decode(teacher: nn.Module, x_T: Tensor, cond: Cond, sampling_steps: int = 20) -> Tensor:
