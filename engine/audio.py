@@ -137,8 +137,12 @@ class MelFrontEnd(nn.Module):
         return spec.abs().square() / self.window.sum().square()
 
     def wav_to_mel(self, wav: Tensor) -> Tensor:
-        """wav [B, samples] in [-1, 1] -> mel [B, 1, n_mels, samples // hop] in [-1, 1]."""
-        mel_power = torch.matmul(self.filterbank, self.power_spectrogram(wav))
+        """wav [B, samples] in [-1, 1] -> mel [B, 1, n_mels, samples // hop] in [-1, 1].
+
+        Always computed in float32 (autocast off): the power spans ten decades before the log.
+        """
+        with torch.autocast(wav.device.type, enabled=False):
+            mel_power = torch.matmul(self.filterbank, self.power_spectrogram(wav))
         db = power_to_db(mel_power, self.cfg.min_db)
         return db_to_norm(db, self.cfg.min_db, self.cfg.max_db).unsqueeze(1)
 
@@ -151,7 +155,8 @@ class MelFrontEnd(nn.Module):
         The filterbank is inverted by ``invert_filterbank`` (non-negative least squares, approximately).
         """
         power = db_to_power(norm_to_db(mel.float().squeeze(1), self.cfg.min_db, self.cfg.max_db))
-        linear = invert_filterbank(power, self.filterbank, self.filterbank_pinv, self.cfg.min_db, nnls_iter)
+        with torch.autocast(mel.device.type, enabled=False):
+            linear = invert_filterbank(power, self.filterbank, self.filterbank_pinv, self.cfg.min_db, nnls_iter)
         return linear.sqrt() * self.window.sum()
 
     def mel_to_wav_griffin_lim(self, mel: Tensor, n_iter: int = 32, momentum: float = 0.99,

@@ -204,7 +204,8 @@ class UNet(nn.Module):
                 skip_ch.append(c)
 
         self.mid1 = ResBlock(c, c, e, cfg.groups, cfg.dropout)
-        self.mid_attn = AttentionBlock(c, cfg.head_dim, cfg.groups, context_dim, cfg.ff_mult) if cfg.mid_attention else None
+        self.mid_attn = (AttentionBlock(c, cfg.head_dim, cfg.groups, context_dim, cfg.ff_mult)
+                         if cfg.mid_attention else None)
         self.mid2 = ResBlock(c, c, e, cfg.groups, cfg.dropout)
 
         self.up = nn.ModuleList()

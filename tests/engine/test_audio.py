@@ -70,6 +70,14 @@ def test_a_sine_lands_in_the_band_centred_nearest_its_frequency():
     assert ((fb.argmax(1) * bin_hz - centres).abs() <= bin_hz).float().mean() > 0.95
 
 
+def test_mel_is_float32_and_unchanged_under_bf16_autocast():
+    front, wav = MelFrontEnd(PRESETS["tiny"]), _tone(16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mel = front.wav_to_mel(wav)
+    assert mel.dtype == torch.float32
+    torch.testing.assert_close(mel, front.wav_to_mel(wav))
+
+
 def test_gradient_flows_from_mel_back_to_the_waveform():
     wav = _tone(16).requires_grad_(True)
     MelFrontEnd(PRESETS["tiny"]).wav_to_mel(wav).mean().backward()
