@@ -13,15 +13,16 @@
 set -euo pipefail
 
 DATA=${DATA:-data/corpus}              # corpus folder (built here unless SKIP_DATA=1)
-HOURS=${HOURS:-4}                      # hours of rendered audio in the corpus
+HOURS=${HOURS:-2}                      # hours of rendered audio in the corpus
 OUT=${OUT:-runs/default}               # bundle folder with every run's checkpoints under runs/
 DEST=${DEST:-ditto_live/assets/default}  # where the half-precision bundle goes
 PRESET=${PRESET:-tiny}                 # model size preset: tiny (CPU) or paper (GPU)
 DEVICE=${DEVICE:-auto}                 # cpu, cuda or auto
-THREADS=${THREADS:-2}                  # torch CPU threads
+THREADS=${THREADS:-1}                  # torch CPU threads (1 is fastest on a busy 2-core machine)
 SEED=${SEED:-0}                        # one seed for every stage
-BASE_STEPS=${BASE_STEPS:-6000}         # base diffusion model steps
-BATCH=${BATCH:-8}                      # base batch size (windows per step)
+BASE_STEPS=${BASE_STEPS:-4000}         # base diffusion model steps (~1 h on 2 busy CPU cores)
+BATCH=${BATCH:-4}                      # base batch size (windows per step)
+LR=${LR:-4e-4}                         # base peak learning rate
 CROP=${CROP:-256}                      # base: train on crops of this many frames (0 = whole 512-frame windows)
 VOCODER_STEPS=${VOCODER_STEPS:-1500}   # vocoder steps
 DISTILL_STEPS=${DISTILL_STEPS:-1500}   # CTM and CM steps each
@@ -41,7 +42,7 @@ resume=()
 
 echo "== training the bundle in $OUT"
 ditto-live train all --data "$DATA" --out "$OUT" --preset "$PRESET" --device "$DEVICE" --threads "$THREADS" \
-  --seed "$SEED" --steps "$BASE_STEPS" --batch "$BATCH" --crop-frames "$CROP" \
+  --seed "$SEED" --steps "$BASE_STEPS" --batch "$BATCH" --lr "$LR" --crop-frames "$CROP" \
   --vocoder-steps "$VOCODER_STEPS" --distill-steps "$DISTILL_STEPS" --clap-steps "$CLAP_STEPS" \
   --no-progress "${resume[@]}"
 
