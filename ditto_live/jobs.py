@@ -120,14 +120,14 @@ class JobRunner:
 
     def __init__(self, bundle_loader: Callable[[str, str], Any] | None = None, output_dir: str = "~/ditto_live_out",
                  allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
-                 measure_baseline: bool = True, autocast: bool = False, sentence_encoder: Any = None,
+                 measure_baseline: bool = False, autocast: bool = False, sentence_encoder: Any = None,
                  warm_start: bool = False):
         self.bundle_loader = bundle_loader
         self.output_dir = output_dir
         self.allowed_roots = tuple(allowed_roots)
         self.device = pick_device(device)
         self.plot = plot  # also write a PNG of the spectrogram with target vs achieved curves
-        self.measure_baseline = measure_baseline  # also decode, vocode and measure the unoptimised x_T
+        self.measure_baseline = measure_baseline  # also vocode and measure the unoptimised output (slower)
         self.autocast = autocast  # bf16 autocast of the model calls during optimisation
         self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
         self.warm_start = warm_start  # start from the last x_T* of a job with the same model, seed and length
@@ -221,7 +221,7 @@ class JobRunner:
             report("decode", w, len(starts), math.nan)
             x0 = self._decode(model, spec, x_best, cond, w)
             _crossfade_into(out, x0[0], start, chain if w else 0)
-            if self.measure_baseline and targets:
+            if targets:  # the unoptimised output, decoded the same way: the "before" of every loss
                 x0_base = x0 if x_best is first else self._decode(model, spec, x_T[:1], cond, w)
                 _crossfade_into(base_out, x0_base[0], start, chain if w else 0)
             lap("decode")
@@ -234,7 +234,7 @@ class JobRunner:
         lap("vocode")
 
         clip_controls = window_controls(targets, mel, 0, total, text_model, is_last=True)
-        losses = self._losses(clip_controls, out, base_out if base_audio is not None else None)
+        losses = self._losses(clip_controls, out, base_out if targets else None)
         measured = {"output": self._metrics(targets, audio, mel, front, text_model)}
         if base_audio is not None:
             measured["unoptimised"] = self._metrics(targets, base_audio, mel, front, text_model)

@@ -80,7 +80,7 @@ def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path
                                    {"type": "melody", "notes": [[60, 0, 0.5], [64, 0.5, 0.5]]},
                                    {"type": "structure", "form": "AB"}]})
     seen = []
-    result = runner(tmp_path, plot=True).run(spec, progress=lambda *a: seen.append(a[0]))
+    result = runner(tmp_path, plot=True, measure_baseline=True).run(spec, progress=lambda *a: seen.append(a[0]))
     audio, sr = sf.read(result.wav_path)
     frames = round(0.7 * FR)
     assert sr == 22050 and len(audio) == frames * 256
@@ -93,6 +93,7 @@ def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path
     out = side["metrics"]["output"]
     assert {"intensity_mse_db2", "melody_accuracy", "structure_mse"} == set(out)
     assert 0 <= out["melody_accuracy"] <= 1 and out["intensity_mse_db2"] > 0
+    assert set(side["metrics"]["unoptimised"]) == set(out)
     assert side["ito"][0]["steps_run"] == 3 and Path(side["png"]).stat().st_size > 1000
     assert seen[0] == "parse" and "optimise" in seen and seen[-1] == "write"
 
