@@ -164,6 +164,8 @@ class JobRunner:
         report("target", 0, 1, math.nan)
         fr = mel.frame_rate
         frames = int(round(clip_seconds(spec, mel.window_seconds) * fr))
+        if spec.seconds is None and spec.bars is None and any(c.type == "loop" for c in spec.controls):
+            frames -= int(round(DEFAULT_OVERLAP_S / 2 * fr))  # by default a loop and its seam fill one window
         targets = build_targets(spec, mel, frames, self.allowed_roots, front)
         seam = next((t.overlap for t in targets if t.kind == "loop"), 0)
         total = frames + seam  # a loop generates its seam too, then drops it

@@ -173,3 +173,10 @@ def test_warm_start_resumes_from_the_previous_optimum_of_the_same_seed(tmp_path)
     assert not first["warm_start"] and second["warm_start"] and not other_seed["warm_start"]
     assert second["surrogate_loss_before"]["intensity"] == pytest.approx(first["surrogate_loss_after"]["intensity"],
                                                                          rel=1e-4)
+
+
+def test_a_loop_without_a_length_fits_one_window_with_its_seam(tmp_path):
+    spec = parse_job({"model": "narrow", "steps": 1, "decode_steps": 1, "controls": [{"type": "loop"}]})
+    result = runner(tmp_path).run(spec)
+    assert result.summary["windows"] == 1
+    assert result.summary["frames"] + result.summary["targets"][0]["overlap_frames"] <= MEL.frames
