@@ -1,0 +1,17 @@
+"""Suite-wide settings. Tests run torch on one thread: the small tensors here gain nothing from a
+second thread, and one thread keeps timings steady when other work shares the two cores."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download at test time
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+try:
+    import torch
+except ImportError:  # the bridge-only environments have no torch
+    torch = None
+
+if torch is not None:
+    torch.set_num_threads(1)
