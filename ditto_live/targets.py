@@ -97,19 +97,31 @@ def encode_tags(spec: JobSpec, vocab: dict[str, list[str]]) -> Tensor:
 
 
 def notes_from_midi(path: str, allowed_roots: Iterable[str]) -> list[list[float]]:
-    """Notes [[pitch, start_s, duration_s], ...] of every non-drum track of a MIDI file."""
-    import pretty_midi
+    """Notes [[pitch, start_s, duration_s], ...] of a MIDI file, timed by its tempo map; channel 10
+    (General MIDI drums) is skipped."""
+    import mido
 
     real = _input(path, allowed_roots, "MIDI file")
     try:
-        pm = pretty_midi.PrettyMIDI(str(real))
-    except Exception as exc:  # pretty_midi raises many kinds on a bad file
+        midi = mido.MidiFile(str(real))
+        messages = list(midi)  # iterating a MidiFile yields messages with .time in seconds
+    except Exception as exc:  # mido raises many kinds on a bad file
         raise JobSpecError(f"{path}: not a readable MIDI file ({exc})") from exc
-    notes = [[n.pitch, n.start, n.end - n.start] for inst in pm.instruments if not inst.is_drum
-             for n in inst.notes if n.end > n.start]
+    now, sounding, notes = 0.0, {}, []
+    for msg in messages:
+        now += msg.time
+        if msg.type not in ("note_on", "note_off") or msg.channel == 9:
+            continue
+        key = (msg.channel, msg.note)
+        if msg.type == "note_on" and msg.velocity > 0:
+            sounding.setdefault(key, now)
+        elif key in sounding:
+            begin = sounding.pop(key)
+            if now > begin:
+                notes.append([msg.note, begin, now - begin])
     if not notes:
         raise JobSpecError(f"{path}: the MIDI file has no notes")
-    return sorted(notes, key=lambda n: n[1])
+    return sorted(notes, key=lambda n: (n[1], n[0]))
 
 
 def reference_mel(path: str, allowed_roots: Iterable[str], front_end: MelFrontEnd) -> Tensor:
