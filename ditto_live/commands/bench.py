@@ -1,15 +1,103 @@
-"""`ditto-live bench`: not implemented yet (see the issue that fills it)."""
+"""`ditto-live bench`: time every stage of DITTO and DITTO-2 and report real-time factors (docs/bench.md)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 
 from ditto_live.errors import UsageError
 
+log = logging.getLogger(__name__)
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=("tiny", "paper"), default="tiny", help="mel + UNet preset (default tiny)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--model", default="random",
+                   help="'random' (random weights of the preset; fine for timing) or a bundle name/folder")
+    p.add_argument("--tasks", default="intensity,melody",
+                   help="comma list of intensity, melody, structure, inpaint, outpaint (default intensity,melody)")
+    p.add_argument("--methods", default="ditto,ditto2-ctm,ditto2-cm", help="comma list of ditto, ditto2-ctm, ditto2-cm")
+    p.add_argument("--settings", default="M1T2",
+                   help="DITTO-2 (M, T) settings, e.g. M1T1,M1T2,M1T4,M2T2,M2T4,MaT4 (Ma = adaptive M); "
+                   "'paper' = all of the paper's Table 2")
+    p.add_argument("--backend", default="eager", choices=("eager", "cudagraph", "compiled", "exported", "tensorrt"),
+                   help="execution backend of DITTO-2's ITO steps and decoding (default eager)")
+    p.add_argument("--baseline-backend", default="eager", help="backend of the DITTO baseline (default eager)")
+    p.add_argument("--seeds", default="1", help="comma list of batch sizes B, e.g. 1,4 (default 1)")
+    p.add_argument("--repeats", type=int, default=2, help="warm runs after each cold run (default 2)")
+    p.add_argument("--baseline-repeats", type=int, help="warm runs of DITTO (default: --repeats; 0 = cold only)")
+    p.add_argument("--steps", type=int, default=0, help="K for every task (default: 70 intensity/painting, "
+                   "150 melody/structure); the JSON records the K used")
+    p.add_argument("--frames", type=int, default=0, help="mel frames per clip (default: the preset's 512 = 5.94 s)")
+    p.add_argument("--bf16", action="store_true", help="bf16 weights + channels-last (GPU), under bf16 autocast")
+    p.add_argument("--autocast", action="store_true", help="bf16 autocast of the model calls")
+    p.add_argument("--vocoder", choices=("neural", "griffin-lim"), default="neural",
+                   help="neural (the bundle's, else random weights of the preset's size) or griffin-lim")
+    p.add_argument("--compiler", default="inductor", help="torch.compile backend for --backend compiled")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    p.add_argument("--out-dir", default="bench_out", help="folder for the WAVs and sidecars (default bench_out)")
+    p.add_argument("--json", metavar="FILE", help="write the full results as JSON (rewritten after each configuration)")
+    p.add_argument("--markdown", metavar="FILE", help="write the table as markdown")
+
+
+def config_from_args(args: argparse.Namespace):
+    from ditto_live.bench import METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
+
+    tasks, methods = _list(args.tasks), _list(args.methods)
+    settings = PAPER_SETTINGS if args.settings == "paper" else _list(args.settings)
+    for t in tasks:
+        if t not in TASKS:
+            raise UsageError(f"--tasks: {t!r} is not one of {', '.join(TASKS)}")
+    for m in methods:
+        if m not in METHODS:
+            raise UsageError(f"--methods: {m!r} is not one of {', '.join(METHODS)}")
+    for s in settings:
+        try:
+            parse_setting(s)
+        except ValueError as exc:
+            raise UsageError(f"--settings: {exc}") from exc
+    try:
+        seeds = tuple(int(b) for b in _list(args.seeds))
+    except ValueError as exc:
+        raise UsageError(f"--seeds: expected a comma list of integers, got {args.seeds!r}") from exc
+    if not seeds or min(seeds) < 1 or args.repeats < 0 or args.steps < 0:
+        raise UsageError("--seeds must be >= 1, --repeats and --steps >= 0")
+    device = args.device
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: CUDA is not available here")
+    if args.frames and args.frames % 16:
+        raise UsageError("--frames must be a multiple of 16 (the UNet's downsampling)")
+    return BenchConfig(preset=args.preset, device=device, tasks=tasks, methods=methods, settings=settings,
+                       backend=args.backend, baseline_backend=args.baseline_backend, seeds=seeds,
+                       repeats=args.repeats, baseline_repeats=args.baseline_repeats, steps=args.steps,
+                       frames=args.frames, model=args.model, bf16=args.bf16, autocast=args.autocast,
+                       vocoder=args.vocoder, compiler=args.compiler, out_dir=args.out_dir, threads=args.threads)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("`ditto-live bench` is not implemented yet")
+    from ditto_live.bench import Bench, markdown
+    from ditto_live.results import write_json
+
+    cfg = config_from_args(args)
+    bench = Bench(cfg)
+
+    def save(b: Bench) -> None:
+        report = b.report()
+        if args.json:
+            write_json(Path(args.json), report)
+        if args.markdown:
+            Path(args.markdown).write_text(markdown(report))
+
+    report = bench.run(on_config=save)
+    save(bench)
+    print(markdown(report))
+    return 1 if report["errors"] else 0

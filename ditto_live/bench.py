@@ -1,0 +1,484 @@
+"""The latency benchmark behind ``ditto-live bench`` (DESIGN.md §9, issue 10).
+
+For each task (a control), method (the DITTO baseline, DITTO-2 with a CTM or CM student), (M, T) setting
+and batch of seeds, a request goes through the whole job path -- parse the job, build the control
+targets, optimise x_T, decode, vocode, write the WAV and its sidecar -- and each stage is timed with
+the device synchronised at its end. The first run of a configuration is its cold start (backend
+preparation: parity probe, compilation, CUDA-graph capture; cuDNN autotuning); the runs after it are
+warm. Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU and the process's peak resident set
+(VmHWM, reset before each run through /proc/self/clear_refs) on a CPU. The real-time factor is wall
+time over the audio's duration (below 1 is faster than real time). DITTO-2's speed-up is DITTO's time
+over DITTO-2's, both measured in this run with the same K and batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
+from ditto_live.engine.backends import BackendRefused, StepperFactory, for_gpu, prepare_module
+from ditto_live.engine.conditioning import Cond
+from ditto_live.engine.controls import DEFAULT_STEPS, loss_function
+from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, ditto_decode, ditto_optimise
+from ditto_live.engine.student_sampling import student_grid
+from ditto_live.jobspec import parse_job
+from ditto_live.results import write_json, write_wav
+from ditto_live.targets import build_targets, encode_tags, window_controls
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "ditto-live-bench/1"
+TASKS = ("intensity", "melody", "structure", "inpaint", "outpaint")
+METHODS = ("ditto", "ditto2-ctm", "ditto2-cm")
+PAPER_SETTINGS = ("M1T1", "M1T2", "M1T4", "M2T2", "M2T4", "MaT4")  # the paper's Table 2; "Ma" = adaptive M
+STAGES = ("parse", "target", "optimise", "decode", "vocode", "write")
+DITTO_SAMPLING_STEPS = 20  # the baseline's DDIM chain (M = T = 20)
+TARGETS = {  # issue 10, on one H100/H200 with the paper preset
+    "intensity_ms": 500.0, "melody_ms": 1000.0, "batch4_over_single": 1.5, "speedup_over_ditto": 15.0}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    preset: str = "tiny"  # mel + UNet preset: "tiny" or "paper"
+    device: str = "cpu"  # "cpu" or "cuda"
+    tasks: tuple[str, ...] = ("intensity", "melody")  # controls to time (TASKS)
+    methods: tuple[str, ...] = METHODS  # what to time (METHODS)
+    settings: tuple[str, ...] = ("M1T2",)  # DITTO-2 (M, T) settings, e.g. "M1T2", "MaT4"
+    backend: str = "eager"  # execution backend of DITTO-2's ITO steps and decoding (engine/backends.py)
+    baseline_backend: str = "eager"  # backend of the DITTO baseline's ITO steps
+    seeds: tuple[int, ...] = (1,)  # batch sizes B (seeds optimised together)
+    repeats: int = 2  # warm runs after each configuration's cold run
+    baseline_repeats: int | None = None  # warm runs of DITTO (None: as repeats); 0 = its cold run only
+    steps: int = 0  # K for every task (0: each task's default, 70 or 150)
+    frames: int = 0  # mel frames per clip (0: the preset's 512 = 5.94 s)
+    model: str = "random"  # "random" (random weights of the preset) or a bundle name / folder
+    bf16: bool = False  # bf16 weights + channels-last convolutions (implies autocast)
+    autocast: bool = False  # bf16 autocast of model calls
+    vocoder: str = "neural"  # "neural" (the bundle's, else a random-weight one) or "griffin-lim"
+    compiler: str = "inductor"  # torch.compile backend of the compiled backend
+    out_dir: str = "bench_out"  # where the WAVs, sidecars and reference audio go
+    threads: int = 0  # torch intra-op threads on the CPU (0: torch's default)
+
+
+def parse_setting(setting: str) -> tuple[int | str, int]:
+    """"M1T2" -> (1, 2); "MaT4" -> ("adaptive", 4)."""
+    m = re.fullmatch(r"M(\d+|a)T(\d+)", setting)
+    if not m:
+        raise ValueError(f"setting {setting!r}: expected M<m>T<t> such as M1T2, or MaT4 for the adaptive M")
+    return ("adaptive" if m.group(1) == "a" else int(m.group(1))), int(m.group(2))
+
+
+# ---------------------------------------------------------------------------------------------
+# the machine and the models
+
+
+def machine_info(device: str) -> dict[str, Any]:
+    """What ran the benchmark: CPU model and cores, GPU name, torch and Python versions, load."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = found.group(1).strip() if found else cpu
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+    }
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(device)
+        info.update(gpu=torch.cuda.get_device_name(device), gpu_memory_gb=round(props.total_memory / 2**30, 1),
+                    gpu_capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda)
+    return info
+
+
+@dataclass
+class Models:
+    """What the benchmark runs: the teacher, the students, the vocoder, and what they are."""
+
+    base: Any  # teacher UNet (DITTO)
+    ctm: Any  # CTM student
+    cm: Any  # CM student
+    vocoder: Any  # neural vocoder or None (Griffin-Lim)
+    mel: MelConfig  # the preset's mel config
+    tags: dict  # tag vocabulary {field: [names]}
+    info: dict[str, Any] = field(default_factory=dict)  # name, weights, parameter counts
+
+
+def _count(model: Any) -> int | None:
+    return None if model is None else sum(p.numel() for p in model.parameters())
+
+
+def load_models(cfg: BenchConfig) -> Models:
+    """Random weights of ``cfg.preset`` (timing does not depend on the weights), or a bundle."""
+    if cfg.model == "random":
+        from ditto_live.engine.distill import init_student_from_teacher
+        from ditto_live.engine.tags import TagVocab
+        from ditto_live.engine.unet import UNET_PRESETS, UNet
+        from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder
+
+        vocab = TagVocab.from_names(tempo=["slow", "moderate", "fast", "very fast"])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            base = UNet(UNET_PRESETS[cfg.preset], vocab.sizes).to(cfg.device).eval()
+            voc = Vocoder(VOCODER_PRESETS[cfg.preset]).to(cfg.device).eval() if cfg.vocoder == "neural" else None
+        student = init_student_from_teacher(base).eval()
+        models = Models(base, student, student, voc, PRESETS[cfg.preset], vocab.to_dict())
+        weights = "random"
+    else:
+        from ditto_live.models import load_bundle
+
+        b = load_bundle(cfg.model, cfg.device)
+        models = Models(b.base, b.ctm, b.cm, b.vocoder if cfg.vocoder == "neural" else None, b.mel_config, b.tags)
+        weights = "trained"
+    models.info = {"name": cfg.model, "weights": weights, "preset": cfg.preset,
+                   "vocoder": "griffin-lim (32 iterations)" if models.vocoder is None else f"neural ({weights})",
+                   "parameters": {"base": _count(models.base), "student": _count(models.ctm),
+                                  "vocoder": _count(models.vocoder)}}
+    return models
+
+
+# ---------------------------------------------------------------------------------------------
+# requests
+
+
+def task_job(task: str, seconds: float, reference: str) -> dict[str, Any]:
+    """The job (the server's job language) that exercises ``task`` over a clip of ``seconds``."""
+    if task == "intensity":
+        control = {"type": "intensity", "shape": "crescendo"}
+    elif task == "melody":  # a rising scale, eight notes over the clip
+        step = seconds / 8
+        control = {"type": "melody", "unit": "seconds",
+                   "notes": [[60 + p, i * step, step] for i, p in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]}
+    elif task == "structure":
+        control = {"type": "structure", "form": "ABA"}
+    elif task == "inpaint":
+        control = {"type": "inpaint", "reference": reference, "unit": "seconds",
+                   "start": round(seconds / 3, 3), "end": round(2 * seconds / 3, 3)}
+    elif task == "outpaint":
+        control = {"type": "outpaint", "reference": reference, "unit": "seconds", "overlap": round(seconds / 4, 3)}
+    else:
+        raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    return {"seconds": seconds, "controls": [control]}
+
+
+def write_reference(folder: Path, mel: MelConfig, seconds: float) -> Path:
+    """A reference WAV for the painting tasks: a chord with a slow tremolo."""
+    t = np.arange(int(seconds * mel.sample_rate)) / mel.sample_rate
+    audio = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) / 6 * (0.6 + 0.4 * np.sin(2 * np.pi * t))
+    return write_wav(folder / "reference.wav", audio.astype(np.float32), mel.sample_rate)
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def reset_peak_memory(device: str) -> str:
+    """Reset the peak-memory counter; returns what peak_memory_mb will measure."""
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        return "torch.cuda.max_memory_allocated"
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return "process peak RSS (VmHWM, reset per run)"
+    except OSError:
+        return "process peak RSS since start (ru_maxrss; not resettable here)"
+
+
+def peak_memory_mb(device: str) -> float:
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        found = re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text())
+        if found:
+            return int(found.group(1)) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Clock:
+    """Lap timer whose laps end with the device synchronised."""
+
+    def __init__(self, device: str):
+        self.device, self.ms = device, {}
+        _sync(device)
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        _sync(self.device)
+        now = time.perf_counter()
+        self.ms[stage] = (now - self.last) * 1000
+        self.last = now
+
+
+@dataclass
+class Config:
+    """One benchmarked configuration and what it keeps between its runs (prepared backends)."""
+
+    task: str
+    method: str  # METHODS
+    setting: str  # "M1T2", ..., or "M20T20" for DITTO
+    seeds: int  # B
+    steps: int  # K
+    backend: str  # the ITO backend used
+    factory: StepperFactory | None = None
+    decoder: Any = None  # the prepared decoding model (after its parity check)
+    decode_prepare_ms: float = 0.0
+
+
+class Bench:
+    """Runs the configurations of a BenchConfig and collects every run."""
+
+    def __init__(self, cfg: BenchConfig, models: Models | None = None):
+        self.cfg = cfg
+        if cfg.threads and cfg.device == "cpu":
+            torch.set_num_threads(cfg.threads)
+        self.models = models or load_models(cfg)
+        mel = self.models.mel
+        self.frames = cfg.frames or mel.frames
+        self.seconds = self.frames / mel.frame_rate
+        self.out = Path(cfg.out_dir).expanduser().resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.reference = str(write_reference(self.out, mel, self.seconds))
+        self.front = MelFrontEnd(mel).to(cfg.device)
+        self.autocast = cfg.autocast or cfg.bf16
+        fast = (lambda m: for_gpu(m) if m is not None else None) if cfg.bf16 else (lambda m: m)
+        self.nets = {"ditto": fast(self.models.base), "ctm": fast(self.models.ctm), "cm": fast(self.models.cm)}
+        self.memory_kind = ""
+        self.runs: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+
+    def configs(self) -> list[Config]:
+        out = []
+        for task in self.cfg.tasks:
+            k = self.cfg.steps or DEFAULT_STEPS[task]
+            for b in self.cfg.seeds:
+                for method in self.cfg.methods:
+                    if method == "ditto":
+                        out.append(Config(task, method, "M20T20", b, k, self.cfg.baseline_backend))
+                    else:
+                        out += [Config(task, method, s, b, k, self.cfg.backend) for s in self.cfg.settings]
+        return out
+
+    def run_once(self, c: Config, index: int) -> dict[str, Any]:
+        """One request through every stage; returns the run's record."""
+        cfg, mel, dev = self.cfg, self.models.mel, self.cfg.device
+        student = c.method.split("-")[1] if c.method != "ditto" else None
+        surrogate, decode_steps = parse_setting(c.setting) if student else (DITTO_SAMPLING_STEPS, DITTO_SAMPLING_STEPS)
+        job = task_job(c.task, self.seconds, self.reference) | {
+            "method": "ditto" if student is None else "ditto2", "student": student or "ctm", "seed": index,
+            "seeds": c.seeds, "steps": c.steps, "name": f"{c.task}_{c.method}_{c.setting}_b{c.seeds}"}
+        if student:
+            job |= {"surrogate": str(surrogate), "decode_steps": decode_steps}
+        self.memory_kind = reset_peak_memory(dev)
+        clock = Clock(dev)
+        spec = parse_job(job)
+        tags = encode_tags(spec, self.models.tags).to(dev)
+        net = self.nets[student or "ditto"]
+        clock.lap("parse")
+        targets = build_targets(spec, mel, self.frames, [str(self.out)], self.front)
+        loss_fn = loss_function(window_controls(targets, mel, 0, self.frames))
+        clock.lap("target")
+        gen = torch.Generator(device=dev).manual_seed(spec.seed)
+        x_T = torch.randn(spec.seeds, 1, mel.n_mels, self.frames, generator=gen, device=dev)
+        cond = Cond(tags[None].expand(spec.seeds, -1), w=spec.cfg)
+        if c.factory is None:
+            c.factory = StepperFactory(c.backend, compiler=cfg.compiler)
+        common = dict(autocast=self.autocast, backend=c.factory if c.backend != "eager" else "eager")
+        if student is None:
+            res = ditto_optimise(net, x_T, cond, loss_fn, spec.steps, spec.lr, **common)
+        else:
+            res = ditto2_optimise(net, x_T, cond, loss_fn, spec.steps, spec.lr, spec.surrogate, student_kind=student,
+                                  gamma=spec.gamma, generator=gen, **common)
+        clock.lap("optimise")
+        prepare_ms = c.factory.last_prepare_s * 1000 if c.backend != "eager" else 0.0
+        cond1 = Cond(cond.tags[:1], cond.w)
+        amp = torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=self.autocast)
+        if student is None:
+            with amp:
+                x0 = ditto_decode(net, res.x_T, cond1, DITTO_SAMPLING_STEPS)
+        else:
+            if c.decoder is None:
+                start = time.perf_counter()
+                c.decoder = self._prepare_decoder(net, res.x_T, cond1)
+                c.decode_prepare_ms = (time.perf_counter() - start) * 1000
+            with amp:
+                x0 = ditto2_decode(c.decoder, res.x_T, cond1, decode_steps, spec.gamma, student, gen)
+        x0 = x0.float().clamp(-1, 1)
+        clock.lap("decode")
+        from ditto_live.engine.vocoder import mel_to_wav
+
+        audio = mel_to_wav(x0, self.models.vocoder, mel)[0].cpu().numpy()
+        clock.lap("vocode")
+        wav = write_wav(self.out / f"{spec.name}.wav", audio, mel.sample_rate)
+        write_json(wav.with_suffix(".json"), {"spec": spec.to_dict(), "loss": res.losses,
+                                              "loss_before": res.initial_losses, "steps_run": res.steps_run})
+        clock.lap("write")
+        total = sum(clock.ms[s] for s in STAGES)
+        return {"task": c.task, "method": c.method, "setting": c.setting, "M": surrogate, "T": decode_steps,
+                "seeds": c.seeds, "K": c.steps, "steps_run": res.steps_run, "backend": c.backend,
+                "run": index, "cold": index == 0, "process_first": not self.runs,
+                "stages_ms": {s: round(clock.ms[s], 2) for s in STAGES}, "total_ms": round(total, 2),
+                "backend_prepare_ms": round(prepare_ms, 2), "parity_checked": bool(c.factory.last_checked),
+                "decode_prepare_ms": round(c.decode_prepare_ms if index == 0 else 0.0, 2),
+                "rtf": round(total / 1000 / self.seconds, 4), "peak_memory_mb": round(peak_memory_mb(dev), 1),
+                "loss_before": res.initial_losses, "loss_after": res.losses}
+
+    def _prepare_decoder(self, net, x_T, cond):
+        """The student for decoding under this backend, checked against eager on a probe call."""
+        b = x_T.shape[0]
+        w = torch.full((b,), float(cond.w), device=x_T.device)
+        t = torch.full((b,), float(student_grid(1)[0]), device=x_T.device)
+        example = (x_T, t, cond.tags, w)
+        tolerance = 2e-2 if self.autocast else 1e-3
+        return prepare_module(self.cfg.backend, net, example, tolerance, self.cfg.compiler, self.autocast)
+
+    def run(self, on_config: Callable[[Bench], None] | None = None) -> dict[str, Any]:
+        """Every configuration, cold then warm; ``on_config`` is called after each (to save progress)."""
+        for c in self.configs():
+            repeats = self.cfg.repeats
+            if c.method == "ditto" and self.cfg.baseline_repeats is not None:
+                repeats = self.cfg.baseline_repeats
+            log.info("bench %s %s %s B=%d K=%d backend=%s", c.task, c.method, c.setting, c.seeds, c.steps, c.backend)
+            try:
+                for i in range(1 + repeats):
+                    self.runs.append(self.run_once(c, i))
+            except (BackendRefused, ValueError) as exc:
+                log.error("%s %s %s: %s", c.task, c.method, c.setting, exc)
+                self.errors.append({"task": c.task, "method": c.method, "setting": c.setting, "seeds": c.seeds,
+                                    "backend": c.backend, "error": str(exc)})
+            if on_config is not None:
+                on_config(self)
+        return self.report()
+
+    def report(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": machine_info(self.cfg.device), "config": asdict(self.cfg), "model": self.models.info,
+                "audio_seconds": round(self.seconds, 4), "frames": self.frames,
+                "peak_memory_kind": self.memory_kind, "stages": list(STAGES), "runs": self.runs,
+                "rows": summarise(self.runs), "errors": self.errors,
+                "targets": check_targets(summarise(self.runs), self.cfg, self.frames == PRESETS[self.cfg.preset].frames)}
+
+
+# ---------------------------------------------------------------------------------------------
+# summaries
+
+
+def _key(r: dict[str, Any]) -> tuple:
+    return (r["task"], r["method"], r["setting"], r["seeds"], r["K"], r["backend"])
+
+
+def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per configuration: the cold run, the median of the warm runs, speed-ups and batch cost."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault(_key(r), []).append(r)
+    rows = []
+    for key, rs in groups.items():
+        cold = next((r for r in rs if r["cold"]), None)
+        warm = [r for r in rs if not r["cold"]]
+        basis = warm or [cold]
+        if cold is None:  # only warm runs were kept
+            cold = {**rs[0], "total_ms": None, "backend_prepare_ms": None, "decode_prepare_ms": None}
+        stages = {s: round(statistics.median(r["stages_ms"][s] for r in basis), 2) for s in STAGES}
+        total = round(statistics.median(r["total_ms"] for r in basis), 2)
+        rows.append({"task": key[0], "method": key[1], "setting": key[2], "M": cold["M"], "T": cold["T"],
+                     "seeds": key[3], "K": key[4], "backend": key[5],
+                     "basis": f"median of {len(warm)} warm runs" if warm else "cold run only",
+                     "stages_ms": stages, "total_ms": total, "cold_total_ms": cold["total_ms"],
+                     "cold_backend_prepare_ms": cold["backend_prepare_ms"],
+                     "cold_decode_prepare_ms": cold["decode_prepare_ms"],
+                     "rtf": round(statistics.median(r["rtf"] for r in basis), 4),
+                     "peak_memory_mb": max(r["peak_memory_mb"] for r in rs)})
+    for row in rows:
+        base = next((r for r in rows if r["method"] == "ditto" and r["task"] == row["task"]
+                     and r["seeds"] == row["seeds"] and r["K"] == row["K"]), None)
+        single = next((r for r in rows if _key(r)[:3] == _key(row)[:3] and r["seeds"] == 1
+                       and r["K"] == row["K"] and r["backend"] == row["backend"]), None)
+        row["speedup_vs_ditto"] = (round(base["total_ms"] / row["total_ms"], 2)
+                                   if base is not None and row["method"] != "ditto" else None)
+        row["optimise_speedup_vs_ditto"] = (round(base["stages_ms"]["optimise"] / row["stages_ms"]["optimise"], 2)
+                                            if base is not None and row["method"] != "ditto" else None)
+        row["batch_over_single"] = (round(row["total_ms"] / single["total_ms"], 3)
+                                    if single is not None and row["seeds"] > 1 else None)
+    return rows
+
+
+def check_targets(rows: list[dict[str, Any]], cfg: BenchConfig, full_window: bool) -> dict[str, Any]:
+    """Issue 10's targets, checked on the rows that measure them (DITTO-2 CTM, M1T2, default K)."""
+    applies = cfg.preset == "paper" and cfg.device.startswith("cuda") and full_window and cfg.steps in (0, 70, 150)
+    out: dict[str, Any] = {"applies": applies, "note": "the targets are for the paper preset on one H100/H200"}
+
+    def pick(task: str, seeds: int) -> dict[str, Any] | None:
+        return next((r for r in rows if r["task"] == task and r["method"] == "ditto2-ctm" and r["setting"] == "M1T2"
+                     and r["seeds"] == seeds and r["K"] == DEFAULT_STEPS[task]), None)
+
+    for task, limit in (("intensity", TARGETS["intensity_ms"]), ("melody", TARGETS["melody_ms"])):
+        r = pick(task, 1)
+        if r is not None:
+            out[f"{task}_end_to_end_ms"] = {"value": r["total_ms"], "limit": limit, "backend": r["backend"],
+                                            "pass": r["total_ms"] <= limit}
+        r4 = pick(task, 4)
+        if r4 is not None and r4["batch_over_single"] is not None:
+            out[f"{task}_batch4_over_single"] = {"value": r4["batch_over_single"], "backend": r4["backend"],
+                                                 "limit": TARGETS["batch4_over_single"],
+                                                 "pass": r4["batch_over_single"] <= TARGETS["batch4_over_single"]}
+        if r is not None and r["speedup_vs_ditto"] is not None:
+            out[f"{task}_speedup_vs_ditto"] = {"value": r["speedup_vs_ditto"], "backend": r["backend"],
+                                               "limit": TARGETS["speedup_over_ditto"],
+                                               "pass": r["speedup_vs_ditto"] >= TARGETS["speedup_over_ditto"]}
+    return out
+
+
+def _cell(v: Any, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The benchmark as a markdown table, headed by the machine and the setup."""
+    m, cfg, model = report["machine"], report["config"], report["model"]
+    device = m.get("gpu") or f"{m['cpu']} ({m['cpu_cores']} cores, {m['torch_threads']} torch threads)"
+    lines = [f"**{device}**, torch {m['torch']}; load average {m.get('load_average')}; preset `{cfg['preset']}` "
+             f"({model['weights']} weights, {model['parameters']['base']:,} base parameters), "
+             f"{report['frames']} frames = {report['audio_seconds']} s of audio; vocoder {model['vocoder']}; "
+             f"bf16 weights {cfg['bf16']}, autocast {cfg['autocast'] or cfg['bf16']}; peak memory: "
+             f"{report['peak_memory_kind']}. Times in ms; warm = median of warm runs "
+             f"(DITTO: {'cold run only' if cfg['baseline_repeats'] == 0 else 'warm'}).", "",
+             "| task | method | M,T | B | K | backend | parse | target | optimise | decode | vocode | write | "
+             "total | cold total | RTF | peak MB | × DITTO |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        s = r["stages_ms"]
+        mt = "20,20" if r["method"] == "ditto" else f"{r['M'] if r['M'] != 'adaptive' else 'a'},{r['T']}"
+        lines.append("| " + " | ".join([
+            r["task"], r["method"], mt, str(r["seeds"]), str(r["K"]), r["backend"],
+            *(_cell(s[k], 1) for k in STAGES), _cell(r["total_ms"], 0), _cell(r["cold_total_ms"], 0),
+            _cell(r["rtf"], 3), _cell(r["peak_memory_mb"], 0),
+            _cell(r["speedup_vs_ditto"], 1) if r["speedup_vs_ditto"] is not None else "–"]) + " |")
+    for e in report["errors"]:
+        lines.append(f"\n- {e['task']} {e['method']} {e['setting']} B={e['seeds']} ({e['backend']}): "
+                     f"**refused** -- {e['error']}")
+    return "\n".join(lines) + "\n"
