@@ -47,6 +47,7 @@ class GenerateConfig:
     seeds: int = 1  # B seeds optimised together; the best is returned
     tolerance: float = 0.0  # stop early when the control loss falls below this (0 = never)
     sample_rate_out: int = 0  # resample results to this rate (44100/48000); 0 = the model's rate
+    laion_clap: str = ""  # path of a LAION-CLAP checkpoint for the text control; "" = the bundle's own model
 
 
 @dataclass(frozen=True)

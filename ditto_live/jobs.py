@@ -121,7 +121,7 @@ class JobRunner:
     def __init__(self, bundle_loader: Callable[[str, str], Any] | None = None, output_dir: str = "~/ditto_live_out",
                  allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
                  measure_baseline: bool = False, autocast: bool = False, sentence_encoder: Any = None,
-                 warm_start: bool = False):
+                 warm_start: bool = False, laion_clap: str = ""):
         self.bundle_loader = bundle_loader
         self.output_dir = output_dir
         self.allowed_roots = tuple(allowed_roots)
@@ -131,6 +131,8 @@ class JobRunner:
         self.autocast = autocast  # bf16 autocast of the model calls during optimisation
         self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
         self.warm_start = warm_start  # start from the last x_T* of a job with the same model, seed and length
+        self.laion_clap = laion_clap  # path of a LAION-CLAP checkpoint for the text control ("" = the bundle's own)
+        self._laion: Any = None
         self._bundles: dict[str, Any] = {}
         self._last_x: dict[tuple, Tensor] = {}  # warm-start cache: (model, method, seed, seeds, frames, window)
 
@@ -171,7 +173,13 @@ class JobRunner:
         total = frames + seam  # a loop generates its seam too, then drops it
         wrap_for_loop(targets, seam)
         text_model = None
-        if any(t.kind == "text" for t in targets):
+        if any(t.kind == "text" for t in targets) and self.laion_clap:
+            if self._laion is None:
+                from ditto_live.laion import load_laion_clap
+
+                self._laion = load_laion_clap(self.laion_clap, b.mel_to_wav, mel.sample_rate, self.device)
+            text_model = self._laion
+        elif any(t.kind == "text" for t in targets):
             if b.clap is None:
                 raise JobSpecError("the text control needs a text-audio model; this model bundle has none")
             from ditto_live.text_encoder import default_encoder

@@ -165,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
         Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     runner = JobRunner(output_dir=args.cfg.server.output_dir, allowed_roots=("/",),
                        device=args.device or args.cfg.generate.device, plot=not args.no_plot,
-                       measure_baseline=not args.no_baseline, autocast=args.autocast)
+                       measure_baseline=not args.no_baseline, autocast=args.autocast,
+                       laion_clap=args.cfg.generate.laion_clap)
     last = [0.0]
 
     def progress(stage: str, step: int, total: int, loss: float) -> None:

@@ -74,7 +74,7 @@ def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: boo
     from ditto_live.jobs import JobRunner  # imports torch and the engine: only when serving for real
 
     return JobRunner(output_dir=server.output_dir, allowed_roots=server.allowed_roots, device=cfg.generate.device,
-                     plot=plot)
+                     plot=plot, laion_clap=cfg.generate.laion_clap)
 
 
 def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
