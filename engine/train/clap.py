@@ -83,7 +83,7 @@ def train_clap(data_dir: str | Path, out_dir: str | Path, embed_captions: Callab
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        loss_value = float(loss)
+        loss_value = float(loss.detach())
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss_value:.3f}")
     metrics = {"final_loss": loss_value, "train_captions": len(vocab)}
