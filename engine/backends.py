@@ -29,6 +29,7 @@ from collections.abc import Callable, Hashable
 
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,30 @@ class CompiledStepper(EagerStepper):
         super().__init__(torch.compile(objective, dynamic=False, backend=compiler), x_T, lr)
 
 
+class DeviceCopies(TorchFunctionMode):
+    """Serves repeated host-to-device copies of the same CPU tensor (``.to``/``.cuda`` of a control's
+    target, a weight table) from a cache filled during warm-up. A copy from pageable host memory
+    synchronises the stream, which a CUDA-graph capture forbids; with the cache the captured graph
+    reads the device copies made before the capture. A CPU tensor modified in place gets a new entry."""
+
+    def __init__(self):
+        super().__init__()
+        self.cache: dict[tuple, tuple[Tensor, Tensor]] = {}  # key -> (CPU source kept alive, device copy)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        src = args[0] if args else None
+        if func not in (Tensor.to, Tensor.cuda) or not isinstance(src, Tensor) or src.device.type != "cpu":
+            return func(*args, **kwargs)
+        key = (id(src), src._version, func, repr(args[1:]), repr(sorted(kwargs.items())))
+        if key in self.cache:
+            return self.cache[key][1]
+        out = func(*args, **kwargs)
+        if isinstance(out, Tensor) and out.device.type == "cuda":
+            self.cache[key] = (src, out)
+        return out
+
+
 class CudaGraphStepper:
     """The whole step -- forward, backward, Adam -- captured in one CUDA graph and replayed.
 
@@ -83,7 +108,9 @@ class CudaGraphStepper:
     before the capture; x and Adam's state are then reset to the start. The grad is set to None before
     the capture so that backward *writes* a fresh gradient from the graph's pool on every replay
     (with a zeroed grad instead, the captured kernel would accumulate into it across replays).
-    The objective must not draw random numbers from a generator unknown to the graph, nor sync.
+    Warm-up and capture run under :class:`DeviceCopies`, so CPU tensors the objective moves to the GPU
+    are copied once. The objective must not draw random numbers from a generator unknown to the
+    graph, nor synchronise otherwise (``.item()``, boolean-mask indexing).
     """
 
     def __init__(self, objective: Objective, x_T: Tensor, lr: float, warmup: int = 3):
@@ -92,9 +119,10 @@ class CudaGraphStepper:
         self.x = x_T.detach().clone().requires_grad_(True)
         start = self.x.detach().clone()
         self.opt = torch.optim.Adam([self.x], lr=lr, capturable=True)
+        self.copies = DeviceCopies()  # kept: the graph reads these device tensors on every replay
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
+        with torch.cuda.stream(side), self.copies:
             for _ in range(max(1, warmup)):
                 self.opt.zero_grad(set_to_none=True)
                 objective(self.x).sum().backward()
@@ -103,7 +131,7 @@ class CudaGraphStepper:
         self._reset(start)
         self.graph = torch.cuda.CUDAGraph()
         self.opt.zero_grad(set_to_none=True)
-        with torch.cuda.graph(self.graph):
+        with self.copies, torch.cuda.graph(self.graph):
             self.losses = objective(self.x)
             self.losses.sum().backward()
             self.opt.step()
@@ -201,17 +229,21 @@ def relative_error(a: Tensor, b: Tensor) -> float:
 
 
 def parity_error(stepper, reference: EagerStepper, steps: int) -> float:
-    """Largest relative difference of x_T between ``stepper`` and eager after each of ``steps`` steps."""
+    """Largest difference of x_T between ``stepper`` and eager after each of ``steps`` steps, relative to
+    how far eager has moved x_T: ||x - x_eager|| / ||x_eager - x_start||. (Relative to ||x_T|| itself a
+    wrong update would hide: K Adam steps move x_T by about K * lr of its norm.)"""
+    start = reference.x.detach().float().clone()
     worst = 0.0
     for _ in range(steps):
         stepper.step()
         reference.step()
-        worst = max(worst, relative_error(stepper.x, reference.x))
+        moved = reference.x.detach().float() - start
+        worst = max(worst, relative_error(stepper.x.detach().float() - start, moved))
     return worst
 
 
 def prepare_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, probe_steps: int = 3,
-                    tolerance: float = 1e-3, compiler: str = "inductor"):
+                    tolerance: float = 1e-2, compiler: str = "inductor"):
     """A stepper for ``backend`` that has matched eager on a probe run from ``x_T``, or BackendRefused.
 
     The probe runs ``probe_steps`` Adam steps with both and compares the trajectories; the probe
@@ -237,13 +269,13 @@ class StepperFactory:
     signature (shape, dtype, device, and a caller's ``key`` naming the objective), later ones are built
     unchecked. Call it as ITO's ``backend``: ``factory(objective, x_T, lr) -> stepper``."""
 
-    def __init__(self, backend: str, probe_steps: int = 3, tolerance: float = 1e-3, compiler: str = "inductor",
+    def __init__(self, backend: str, probe_steps: int = 3, tolerance: float = 1e-2, compiler: str = "inductor",
                  key: Hashable = ()):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         self.backend = backend  # one of BACKENDS
         self.probe_steps = probe_steps  # Adam steps of the parity probe
-        self.tolerance = tolerance  # largest relative x_T difference to eager accepted
+        self.tolerance = tolerance  # largest x_T difference to eager accepted, relative to eager's move
         self.compiler = compiler  # torch.compile backend for "compiled"
         self.key = key  # names the objective (model, controls); part of the signature
         self.verified: set[Hashable] = set()  # signatures that passed the parity check

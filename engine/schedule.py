@@ -35,10 +35,23 @@ _ALPHA_TABLE = torch.cat([torch.ones(1), _ALPHAS_CUMPROD.sqrt()])
 _SIGMA_TABLE = torch.cat([torch.zeros(1), (1 - _ALPHAS_CUMPROD).sqrt()])
 
 
+_TABLES: dict[torch.device, tuple[Tensor, Tensor]] = {}  # (alpha, sigma) tables per device, copied once
+
+
+def _tables(device: torch.device) -> tuple[Tensor, Tensor]:
+    """The alpha/sigma tables on ``device``, copied there once: a host-to-device copy per call would
+    synchronise every step and cannot be captured in a CUDA graph (engine/backends.py)."""
+    tables = _TABLES.get(device)
+    if tables is None:
+        tables = _TABLES[device] = (_ALPHA_TABLE.to(device), _SIGMA_TABLE.to(device))
+    return tables
+
+
 def alpha_sigma(t: Tensor) -> tuple[Tensor, Tensor]:
     """(alpha_t, sigma_t) for integer-valued times ``t`` in [-1, 999], any shape, on t's device."""
     idx = (t.long() + 1).clamp(0, NUM_TRAIN_STEPS)
-    return _ALPHA_TABLE.to(t.device)[idx], _SIGMA_TABLE.to(t.device)[idx]
+    alpha, sigma = _tables(t.device)
+    return alpha[idx], sigma[idx]
 
 
 def _bc(a: Tensor, x: Tensor) -> Tensor:

@@ -61,12 +61,13 @@ def tiny_student():
     return init_student_from_teacher(base).eval()
 
 
-def tiny_ito_objective(batch: int = 2):
-    """The DITTO-2 M=1 intensity objective on the tiny preset: x_T [B, 1, 80, 32] -> [B]."""
-    student = tiny_student()
+def tiny_ito_objective(batch: int = 2, device: str = "cpu"):
+    """The DITTO-2 M=1 intensity objective on the tiny preset: x_T [B, 1, 80, 32] -> [B]. The control's
+    target and band weights stay on the CPU, as the job path builds them."""
+    student = tiny_student().to(device)
     curve = intensity_shape("crescendo", TINY_FRAMES, -30.0, -12.0)
     loss_fn = loss_function([intensity_control(curve, -80.0, 0.0, band_weights(80, 0.0, 11025.0), smooth_frames=9)])
-    cond = Cond(torch.ones(batch, 4, dtype=torch.long), w=3.0)
+    cond = Cond(torch.ones(batch, 4, dtype=torch.long, device=device), w=3.0)
     return (lambda x: loss_fn(one_step_x0(student, x, cond, "ctm"))[0]), student, cond, loss_fn
 
 
@@ -234,3 +235,36 @@ def test_for_gpu_gives_a_bf16_channels_last_copy():
     with torch.no_grad():
         ref = student(*example)
     assert backends.relative_error(out, ref) < 0.1  # bf16 weights: same function, coarser numbers
+
+
+class AccumulatingStepper(EagerStepper):
+    """The bug a CUDA graph captured with a zeroed (not None) grad has: gradients add up across steps."""
+
+    def step(self):
+        losses = self.objective(self.x)
+        losses.sum().backward()
+        self.opt.step()
+        return losses.detach()
+
+
+def test_parity_check_catches_gradients_that_accumulate_across_steps(monkeypatch):
+    objective, *_ = tiny_ito_objective(1)
+    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a: AccumulatingStepper(obj, x_T, lr))
+    with pytest.raises(BackendRefused, match="disagrees with eager"):
+        prepare_stepper("cudagraph", objective, tiny_x(1), lr=5e-3)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (scripts/gpu_bench.sh)")
+
+
+@cuda
+@pytest.mark.parametrize("backend", ["cudagraph", "compiled"])
+def test_cuda_graph_step_matches_eager_with_controls_on_the_host(backend):
+    """The controls' targets and weights stay on the CPU (as the job path builds them): the capture must
+    serve their device copies from the warm-up, and every replayed step must match eager's."""
+    objective, *_ = tiny_ito_objective(device="cuda")
+    x = tiny_x().cuda()
+    stepper = prepare_stepper(backend, objective, x, lr=5e-2)
+    assert isinstance(stepper, backends.CudaGraphStepper)
+    run_both(stepper, objective, x, 5e-2, steps=5)
+    torch.testing.assert_close(stepper.restart(x).step(), EagerStepper(objective, x, 5e-2).step())
