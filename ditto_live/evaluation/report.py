@@ -142,6 +142,7 @@ def plot_fig4(rows: list[Row], path: Path, window_s: float) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     pts = [r for r in rows if r.task == "intensity" and "intensity_mse_db2" in r.metrics]
     fads = [r.fad for r in pts if math.isfinite(r.fad)]
@@ -158,7 +159,12 @@ def plot_fig4(rows: list[Row], path: Path, window_s: float) -> Path:
     ax.axvline(window_s, color="k", ls="--", lw=1, label="real time")
     ax.set(xscale="log", xlabel="runtime per clip (s)", ylabel="intensity MSE (dB²)",
            title="runtime vs control MSE (point size: FAD, larger is worse; label M/T)")
-    ax.legend(fontsize=8)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    legend = ax.legend(fontsize=8)
+    for handle in legend.legend_handles:
+        if hasattr(handle, "set_sizes"):
+            handle.set_sizes([60])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

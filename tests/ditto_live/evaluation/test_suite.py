@@ -1,0 +1,96 @@
+"""The suites run end to end on two cases: a narrow random bundle at the tiny mel preset, K = 2,
+the synthetic corpus of conftest, and the CLI on top."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ditto_live.cli import main
+from ditto_live.evaluation import evaluate
+from ditto_live.evaluation.suites import EvalConfig, suite_settings
+from ditto_live.text_encoder import FakeSentenceEncoder
+
+from .conftest import narrow_bundle
+
+CHAIN = 2  # DITTO's DDIM chain is shortened from 20 here: the engine tests the chain, these the plumbing
+
+
+@pytest.fixture(autouse=True)
+def short_ditto_chain(monkeypatch):
+    monkeypatch.setattr("ditto_live.evaluation.runner.DITTO_SAMPLING_STEPS", CHAIN)
+
+
+def run(suite: str, corpus, out, **kw):
+    cfg = EvalConfig(suite=suite, model="narrow", data=str(corpus), out=str(out), cases=2, steps=2, **kw)
+    return evaluate(cfg, bundle=narrow_bundle(), sentence_encoder=FakeSentenceEncoder())
+
+
+def test_table1_runs_every_task_and_method_and_writes_the_report(corpus, tmp_path):
+    result, paths = run("table1", corpus, tmp_path / "t1")
+    tasks = ("intensity", "melody", "structure", "outpaint", "inpaint")
+    labels = ["DITTO", "DITTO-2 (CM)", "DITTO-2 (CTM)"]
+    assert [(r.task, r.label) for r in result.rows] == [(t, m) for t in tasks for m in labels]
+    assert len(result.generations) == 2 * len(tasks) * len(labels)
+    for r in result.rows:
+        assert r.n == 2 and r.seconds > 0 and 0 <= r.fad < float("inf") and -1 <= r.clap <= 1
+    metric = {r.task: r.metrics for r in result.rows}
+    assert set(metric["intensity"]) == {"intensity_mse_db2"} and 0 <= metric["melody"]["melody_accuracy"] <= 1
+    assert "structure_mse" in metric["structure"] and "inpaint_mse_db2" in metric["inpaint"]
+    assert [(r.M, r.T) for r in result.rows if r.task == "intensity"] == [(str(CHAIN), CHAIN), ("1", 2), ("1", 2)]
+    # every method started from the same noise and ran K = 2 steps
+    assert {g.steps for g in result.generations} == {2}
+    assert [r.label for r in result.references][-1].startswith("white noise") and len(result.references) == 4
+    md = paths["md"].read_text()
+    for title in ("### Intensity", "### Melody", "### Musical Structure", "### Outpainting", "### Inpainting",
+                  "| Method | M | T | Time (s) | FAD | CLAP | MSE (dB²) |", "Acc. (%)", "Reference rows"):
+        assert title in md
+    data = json.loads(paths["json"].read_text())
+    assert len(data["rows"]) == 15 and len(data["generations"]) == 30 and data["info"]["embedding_trained"]
+    assert paths["fig4"].stat().st_size > 5000
+    assert len(list((tmp_path / "t1" / "audio").glob("*.wav"))) == 15  # the first case of each row
+    assert len(list((tmp_path / "t1" / "references").glob("*.wav"))) == 4  # 2 inpaint + 2 outpaint
+
+
+def test_fig5_decodes_one_optimisation_with_every_t_and_plots(corpus, tmp_path):
+    result, paths = run("fig5", corpus, tmp_path / "f5", skip_ditto=True)
+    ctm = [r for r in result.rows if r.label == "CTM"]
+    assert [r.T for r in ctm] == list(range(1, 9)) and [r.M for r in ctm] == ["1"] * 8
+    gens = [g for g in result.generations if g.setting == "CTM" and g.case == 0]
+    assert len({g.optimise_s for g in gens}) == 1  # one x_T* per case, decoded with T = 1..8
+    assert paths["fig5"].stat().st_size > 5000 and "fig5.png" in paths["md"].read_text()
+
+
+def test_text_suite_reports_text_loss_before_and_after(corpus, tmp_path):
+    result, paths = run("text", corpus, tmp_path / "tx")
+    rows = {r.label: r for r in result.rows}
+    assert set(rows) == {s.label for s in suite_settings("text")}
+    optimised = rows["DITTO-2 (CTM) + text control"]
+    assert optimised.extra["loss_text_after"] <= optimised.extra["loss_text_before"]
+    assert "loss_text_before" not in rows["DITTO-2 (CTM), unoptimised"].extra
+    assert "| null tags |" in paths["md"].read_text()
+
+
+def test_cli_runs_table2_without_ditto_and_labels_a_stand_in_embedding(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("ditto_live.jobs.default_loader", lambda name, device: narrow_bundle(name, device, clap=False))
+    monkeypatch.setattr("ditto_live.text_encoder.default_encoder", FakeSentenceEncoder)
+    out = tmp_path / "t2"
+    code = main(["eval", "--suite", "table2", "--model", "narrow", "--cases", "2", "--steps", "2", "--out", str(out),
+                 "--data", str(corpus), "--device", "cpu", "--skip-ditto", "--save-audio", "0"])
+    assert code == 0
+    data = json.loads((out / "results.json").read_text())
+    got = [(r["label"], r["M"], r["T"]) for r in data["rows"]]
+    assert got == [("CTM M=1", "1", 1), ("CTM M=1", "1", 2), ("CTM M=1", "1", 4), ("CTM M=2", "2", 2),
+                   ("CTM M=2", "2", 4), ("CTM adaptive", "adaptive", 4), ("CM M=1", "1", 1), ("CM M=1", "1", 2),
+                   ("CM M=1", "1", 4)]
+    assert not data["info"]["embedding_trained"]
+    assert "random-weight stand-in" in (out / "results.md").read_text()
+    assert (out / "fig4.png").is_file() and not (out / "audio").exists()
+
+
+@pytest.mark.parametrize("argv, message", [(["--cases", "1"], "at least 2"), (["--data", "/nonexistent"], "corpus")])
+def test_cli_refuses_bad_arguments(tmp_path, capfd, argv, message):
+    base = ["eval", "--suite", "table1", "--out", str(tmp_path / "x"), "--data", str(tmp_path)]
+    assert main(base + argv) == 2
+    assert message in capfd.readouterr().err
