@@ -26,8 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", default="M1T2",
                    help="DITTO-2 (M, T) settings, e.g. M1T1,M1T2,M1T4,M2T2,M2T4,MaT4 (Ma = adaptive M); "
                    "'paper' = all of the paper's Table 2")
-    p.add_argument("--backend", default="eager", choices=("eager", "cudagraph", "compiled", "exported", "tensorrt"),
-                   help="execution backend of DITTO-2's ITO steps and decoding (default eager)")
+    p.add_argument("--backend", default="eager",
+                   help="comma list of execution backends for DITTO-2's ITO steps and decoding, each timed: "
+                   "eager, cudagraph, compiled, exported, tensorrt (default eager)")
     p.add_argument("--baseline-backend", default="eager", help="backend of the DITTO baseline (default eager)")
     p.add_argument("--seeds", default="1", help="comma list of batch sizes B, e.g. 1,4 (default 1)")
     p.add_argument("--repeats", type=int, default=2, help="warm runs after each cold run (default 2)")
@@ -48,12 +49,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from ditto_live.bench import METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
+    from ditto_live.engine.backends import BACKENDS
 
     tasks, methods = _list(args.tasks), _list(args.methods)
     settings = PAPER_SETTINGS if args.settings == "paper" else _list(args.settings)
     for t in tasks:
         if t not in TASKS:
             raise UsageError(f"--tasks: {t!r} is not one of {', '.join(TASKS)}")
+    backends = _list(args.backend)
+    for b in (*backends, args.baseline_backend):
+        if b not in BACKENDS:
+            raise UsageError(f"--backend: {b!r} is not one of {', '.join(BACKENDS)}")
     for m in methods:
         if m not in METHODS:
             raise UsageError(f"--methods: {m!r} is not one of {', '.join(METHODS)}")
@@ -77,7 +83,7 @@ def config_from_args(args: argparse.Namespace):
     if args.frames and args.frames % 16:
         raise UsageError("--frames must be a multiple of 16 (the UNet's downsampling)")
     return BenchConfig(preset=args.preset, device=device, tasks=tasks, methods=methods, settings=settings,
-                       backend=args.backend, baseline_backend=args.baseline_backend, seeds=seeds,
+                       backends=backends, baseline_backend=args.baseline_backend, seeds=seeds,
                        repeats=args.repeats, baseline_repeats=args.baseline_repeats, steps=args.steps,
                        frames=args.frames, model=args.model, bf16=args.bf16, autocast=args.autocast,
                        vocoder=args.vocoder, compiler=args.compiler, out_dir=args.out_dir, threads=args.threads)
