@@ -58,7 +58,8 @@ def _header(res: SuiteResult) -> list[str]:
               f"- machine: {m.get('gpu') or m['processor']}, {m['cpu_count']} CPUs, {m['torch_threads']} torch threads, "
               f"torch {m['torch']}, device `{m['device']}`",
               f"- cases per task: {cfg.cases}; K = {cfg.steps or 'per-control default (70 / 150)'}; lr {cfg.lr}; "
-              f"seed {cfg.seed}; wall time {info['wall_s']:.0f} s",
+              f"seed {cfg.seed}; wall time {info['wall_s']:.0f} s; 1-min load average before/after "
+              f"{' / '.join(_f(v, 1) for v in info.get('load_avg_1m', []))}",
               f"- FAD: Fréchet distance in the project's text-audio embedding between the clips of a row and "
               f"{info['reference_clips']} test windows (the reference half of the test split, by work); "
               f"CLAP: mean cosine between a clip and its window's caption",
@@ -86,10 +87,12 @@ def markdown(res: SuiteResult) -> str:
         lines += ["## Table 1: controllable generation benchmark", ""]
         for task in tasks:
             mcol = TASK_METRIC[task][1]
-            lines += [f"### {TASK_TITLES[task]}", "", f"| Method | M | T | Time (s) | FAD | CLAP | {mcol} |",
-                      "|---|---|---|---|---|---|---|"]
-            lines += [f"| {r.label} | {r.M} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.clap)} | {_metric(r, task)} |"
-                      for r in _rows_of(res, task)]
+            lines += [f"### {TASK_TITLES[task]}", "", f"| Method | M | T | Time (s) | speed-up | FAD | CLAP | {mcol} |",
+                      "|---|---|---|---|---|---|---|---|"]
+            ditto = next((r.seconds for r in _rows_of(res, task) if r.label == "DITTO"), None)
+            lines += [f"| {r.label} | {r.M} | {r.T} | {_f(r.seconds, 2)} | "
+                      f"{f'{ditto / r.seconds:.1f}×' if ditto and r.label != 'DITTO' else '–'} | "
+                      f"{_f(r.fad)} | {_f(r.clap)} | {_metric(r, task)} |" for r in _rows_of(res, task)]
             paper = PAPER_TABLE1.get(task, {})
             if paper:
                 lines += ["", "Paper (A100, 41M model, 2.5K clips, CLAP-music FAD vs MusicCaps): " + "; ".join(

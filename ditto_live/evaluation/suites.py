@@ -87,9 +87,20 @@ class SuiteResult:
     info: dict[str, Any] = field(default_factory=dict)  # machine, model, wall time, embedding model
 
 
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_info(device: str) -> dict[str, Any]:
     """What the timings were measured on."""
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+    info = {"platform": platform.platform(), "processor": cpu_name(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "device": device, "python": platform.python_version()}
     if device.startswith("cuda") and torch.cuda.is_available():
@@ -100,6 +111,7 @@ def machine_info(device: str) -> dict[str, Any]:
 def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit) -> SuiteResult:
     """Run every case of the suite under every setting; score against the test split."""
     started = time.perf_counter()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out = Path(cfg.out)
     tasks = suite_tasks(cfg.suite)
     if cfg.tasks:
@@ -132,7 +144,8 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
             "untrained": bundle.name == "tiny-untrained", "embedding_trained": embedder.trained,
             "vocoder": "neural" if getattr(bundle, "vocoder", None) is not None else "Griffin-Lim",
             "reference_clips": int(len(reference)), "test_windows": len(split.meta),
-            "wall_s": round(time.perf_counter() - started, 1), "config": asdict(cfg)}
+            "wall_s": round(time.perf_counter() - started, 1), "config": asdict(cfg),
+            "load_avg_1m": [load_before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None]}
     return SuiteResult(cfg, rows, refs, gens, settings, cases, info)
 
 
