@@ -39,8 +39,8 @@ def test_short_tune_is_played_again(abc_dir):
 
 def test_bass_follows_the_bar_chord(tmp_path):
     abc = tmp_path / "chords.abc"
-    abc.write_text("X:1\nT:I V IV vi\nM:4/4\nL:1/4\nK:C\nC E G c | G B d B | F A c A | A, C E A |]\n")
+    abc.write_text("X:1\nT:I V IV vi\nM:4/4\nL:1/4\nK:C\nC E G c | G B d B | F A c A | A, C E A | c G E C |]\n")
     work = parse_work(WorkRef("essen", str(abc), 1))
     assert work.mode == "major" and work.tonic_pc == 0
-    assert bar_roots(work, transpose=0) == [0, 7, 5, 9]
-    assert bar_roots(work, transpose=2) == [2, 9, 7, 11]
+    assert bar_roots(work, transpose=0) == [0, 7, 5, 9, 0]
+    assert bar_roots(work, transpose=2) == [2, 9, 7, 11, 2]

@@ -104,3 +104,18 @@ def test_melody_truth_matches_the_rendered_audio(two_builds):
             top3 = np.argsort(-chroma[:, on], axis=0)[:3]
             hits.append((top3 == truth[i][on]).any(axis=0).mean())
     assert len(hits) >= 6 and np.mean(hits) > 0.8
+
+
+@pytest.mark.slow
+def test_worker_processes_build_the_same_corpus(abc_dir, tmp_path):
+    refs = _refs(abc_dir)
+    _build(tmp_path / "one", refs, seed=5)
+    cfg = BuildConfig(out=str(tmp_path / "two"), hours=1.0, seed=5, works=refs, presets=("tiny",), shard_size=4,
+                      workers=2)
+    build_corpus(cfg, progress=False)
+    rows_1, arr_1 = _read(tmp_path / "one")
+    rows_2, arr_2 = _read(tmp_path / "two")
+    assert rows_1 == rows_2
+    for k in arr_1:
+        for name in arr_1[k]:
+            np.testing.assert_array_equal(arr_1[k][name], arr_2[k][name])
