@@ -31,12 +31,23 @@ import torch
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, StepperFactory, for_gpu, prepare_module
 from ditto_live.engine.conditioning import Cond
-from ditto_live.engine.controls import DEFAULT_STEPS, loss_function
+from ditto_live.engine.controls import (
+    DEFAULT_STEPS,
+    Control,
+    intensity_control,
+    loss_function,
+    masked_control,
+    melody_control,
+    structure_control,
+)
+from ditto_live.engine.controls.intensity import band_weights
+from ditto_live.engine.controls.melody import chroma_weights
+from ditto_live.engine.controls.structure import labels_to_target
 from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, ditto_decode, ditto_optimise
 from ditto_live.engine.student_sampling import student_grid
 from ditto_live.jobspec import parse_job
 from ditto_live.results import write_json, write_wav
-from ditto_live.targets import build_targets, encode_tags, window_controls
+from ditto_live.targets import SSM_SIZE, ClipTarget, build_targets, encode_tags, window_controls
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +193,31 @@ def write_reference(folder: Path, mel: MelConfig, seconds: float) -> Path:
     return write_wav(folder / "reference.wav", audio.astype(np.float32), mel.sample_rate)
 
 
+def device_controls(targets: list[ClipTarget], mel: MelConfig, device: str) -> list[Control]:
+    """``targets.window_controls`` for a one-window clip, with every target and weight table on ``device``.
+
+    ``window_controls`` keeps them on the CPU, so each step copies them to the GPU: a synchronising copy
+    from pageable memory, which also cannot be captured in a CUDA graph. On a GPU the benchmark builds
+    its controls here, from the same control constructors.
+    """
+    bw = band_weights(mel.n_mels, mel.fmin, mel.fmax).to(device)
+    cw = chroma_weights(mel.n_mels, mel.fmin, mel.fmax).to(device)
+    out = []
+    for t in targets:
+        if t.kind == "intensity":
+            out.append(intensity_control(t.curve.to(device), mel.min_db, mel.max_db, bw, weight=t.weight))
+        elif t.kind == "melody":
+            out.append(melody_control(t.pitch.to(device), mel.min_db, mel.max_db, cw, weight=t.weight))
+        elif t.kind == "structure":
+            out.append(structure_control(labels_to_target(t.labels, SSM_SIZE).to(device), mel.min_db, mel.max_db,
+                                         weight=t.weight))
+        elif t.kind in ("inpaint", "outpaint"):
+            out.append(masked_control(t.kind, t.reference.to(device), t.mask.to(device), t.weight))
+        else:
+            raise ValueError(f"the benchmark has no {t.kind} task")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # timing
 
@@ -300,7 +336,9 @@ class Bench:
         net = self.nets[student or "ditto"]
         clock.lap("parse")
         targets = build_targets(spec, mel, self.frames, [str(self.out)], self.front)
-        loss_fn = loss_function(window_controls(targets, mel, 0, self.frames))
+        on_gpu = dev.startswith("cuda")
+        controls = device_controls(targets, mel, dev) if on_gpu else window_controls(targets, mel, 0, self.frames)
+        loss_fn = loss_function(controls)
         clock.lap("target")
         gen = torch.Generator(device=dev).manual_seed(spec.seed)
         x_T = torch.randn(spec.seeds, 1, mel.n_mels, self.frames, generator=gen, device=dev)

@@ -22,6 +22,7 @@ and channels-last convolutions.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -108,18 +109,19 @@ class CudaGraphStepper:
     before the capture; x and Adam's state are then reset to the start. The grad is set to None before
     the capture so that backward *writes* a fresh gradient from the graph's pool on every replay
     (with a zeroed grad instead, the captured kernel would accumulate into it across replays).
-    Warm-up and capture run under :class:`DeviceCopies`, so CPU tensors the objective moves to the GPU
-    are copied once. The objective must not draw random numbers from a generator unknown to the
+    With ``host_copies`` (an eager objective), warm-up and capture run under :class:`DeviceCopies`, so
+    CPU tensors the objective moves to the GPU are copied once; a compiled objective is captured as it
+    is (its controls must hold device tensors, as the benchmark's do). The objective must not draw random numbers from a generator unknown to the
     graph, nor synchronise otherwise (``.item()``, boolean-mask indexing).
     """
 
-    def __init__(self, objective: Objective, x_T: Tensor, lr: float, warmup: int = 3):
+    def __init__(self, objective: Objective, x_T: Tensor, lr: float, warmup: int = 3, host_copies: bool = True):
         if x_T.device.type != "cuda":
             raise BackendRefused("CUDA graph capture needs a CUDA device")
         self.x = x_T.detach().clone().requires_grad_(True)
         start = self.x.detach().clone()
         self.opt = torch.optim.Adam([self.x], lr=lr, capturable=True)
-        self.copies = DeviceCopies()  # kept: the graph reads these device tensors on every replay
+        self.copies = DeviceCopies() if host_copies else contextlib.nullcontext()  # the graph reads its copies
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side), self.copies:
@@ -213,7 +215,8 @@ def make_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, com
         return CudaGraphStepper(objective, x_T, lr)
     if backend == "compiled":
         if x_T.device.type == "cuda":
-            return CudaGraphStepper(torch.compile(objective, dynamic=False, backend=compiler), x_T, lr)
+            return CudaGraphStepper(torch.compile(objective, dynamic=False, backend=compiler), x_T, lr,
+                                    host_copies=False)
         return CompiledStepper(objective, x_T, lr, compiler)
     if backend == "exported":
         return GraphStepper(export_grad_graph(objective, x_T), x_T, lr)

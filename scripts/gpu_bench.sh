@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The GPU latency benchmark of issue 10 (docs/bench.md), for one H100/H200 machine with no network.
+#
+#   scripts/gpu_bench.sh fetch              HERE, with network: wheels the device image lacks, and this
+#                                           project's own wheel, into .whl/ (git-ignored via .git/info/exclude)
+#   scripts/gpu_bench.sh all OUT            ON THE DEVICE (carry .whl): check + core, about 6-7 minutes
+#   scripts/gpu_bench.sh compiled OUT       ON THE DEVICE: the torch.compile backend, about 3 minutes
+#   scripts/gpu_bench.sh check|core OUT     one phase
+#
+# check:    environment, then the CUDA-only backend tests (CUDA-graph and compiled steppers vs eager).
+# core:     paper preset, bf16 weights + channels-last, intensity (K=70) and melody (K=150), DITTO-2 CTM and CM
+#           M=1 T=2 at B=1 and B=4 with the eager and cudagraph backends, then the DITTO baseline (B=1,
+#           cudagraph backend, one cold run) for the speed-up in the same run.
+# compiled: DITTO-2 CTM with torch.compile + CUDA graph (the Inductor compile is the cold start).
+# Every phase runs under `timeout`; the bench rewrites its JSON after each configuration, so a phase cut
+# short still leaves every configuration it finished. Nothing is installed from the network on the device.
+set -uo pipefail
+
+phase=${1:-all}
+out=${2:-${OUT:-gpu_bench_out}}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [ "$phase" = fetch ]; then
+    grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+    rm -rf .whl && mkdir -p .whl
+    # the device image (Python 3.12, torch, numpy, scipy, numba, scikit-learn, ...) lacks these
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl \
+        librosa==0.11.0 audioread==3.1.0 decorator==5.2.1 pooch==1.9.0 platformdirs==4.14.8 soxr==1.1.0 \
+        soundfile==0.14.0 cffi==2.0.0 pycparser==3.0 lazy-loader==0.6 msgpack==1.2.4 || exit 1
+    python3 -m pip wheel --no-deps --no-build-isolation -q -w .whl . || exit 1
+    ls -la .whl
+    exit 0
+fi
+
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+# Python runs with -P (the repository root is not put on sys.path: its ditto_live/ folder is not the installed
+# package, whose engine/ lives beside it) and imports the project installed into /tmp/site.
+if ! python3 -P -c 'import ditto_live.bench' 2>/dev/null; then
+    deps=$(ls .whl/*.whl 2>/dev/null | grep -v '/ditto_live-')
+    [ -n "$deps" ] && { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site $deps || exit 1; }
+    python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site . 2>"$out/install.txt" \
+        || python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/ditto_live-*.whl \
+        || exit 1
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export NUMBA_CACHE_DIR=/tmp/numba_cache
+bench=(python3 -P -m ditto_live.cli bench --preset paper --device cuda --bf16 --threads 0)
+
+check() {
+    {
+        nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+        python3 -P -c 'import torch, ditto_live.bench as b; print("torch", torch.__version__, torch.version.cuda,
+torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'
+    } 2>&1 | tee "$out/env.txt"
+    timeout 120 python3 -P -m pytest -q -p no:cacheprovider --import-mode=importlib -m 'not slow' \
+        tests/engine/test_backends.py \
+        -k 'cuda or exported or accumulate' 2>&1 | tee "$out/check.txt"
+}
+
+core() {
+    timeout 330 "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto2-cm,ditto --settings M1T2 \
+        --backend eager,cudagraph --baseline-backend cudagraph --seeds 1,4 --repeats 3 --baseline-repeats 0 \
+        --out-dir /tmp/bench_wav --json "$out/gpu_core.json" --markdown "$out/gpu_core.md" 2>&1 | tee "$out/core.txt"
+}
+
+compiled() {
+    timeout 200 "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm --settings M1T2 --backend compiled \
+        --seeds 1 --repeats 3 --out-dir /tmp/bench_wav \
+        --json "$out/gpu_compiled.json" --markdown "$out/gpu_compiled.md" 2>&1 | tee "$out/compiled.txt"
+}
+
+case "$phase" in
+    check) check ;;
+    core) core ;;
+    compiled) compiled ;;
+    all) check; core ;;
+    *) echo "usage: $0 fetch | check|core|compiled|all OUT" >&2; exit 2 ;;
+esac
