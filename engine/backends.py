@@ -203,19 +203,21 @@ def _tensorrt_grad_fn(objective: Objective, x_probe: Tensor) -> Callable[[Tensor
                                   enabled_precisions={torch.float32, torch.bfloat16})
 
 
-def make_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, compiler: str = "inductor"):
+def make_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, compiler: str = "inductor",
+                 warmup: int = 3):
     """Build the stepper of ``backend`` without checking it (see :func:`prepare_stepper`).
 
     ``compiler`` is torch.compile's backend for ``compiled`` ("inductor"; "aot_eager" traces the same
-    forward/backward graphs without code generation, for quick CPU checks).
+    forward/backward graphs without code generation, for quick CPU checks); ``warmup``: steps before a
+    CUDA-graph capture (one suffices once the process has compiled and run the graph's kernels).
     """
     if backend == "eager":
         return EagerStepper(objective, x_T, lr)
     if backend == "cudagraph":
-        return CudaGraphStepper(objective, x_T, lr)
+        return CudaGraphStepper(objective, x_T, lr, warmup)
     if backend == "compiled":
         if x_T.device.type == "cuda":
-            return CudaGraphStepper(torch.compile(objective, dynamic=False, backend=compiler), x_T, lr,
+            return CudaGraphStepper(torch.compile(objective, dynamic=False, backend=compiler), x_T, lr, warmup,
                                     host_copies=False)
         return CompiledStepper(objective, x_T, lr, compiler)
     if backend == "exported":
@@ -294,7 +296,7 @@ class StepperFactory:
                                       self.compiler)
             self.verified.add(signature)
         else:
-            stepper = make_stepper(self.backend, objective, x_T, lr, self.compiler)
+            stepper = make_stepper(self.backend, objective, x_T, lr, self.compiler, warmup=1)
         if x_T.device.type == "cuda":
             torch.cuda.synchronize(x_T.device)
         self.last_prepare_s = time.perf_counter() - start

@@ -224,15 +224,15 @@ def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor
     stepper = make(objective, x, lr)
     best = torch.full((x.shape[0],), math.inf, device=x.device)
     best_x = x.clone()
-    history: list[float] = []
+    history: list[Tensor] = []  # kept on the device: no sync per step (a CUDA graph's replays queue up)
     steps_run = 0
 
     def keep(total: Tensor, at: Tensor) -> None:
         nonlocal best
         better = total < best
         best = torch.where(better, total, best)
-        best_x[better] = at[better]
-        history.append(float(total.min()))
+        best_x.copy_(torch.where(better.view(-1, *([1] * (at.dim() - 1))), at, best_x))
+        history.append(total.min())
 
     for step in range(len(schedule)):
         if is_cancelled is not None and is_cancelled():
@@ -256,7 +256,8 @@ def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor
         x_T=best_x[i:i + 1].clone(), x_T_batch=best_x, best_index=i, loss=float(best[i]),
         losses={k: float(v[i]) for k, v in best_parts.items()},
         initial_losses={k: float(v[i]) for k, v in first_parts.items()},
-        steps_run=steps_run, seconds=time.perf_counter() - start, history=history, schedule=list(schedule))
+        steps_run=steps_run, seconds=time.perf_counter() - start,
+        history=torch.stack(history).tolist() if history else [], schedule=list(schedule))
 
 
 Sampler = Callable[..., Tensor]  # sample(model, x, grid, cond, generator=None, ...) -> x0

@@ -79,7 +79,7 @@ def test_bench_on_the_tiny_preset_writes_every_field(tmp_path):
 
 def test_a_backend_that_disagrees_is_refused_and_reported(tmp_path, monkeypatch):
     wrong = lambda x: (x**2).mean(dim=(1, 2, 3))  # noqa: E731 - not the job's objective
-    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a: EagerStepper(wrong, x_T, lr))
+    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a, **k: EagerStepper(wrong, x_T, lr))
     out = tmp_path / "b.json"
     rc = main(["bench", *SHORT, "--methods", "ditto2-ctm", "--backend", "exported", "--repeats", "0",
                "--out-dir", str(tmp_path / "wav"), "--json", str(out)])

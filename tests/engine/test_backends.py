@@ -128,7 +128,7 @@ def test_a_backend_that_disagrees_is_refused(monkeypatch):
     objective = make_objective()
     x = torch.randn(1, 1, 8, 16)
     wrong = make_objective(seed=5)
-    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a: EagerStepper(wrong, x_T, lr))
+    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a, **k: EagerStepper(wrong, x_T, lr))
     with pytest.raises(BackendRefused, match="disagrees with eager"):
         prepare_stepper("exported", objective, x, lr=1e-2)
     with pytest.raises(BackendRefused, match="disagrees with eager"):
@@ -249,7 +249,7 @@ class AccumulatingStepper(EagerStepper):
 
 def test_parity_check_catches_gradients_that_accumulate_across_steps(monkeypatch):
     objective, *_ = tiny_ito_objective(1)
-    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a: AccumulatingStepper(obj, x_T, lr))
+    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a, **k: AccumulatingStepper(obj, x_T, lr))
     with pytest.raises(BackendRefused, match="disagrees with eager"):
         prepare_stepper("cudagraph", objective, tiny_x(1), lr=5e-3)
 
