@@ -69,7 +69,7 @@ class BenchConfig:
     methods: tuple[str, ...] = METHODS  # what to time (METHODS)
     settings: tuple[str, ...] = ("M1T2",)  # DITTO-2 (M, T) settings, e.g. "M1T2", "MaT4"
     backends: tuple[str, ...] = ("eager",)  # backends of DITTO-2's ITO steps and decoding, each timed
-    baseline_backend: str = "eager"  # backend of the DITTO baseline's ITO steps (run at the smallest B)
+    baseline_backend: str = "eager"  # DITTO's ITO backend (smallest B only); "a,b": b if a is refused
     seeds: tuple[int, ...] = (1,)  # batch sizes B (seeds optimised together)
     repeats: int = 2  # warm runs after each configuration's cold run
     baseline_repeats: int | None = None  # warm runs of DITTO (None: as repeats); 0 = its cold run only
@@ -316,7 +316,8 @@ class Bench:
                 out += [Config(task, method, s, b, k, backend) for method in cfg.methods if method != "ditto"
                         for s in cfg.settings for b in cfg.seeds]
             if "ditto" in cfg.methods:
-                out.append(Config(task, "ditto", "M20T20", min(cfg.seeds), k, cfg.baseline_backend))
+                first = cfg.baseline_backend.split(",")[0]
+                out.append(Config(task, "ditto", "M20T20", min(cfg.seeds), k, first))
         return out
 
     def run_once(self, c: Config, index: int) -> dict[str, Any]:
@@ -396,7 +397,9 @@ class Bench:
 
     def run(self, on_config: Callable[[Bench], None] | None = None) -> dict[str, Any]:
         """Every configuration, cold then warm; ``on_config`` is called after each (to save progress)."""
-        for c in self.configs():
+        queue = self.configs()
+        while queue:
+            c = queue.pop(0)
             repeats = self.cfg.repeats
             if c.method == "ditto" and self.cfg.baseline_repeats is not None:
                 repeats = self.cfg.baseline_repeats
@@ -408,6 +411,12 @@ class Bench:
                 log.error("%s %s %s: %s", c.task, c.method, c.setting, exc)
                 self.errors.append({"task": c.task, "method": c.method, "setting": c.setting, "seeds": c.seeds,
                                     "backend": c.backend, "error": str(exc)})
+                self.runs = [r for r in self.runs if _key(r) != (c.task, c.method, c.setting, c.seeds, c.steps,
+                                                                 c.backend)]  # no half-measured configuration
+                fallbacks = self.cfg.baseline_backend.split(",")
+                if c.method == "ditto" and c.backend in fallbacks[:-1]:  # the next baseline backend, named
+                    queue.insert(0, Config(c.task, c.method, c.setting, c.seeds, c.steps,
+                                           fallbacks[fallbacks.index(c.backend) + 1]))
             if on_config is not None:
                 on_config(self)
         return self.report()

@@ -65,7 +65,7 @@ torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'
 
 core() {
     timeout 330 "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto2-cm,ditto --settings M1T2 \
-        --backend eager,cudagraph --baseline-backend cudagraph --seeds 1,4 --repeats 3 --baseline-repeats 0 \
+        --backend eager,cudagraph --baseline-backend cudagraph,eager --seeds 1,4 --repeats 3 --baseline-repeats 0 \
         --out-dir /tmp/bench_wav --json "$out/gpu_core.json" --markdown "$out/gpu_core.md" 2>&1 | tee "$out/core.txt"
 }
 

@@ -29,7 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="eager",
                    help="comma list of execution backends for DITTO-2's ITO steps and decoding, each timed: "
                    "eager, cudagraph, compiled, exported, tensorrt (default eager)")
-    p.add_argument("--baseline-backend", default="eager", help="backend of the DITTO baseline (default eager)")
+    p.add_argument("--baseline-backend", default="eager",
+                   help="backend of the DITTO baseline (default eager); 'cudagraph,eager' falls back to eager "
+                   "when cudagraph is refused (the refusal is reported, the row names the backend used)")
     p.add_argument("--seeds", default="1", help="comma list of batch sizes B, e.g. 1,4 (default 1)")
     p.add_argument("--repeats", type=int, default=2, help="warm runs after each cold run (default 2)")
     p.add_argument("--baseline-repeats", type=int, help="warm runs of DITTO (default: --repeats; 0 = cold only)")
@@ -57,7 +59,7 @@ def config_from_args(args: argparse.Namespace):
         if t not in TASKS:
             raise UsageError(f"--tasks: {t!r} is not one of {', '.join(TASKS)}")
     backends = _list(args.backend)
-    for b in (*backends, args.baseline_backend):
+    for b in (*backends, *_list(args.baseline_backend)):
         if b not in BACKENDS:
             raise UsageError(f"--backend: {b!r} is not one of {', '.join(BACKENDS)}")
     for m in methods:

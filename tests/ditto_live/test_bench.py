@@ -156,3 +156,19 @@ def test_device_controls_give_the_job_paths_losses(task, tmp_path):
     x0 = torch.rand(2, 1, mel.n_mels, frames, generator=torch.Generator().manual_seed(0)) * 2 - 1
     job_path = loss_function(window_controls(targets, mel, 0, frames))(x0)[0]
     torch.testing.assert_close(loss_function(bench.device_controls(targets, mel, "cpu"))(x0)[0], job_path)
+
+
+def test_a_refused_baseline_backend_falls_back_to_the_next_one_named(tmp_path, monkeypatch):
+    real = backends.make_stepper
+
+    def exported_disagrees(name, obj, x_T, lr, *a, **k):
+        if name == "exported":
+            return EagerStepper(lambda x: (x**2).mean(dim=(1, 2, 3)), x_T, lr)
+        return real(name, obj, x_T, lr, *a, **k)
+
+    monkeypatch.setattr(backends, "make_stepper", exported_disagrees)
+    cfg = BenchConfig(frames=32, steps=1, tasks=("intensity",), methods=("ditto",), baseline_backend="exported,eager",
+                      repeats=0, threads=1, out_dir=str(tmp_path))
+    report = bench.Bench(cfg).run()
+    assert [e["backend"] for e in report["errors"]] == ["exported"]
+    assert [(r["method"], r["backend"]) for r in report["runs"]] == [("ditto", "eager")]
