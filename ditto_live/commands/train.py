@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many minutes with a resumable checkpoint (0 = no limit)")
     parser.add_argument("--crop-frames", type=int, default=0, metavar="N",
                         help="base: train on random crops of N frames (CPU speed; 0 = whole windows)")
+    parser.add_argument("--init", metavar="CKPT",
+                        help="base: start from this base checkpoint's weights (fine-tune / second phase)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training windows")
     parser.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
     group = parser.add_argument_group("train all")
@@ -74,7 +76,7 @@ def train_base_stage(args: argparse.Namespace, out: Path, **over) -> dict:
     from ditto_live.engine.train.base import train_base
 
     kw = _common(args, {"steps": 20000, "batch": 16, "lr": 2e-4}) | over
-    return train_base(args.data, out, crop_frames=args.crop_frames, **kw)
+    return train_base(args.data, out, crop_frames=args.crop_frames, init=args.init, **kw)
 
 
 def train_vocoder_stage(args: argparse.Namespace, out: Path, **over) -> dict:

@@ -191,6 +191,34 @@ def load_mel_data(data_dir: str | Path, preset: str, split: str = "train", limit
     return MelData(x, tag_t, vocab)
 
 
+def merge_vocab(old: dict, new: dict) -> dict:
+    """The old vocabulary with the new one's unseen names appended per field (old indices unchanged)."""
+    a, b = TagVocab.from_dict(old), TagVocab.from_dict(new)
+    names = {f: [*na[1:], *[n for n in nb[1:] if n not in na]] for f, na, nb in zip(a.fields, a.names, b.names)}
+    return TagVocab.from_names(**names).to_dict()
+
+
+def load_grown(model: nn.Module, state: dict[str, Tensor]) -> None:
+    """Load ``state`` into ``model`` where a tag table may have grown: old rows are copied, new rows
+    start as the null tag's embedding (row 0), so a new name initially means "unknown"."""
+    own = model.state_dict()
+    for k, v in state.items():
+        if k in own and own[k].shape != v.shape and k.startswith("tag_emb.") and own[k].shape[1:] == v.shape[1:]:
+            grown = v[:1].expand(own[k].shape[0], *v.shape[1:]).clone()
+            grown[: v.shape[0]] = v
+            state = {**state, k: grown}
+    model.load_state_dict(state)
+
+
+def _load_init(init: str | Path) -> tuple[nn.Module, dict]:
+    from ditto_live.engine.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(init)
+    if meta.get("kind") != "base":
+        raise ValueError(f"--init needs a base checkpoint, {init} is {meta.get('kind')!r}")
+    return model, meta
+
+
 # ---------------------------------------------------------------------------------------------
 # entry point
 
@@ -201,24 +229,30 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
                data: MelData | None = None, val: MelData | None = None, limit: int = 0,
                warmup: int | None = None, ema_decay: float = 0.999, crop_frames: int = 0,
                unet_config: UNetConfig | None = None, stop_at: int | None = None,
-               time_budget_s: float | None = None) -> dict:
+               time_budget_s: float | None = None, init: str | Path | None = None) -> dict:
     """Train the base model on a corpus (or on ``data`` given in memory); checkpoints of kind "base" go
-    to OUT/step-N, OUT/latest and OUT/final. ``unet_config`` overrides the preset's UNet (tests, sweeps).
-    Returns the final metrics."""
+    to OUT/step-N, OUT/latest and OUT/final. ``unet_config`` overrides the preset's UNet (tests, sweeps);
+    ``init`` starts from a base checkpoint's weights and architecture (fine-tuning, a second phase on
+    more data or longer windows) with a fresh schedule. Returns the final metrics."""
     dev = resolve_device(device)
     optim = OptimConfig(lr=lr, warmup=warmup if warmup is not None else min(500, steps // 10), ema_decay=ema_decay)
     recipe = BaseRecipe(preset=preset, steps=steps, batch=batch, seed=seed, optim=optim, crop_frames=crop_frames)
     gen = seed_everything(seed)
+    init_model, init_meta = _load_init(init) if init else (None, {})
     if data is None:
-        data = load_mel_data(data_dir, preset, "train", limit)
+        vocab = merge_vocab(init_meta["tags"], corpus_vocab(data_dir)) if init else None
+        data = load_mel_data(data_dir, preset, "train", limit, vocab=vocab)
     if val is None and data_dir is not None:
         try:
             val = load_mel_data(data_dir, preset, "val", limit=16, vocab=data.vocab)
         except (FileNotFoundError, KeyError) as exc:
             log.warning("no validation split (%s); validation loss skipped", exc)
     mel_cfg = MEL_PRESETS[preset]
-    unet_cfg = unet_config or UNET_PRESETS[preset]
-    model = UNet(unet_cfg, data.vocab_sizes).to(dev)
+    unet_cfg = unet_config or (UNetConfig.from_dict(init_meta["model_config"]) if init else UNET_PRESETS[preset])
+    model = UNet(unet_cfg, data.vocab_sizes)
+    if init_model is not None:
+        load_grown(model, init_model.state_dict())
+    model = model.to(dev)
     machine = describe_machine(dev)
     log.info("base: %d windows, %s params, preset %s, batch %d, %d steps on %s", len(data.mels),
              f"{count_params(model):,}", preset, batch, steps, machine)
@@ -238,7 +272,9 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
     def export_meta(metrics: dict) -> dict:
         return {"kind": "base", "model_config": unet_cfg.to_dict(), "mel_config": mel_cfg.to_dict(),
                 "tags": data.vocab, "vocab_sizes": list(data.vocab_sizes),
-                "recipe": recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels)},
+                "recipe": recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels),
+                                              "init": str(init) if init else None,
+                                              "init_recipe": init_meta.get("recipe")},
                 "metrics": metrics | {"params": count_params(model)}, "machine": machine,
                 "wall_time_s": metrics.get("wall_time_s")}
 

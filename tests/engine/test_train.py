@@ -210,3 +210,34 @@ def test_cfg_dropout_nulls_rows_and_fields_at_their_rates():
     assert rows_null == pytest.approx(0.1 + 0.9 * 0.05 ** 4, abs=0.01)
     assert field_null == pytest.approx(0.1 + 0.9 * 0.05, abs=0.01)
     assert torch.equal(drop_tags(tags[:8], 0.0, 0.0, torch.Generator()), tags[:8])
+
+
+def test_init_from_a_checkpoint_grows_the_tag_tables_keeping_old_rows(tmp_path):
+    from ditto_live.engine.train.base import load_grown, merge_vocab, train_base
+
+    old = TagVocab.from_names(genre=["a", "b"], tempo=["fast", "slow"]).to_dict()
+    new = TagVocab.from_names(genre=["a", "c"], tempo=["fast", "slow", "very fast"]).to_dict()
+    merged = TagVocab.from_dict(merge_vocab(old, new))
+    assert merged.names[0] == ("<null>", "a", "b", "c") and merged.names[2] == ("<null>", "fast", "slow", "very fast")
+
+    torch.manual_seed(0)
+    small, big = UNet(MICRO, (3, 1, 3, 1)), UNet(MICRO, merged.sizes)
+    load_grown(big, small.state_dict())
+    w_old, w_new = small.tag_emb[0].weight, big.tag_emb[0].weight
+    assert torch.equal(w_new[:3], w_old) and torch.equal(w_new[3], w_old[0])  # new row = the null row
+    assert torch.equal(big.tag_emb[1].weight, small.tag_emb[1].weight)
+
+    # a second phase from a finished run keeps the architecture and records where it started
+    pytest.importorskip("ditto_live.engine.checkpoint")
+    (tmp_path / "corpus").mkdir()
+    _write_toy_corpus(tmp_path / "corpus")
+    first = dict(preset="tiny", steps=2, batch=2, lr=1e-3, device="cpu", progress=False, ckpt_every=0,
+                 unet_config=MICRO, warmup=1)
+    train_base(tmp_path / "corpus", tmp_path / "p1", **first)
+    train_base(tmp_path / "corpus", tmp_path / "p2", init=tmp_path / "p1" / "final",
+               **(first | {"unet_config": None}))
+    import json
+
+    meta = json.loads((tmp_path / "p2" / "final" / "model.json").read_text())
+    assert meta["model_config"]["channels"] == list(MICRO.channels)
+    assert meta["recipe"]["init"] == str(tmp_path / "p1" / "final")
