@@ -14,7 +14,6 @@ over DITTO-2's, both measured in this run with the same K and batch.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import platform
 import re
@@ -290,6 +289,7 @@ class Bench:
         self.cfg = cfg
         if cfg.threads and cfg.device == "cpu":
             torch.set_num_threads(cfg.threads)
+        start = time.perf_counter()
         self.models = models or load_models(cfg)
         mel = self.models.mel
         self.frames = cfg.frames or mel.frames
@@ -302,6 +302,8 @@ class Bench:
         self.tolerance = 5e-2 if self.autocast else 1e-2  # parity: x_T vs eager, relative to eager's move
         fast = (lambda m: for_gpu(m) if m is not None else None) if cfg.bf16 else (lambda m: m)
         self.nets = {"ditto": fast(self.models.base), "ctm": fast(self.models.ctm), "cm": fast(self.models.cm)}
+        _sync(cfg.device)
+        self.setup_ms = (time.perf_counter() - start) * 1000  # models built/loaded and moved, once per process
         self.memory_kind = ""
         self.runs: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
@@ -424,7 +426,7 @@ class Bench:
     def report(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "machine": machine_info(self.cfg.device), "config": asdict(self.cfg), "model": self.models.info,
-                "audio_seconds": round(self.seconds, 4), "frames": self.frames,
+                "audio_seconds": round(self.seconds, 4), "frames": self.frames, "setup_ms": round(self.setup_ms, 1),
                 "peak_memory_kind": self.memory_kind, "parity_tolerance": self.tolerance,
                 "stages": list(STAGES), "runs": self.runs,
                 "rows": summarise(self.runs), "errors": self.errors,
@@ -504,37 +506,3 @@ def check_targets(rows: list[dict[str, Any]], cfg: BenchConfig, full_window: boo
                                                "limit": TARGETS["speedup_over_ditto"],
                                                "pass": r["speedup_vs_ditto"] >= TARGETS["speedup_over_ditto"]}
     return out
-
-
-def _cell(v: Any, digits: int = 0) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-
-def markdown(report: dict[str, Any]) -> str:
-    """The benchmark as a markdown table, headed by the machine and the setup."""
-    m, cfg, model = report["machine"], report["config"], report["model"]
-    device = m.get("gpu") or f"{m['cpu']} ({m['cpu_cores']} cores, {m['torch_threads']} torch threads)"
-    lines = [f"**{device}**, torch {m['torch']}; load average {m.get('load_average')}; preset `{cfg['preset']}` "
-             f"({model['weights']} weights, {model['parameters']['base']:,} base parameters), "
-             f"{report['frames']} frames = {report['audio_seconds']} s of audio; vocoder {model['vocoder']}; "
-             f"bf16 weights {cfg['bf16']}, autocast {cfg['autocast'] or cfg['bf16']}; peak memory: "
-             f"{report['peak_memory_kind']}. Times in ms; warm = median of warm runs "
-             f"(DITTO: {'cold run only' if cfg['baseline_repeats'] == 0 else 'warm'}, backend "
-             f"{cfg['baseline_backend']}, smallest B only); × DITTO = DITTO's total over this row's.", "",
-             "| task | method | M,T | B | K | backend | parse | target | optimise | decode | vocode | write | "
-             "total | cold total | RTF | peak MB | × DITTO |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in report["rows"]:
-        s = r["stages_ms"]
-        mt = "20,20" if r["method"] == "ditto" else f"{r['M'] if r['M'] != 'adaptive' else 'a'},{r['T']}"
-        lines.append("| " + " | ".join([
-            r["task"], r["method"], mt, str(r["seeds"]), str(r["K"]), r["backend"],
-            *(_cell(s[k], 1) for k in STAGES), _cell(r["total_ms"], 0), _cell(r["cold_total_ms"], 0),
-            _cell(r["rtf"], 3), _cell(r["peak_memory_mb"], 0),
-            _cell(r["speedup_vs_ditto"], 1) if r["speedup_vs_ditto"] is not None else "–"]) + " |")
-    for e in report["errors"]:
-        lines.append(f"\n- {e['task']} {e['method']} {e['setting']} B={e['seeds']} ({e['backend']}): "
-                     f"**refused** -- {e['error']}")
-    return "\n".join(lines) + "\n"

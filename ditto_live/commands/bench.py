@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
+from typing import Any
 
 from ditto_live.errors import UsageError
 
@@ -92,7 +94,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ditto_live.bench import Bench, markdown
+    from ditto_live.bench import Bench
     from ditto_live.results import write_json
 
     cfg = config_from_args(args)
@@ -109,3 +111,41 @@ def run(args: argparse.Namespace) -> int:
     save(bench)
     print(markdown(report))
     return 1 if report["errors"] else 0
+
+
+def _cell(v: Any, digits: int = 0) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The benchmark as a markdown table, headed by the machine and the setup."""
+    from ditto_live.bench import STAGES
+
+    m, cfg, model = report["machine"], report["config"], report["model"]
+    device = m.get("gpu") or f"{m['cpu']} ({m['cpu_cores']} cores, {m['torch_threads']} torch threads)"
+    ditto_note = ""
+    if any(r["method"] == "ditto" for r in report["rows"]):
+        ditto_note = (f"; DITTO runs at the smallest B only ({'its cold run' if cfg['baseline_repeats'] == 0 else 'warm'})"
+                      "; × DITTO = DITTO's total over this row's")
+    lines = [f"**{device}**, torch {m['torch']}; load average {m.get('load_average')}; preset `{cfg['preset']}` "
+             f"({model['weights']} weights, {model['parameters']['base']:,} base parameters), "
+             f"{report['frames']} frames = {report['audio_seconds']} s of audio; vocoder {model['vocoder']}; "
+             f"bf16 weights {cfg['bf16']}, autocast {cfg['autocast'] or cfg['bf16']}; peak memory: "
+             f"{report['peak_memory_kind']}. Times in ms; total = median of the warm runs (the cold run where there is none){ditto_note}.", "",
+             "| task | method | M,T | B | K | backend | parse | target | optimise | decode | vocode | write | "
+             "total | cold total | RTF | peak MB | × DITTO | ÷ B=1 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        s = r["stages_ms"]
+        mt = "20,20" if r["method"] == "ditto" else f"{r['M'] if r['M'] != 'adaptive' else 'a'},{r['T']}"
+        lines.append("| " + " | ".join([
+            r["task"], r["method"], mt, str(r["seeds"]), str(r["K"]), r["backend"],
+            *(_cell(s[k], 1) for k in STAGES), _cell(r["total_ms"], 0), _cell(r["cold_total_ms"], 0),
+            _cell(r["rtf"], 3), _cell(r["peak_memory_mb"], 0),
+            _cell(r["speedup_vs_ditto"], 1), _cell(r["batch_over_single"], 2)]) + " |")
+    for e in report["errors"]:
+        lines.append(f"\n- {e['task']} {e['method']} {e['setting']} B={e['seeds']} ({e['backend']}): "
+                     f"**refused** -- {e['error']}")
+    return "\n".join(lines) + "\n"

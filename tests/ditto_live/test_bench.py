@@ -44,7 +44,7 @@ def test_bench_on_the_tiny_preset_writes_every_field(tmp_path):
     report = json.loads(out.read_text())
     assert report["schema"] == bench.SCHEMA and MACHINE_FIELDS <= report["machine"].keys()
     assert report["model"]["weights"] == "random" and report["model"]["parameters"]["base"] > 1_000_000
-    assert report["config"]["steps"] == 1 and report["frames"] == 32
+    assert report["config"]["steps"] == 1 and report["frames"] == 32 and report["setup_ms"] > 0
     assert report["audio_seconds"] == pytest.approx(32 * 256 / 22050, abs=1e-3)
     assert report["peak_memory_kind"].startswith("process peak RSS") and report["errors"] == []
     runs = report["runs"]
@@ -162,7 +162,7 @@ def test_a_refused_baseline_backend_falls_back_to_the_next_one_named(tmp_path, m
     real = backends.make_stepper
 
     def exported_disagrees(name, obj, x_T, lr, *a, **k):
-        if name == "exported":
+        if name == "exported":  # a wrong objective: refused by the parity check
             return EagerStepper(lambda x: (x**2).mean(dim=(1, 2, 3)), x_T, lr)
         return real(name, obj, x_T, lr, *a, **k)
 
