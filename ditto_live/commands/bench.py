@@ -145,7 +145,8 @@ def markdown(report: dict[str, Any]) -> str:
             *(_cell(s[k], 1) for k in STAGES), _cell(r["total_ms"], 0), _cell(r["cold_total_ms"], 0),
             _cell(r["rtf"], 3), _cell(r["peak_memory_mb"], 0),
             _cell(r["speedup_vs_ditto"], 1), _cell(r["batch_over_single"], 2)]) + " |")
+    if report["errors"]:
+        lines.append("\nRefused (not timed):\n")
     for e in report["errors"]:
-        lines.append(f"\n- {e['task']} {e['method']} {e['setting']} B={e['seeds']} ({e['backend']}): "
-                     f"**refused** -- {e['error']}")
+        lines.append(f"- {e['task']} {e['method']} {e['setting']} B={e['seeds']} ({e['backend']}): {e['error']}")
     return "\n".join(lines) + "\n"
