@@ -12,6 +12,8 @@
 #           M=1 T=2 at B=1 and B=4 with the eager and cudagraph backends, then the DITTO baseline (B=1,
 #           cudagraph backend, one cold run) for the speed-up in the same run.
 # compiled: DITTO-2 CTM with torch.compile + CUDA graph (the Inductor compile is the cold start).
+# Smoke test without a GPU (the flow, not the numbers; cudagraph rows are refused and DITTO falls back to eager):
+#   DEVICE=cpu PRESET=tiny EXTRA="--frames 32 --steps 1 --threads 1" scripts/gpu_bench.sh core /tmp/out
 # Every phase runs under `timeout`; the bench rewrites its JSON after each configuration, so a phase cut
 # short still leaves every configuration it finished. Nothing is installed from the network on the device.
 set -uo pipefail
@@ -50,7 +52,8 @@ if ! python3 -P -c 'import ditto_live.bench' 2>/dev/null; then
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export NUMBA_CACHE_DIR=/tmp/numba_cache
-bench=(python3 -P -m ditto_live.cli bench --preset paper --device cuda --bf16 --threads 0)
+# shellcheck disable=SC2206  # EXTRA is split on purpose
+bench=(python3 -P -m ditto_live.cli bench --preset "${PRESET:-paper}" --device "${DEVICE:-cuda}" --bf16 ${EXTRA:-})
 
 check() {
     {
