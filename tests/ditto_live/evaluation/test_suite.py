@@ -94,3 +94,19 @@ def test_cli_refuses_bad_arguments(tmp_path, capfd, argv, message):
     base = ["eval", "--suite", "table1", "--out", str(tmp_path / "x"), "--data", str(tmp_path)]
     assert main(base + argv) == 2
     assert message in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_table1_with_the_real_tiny_untrained_model(corpus, tmp_path, monkeypatch):
+    """The real tiny UNet, Griffin-Lim and DITTO's full 20-step chain (minutes on a CPU)."""
+    monkeypatch.setattr("ditto_live.evaluation.runner.DITTO_SAMPLING_STEPS", 20)
+    monkeypatch.setattr("ditto_live.text_encoder.default_encoder", FakeSentenceEncoder)
+    out = tmp_path / "t1"
+    code = main(["eval", "--suite", "table1", "--model", "tiny-untrained", "--cases", "2", "--steps", "1",
+                 "--out", str(out), "--data", str(corpus), "--device", "cpu", "--tasks", "intensity,inpaint"])
+    assert code == 0
+    data = json.loads((out / "results.json").read_text())
+    assert [(r["task"], r["label"], r["T"]) for r in data["rows"]] == [
+        (t, m, T) for t in ("intensity", "inpaint") for m, T in (("DITTO", 20), ("DITTO-2 (CM)", 2), ("DITTO-2 (CTM)", 2))]
+    assert data["info"]["untrained"] and not data["info"]["embedding_trained"]
+    assert "random, untrained weights" in (out / "results.md").read_text()
