@@ -95,7 +95,7 @@ class DeviceCopies(TorchFunctionMode):
         if key in self.cache:
             return self.cache[key][1]
         out = func(*args, **kwargs)
-        if isinstance(out, Tensor) and out.device.type == "cuda":
+        if isinstance(out, Tensor) and out.device != src.device:  # a host-to-device copy
             self.cache[key] = (src, out)
         return out
 

@@ -158,6 +158,17 @@ def test_factory_checks_parity_once_per_signature(monkeypatch):
     assert len(calls) == 2 and factory.last_checked and factory.last_prepare_s > 0
 
 
+def test_device_copies_serves_repeated_host_to_device_copies_from_its_cache():
+    table = torch.arange(6.0)
+    with backends.DeviceCopies() as copies:
+        first, again = table.to("meta"), table.to(device="meta")
+        assert table.to("meta") is first and again is not first  # same call -> cached; other spelling -> own entry
+        assert table.to(torch.float64).device.type == "cpu" and len(copies.cache) == 2  # host to host: not kept
+        table.add_(1)  # modified in place: a new copy
+        assert table.to("meta") is not first and len(copies.cache) == 3
+    assert table.to("meta") is not first  # outside the context nothing is cached
+
+
 def test_cuda_graph_refuses_a_cpu_tensor():
     with pytest.raises(BackendRefused, match="CUDA"):
         backends.CudaGraphStepper(make_objective(), torch.randn(1, 1, 8, 16), lr=1e-2)
