@@ -24,6 +24,22 @@ def stand_in_clap(n_mels: int, device: str, seed: int = 0):
         return ClapModel(ClapConfig(n_mels=n_mels)).to(device).eval()
 
 
+def fill_missing_students(bundle) -> list[str]:
+    """A bundle with a base model but no CTM / CM student gets the teacher itself as that student (its
+    x0 prediction as the one-step jump): DITTO runs as it is, DITTO-2 rows are labelled undistilled."""
+    missing = [k for k in ("ctm", "cm") if getattr(bundle, k, None) is None]
+    if missing and bundle.base is not None:
+        from ditto_live.engine.distill import init_student_from_teacher
+
+        log.warning("model %r has no %s student: using the undistilled teacher in its place", bundle.name,
+                    " / ".join(missing))
+        student = init_student_from_teacher(bundle.base).eval()
+        for k in missing:
+            setattr(bundle, k, student)
+        return missing
+    return []
+
+
 def preset_of(mel_config) -> str:
     """The name of the mel preset a bundle's MelConfig equals (the corpus's mels folder)."""
     from ditto_live.engine.audio import PRESETS
@@ -41,6 +57,7 @@ def evaluate(cfg, bundle: Any = None, sentence_encoder: Any = None):
     from ditto_live.jobs import default_loader
 
     bundle = bundle or default_loader(cfg.model, cfg.device)
+    undistilled = fill_missing_students(bundle)
     mel = bundle.mel_config
     front = MelFrontEnd(mel).to(cfg.device)
     trained = bundle.clap is not None
@@ -57,4 +74,5 @@ def evaluate(cfg, bundle: Any = None, sentence_encoder: Any = None):
              len(split.reference_rows), len(split.case_rows))
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     result = run_suite(cfg, bundle, embedder, split)
+    result.info["undistilled_students"] = undistilled
     return result, write_report(result, mel.window_seconds)

@@ -51,6 +51,11 @@ def _header(res: SuiteResult) -> list[str]:
     if info.get("untrained"):
         lines += ["**Model `tiny-untrained`: random, untrained weights. These numbers only show that the "
                   "pipeline runs; they say nothing about the method.**", ""]
+    if info.get("undistilled_students"):
+        lines += [f"**The bundle has no distilled {' / '.join(info['undistilled_students']).upper()} student: those "
+                  "DITTO-2 rows use the undistilled base model as the student (its one-step x0 prediction as the "
+                  "surrogate, its x0/eps for the decoding jumps). They measure DITTO-2's machinery, not a "
+                  "distilled model.**", ""]
     if not info.get("embedding_trained", True):
         lines += ["**The bundle has no text-audio model: FAD and CLAP use a random-weight stand-in encoder "
                   "(not meaningful).**", ""]

@@ -72,6 +72,15 @@ def test_text_suite_reports_text_loss_before_and_after(corpus, tmp_path):
     assert "| null tags |" in paths["md"].read_text()
 
 
+def test_a_bundle_without_students_runs_with_the_undistilled_teacher_and_says_so(corpus, tmp_path):
+    bundle = narrow_bundle()
+    bundle.ctm = bundle.cm = None
+    cfg = EvalConfig(suite="text", model="narrow", data=str(corpus), out=str(tmp_path / "u"), cases=2, steps=1)
+    result, paths = evaluate(cfg, bundle=bundle, sentence_encoder=FakeSentenceEncoder())
+    assert result.info["undistilled_students"] == ["ctm", "cm"] and bundle.ctm is not None
+    assert "no distilled CTM / CM student" in paths["md"].read_text()
+
+
 def test_cli_runs_table2_without_ditto_and_labels_a_stand_in_embedding(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr("ditto_live.jobs.default_loader", lambda name, device: narrow_bundle(name, device, clap=False))
     monkeypatch.setattr("ditto_live.text_encoder.default_encoder", FakeSentenceEncoder)
