@@ -111,8 +111,9 @@ class CudaGraphStepper:
     (with a zeroed grad instead, the captured kernel would accumulate into it across replays).
     With ``host_copies`` (an eager objective), warm-up and capture run under :class:`DeviceCopies`, so
     CPU tensors the objective moves to the GPU are copied once; a compiled objective is captured as it
-    is (its controls must hold device tensors, as the benchmark's do). The objective must not draw random numbers from a generator unknown to the
-    graph, nor synchronise otherwise (``.item()``, boolean-mask indexing).
+    is (its controls must hold device tensors, as the benchmark's do). The objective must not draw
+    random numbers from a generator unknown to the graph, nor synchronise otherwise (``.item()``,
+    boolean-mask indexing).
     """
 
     def __init__(self, objective: Objective, x_T: Tensor, lr: float, warmup: int = 3, host_copies: bool = True):
