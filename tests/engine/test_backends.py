@@ -119,6 +119,7 @@ def test_compiled_backend_matches_eager_on_the_tiny_preset():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # Inductor builds C++ for the forward and the backward: minutes on two cores
 def test_inductor_compiled_backend_matches_eager_on_the_tiny_preset():
     objective, *_ = tiny_ito_objective()
     x = tiny_x()
