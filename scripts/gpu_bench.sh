@@ -8,7 +8,7 @@
 #   scripts/gpu_bench.sh check|core OUT     one phase
 #
 # check:    environment, then the CUDA-only backend tests (CUDA-graph and compiled steppers vs eager).
-# core:     paper preset, bf16 weights + channels-last, intensity (K=70) and melody (K=150), DITTO-2 CTM and CM
+# core:     paper preset, bf16 weights + channels-last, intensity (K=70) and melody (K=150), DITTO-2 CTM
 #           M=1 T=2 at B=1 and B=4 with the eager and cudagraph backends, then the DITTO baseline (B=1,
 #           cudagraph backend, one cold run) for the speed-up in the same run.
 # compiled: DITTO-2 CTM with torch.compile + CUDA graph (the Inductor compile is the cold start).
@@ -67,8 +67,8 @@ torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'
 }
 
 core() {
-    timeout 330 "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto2-cm,ditto --settings M1T2 \
-        --backend eager,cudagraph --baseline-backend cudagraph,eager --seeds 1,4 --repeats 3 --baseline-repeats 0 \
+    timeout 330 "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto --settings M1T2 \
+        --backend eager,cudagraph --baseline-backend cudagraph,eager --seeds 1,4 --repeats 2 --baseline-repeats 0 \
         --out-dir /tmp/bench_wav --json "$out/gpu_core.json" --markdown "$out/gpu_core.md" 2>&1 | tee "$out/core.txt"
 }
 
