@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decode-steps", type=int, default=2, help="T of the DITTO-2 rows of table1 and text (default 2)")
     p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate on x_T")
     p.add_argument("--tasks", help="comma-separated subset of the suite's tasks, e.g. intensity,melody")
-    p.add_argument("--skip-ditto", action="store_true", help="leave out the slow DITTO baseline")
+    p.add_argument("--skip-ditto", action="store_true", help="leave out the slow DITTO optimisation rows (the base model's unoptimised row stays)")
     p.add_argument("--seed", type=int, default=0, help="case choice and initial noise")
     p.add_argument("--save-audio", type=int, default=1, metavar="N", help="WAVs kept per row: the first N cases")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")

@@ -66,7 +66,9 @@ def _header(res: SuiteResult) -> list[str]:
               f"seed {cfg.seed}; wall time {info['wall_s']:.0f} s; 1-min load average before/after "
               f"{' / '.join(_f(v, 1) for v in info.get('load_avg_1m', []))}",
               f"- FAD: Fréchet distance in the project's text-audio embedding between the clips of a row and "
-              f"{info['reference_clips']} test windows (the reference half of the test split, by work); "
+              f"{info['reference_clips']} test windows (the reference half of the test split, by work); KID: the "
+              f"unbiased kernel distance to the same windows (×1000; unlike FAD it does not grow with a row's "
+              f"diversity at small N, so rank rows of a few clips by KID); "
               f"CLAP: mean cosine between a clip and its window's caption",
               "- Time: optimisation + decoding per clip (vocoding excluded; it is the same for every method)", ""]
     return lines
@@ -74,8 +76,8 @@ def _header(res: SuiteResult) -> list[str]:
 
 def _reference_table(res: SuiteResult) -> list[str]:
     lines = [f"### Reference rows ({res.config.cases} clips each, scored like the generations)", "",
-             "| Reference | FAD | CLAP |", "|---|---|---|"]
-    lines += [f"| {r.label} | {_f(r.fad)} | {_f(r.clap)} |" for r in res.references]
+             "| Reference | FAD | KID×10³ | CLAP |", "|---|---|---|---|"]
+    lines += [f"| {r.label} | {_f(r.fad)} | {_f(r.kid, 2)} | {_f(r.clap)} |" for r in res.references]
     return lines + [""]
 
 
@@ -92,12 +94,12 @@ def markdown(res: SuiteResult) -> str:
         lines += ["## Table 1: controllable generation benchmark", ""]
         for task in tasks:
             mcol = TASK_METRIC[task][1]
-            lines += [f"### {TASK_TITLES[task]}", "", f"| Method | M | T | Time (s) | speed-up | FAD | CLAP | {mcol} |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += [f"### {TASK_TITLES[task]}", "", f"| Method | M | T | Time (s) | speed-up | FAD | KID×10³ | CLAP | {mcol} |",
+                      "|---|---|---|---|---|---|---|---|---|"]
             ditto = next((r.seconds for r in _rows_of(res, task) if r.label == "DITTO"), None)
             lines += [f"| {r.label} | {r.M} | {r.T} | {_f(r.seconds, 2)} | "
                       f"{f'{ditto / r.seconds:.1f}×' if ditto and r.label != 'DITTO' else '–'} | "
-                      f"{_f(r.fad)} | {_f(r.clap)} | {_metric(r, task)} |" for r in _rows_of(res, task)]
+                      f"{_f(r.fad)} | {_f(r.kid, 2)} | {_f(r.clap)} | {_metric(r, task)} |" for r in _rows_of(res, task)]
             paper = PAPER_TABLE1.get(task, {})
             if paper:
                 lines += ["", "Paper (A100, 41M model, 2.5K clips, CLAP-music FAD vs MusicCaps): " + "; ".join(
@@ -107,18 +109,19 @@ def markdown(res: SuiteResult) -> str:
     elif suite in ("table2", "fig5"):
         title = "Table 2: intensity control, (M, T) settings" if suite == "table2" else \
             "Figure 5: intensity control vs decoding steps T (M = 1)"
-        lines += [f"## {title}", "", "| Method | M | T | Runtime (s) | FAD | CLAP | MSE (dB²) |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r.label} | {r.M} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.clap)} | {_metric(r, r.task)} |"
+        lines += [f"## {title}", "", "| Method | M | T | Runtime (s) | FAD | KID×10³ | CLAP | MSE (dB²) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.label} | {r.M} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.kid, 2)} | {_f(r.clap)} | "
+                  f"{_metric(r, r.task)} |"
                   for r in res.rows]
         lines += ["", "![Figure 4 style](fig4.png)" if suite == "table2" else "![Figure 5 style](fig5.png)", ""]
     elif suite == "text":
         lines += ["## Table 3: text control (CLAP score before / after)", "",
-                  "| Method | Condition | T | Time (s) | FAD | CLAP | text loss before | text loss after |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| Method | Condition | T | Time (s) | FAD | KID×10³ | CLAP | text loss before | text loss after |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in res.rows:
             cond = "null tags" if "null tags" in r.label else "tags"
-            lines.append(f"| {r.label} | {cond} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.clap)} | "
+            lines.append(f"| {r.label} | {cond} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.kid, 2)} | {_f(r.clap)} | "
                          f"{_f(r.extra.get('loss_text_before'))} | {_f(r.extra.get('loss_text_after'))} |")
         lines.append("")
     lines += _reference_table(res)

@@ -83,7 +83,7 @@ class Generation:
                 "optimise_s": round(self.optimise_s, 4), "decode_s": round(self.decode_s, 4),
                 "vocode_s": round(self.vocode_s, 4), "seconds": round(self.seconds, 4), "steps": self.steps,
                 "metrics": self.metrics, "clap": self.clap, "loss_before": self.loss_before,
-                "loss_after": self.loss_after}
+                "loss_after": self.loss_after, "embedding": [round(float(v), 5) for v in self.embedding]}
 
 
 class Embedder:

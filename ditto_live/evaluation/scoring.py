@@ -22,6 +22,7 @@ from ditto_live.evaluation.runner import Embedder, Generation
 log = logging.getLogger(__name__)
 
 NOISE_RMS_DB = -20.0  # loudness of the white-noise reference clips
+KID_SCALE = 1000.0  # KID is reported x 1000
 METRIC_KEYS = ("intensity_mse_db2", "melody_accuracy", "structure_mse", "inpaint_mse_db2", "outpaint_mse_db2")
 
 
@@ -36,13 +37,14 @@ class Row:
     n: int  # clips scored
     seconds: float  # mean time per clip (optimisation + decoding); nan for references
     fad: float  # Fréchet distance to the test split's reference half in the text-audio embedding
+    kid: float  # unbiased kernel distance (KID) to the same reference, x 1000
     clap: float  # mean cosine between each clip and its caption
     metrics: dict[str, float] = field(default_factory=dict)  # mean control metric(s)
     extra: dict[str, float] = field(default_factory=dict)  # optimise / decode split, surrogate losses
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "label": self.label, "M": self.M, "T": self.T, "n": self.n,
-                "seconds": _num(self.seconds), "fad": _num(self.fad), "clap": _num(self.clap),
+                "seconds": _num(self.seconds), "fad": _num(self.fad), "kid": _num(self.kid), "clap": _num(self.clap),
                 "metrics": {k: _num(v) for k, v in self.metrics.items()}, **{k: _num(v) for k, v in self.extra.items()}}
 
 
@@ -67,6 +69,25 @@ def fad(generated: np.ndarray, reference: np.ndarray) -> float:
     return max(0.0, float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_sqrt))
 
 
+def kernel_distance(generated: np.ndarray, reference: np.ndarray) -> float:
+    """Unbiased squared MMD with the cubic polynomial kernel k(x, y) = (x.y / D + 1)^3 (KID, Bińkowski
+    et al. 2018) between embedding sets [N, D], [M, D]; nan with fewer than two clips.
+
+    Unlike FAD, its expectation does not depend on N: a row of a few clips is not penalised for being
+    diverse, so it ranks rows of 2-8 clips that FAD cannot. ~0 for two samples of one distribution.
+    """
+    if len(generated) < 2 or len(reference) < 2:
+        return float("nan")
+    d = generated.shape[1]
+    k_aa = (generated @ generated.T / d + 1) ** 3
+    k_bb = (reference @ reference.T / d + 1) ** 3
+    k_ab = (generated @ reference.T / d + 1) ** 3
+    n, m = len(generated), len(reference)
+    within_a = (k_aa.sum() - np.trace(k_aa)) / (n * (n - 1))
+    within_b = (k_bb.sum() - np.trace(k_bb)) / (m * (m - 1))
+    return float(within_a + within_b - 2 * k_ab.mean())
+
+
 def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str]) -> list[Row]:
     """One row per (task, setting, T), in first-seen order."""
     groups: dict[tuple[str, str, int], list[Generation]] = defaultdict(list)
@@ -82,9 +103,10 @@ def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str
         for name in {k for g in gs for k in g.loss_after}:
             extra[f"loss_{name}_before"] = float(np.mean([g.loss_before.get(name, np.nan) for g in gs]))
             extra[f"loss_{name}_after"] = float(np.mean([g.loss_after.get(name, np.nan) for g in gs]))
+        emb = np.stack([g.embedding for g in gs])
         rows.append(Row(task, label, m_of.get(label, "?"), T, len(gs), float(np.mean([g.seconds for g in gs])),
-                        fad(np.stack([g.embedding for g in gs]), reference), float(np.mean([g.clap for g in gs])),
-                        means, extra))
+                        fad(emb, reference), KID_SCALE * kernel_distance(emb, reference),
+                        float(np.mean([g.clap for g in gs])), means, extra))
     return rows
 
 
@@ -121,5 +143,5 @@ def reference_rows(split: TestSplit, embedder: Embedder, bundle: Any, reference:
     for label, wav in sets.items():
         emb = embedder.audio(wav)
         out.append(Row("reference", label, "-", 0, len(rows), float("nan"), fad(emb, reference),
-                       float(np.mean(np.sum(emb * text, axis=1)))))
+                       KID_SCALE * kernel_distance(emb, reference), float(np.mean(np.sum(emb * text, axis=1)))))
     return out

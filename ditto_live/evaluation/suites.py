@@ -70,7 +70,7 @@ class EvalConfig:
     decode_steps: int = 2  # T of the DITTO-2 rows of table1 and text
     lr: float = 5e-3  # Adam learning rate on x_T
     tasks: tuple[str, ...] = ()  # subset of the suite's tasks; () = all
-    skip_ditto: bool = False  # leave out the (slow) DITTO baseline
+    skip_ditto: bool = False  # leave out the (slow) DITTO optimisation rows
     device: str = "cpu"  # torch device
     seed: int = 0  # case choice and initial noise
     save_audio: int = 1  # WAVs written per (task, setting, T): the first cases
@@ -119,7 +119,8 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
         if unknown:
             raise ValueError(f"suite {cfg.suite} has no task(s) {sorted(unknown)} (has {', '.join(tasks)})")
         tasks = tuple(t for t in tasks if t in cfg.tasks)
-    settings = [s for s in suite_settings(cfg.suite, cfg.decode_steps) if not (cfg.skip_ditto and s.method == "ditto")]
+    settings = [s for s in suite_settings(cfg.suite, cfg.decode_steps)
+                if not (cfg.skip_ditto and s.method == "ditto" and s.optimise)]  # the base model's own row stays
     mel = bundle.mel_config
     cases = {t: make_cases(t, split, cfg.cases, bundle.tags, mel.frame_rate, mel.sample_rate, mel.window_seconds,
                            out / "references", cfg.seed) for t in tasks}

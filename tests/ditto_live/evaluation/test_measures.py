@@ -13,7 +13,7 @@ from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.controls.melody import melody_target
 from ditto_live.evaluation.cases import melody_notes
 from ditto_live.evaluation.runner import control_metrics
-from ditto_live.evaluation.scoring import fad
+from ditto_live.evaluation.scoring import fad, kernel_distance
 from ditto_live.targets import ClipTarget
 
 from .conftest import MEL, melody_audio
@@ -66,3 +66,20 @@ def test_overlap_error_is_zero_when_the_audio_is_its_reference_and_large_when_si
     same = control_metrics([target], audio, SR, front, MEL.min_db, MEL.max_db)["inpaint_mse_db2"]
     silent = control_metrics([target], np.zeros_like(audio), SR, front, MEL.min_db, MEL.max_db)["inpaint_mse_db2"]
     assert same == pytest.approx(0.0, abs=1e-6) and silent > 100.0
+
+
+def test_kernel_distance_is_unbiased_where_fad_rewards_a_collapsed_set():
+    rng = np.random.default_rng(3)
+    centre = 4.0 * np.eye(16)[0]
+
+    def sample(n, spread=1.0):  # unit-norm embeddings around one direction, as from a text-audio model
+        x = centre + spread * rng.standard_normal((n, 16))
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    reference, few_real, collapsed = sample(400), sample(4), sample(4, spread=0.01)
+    # at N = 4, FAD prefers four near-identical clips (their covariance is ~0); KID ranks them the right way
+    assert fad(collapsed, reference) < fad(few_real, reference)
+    assert kernel_distance(few_real, reference) < kernel_distance(collapsed, reference)
+    draws = [kernel_distance(sample(4), reference) for _ in range(200)]
+    assert abs(np.mean(draws)) < 0.25 * kernel_distance(collapsed, reference)  # ~0 in expectation
+    assert math.isnan(kernel_distance(few_real[:1], reference))

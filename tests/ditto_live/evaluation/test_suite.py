@@ -44,7 +44,7 @@ def test_table1_runs_every_task_and_method_and_writes_the_report(corpus, tmp_pat
     assert [r.label for r in result.references][-1].startswith("white noise") and len(result.references) == 4
     md = paths["md"].read_text()
     for title in ("### Intensity", "### Melody", "### Musical Structure", "### Outpainting", "### Inpainting",
-                  "| Method | M | T | Time (s) | speed-up | FAD | CLAP | MSE (dB²) |", "Acc. (%)", "Reference rows"):
+                  "| Method | M | T | Time (s) | speed-up | FAD | KID×10³ | CLAP | MSE (dB²) |", "Acc. (%)", "Reference rows"):
         assert title in md
     data = json.loads(paths["json"].read_text())
     assert len(data["rows"]) == 15 and len(data["generations"]) == 30 and data["info"]["embedding_trained"]
