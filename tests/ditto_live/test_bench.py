@@ -29,13 +29,6 @@ ROW_FIELDS = {"task", "method", "setting", "M", "T", "seeds", "K", "backend", "b
 SHORT = ["--preset", "tiny", "--frames", "32", "--steps", "1", "--threads", "1", "--tasks", "intensity"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 def test_bench_on_the_tiny_preset_writes_every_field(tmp_path):
     out = tmp_path / "b.json"
     rc = main(["bench", *SHORT, "--seeds", "1,2", "--repeats", "1", "--baseline-repeats", "0",

@@ -31,14 +31,6 @@ NARROW = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), m
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def narrow_bundle(name: str = "narrow", device: str = "cpu") -> Bundle:
     torch.manual_seed(0)
     vocab = TagVocab.from_names(genre=["folk", "chorale"], tempo=["slow", "moderate", "fast", "very fast"])

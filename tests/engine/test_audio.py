@@ -19,15 +19,6 @@ from ditto_live.engine.audio import (
 SR = 22050
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the test machine's two cores are shared, where two threads spin and crawl."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _tone(frames: int, hop: int = 256, seed: int = 0) -> torch.Tensor:
     """A 220 Hz harmonic tone with a slow tremolo and a little noise. [2, frames * hop]"""
     n = frames * hop

@@ -34,14 +34,6 @@ from ditto_live.engine.unet import UNET_PRESETS, UNet
 TINY_FRAMES = 32  # the tiny preset's graphs on a shorter window (512 in use)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_objective(seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 1, 3, padding=1))

@@ -263,17 +263,7 @@ def _distil(kind: str, steps: int = 300, w_range=(1.0, 2.0), seed: int = 0):
     return err0, err1, err_teacher, (two - ref).pow(2).mean().item()
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny ops run far faster on one thread than on two threads of a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("kind", ["ctm", "cm"])
-@pytest.mark.usefixtures("one_thread")
 def test_distillation_pulls_the_1_step_map_toward_the_teachers_20_step_map(kind):
     err0, err1, err_teacher, err_two = _distil(kind)
     assert err1 <= err0 / 2, (err0, err1)
@@ -304,7 +294,6 @@ def _tiny_teacher_and_data(n: int = 8):
 
 
 @pytest.mark.parametrize("kind", ["ctm", "cm"])
-@pytest.mark.usefixtures("one_thread")
 def test_trainer_writes_a_loadable_student_with_recipe_and_quality_check(kind, tmp_path):
     from ditto_live.engine.checkpoint import load_checkpoint
     from ditto_live.engine.train.distill import train_distill
@@ -324,7 +313,6 @@ def test_trainer_writes_a_loadable_student_with_recipe_and_quality_check(kind, t
     assert any(not torch.equal(a, b) for a, b in zip(init.state_dict().values(), student.state_dict().values()))
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_trainer_resumes_exactly(tmp_path):
     from ditto_live.engine.checkpoint import load_checkpoint
     from ditto_live.engine.train.distill import train_distill

@@ -26,15 +26,6 @@ NARROW = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), m
                     cross_attention=False, emb_dim=32, groups=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: one intra-op thread is ~30x faster than two fighting for them."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_model(w_embed: bool, seed: int = 0) -> UNet:
     torch.manual_seed(seed)
     return UNet(UNetConfig(**{**NARROW.to_dict(), "w_embed": w_embed}), (3, 3, 3, 3)).eval()

@@ -12,15 +12,6 @@ from ditto_live.engine.schedule import alpha_sigma, teacher_grid
 from ditto_live.engine.unet import UNet, UNetConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the test machine's two cores are shared, where two threads spin and crawl."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class GaussianDenoiser(nn.Module):
     """The exact v-prediction for data x0 ~ N(mean, s^2) i.i.d.; the tag in column 0 picks the mean
     (null tag: mean 0), so guidance has something to act on.

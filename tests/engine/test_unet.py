@@ -18,15 +18,6 @@ SMALL = UNetConfig(channels=(16, 32), blocks=(1, 1), attention=(False, True), mi
                    cross_attention=True, head_dim=16, ff_mult=2, emb_dim=32, stem=2, groups=8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the test machine's two cores are shared, where two threads spin and crawl."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _inputs(b: int = 2, f: int = 16, n: int = 32, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(b, 1, f, n, generator=g)
