@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--distill-steps", type=int, default=2000, help="CTM and CM distillation steps each")
     group.add_argument("--clap-steps", type=int, default=2000, help="text-audio model steps")
     group.add_argument("--skip", action="append", default=[], choices=STAGES,
-                       help="skip a stage, reusing OUT/runs/<stage>/final when it exists (repeatable)")
+                       help="skip a stage, reusing OUT/runs/<stage>/final or the bundle's OUT/<stage> (repeatable)")
     group.add_argument("--to", metavar="DIR", help="export: destination bundle folder")
     group.add_argument("--full-precision", action="store_true", help="export: keep fp32 weights")
 
@@ -160,7 +160,10 @@ def train_all(args: argparse.Namespace) -> int:
         except UsageError:
             if name not in args.skip:
                 raise
-            log.warning("train all: %s skipped and no earlier run found; the bundle will lack it", name)
+            if (bundle / name / "model.json").is_file():
+                log.info("train all: keeping the bundle's existing %s", name)
+            else:
+                log.warning("train all: %s skipped and no earlier run found; the bundle will lack it", name)
     write_card(bundle, data_dir=args.data, title=f"ditto_live {args.preset} bundle")
     log.info("bundle written to %s", bundle)
     return 0
