@@ -22,14 +22,6 @@ NARROW = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), m
                     cross_attention=False, emb_dim=32, groups=4, stem=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def melody_audio(pitch: np.ndarray, amp: float = 0.3) -> np.ndarray:
     """A sine per frame at the frame's pitch class (octave above middle C); silence where -1."""
     hop, sr = MEL.hop_length, MEL.sample_rate
