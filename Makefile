@@ -18,7 +18,7 @@ run: install
 	@if [ -f ditto_live/assets/default/base/model.json ]; then \
 		ditto-live generate --intensity crescendo --out out/first_clip; \
 	else \
-		echo "NOTE: no trained default model is bundled yet: running the tiny UNTRAINED preset (noise-like audio)."; \
+		echo "NOTE: no trained default model is bundled: running the tiny UNTRAINED preset (noise-like audio)."; \
 		echo "      Build the default bundle with scripts/train_all.sh."; \
 		ditto-live generate --model tiny-untrained --intensity crescendo --out out/first_clip; \
 	fi
