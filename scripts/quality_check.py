@@ -22,6 +22,7 @@ from ditto_live.engine.checkpoint import load_checkpoint
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.sampling import ddim_sample, sample_noise
 from ditto_live.engine.schedule import teacher_grid
+from ditto_live.engine.student_sampling import ctm_gamma_sample, student_grid
 from ditto_live.engine.tags import TagVocab
 from ditto_live.engine.train.dataset import AudioWindows, encode_tags, read_windows
 from ditto_live.engine.vocoder import mel_to_wav
@@ -31,6 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", required=True)
     ap.add_argument("--vocoder", default="")
+    ap.add_argument("--ctm", default="", help="also sample this CTM student with 2-step gamma-sampling")
     ap.add_argument("--data", required=True)
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--cfg", type=float, default=3.0)
@@ -63,8 +65,13 @@ def main() -> None:
         return {"voiced_fraction": float(np.mean([metrics.voiced_fraction(c, sr) for c in clips])),
                 "spectral_flatness": float(np.mean([metrics.spectral_flatness(c) for c in clips]))}
 
-    rows = {"generated (base, DDIM 20, vocoder)": measure(list(gen)), "held-out test windows": measure(real),
-            "white noise (same RMS)": measure(noise)}
+    rows = {"generated (base, DDIM 20, vocoder)": measure(list(gen))}
+    if args.ctm:
+        student = load_checkpoint(args.ctm)[0].eval().float()
+        with torch.no_grad():
+            few = ctm_gamma_sample(student, x, student_grid(2), Cond(tags, args.cfg), generator=g, gamma=0.2)
+            rows["generated (CTM, 2 steps, gamma 0.2, vocoder)"] = measure(list(mel_to_wav(few.clamp(-1, 1), vocoder, None).numpy()))
+    rows.update({"held-out test windows": measure(real), "white noise (same RMS)": measure(noise)})
     print("| clips | pYIN voiced fraction | spectral flatness |\n|---|---|---|")
     for name, m in rows.items():
         print(f"| {name} | {m['voiced_fraction']:.3f} | {m['spectral_flatness']:.4f} |")
