@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ditto_live.engine.train.common import cpu_model_name
 from ditto_live.evaluation.cases import Case, TestSplit, make_cases
 from ditto_live.evaluation.runner import Embedder, Generation, Setting, run_case
 from ditto_live.evaluation.scoring import Row, aggregate, reference_embeddings, reference_rows
@@ -87,20 +88,9 @@ class SuiteResult:
     info: dict[str, Any] = field(default_factory=dict)  # machine, model, wall time, embedding model
 
 
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_info(device: str) -> dict[str, Any]:
     """What the timings were measured on."""
-    info = {"platform": platform.platform(), "processor": cpu_name(),
+    info = {"platform": platform.platform(), "processor": cpu_model_name(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "device": device, "python": platform.python_version()}
     if device.startswith("cuda") and torch.cuda.is_available():

@@ -184,7 +184,7 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def _cpu_model_name() -> str:
+def cpu_model_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -201,7 +201,7 @@ def describe_machine(device: torch.device | str = "cpu") -> str:
         idx = device.index if device.index is not None else torch.cuda.current_device()
         return f"GPU {torch.cuda.get_device_name(idx)} (torch {torch.__version__})"
     cores = os.cpu_count() or 0
-    return f"CPU {_cpu_model_name()}, {torch.get_num_threads()} threads of {cores} cores (torch {torch.__version__})"
+    return f"CPU {cpu_model_name()}, {torch.get_num_threads()} threads of {cores} cores (torch {torch.__version__})"
 
 
 def count_params(model: nn.Module) -> int:
