@@ -19,15 +19,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ditto_live import metrics
-from ditto_live.engine.audio import MelFrontEnd, norm_to_db
+from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import DEFAULT_STEPS, loss_function
-from ditto_live.engine.controls.structure import labels_to_target
 from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, ditto_decode, ditto_optimise
 from ditto_live.evaluation.cases import Case
+from ditto_live.jobs import measure_controls
 from ditto_live.jobspec import parse_job
-from ditto_live.targets import SSM_SIZE, ClipTarget, TextModel, build_targets, encode_tags, window_controls
+from ditto_live.targets import ClipTarget, TextModel, build_targets, encode_tags, window_controls
 
 log = logging.getLogger(__name__)
 
@@ -122,26 +121,12 @@ class Embedder:
 
 def control_metrics(targets: list[ClipTarget], audio: np.ndarray, sample_rate: int, front: MelFrontEnd,
                     min_db: float, max_db: float) -> dict[str, float]:
-    """Each control's adherence on vocoded audio: intensity MSE (dB^2), melody accuracy, structure MSE
-    (librosa), and for inpaint / outpaint the dB^2 error of the re-analysed mel on the enforced frames."""
-    out: dict[str, float] = {}
-    for t in targets:
-        if t.kind == "intensity":
-            out["intensity_mse_db2"] = metrics.intensity_mse(audio, sample_rate, t.curve.numpy())
-        elif t.kind == "melody":
-            out["melody_accuracy"] = metrics.melody_accuracy(audio, sample_rate, t.pitch.numpy())
-        elif t.kind == "structure":
-            out["structure_mse"] = metrics.structure_mse(audio, sample_rate,
-                                                         labels_to_target(t.labels, SSM_SIZE).numpy())
-        elif t.kind in ("inpaint", "outpaint"):
-            with torch.no_grad():
-                remel = front(torch.from_numpy(audio).float()[None].to(front.window.device)).cpu()
-            db = norm_to_db(remel[0, 0], min_db, max_db)  # [F, N]
-            n = db.shape[-1]
-            ref = norm_to_db(t.reference[0, :, :n], min_db, max_db)
-            kept = t.mask[:n].bool()
-            out[f"{t.kind}_mse_db2"] = float(((db - ref)[:, kept] ** 2).mean())
-    return out
+    """Each control's adherence on vocoded audio, as the job runner measures it (``jobs.measure_controls``),
+    under the report's names: the inpaint / outpaint dB^2 error on the enforced frames is ``<kind>_mse_db2``."""
+    measured = measure_controls(targets, audio, sample_rate, front, min_db, max_db)
+    renamed = {f"{k}_mse_db2": f"{k}_mel_mse_db2" for k in ("inpaint", "outpaint")}
+    keep = ("intensity_mse_db2", "melody_accuracy", "structure_mse", *renamed)
+    return {k: measured[renamed.get(k, k)] for k in keep if renamed.get(k, k) in measured}
 
 
 def _sync(device: torch.device) -> None:
