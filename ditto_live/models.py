@@ -143,7 +143,7 @@ def load_bundle(name_or_path: str | Path = "default", device: str = "cpu",
         model, meta = load_checkpoint(ckpt_dir, device=device)
         if str(device).startswith("cpu"):
             model = model.float()  # shipped weights are half precision; CPU math runs in fp32
-        setattr(bundle, comp, model.eval())
+        setattr(bundle, comp, model.eval().requires_grad_(False))  # inference: ITO needs x_T's gradient only
         bundle.meta[comp] = meta
     log.info("loaded model %r from %s: %s", bundle.name, folder, ", ".join(bundle.meta) or "nothing")
     return bundle

@@ -64,7 +64,7 @@ class EagerStepper:
         """One Adam update; returns the per-seed losses before the update, detached. [B]"""
         self.opt.zero_grad(set_to_none=True)
         losses = self.objective(self.x)
-        losses.sum().backward()
+        losses.sum().backward(inputs=[self.x])
         self.opt.step()
         return losses.detach()
 
@@ -128,7 +128,7 @@ class CudaGraphStepper:
         with torch.cuda.stream(side), self.copies:
             for _ in range(max(1, warmup)):
                 self.opt.zero_grad(set_to_none=True)
-                objective(self.x).sum().backward()
+                objective(self.x).sum().backward(inputs=[self.x])
                 self.opt.step()
         torch.cuda.current_stream().wait_stream(side)
         self._reset(start)
@@ -136,7 +136,7 @@ class CudaGraphStepper:
         self.opt.zero_grad(set_to_none=True)
         with self.copies, torch.cuda.graph(self.graph):
             self.losses = objective(self.x)
-            self.losses.sum().backward()
+            self.losses.sum().backward(inputs=[self.x])
             self.opt.step()
         self._reset(start)
 
