@@ -9,7 +9,9 @@ decodes with the same chain, so its objective is exactly its output.
 Beyond the paper: B seeds are optimised as one batch (the losses are per row, so Adam's per-element
 updates keep the rows independent) and the best is returned; a loss tolerance stops early; a previous
 x_T* can be passed as the start (warm start); a callback reports every step; ``is_cancelled`` is
-checked before every step (and, for DITTO, before every sampler call) and raises :class:`JobCancelled`.
+checked before every step (and, for DITTO, before every sampler call) and raises :class:`JobCancelled`;
+``should_stop`` is checked every step too but does not raise: the loop ends and returns the best x_T
+so far (a time budget, as the live stream's deadline uses), with ``steps_run`` < K.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ class ItoResult:
     loss: float  # best row's total loss at its best x_T (surrogate objective)
     losses: dict[str, float]  # best row's per-control losses at its best x_T
     initial_losses: dict[str, float]  # the same row's per-control losses at the starting x_T
-    steps_run: int  # gradient steps taken (< K when the tolerance stopped it)
+    steps_run: int  # gradient steps taken (< K when the tolerance or ``should_stop`` stopped it)
     seconds: float  # wall time of the optimisation
     history: list[float] = field(default_factory=list)  # lowest total loss over the batch, per evaluation
     schedule: list[int] = field(default_factory=list)  # M used at each step
@@ -124,17 +126,19 @@ def _autocast(enabled: bool, device: torch.device):
 def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_fn: LossFn, schedule: list[int],
                     lr: float = 5e-3, callback: Callback | None = None,
                     is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
-                    autocast: bool = False, backend: str | StepperMaker = "eager") -> ItoResult:
+                    autocast: bool = False, backend: str | StepperMaker = "eager", *,
+                    should_stop: Callable[[], bool] | None = None) -> ItoResult:
     """Adam on x_T through ``forward(x_T, M) -> x0``; one entry of ``schedule`` (M) per step.
 
     Keeps, per row, the x_T with the lowest loss seen (every step's x_T and the final one are
-    evaluated), stops once the best loss is <= ``tolerance`` (when > 0). x_T: [B, 1, F, N].
+    evaluated), stops once the best loss is <= ``tolerance`` (when > 0) or ``should_stop()`` answers
+    True (checked after each evaluation, so the x_T it stops at is scored). x_T: [B, 1, F, N].
     ``backend``: "eager" (this loop), another engine/backends.py name, or a stepper maker such as
     a ``backends.StepperFactory`` (see :func:`_optimise_with_stepper`).
     """
     if backend != "eager":
         return _optimise_with_stepper(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance,
-                                      autocast, backend)
+                                      autocast, backend, should_stop)
     start = time.perf_counter()
     x = x_T.detach().clone().float().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
@@ -171,6 +175,9 @@ def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_
         if tolerance > 0 and float(best.min()) <= tolerance:
             log.debug("tolerance %.4g reached after %d steps", tolerance, step)
             break
+        if should_stop is not None and should_stop():
+            log.debug("stopped by should_stop after %d of %d steps", step, total_steps)
+            break
         opt.zero_grad(set_to_none=True)
         total.sum().backward()
         opt.step()
@@ -195,13 +202,15 @@ def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_
 def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_fn: LossFn,
                            schedule: list[int], lr: float, callback: Callback | None,
                            is_cancelled: Callable[[], bool] | None, tolerance: float, autocast: bool,
-                           backend: str | StepperMaker) -> ItoResult:
+                           backend: str | StepperMaker,
+                           should_stop: Callable[[], bool] | None = None) -> ItoResult:
     """:func:`optimise_latent` with the Adam steps run by an engine/backends.py stepper (compiled, CUDA
     graph, exported, TensorRT), prepared with its parity check against eager.
 
     Needs a fixed M (a stepper holds one objective). A stepper returns each step's total losses before
     its update, so the callback gets only "total", the tolerance stops after the step that reached it,
-    and the per-control losses are evaluated once at the start and once at the best x_T.
+    ``should_stop`` is checked before each step (the x_T it stops at is scored once more, without a
+    step), and the per-control losses are evaluated once at the start and once at the best x_T.
     """
     from ditto_live.engine.backends import prepare_stepper
 
@@ -234,9 +243,13 @@ def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor
         best_x.copy_(torch.where(better.view(-1, *([1] * (at.dim() - 1))), at, best_x))
         history.append(total.min())
 
+    reached = False  # the tolerance stopped it: the last x_T was scored by its step
     for step in range(len(schedule)):
         if is_cancelled is not None and is_cancelled():
             raise JobCancelled(f"cancelled at step {step} of {len(schedule)}")
+        if should_stop is not None and should_stop():
+            log.debug("stopped by should_stop after %d of %d steps", step, len(schedule))
+            break
         at = stepper.x.detach().clone()
         total = stepper.step().float()
         keep(total, at)
@@ -245,8 +258,9 @@ def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor
             callback(step + 1, len(schedule), {"total": float(total.min())})
         if tolerance > 0 and float(best.min()) <= tolerance:
             log.debug("tolerance %.4g reached after %d steps", tolerance, steps_run)
+            reached = True
             break
-    else:
+    if not reached:
         with torch.no_grad():
             keep(objective(stepper.x.detach()).float(), stepper.x.detach())
     with torch.no_grad():
@@ -279,7 +293,8 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
                     is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
                     autocast: bool = False, sampler: Sampler | None = None,
                     grid_fn: Callable[[int], list[int]] | None = None,
-                    backend: str | StepperMaker = "eager") -> ItoResult:
+                    backend: str | StepperMaker = "eager",
+                    should_stop: Callable[[], bool] | None = None) -> ItoResult:
     """DITTO-2 optimisation (Alg. 1, lines 1-6): Adam on x_T through the student surrogate.
 
     M = 1 uses G(x_T, T, 0); M > 1 runs M steps of the student's sampler (the decoding sampler,
@@ -298,7 +313,7 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
         return sampler(student, x, grid_fn(m), cond, generator=g)
 
     return optimise_latent(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance, autocast,
-                           backend)
+                           backend, should_stop=should_stop)
 
 
 def ditto2_objective(student: nn.Module, cond: Cond, loss_fn: LossFn, student_kind: str = "ctm"
@@ -335,7 +350,8 @@ def ditto2_generate(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
 def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
                    *, sampling_steps: int = 20, use_checkpoint: bool = True, callback: Callback | None = None,
                    is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
-                   autocast: bool = False, backend: str | StepperMaker = "eager") -> ItoResult:
+                   autocast: bool = False, backend: str | StepperMaker = "eager",
+                   should_stop: Callable[[], bool] | None = None) -> ItoResult:
     """The DITTO baseline: Adam on x_T through the full DDIM chain (CFG, checkpoint per call)."""
     grid = teacher_grid(sampling_steps)
 
@@ -343,7 +359,7 @@ def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn,
         return ddim_chain(teacher, x, cond, grid, use_checkpoint, is_cancelled)
 
     return optimise_latent(forward, x_T, loss_fn, [sampling_steps] * steps, lr, callback, is_cancelled,
-                           tolerance, autocast, backend)
+                           tolerance, autocast, backend, should_stop=should_stop)
 
 
 def ditto_decode(teacher: nn.Module, x_T: Tensor, cond: Cond, sampling_steps: int = 20) -> Tensor:
