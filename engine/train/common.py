@@ -21,7 +21,7 @@ import platform
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -274,9 +274,10 @@ class CheckpointManager:
 
     def save(self, step: int, export_model: nn.Module, meta: dict, model: nn.Module,
              optimizer: torch.optim.Optimizer, ema: EMA | None, gens: dict[str, torch.Generator],
-             extra: dict | None = None, name: str | None = None) -> Path:
+             extra: dict | None = None, name: str | None = None, others: dict[str, Any] | None = None) -> Path:
         """Write the checkpoint after ``step`` steps (1-based count) to OUT/<name or step-N>/ and OUT/latest/.
-        ``extra`` (plain data: wall time so far, loss history) is stored in the training state."""
+        ``extra`` (plain data: wall time so far, loss history) is stored in the training state, and so is
+        the ``state_dict()`` of each of ``others`` (more trained state, e.g. a distillation's target)."""
         from ditto_live.engine.checkpoint import save_checkpoint
 
         state = {
@@ -284,6 +285,7 @@ class CheckpointManager:
             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "optimizer": optimizer.state_dict(),
             "ema": ema.state_dict() if ema is not None else None,
+            "others": {k: v.state_dict() for k, v in (others or {}).items()},
             "generators": _gen_states(gens),
             "torch_rng": torch.get_rng_state(),
             "extra": extra or {},
@@ -313,7 +315,7 @@ class CheckpointManager:
 
     @staticmethod
     def restore(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, ema: EMA | None,
-                gens: dict[str, torch.Generator]) -> dict:
+                gens: dict[str, torch.Generator], others: dict[str, Any] | None = None) -> dict:
         """Load a training state into the live objects; return it (``step``: steps done, ``extra``)."""
         path = Path(path)
         if path.is_dir():
@@ -323,6 +325,10 @@ class CheckpointManager:
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None and state.get("ema") is not None:
             ema.load_state_dict(state["ema"])
+        for k, obj in (others or {}).items():
+            if k not in state.get("others", {}):
+                raise KeyError(f"the training state at {path} holds no {k!r}")
+            obj.load_state_dict(state["others"][k])
         for k, g in gens.items():
             if k in state["generators"]:
                 g.set_state(state["generators"][k])
@@ -370,10 +376,15 @@ class LoopResult:
     examples_per_s: float  # throughput of this process
     losses: list[float]  # loss per step of this process
     averaged: nn.Module | None = None  # a copy of the model holding the EMA weights (None without EMA)
+    meta: dict = field(default_factory=dict)  # the JSON of the last export (``export_meta``), metrics included
 
     def metrics(self) -> dict:
         return {"steps": self.steps, "final_loss": round(self.final_loss, 6),
                 "wall_time_s": round(self.wall_time_s, 1), "examples_per_s": round(self.examples_per_s, 2)}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / max(1, len(values))
 
 
 def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, optim: OptimConfig,
@@ -381,22 +392,26 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
                ckpt: CheckpointManager | None = None, export_meta: Callable[[dict], dict] | None = None,
                resume_from: Path | None = None, desc: str = "train", progress: bool = True,
                on_checkpoint: Callable[[int, nn.Module], dict] | None = None, tail: int = 50,
-               stop_at: int | None = None, time_budget_s: float | None = None) -> LoopResult:
+               stop_at: int | None = None, time_budget_s: float | None = None,
+               after_step: Callable[[int], None] | None = None, others: dict[str, Any] | None = None) -> LoopResult:
     """Run optimizer steps [resumed step, steps) of ``loss_fn(step) -> scalar loss``.
 
     AdamW with warm-up and cosine decay, gradient clipping, EMA, bf16 autocast on CUDA, a progress bar,
     and periodic checkpoints whose exported weights are the EMA (``export_meta(metrics) -> meta`` gives
     their JSON; ``on_checkpoint(step, ema_model) -> extra metrics`` e.g. a validation loss). ``loss_fn``
     draws its batch and noise from ``gens`` and ``batch_indices(step, ...)`` so resumption is exact.
-    The final checkpoint goes to OUT/final and OUT/latest. ``stop_at`` (a step) or ``time_budget_s``
-    (seconds of this process) interrupt the run early with a checkpoint in OUT/latest that ``resume_from``
-    continues exactly as if it had never stopped (the schedule is always laid out over ``steps``).
+    ``after_step(step)`` runs after each optimizer step (a distillation's target update) and ``others``
+    (objects with ``state_dict``) travel in the training state. The last export (at the end, also
+    without ``ckpt``) is the result's ``meta``; with ``ckpt`` it goes to OUT/final and OUT/latest.
+    ``stop_at`` (a step) or ``time_budget_s`` (seconds of this process) interrupt the run early with a
+    checkpoint in OUT/latest that ``resume_from`` continues exactly as if it had never stopped (the
+    schedule is always laid out over ``steps``).
     """
     optimizer = make_optimizer(model, optim.lr, optim.weight_decay, optim.betas)
     ema = EMA(model, optim.ema_decay) if optim.ema_decay > 0 else None
     start, wall_before = 0, 0.0
     if resume_from is not None:
-        state = CheckpointManager.restore(resume_from, model, optimizer, ema, gens)
+        state = CheckpointManager.restore(resume_from, model, optimizer, ema, gens, others)
         start, wall_before = int(state["step"]), float(state["extra"].get("wall_time_s", 0.0))
         log.info("resumed from %s at step %d", resume_from, start)
     bar = Progress(steps, start, desc=desc, disable=not progress)
@@ -404,15 +419,22 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
     t0 = time.perf_counter()
     model.train()
 
+    def wall() -> float:
+        return wall_before + time.perf_counter() - t0
+
     def export(step: int) -> tuple[nn.Module, dict]:
-        averaged = ema.averaged_copy(model) if ema is not None else model
+        averaged = ema.averaged_copy(model) if ema is not None else copy.deepcopy(model)
         averaged.eval()
-        metrics = {"steps": step, "wall_time_s": round(wall_before + time.perf_counter() - t0, 1)}
+        metrics = {"steps": step, "wall_time_s": round(wall(), 1)}
         if losses:
-            metrics["final_loss"] = round(sum(losses[-tail:]) / len(losses[-tail:]), 6)
+            metrics["final_loss"] = round(_mean(losses[-tail:]), 6)
         if on_checkpoint is not None:
             metrics.update(on_checkpoint(step, averaged))
         return averaged, (export_meta(metrics) if export_meta else {"metrics": metrics})
+
+    def save(step: int, averaged: nn.Module, meta: dict, name: str | None = None) -> None:
+        ckpt.save(step, averaged, meta, model, optimizer, ema, gens, extra={"wall_time_s": wall()},
+                  name=name, others=others)
 
     end = steps
     for step in range(start, steps):
@@ -430,27 +452,25 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
         clip_and_step(model, optimizer, optim.grad_clip)
         if ema is not None:
             ema.update(model, step)
+        if after_step is not None:
+            after_step(step)
         losses.append(float(loss.detach()))
         bar.update(step, losses[-1], examples_per_step, lr)
         if ckpt is not None and ckpt.due(step, steps):
-            averaged, meta = export(step + 1)
-            ckpt.save(step + 1, averaged, meta, model, optimizer, ema, gens,
-                      extra={"wall_time_s": wall_before + time.perf_counter() - t0})
+            save(step + 1, *export(step + 1))
     bar.close()
-    wall = wall_before + time.perf_counter() - t0
+    averaged, meta = export(end)
     if ckpt is not None and end > start:
-        averaged, meta = export(end)
-        ckpt.save(end, averaged, meta, model, optimizer, ema, gens, extra={"wall_time_s": wall},
-                  name="final" if end == steps else None)
-    done = len(losses)
+        save(end, averaged, meta, name="final" if end == steps else None)
     if end < steps:
         log.info("stopped at step %d of %d; resume to continue", end, steps)
     return LoopResult(
         steps=end,
-        final_loss=sum(losses[-tail:]) / max(1, len(losses[-tail:])),
-        first_loss=sum(losses[:tail]) / max(1, len(losses[:tail])),
-        wall_time_s=wall,
-        examples_per_s=done * examples_per_step / max(time.perf_counter() - t0, 1e-9),
+        final_loss=_mean(losses[-tail:]),
+        first_loss=_mean(losses[:tail]),
+        wall_time_s=wall(),
+        examples_per_s=len(losses) * examples_per_step / max(time.perf_counter() - t0, 1e-9),
         losses=losses,
-        averaged=ema.averaged_copy(model).eval() if ema is not None else None,
+        averaged=averaged if ema is not None else None,
+        meta=meta,
     )

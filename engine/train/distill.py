@@ -15,7 +15,6 @@ order is a function of (seed, step) and the training state holds both EMAs and t
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,21 +29,15 @@ from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.sampling import ddim_sample
 from ditto_live.engine.schedule import teacher_grid
 from ditto_live.engine.train.common import (
-    EMA,
     CheckpointManager,
     OptimConfig,
-    Progress,
-    autocast,
     batch_indices,
-    clip_and_step,
     count_params,
     describe_machine,
     find_resume,
-    lr_at,
-    make_optimizer,
     resolve_device,
     seed_everything,
-    set_lr,
+    train_loop,
 )
 
 log = logging.getLogger(__name__)
@@ -71,22 +64,6 @@ class DistillRecipe:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class _EMAPair:
-    """The two averages a distillation keeps, saved and restored as one training-state entry."""
-
-    def __init__(self, export: EMA | None, target: nn.Module):
-        self.export, self.target = export, target
-
-    def state_dict(self) -> dict:
-        return {"export": self.export.state_dict() if self.export is not None else None,
-                "target": self.target.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if self.export is not None:
-            self.export.load_state_dict(state["export"])
-        self.target.load_state_dict(state["target"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,9 +143,6 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
         data = load_mel_data(data_dir, preset, "train", limit)
     student = D.init_student_from_teacher(teacher_model).to(dev).train().requires_grad_(True)
     target = D.make_ema(student)
-    export_ema = EMA(student, ema_decay) if ema_decay > 0 else None
-    optimizer = make_optimizer(student, optim.lr, optim.weight_decay, optim.betas)
-    emas = _EMAPair(export_ema, target)
     machine = describe_machine(dev)
     log.info("distil %s: %d windows, %s params, batch %d, %d steps, w ~ U[%g, %g] on %s", kind, len(data.mels),
              f"{count_params(student):,}", batch, steps, w_min, w_max, machine)
@@ -179,83 +153,47 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
     x_T = torch.randn(n_eval, *data.mels.shape[1:], generator=eval_gen).to(dev)
     eval_cond = Cond(data.tags[:n_eval].to(dev), torch.full((n_eval,), float(eval_w), device=dev))
     reference: Tensor | None = None
-
-    start, wall_before = 0, 0.0
-    ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
-    resume_from = find_resume(out_dir, resume) if out_dir is not None else None
-    if resume_from is not None:
-        state = CheckpointManager.restore(resume_from, student, optimizer, emas, {"train": gen})
-        start, wall_before = int(state["step"]), float(state["extra"].get("wall_time_s", 0.0))
-        log.info("resumed from %s at step %d", resume_from, start)
-
     grid = teacher_grid(recipe.teacher_steps)
-    loss_fn = LOSSES[kind]
-    losses: list[float] = []
-    t0 = time.perf_counter()
 
-    def export(step: int, final: bool) -> tuple[nn.Module, dict]:
-        nonlocal reference
-        averaged = export_ema.averaged_copy(student) if export_ema is not None else copy.deepcopy(student)
-        averaged.eval()
-        metrics = {"steps": step, "wall_time_s": round(wall_before + time.perf_counter() - t0, 1)}
-        if losses:
-            metrics["final_loss"] = round(sum(losses[-50:]) / len(losses[-50:]), 6)
-        if final and n_eval:
-            t_eval = time.perf_counter()
-            if reference is None:
-                reference = teacher_reference(teacher_model, x_T, eval_cond, recipe.teacher_steps)
-            metrics.update(quality_check(kind, averaged, teacher_model, x_T, eval_cond, reference))
-            metrics |= {"eval_w": eval_w, "eval_time_s": round(time.perf_counter() - t_eval, 1)}
-            log.info("quality check: %s", {k: v for k, v in metrics.items() if k.startswith("mse")})
-        meta = {"kind": kind, "model_config": student.cfg.to_dict() if hasattr(student, "cfg") else {},
-                "mel_config": mel_cfg, "tags": teacher_meta.get("tags", {}),
-                "vocab_sizes": list(getattr(student, "vocab_sizes", teacher_meta.get("vocab_sizes", []))),
-                "recipe": recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels), "preset": preset,
-                                              "teacher": str(teacher) if not isinstance(teacher, tuple) else None},
-                "metrics": metrics | {"params": count_params(student)}, "machine": machine,
-                "wall_time_s": metrics["wall_time_s"]}
-        return averaged, meta
-
-    bar = Progress(steps, start, desc=kind, disable=not progress)
-    end = steps
-    for step in range(start, steps):
-        if (stop_at is not None and step >= stop_at) or (
-                time_budget_s is not None and time.perf_counter() - t0 > time_budget_s):
-            end = step
-            break
-        lr_now = lr_at(step, optim.lr, optim.warmup, steps, optim.min_lr_ratio)
-        set_lr(optimizer, lr_now)
+    def loss_fn(step: int) -> Tensor:
         idx = batch_indices(step, batch, len(data.mels), seed)
         x0 = data.mels[idx].to(dev).float()
         if crop_frames:
             x0 = random_crop(x0, crop_frames, gen, getattr(student, "downsample_factor", 1))
         tags = drop_tags(data.tags[idx], recipe.cfg_drop, recipe.field_drop, gen).to(dev)
         w = D.sample_w(batch, w_min, w_max, gen, dev)
-        with autocast(dev):
-            loss_t = loss_fn(student, target, teacher_model, x0, Cond(tags), w, gen, loss=loss, grid=grid)
-        if not torch.isfinite(loss_t):
-            raise FloatingPointError(f"loss is {loss_t.item()} at step {step}")
-        loss_t.backward()
-        clip_and_step(student, optimizer, optim.grad_clip)
-        D.ema_update(target, student, target_ema)
-        if export_ema is not None:
-            export_ema.update(student, step)
-        losses.append(float(loss_t.detach()))
-        bar.update(step, losses[-1], batch, lr_now)
-        if ckpt is not None and ckpt.due(step, steps):
-            averaged, meta = export(step + 1, final=False)
-            ckpt.save(step + 1, averaged, meta, student, optimizer, emas, {"train": gen},
-                      extra={"wall_time_s": wall_before + time.perf_counter() - t0})
-    bar.close()
-    averaged, meta = export(end, final=end == steps)
-    if ckpt is not None and end > start:
-        ckpt.save(end, averaged, meta, student, optimizer, emas, {"train": gen},
-                  extra={"wall_time_s": wall_before + time.perf_counter() - t0},
-                  name="final" if end == steps else None)
-    if end < steps:
-        log.info("stopped at step %d of %d; resume to continue", end, steps)
-    return meta["metrics"] | {"first_loss": round(sum(losses[:50]) / max(1, len(losses[:50])), 6),
-                              "machine": machine}
+        return LOSSES[kind](student, target, teacher_model, x0, Cond(tags), w, gen, loss=loss, grid=grid)
+
+    def after_step(step: int) -> None:
+        D.ema_update(target, student, target_ema)  # phi^- follows phi
+
+    def on_checkpoint(step: int, averaged: nn.Module) -> dict:
+        """The quality check, on the final export only (it runs the teacher's 20-step sampler)."""
+        nonlocal reference
+        if step != steps or not n_eval:
+            return {}
+        t_eval = time.perf_counter()
+        if reference is None:
+            reference = teacher_reference(teacher_model, x_T, eval_cond, recipe.teacher_steps)
+        metrics = quality_check(kind, averaged, teacher_model, x_T, eval_cond, reference)
+        log.info("quality check: %s", {k: v for k, v in metrics.items() if k.startswith("mse")})
+        return metrics | {"eval_w": eval_w, "eval_time_s": round(time.perf_counter() - t_eval, 1)}
+
+    def export_meta(metrics: dict) -> dict:
+        return {"kind": kind, "model_config": student.cfg.to_dict() if hasattr(student, "cfg") else {},
+                "mel_config": mel_cfg, "tags": teacher_meta.get("tags", {}),
+                "vocab_sizes": list(getattr(student, "vocab_sizes", teacher_meta.get("vocab_sizes", []))),
+                "recipe": recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels), "preset": preset,
+                                              "teacher": str(teacher) if not isinstance(teacher, tuple) else None},
+                "metrics": metrics | {"params": count_params(student)}, "machine": machine,
+                "wall_time_s": metrics["wall_time_s"]}
+
+    ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
+    result = train_loop(student, loss_fn, steps, optim, dev, {"train": gen}, batch, ckpt=ckpt,
+                        export_meta=export_meta, resume_from=find_resume(out_dir, resume) if out_dir else None,
+                        desc=kind, progress=progress, on_checkpoint=on_checkpoint, stop_at=stop_at,
+                        time_budget_s=time_budget_s, after_step=after_step, others={"target": target})
+    return result.meta["metrics"] | {"first_loss": round(result.first_loss, 6), "machine": machine}
 
 
 __all__ = ["DistillRecipe", "KINDS", "load_teacher", "quality_check", "teacher_reference", "train_distill"]
