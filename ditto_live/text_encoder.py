@@ -59,6 +59,41 @@ class FakeSentenceEncoder:
         return out
 
 
+class PrecomputedSentenceEncoder:
+    """Embeddings looked up in a table saved by :func:`save_embeddings`; other texts go to ``fallback``.
+
+    For machines without the encoder's package (a lent GPU machine with no network): the captions an
+    evaluation needs are embedded here and the table travels instead of the 88 MB model.
+    """
+
+    dim = TEXT_DIM
+
+    def __init__(self, path: str | os.PathLike, fallback=None):
+        with np.load(path) as data:
+            self.table = {str(t): e.astype(np.float32) for t, e in zip(data["texts"], data["embeddings"])}
+        self.fallback = fallback  # an encoder for texts missing from the table, or None (then an error)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in texts if t not in self.table]
+        if missing:
+            if self.fallback is None:
+                raise UsageError(f"no precomputed embedding for {missing[0]!r} (and no sentence encoder)")
+            self.table.update(zip(missing, self.fallback.encode(missing)))
+        return np.stack([self.table[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+def save_embeddings(encoder, texts: list[str], path: str | os.PathLike) -> int:
+    """Embed the distinct ``texts`` with ``encoder`` into an .npz table; returns how many."""
+    unique = sorted(set(texts))
+    np.savez(path, texts=np.array(unique), embeddings=encoder.encode(unique))
+    return len(unique)
+
+
+EMBEDDINGS_ENV = "DITTO_LIVE_TEXT_EMBEDDINGS"  # an .npz table from save_embeddings, consulted first
+
+
 @lru_cache(maxsize=1)
-def default_encoder() -> SentenceEncoder:
-    return SentenceEncoder()
+def default_encoder() -> SentenceEncoder | PrecomputedSentenceEncoder:
+    """The shipped sentence encoder, behind the precomputed table named by $DITTO_LIVE_TEXT_EMBEDDINGS."""
+    table = os.environ.get(EMBEDDINGS_ENV)
+    return PrecomputedSentenceEncoder(table, SentenceEncoder()) if table else SentenceEncoder()
