@@ -13,7 +13,6 @@ and the metrics (final loss, validation loss, steps, wall time, machine).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ditto_live.engine.audio import PRESETS as MEL_PRESETS
-from ditto_live.engine.conditioning import NULL_TAG, TAG_FIELDS
+from ditto_live.engine.conditioning import NULL_TAG
 from ditto_live.engine.schedule import NUM_TRAIN_STEPS, q_sample, v_target
 from ditto_live.engine.tags import TagVocab
 from ditto_live.engine.train.common import (
@@ -37,6 +36,7 @@ from ditto_live.engine.train.common import (
     seed_everything,
     train_loop,
 )
+from ditto_live.engine.train.dataset import MelData, load_mel_data, load_tag_vocab
 from ditto_live.engine.unet import UNET_PRESETS, UNet, UNetConfig
 
 log = logging.getLogger(__name__)
@@ -116,79 +116,7 @@ def validation_loss(model: nn.Module, x0: Tensor, tags: Tensor, seed: int = 1234
 
 
 # ---------------------------------------------------------------------------------------------
-# data
-
-
-@dataclass
-class MelData:
-    """A corpus split held in memory."""
-
-    mels: Tensor  # [N, 1, n_mels, frames] float16 in [-1, 1]
-    tags: Tensor  # [N, 4] long
-    vocab: dict  # tag vocabulary as stored in checkpoints (TagVocab.to_dict())
-
-    @property
-    def vocab_sizes(self) -> tuple[int, ...]:
-        return TagVocab.from_dict(self.vocab).sizes
-
-
-def corpus_vocab(data_dir: str | Path) -> dict:
-    """The tag vocabulary of a corpus as ``TagVocab.to_dict()`` (index 0 "<null>", then names sorted).
-
-    Uses engine/train/dataset.py's ``load_tag_vocab`` when present, so every part of the project
-    indexes tags the same way; otherwise collects the names from windows.jsonl.
-    """
-    try:
-        from ditto_live.engine.train.dataset import load_tag_vocab
-    except ImportError:
-        load_tag_vocab = None
-    if load_tag_vocab is not None:
-        return load_tag_vocab(data_dir).to_dict()
-    names: dict[str, set[str]] = {f: set() for f in TAG_FIELDS}
-    for meta in _windows(data_dir):
-        for f in TAG_FIELDS:
-            if meta.get("tags", {}).get(f):
-                names[f].add(str(meta["tags"][f]))
-    return TagVocab.from_names(**{f: sorted(ns) for f, ns in names.items()}).to_dict()
-
-
-def _windows(data_dir: str | Path) -> list[dict]:
-    with open(Path(data_dir) / "windows.jsonl", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def tag_indices(tags: dict, vocab: TagVocab) -> list[int]:
-    """A window's tag names -> index per field (NULL_TAG for a missing name or one outside the vocabulary)."""
-    return [ns.index(tags[f]) if tags.get(f) in ns else NULL_TAG for f, ns in zip(vocab.fields, vocab.names)]
-
-
-def load_mel_data(data_dir: str | Path, preset: str, split: str = "train", limit: int = 0,
-                  vocab: dict | None = None) -> MelData:
-    """Read a corpus split's mel shards and tags into memory (the on-disk layout of docs/architecture.md:
-    mels/<preset>/<split>-<k>.safetensors with "mel" [n, F, N] and "row" [n], windows.jsonl rows)."""
-    from safetensors.torch import load_file
-
-    data_dir = Path(data_dir)
-    vocab = vocab or corpus_vocab(data_dir)
-    tv = TagVocab.from_dict(vocab)
-    by_row = {int(m["row"]): m for m in _windows(data_dir) if m.get("split") == split}
-    shards = sorted((data_dir / "mels" / preset).glob(f"{split}-*.safetensors"),
-                    key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-    if not shards:
-        raise FileNotFoundError(f"no {preset} mel shards for split {split!r} under {data_dir}")
-    mels, tags, n = [], [], 0
-    for shard in shards:
-        t = load_file(str(shard))
-        mels.append(t["mel"].half())
-        tags += [tag_indices(by_row[int(r)].get("tags", {}), tv) for r in t["row"].tolist()]
-        n += len(t["mel"])
-        if limit and n >= limit:
-            break
-    x = torch.cat(mels).unsqueeze(1)
-    tag_t = torch.tensor(tags, dtype=torch.long)
-    if limit:
-        x, tag_t = x[:limit], tag_t[:limit]
-    return MelData(x, tag_t, vocab)
+# fine-tuning from a checkpoint (--init)
 
 
 def merge_vocab(old: dict, new: dict) -> dict:
@@ -240,7 +168,7 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
     gen = seed_everything(seed)
     init_model, init_meta = _load_init(init) if init else (None, {})
     if data is None:
-        vocab = merge_vocab(init_meta["tags"], corpus_vocab(data_dir)) if init else None
+        vocab = merge_vocab(init_meta["tags"], load_tag_vocab(data_dir).to_dict()) if init else None
         data = load_mel_data(data_dir, preset, "train", limit, vocab=vocab)
     if val is None and data_dir is not None:
         try:

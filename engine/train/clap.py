@@ -7,7 +7,6 @@ text projection learn.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -16,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from tqdm import tqdm
 
 from ditto_live.engine.audio import PRESETS
 from ditto_live.engine.checkpoint import save_checkpoint
 from ditto_live.engine.clap import ClapConfig, ClapModel, contrastive_loss, retrieval_accuracy
+from ditto_live.engine.train.dataset import MelWindows
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +38,10 @@ class ClapRecipe:
 
 def load_captioned_mels(data_dir: str | Path, preset: str, split: str) -> tuple[torch.Tensor, list[str]]:
     """All mels of a split with their captions: ([N, 1, n_mels, 512] float16, [N] captions)."""
-    data_dir = Path(data_dir)
-    captions: dict[int, str] = {}
-    with open(data_dir / "windows.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            meta = json.loads(line)
-            if meta["split"] == split:
-                captions[int(meta["row"])] = meta["caption"]
-    mels, rows = [], []
-    for shard in sorted((data_dir / "mels" / preset).glob(f"{split}-*.safetensors")):
-        tensors = load_file(str(shard))
-        mels.append(tensors["mel"])
-        rows += tensors["row"].tolist()
-    if not mels:
-        raise FileNotFoundError(f"no {preset} mel shards for split {split!r} under {data_dir}")
-    return torch.cat(mels).unsqueeze(1), [captions[r] for r in rows]
+    ds = MelWindows(data_dir, preset, split)
+    if not len(ds):
+        raise FileNotFoundError(f"no {preset} mel windows for split {split!r} under {data_dir}")
+    return ds.stacked().half(), [m["caption"] for m in ds.meta]
 
 
 def train_clap(data_dir: str | Path, out_dir: str | Path, embed_captions: Callable[[list[str]], np.ndarray],

@@ -1,14 +1,17 @@
-"""Reading a corpus folder (the on-disk format of docs/architecture.md) as torch Datasets.
+"""Reading a corpus folder (the on-disk format of docs/architecture.md): the one reader of its shards.
 
 ``MelWindows`` gives (mel [1, n_mels, 512] float32, tags [4] long) for the base model and the students;
 ``AudioWindows`` gives (audio [131072] float32, mel [1, n_mels, 512] float32) for the vocoder. Shards are
 read into memory at construction (``in_memory=True``) or on demand, one shard cached at a time.
+``load_mel_data`` holds a split in memory as one tensor (``MelData``) for the trainers' batch indexing;
+``read_shards`` reads one kind of shard (mel, audio) of a split in row order.
 ``load_tag_vocab`` builds the tag vocabulary from windows.jsonl: "<null>" then the names sorted, per field.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -49,16 +52,35 @@ def load_truth(root: str | Path, split: str) -> Tensor:
     return load_file(str(Path(root) / "truth" / f"{split}.safetensors"))["melody"]
 
 
+def shard_paths(folder: Path, split: str) -> list[Path]:
+    """A split's shards ``<folder>/<split>-<k>.safetensors``, in the order of k."""
+    return sorted(folder.glob(f"{split}-*.safetensors"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+
+
+def read_shards(folder: Path, split: str, key: str, limit: int = 0) -> tuple[Tensor, Tensor]:
+    """``key`` and "row" of a split's shards concatenated in row order, stopping at the shard that
+    reaches ``limit`` rows (0 = all; the result may hold more). -> ([n, ...] as stored, [n] long)"""
+    data, rows = [], []
+    for path in shard_paths(folder, split):
+        t = load_file(str(path))
+        data.append(t[key])
+        rows.append(t["row"])
+        if limit and sum(len(r) for r in rows) >= limit:
+            break
+    if not data:
+        raise FileNotFoundError(f"no {key} shards for split {split!r} under {folder}")
+    return torch.cat(data), torch.cat(rows)
+
+
 class _ShardReader:
     """Rows of one split from shards ``<folder>/<split>-<k>.safetensors`` holding ``key`` and "row"."""
 
-    def __init__(self, folder: Path, split: str, key: str, shard_size: int, in_memory: bool):
+    def __init__(self, folder: Path, split: str, key: str, shard_size: int, in_memory: bool, limit: int = 0):
         self.folder, self.split, self.key, self.shard_size = folder, split, key, shard_size
         self._cache: tuple[int, Tensor, int] | None = None  # (shard, data, first row)
         self._all: Tensor | None = None
-        if in_memory:
-            shards = sorted(folder.glob(f"{split}-*.safetensors"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-            self._all = torch.cat([load_file(str(p))[key] for p in shards]) if shards else None
+        if in_memory and shard_paths(folder, split):
+            self._all = read_shards(folder, split, key, limit)[0]
 
     def get(self, row: int) -> Tensor:
         if self._all is not None:
@@ -79,7 +101,7 @@ class MelWindows(Dataset):
     """
 
     def __init__(self, root: str | Path, preset: str = "tiny", splits: str | tuple[str, ...] = ("train",),
-                 vocab: TagVocab | None = None, in_memory: bool = True):
+                 vocab: TagVocab | None = None, in_memory: bool = True, limit: int = 0):
         self.root = Path(root)
         splits = (splits,) if isinstance(splits, str) else tuple(splits)
         unknown = set(splits) - set(SPLITS)
@@ -87,6 +109,7 @@ class MelWindows(Dataset):
             raise ValueError(f"unknown split(s) {sorted(unknown)}; splits are {SPLITS}")
         self.vocab = vocab or load_tag_vocab(self.root)
         rows = [m for m in read_windows(self.root) if m["split"] in splits]
+        rows = rows[:limit] if limit else rows  # the first ``limit`` windows
         self.meta = rows
         self.tags = torch.tensor([encode_tags(m.get("tags", {}), self.vocab) for m in rows],
                                  dtype=torch.long).reshape(-1, len(TAG_FIELDS))  # [N, 4]
@@ -94,7 +117,7 @@ class MelWindows(Dataset):
         folder = self.root / "mels" / preset
         if not folder.is_dir():
             raise FileNotFoundError(f"no mels for preset {preset!r} under {self.root}")
-        self._readers = {s: _ShardReader(folder, s, "mel", shard_size, in_memory) for s in splits}
+        self._readers = {s: _ShardReader(folder, s, "mel", shard_size, in_memory, limit) for s in splits}
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -103,6 +126,33 @@ class MelWindows(Dataset):
         m = self.meta[i]
         mel = self._readers[m["split"]].get(int(m["row"])).float().unsqueeze(0)  # [1, n_mels, 512]
         return mel, self.tags[i]
+
+    def stacked(self) -> Tensor:
+        """Every window's mel in one tensor, as stored (float16). -> [N, 1, n_mels, 512]"""
+        return torch.stack([self._readers[m["split"]].get(int(m["row"])) for m in self.meta]).unsqueeze(1)
+
+
+@dataclass
+class MelData:
+    """A corpus split held in memory, for trainers that index batches (``batch_indices``) directly."""
+
+    mels: Tensor  # [N, 1, n_mels, frames] float16 in [-1, 1]
+    tags: Tensor  # [N, 4] long
+    vocab: dict  # tag vocabulary as stored in checkpoints (TagVocab.to_dict())
+
+    @property
+    def vocab_sizes(self) -> tuple[int, ...]:
+        return TagVocab.from_dict(self.vocab).sizes
+
+
+def load_mel_data(root: str | Path, preset: str, split: str = "train", limit: int = 0,
+                  vocab: dict | None = None) -> MelData:
+    """A split's first ``limit`` (0 = all) mel windows and their tags, indexed by ``vocab`` (default: the
+    corpus's own vocabulary), in row order."""
+    ds = MelWindows(root, preset, split, TagVocab.from_dict(vocab) if vocab else None, limit=limit)
+    if not len(ds):
+        raise FileNotFoundError(f"no {preset} mel windows for split {split!r} under {root}")
+    return MelData(ds.stacked().half(), ds.tags, ds.vocab.to_dict())
 
 
 class AudioWindows(Dataset):
@@ -129,5 +179,5 @@ class AudioWindows(Dataset):
 
 def _shard_size(rows: list[dict]) -> int:
     """Rows per shard, from the (row, shard) pairs in windows.jsonl (all shards but the last are full)."""
-    sizes = [int(m["row"]) // int(m["shard"]) for m in rows if int(m["shard"]) > 0]
+    sizes = [int(m["row"]) // int(m["shard"]) for m in rows if int(m.get("shard", 0)) > 0]
     return min(sizes) if sizes else 1 << 62

@@ -39,6 +39,7 @@ from ditto_live.engine.train.common import (
     seed_everything,
     train_loop,
 )
+from ditto_live.engine.train.dataset import load_mel_data
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,8 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
                   data=None, crop_frames: int = 0, warmup: int | None = None, eval_windows: int = 4,
                   eval_w: float = 3.0, stop_at: int | None = None, time_budget_s: float | None = None) -> dict:
     """Distil ``teacher`` (a base checkpoint folder, or (model, meta)) into a ``kind`` student on the
-    corpus at ``data_dir`` (or ``data``, a ``base.MelData``). Returns the final metrics."""
-    from ditto_live.engine.train.base import drop_tags, load_mel_data, random_crop
+    corpus at ``data_dir`` (or ``data``, a ``dataset.MelData``). Returns the final metrics."""
+    from ditto_live.engine.train.base import drop_tags, random_crop
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")

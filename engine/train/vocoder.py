@@ -29,6 +29,7 @@ from ditto_live.engine.train.common import (
     seed_everything,
     train_loop,
 )
+from ditto_live.engine.train.dataset import read_shards
 from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder, VocoderConfig
 
 log = logging.getLogger(__name__)
@@ -108,20 +109,9 @@ def random_crops(audio: Tensor, idx: Tensor, segment: int, hop: int, generator: 
 
 
 def load_train_audio(data_dir: str | Path, split: str = "train", limit: int = 0) -> Tensor:
-    """A corpus split's audio windows as one float16 tensor [N, samples], from the shards
-    audio/<split>-<k>.safetensors ("audio" [n, samples] at the model rate; docs/architecture.md)."""
-    from safetensors.torch import load_file
-
-    shards = sorted(Path(data_dir).glob(f"audio/{split}-*.safetensors"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-    if not shards:
-        raise FileNotFoundError(f"no audio shards for split {split!r} under {data_dir}")
-    chunks, n = [], 0
-    for shard in shards:
-        chunks.append(load_file(str(shard))["audio"].half())
-        n += len(chunks[-1])
-        if limit and n >= limit:
-            break
-    audio = torch.cat(chunks)
+    """A corpus split's first ``limit`` (0 = all) audio windows as one float16 tensor [N, samples] at the
+    model rate (the shards audio/<split>-<k>.safetensors of docs/architecture.md)."""
+    audio = read_shards(Path(data_dir) / "audio", split, "audio", limit)[0].half()
     return audio[:limit] if limit else audio
 
 

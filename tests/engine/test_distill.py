@@ -277,7 +277,7 @@ def test_distillation_pulls_the_1_step_map_toward_the_teachers_20_step_map(kind)
 
 
 def _tiny_teacher_and_data(n: int = 8):
-    from ditto_live.engine.train.base import MelData
+    from ditto_live.engine.train.dataset import MelData
     from ditto_live.engine.unet import UNet, UNetConfig
 
     torch.manual_seed(0)

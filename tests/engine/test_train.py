@@ -114,7 +114,7 @@ def test_tiny_unet_overfits_one_batch_through_the_training_loop():
 
 
 def _toy_data(n: int = 6):
-    from ditto_live.engine.train.base import MelData
+    from ditto_live.engine.train.dataset import MelData
 
     gen = torch.Generator().manual_seed(3)
     mels = (torch.rand(n, 1, 16, 64, generator=gen) * 2 - 1).half()
@@ -151,35 +151,25 @@ def test_checkpoint_and_resume_continue_bit_identically(tmp_path):
 
 
 def _write_toy_corpus(root):
-    """A corpus folder in the on-disk layout of docs/architecture.md: 5 train windows and 2 val."""
-    import json
+    """A corpus folder written by the corpus builder's writer: 5 train windows (two shards, to check
+    their order is kept) and 2 val windows of 16 mels x 64 frames; window i's mel is i / 10."""
+    import numpy as np
 
-    from safetensors.torch import save_file
+    from ditto_live.data.shards import CorpusWriter
 
-    gen = torch.Generator().manual_seed(0)
-    metas = []
-    for row in range(7):
-        split = "train" if row < 5 else "val"
-        metas.append({"id": f"w{row}", "row": row, "split": split,
-                      "tags": {"genre": ["chorale", "folk"][row % 2], "mood": "major", "tempo": "slow",
-                               "instrument": "organ" if row != 3 else "celesta"}})
-    (root / "windows.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metas))
-    for split, rows in (("train", [0, 1, 2, 3, 4]), ("val", [5, 6])):
-        (root / "mels" / "tiny").mkdir(parents=True, exist_ok=True)
-        (root / "audio").mkdir(exist_ok=True)
-        # two train shards to check their order is kept
-        parts = [rows[:3], rows[3:]] if split == "train" else [rows]
-        for k, part in enumerate(parts):
-            r = torch.tensor(part)
-            mel = (r.float()[:, None, None] / 10).expand(len(part), 16, 64).half().contiguous()
-            save_file({"mel": mel, "row": r}, str(root / "mels" / "tiny" / f"{split}-{k}.safetensors"))
-            audio = (torch.rand(len(part), 64 * 256, generator=gen) - 0.5).half()
-            save_file({"audio": audio, "row": r}, str(root / "audio" / f"{split}-{k}.safetensors"))
-    return metas
+    rng = np.random.default_rng(0)
+    writer = CorpusWriter(root, ("tiny",), shard_size=3)
+    for i in range(7):
+        tags = {"genre": ["chorale", "folk"][i % 2], "mood": "major", "tempo": "slow",
+                "instrument": "organ" if i != 3 else "celesta"}
+        mel = np.full((16, 64), i / 10, dtype=np.float16)
+        writer.add({"work": f"w{i}", "split": "train" if i < 5 else "val", "tags": tags},
+                   rng.uniform(-0.5, 0.5, 64 * 256).astype(np.float32), {"tiny": mel}, np.zeros(64, np.int8))
+    writer.close()
 
 
 def test_corpus_loaders_read_mels_tags_and_audio_in_row_order(tmp_path):
-    from ditto_live.engine.train.base import load_mel_data
+    from ditto_live.engine.train.dataset import load_mel_data
     from ditto_live.engine.train.vocoder import load_train_audio
 
     _write_toy_corpus(tmp_path)
