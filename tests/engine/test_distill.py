@@ -278,14 +278,11 @@ def test_distillation_pulls_the_1_step_map_toward_the_teachers_20_step_map(kind)
 
 def _tiny_teacher_and_data(n: int = 8):
     from ditto_live.engine.train.dataset import MelData
-    from ditto_live.engine.unet import UNet, UNetConfig
+    from tests.engine.conftest import NARROW, make_unet
 
-    torch.manual_seed(0)
-    cfg = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), mid_attention=False,
-                     cross_attention=False, ff_mult=0, emb_dim=32, groups=4)
     vocab = {f: ["<null>", "a", "b"] for f in ("genre", "mood", "tempo", "instrument")}
-    teacher = UNet(cfg, (3, 3, 3, 3))
-    meta = {"kind": "base", "model_config": cfg.to_dict(), "mel_config": {"n_mels": 8, "frames": 16},
+    teacher = make_unet(NARROW)
+    meta = {"kind": "base", "model_config": NARROW.to_dict(), "mel_config": {"n_mels": 8, "frames": 16},
             "tags": vocab, "vocab_sizes": [3, 3, 3, 3], "recipe": {"preset": "tiny"}}
     g = torch.Generator().manual_seed(0)
     data = MelData((torch.rand(n, 1, 8, 16, generator=g) * 2 - 1).half(),

@@ -19,16 +19,14 @@ from ditto_live.engine.ito import (
     surrogate_schedule,
 )
 from ditto_live.engine.schedule import teacher_grid
-from ditto_live.engine.unet import UNet, UNetConfig
+from ditto_live.engine.unet import UNet
+from tests.engine.conftest import make_unet
 from tests.engine.controls.test_features import F_MELS, N, all_controls
-
-NARROW = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), mid_attention=False,
-                    cross_attention=False, emb_dim=32, groups=4)
 
 
 def make_model(w_embed: bool, seed: int = 0) -> UNet:
-    torch.manual_seed(seed)
-    return UNet(UNetConfig(**{**NARROW.to_dict(), "w_embed": w_embed}), (3, 3, 3, 3)).eval()
+    """The narrow UNet, a student when ``w_embed`` (test_ito_stop and test_ito_gradients import it)."""
+    return make_unet(w_embed=w_embed, seed=seed)
 
 
 def noise(b: int = 1, seed: int = 0) -> torch.Tensor:

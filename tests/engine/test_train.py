@@ -20,21 +20,10 @@ from ditto_live.engine.train.common import (
     resolve_device,
     train_loop,
 )
-from ditto_live.engine.unet import UNet, UNetConfig
+from tests.engine.conftest import MICRO, make_unet
 
-# a UNet small enough for a CPU test: 16 mels x 64 frames, two levels
-MICRO = UNetConfig(channels=(16, 32), blocks=(1, 1), attention=(False, False), mid_attention=False,
-                   cross_attention=False, emb_dim=32, groups=8)
 VOCAB = TagVocab.from_names(genre=["a", "b"], mood=["major", "minor"], tempo=["slow", "fast"],
                             instrument=["piano", "organ"]).to_dict()
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_lr_warms_up_linearly_then_decays_by_cosine_to_the_floor():
@@ -97,8 +86,7 @@ def test_describe_machine_names_the_cpu():
 def test_tiny_unet_overfits_one_batch_through_the_training_loop():
     from ditto_live.engine.train.base import v_loss
 
-    torch.manual_seed(0)
-    model = UNet(MICRO, (3, 3, 3, 3))
+    model = make_unet(MICRO)
     gen = torch.Generator().manual_seed(0)
     x0 = torch.rand(4, 1, 16, 64, generator=gen) * 2 - 1
     t = torch.tensor([100, 300, 600, 900])
@@ -210,8 +198,7 @@ def test_init_from_a_checkpoint_grows_the_tag_tables_keeping_old_rows(tmp_path):
     merged = TagVocab.from_dict(merge_vocab(old, new))
     assert merged.names[0] == ("<null>", "a", "b", "c") and merged.names[2] == ("<null>", "fast", "slow", "very fast")
 
-    torch.manual_seed(0)
-    small, big = UNet(MICRO, (3, 1, 3, 1)), UNet(MICRO, merged.sizes)
+    small, big = make_unet(MICRO, vocab_sizes=(3, 1, 3, 1)), make_unet(MICRO, vocab_sizes=merged.sizes)
     load_grown(big, small.state_dict())
     w_old, w_new = small.tag_emb[0].weight, big.tag_emb[0].weight
     assert torch.equal(w_new[:3], w_old) and torch.equal(w_new[3], w_old[0])  # new row = the null row

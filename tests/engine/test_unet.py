@@ -10,6 +10,7 @@ import torch
 
 from ditto_live.engine.schedule import q_sample, v_target
 from ditto_live.engine.unet import UNET_PRESETS, UNet, UNetConfig, count_parameters
+from tests.engine.conftest import make_unet
 
 VOCAB = (6, 4, 5, 9)  # tag vocabulary sizes (null included)
 
@@ -26,12 +27,6 @@ def _inputs(b: int = 2, f: int = 16, n: int = 32, seed: int = 0):
     return x, t, tags
 
 
-def _build(cfg: UNetConfig, seed: int = 0) -> UNet:
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return UNet(cfg, VOCAB)
-
-
 def test_paper_preset_has_about_41M_parameters_and_keeps_the_shape():
     with torch.device("meta"):  # count and trace shapes without allocating or computing
         model = UNet(UNET_PRESETS["paper"], VOCAB)
@@ -44,7 +39,7 @@ def test_paper_preset_has_about_41M_parameters_and_keeps_the_shape():
 
 
 def test_tiny_preset_has_1_to_4M_parameters_and_runs_at_80_mels():
-    model = _build(UNET_PRESETS["tiny"])
+    model = make_unet(UNET_PRESETS["tiny"], vocab_sizes=VOCAB)
     assert 1e6 <= count_parameters(model) <= 4e6
     assert model.downsample_factor == 16
     x, t, tags = _inputs(1, 80, 64)
@@ -54,7 +49,7 @@ def test_tiny_preset_has_1_to_4M_parameters_and_runs_at_80_mels():
 
 
 def test_any_frame_count_divisible_by_the_factor_works_and_others_raise():
-    model = _build(SMALL)
+    model = make_unet(SMALL, vocab_sizes=VOCAB)
     f = model.downsample_factor  # 2 (stem) * 2 (one downsampling) = 4
     assert f == 4
     for n in (f, 3 * f, 10 * f):
@@ -67,17 +62,17 @@ def test_any_frame_count_divisible_by_the_factor_works_and_others_raise():
 
 def test_same_seed_same_output_and_tags_and_time_matter():
     x, t, tags = _inputs()
-    a, b = _build(SMALL, seed=3), _build(SMALL, seed=3)
+    a, b = make_unet(SMALL, seed=3, vocab_sizes=VOCAB), make_unet(SMALL, seed=3, vocab_sizes=VOCAB)
     with torch.no_grad():
         va, vb = a(x, t, tags), b(x, t, tags)
         assert torch.equal(va, vb)
-        assert not torch.allclose(va, _build(SMALL, seed=4)(x, t, tags))
+        assert not torch.allclose(va, make_unet(SMALL, seed=4, vocab_sizes=VOCAB)(x, t, tags))
         assert not torch.allclose(va, a(x, t, torch.zeros_like(tags)))  # tags change the prediction
         assert not torch.allclose(va, a(x, t + 100, tags))  # so does time
 
 
 def test_zero_initialised_w_projection_makes_a_student_equal_its_teacher():
-    teacher = _build(SMALL)
+    teacher = make_unet(SMALL, vocab_sizes=VOCAB)
     student = UNet(dataclasses.replace(SMALL, w_embed=True), VOCAB)
     missing, unexpected = student.load_state_dict(teacher.state_dict(), strict=False)
     assert unexpected == [] and all(k.startswith("w_mlp.") for k in missing)
@@ -93,14 +88,14 @@ def test_zero_initialised_w_projection_makes_a_student_equal_its_teacher():
 
 
 def test_w_input_is_trainable_from_zero_init():
-    student = _build(dataclasses.replace(SMALL, w_embed=True))
+    student = make_unet(SMALL, w_embed=True, vocab_sizes=VOCAB)
     x, t, tags = _inputs()
     student(x, t, tags, torch.full((2,), 4.0)).square().mean().backward()
     assert student.w_mlp[-1].weight.grad.abs().sum() > 0
 
 
 def test_runs_under_bf16_autocast():
-    model = _build(UNET_PRESETS["tiny"])
+    model = make_unet(UNET_PRESETS["tiny"], vocab_sizes=VOCAB)
     x, t, tags = _inputs(1, 80, 32)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         v = model(x, t, tags)
@@ -114,8 +109,7 @@ STEPS = 60
 
 def test_small_unet_overfits_one_batch():
     """v-prediction MSE on one fixed (x0, t, eps) batch must fall at least 5x."""
-    torch.manual_seed(0)
-    model = UNet(SMALL, VOCAB)
+    model = make_unet(SMALL, vocab_sizes=VOCAB)
     g = torch.Generator().manual_seed(1)
     x0 = torch.tanh(torch.randn(4, 1, 16, 32, generator=g).cumsum(-1) * 0.3)  # smooth, mel-like rows
     eps = torch.randn(x0.shape, generator=g)

@@ -23,14 +23,6 @@ from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder, VocoderConfig, m
 SR = 22050
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _chord(samples: int) -> torch.Tensor:
     """A two-note tone with an onset, [1, samples]."""
     t = torch.arange(samples) / SR
