@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The GPU latency benchmark of issue 10 (docs/bench.md), for one H100/H200 machine with no network.
 #
-#   scripts/gpu_bench.sh fetch              HERE, with network: wheels the device image lacks, and this
-#                                           project's own wheel, into .whl/ (git-ignored via .git/info/exclude)
+#   scripts/gpu_bench.sh fetch              HERE, with network: wheels the device image lacks into .whl/
+#                                           (git-ignored via .git/info/exclude)
 #   scripts/gpu_bench.sh all OUT            ON THE DEVICE (carry .whl): check + core, about 6-7 minutes
 #   scripts/gpu_bench.sh compiled OUT       ON THE DEVICE: the torch.compile backend, about 3 minutes
 #   scripts/gpu_bench.sh check|core OUT     one phase
+#   scripts/gpu_bench.sh session OUT        ON THE DEVICE (carry .whl .evaldata): Table 1 on the default bundle, then core
 #
 # check:    environment, then the CUDA-only backend tests (CUDA-graph and compiled steppers vs eager).
 # core:     paper preset, bf16 weights + channels-last, intensity (K=70) and melody (K=150), DITTO-2 CTM
@@ -32,7 +33,6 @@ if [ "$phase" = fetch ]; then
         --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl \
         librosa==0.11.0 audioread==3.1.0 decorator==5.2.1 pooch==1.9.0 platformdirs==4.14.8 soxr==1.1.0 \
         soundfile==0.14.0 cffi==2.0.0 pycparser==3.0 lazy-loader==0.6 msgpack==1.2.4 || exit 1
-    python3 -m pip wheel --no-deps --no-build-isolation -q -w .whl . || exit 1
     ls -la .whl
     exit 0
 fi
@@ -78,10 +78,51 @@ compiled() {
         --json "$out/gpu_compiled.json" --markdown "$out/gpu_compiled.md" 2>&1 | tee "$out/compiled.txt"
 }
 
+# eval: the paper's Table 1 on the shipped default bundle at the default K, on the GPU, from a carried subset of
+# the corpus's test split (.evaldata: 80 windows, made by scripts/make_evaldata.py, with its caption embeddings,
+# since the sentence encoder's 88 MB package does not travel). Four processes share the GPU (the tiny model
+# is launch-bound); each compares its methods under the same sharing.
+evalsuite() {
+    local data=${EVAL_DATA:-.evaldata} t=${EVAL_TIMEOUT:-240}
+    [ -d "$data" ] || { echo "eval: no $data (scripts/make_evaldata.py)"; return 1; }
+    export DITTO_LIVE_TEXT_EMBEDDINGS=$data/captions.npz
+    local ev=(python3 -P -m ditto_live.cli eval --suite table1 --model default --data "$data" --device "${DEVICE:-cuda}"
+              --threads 3 --save-audio 0 ${EVAL_EXTRA:-})
+    timeout "$t" "${ev[@]}" --tasks intensity --cases 8 --out "$out/eval/intensity" > "$out/eval_intensity.txt" 2>&1 &
+    timeout "$t" "${ev[@]}" --tasks melody,structure,outpaint,inpaint --cases 8 --skip-ditto \
+        --out "$out/eval/ditto2" > "$out/eval_ditto2.txt" 2>&1 &
+    timeout "$t" "${ev[@]}" --tasks melody,structure --cases 3 --out "$out/eval/ditto_ms" > "$out/eval_ms.txt" 2>&1 &
+    timeout "$t" "${ev[@]}" --tasks outpaint,inpaint --cases 3 --out "$out/eval/ditto_paint" > "$out/eval_paint.txt" 2>&1 &
+    local suite; for suite in table2 fig5 text; do  # the other suites, without DITTO's optimisation rows
+        timeout $((t / 3)) "${ev[@]/table1/$suite}" --cases 8 --skip-ditto --out "$out/eval/$suite" \
+            > "$out/eval_$suite.txt" 2>&1
+    done &
+    wait
+    tail -n 3 "$out"/eval_*.txt
+}
+
+# session: what one lent GPU session runs (issue 6/11's Table 1 on the GPU, then issue 10's core benchmark
+# without the pytest phase); everything lands in OUT/session.tgz after each phase (the device returns 8 files).
+session() {
+    local final=$out; out=/tmp/gpu_session; mkdir -p "$out"
+    pack() { tar -C "$out" -czf "$final/session.tgz" . 2>/dev/null; }
+    { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+      python3 -P -c 'import torch, ditto_live.bench as b; print("torch", torch.__version__, torch.version.cuda,
+torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'; } > "$out/env.txt" 2>&1
+    cat "$out/env.txt"; pack
+    evalsuite; pack
+    timeout "${CORE_TIMEOUT:-200}" "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto --settings M1T2 \
+        --backend cudagraph,eager --baseline-backend cudagraph --seeds 1,4 --repeats 2 --baseline-repeats 0 \
+        --out-dir /tmp/bench_wav --json "$out/gpu_core.json" --markdown "$out/gpu_core.md" > "$out/core.txt" 2>&1
+    tail -n 30 "$out/core.txt"; pack
+}
+
 case "$phase" in
     check) check ;;
     core) core ;;
     compiled) compiled ;;
+    eval) evalsuite ;;
+    session) session ;;
     all) check; core ;;
-    *) echo "usage: $0 fetch | check|core|compiled|all OUT" >&2; exit 2 ;;
+    *) echo "usage: $0 fetch | check|core|compiled|eval|session|all OUT" >&2; exit 2 ;;
 esac

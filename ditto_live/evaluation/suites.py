@@ -6,6 +6,7 @@ scores the generations against the test split, and returns a ``SuiteResult`` tha
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -117,16 +118,20 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
     jobs = [(c, s) for t in tasks for s in settings for c in cases[t]]
     roots = (str(out.resolve()),)
     gens: list[Generation] = []
+    out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(jobs, desc=f"eval {cfg.suite}", unit="clip", dynamic_ncols=True)
-    for case, setting in bar:
-        bar.set_postfix_str(f"{case.task} #{case.index} {setting.label}")
-        results = run_case(bundle, case, setting, embedder, cfg.device, roots, cfg.steps, cfg.lr,
-                           keep_audio=case.index < cfg.save_audio)
-        for g in results:
-            if g.audio is not None:
-                _write_audio(out / "audio", g, mel.sample_rate)
-                g.audio = None
-        gens.extend(results)
+    with open(out / "generations.jsonl", "w", encoding="utf-8") as journal:  # each clip as it finishes, so
+        for case, setting in bar:                                            # a run cut short keeps them
+            bar.set_postfix_str(f"{case.task} #{case.index} {setting.label}")
+            results = run_case(bundle, case, setting, embedder, cfg.device, roots, cfg.steps, cfg.lr,
+                               keep_audio=case.index < cfg.save_audio)
+            for g in results:
+                if g.audio is not None:
+                    _write_audio(out / "audio", g, mel.sample_rate)
+                    g.audio = None
+                journal.write(json.dumps(g.to_dict()) + "\n")
+            journal.flush()
+            gens.extend(results)
     reference = reference_embeddings(split, embedder)
     m_of = {s.label: s.m_label for s in settings}
     rows = aggregate(gens, reference, m_of)

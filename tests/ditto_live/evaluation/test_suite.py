@@ -48,6 +48,8 @@ def test_table1_runs_every_task_and_method_and_writes_the_report(corpus, tmp_pat
         assert title in md
     data = json.loads(paths["json"].read_text())
     assert len(data["rows"]) == 15 and len(data["generations"]) == 30 and data["info"]["embedding_trained"]
+    journal = [json.loads(line) for line in (tmp_path / "t1" / "generations.jsonl").read_text().splitlines()]
+    assert journal == data["generations"]  # written clip by clip, so a run cut short keeps what it finished
     assert paths["fig4"].stat().st_size > 5000
     assert len(list((tmp_path / "t1" / "audio").glob("*.wav"))) == 15  # the first case of each row
     assert len(list((tmp_path / "t1" / "references").glob("*.wav"))) == 4  # 2 inpaint + 2 outpaint
