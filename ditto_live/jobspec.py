@@ -64,6 +64,9 @@ class JobSpec:
     cfg: float = 3.0  # classifier-free guidance weight w
     seeds: int = 1  # B seeds optimised together, best returned
     tolerance: float = 0.0  # early stop when the total control loss falls below it
+    deadline_s: float = 0.0  # wall-clock budget of the whole job in s (0 = none): the optimisation stops
+    #                          early, keeping its best x_T, so decoding and writing still end in time; a job
+    #                          with a deadline also goes before jobs without one (the live stream sets it)
     sample_rate_out: int = 0  # 0 = model rate, else 44100 or 48000
     name: str = "clip"  # prefix of the result file name
 
@@ -77,7 +80,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "method": (str,), "student": (str,), "model": (str,), "seconds": (int, float, type(None)),
     "bars": (int, float, type(None)), "bpm": (int, float), "seed": (int,), "tags": (dict,),
     "controls": (list,), "steps": (int,), "lr": (int, float), "surrogate": (str, int), "decode_steps": (int,),
-    "gamma": (int, float), "cfg": (int, float), "seeds": (int,), "tolerance": (int, float),
+    "gamma": (int, float), "cfg": (int, float), "seeds": (int,), "tolerance": (int, float), "deadline_s": (int, float),
     "sample_rate_out": (int,), "name": (str,),
 }
 
@@ -142,6 +145,7 @@ def parse_job(raw: Any) -> JobSpec:
     _check(0 <= spec.gamma <= 1, "job.gamma: expected 0..1")
     _check(0 <= spec.steps <= 2000, "job.steps: expected 0..2000")
     _check(1 <= spec.seeds <= 16, "job.seeds: expected 1..16")
+    _check(0 <= spec.deadline_s <= 600, "job.deadline_s: expected 0..600 seconds (0 = no deadline)")
     _check(spec.bpm > 0 and spec.bpm <= 400, "job.bpm: expected 0 < bpm <= 400")
     _check(spec.sample_rate_out in (0, 22050, 44100, 48000), "job.sample_rate_out: expected 0, 22050, 44100 or 48000")
     _check(spec.seconds is None or 0 < spec.seconds <= 60, "job.seconds: expected 0 < seconds <= 60")

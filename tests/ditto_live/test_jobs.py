@@ -172,3 +172,113 @@ def test_a_loop_without_a_length_fits_one_window_with_its_seam(tmp_path):
     result = runner(tmp_path).run(spec)
     assert result.summary["windows"] == 1
     assert result.summary["frames"] + result.summary["targets"][0]["overlap_frames"] <= MEL.frames
+
+
+# -- deadlines and threads ------------------------------------------------------------------------------
+def test_a_deadline_stops_the_optimisation_early_and_the_sidecar_records_it(tmp_path):
+    import time
+
+    r = runner(tmp_path, measure_baseline=False)
+    spec = parse_job({"model": "narrow", "steps": 2000, "seconds": 0.7, "decode_steps": 1, "deadline_s": 0.6,
+                      "controls": [{"type": "intensity", "shape": "swell"}]})
+    r.run(spec)  # warms up
+    r.run(spec)  # measures decode/vocode/write, which the next run reserves
+    t0 = time.perf_counter()
+    result = r.run(spec)
+    elapsed = time.perf_counter() - t0
+    side = json.loads(result.wav_path.with_suffix(".json").read_text())
+    ito = side["ito"][0]
+    assert 0 < ito["steps_run"] < 2000 and ito["deadline_stop"]
+    assert 0 < ito["ito_budget_s"] < 0.6
+    assert side["deadline"]["budget_s"] == 0.6 and side["deadline"]["reserved_s"] > 0
+    assert elapsed < 0.6 + 0.4  # stopped near its budget (not after 2000 steps); slack for a loaded CPU
+    assert side["loss"]["intensity"]["before"] is None  # no time spent decoding the unoptimised output
+    assert ito["surrogate_loss_after"]["intensity"] <= ito["surrogate_loss_before"]["intensity"]
+
+
+def test_the_step_deadline_stops_before_a_step_would_overrun():
+    from ditto_live.jobs import StepDeadline
+
+    now = [0.0]
+    stop = StepDeadline(1.0, clock=lambda: now[0])
+    answers = []
+    for t in (0.0, 0.3, 0.6, 0.9):
+        now[0] = t
+        answers.append(stop())
+    assert answers == [False, False, False, True]  # at 0.9 one more 0.3 s step would end past 1.0
+
+
+def test_two_threads_load_a_bundle_once(tmp_path):
+    import threading
+    import time
+
+    loads = []
+
+    def slow_loader(name, device):
+        loads.append(name)
+        time.sleep(0.2)
+        return narrow_bundle(name, device)
+
+    r = JobRunner(slow_loader, output_dir=str(tmp_path / "out"), allowed_roots=[str(tmp_path)])
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(r.bundle("narrow"))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loads == ["narrow"] and len(got) == 3 and all(b is got[0] for b in got)
+
+
+def test_a_deadline_job_goes_first_and_a_plain_job_steps_aside_between_steps(tmp_path):
+    import threading
+
+    r = runner(tmp_path, measure_baseline=False)
+    r.bundle("narrow")
+    order: list[str] = []
+    plain_steps: list[int] = []
+    started = threading.Event()
+
+    def plain_progress(stage, step, total, loss):
+        if stage == "optimise":
+            plain_steps.append(step)
+            started.set()
+
+    plain = parse_job({"model": "narrow", "steps": 300, "seconds": 0.7, "decode_steps": 1, "name": "plain",
+                       "controls": [{"type": "intensity", "shape": "dip"}]})
+    urgent = parse_job({"model": "narrow", "steps": 3, "seconds": 0.7, "decode_steps": 1, "name": "urgent",
+                        "deadline_s": 5.0, "controls": [{"type": "intensity", "shape": "dip"}]})
+    a = threading.Thread(target=lambda: (r.run(plain, plain_progress), order.append("plain")))
+    a.start()
+    assert started.wait(30)
+    steps_when_urgent_started = len(plain_steps)
+    r.run(urgent)
+    order.append("urgent")
+    steps_when_urgent_ended = len(plain_steps)
+    a.join(60)
+    assert order == ["urgent", "plain"] and r.engine.yields >= 1
+    # the plain job did at most one step while the urgent one ran: they never shared the engine
+    assert steps_when_urgent_ended - steps_when_urgent_started <= 1
+    assert len(plain_steps) == 300
+
+
+def test_a_job_waiting_for_the_engine_can_be_cancelled(tmp_path):
+    r = runner(tmp_path)
+    spec = parse_job({"model": "narrow", "steps": 1, "controls": [{"type": "intensity", "shape": "dip"}]})
+    import threading
+
+    held, done = threading.Event(), threading.Event()
+
+    def stream_window():  # another thread's stream window holds the engine
+        with r.engine.hold(priority=True):
+            held.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=stream_window)
+    holder.start()
+    assert held.wait(5)
+    try:
+        with pytest.raises(JobCancelled):
+            r.run(spec, is_cancelled=lambda: True)
+    finally:
+        done.set()
+        holder.join()
