@@ -1,7 +1,8 @@
 """MIDI in: clock, and recorders that turn a performance into control targets.
 
 - Ports (:class:`MidiInput`, :class:`FakeMidiPort`, :func:`open_midi_input`, :func:`list_midi_inputs`)
-  live in :mod:`ditto_live.bridges.midi_ports` and are importable from here too.
+  live in :mod:`ditto_live.bridges.midi_ports` and are importable from here too (``Handler``,
+  ``VIRTUAL_PORT_NAME`` and ``API_ALIASES`` from there).
 - :class:`MidiClock` follows 24-ppqn clock, Song Position Pointer, Start/Stop/Continue: position in
   beats and a smoothed tempo estimate. :class:`Timeline` maps arrival times to beats (the clock's
   position while it runs, else free time at a set tempo).
@@ -22,15 +23,8 @@ from pathlib import Path
 
 import mido
 
-from ditto_live.bridges.midi_ports import (  # noqa: F401  (the port layer, re-exported)
-    API_ALIASES,
-    VIRTUAL_PORT_NAME,
-    FakeMidiPort,
-    Handler,
-    MidiInput,
-    list_midi_inputs,
-    open_midi_input,
-)
+# the port layer, re-exported: callers import ports and recorders from here
+from ditto_live.bridges.midi_ports import FakeMidiPort, MidiInput, list_midi_inputs, open_midi_input  # noqa: F401
 
 log = logging.getLogger(__name__)
 
