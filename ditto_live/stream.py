@@ -15,6 +15,13 @@ Buffering. The producer starts the next window as soon as the last one is queued
 full when a window starts generating: playback survives if one window takes less time to generate
 than the buffer holds (``[audio] buffer_seconds``), and keeps up if windows are generated faster than
 real time on average.
+
+Deadline. With ``budget_fraction`` f > 0 every window is a job with a deadline (``JobSpec.deadline_s``):
+f times the audio it must replace before playback runs dry -- the new audio it adds, or what the
+buffer holds when it starts if that is less (the first window: its new audio). The runner stops the
+optimisation early to meet it (keeping its best x_T), so a window never takes longer to make than
+it lasts, whatever K the spec asks for. Each window's generation time, new audio, budget and steps
+run are logged (``window_log``) and summarised in ``stats()`` beside the underruns.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ditto_live.jobspec import ControlSpec, JobSpec, parse_job
+from ditto_live.jobspec import ControlSpec, JobSpec, clip_seconds, parse_job
 from ditto_live.protocol import LIVE_CONTROLS
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,16 @@ log = logging.getLogger(__name__)
 GenerateWindow = Callable[[JobSpec, "np.ndarray | None"], np.ndarray]  # (spec, previous [n]) -> [m]
 STOPPED, RUNNING = "stopped", "running"
 JOIN_TIMEOUT_S = 10.0  # how long stop() waits for a window in flight that cannot be cancelled
+MODEL_WINDOW_S = 512 * 256 / 22050  # one model window (both presets): a spec's default length
+MIN_BUDGET_S = 0.05  # a window's smallest deadline (0 would mean none)
+WINDOW_LOG = 512  # windows kept in window_log
+
+
+def window_budget(fraction: float, new_audio_s: float, buffered_s: float | None) -> float:
+    """A window's deadline: ``fraction`` of the audio it must replace before playback runs dry -- its
+    new audio, or what is buffered when it starts if that is less (None: nothing plays yet)."""
+    runway = new_audio_s if buffered_s is None else min(new_audio_s, buffered_s)
+    return max(MIN_BUDGET_S, fraction * runway)
 
 
 # -- live controls -> the next window's spec -----------------------------------------------------------
@@ -126,7 +143,7 @@ class Stream:
     def __init__(self, generate_window: GenerateWindow, audio_out: Any,
                  live_controls: Mapping[str, float] | None = None, model_rate: int = 22050,
                  overlap_seconds: float = 0.0, crossfade_seconds: float = 0.02,
-                 on_state: Callable[[str, int], None] | None = None):
+                 on_state: Callable[[str, int], None] | None = None, budget_fraction: float = 0.0):
         self.generate_window = generate_window
         self.audio_out = audio_out  # has .ring, .sample_rate, .start(), .stop(), .underruns, .write()
         self.live_controls: Mapping[str, float] = {} if live_controls is None else live_controls
@@ -134,6 +151,8 @@ class Stream:
         self.overlap = int(round(overlap_seconds * model_rate))  # samples re-generated per window
         self.crossfade = min(int(round(crossfade_seconds * model_rate)), self.overlap)
         self.on_state = on_state  # called (state, underruns) when the stream starts or stops
+        self.budget_fraction = budget_fraction  # window deadline = this x the audio it must cover; 0 = none
+        self.window_log: list[dict[str, Any]] = []  # per window: generate_s, audio_s, budget_s, steps_run, ...
         self.windows = 0  # windows generated in the current run
         self.generate_seconds: list[float] = []  # generation time of each window, this run
         self.window_seconds: list[float] = []  # new audio each window added, this run
@@ -151,7 +170,7 @@ class Stream:
         with self._lock:
             self._halt()
             self.audio_out.ring.clear()
-            self.windows, self.generate_seconds, self.window_seconds = 0, [], []
+            self.windows, self.generate_seconds, self.window_seconds, self.window_log = 0, [], [], []
             self.last_error = None
             self._stop = threading.Event()
             self.audio_out.start()
@@ -185,16 +204,24 @@ class Stream:
         return STOPPED, self._underruns_at_stop
 
     def stats(self) -> dict[str, Any]:
-        """Counters for status replies and benchmarks."""
+        """Counters for status replies and benchmarks: underruns beside per-window generation time vs
+        the audio each window added (``late``: windows that took longer than the audio they covered)."""
         gen, new = sum(self.generate_seconds), sum(self.window_seconds)
         ring = self.audio_out.ring
         rate = self.audio_out.sample_rate
         state, underruns = self.state()
+        log_ = list(self.window_log)
+        steps = [w["steps_run"] for w in log_ if w.get("steps_run") is not None]
         return {"state": state, "underruns": underruns, "windows": self.windows,
                 "ring_underruns": ring.underruns, "silence_s": ring.underrun_frames / rate,
                 "device_underflows": getattr(self.audio_out, "device_underflows", 0),
                 "real_time_factor": gen / new if new else None, "buffered_s": ring.available() / rate,
-                "last_error": self.last_error}
+                "frames_played": ring.frames_read, "budget_fraction": self.budget_fraction,
+                "generate_s_max": max(self.generate_seconds[1:], default=None),  # the first window starts cold
+                "window_audio_s": new / len(self.window_seconds) if self.window_seconds else None,
+                "late_windows": sum(1 for w in log_[1:] if w["late"]),
+                "steps_run_min": min(steps, default=None), "steps_run_mean": sum(steps) / len(steps) if steps else None,
+                "last_window": log_[-1] if log_ else None, "last_error": self.last_error}
 
     def _halt(self) -> None:
         """Stop the producer and the output (caller holds the lock)."""
@@ -210,6 +237,11 @@ class Stream:
                             JOIN_TIMEOUT_S)
         if self._state == RUNNING:
             self._underruns_at_stop = int(self.audio_out.underruns)
+            if self.window_seconds:
+                log.info("stream stopped after %d windows: %d underruns, real-time factor %.2f, slowest window "
+                         "%.2f s for %.2f s of audio", self.windows, self._underruns_at_stop,
+                         sum(self.generate_seconds) / sum(self.window_seconds), max(self.generate_seconds),
+                         sum(self.window_seconds) / len(self.window_seconds))
         self.audio_out.ring.disarm()
         self.audio_out.stop()
         self._state = STOPPED
@@ -223,9 +255,17 @@ class Stream:
         splicer = Splicer(self.overlap, self.crossfade)
         resample = _Resampler(self.model_rate, self.audio_out.sample_rate)
         previous: np.ndarray | None = None
+        out_rate = self.audio_out.sample_rate
         try:
             while not stop.is_set():
                 window_spec = apply_live_controls(spec, dict(self.live_controls), self.windows)
+                armed = self.audio_out.ring.armed
+                buffered = self.audio_out.ring.available() / out_rate if armed else None
+                new_s = (clip_seconds(window_spec, MODEL_WINDOW_S) if previous is None
+                         else len(previous) / self.model_rate - self.overlap / self.model_rate)
+                budget = window_budget(self.budget_fraction, new_s, buffered) if self.budget_fraction > 0 else None
+                if budget is not None:
+                    window_spec = dataclasses.replace(window_spec, deadline_s=round(budget, 4))
                 t0 = time.perf_counter()
                 window = np.asarray(self.generate_window(window_spec, previous), dtype=np.float32).reshape(-1)
                 elapsed = time.perf_counter() - t0
@@ -238,6 +278,14 @@ class Stream:
                 self.windows += 1
                 self.generate_seconds.append(elapsed)
                 self.window_seconds.append(len(fresh) / self.model_rate)
+                runway = len(fresh) / self.model_rate if buffered is None else min(buffered, len(fresh) / self.model_rate)
+                self.window_log.append({"window": self.windows - 1, "generate_s": round(elapsed, 4),
+                                        "audio_s": round(len(fresh) / self.model_rate, 4),
+                                        "buffered_s": None if buffered is None else round(buffered, 4),
+                                        "budget_s": None if budget is None else round(budget, 4),
+                                        "steps_run": _steps_run(getattr(self.generate_window, "last_summary", None)),
+                                        "late": elapsed > runway})
+                del self.window_log[:-WINDOW_LOG]
                 log.debug("window %d: %.2f s of audio in %.2f s", self.windows, len(fresh) / self.model_rate, elapsed)
                 self.audio_out.write(resample(fresh), should_stop=stop.is_set)
                 if not self.audio_out.ring.armed and not stop.is_set():
@@ -254,6 +302,12 @@ class Stream:
                 finally:
                     self._lock.release()
             self._notify()
+
+
+def _steps_run(summary: Mapping[str, Any] | None) -> int | None:
+    """Optimisation steps a job's summary reports (all its windows), None when it does not say."""
+    ito = (summary or {}).get("ito")
+    return sum(int(w.get("steps_run", 0)) for w in ito) if isinstance(ito, list) else None
 
 
 # -- the real generator: outpainting through the job runner ------------------------------------------------
@@ -280,6 +334,7 @@ class RunnerWindows:
         self.overlap_seconds = overlap_seconds  # seconds of the previous window that open the next
         self.model_rate = model_rate  # sample rate of windows and references
         self.keep_results = keep_results  # leave each window's WAV and sidecar in the output folder
+        self.last_summary: dict[str, Any] | None = None  # the last window's job summary (steps run, deadline)
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -297,6 +352,7 @@ class RunnerWindows:
         else:
             spec = dataclasses.replace(spec, sample_rate_out=0)
         result = self.runner.run(spec, lambda *progress: None, self._cancel.is_set)
+        self.last_summary = dict(getattr(result, "summary", None) or {})
         wav = Path(result.wav_path)
         audio, rate = sf.read(wav, dtype="float32", always_2d=True)  # [n, channels]
         if rate != self.model_rate:
@@ -304,12 +360,13 @@ class RunnerWindows:
         if not self.keep_results:
             wav.unlink(missing_ok=True)
             wav.with_suffix(".json").unlink(missing_ok=True)
+            wav.with_suffix(".png").unlink(missing_ok=True)
         return audio.mean(axis=1)
 
 
 def open_stream(audio: Any, runner: Any, workdir: str | Path, live_controls: Mapping[str, float] | None = None,
                 overlap_seconds: float = 1.0, model_rate: int = 22050,
-                on_state: Callable[[str, int], None] | None = None) -> Stream:
+                on_state: Callable[[str, int], None] | None = None, budget_fraction: float = 0.0) -> Stream:
     """The server's stream: ``RunnerWindows`` over ``runner`` into an ``AudioOut`` built from the
     ``[audio]`` section (``audio``: ``AudioConfig``) at the output device's own rate."""
     from ditto_live.bridges.audio import AudioOut
@@ -317,4 +374,4 @@ def open_stream(audio: Any, runner: Any, workdir: str | Path, live_controls: Map
     out = AudioOut.for_device(audio.output_device, buffer_seconds=audio.buffer_seconds, block_size=audio.block_size)
     windows = RunnerWindows(runner, workdir, overlap_seconds, model_rate)
     return Stream(windows, out, live_controls, model_rate=model_rate, overlap_seconds=overlap_seconds,
-                  on_state=on_state)
+                  on_state=on_state, budget_fraction=budget_fraction)

@@ -297,3 +297,61 @@ def test_open_stream_plays_runner_windows_at_the_devices_rate(jack_server, tmp_p
     stream.stop()
     assert stream.windows >= 3 and stream.last_error is None
     assert stream.audio_out.ring.frames_read > 0 and stream.stats()["ring_underruns"] == 0
+
+
+# -- deadlines -------------------------------------------------------------------------------------------
+def test_a_windows_budget_is_a_fraction_of_the_audio_it_must_cover():
+    from ditto_live.stream import MIN_BUDGET_S, window_budget
+
+    assert window_budget(0.7, 4.0, None) == pytest.approx(2.8)  # nothing plays yet: its own new audio
+    assert window_budget(0.7, 4.0, 6.0) == pytest.approx(2.8)  # ahead: still its new audio
+    assert window_budget(0.7, 4.0, 1.0) == pytest.approx(0.7)  # behind: what is buffered
+    assert window_budget(0.7, 4.0, 0.0) == MIN_BUDGET_S  # never 0 (which would mean no deadline)
+
+
+class DeadlineOutpainter(ToneOutpainter):
+    """Takes ``full_cost`` seconds per window unless the spec's deadline is shorter; reports the
+    steps it ran like a job summary does (one step per 10 ms)."""
+
+    def __init__(self, window: int, overlap: int, full_cost: float):
+        super().__init__(window, overlap)
+        self.full_cost = full_cost
+        self.last_summary = None
+
+    def __call__(self, spec, previous):
+        cost = min(self.full_cost, spec.deadline_s) if spec.deadline_s else self.full_cost
+        time.sleep(cost)
+        self.last_summary = {"ito": [{"steps_run": int(cost / 0.01)}]}
+        return super().__call__(spec, previous)
+
+
+def test_with_a_deadline_a_generator_slower_than_real_time_keeps_up():
+    window, overlap = RATE // 2, RATE // 10  # 0.4 s of new audio per window, 0.8 s to make at full K
+    out = FakeAudioOut(RATE, buffer_seconds=1.0, block_size=256)
+    gen = DeadlineOutpainter(window, overlap, full_cost=0.8)
+    stream = Stream(gen, out, model_rate=RATE, overlap_seconds=0.1, crossfade_seconds=0.01, budget_fraction=0.6)
+    stream.start({"seconds": 0.5})
+    time.sleep(3.0)
+    stats = stream.stats()
+    stream.stop()
+    assert stats["underruns"] == 0 and stats["windows"] >= 5, stats
+    assert gen.specs[0].deadline_s == pytest.approx(0.6 * 0.5)  # the first window: its clip length
+    assert all(0 < s.deadline_s <= 0.6 * 0.4 + 1e-6 for s in gen.specs[1:])  # then at most 0.6 x 0.4 s
+    log = stream.window_log
+    assert [w["window"] for w in log] == list(range(len(log)))
+    assert all(w["budget_s"] == pytest.approx(s.deadline_s) for w, s in zip(log, gen.specs))
+    assert all(w["generate_s"] < w["audio_s"] for w in log) and stats["late_windows"] == 0
+    assert stats["steps_run_min"] >= 1 and stats["real_time_factor"] < 1.0
+    assert stats["frames_played"] > 0 and stats["budget_fraction"] == 0.6
+
+
+def test_without_a_deadline_the_same_generator_falls_behind_and_says_so():
+    out = FakeAudioOut(RATE, buffer_seconds=1.0, block_size=256)
+    gen = DeadlineOutpainter(RATE // 2, RATE // 10, full_cost=0.8)
+    stream = Stream(gen, out, model_rate=RATE, overlap_seconds=0.1, crossfade_seconds=0.01)
+    stream.start({"seconds": 0.5})
+    wait_for(lambda: stream.windows >= 3, timeout=5.0)
+    stats = stream.stats()
+    stream.stop()
+    assert gen.specs[0].deadline_s == 0 and stats["underruns"] > 0
+    assert stats["late_windows"] >= 1 and stats["real_time_factor"] > 1.0
