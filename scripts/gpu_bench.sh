@@ -80,38 +80,40 @@ compiled() {
 
 # eval: the paper's Table 1 on the shipped default bundle at the default K, on the GPU, from a carried subset of
 # the corpus's test split (.evaldata: 80 windows, made by scripts/make_evaldata.py, with its caption embeddings,
-# since the sentence encoder's 88 MB package does not travel). Four processes share the GPU (the tiny model
-# is launch-bound); each compares its methods under the same sharing.
+# since the sentence encoder's 88 MB package does not travel). Three processes share the GPU (the tiny model is
+# launch-bound), all under one deadline: DITTO vs DITTO-2 on intensity (8 cases); DITTO-2 on the other tasks
+# (8 cases), then the other suites without DITTO's optimisation; DITTO on the other tasks (2 cases each).
+# Each process compares its methods under the same sharing.
 evalsuite() {
-    local data=${EVAL_DATA:-.evaldata} t=${EVAL_TIMEOUT:-240}
+    local data=${EVAL_DATA:-.evaldata} end=$((SECONDS + ${EVAL_TIMEOUT:-240}))
     [ -d "$data" ] || { echo "eval: no $data (scripts/make_evaldata.py)"; return 1; }
     export DITTO_LIVE_TEXT_EMBEDDINGS=$data/captions.npz
     local ev=(python3 -P -m ditto_live.cli eval --suite table1 --model default --data "$data" --device "${DEVICE:-cuda}"
-              --threads 3 --save-audio 0 ${EVAL_EXTRA:-})
-    timeout "$t" "${ev[@]}" --tasks intensity --cases 8 --out "$out/eval/intensity" > "$out/eval_intensity.txt" 2>&1 &
-    timeout "$t" "${ev[@]}" --tasks melody,structure,outpaint,inpaint --cases 8 --skip-ditto \
-        --out "$out/eval/ditto2" > "$out/eval_ditto2.txt" 2>&1 &
-    timeout "$t" "${ev[@]}" --tasks melody,structure --cases 3 --out "$out/eval/ditto_ms" > "$out/eval_ms.txt" 2>&1 &
-    timeout "$t" "${ev[@]}" --tasks outpaint,inpaint --cases 3 --out "$out/eval/ditto_paint" > "$out/eval_paint.txt" 2>&1 &
-    local suite; for suite in table2 fig5 text; do  # the other suites, without DITTO's optimisation rows
-        timeout $((t / 3)) "${ev[@]/table1/$suite}" --cases 8 --skip-ditto --out "$out/eval/$suite" \
-            > "$out/eval_$suite.txt" 2>&1
-    done &
+              --threads 2 --save-audio 0 ${EVAL_EXTRA:-})
+    before_deadline() { local left=$((end - SECONDS)); [ "$left" -gt 5 ] && timeout "$left" "$@"; }
+    before_deadline "${ev[@]}" --tasks intensity --cases 8 --out "$out/eval/intensity" > "$out/eval_intensity.txt" 2>&1 &
+    { before_deadline "${ev[@]}" --tasks melody,structure,outpaint,inpaint --cases 8 --skip-ditto --out "$out/eval/ditto2"
+      local suite; for suite in table2 fig5 text; do
+          before_deadline "${ev[@]/table1/$suite}" --cases 8 --skip-ditto --out "$out/eval/$suite"; done
+    } > "$out/eval_ditto2.txt" 2>&1 &
+    { local task; for task in melody structure outpaint inpaint; do
+          before_deadline "${ev[@]}" --tasks "$task" --cases 2 --out "$out/eval/ditto_$task"; done
+    } > "$out/eval_ditto.txt" 2>&1 &
     wait
-    tail -n 3 "$out"/eval_*.txt
+    tail -n 2 "$out"/eval_*.txt
 }
 
 # session: what one lent GPU session runs (issue 6/11's Table 1 on the GPU, then issue 10's core benchmark
 # without the pytest phase); everything lands in OUT/session.tgz after each phase (the device returns 8 files).
 session() {
     local final=$out; out=/tmp/gpu_session; mkdir -p "$out"
-    pack() { tar -C "$out" -czf "$final/session.tgz" . 2>/dev/null; }
+    pack() { tar -C "$out" --exclude=references -czf "$final/session.tgz" . 2>/dev/null; }
     { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
       python3 -P -c 'import torch, ditto_live.bench as b; print("torch", torch.__version__, torch.version.cuda,
 torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'; } > "$out/env.txt" 2>&1
     cat "$out/env.txt"; pack
     evalsuite; pack
-    timeout "${CORE_TIMEOUT:-200}" "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto --settings M1T2 \
+    timeout "${CORE_TIMEOUT:-170}" "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto --settings M1T2 \
         --backend cudagraph,eager --baseline-backend cudagraph --seeds 1,4 --repeats 2 --baseline-repeats 0 \
         --out-dir /tmp/bench_wav --json "$out/gpu_core.json" --markdown "$out/gpu_core.md" > "$out/core.txt" 2>&1
     tail -n 30 "$out/core.txt"; pack

@@ -115,7 +115,7 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
     mel = bundle.mel_config
     cases = {t: make_cases(t, split, cfg.cases, bundle.tags, mel.frame_rate, mel.sample_rate, mel.window_seconds,
                            out / "references", cfg.seed) for t in tasks}
-    jobs = [(c, s) for t in tasks for s in settings for c in cases[t]]
+    jobs = [(c, s) for t in tasks for c in cases[t] for s in settings]  # case by case: a cut run stays paired
     roots = (str(out.resolve()),)
     gens: list[Generation] = []
     out.mkdir(parents=True, exist_ok=True)
