@@ -25,17 +25,7 @@ from ditto_live.engine.audio import PRESETS as MEL_PRESETS
 from ditto_live.engine.conditioning import NULL_TAG
 from ditto_live.engine.schedule import NUM_TRAIN_STEPS, q_sample, v_target
 from ditto_live.engine.tags import TagVocab
-from ditto_live.engine.train.common import (
-    CheckpointManager,
-    OptimConfig,
-    batch_indices,
-    count_params,
-    describe_machine,
-    find_resume,
-    resolve_device,
-    seed_everything,
-    train_loop,
-)
+from ditto_live.engine.train.common import OptimConfig, batch_indices, checkpoint_meta, start_run, train_loop
 from ditto_live.engine.train.dataset import MelData, load_mel_data, load_tag_vocab
 from ditto_live.engine.unet import UNET_PRESETS, UNet, UNetConfig
 
@@ -162,10 +152,9 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
     to OUT/step-N, OUT/latest and OUT/final. ``unet_config`` overrides the preset's UNet (tests, sweeps);
     ``init`` starts from a base checkpoint's weights and architecture (fine-tuning, a second phase on
     more data or longer windows) with a fresh schedule. Returns the final metrics."""
-    dev = resolve_device(device)
     optim = OptimConfig(lr=lr, warmup=warmup if warmup is not None else min(500, steps // 10), ema_decay=ema_decay)
     recipe = BaseRecipe(preset=preset, steps=steps, batch=batch, seed=seed, optim=optim, crop_frames=crop_frames)
-    gen = seed_everything(seed)
+    dev, gen, machine = start_run(seed, device)
     init_model, init_meta = _load_init(init) if init else (None, {})
     if data is None:
         vocab = merge_vocab(init_meta["tags"], load_tag_vocab(data_dir).to_dict()) if init else None
@@ -181,9 +170,7 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
     if init_model is not None:
         load_grown(model, init_model.state_dict())
     model = model.to(dev)
-    machine = describe_machine(dev)
-    log.info("base: %d windows, %s params, preset %s, batch %d, %d steps on %s", len(data.mels),
-             f"{count_params(model):,}", preset, batch, steps, machine)
+    log.info("base: %d windows, preset %s, batch %d", len(data.mels), preset, batch)
 
     def loss_fn(step: int) -> Tensor:
         idx = batch_indices(step, batch, len(data.mels), seed)
@@ -198,17 +185,13 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
         return {"val_loss": round(validation_loss(averaged, val.mels.to(dev).float(), val.tags.to(dev)), 6)}
 
     def export_meta(metrics: dict) -> dict:
-        return {"kind": "base", "model_config": unet_cfg.to_dict(), "mel_config": mel_cfg.to_dict(),
-                "tags": data.vocab, "vocab_sizes": list(data.vocab_sizes),
-                "recipe": recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels),
-                                              "init": str(init) if init else None,
-                                              "init_recipe": init_meta.get("recipe")},
-                "metrics": metrics | {"params": count_params(model)}, "machine": machine,
-                "wall_time_s": metrics.get("wall_time_s")}
+        return checkpoint_meta("base", model, unet_cfg.to_dict(), mel_cfg.to_dict(),
+                               recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels),
+                                                   "init": str(init) if init else None,
+                                                   "init_recipe": init_meta.get("recipe")},
+                               metrics, machine, tags=data.vocab, vocab_sizes=list(data.vocab_sizes))
 
-    ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
-    result = train_loop(model, loss_fn, steps, optim, dev, {"train": gen}, batch, ckpt=ckpt,
-                        export_meta=export_meta, resume_from=find_resume(out_dir, resume) if out_dir else None,
-                        desc="base", progress=progress, on_checkpoint=on_checkpoint, stop_at=stop_at,
-                        time_budget_s=time_budget_s)
+    result = train_loop(model, loss_fn, steps, optim, dev, {"train": gen}, batch, out_dir=out_dir,
+                        ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc="base",
+                        progress=progress, on_checkpoint=on_checkpoint, stop_at=stop_at, time_budget_s=time_budget_s)
     return result.metrics() | {"first_loss": round(result.first_loss, 6), "machine": machine}

@@ -208,6 +208,22 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def start_run(seed: int, device: str) -> tuple[torch.device, torch.Generator, str]:
+    """What a training entry point sets up first: its device ("auto" resolved), its generator
+    (``seed_everything``) and the one-line machine description for its checkpoints."""
+    dev = resolve_device(device)
+    return dev, seed_everything(seed), describe_machine(dev)
+
+
+def checkpoint_meta(kind: str, model: nn.Module, model_config: dict, mel_config: dict, recipe: dict,
+                    metrics: dict, machine: str, **more: Any) -> dict:
+    """The JSON of a trained checkpoint (docs/architecture.md): its kind, configs, recipe, metrics with
+    the parameter count, machine and wall time; ``more`` adds fields (the tag vocabulary)."""
+    return {"kind": kind, "model_config": model_config, "mel_config": mel_config, **more, "recipe": recipe,
+            "metrics": metrics | {"params": count_params(model)}, "machine": machine,
+            "wall_time_s": metrics.get("wall_time_s")}
+
+
 # ---------------------------------------------------------------------------------------------
 # progress
 
@@ -389,31 +405,37 @@ def _mean(values: list[float]) -> float:
 
 def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, optim: OptimConfig,
                device: torch.device, gens: dict[str, torch.Generator], examples_per_step: int,
-               ckpt: CheckpointManager | None = None, export_meta: Callable[[dict], dict] | None = None,
-               resume_from: Path | None = None, desc: str = "train", progress: bool = True,
+               out_dir: str | Path | None = None, ckpt_every: int = 0, resume: bool | str = False,
+               export_meta: Callable[[dict], dict] | None = None, desc: str = "train", progress: bool = True,
                on_checkpoint: Callable[[int, nn.Module], dict] | None = None, tail: int = 50,
                stop_at: int | None = None, time_budget_s: float | None = None,
                after_step: Callable[[int], None] | None = None, others: dict[str, Any] | None = None) -> LoopResult:
     """Run optimizer steps [resumed step, steps) of ``loss_fn(step) -> scalar loss``.
 
     AdamW with warm-up and cosine decay, gradient clipping, EMA, bf16 autocast on CUDA, a progress bar,
-    and periodic checkpoints whose exported weights are the EMA (``export_meta(metrics) -> meta`` gives
-    their JSON; ``on_checkpoint(step, ema_model) -> extra metrics`` e.g. a validation loss). ``loss_fn``
-    draws its batch and noise from ``gens`` and ``batch_indices(step, ...)`` so resumption is exact.
-    ``after_step(step)`` runs after each optimizer step (a distillation's target update) and ``others``
-    (objects with ``state_dict``) travel in the training state. The last export (at the end, also
-    without ``ckpt``) is the result's ``meta``; with ``ckpt`` it goes to OUT/final and OUT/latest.
-    ``stop_at`` (a step) or ``time_budget_s`` (seconds of this process) interrupt the run early with a
-    checkpoint in OUT/latest that ``resume_from`` continues exactly as if it had never stopped (the
-    schedule is always laid out over ``steps``).
+    and checkpoints under ``out_dir`` every ``ckpt_every`` steps whose exported weights are the EMA
+    (``export_meta(metrics) -> meta`` gives their JSON; ``on_checkpoint(step, ema_model) -> extra
+    metrics`` e.g. a validation loss). ``loss_fn`` draws its batch and noise from ``gens`` and
+    ``batch_indices(step, ...)`` so resumption is exact. ``after_step(step)`` runs after each optimizer
+    step (a distillation's target update) and ``others`` (objects with ``state_dict``) travel in the
+    training state. The last export (at the end, also without ``out_dir``) is the result's ``meta``; with
+    ``out_dir`` it goes to OUT/final and OUT/latest. ``stop_at`` (a step) or ``time_budget_s`` (seconds
+    of this process) interrupt the run early with a checkpoint in OUT/latest that ``resume`` (True, or a
+    checkpoint: see ``find_resume``) continues exactly as if it had never stopped (the schedule is always
+    laid out over ``steps``).
     """
     optimizer = make_optimizer(model, optim.lr, optim.weight_decay, optim.betas)
     ema = EMA(model, optim.ema_decay) if optim.ema_decay > 0 else None
+    ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
+    resume_from = find_resume(out_dir, resume) if out_dir is not None else None
     start, wall_before = 0, 0.0
     if resume_from is not None:
         state = CheckpointManager.restore(resume_from, model, optimizer, ema, gens, others)
         start, wall_before = int(state["step"]), float(state["extra"].get("wall_time_s", 0.0))
         log.info("resumed from %s at step %d", resume_from, start)
+    log.info("%s: %s parameters, steps %d to %d of %d, %d examples per step on %s", desc,
+             f"{count_params(model):,}", start, min(steps, stop_at or steps), steps, examples_per_step,
+             describe_machine(device))
     bar = Progress(steps, start, desc=desc, disable=not progress)
     losses: list[float] = []
     t0 = time.perf_counter()

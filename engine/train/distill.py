@@ -28,17 +28,7 @@ from ditto_live.engine import student_sampling as S
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.sampling import ddim_sample
 from ditto_live.engine.schedule import teacher_grid
-from ditto_live.engine.train.common import (
-    CheckpointManager,
-    OptimConfig,
-    batch_indices,
-    count_params,
-    describe_machine,
-    find_resume,
-    resolve_device,
-    seed_everything,
-    train_loop,
-)
+from ditto_live.engine.train.common import OptimConfig, batch_indices, checkpoint_meta, start_run, train_loop
 from ditto_live.engine.train.dataset import load_mel_data
 
 log = logging.getLogger(__name__)
@@ -132,11 +122,10 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
         raise ValueError(f"loss must be l2 or huber, got {loss!r}")
     if not w_min <= w_max:
         raise ValueError(f"need w_min <= w_max, got {w_min} > {w_max}")
-    dev = resolve_device(device)
     optim = OptimConfig(lr=lr, warmup=warmup if warmup is not None else min(100, steps // 10), ema_decay=ema_decay)
     recipe = DistillRecipe(kind=kind, steps=steps, batch=batch, w_min=w_min, w_max=w_max, target_ema=target_ema,
                            loss=loss, crop_frames=crop_frames, seed=seed, optim=optim)
-    gen = seed_everything(seed)
+    dev, gen, machine = start_run(seed, device)
     teacher_model, teacher_meta = load_teacher(teacher, dev)
     mel_cfg = teacher_meta.get("mel_config", {})
     preset = preset or teacher_meta.get("recipe", {}).get("preset", "tiny")
@@ -144,9 +133,7 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
         data = load_mel_data(data_dir, preset, "train", limit)
     student = D.init_student_from_teacher(teacher_model).to(dev).train().requires_grad_(True)
     target = D.make_ema(student)
-    machine = describe_machine(dev)
-    log.info("distil %s: %d windows, %s params, batch %d, %d steps, w ~ U[%g, %g] on %s", kind, len(data.mels),
-             f"{count_params(student):,}", batch, steps, w_min, w_max, machine)
+    log.info("distil %s: %d windows, batch %d, w ~ U[%g, %g]", kind, len(data.mels), batch, w_min, w_max)
 
     # a fixed evaluation set: the first windows' tags, x_T from a fixed seed, w = eval_w
     n_eval = min(eval_windows, len(data.mels))
@@ -181,19 +168,16 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
         return metrics | {"eval_w": eval_w, "eval_time_s": round(time.perf_counter() - t_eval, 1)}
 
     def export_meta(metrics: dict) -> dict:
-        return {"kind": kind, "model_config": student.cfg.to_dict() if hasattr(student, "cfg") else {},
-                "mel_config": mel_cfg, "tags": teacher_meta.get("tags", {}),
-                "vocab_sizes": list(getattr(student, "vocab_sizes", teacher_meta.get("vocab_sizes", []))),
-                "recipe": recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels), "preset": preset,
-                                              "teacher": str(teacher) if not isinstance(teacher, tuple) else None},
-                "metrics": metrics | {"params": count_params(student)}, "machine": machine,
-                "wall_time_s": metrics["wall_time_s"]}
+        return checkpoint_meta(kind, student, student.cfg.to_dict() if hasattr(student, "cfg") else {}, mel_cfg,
+                               recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels), "preset": preset,
+                                                   "teacher": str(teacher) if not isinstance(teacher, tuple) else None},
+                               metrics, machine, tags=teacher_meta.get("tags", {}),
+                               vocab_sizes=list(getattr(student, "vocab_sizes", teacher_meta.get("vocab_sizes", []))))
 
-    ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
-    result = train_loop(student, loss_fn, steps, optim, dev, {"train": gen}, batch, ckpt=ckpt,
-                        export_meta=export_meta, resume_from=find_resume(out_dir, resume) if out_dir else None,
-                        desc=kind, progress=progress, on_checkpoint=on_checkpoint, stop_at=stop_at,
-                        time_budget_s=time_budget_s, after_step=after_step, others={"target": target})
+    result = train_loop(student, loss_fn, steps, optim, dev, {"train": gen}, batch, out_dir=out_dir,
+                        ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc=kind, progress=progress,
+                        on_checkpoint=on_checkpoint, stop_at=stop_at, time_budget_s=time_budget_s,
+                        after_step=after_step, others={"target": target})
     return result.meta["metrics"] | {"first_loss": round(result.first_loss, 6), "machine": machine}
 
 

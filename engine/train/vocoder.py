@@ -18,17 +18,7 @@ from torch import Tensor
 
 from ditto_live.engine.audio import PRESETS as MEL_PRESETS
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
-from ditto_live.engine.train.common import (
-    CheckpointManager,
-    OptimConfig,
-    batch_indices,
-    count_params,
-    describe_machine,
-    find_resume,
-    resolve_device,
-    seed_everything,
-    train_loop,
-)
+from ditto_live.engine.train.common import OptimConfig, batch_indices, checkpoint_meta, start_run, train_loop
 from ditto_live.engine.train.dataset import read_shards
 from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder, VocoderConfig
 
@@ -122,20 +112,18 @@ def train_vocoder(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny
                   time_budget_s: float | None = None) -> dict:
     """Train a vocoder on a corpus (or on ``audio`` [N, samples] given directly); checkpoints of kind
     "vocoder" go to OUT/step-N, OUT/latest and OUT/final. Returns the final metrics."""
-    dev = resolve_device(device)
     recipe = VocoderRecipe(preset=preset, steps=steps, batch=batch, seed=seed,
                            optim=OptimConfig(lr=lr, warmup=min(100, steps // 10), ema_decay=0.995))
-    gen = seed_everything(seed)
+    dev, gen, machine = start_run(seed, device)
     mel_cfg: MelConfig = MEL_PRESETS[preset]
     voc_cfg: VocoderConfig = VOCODER_PRESETS[preset]
     if audio is None:
         audio = load_train_audio(data_dir, limit=limit)
-    log.info("vocoder: %d training windows, preset %s, device %s", len(audio), preset, dev)
+    log.info("vocoder: %d training windows, preset %s", len(audio), preset)
     model = Vocoder(voc_cfg).to(dev)
     front = MelFrontEnd(mel_cfg).to(dev)
     hop = mel_cfg.hop_length
     segment = min(recipe.segment_frames, audio.shape[1] // hop)
-    machine = describe_machine(dev)
 
     def loss_fn(step: int) -> Tensor:
         idx = batch_indices(step, batch, len(audio), seed)
@@ -143,13 +131,10 @@ def train_vocoder(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny
         return vocoder_loss(model, wav, front, recipe.mel_weight)
 
     def export_meta(metrics: dict) -> dict:
-        return {"kind": "vocoder", "model_config": voc_cfg.to_dict(), "mel_config": mel_cfg.to_dict(),
-                "recipe": recipe.to_dict() | {"data": str(data_dir), "windows": len(audio)},
-                "metrics": metrics | {"params": count_params(model)}, "machine": machine,
-                "wall_time_s": metrics.get("wall_time_s")}
+        return checkpoint_meta("vocoder", model, voc_cfg.to_dict(), mel_cfg.to_dict(),
+                               recipe.to_dict() | {"data": str(data_dir), "windows": len(audio)}, metrics, machine)
 
-    ckpt = CheckpointManager(out_dir, ckpt_every)
-    result = train_loop(model, loss_fn, steps, recipe.optim, dev, {"data": gen}, batch, ckpt=ckpt,
-                        export_meta=export_meta, resume_from=find_resume(out_dir, resume),
-                        desc="vocoder", progress=progress, stop_at=stop_at, time_budget_s=time_budget_s)
+    result = train_loop(model, loss_fn, steps, recipe.optim, dev, {"data": gen}, batch, out_dir=out_dir,
+                        ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc="vocoder",
+                        progress=progress, stop_at=stop_at, time_budget_s=time_budget_s)
     return result.metrics() | {"first_loss": round(result.first_loss, 6), "machine": machine}
