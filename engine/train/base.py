@@ -67,6 +67,17 @@ def random_crop(x0: Tensor, frames: int, generator: torch.Generator, multiple: i
     return torch.stack([x0[i, ..., s:s + frames] for i, s in enumerate(starts)])
 
 
+def mel_batch(data: MelData, step: int, batch: int, seed: int, device: torch.device, crop_frames: int,
+              multiple: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Batch ``step`` of the data order (``batch_indices``): x0 [B, 1, F, n] float32 on ``device``, a random
+    crop of ``crop_frames`` frames (a multiple of ``multiple``) when given, and its tags [B, 4] (CPU)."""
+    idx = batch_indices(step, batch, len(data.mels), seed)
+    x0 = data.mels[idx].to(device).float()
+    if crop_frames:
+        x0 = random_crop(x0, crop_frames, generator, multiple)
+    return x0, data.tags[idx]
+
+
 def drop_tags(tags: Tensor, p_row: float, p_field: float, generator: torch.Generator) -> Tensor:
     """Null whole rows with probability p_row and single fields with probability p_field.
     tags: [B, K] long -> [B, K] long"""
@@ -173,11 +184,8 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
     log.info("base: %d windows, preset %s, batch %d", len(data.mels), preset, batch)
 
     def loss_fn(step: int) -> Tensor:
-        idx = batch_indices(step, batch, len(data.mels), seed)
-        x0 = data.mels[idx].to(dev).float()
-        if crop_frames:
-            x0 = random_crop(x0, crop_frames, gen, model.downsample_factor)
-        return base_loss(model, x0, data.tags[idx].to(dev), gen, recipe.cfg_drop, recipe.field_drop)
+        x0, tags = mel_batch(data, step, batch, seed, dev, crop_frames, model.downsample_factor, gen)
+        return base_loss(model, x0, tags.to(dev), gen, recipe.cfg_drop, recipe.field_drop)
 
     def on_checkpoint(step: int, averaged: nn.Module) -> dict:
         if val is None or len(val.mels) == 0:

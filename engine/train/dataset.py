@@ -103,12 +103,8 @@ class MelWindows(Dataset):
     def __init__(self, root: str | Path, preset: str = "tiny", splits: str | tuple[str, ...] = ("train",),
                  vocab: TagVocab | None = None, in_memory: bool = True, limit: int = 0):
         self.root = Path(root)
-        splits = (splits,) if isinstance(splits, str) else tuple(splits)
-        unknown = set(splits) - set(SPLITS)
-        if unknown:
-            raise ValueError(f"unknown split(s) {sorted(unknown)}; splits are {SPLITS}")
+        splits, rows = _select(self.root, splits)
         self.vocab = vocab or load_tag_vocab(self.root)
-        rows = [m for m in read_windows(self.root) if m["split"] in splits]
         rows = rows[:limit] if limit else rows  # the first ``limit`` windows
         self.meta = rows
         self.tags = torch.tensor([encode_tags(m.get("tags", {}), self.vocab) for m in rows],
@@ -162,8 +158,7 @@ class AudioWindows(Dataset):
     def __init__(self, root: str | Path, preset: str = "tiny", splits: str | tuple[str, ...] = ("train",),
                  in_memory: bool = False):
         self.root = Path(root)
-        splits = (splits,) if isinstance(splits, str) else tuple(splits)
-        self.meta = [m for m in read_windows(self.root) if m["split"] in splits]
+        splits, self.meta = _select(self.root, splits)
         shard_size = _shard_size(self.meta)
         self._audio = {s: _ShardReader(self.root / "audio", s, "audio", shard_size, in_memory) for s in splits}
         self._mel = {s: _ShardReader(self.root / "mels" / preset, s, "mel", shard_size, in_memory) for s in splits}
@@ -175,6 +170,15 @@ class AudioWindows(Dataset):
         m = self.meta[i]
         row = int(m["row"])
         return self._audio[m["split"]].get(row).float(), self._mel[m["split"]].get(row).float().unsqueeze(0)
+
+
+def _select(root: Path, splits: str | tuple[str, ...]) -> tuple[tuple[str, ...], list[dict]]:
+    """The split names (checked) and the windows.jsonl rows in them, in file order."""
+    splits = (splits,) if isinstance(splits, str) else tuple(splits)
+    unknown = set(splits) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown split(s) {sorted(unknown)}; splits are {SPLITS}")
+    return splits, [m for m in read_windows(root) if m["split"] in splits]
 
 
 def _shard_size(rows: list[dict]) -> int:

@@ -28,7 +28,7 @@ from ditto_live.engine import student_sampling as S
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.sampling import ddim_sample
 from ditto_live.engine.schedule import teacher_grid
-from ditto_live.engine.train.common import OptimConfig, batch_indices, checkpoint_meta, start_run, train_loop
+from ditto_live.engine.train.common import OptimConfig, checkpoint_meta, start_run, train_loop
 from ditto_live.engine.train.dataset import load_mel_data
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
                   eval_w: float = 3.0, stop_at: int | None = None, time_budget_s: float | None = None) -> dict:
     """Distil ``teacher`` (a base checkpoint folder, or (model, meta)) into a ``kind`` student on the
     corpus at ``data_dir`` (or ``data``, a ``dataset.MelData``). Returns the final metrics."""
-    from ditto_live.engine.train.base import drop_tags, random_crop
+    from ditto_live.engine.train.base import drop_tags, mel_batch
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -144,11 +144,8 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
     grid = teacher_grid(recipe.teacher_steps)
 
     def loss_fn(step: int) -> Tensor:
-        idx = batch_indices(step, batch, len(data.mels), seed)
-        x0 = data.mels[idx].to(dev).float()
-        if crop_frames:
-            x0 = random_crop(x0, crop_frames, gen, getattr(student, "downsample_factor", 1))
-        tags = drop_tags(data.tags[idx], recipe.cfg_drop, recipe.field_drop, gen).to(dev)
+        x0, tags = mel_batch(data, step, batch, seed, dev, crop_frames, getattr(student, "downsample_factor", 1), gen)
+        tags = drop_tags(tags, recipe.cfg_drop, recipe.field_drop, gen).to(dev)
         w = D.sample_w(batch, w_min, w_max, gen, dev)
         return LOSSES[kind](student, target, teacher_model, x0, Cond(tags), w, gen, loss=loss, grid=grid)
 
