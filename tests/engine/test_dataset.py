@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from ditto_live.data.shards import CorpusWriter
-from ditto_live.engine.train.dataset import AudioWindows, MelWindows, load_tag_vocab, load_truth
+from ditto_live.engine.train.dataset import (
+    AudioWindows,
+    MelWindows,
+    load_mel_data,
+    load_tag_vocab,
+    load_truth,
+)
 
 GENRES = ("folk", "chorale", "dance")
 
@@ -70,3 +76,18 @@ def test_audio_windows_pair_audio_with_its_mel(corpus):
     assert torch.allclose(mel, torch.full_like(mel, 0.0), atol=1e-3)
     truth = load_truth(corpus, "train")
     assert truth.shape == (7, 512) and int(truth[5, 0]) == 5
+
+
+def test_load_mel_data_holds_what_mel_windows_serves_and_stops_reading_at_the_limit(corpus):
+    ds = MelWindows(corpus, "tiny", "train", in_memory=False)  # row by row, one shard at a time
+    data = load_mel_data(corpus, "tiny", "train")
+    assert data.mels.shape == (7, 1, 80, 512) and data.mels.dtype == torch.float16
+    for i in range(len(ds)):
+        mel, tags = ds[i]
+        assert torch.equal(data.mels[i].float(), mel) and torch.equal(data.tags[i], tags)
+    assert data.vocab == ds.vocab.to_dict()
+    assert torch.equal(load_mel_data(corpus, "tiny", "train", limit=4).mels, data.mels[:4])  # 2 of 3 shards
+    with pytest.raises(FileNotFoundError):
+        load_mel_data(corpus, "tiny", "test")  # a split with no windows
+    with pytest.raises(ValueError):
+        AudioWindows(corpus, "tiny", "holdout")
