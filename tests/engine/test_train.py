@@ -218,3 +218,35 @@ def test_init_from_a_checkpoint_grows_the_tag_tables_keeping_old_rows(tmp_path):
     meta = json.loads((tmp_path / "p2" / "final" / "model.json").read_text())
     assert meta["model_config"]["channels"] == list(MICRO.channels)
     assert meta["recipe"]["init"] == str(tmp_path / "p1" / "final")
+
+
+class _Counter:
+    """Trained state outside the model (like a distillation's target), counted by ``after_step``."""
+
+    def __init__(self):
+        self.n = 0
+
+    def state_dict(self) -> dict:
+        return {"n": self.n}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.n = state["n"]
+
+
+def test_train_loop_runs_after_step_once_a_step_and_carries_others_through_a_resume(tmp_path):
+    pytest.importorskip("ditto_live.engine.checkpoint")
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    kw = dict(steps=5, optim=OptimConfig(lr=1e-2, warmup=1, ema_decay=0.0), device=torch.device("cpu"),
+              examples_per_step=4, progress=False, out_dir=tmp_path, ckpt_every=0,
+              export_meta=lambda metrics: {"kind": "toy", "model_config": {}, "metrics": metrics})
+
+    model, first = nn.Linear(2, 1), _Counter()
+    cut = train_loop(model, lambda step: model(x).square().mean(), gens={}, stop_at=3, others={"c": first},
+                     after_step=lambda step: setattr(first, "n", first.n + 1), **kw)
+    assert cut.steps == 3 and first.n == 3 and cut.meta["metrics"]["steps"] == 3
+
+    model, second = nn.Linear(2, 1), _Counter()
+    done = train_loop(model, lambda step: model(x).square().mean(), gens={}, resume=True, others={"c": second},
+                      after_step=lambda step: setattr(second, "n", second.n + 1), **kw)
+    assert done.steps == 5 and second.n == 5  # restored to 3, then two more steps
+    assert (tmp_path / "final" / "train_state.pt").exists()
