@@ -8,13 +8,16 @@ A performer plays a melody, rides a controller and (optionally) sends MIDI clock
 - records the take: notes (top voice) and the CC sweep, in beats — the clock's song position while
   it runs, else free time at the current tempo; MIDI Start begins a new take;
 - builds a job spec from the take: a melody control at the clock's tempo, an intensity curve, a
-  length in bars.
+  length in bars (the server's ``/ditto/midi/take`` submits it; ``/ditto/midi/reset`` starts a new take).
+
+``handle`` runs on the MIDI thread and the take is read on the OSC thread: one lock covers both.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +50,7 @@ class MidiControl:
         self.cc = CCRecorder(self.timeline.beat_at, cc=intensity_cc, low_db=low_db, high_db=high_db,
                              channel=channel)
         self._take_synced = False  # some of the take was recorded against a running clock
+        self._lock = threading.RLock()  # MIDI thread (handle) vs the server's thread (take, reset)
         self.clock.listeners.append(self._on_transport)
         midi_input.add_handler(self.handle)
 
@@ -84,6 +88,10 @@ class MidiControl:
 
     def handle(self, msg: mido.Message, t: float) -> None:
         """One incoming message (called on the MIDI thread)."""
+        with self._lock:
+            self._handle(msg, t)
+
+    def _handle(self, msg: mido.Message, t: float) -> None:
         self.clock.handle(msg, t)
         if msg.type == "clock" and self.clock.bpm is not None:
             bpm = round(self.clock.bpm, 1)
@@ -106,10 +114,24 @@ class MidiControl:
 
     def reset(self) -> None:
         """Forget the recorded take (free time restarts at the next event)."""
-        self.notes.reset()
-        self.cc.reset()
-        self.timeline.reset()
-        self._take_synced = False
+        with self._lock:
+            self.notes.reset()
+            self.cc.reset()
+            self.timeline.reset()
+            self._take_synced = False
+
+    def take_state(self) -> tuple[int, float]:
+        """(notes in the take so far, tempo in force)."""
+        with self._lock:
+            return len(self.notes.notes()), self.bpm
+
+    def take_job(self, base: dict[str, Any] | None = None) -> dict[str, Any]:
+        """:meth:`job_dict` of the take so far; ValueError when nothing was recorded."""
+        with self._lock:
+            if self.take_origin() is None:
+                raise ValueError("the MIDI take is empty: play notes or move the intensity CC first "
+                                 "(MIDI Start or /ditto/midi/reset begins a take)")
+            return self.job_dict(base)
 
     # -- job ---------------------------------------------------------------------------------------
     def take_origin(self) -> float | None:

@@ -59,6 +59,13 @@ MESSAGES: tuple[Message, ...] = (
        "start continuous generation (chained outpainting) into the audio output"),
     _m("/ditto/stream/stop", "request", "", ("/ditto/stream/state", "/ditto/error"),
        "stop continuous generation"),
+    _m("/ditto/midi/take", "request", "job_id:s spec:s",
+       ("/ditto/job/accepted", "/ditto/job/progress") + _JOB_TERMINAL,
+       "submit the MIDI take (recorded since MIDI Start or /ditto/midi/reset) as a job: its notes become "
+       "a melody control and its CC sweep an intensity curve, in beats at the tempo in force, its length "
+       "whole bars; spec is a base job JSON ('' = none) whose other keys and controls are kept"),
+    _m("/ditto/midi/reset", "request", "", ("/ditto/midi/state", "/ditto/error"),
+       "start a new MIDI take: forget the notes and CC recorded so far"),
     _m("/ditto/client/subscribe", "request", "port:i", ("/ditto/client/subscribed", "/ditto/error"),
        "also send every reply and stream state to this UDP port on the sender's host"),
     _m("/ditto/client/unsubscribe", "request", "port:i", ("/ditto/client/subscribed",),
@@ -76,6 +83,7 @@ MESSAGES: tuple[Message, ...] = (
     _m("/ditto/job/state", "reply", "job_id:s state:s", (), "queued|running|done|error|unknown"),
     _m("/ditto/control/value", "reply", "name:s value:f", (), "the control's value now in force"),
     _m("/ditto/stream/state", "reply", "state:s underruns:i", (), "stopped|running, underruns so far"),
+    _m("/ditto/midi/state", "reply", "notes:i bpm:f", (), "the MIDI take: notes recorded, tempo in force"),
     _m("/ditto/client/subscribed", "reply", "port:i on:i", (), "subscription state for the port"),
     _m("/ditto/error", "reply", "code:s message:s", (),
        "a datagram that was not a well-formed request (unknown address, wrong types), or a request "

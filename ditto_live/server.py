@@ -67,6 +67,20 @@ class StreamControl(Protocol):
         ...
 
 
+class MidiTake(Protocol):
+    """What the server needs from the MIDI bridge (``ditto_live.midi_control.MidiControl``)."""
+
+    def take_job(self, base: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The take recorded so far as a job dict (ValueError when it is empty)."""
+        ...
+
+    def reset(self) -> None: ...
+
+    def take_state(self) -> tuple[int, float]:
+        """(notes recorded, tempo in force)."""
+        ...
+
+
 class RequestError(Exception):
     """A request cannot be served; ``code`` is a protocol error code."""
 
@@ -88,10 +102,11 @@ class Server:
 
     def __init__(self, config: ServerConfig, runner: Runner, stream: StreamControl | None = None,
                  endpoint: OscEndpoint | None = None, chunk_timeout_s: float = 30.0,
-                 live_controls: dict[str, float] | None = None) -> None:
+                 live_controls: dict[str, float] | None = None, midi: MidiTake | None = None) -> None:
         self.config = config
         self.runner = runner
         self.stream = stream
+        self.midi = midi  # the MIDI take for /ditto/midi/take|reset (None: served without --midi)
         self.loopback_only = is_loopback(config.host)
         try:
             self._allow = AllowList(config.allow)
@@ -118,7 +133,8 @@ class Server:
             "/ditto/job/submit": self._submit, "/ditto/job/chunk": self._chunk,
             "/ditto/job/cancel": self._cancel, "/ditto/job/status": self._job_status,
             "/ditto/control/set": self._control_set, "/ditto/stream/start": self._stream_start,
-            "/ditto/stream/stop": self._stream_stop, "/ditto/client/subscribe": self._subscribe,
+            "/ditto/stream/stop": self._stream_stop, "/ditto/midi/take": self._midi_take,
+            "/ditto/midi/reset": self._midi_reset, "/ditto/client/subscribe": self._subscribe,
             "/ditto/client/unsubscribe": self._unsubscribe,
         }
 
@@ -220,7 +236,8 @@ class Server:
             values = coerce_args(address, args)
         except ArgumentError as exc:
             job_id = args[0] if args and isinstance(args[0], str) else None
-            if address in ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel") and job_id is not None:
+            if address in ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel",
+                           "/ditto/midi/take") and job_id is not None:
                 self._send_job_error(job_id, [sender], "bad_request", str(exc))
             else:
                 self._send_error(sender, "bad_request", str(exc))
@@ -286,6 +303,12 @@ class Server:
                                  "controls": dict(self.live_controls), "output_dir": str(self.output_dir)}
         if self.stream is not None:
             state["stream"] = self._stream_status()[0]
+            stats = getattr(self.stream, "stats", None)
+            if stats is not None:  # underruns beside generation time vs audio per window
+                state["stream_stats"] = stats()
+        if self.midi is not None:
+            notes, bpm = self.midi.take_state()
+            state["midi"] = {"notes": notes, "bpm": bpm}
         self._send([sender], "/ditto/server/state", [json.dumps(state, default=str)])
 
     def load_spec(self, text: str, live_defaults: bool = False) -> JobSpec:
@@ -293,6 +316,16 @@ class Server:
 
         With ``live_defaults`` the live controls cfg, seed and bpm fill in those keys when the job
         leaves them out (a job's own values always win)."""
+        raw = self.read_json(text)
+        if live_defaults and isinstance(raw, dict):
+            live = dict(self.live_controls)
+            for key in LIVE_JOB_DEFAULTS:
+                if key in live and key not in raw:
+                    raw[key] = int(live[key]) if key == "seed" else float(live[key])
+        return self.check_inputs(parse_job(raw))
+
+    def read_json(self, text: str) -> Any:
+        """JSON text, or '@' + path of a JSON file under an allowed root, within the payload limit."""
         limit = self.config.max_payload_bytes
         if len(text.encode("utf-8", "replace")) > limit:
             raise RequestError("too_large", f"spec exceeds {limit} bytes")
@@ -302,15 +335,9 @@ class Server:
                 raise RequestError("too_large", f"{path} exceeds {limit} bytes")
             text = path.read_text(encoding="utf-8")
         try:
-            raw = json.loads(text)
+            return json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:
             raise RequestError("bad_request", f"spec is not JSON: {exc}") from None
-        if live_defaults and isinstance(raw, dict):
-            live = dict(self.live_controls)
-            for key in LIVE_JOB_DEFAULTS:
-                if key in live and key not in raw:
-                    raw[key] = int(live[key]) if key == "seed" else float(live[key])
-        return self.check_inputs(parse_job(raw))
 
     def check_inputs(self, spec: JobSpec) -> JobSpec:
         """Every file a job would read resolved under the allowed roots (else PathForbidden)."""
@@ -459,6 +486,46 @@ class Server:
                 self._send([sender], "/ditto/stream/state", list(self._stream_status()))
 
         threading.Thread(target=call, name="ditto-stream-control", daemon=True).start()
+
+    def _midi_take(self, args: list[Any], sender: Addr) -> None:
+        """The MIDI take as a job, merged into the base spec; replies like ``/ditto/job/submit``."""
+        job_id, base_text = args
+        if self.midi is None:
+            self._send_job_error(job_id, [sender], "failed", "no MIDI input: start the server with --midi")
+            return
+        try:
+            base = self.load_base(base_text)
+            job = self.midi.take_job(base)
+        except RequestError as exc:
+            self._send_job_error(job_id, [sender], exc.code, str(exc))
+            return
+        except ValueError as exc:
+            self._send_job_error(job_id, [sender], "bad_request", str(exc))
+            return
+        try:
+            self.submit_job(job_id, job, sender)
+        except RequestError as exc:
+            self._send_job_error(job_id, [sender], exc.code, str(exc))
+
+    def load_base(self, text: str) -> dict[str, Any]:
+        """A base job dict from JSON text ('' = {}); '@' + path reads a file under an allowed root."""
+        try:
+            raw = self.read_json(text) if text.strip() else {}
+        except RequestError:
+            raise
+        except Exception as exc:
+            raise RequestError(*self._request_error(exc)) from exc
+        if not isinstance(raw, dict):
+            raise RequestError("bad_request", "spec: expected a JSON object")
+        return raw
+
+    def _midi_reset(self, args: list[Any], sender: Addr) -> None:
+        if self.midi is None:
+            self._send_error(sender, "failed", "no MIDI input: start the server with --midi")
+            return
+        self.midi.reset()
+        notes, bpm = self.midi.take_state()
+        self._send([sender], "/ditto/midi/state", [int(notes), float(bpm)])
 
     def _subscribe(self, args: list[Any], sender: Addr) -> None:
         port = args[0]

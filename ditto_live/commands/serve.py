@@ -16,6 +16,8 @@ from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
 
+DEFAULT_STREAM_BUDGET = 0.7  # a window's deadline as a fraction of the audio it must cover
+
 
 def add_server_flags(parser: argparse.ArgumentParser) -> None:
     """Flags that map onto ``config.server`` (shared with ``demo``)."""
@@ -39,9 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue-size", type=int, help="jobs waiting before 'busy' (server.queue_size)")
     add_server_flags(parser)
     parser.add_argument("--midi", action="store_true",
-                        help="also listen to MIDI ([midi] settings): the CC rides intensity, clock sets bpm")
+                        help="also listen to MIDI ([midi] settings): the CC rides intensity, clock sets bpm, "
+                             "/ditto/midi/take submits the played take as a job")
     parser.add_argument("--stream", action="store_true",
                         help="enable /ditto/stream/start|stop: continuous generation into the [audio] output")
+    parser.add_argument("--stream-budget", type=float, default=DEFAULT_STREAM_BUDGET, metavar="F",
+                        help="each stream window's deadline: F x the audio it must cover before playback runs "
+                             f"dry; the optimisation stops early to meet it (default {DEFAULT_STREAM_BUDGET}; "
+                             "0 = no deadline, the spec's steps run in full)")
+    parser.add_argument("--stream-overlap", type=float, default=1.0, metavar="S",
+                        help="seconds of the previous window that open the next (its outpaint reference)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--drop-folder", metavar="DIR",
                         help="also run job JSON files dropped into DIR (replies go to OSC subscribers)")
 
@@ -78,7 +88,8 @@ def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: boo
 
 
 def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
-    """Open the configured MIDI input and let it drive the live controls (intensity CC, clock bpm)."""
+    """Open the configured MIDI input and let it drive the live controls (intensity CC, clock bpm).
+    -> the ``MidiControl`` (its ``input`` is the port; the server submits its take)."""
     from ditto_live.bridges.midi import open_midi_input
     from ditto_live.midi_control import MidiControl
 
@@ -86,15 +97,27 @@ def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
         midi_input = open_midi_input(cfg.midi.input_port, channel=cfg.midi.channel)
     except (RuntimeError, OSError) as exc:
         raise UsageError(f"--midi: {exc}") from exc
-    MidiControl.from_config(cfg.midi, midi_input, live_controls=live_controls)
+    control = MidiControl.from_config(cfg.midi, midi_input, live_controls=live_controls)
     log.info("MIDI: listening on %s (intensity CC %d)", midi_input.name, cfg.midi.intensity_cc)
-    return midi_input
+    return control
 
 
 def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], output_dir: str | Path,
-                 audio_out: Any = None, overlap_seconds: float = 1.0) -> Any:
-    """Continuous mode: windows from the runner (each outpaints the last) into the [audio] output."""
+                 audio_out: Any = None, overlap_seconds: float = 1.0, budget_fraction: float = 0.0,
+                 allowed_roots: tuple[str, ...] | None = None) -> Any:
+    """Continuous mode: windows from the runner (each outpaints the last) into the [audio] output, each
+    with a deadline of ``budget_fraction`` x the audio it must cover (0 = none)."""
     from ditto_live.stream import RunnerWindows, Stream
+
+    if not 0 <= budget_fraction <= 1:
+        raise UsageError(f"--stream-budget {budget_fraction}: expected 0..1 (0 = no deadline)")
+    if overlap_seconds < 0:
+        raise UsageError(f"--stream-overlap {overlap_seconds}: expected >= 0 seconds")
+    workdir = Path(output_dir).expanduser().resolve() / ".stream"
+    roots = [Path(r).expanduser().resolve() for r in (allowed_roots or ())]
+    if allowed_roots is not None and not any(workdir.is_relative_to(r) for r in roots):
+        raise UsageError(f"--stream: the output folder {workdir.parent} must lie under an allowed root "
+                         "(each window reads the previous one from it as its outpaint reference)")
 
     if audio_out is None:
         from ditto_live.bridges.audio import AudioOut
@@ -105,21 +128,28 @@ def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], outp
         except Exception as exc:  # PortAudio errors are their own types
             raise UsageError(f"--stream: no audio output ({exc})") from exc
     rate = int(getattr(runner, "sample_rate", 22050))
-    windows = RunnerWindows(runner, Path(output_dir).expanduser() / ".stream", overlap_seconds, model_rate=rate)
-    return Stream(windows, audio_out, live_controls=live_controls, model_rate=rate, overlap_seconds=overlap_seconds)
+    windows = RunnerWindows(runner, workdir, overlap_seconds, model_rate=rate)
+    return Stream(windows, audio_out, live_controls=live_controls, model_rate=rate, overlap_seconds=overlap_seconds,
+                  budget_fraction=budget_fraction)
 
 
 def run(args: argparse.Namespace) -> int:
     from ditto_live.server import Server
 
     config = server_config(args.cfg, args)
+    if args.threads and not args.fake_runner:
+        import torch
+
+        torch.set_num_threads(args.threads)
     runner = make_runner(args.cfg, config, fake=args.fake_runner)
     live: dict[str, float] = {}  # one dict: OSC /ditto/control/set and MIDI write it, the stream reads it
-    stream = build_stream(args.cfg, runner, live, config.output_dir) if args.stream else None
-    server = Server(config, runner, stream=stream, live_controls=live)
+    stream = build_stream(args.cfg, runner, live, config.output_dir, overlap_seconds=args.stream_overlap,
+                          budget_fraction=args.stream_budget, allowed_roots=config.allowed_roots) if args.stream else None
+    midi = attach_midi(args.cfg, live) if args.midi else None
+    midi_input = midi.input if midi is not None else None
+    server = Server(config, runner, stream=stream, live_controls=live, midi=midi)
     if stream is not None:
         stream.on_state = server.notify_stream_state  # subscribers hear when the stream stops on its own
-    midi_input = attach_midi(args.cfg, live) if args.midi else None
     drop = None
     if args.drop_folder:
         from ditto_live.bridges.filedrop import FileDrop

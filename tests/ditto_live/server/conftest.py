@@ -45,6 +45,25 @@ class FakeStream:
         self.controls[name] = value
 
 
+class FakeMidiTake:
+    """A stand-in for ditto_live/midi_control.py's take: two notes, or empty after reset()."""
+
+    def __init__(self) -> None:
+        self.notes = [[60, 0.0, 1.0], [64, 1.0, 1.0]]
+
+    def take_job(self, base: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not self.notes:
+            raise ValueError("the MIDI take is empty")
+        controls = [c for c in (base or {}).get("controls", []) if c.get("type") != "melody"]
+        return {**(base or {}), "bars": 1, "controls": controls + [{"type": "melody", "notes": self.notes}]}
+
+    def reset(self) -> None:
+        self.notes = []
+
+    def take_state(self) -> tuple[int, float]:
+        return len(self.notes), 120.0
+
+
 class Client:
     """An OSC client on its own endpoint; ``expect`` reads replies until one matches."""
 
@@ -108,13 +127,13 @@ def make_server(tmp_path: Path, out_dir: Path):
     servers: list[Server] = []
 
     def make(runner: Any = None, stream: Any = None, endpoint: Any = None, chunk_timeout_s: float = 30.0,
-             live_controls: dict[str, float] | None = None, **cfg: Any) -> Server:
+             live_controls: dict[str, float] | None = None, midi: Any = None, **cfg: Any) -> Server:
         defaults = dict(host="127.0.0.1", port=0, output_dir=str(out_dir), allowed_roots=(str(tmp_path),),
                         progress_interval_s=0.0)
         config = ServerConfig(**{**defaults, **cfg})
         runner = runner if runner is not None else FakeRunner(out_dir, steps=4, step_s=0.005)
         server = Server(config, runner, stream=stream, endpoint=endpoint, chunk_timeout_s=chunk_timeout_s,
-                        live_controls=live_controls)
+                        live_controls=live_controls, midi=midi)
         servers.append(server.start())
         return server
 

@@ -8,7 +8,7 @@ import pytest
 
 from ditto_live.protocol import BY_ADDRESS, MESSAGES, PROTOCOL_VERSION
 
-from .conftest import FakeStream, job_json
+from .conftest import FakeMidiTake, FakeStream, job_json
 
 _PY_TYPE = {"s": str, "i": int, "f": float}
 
@@ -23,6 +23,8 @@ EXAMPLES = {
     "/ditto/control/set": ["intensity", 0.7],
     "/ditto/stream/start": [job_json()],
     "/ditto/stream/stop": [],
+    "/ditto/midi/take": ["rt-take", ""],
+    "/ditto/midi/reset": [],
     "/ditto/client/subscribe": [0],  # port filled in by the test
     "/ditto/client/unsubscribe": [0],
 }
@@ -43,7 +45,7 @@ def test_every_request_row_has_an_example():
 
 @pytest.mark.parametrize("row", REQUESTS, ids=lambda m: m.address)
 def test_request_is_answered_with_a_reply_its_row_names(row, make_server, client_for):
-    server = make_server(stream=FakeStream())
+    server = make_server(stream=FakeStream(), midi=FakeMidiTake())
     client = client_for(server)
     args = list(EXAMPLES[row.address])
     if "port" in [n for n, _ in row.args]:
@@ -62,7 +64,7 @@ def test_request_is_answered_with_a_reply_its_row_names(row, make_server, client
 
 def test_every_reply_row_is_produced_and_typed_as_declared(make_server, client_for):
     stream = FakeStream()
-    server = make_server(stream=stream)
+    server = make_server(stream=stream, midi=FakeMidiTake())
     client = client_for(server)
     sub = client_for(server)
     for address, args in EXAMPLES.items():
@@ -73,6 +75,7 @@ def test_every_reply_row_is_produced_and_typed_as_declared(make_server, client_f
     client.send("/ditto/job/submit", "rt-bad", "{not json")  # -> /ditto/job/error
     client.terminal("rt-submit")
     client.terminal("rt-chunk")
+    client.terminal("rt-take")
     client.terminal("rt-bad")
     client.drain()
     seen = {m.address for m in client.seen}
