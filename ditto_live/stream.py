@@ -14,7 +14,8 @@ window are held back and faded into the matching samples of the next window, hid
 Buffering. The producer starts the next window as soon as the last one is queued, so the buffer is
 full when a window starts generating: playback survives if one window takes less time to generate
 than the buffer holds (``[audio] buffer_seconds``), and keeps up if windows are generated faster than
-real time on average.
+real time on average. The output starts when the first window is ready: nothing plays (and no
+callback can run late) while the first window is made from cold, and underruns count from then.
 
 Deadline. With ``budget_fraction`` f > 0 every window is a job with a deadline (``JobSpec.deadline_s``):
 f times the audio it must replace before playback runs dry -- the new audio it adds, or what the
@@ -162,6 +163,8 @@ class Stream:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._audio_lock = threading.Lock()  # the producer starts the output, _halt stops it
+        self._audio_started = False  # the output of this run has started (its counters are this run's)
 
     # -- control -------------------------------------------------------------------------------------
     def start(self, spec: JobSpec | Mapping[str, Any] | None = None) -> None:
@@ -173,8 +176,8 @@ class Stream:
             self.windows, self.generate_seconds, self.window_seconds, self.window_log = 0, [], [], []
             self.last_error = None
             self._stop = threading.Event()
-            self.audio_out.start()
-            self._state = RUNNING
+            self._state = RUNNING  # the output starts with the first window (see _produce)
+            self._audio_started = False
             self._thread = threading.Thread(target=self._produce, args=(spec, self._stop),
                                             name="ditto-stream", daemon=True)
             self._thread.start()
@@ -200,7 +203,7 @@ class Stream:
     def state(self) -> tuple[str, int]:
         """(``"running"`` | ``"stopped"``, underruns in the current or last run)."""
         if self._state == RUNNING:
-            return RUNNING, int(self.audio_out.underruns)
+            return RUNNING, int(self.audio_out.underruns) if self._audio_started else 0
         return STOPPED, self._underruns_at_stop
 
     def stats(self) -> dict[str, Any]:
@@ -214,7 +217,7 @@ class Stream:
         steps = [w["steps_run"] for w in log_ if w.get("steps_run") is not None]
         return {"state": state, "underruns": underruns, "windows": self.windows,
                 "ring_underruns": ring.underruns, "silence_s": ring.underrun_frames / rate,
-                "device_underflows": getattr(self.audio_out, "device_underflows", 0),
+                "device_underflows": getattr(self.audio_out, "device_underflows", 0) if self._audio_started else 0,
                 "real_time_factor": gen / new if new else None, "buffered_s": ring.available() / rate,
                 "frames_played": ring.frames_read, "budget_fraction": self.budget_fraction,
                 "generate_s_max": max(self.generate_seconds[1:], default=None),  # the first window starts cold
@@ -236,14 +239,15 @@ class Stream:
                 log.warning("stream generator still busy after %.0f s; it will exit when its window is done",
                             JOIN_TIMEOUT_S)
         if self._state == RUNNING:
-            self._underruns_at_stop = int(self.audio_out.underruns)
+            self._underruns_at_stop = int(self.audio_out.underruns) if self._audio_started else 0
             if self.window_seconds:
                 log.info("stream stopped after %d windows: %d underruns, real-time factor %.2f, slowest window "
                          "%.2f s for %.2f s of audio", self.windows, self._underruns_at_stop,
                          sum(self.generate_seconds) / sum(self.window_seconds), max(self.generate_seconds),
                          sum(self.window_seconds) / len(self.window_seconds))
         self.audio_out.ring.disarm()
-        self.audio_out.stop()
+        with self._audio_lock:
+            self.audio_out.stop()
         self._state = STOPPED
 
     def _notify(self) -> None:
@@ -287,7 +291,15 @@ class Stream:
                                         "late": elapsed > runway})
                 del self.window_log[:-WINDOW_LOG]
                 log.debug("window %d: %.2f s of audio in %.2f s", self.windows, len(fresh) / self.model_rate, elapsed)
-                self.audio_out.write(resample(fresh), should_stop=stop.is_set)
+                chunk = resample(fresh)
+                if self.windows == 1:  # the output starts once audio is queued: no callbacks (none late)
+                    chunk = chunk[self.audio_out.ring.write(chunk):]  # during the cold first window, and
+                    with self._audio_lock:  # no silence ahead of it
+                        if stop.is_set():
+                            break
+                        self.audio_out.start()
+                        self._audio_started = True
+                self.audio_out.write(chunk, should_stop=stop.is_set)
                 if not self.audio_out.ring.armed and not stop.is_set():
                     self.audio_out.ring.arm()  # the first window is queued: from now on gaps count
         except Exception as exc:  # the generator failed: report it and stop cleanly

@@ -299,6 +299,21 @@ def test_open_stream_plays_runner_windows_at_the_devices_rate(jack_server, tmp_p
     assert stream.audio_out.ring.frames_read > 0 and stream.stats()["ring_underruns"] == 0
 
 
+def test_the_output_starts_with_the_first_window():
+    out = FakeAudioOut(RATE, buffer_seconds=0.5, block_size=256)
+    gen = ToneOutpainter(window=RATE // 4, overlap=0, delay=0.3)
+    stream = Stream(gen, out, model_rate=RATE)
+    stream.start({})
+    time.sleep(0.15)
+    running_before = out.running
+    wait_for(lambda: stream.windows >= 1)
+    time.sleep(0.05)
+    running_after = out.running
+    stream.stop()
+    assert not running_before and running_after and not out.running
+    assert np.abs(out.played()[:256]).max() > 0  # the first block played is the first window, not silence
+
+
 # -- deadlines -------------------------------------------------------------------------------------------
 def test_a_windows_budget_is_a_fraction_of_the_audio_it_must_cover():
     from ditto_live.stream import MIN_BUDGET_S, window_budget
@@ -355,3 +370,35 @@ def test_without_a_deadline_the_same_generator_falls_behind_and_says_so():
     stream.stop()
     assert gen.specs[0].deadline_s == 0 and stats["underruns"] > 0
     assert stats["late_windows"] >= 1 and stats["real_time_factor"] > 1.0
+
+
+@pytest.mark.slow  # ~40 s: the shipped default model, one window after another, into JACK at real time
+@pytest.mark.jack
+def test_the_default_model_streams_into_jack_in_real_time_with_its_deadline(jack_server, tmp_path):  # noqa: F811
+    """Chained outpainting with the real default bundle on this CPU (torch: one thread): every window
+    after the first is made within its deadline, so playback never runs dry."""
+    import logging
+    import os
+
+    from ditto_live.config import AudioConfig
+    from ditto_live.jobs import JobRunner
+    from ditto_live.stream import open_stream
+
+    runner = JobRunner(output_dir=str(tmp_path / "out"), allowed_roots=[str(tmp_path)], device="cpu")
+    runner.bundle("default")
+    stream = open_stream(AudioConfig(output_device="system"), runner, tmp_path / "work", {}, overlap_seconds=1.0,
+                         budget_fraction=0.7)  # the shipped [audio] defaults: 4 s buffer
+    xruns_before = jack_server.xruns()
+    stream.start({"controls": [{"type": "intensity", "shape": "swell"}], "tags": {"genre": "folk"}})
+    wait_for(lambda: stream.windows >= 6 or stream.last_error is not None, timeout=120)
+    stats = stream.stats()
+    stream.stop()
+    logging.getLogger(__name__).warning("default model stream (load %s): %s; windows %s", os.getloadavg(),
+                                        {k: v for k, v in stats.items() if k != "last_window"}, stream.window_log)
+    assert stats["last_error"] is None and stats["windows"] >= 6, stats
+    assert stats["ring_underruns"] == 0, stream.window_log  # the generator never let the buffer run dry
+    assert stats["device_underflows"] <= jack_server.xruns() - xruns_before, stats  # only xruns jackd logged
+    assert stats["late_windows"] == 0 and stats["real_time_factor"] < 1.0, stream.window_log
+    later = stream.window_log[1:]
+    assert all(w["generate_s"] < w["audio_s"] for w in later)
+    assert all(w["steps_run"] >= 1 for w in later)  # the deadline still left room to optimise
