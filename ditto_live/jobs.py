@@ -343,12 +343,15 @@ class JobRunner:
             if controls and steps > 0:
                 def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
                     report("optimise", _w * k + step, k * len(starts), losses["total"])
-                    self.engine.yield_to_priority(is_cancelled)  # a stream window waiting goes first
+
+                def checked() -> bool:  # before every step (DITTO: every sampler call): cancelled? and
+                    self.engine.yield_to_priority(is_cancelled)  # a deadline job waiting goes first
+                    return is_cancelled is not None and is_cancelled()
 
                 ito_start = time.perf_counter()
                 stop_at = ito_stop_at(ito_start, ito_end, len(starts) - w) if spec.deadline_s else None
                 should_stop = StepDeadline(stop_at) if stop_at is not None else None
-                common = dict(callback=cb, is_cancelled=is_cancelled, tolerance=spec.tolerance, autocast=self.autocast,
+                common = dict(callback=cb, is_cancelled=checked, tolerance=spec.tolerance, autocast=self.autocast,
                               should_stop=should_stop)
                 if spec.method == "ditto":
                     res = ditto_optimise(model, x_start, cond, loss_function(controls), steps, spec.lr, **common)
