@@ -40,6 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="case choice and initial noise")
     p.add_argument("--save-audio", type=int, default=1, metavar="N", help="WAVs kept per row: the first N cases")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    journal = p.add_mutually_exclusive_group()
+    journal.add_argument("--resume", action="store_true",
+                         help="keep the clips DIR/generations.jsonl already holds; run only the others")
+    journal.add_argument("--report-only", action="store_true",
+                         help="run nothing: rebuild the report from DIR/generations.jsonl (a run cut short)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
                      decode_steps=args.decode_steps, lr=args.lr,
                      tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else (),
                      skip_ditto=args.skip_ditto, device=pick_device(args.device or args.cfg.generate.device),
-                     seed=args.seed, save_audio=args.save_audio)
+                     seed=args.seed, save_audio=args.save_audio, resume=args.resume, report_only=args.report_only)
+    if args.report_only and not (Path(cfg.out) / "generations.jsonl").is_file():
+        raise UsageError(f"--report-only: {cfg.out} holds no generations.jsonl")
     try:
         result, paths = evaluate(cfg)
     except (ValueError, FileNotFoundError) as exc:

@@ -70,8 +70,17 @@ def _header(res: SuiteResult) -> list[str]:
               f"unbiased kernel distance to the same windows (×1000; unlike FAD it does not grow with a row's "
               f"diversity at small N, so rank rows of a few clips by KID); "
               f"CLAP: mean cosine between a clip and its window's caption",
-              "- Time: optimisation + decoding per clip (vocoding excluded; it is the same for every method)", ""]
-    return lines
+              "- Time: optimisation + decoding per clip (vocoding excluded; it is the same for every method)"]
+    if info.get("clips_from_journal"):
+        made = "reported without running" if cfg.report_only else "resumed"
+        lines += [f"- {info['clips_from_journal']} clips come from the folder's generations.jsonl ({made}); their "
+                  f"times were measured where they were generated: "
+                  f"{_machine(info.get('journal_machine') or {'processor': 'not recorded'})}"]
+    return lines + [""]
+
+
+def _machine(m: dict) -> str:
+    return m.get("gpu") or m.get("processor", "?")
 
 
 def _reference_table(res: SuiteResult) -> list[str]:

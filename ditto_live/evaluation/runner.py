@@ -84,6 +84,14 @@ class Generation:
                 "metrics": self.metrics, "clap": self.clap, "loss_before": self.loss_before,
                 "loss_after": self.loss_after, "embedding": [round(float(v), 5) for v in self.embedding]}
 
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Generation:
+        """A clip back from its ``to_dict`` record (an evaluation journal's line)."""
+        return Generation(d["task"], int(d["case"]), d["setting"], int(d["T"]), float(d["optimise_s"]),
+                          float(d["decode_s"]), float(d["vocode_s"]), int(d["steps"]), dict(d["metrics"]),
+                          float(d["clap"]), np.asarray(d["embedding"], dtype=np.float64),
+                          dict(d.get("loss_before", {})), dict(d.get("loss_after", {})))
+
 
 class Embedder:
     """Audio and captions into the joint space of the project's text-audio model (FAD and CLAP score)."""

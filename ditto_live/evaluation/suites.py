@@ -76,6 +76,8 @@ class EvalConfig:
     device: str = "cpu"  # torch device
     seed: int = 0  # case choice and initial noise
     save_audio: int = 1  # WAVs written per (task, setting, T): the first cases
+    resume: bool = False  # keep the clips already in OUT/generations.jsonl and run only the others
+    report_only: bool = False  # run nothing: report the clips of OUT/generations.jsonl (a run cut short)
 
 
 @dataclass
@@ -115,12 +117,20 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
     mel = bundle.mel_config
     cases = {t: make_cases(t, split, cfg.cases, bundle.tags, mel.frame_rate, mel.sample_rate, mel.window_seconds,
                            out / "references", cfg.seed) for t in tasks}
-    jobs = [(c, s) for t in tasks for c in cases[t] for s in settings]  # case by case: a cut run stays paired
+    journal_path = out / JOURNAL
+    gens = read_journal(journal_path) if cfg.resume or cfg.report_only else []
+    kept = len(gens)
+    done = {(g.task, g.case, g.setting) for g in gens}
+    jobs = [] if cfg.report_only else [(c, s) for t in tasks for c in cases[t] for s in settings
+                                       if (t, c.index, s.label) not in done]  # case by case: a cut run stays paired
     roots = (str(out.resolve()),)
-    gens: list[Generation] = []
     out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(jobs, desc=f"eval {cfg.suite}", unit="clip", dynamic_ncols=True)
-    with open(out / "generations.jsonl", "w", encoding="utf-8") as journal:  # each clip as it finishes, so
+    machine = machine_info(cfg.device)
+    recorded = read_journal_machine(journal_path) if kept else None
+    with open(journal_path, "a" if kept else "w", encoding="utf-8") as journal:  # each clip as it finishes, so
+        if not kept:
+            journal.write(json.dumps({"machine": machine}) + "\n")
         for case, setting in bar:                                            # a run cut short keeps them
             bar.set_postfix_str(f"{case.task} #{case.index} {setting.label}")
             results = run_case(bundle, case, setting, embedder, cfg.device, roots, cfg.steps, cfg.lr,
@@ -136,13 +146,33 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
     m_of = {s.label: s.m_label for s in settings}
     rows = aggregate(gens, reference, m_of)
     refs = reference_rows(split, embedder, bundle, reference, cfg.cases, cfg.seed)
-    info = {"machine": machine_info(cfg.device), "model": bundle.name, "model_path": str(bundle.path),
+    info = {"machine": recorded if cfg.report_only and recorded else machine,
+            "journal_machine": recorded, "model": bundle.name, "model_path": str(bundle.path),
             "untrained": bundle.name == "tiny-untrained", "embedding_trained": embedder.trained,
             "vocoder": "neural" if getattr(bundle, "vocoder", None) is not None else "Griffin-Lim",
-            "reference_clips": int(len(reference)), "test_windows": len(split.meta),
+            "reference_clips": int(len(reference)), "test_windows": len(split.meta), "clips_from_journal": kept,
             "wall_s": round(time.perf_counter() - started, 1), "config": asdict(cfg),
             "load_avg_1m": [load_before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None]}
     return SuiteResult(cfg, rows, refs, gens, settings, cases, info)
+
+
+JOURNAL = "generations.jsonl"  # one Generation record per line, written as each clip finishes
+
+
+def read_journal(path: Path) -> list[Generation]:
+    """The clips an earlier run of this folder finished (none when it has no journal)."""
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh if line.strip()]
+    return [Generation.from_dict(r) for r in records if "task" in r]
+
+
+def read_journal_machine(path: Path) -> dict[str, Any] | None:
+    """The machine the journal's clips were generated on (its header line), if it records one."""
+    with open(path, encoding="utf-8") as fh:
+        first = json.loads(fh.readline() or "{}")
+    return first.get("machine")
 
 
 def _write_audio(folder: Path, g: Generation, sample_rate: int) -> None:

@@ -48,7 +48,7 @@ def test_table1_runs_every_task_and_method_and_writes_the_report(corpus, tmp_pat
         assert title in md
     data = json.loads(paths["json"].read_text())
     assert len(data["rows"]) == 15 and len(data["generations"]) == 30 and data["info"]["embedding_trained"]
-    journal = [json.loads(line) for line in (tmp_path / "t1" / "generations.jsonl").read_text().splitlines()]
+    journal = [json.loads(line) for line in (tmp_path / "t1" / "generations.jsonl").read_text().splitlines()[1:]]
     assert journal == data["generations"]  # written clip by clip, so a run cut short keeps what it finished
     assert paths["fig4"].stat().st_size > 5000
     assert len(list((tmp_path / "t1" / "audio").glob("*.wav"))) == 15  # the first case of each row
@@ -121,3 +121,27 @@ def test_cli_table1_with_the_real_tiny_untrained_model(corpus, tmp_path, monkeyp
         (t, m, T) for t in ("intensity", "inpaint") for m, T in (("DITTO", 20), ("DITTO-2 (CM)", 2), ("DITTO-2 (CTM)", 2))]
     assert data["info"]["untrained"] and not data["info"]["embedding_trained"]
     assert "random, untrained weights" in (out / "results.md").read_text()
+
+
+def test_a_run_cut_short_is_reported_from_its_journal_and_resumed_without_rerunning_its_clips(corpus, tmp_path,
+                                                                                                monkeypatch):
+    out = tmp_path / "cut"
+    full, _ = run("table2", corpus, out, skip_ditto=True, tasks=("intensity",))
+    lines = (out / "generations.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["machine"]["device"] == "cpu"  # the header says where the clips were made
+    first_case = [line for line in lines[1:] if json.loads(line)["case"] == 0]
+    (out / "generations.jsonl").write_text("\n".join(lines[:1] + first_case) + "\n")  # as if killed after case 0
+
+    report, _ = run("table2", corpus, out, skip_ditto=True, tasks=("intensity",), report_only=True)
+    assert {r.n for r in report.rows} == {1} and report.info["clips_from_journal"] == len(first_case)
+
+    ran = []
+    real = __import__("ditto_live.evaluation.suites", fromlist=["run_case"]).run_case
+    monkeypatch.setattr("ditto_live.evaluation.suites.run_case",
+                        lambda bundle, case, setting, *a, **k: ran.append((case.index, setting.label)) or
+                        real(bundle, case, setting, *a, **k))
+    resumed, _ = run("table2", corpus, out, skip_ditto=True, tasks=("intensity",), resume=True)
+    assert ran and {i for i, _ in ran} == {1}  # only the case the journal lacked
+    assert [(r.label, r.T, r.n) for r in resumed.rows] == [(r.label, r.T, r.n) for r in full.rows]
+    kept = [g for g in resumed.generations if g.case == 0]
+    assert [g.metrics for g in kept] == [g.metrics for g in full.generations if g.case == 0]
