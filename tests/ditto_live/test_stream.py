@@ -362,7 +362,7 @@ def test_with_a_deadline_a_generator_slower_than_real_time_keeps_up():
 
 def test_without_a_deadline_the_same_generator_falls_behind_and_says_so():
     out = FakeAudioOut(RATE, buffer_seconds=1.0, block_size=256)
-    gen = DeadlineOutpainter(RATE // 2, RATE // 10, full_cost=0.8)
+    gen = DeadlineOutpainter(RATE // 2, RATE // 10, full_cost=0.6)  # 0.6 s for 0.4 s of new audio
     stream = Stream(gen, out, model_rate=RATE, overlap_seconds=0.1, crossfade_seconds=0.01)
     stream.start({"seconds": 0.5})
     wait_for(lambda: stream.windows >= 3, timeout=5.0)
