@@ -27,6 +27,11 @@ from ditto_live.evaluation.scoring import Row, aggregate, reference_embeddings, 
 log = logging.getLogger(__name__)
 
 DITTO = Setting("DITTO", "ditto")
+
+
+def unoptimised(decode_steps: int) -> Setting:
+    """The CTM student decoding the case's initial noise without optimisation: each control's baseline."""
+    return Setting("DITTO-2 (CTM), unoptimised", "ditto2", "ctm", "1", (decode_steps,), optimise=False)
 TABLE1_TASKS = ("intensity", "melody", "structure", "outpaint", "inpaint")  # the paper's order
 
 
@@ -36,9 +41,9 @@ def suite_tasks(suite: str) -> tuple[str, ...]:
 
 def suite_settings(suite: str, decode_steps: int = 2) -> list[Setting]:
     """The method settings a suite compares (rows of its table / curves of its figure)."""
-    if suite == "table1":  # DITTO vs DITTO-2 at M = 1 and one T for both students
-        return [DITTO, Setting("DITTO-2 (CM)", "ditto2", "cm", "1", (decode_steps,)),
-                Setting("DITTO-2 (CTM)", "ditto2", "ctm", "1", (decode_steps,))]
+    if suite == "table1":  # DITTO vs DITTO-2 at M = 1 and one T for both students, and the CTM's output from
+        return [DITTO, Setting("DITTO-2 (CM)", "ditto2", "cm", "1", (decode_steps,)),  # the same noise unoptimised
+                Setting("DITTO-2 (CTM)", "ditto2", "ctm", "1", (decode_steps,)), unoptimised(decode_steps)]
     if suite == "table2":  # the (M, T) grid of Table 2 for CTM, CM at M = 1, DITTO for Figure 4
         return [DITTO, Setting("CTM M=1", "ditto2", "ctm", "1", (1, 2, 4)),
                 Setting("CTM M=2", "ditto2", "ctm", "2", (2, 4)),
@@ -49,7 +54,7 @@ def suite_settings(suite: str, decode_steps: int = 2) -> list[Setting]:
         return [DITTO, Setting("CTM", "ditto2", "ctm", "1", steps), Setting("CM", "ditto2", "cm", "1", steps)]
     if suite == "text":  # Table 3: the base model's tag conditioning, then text control by ITO
         return [Setting("Base model (DDIM 20)", "ditto", optimise=False),
-                Setting("DITTO-2 (CTM), unoptimised", "ditto2", "ctm", "1", (decode_steps,), optimise=False),
+                unoptimised(decode_steps),
                 Setting("DITTO-2 (CTM) + text control", "ditto2", "ctm", "1", (decode_steps,)),
                 Setting("DITTO-2 (CTM) + text control, null tags", "ditto2", "ctm", "1", (decode_steps,),
                         null_tags=True)]
