@@ -490,19 +490,13 @@ class Server:
     def _midi_take(self, args: list[Any], sender: Addr) -> None:
         """The MIDI take as a job, merged into the base spec; replies like ``/ditto/job/submit``."""
         job_id, base_text = args
-        if self.midi is None:
-            self._send_job_error(job_id, [sender], "failed", "no MIDI input: start the server with --midi")
-            return
         try:
-            base = self.load_base(base_text)
-            job = self.midi.take_job(base)
-        except RequestError as exc:
-            self._send_job_error(job_id, [sender], exc.code, str(exc))
-            return
-        except ValueError as exc:
-            self._send_job_error(job_id, [sender], "bad_request", str(exc))
-            return
-        try:
+            if self.midi is None:
+                raise RequestError("failed", "no MIDI input: start the server with --midi")
+            try:
+                job = self.midi.take_job(self.load_base(base_text))
+            except ValueError as exc:  # an empty take
+                raise RequestError("bad_request", str(exc)) from exc
             self.submit_job(job_id, job, sender)
         except RequestError as exc:
             self._send_job_error(job_id, [sender], exc.code, str(exc))
