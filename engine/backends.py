@@ -234,6 +234,11 @@ def relative_error(a: Tensor, b: Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-12))
 
 
+NOISE_MULTIPLE = 3.0  # a backend may differ from eager by this multiple of eager's difference from itself:
+# on a GPU, eager is not deterministic (atomics in the convolution backward; bf16), and Adam's first steps,
+# ~lr * sign(g) per element, turn that noise into a few % of x_T's move (4 % measured on an H200 under bf16)
+
+
 def parity_error(stepper, reference: EagerStepper, steps: int) -> float:
     """Largest difference of x_T between ``stepper`` and eager after each of ``steps`` steps, relative to
     how far eager has moved x_T: ||x - x_eager|| / ||x_eager - x_start||. (Relative to ||x_T|| itself a
@@ -264,9 +269,13 @@ def prepare_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, 
         raise
     except Exception as exc:  # a backend that cannot even build here is refused, not fatal
         raise BackendRefused(f"{backend} backend failed to prepare: {type(exc).__name__}: {exc}") from exc
-    if not err <= tolerance:
-        raise BackendRefused(f"{backend} backend disagrees with eager: relative error {err:.2e} > {tolerance:.0e}")
-    log.info("%s backend matches eager over %d probe steps (relative error %.2e)", backend, probe_steps, err)
+    floor = parity_error(EagerStepper(objective, x_T, lr), EagerStepper(objective, x_T, lr), probe_steps)
+    limit = max(tolerance, NOISE_MULTIPLE * floor)
+    if not err <= limit:
+        raise BackendRefused(f"{backend} backend disagrees with eager: relative error {err:.2e} > {limit:.1e} "
+                             f"(tolerance {tolerance:.0e}; eager against itself {floor:.1e})")
+    log.info("%s backend matches eager over %d probe steps (relative error %.2e; eager against itself %.2e)",
+             backend, probe_steps, err, floor)
     return probe.restart(x_T)
 
 

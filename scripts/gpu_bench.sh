@@ -119,7 +119,27 @@ torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'; } > "$out/env.tx
     tail -n 30 "$out/core.txt"; pack
 }
 
+# diag: where an eager ITO step spends its time (scripts/gpu_profile.py), then the core bench in fp32 (whose
+# parity tolerance is 1 %) with the CUDA-graph backend.
+diag() {
+    timeout 100 python3 -P scripts/gpu_profile.py > "$out/profile.txt" 2>&1; tail -n 60 "$out/profile.txt"
+    timeout 150 python3 -P -m ditto_live.cli bench --preset paper --device cuda --tasks intensity,melody \
+        --methods ditto2-ctm,ditto --settings M1T2 --backend cudagraph --baseline-backend cudagraph --seeds 1,4 \
+        --repeats 2 --baseline-repeats 0 --out-dir /tmp/bench_wav --json "$out/gpu_fp32.json" \
+        --markdown "$out/gpu_fp32.md" > "$out/fp32.txt" 2>&1; tail -n 25 "$out/fp32.txt"
+}
+
+# graph: the CUDA-graph backend alone (bf16), DITTO-2 and the DITTO baseline, for a lease with little time left.
+graph() {
+    timeout "${CORE_TIMEOUT:-170}" "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto --settings M1T2 \
+        --backend cudagraph --baseline-backend cudagraph --seeds 1,4 --repeats 2 --baseline-repeats 0 \
+        --out-dir /tmp/bench_wav --json "$out/gpu_graph.json" --markdown "$out/gpu_graph.md" > "$out/graph.txt" 2>&1
+    tail -n 30 "$out/graph.txt"
+}
+
 case "$phase" in
+    graph) graph ;;
+    diag) diag ;;
     check) check ;;
     core) core ;;
     compiled) compiled ;;
