@@ -12,6 +12,11 @@ x_T* can be passed as the start (warm start); a callback reports every step; ``i
 checked before every step (and, for DITTO, before every sampler call) and raises :class:`JobCancelled`;
 ``should_stop`` is checked every step too but does not raise: the loop ends and returns the best x_T
 so far (a time budget, as the live stream's deadline uses), with ``steps_run`` < K.
+
+The M-step surrogate's sampling noise (CTM gamma-sampling, CM renoising) is fixed per row by a seed
+that the result records (``ItoResult.noise_seed``); ``ditto2_decode(noise_seed=...)`` draws the same
+noise, so with T = M the output is exactly the surrogate's x0 at x_T* (paper §3.3: the objective is
+the decoded output), and any T decodes reproducibly from the seed written in a job's sidecar.
 """
 
 from __future__ import annotations
@@ -115,6 +120,8 @@ class ItoResult:
     seconds: float  # wall time of the optimisation
     history: list[float] = field(default_factory=list)  # lowest total loss over the batch, per evaluation
     schedule: list[int] = field(default_factory=list)  # M used at each step
+    noise_seed: int | None = None  # DITTO-2: seed of the best row's sampling noise (row i used base + i);
+    # ditto2_decode(..., noise_seed=noise_seed) draws the same noise, so T = M decodes the surrogate's output
 
 
 def _autocast(enabled: bool, device: torch.device):
@@ -277,6 +284,16 @@ def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor
 Sampler = Callable[..., Tensor]  # sample(model, x, grid, cond, generator=None, ...) -> x0
 
 
+def draw_noise_seed(generator: torch.Generator | None) -> int:
+    """The base seed of DITTO-2's sampling noise, drawn from the job's generator (0 without one).
+
+    ``ditto2_optimise`` draws it right after the caller's x_T; a caller that decodes an unoptimised
+    x_T may draw it the same way so that its decode uses the noise an optimisation would have."""
+    if generator is None:
+        return 0
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device))
+
+
 def student_sampler(kind: str, gamma: float) -> tuple[Sampler, Callable[[int], list[int]]]:
     """The student's few-step sampler and its grid: CTM gamma-sampling or CM multistep sampling."""
     if kind == "ctm":
@@ -294,26 +311,28 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
                     autocast: bool = False, sampler: Sampler | None = None,
                     grid_fn: Callable[[int], list[int]] | None = None,
                     backend: str | StepperMaker = "eager",
-                    should_stop: Callable[[], bool] | None = None) -> ItoResult:
+                    should_stop: Callable[[], bool] | None = None, noise_seed: int | None = None) -> ItoResult:
     """DITTO-2 optimisation (Alg. 1, lines 1-6): Adam on x_T through the student surrogate.
 
     M = 1 uses G(x_T, T, 0); M > 1 runs M steps of the student's sampler (the decoding sampler,
-    with the same noise at every step so the objective stays fixed). x_T: [B, 1, F, N].
+    with the same noise at every step so the objective stays fixed). Row i's noise comes from its own
+    generator seeded ``noise_seed + i`` (``noise_seed``: given, or drawn from ``generator``); the
+    result's ``noise_seed`` is the best row's, for ``ditto2_decode``. x_T: [B, 1, F, N].
     """
     schedule = surrogate_schedule(steps, surrogate)
     if any(m > 1 for m in schedule) and sampler is None:
         sampler, grid_fn = student_sampler(student_kind, gamma)
-    noise_seed = (int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device))
-                  if generator is not None else 0)
+    base_seed = draw_noise_seed(generator) if noise_seed is None else int(noise_seed)
 
     def forward(x: Tensor, m: int) -> Tensor:
         if m == 1:
             return one_step_x0(student, x, cond, student_kind)
-        g = torch.Generator(device=x.device).manual_seed(noise_seed)
-        return sampler(student, x, grid_fn(m), cond, generator=g)
+        return sampler(student, x, grid_fn(m), cond, generator=ss.row_generators(base_seed, x.shape[0], x.device))
 
-    return optimise_latent(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance, autocast,
-                           backend, should_stop=should_stop)
+    result = optimise_latent(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance, autocast,
+                             backend, should_stop=should_stop)
+    result.noise_seed = base_seed + result.best_index
+    return result
 
 
 def ditto2_objective(student: nn.Module, cond: Cond, loss_fn: LossFn, student_kind: str = "ctm"
@@ -325,13 +344,23 @@ def ditto2_objective(student: nn.Module, cond: Cond, loss_fn: LossFn, student_ki
 
 def ditto2_decode(student: nn.Module, x_T: Tensor, cond: Cond, decode_steps: int = 2, gamma: float = 0.2,
                   student_kind: str = "ctm", generator: torch.Generator | None = None,
-                  sampler: Sampler | None = None, grid_fn: Callable[[int], list[int]] | None = None) -> Tensor:
-    """Alg. 1, lines 7-12: T steps of CTM gamma-sampling (or CM multistep) from x_T*. -> x0"""
+                  sampler: Sampler | None = None, grid_fn: Callable[[int], list[int]] | None = None, *,
+                  noise_seed: int | None = None) -> Tensor:
+    """Alg. 1, lines 7-12: T steps of CTM gamma-sampling (or CM multistep) from x_T*. -> x0
+
+    ``noise_seed`` (an ``ItoResult.noise_seed``) draws row i's noise from a generator seeded
+    ``noise_seed + i``, the stream the optimisation's M-step surrogate used: with T = M the decode is
+    the surrogate's output at x_T*, and any T is reproducible from the seed. Otherwise ``generator``.
+    """
+    if noise_seed is not None and generator is not None:
+        raise ValueError("give ditto2_decode a noise_seed or a generator, not both")
     with torch.no_grad():
         if decode_steps == 1 and sampler is None:
             return one_step_x0(student, x_T, cond, student_kind)
         if sampler is None:
             sampler, grid_fn = student_sampler(student_kind, gamma)
+        if noise_seed is not None:
+            generator = ss.row_generators(int(noise_seed), x_T.shape[0], x_T.device)
         return sampler(student, x_T, grid_fn(decode_steps), cond, generator=generator)
 
 
@@ -339,11 +368,12 @@ def ditto2_generate(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
                     surrogate: int | str = 1, decode_steps: int = 2, gamma: float = 0.2,
                     student_kind: str = "ctm", generator: torch.Generator | None = None,
                     **kwargs) -> tuple[Tensor, ItoResult]:
-    """DITTO-2 end to end: optimise x_T, then decode the best row. -> (x0 [1, 1, F, N], result)"""
+    """DITTO-2 end to end: optimise x_T, then decode the best row with the optimisation's noise.
+    -> (x0 [1, 1, F, N], result)"""
     result = ditto2_optimise(student, x_T, cond, loss_fn, steps, lr, surrogate, student_kind=student_kind,
                              gamma=gamma, generator=generator, **kwargs)
     x0 = ditto2_decode(student, result.x_T, _row(cond, result.best_index), decode_steps, gamma, student_kind,
-                       generator, kwargs.get("sampler"), kwargs.get("grid_fn"))
+                       None, kwargs.get("sampler"), kwargs.get("grid_fn"), noise_seed=result.noise_seed)
     return x0, result
 
 

@@ -1,7 +1,8 @@
 """Few-step samplers of the distilled students: CTM gamma-sampling and CM multistep sampling.
 
 Both keep the engine's one sampler signature ``sample(model, x, grid, cond, generator=None,
-callback=None) -> x0`` (docs/architecture.md); ``grid`` lists the decoding levels, from the start
+callback=None) -> x0`` (docs/architecture.md), where ``generator`` may also be a sequence of
+per-row generators (``row_generators``); ``grid`` lists the decoding levels, from the start
 level down to the clean level -1 (``student_grid(T)``), and ``callback(step, total, x)`` is called
 after each of the ``len(grid) - 1`` steps with the number of steps done. Nothing here disables
 gradients, so ITO may differentiate through a few decoding steps.
@@ -77,14 +78,29 @@ def _check_grid(grid: Sequence[int]) -> list[int]:
     return grid
 
 
-def _noise(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    """N(0, I) shaped like x, drawn on the generator's device and moved to x's."""
+Noise = torch.Generator | Sequence[torch.Generator] | None  # one generator, one per batch row, or the global one
+
+
+def row_generators(seed: int, rows: int, device: torch.device | str = "cpu") -> list[torch.Generator]:
+    """One generator per batch row, row i seeded with ``seed + i``: a row's sampling noise then depends
+    only on its own seed, not on the batch it is sampled in, so ITO's batched surrogate and the decode
+    of its best row (a batch of one) see the same noise."""
+    return [torch.Generator(device=device).manual_seed(seed + i) for i in range(rows)]
+
+
+def _noise(x: Tensor, generator: Noise) -> Tensor:
+    """N(0, I) shaped like x, drawn on the generator's device and moved to x's. A sequence of
+    generators gives row i its draw from ``generator[i]`` alone."""
+    if isinstance(generator, Sequence):
+        if len(generator) != x.shape[0]:
+            raise ValueError(f"{len(generator)} row generators for a batch of {x.shape[0]}")
+        return torch.cat([_noise(x[i:i + 1], g) for i, g in enumerate(generator)])
     device = generator.device if generator is not None else x.device
     return torch.randn(x.shape, generator=generator, device=device).to(x)
 
 
 def ctm_gamma_sample(model: nn.Module, x: Tensor, grid: Sequence[int], cond: Cond,
-                     generator: torch.Generator | None = None, callback: Callback | None = None,
+                     generator: Noise = None, callback: Callback | None = None,
                      gamma: float = 0.2) -> Tensor:
     """CTM gamma-sampling from x at grid[0] (e.g. x_T) down the levels of ``grid``. [B, 1, F, N] -> x0
 
@@ -112,7 +128,7 @@ def ctm_gamma_sample(model: nn.Module, x: Tensor, grid: Sequence[int], cond: Con
 
 
 def cm_multistep_sample(model: nn.Module, x: Tensor, grid: Sequence[int], cond: Cond,
-                        generator: torch.Generator | None = None, callback: Callback | None = None) -> Tensor:
+                        generator: Noise = None, callback: Callback | None = None) -> Tensor:
     """CM multistep ("ping-pong") sampling: x0 = f_phi(x, t_n), then renoise x0 to t_{n+1} with fresh
     noise, x = alpha_{n+1} x0 + sigma_{n+1} eps. [B, 1, F, N] -> x0"""
     grid = _check_grid(grid)
