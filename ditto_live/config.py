@@ -30,6 +30,7 @@ class ServerConfig:
     progress_interval_s: float = 0.25  # at most one progress reply per job in this many seconds
     max_chunks: int = 256  # most datagrams one chunked payload may span
     max_payload_bytes: int = 1_000_000  # most bytes one reassembled payload may hold
+    threads: int = 0  # torch CPU threads the server's engine uses; 0 = torch's default (serve --threads)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class AudioConfig:
     output_device: str = ""  # sounddevice output name; "" = the system default
     buffer_seconds: float = 4.0  # ring buffer capacity between generator and output stream
     block_size: int = 512  # frames per output callback
+    stream_budget: float = 0.7  # each stream window's deadline as a fraction of the audio it must cover; 0 = none
+    stream_overlap: float = 1.0  # seconds of the previous stream window that open the next (its outpaint reference)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from ditto_live.config import Config, ServerConfig
+from ditto_live.config import AudioConfig, Config, ServerConfig
 from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
-
-DEFAULT_STREAM_BUDGET = 0.7  # a window's deadline as a fraction of the audio it must cover
 
 
 def add_server_flags(parser: argparse.ArgumentParser) -> None:
@@ -45,13 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "/ditto/midi/take submits the played take as a job")
     parser.add_argument("--stream", action="store_true",
                         help="enable /ditto/stream/start|stop: continuous generation into the [audio] output")
-    parser.add_argument("--stream-budget", type=float, default=DEFAULT_STREAM_BUDGET, metavar="F",
+    parser.add_argument("--stream-budget", type=float, metavar="F",
                         help="each stream window's deadline: F x the audio it must cover before playback runs "
-                             f"dry; the optimisation stops early to meet it (default {DEFAULT_STREAM_BUDGET}; "
-                             "0 = no deadline, the spec's steps run in full)")
-    parser.add_argument("--stream-overlap", type=float, default=1.0, metavar="S",
-                        help="seconds of the previous window that open the next (its outpaint reference)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+                             "dry; the optimisation stops early to meet it (audio.stream_budget, default "
+                             f"{AudioConfig.stream_budget}; 0 = no deadline, the spec's steps run in full)")
+    parser.add_argument("--stream-overlap", type=float, metavar="S",
+                        help="seconds of the previous window that open the next, its outpaint reference "
+                             f"(audio.stream_overlap, default {AudioConfig.stream_overlap})")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch CPU threads (server.threads; default 0 = torch's default)")
     parser.add_argument("--drop-folder", metavar="DIR",
                         help="also run job JSON files dropped into DIR (replies go to OSC subscribers)")
 
@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def server_config(cfg: Config, args: argparse.Namespace) -> ServerConfig:
     """``cfg.server`` with the command-line flags applied."""
     changes: dict[str, Any] = {}
-    for flag in ("host", "port", "reply_port", "queue_size", "output_dir"):
+    for flag in ("host", "port", "reply_port", "queue_size", "output_dir", "threads"):
         value = getattr(args, flag, None)
         if value is not None:
             changes[flag] = value
@@ -72,7 +72,21 @@ def server_config(cfg: Config, args: argparse.Namespace) -> ServerConfig:
         raise UsageError(f"port {server.port} / reply port {server.reply_port}: expected 0..65535")
     if server.queue_size < 1:
         raise UsageError("--queue-size: expected at least 1")
+    if server.threads < 0:
+        raise UsageError(f"--threads {server.threads}: expected 0 (torch's default) or more")
     return server
+
+
+def audio_config(cfg: Config, args: argparse.Namespace) -> AudioConfig:
+    """``cfg.audio`` with ``--stream-budget`` and ``--stream-overlap`` applied (checked by build_stream)."""
+    changes = {key: value for key in ("stream_budget", "stream_overlap")
+               if (value := getattr(args, key, None)) is not None}
+    return dataclasses.replace(cfg.audio, **changes)
+
+
+def serve_config(args: argparse.Namespace) -> Config:
+    """``args.cfg`` (the TOML file and ``--set``) with the command-line flags applied on top."""
+    return dataclasses.replace(args.cfg, server=server_config(args.cfg, args), audio=audio_config(args.cfg, args))
 
 
 def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: bool = False) -> Any:
@@ -103,16 +117,19 @@ def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
 
 
 def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], output_dir: str | Path,
-                 audio_out: Any = None, overlap_seconds: float = 1.0, budget_fraction: float = 0.0,
-                 allowed_roots: tuple[str, ...] | None = None) -> Any:
-    """Continuous mode: windows from the runner (each outpaints the last) into the [audio] output, each
-    with a deadline of ``budget_fraction`` x the audio it must cover (0 = none)."""
+                 audio_out: Any = None, allowed_roots: tuple[str, ...] | None = None) -> Any:
+    """Continuous mode: windows from the runner (each outpaints the last, ``[audio] stream_overlap``
+    seconds of it) into the [audio] output, each with a deadline of ``[audio] stream_budget`` x the
+    audio it must cover (0 = none)."""
     from ditto_live.stream import RunnerWindows, Stream
 
+    budget_fraction, overlap_seconds = cfg.audio.stream_budget, cfg.audio.stream_overlap
     if not 0 <= budget_fraction <= 1:
-        raise UsageError(f"--stream-budget {budget_fraction}: expected 0..1 (0 = no deadline)")
+        raise UsageError(f"stream budget {budget_fraction} (--stream-budget, audio.stream_budget): expected 0..1 "
+                         "(0 = no deadline)")
     if overlap_seconds < 0:
-        raise UsageError(f"--stream-overlap {overlap_seconds}: expected >= 0 seconds")
+        raise UsageError(f"stream overlap {overlap_seconds} (--stream-overlap, audio.stream_overlap): expected >= 0 "
+                         "seconds")
     workdir = Path(output_dir).expanduser().resolve() / ".stream"
     roots = [Path(r).expanduser().resolve() for r in (allowed_roots or ())]
     if allowed_roots is not None and not any(workdir.is_relative_to(r) for r in roots):
@@ -136,16 +153,16 @@ def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], outp
 def run(args: argparse.Namespace) -> int:
     from ditto_live.server import Server
 
-    config = server_config(args.cfg, args)
-    if args.threads and not args.fake_runner:
+    cfg = serve_config(args)
+    config = cfg.server
+    if config.threads and not args.fake_runner:
         import torch
 
-        torch.set_num_threads(args.threads)
-    runner = make_runner(args.cfg, config, fake=args.fake_runner)
+        torch.set_num_threads(config.threads)
+    runner = make_runner(cfg, config, fake=args.fake_runner)
     live: dict[str, float] = {}  # one dict: OSC /ditto/control/set and MIDI write it, the stream reads it
-    stream = build_stream(args.cfg, runner, live, config.output_dir, overlap_seconds=args.stream_overlap,
-                          budget_fraction=args.stream_budget, allowed_roots=config.allowed_roots) if args.stream else None
-    midi = attach_midi(args.cfg, live) if args.midi else None
+    stream = build_stream(cfg, runner, live, config.output_dir, allowed_roots=config.allowed_roots) if args.stream else None
+    midi = attach_midi(cfg, live) if args.midi else None
     midi_input = midi.input if midi is not None else None
     server = Server(config, runner, stream=stream, live_controls=live, midi=midi)
     if stream is not None:

@@ -59,3 +59,27 @@ def test_every_field_has_a_comment():
         for f in dataclasses.fields(section.type if isinstance(section.type, type) else getattr(mod, section.type)):
             line = next(ln for ln in src.splitlines() if ln.strip().startswith(f"{f.name}:"))
             assert "#" in line, f"{section.name}.{f.name} has no comment"
+
+
+def test_stream_and_thread_settings_load_from_toml_and_are_type_checked(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[server]\nthreads = 2\n[audio]\nstream_budget = 0.5\nstream_overlap = 2\n")
+    cfg = load_config(path)
+    assert (cfg.server.threads, cfg.audio.stream_budget, cfg.audio.stream_overlap) == (2, 0.5, 2.0)
+    assert load_config().audio.stream_budget == 0.7 and load_config().server.threads == 0  # the defaults
+    with pytest.raises(ConfigError, match=r"audio\.stream_budget"):
+        load_config(None, ["audio.stream_budget=fast"])
+    with pytest.raises(ConfigError, match=r"server\.threads"):
+        load_config(None, ["server.threads=1.5"])
+
+
+def test_docs_config_lists_every_key_under_its_section():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "config.md").read_text()
+    sections = text.split("\n## ")
+    for section in dataclasses.fields(Config):
+        body = next((s for s in sections if s.startswith(f"`[{section.name}]`")), None)
+        assert body is not None, f"docs/config.md has no [{section.name}] section"
+        for f in dataclasses.fields(getattr(Config(), section.name)):
+            assert f"| `{f.name}` |" in body, f"docs/config.md does not describe {section.name}.{f.name}"

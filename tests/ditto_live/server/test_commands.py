@@ -120,7 +120,8 @@ def test_stream_start_and_stop_over_osc_drive_the_continuous_stream(make_server,
     runner = FakeRunner(out_dir, steps=1, step_s=0.0, seconds=0.5)
     live: dict[str, float] = {}
     audio_out = FakeAudioOut(22050, buffer_seconds=1.0, block_size=512, speed=4.0)
-    stream = serve.build_stream(load_config(), runner, live, out_dir, audio_out=audio_out, overlap_seconds=0.1)
+    cfg = load_config(None, ["audio.stream_overlap=0.1", "audio.stream_budget=0"])
+    stream = serve.build_stream(cfg, runner, live, out_dir, audio_out=audio_out)
     server = make_server(runner=runner, stream=stream, live_controls=live)
     stream.on_state = server.notify_stream_state
     client = client_for(server)
@@ -135,6 +136,40 @@ def test_stream_start_and_stop_over_osc_drive_the_continuous_stream(make_server,
     client.send("/ditto/stream/stop")
     assert client.expect(lambda m: m.address == "/ditto/stream/state" and m.args[0] == "stopped").args[0] == "stopped"
     assert audio_out.played().size > 0
+
+
+def test_stream_settings_from_a_toml_file_reach_the_stream_and_flags_override_them(tmp_path, out_dir):
+    from ditto_live.bridges.audio import FakeAudioOut
+    from ditto_live.queue import FakeRunner
+
+    toml = tmp_path / "live.toml"
+    toml.write_text("[server]\nthreads = 1\n[audio]\nstream_budget = 0.4\nstream_overlap = 0.5\n")
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    runner = FakeRunner(out_dir, steps=1, step_s=0.0, seconds=0.5)
+
+    def stream_for(*argv: str):
+        args = parser.parse_args(list(argv))
+        args.cfg = load_config(toml)
+        cfg = serve.serve_config(args)
+        audio_out = FakeAudioOut(22050, buffer_seconds=1.0, block_size=512)
+        return cfg, serve.build_stream(cfg, runner, {}, out_dir, audio_out=audio_out)
+
+    cfg, stream = stream_for()
+    assert cfg.server.threads == 1
+    assert stream.budget_fraction == 0.4 and stream.overlap == round(0.5 * 22050)
+    assert stream.generate_window.overlap_seconds == 0.5  # each window outpaints that much of the last
+    cfg, stream = stream_for("--stream-budget", "0.2", "--stream-overlap", "0.25", "--threads", "2")
+    assert cfg.server.threads == 2
+    assert stream.budget_fraction == 0.2 and stream.overlap == round(0.25 * 22050)
+    with pytest.raises(UsageError, match="stream_budget"):
+        stream_for("--stream-budget", "1.5")
+    with pytest.raises(UsageError, match="stream_overlap"):
+        stream_for("--stream-overlap", "-1")
+    args = parser.parse_args(["--threads", "-1"])
+    args.cfg = load_config(toml)
+    with pytest.raises(UsageError, match="--threads"):
+        serve.serve_config(args)
 
 
 @pytest.mark.slow

@@ -72,9 +72,10 @@ def shut_down(proc: subprocess.Popen, client: Client | None) -> None:
 
 @pytest.mark.jack
 def test_serve_stream_plays_windows_into_jack_and_reports_underruns(jack_server, tmp_path):  # noqa: F811
-    proc, port = start_serve(tmp_path, "--stream", "--threads", "1", "--stream-overlap", "0.5",
-                             "--set", "audio.output_device=system", "--set", "audio.buffer_seconds=3.0",
-                             "--set", "audio.block_size=1024")
+    settings = tmp_path / "live.toml"  # the stream's settings come from the file, not flags
+    settings.write_text('[server]\nthreads = 1\n[audio]\noutput_device = "system"\nbuffer_seconds = 3.0\n'
+                        "block_size = 1024\nstream_budget = 0.6\nstream_overlap = 0.5\n")
+    proc, port = start_serve(tmp_path, "--stream", "--config", str(settings))
     client = None
     try:
         client = connect(proc, port, tmp_path / "serve.log")
@@ -89,8 +90,9 @@ def test_serve_stream_plays_windows_into_jack_and_reports_underruns(jack_server,
             time.sleep(0.5)
         assert stats["windows"] >= 3, stats
         assert stats["frames_played"] > 0 and stats["state"] == "running"  # audio reached the JACK device
-        assert stats["budget_fraction"] == 0.7 and stats["last_window"]["budget_s"] > 0
+        assert stats["budget_fraction"] == 0.6 and stats["last_window"]["budget_s"] > 0  # [audio] stream_budget
         assert isinstance(stats["underruns"], int) and stats["steps_run_min"] is not None
+        assert abs(stats["last_window"]["audio_s"] - 2.0) < 0.1  # 2.5 s windows less [audio] stream_overlap
         client.send("/ditto/stream/stop")
         stopped = client.expect(lambda m: m.address == "/ditto/stream/state" and m.args[0] == "stopped", timeout=30)
         after = status(client)["stream_stats"]
