@@ -41,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "150 melody/structure); the JSON records the K used")
     p.add_argument("--frames", type=int, default=0, help="mel frames per clip (default: the preset's 512 = 5.94 s)")
     p.add_argument("--bf16", action="store_true", help="bf16 weights + channels-last (GPU), under bf16 autocast")
-    p.add_argument("--autocast", action="store_true", help="bf16 autocast of the model calls")
+    p.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast of the model calls (default: as generate, on a CPU with native bf16)")
     p.add_argument("--vocoder", choices=("neural", "griffin-lim"), default="neural",
                    help="neural (the bundle's, else random weights of the preset's size) or griffin-lim")
     p.add_argument("--compiler", default="inductor", help="torch.compile backend for --backend compiled")
@@ -53,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from ditto_live.bench import METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
-    from ditto_live.engine.backends import BACKENDS
+    from ditto_live.engine.backends import BACKENDS, default_autocast
 
     tasks, methods = _list(args.tasks), _list(args.methods)
     settings = PAPER_SETTINGS if args.settings == "paper" else _list(args.settings)
@@ -89,7 +90,8 @@ def config_from_args(args: argparse.Namespace):
     return BenchConfig(preset=args.preset, device=device, tasks=tasks, methods=methods, settings=settings,
                        backends=backends, baseline_backend=args.baseline_backend, seeds=seeds,
                        repeats=args.repeats, baseline_repeats=args.baseline_repeats, steps=args.steps,
-                       frames=args.frames, model=args.model, bf16=args.bf16, autocast=args.autocast,
+                       frames=args.frames, model=args.model, bf16=args.bf16,
+                       autocast=default_autocast(device) if args.autocast is None else args.autocast,
                        vocoder=args.vocoder, compiler=args.compiler, out_dir=args.out_dir, threads=args.threads)
 
 

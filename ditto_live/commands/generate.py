@@ -63,7 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--cfg", dest="cfg_weight", type=float, metavar="W", help="classifier-free guidance weight w")
     o.add_argument("--seeds", type=int, help="B seeds optimised together; the best is kept")
     o.add_argument("--tolerance", type=float, help="stop early when the control loss falls below this")
-    o.add_argument("--autocast", action="store_true", help="bf16 autocast of model calls while optimising")
+    o.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast of model calls while optimising (default: on a CPU with native bf16)")
     w = p.add_argument_group("output")
     w.add_argument("--sample-rate", type=int, help="resample the WAV to 44100 or 48000")
     w.add_argument("--out", metavar="PREFIX", help="write PREFIX.wav, PREFIX.json, PREFIX.png "
@@ -163,9 +164,14 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         prefix = _path(args.out)
         Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    from ditto_live.engine.backends import default_autocast
+    from ditto_live.jobs import pick_device
+
+    device = args.device or args.cfg.generate.device
+    autocast = default_autocast(pick_device(device)) if args.autocast is None else args.autocast
     runner = JobRunner(output_dir=args.cfg.server.output_dir, allowed_roots=("/",),
-                       device=args.device or args.cfg.generate.device, plot=not args.no_plot,
-                       measure_baseline=not args.no_baseline, autocast=args.autocast,
+                       device=device, plot=not args.no_plot,
+                       measure_baseline=not args.no_baseline, autocast=autocast,
                        laion_clap=args.cfg.generate.laion_clap)
     last = [0.0]
 

@@ -302,3 +302,15 @@ def test_cuda_graph_step_matches_eager(backend, controls_on):
     assert isinstance(stepper, backends.CudaGraphStepper)
     run_both(stepper, objective, x, 5e-2, steps=5)
     torch.testing.assert_close(stepper.restart(x).step(), EagerStepper(objective, x, 5e-2).step())
+
+
+def test_bf16_autocast_is_the_default_only_on_a_cpu_that_computes_bf16_natively(tmp_path):
+    from ditto_live.engine.backends import cpu_has_native_bf16, default_autocast
+
+    native, plain = tmp_path / "native", tmp_path / "plain"
+    native.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    plain.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert cpu_has_native_bf16(str(native)) and not cpu_has_native_bf16(str(plain))
+    assert not cpu_has_native_bf16(str(tmp_path / "missing"))
+    assert not default_autocast("cuda") and not default_autocast("cuda:0")
+    assert default_autocast("cpu") == cpu_has_native_bf16()
