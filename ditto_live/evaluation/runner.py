@@ -3,7 +3,10 @@
 A case's job goes through the same target building as every other front end (``ditto_live.targets``);
 the optimisation and decoding call the engine directly so that one optimised x_T* can be decoded with
 several T (Figure 5 and Table 2 vary T at a fixed optimisation) and so the timings hold only the
-method's own work: ITO plus decoding, on the same initial noise for every method. Adherence is measured
+method's own work: ITO plus decoding, on the same initial noise for every method. The student's
+sampling noise is one seed per case too (``draw_noise_seed``): the M-step surrogate uses it and every T
+decodes with it, so M = T decodes exactly what was optimised and the unoptimised row differs from the
+optimised ones only in x_T. Adherence is measured
 on the vocoded audio with librosa (``ditto_live.metrics``); quality and text relevance in the embedding
 of the project's text-audio model.
 """
@@ -22,7 +25,13 @@ from torch import Tensor
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import DEFAULT_STEPS, loss_function
-from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, ditto_decode, ditto_optimise
+from ditto_live.engine.ito import (
+    ditto2_decode,
+    ditto2_optimise,
+    ditto_decode,
+    ditto_optimise,
+    draw_noise_seed,
+)
 from ditto_live.evaluation.cases import Case
 from ditto_live.jobs import measure_controls
 from ditto_live.jobspec import parse_job
@@ -160,19 +169,21 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     cond = Cond(tags[None].to(dev), w=spec.cfg)
     gen = torch.Generator(device=dev).manual_seed(spec.seed)
     x_T = torch.randn(1, 1, mel.n_mels, frames, generator=gen, device=dev)  # [1, 1, F, N]
+    noise_seed = draw_noise_seed(gen)  # the student's sampling noise: the M-step surrogate's and every decode's
     model = bundle.base if setting.method == "ditto" else bundle.student(setting.student)
     k = spec.steps or max((DEFAULT_STEPS[t.kind] for t in targets), default=0)
 
     _sync(dev)
     start = time.perf_counter()
-    x_star, before, after, k_run = x_T, {}, {}, 0
+    x_star, before, after, k_run, decode_seed = x_T, {}, {}, 0, noise_seed
     if setting.optimise and controls and k > 0:
         loss = loss_function(controls)
         if setting.method == "ditto":
             res = ditto_optimise(model, x_T, cond, loss, k, spec.lr, sampling_steps=DITTO_SAMPLING_STEPS)
         else:
             res = ditto2_optimise(model, x_T, cond, loss, k, spec.lr, spec.surrogate, student_kind=setting.student,
-                                  gamma=spec.gamma, generator=gen)
+                                  gamma=spec.gamma, noise_seed=noise_seed)
+            decode_seed = res.noise_seed  # T = M decodes exactly the surrogate's output at x_T*
         x_star, before, after, k_run = res.x_T, res.initial_losses, res.losses, res.steps_run
     _sync(dev)
     optimise_s = time.perf_counter() - start
@@ -180,11 +191,10 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     out = []
     for T in setting.decodes():
         start = time.perf_counter()
-        dgen = torch.Generator(device=dev).manual_seed(spec.seed + 500)
         if setting.method == "ditto":
             x0 = ditto_decode(model, x_star, cond, DITTO_SAMPLING_STEPS)
         else:
-            x0 = ditto2_decode(model, x_star, cond, T, spec.gamma, setting.student, dgen)
+            x0 = ditto2_decode(model, x_star, cond, T, spec.gamma, setting.student, noise_seed=decode_seed)
         x0 = x0.clamp(-1, 1)
         _sync(dev)
         decode_s = time.perf_counter() - start

@@ -1,0 +1,75 @@
+"""The evaluation runner decodes with the noise its optimisation used: DITTO-2 at M = T decodes the very x0
+whose loss the optimisation reported, and every setting of a case (the unoptimised row included) decodes
+with the same sampling-noise seed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ditto_live.engine.audio import MelFrontEnd
+from ditto_live.evaluation import runner
+from ditto_live.evaluation.cases import load_test_split, make_cases
+from ditto_live.evaluation.runner import Embedder, Setting, run_case
+from ditto_live.evaluation.suites import unoptimised
+from ditto_live.text_encoder import FakeSentenceEncoder
+
+from .conftest import MEL, narrow_bundle
+
+
+class Spy:
+    """Records the runner's loss functions and every DITTO-2 decode (its T, noise seed and raw output)."""
+
+    def __init__(self, monkeypatch):
+        self.losses, self.decodes = [], []
+        real_loss, real_decode = runner.loss_function, runner.ditto2_decode
+
+        def loss_function(controls):
+            fn = real_loss(controls)
+            self.losses.append(fn)
+            return fn
+
+        def ditto2_decode(*args, **kwargs):
+            x0 = real_decode(*args, **kwargs)
+            self.decodes.append({"T": args[3], "noise_seed": kwargs.get("noise_seed"), "x0": x0.clone()})
+            return x0
+
+        monkeypatch.setattr(runner, "loss_function", loss_function)
+        monkeypatch.setattr(runner, "ditto2_decode", ditto2_decode)
+
+
+@pytest.fixture
+def intensity_case(corpus, tmp_path):
+    bundle = narrow_bundle()
+    front = MelFrontEnd(MEL)
+    embedder = Embedder(bundle.clap, FakeSentenceEncoder(), front)
+    split = load_test_split(corpus, "tiny", front)
+    case = make_cases("intensity", split, 1, bundle.tags, MEL.frame_rate, MEL.sample_rate, MEL.window_seconds,
+                      tmp_path / "references")[0]
+    return bundle, case, embedder, (str(tmp_path),)
+
+
+def test_m_equals_t_decodes_the_x0_whose_loss_the_optimisation_reported(intensity_case, monkeypatch):
+    bundle, case, embedder, roots = intensity_case
+    spy = Spy(monkeypatch)
+    gens = run_case(bundle, case, Setting("CTM M=2", "ditto2", "ctm", "2", (2, 4)), embedder, "cpu", roots, steps=3)
+    assert [g.T for g in gens] == [2, 4] and gens[0].steps == 3
+    (loss_fn,) = spy.losses
+    decoded = spy.decodes[0]
+    assert decoded["T"] == 2
+    with torch.no_grad():
+        _, parts = loss_fn(decoded["x0"].float())
+    assert set(parts) == set(gens[0].loss_after)
+    for name, value in gens[0].loss_after.items():
+        assert float(parts[name][0]) == pytest.approx(value, rel=1e-5, abs=1e-7), name
+    assert gens[0].loss_after != gens[0].loss_before  # the optimisation moved: the match is not trivial
+
+
+def test_every_setting_of_a_case_decodes_with_one_noise_seed(intensity_case, monkeypatch):
+    bundle, case, embedder, roots = intensity_case
+    spy = Spy(monkeypatch)
+    for setting in (Setting("CTM M=1", "ditto2", "ctm", "1", (2,)), Setting("CTM M=2", "ditto2", "ctm", "2", (2,)),
+                    Setting("CM M=1", "ditto2", "cm", "1", (2,)), unoptimised(2)):
+        run_case(bundle, case, setting, embedder, "cpu", roots, steps=2)
+    seeds = [d["noise_seed"] for d in spy.decodes]
+    assert len(seeds) == 4 and seeds[0] is not None and len(set(seeds)) == 1, seeds
