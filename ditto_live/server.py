@@ -5,11 +5,12 @@ well-formed request gets ``/ditto/error``; a job request gets ``/ditto/job/accep
 ``/ditto/job/progress`` and exactly one terminal ``/ditto/job/done`` or ``/ditto/job/error``.
 Replies go to the sender (or ``reply_port`` on the sender's host) and to every subscriber.
 Bound beyond loopback, datagrams from addresses outside the allow-list are dropped and logged.
+Reading a request's job (JSON or a file, inputs under the allowed roots, error codes) lives in
+``ditto_live/server_requests.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -34,7 +35,7 @@ from ditto_live.bridges.osc import (
 from ditto_live.chunks import ChunkAssembler, ChunkError
 from ditto_live.config import ServerConfig
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import JobSpec, parse_job
+from ditto_live.jobspec import JobSpec
 from ditto_live.protocol import (
     BY_ADDRESS,
     LIVE_CONTROLS,
@@ -44,15 +45,21 @@ from ditto_live.protocol import (
     type_tags,
 )
 from ditto_live.queue import DuplicateJob, Job, JobQueue, QueueFull, Runner, RunResult
-from ditto_live.results import PathForbidden, resolve_input_path
+from ditto_live.server_requests import (
+    RequestError,
+    check_inputs,
+    error_code,
+    load_base,
+    load_spec,
+    read_json,
+    short,
+    valid_job_id,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_SUBSCRIBERS = 16  # clients that may subscribe at once
-MAX_MESSAGE_CHARS = 1000  # longest error message sent (datagrams stay small)
 MAX_SUMMARY_CHARS = 4000  # a done summary longer than this keeps only its short fields
-INPUT_PATH_KEYS = ("midi", "reference")  # control keys that name files the job reads
-LIVE_JOB_DEFAULTS = ("cfg", "seed", "bpm")  # live controls that fill in a job's missing keys
 
 
 class StreamControl(Protocol):
@@ -79,22 +86,6 @@ class MidiTake(Protocol):
     def take_state(self) -> tuple[int, float]:
         """(notes recorded, tempo in force)."""
         ...
-
-
-class RequestError(Exception):
-    """A request cannot be served; ``code`` is a protocol error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _valid_job_id(job_id: str) -> bool:
-    return 0 < len(job_id) <= 64 and job_id.isprintable()
-
-
-def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Server:
@@ -265,10 +256,10 @@ class Server:
             self._endpoint.send_raw(data, t)
 
     def _send_error(self, sender: Addr, code: str, message: str) -> None:
-        self._send([sender], "/ditto/error", [code, _short(message)])
+        self._send([sender], "/ditto/error", [code, short(message)])
 
     def _send_job_error(self, job_id: str, to: list[Addr | None], code: str, message: str) -> None:
-        self._send(to, "/ditto/job/error", [_short(job_id, 64), code, _short(message)])
+        self._send(to, "/ditto/job/error", [short(job_id, 64), code, short(message)])
 
     # -- JobEvents (called by the worker) -------------------------------------------------------------
     def progress(self, job: Job, stage: str, step: int, total: int, loss: float) -> None:
@@ -316,55 +307,20 @@ class Server:
 
         With ``live_defaults`` the live controls cfg, seed and bpm fill in those keys when the job
         leaves them out (a job's own values always win)."""
-        raw = self.read_json(text)
-        if live_defaults and isinstance(raw, dict):
-            live = dict(self.live_controls)
-            for key in LIVE_JOB_DEFAULTS:
-                if key in live and key not in raw:
-                    raw[key] = int(live[key]) if key == "seed" else float(live[key])
-        return self.check_inputs(parse_job(raw))
+        return load_spec(text, self.config.max_payload_bytes, self.allowed_roots,
+                         self.live_controls if live_defaults else None)
 
     def read_json(self, text: str) -> Any:
         """JSON text, or '@' + path of a JSON file under an allowed root, within the payload limit."""
-        limit = self.config.max_payload_bytes
-        if len(text.encode("utf-8", "replace")) > limit:
-            raise RequestError("too_large", f"spec exceeds {limit} bytes")
-        if text.startswith("@"):
-            path = resolve_input_path(text[1:], self.allowed_roots)
-            if path.stat().st_size > limit:
-                raise RequestError("too_large", f"{path} exceeds {limit} bytes")
-            text = path.read_text(encoding="utf-8")
-        try:
-            return json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise RequestError("bad_request", f"spec is not JSON: {exc}") from None
+        return read_json(text, self.config.max_payload_bytes, self.allowed_roots)
 
     def check_inputs(self, spec: JobSpec) -> JobSpec:
         """Every file a job would read resolved under the allowed roots (else PathForbidden)."""
-        controls = []
-        for c in spec.controls:
-            params = dict(c.params)
-            for key in INPUT_PATH_KEYS:
-                if key in params:
-                    if not isinstance(params[key], str):
-                        raise RequestError("bad_request", f"{c.type}.{key}: expected a path")
-                    params[key] = str(resolve_input_path(params[key], self.allowed_roots))
-            controls.append(dataclasses.replace(c, params=params))
-        model = spec.model
-        if "/" in model or "\\" in model or model.startswith(("~", ".")):
-            model = str(resolve_input_path(model, self.allowed_roots, directory=True))
-        return dataclasses.replace(spec, controls=tuple(controls), model=model)
+        return check_inputs(spec, self.allowed_roots)
 
-    def _request_error(self, exc: Exception) -> tuple[str, str]:
-        if isinstance(exc, RequestError):
-            return exc.code, str(exc)
-        if isinstance(exc, PathForbidden):
-            return "forbidden", str(exc)
-        if isinstance(exc, FileNotFoundError):
-            return "not_found", str(exc)
-        if isinstance(exc, UsageError | ValueError | OSError):
-            return "bad_request", str(exc)
-        return "failed", f"{type(exc).__name__}: {exc}"
+    def load_base(self, text: str) -> dict[str, Any]:
+        """A base job dict from JSON text ('' = {}); '@' + path reads a file under an allowed root."""
+        return load_base(text, self.config.max_payload_bytes, self.allowed_roots)
 
     def submit_job(self, job_id: str, job: dict[str, Any] | str, reply_to: Addr | None = None) -> int:
         """Validate and queue one job; its queue position. Raises RequestError (with a protocol code).
@@ -373,14 +329,14 @@ class Server:
         terminal reply) go to ``reply_to`` when given and to every subscriber; in-process sources
         without an address (the file drop) pass None.
         """
-        if not _valid_job_id(job_id):
+        if not valid_job_id(job_id):
             raise RequestError("bad_request", "job_id: 1-64 printable characters")
         try:
             spec = self.load_spec(job if isinstance(job, str) else json.dumps(job), live_defaults=True)
         except RequestError:
             raise
         except Exception as exc:
-            raise RequestError(*self._request_error(exc)) from exc
+            raise RequestError(*error_code(exc)) from exc
         to = [reply_to] if reply_to is not None else []
         try:
             return self._queue.submit(Job(job_id, spec, reply_to=reply_to), on_queued=lambda position: self._send(
@@ -402,7 +358,7 @@ class Server:
 
     def _chunk(self, args: list[Any], sender: Addr) -> None:
         job_id, index, total, data = args
-        if not _valid_job_id(job_id):
+        if not valid_job_id(job_id):
             self._send_job_error(job_id, [sender], "bad_request", "job_id: 1-64 printable characters")
             return
         try:
@@ -480,7 +436,7 @@ class Server:
                 try:
                     action(stream)
                 except Exception as exc:
-                    code, message = self._request_error(exc)
+                    code, message = error_code(exc)
                     self._send_error(sender, code, f"stream: {message}")
                     return
                 self._send([sender], "/ditto/stream/state", list(self._stream_status()))
@@ -500,18 +456,6 @@ class Server:
             self.submit_job(job_id, job, sender)
         except RequestError as exc:
             self._send_job_error(job_id, [sender], exc.code, str(exc))
-
-    def load_base(self, text: str) -> dict[str, Any]:
-        """A base job dict from JSON text ('' = {}); '@' + path reads a file under an allowed root."""
-        try:
-            raw = self.read_json(text) if text.strip() else {}
-        except RequestError:
-            raise
-        except Exception as exc:
-            raise RequestError(*self._request_error(exc)) from exc
-        if not isinstance(raw, dict):
-            raise RequestError("bad_request", "spec: expected a JSON object")
-        return raw
 
     def _midi_reset(self, args: list[Any], sender: Addr) -> None:
         if self.midi is None:
