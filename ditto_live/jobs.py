@@ -37,7 +37,14 @@ from ditto_live.engine.audio import MelFrontEnd, norm_to_db
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import DEFAULT_STEPS, combined_loss, loss_function
 from ditto_live.engine.controls.structure import labels_to_target
-from ditto_live.engine.ito import JobCancelled, ditto2_decode, ditto2_optimise, ditto_decode, ditto_optimise
+from ditto_live.engine.ito import (
+    JobCancelled,
+    ditto2_decode,
+    ditto2_optimise,
+    ditto_decode,
+    ditto_optimise,
+    draw_noise_seed,
+)
 from ditto_live.errors import UsageError
 from ditto_live.jobspec import JobSpec, JobSpecError, clip_seconds
 from ditto_live.results import safe_output_path, write_json, write_wav
@@ -335,11 +342,13 @@ class JobRunner:
                                        is_last=w == len(starts) - 1, so_far=out[..., :start].cpu() if w else None)
             gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1000 + w)
             x_T = torch.randn(spec.seeds, 1, mel.n_mels, window, generator=gen, device=self.device)
+            noise_seed = draw_noise_seed(gen)  # DITTO-2's sampling noise: row i's is seeded noise_seed + i
             key = (spec.model, spec.method, spec.student, spec.seed, spec.seeds, total, w)
             warm = self.warm_start and key in self._last_x
             x_start = self._last_x[key] if warm else x_T
             cond = Cond(tags[None].expand(spec.seeds, -1), w=spec.cfg)
             x_best = first = x_T[:1]
+            best_noise = noise_seed  # the decode reuses the noise of the row it decodes
             if controls and steps > 0:
                 def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
                     report("optimise", _w * k + step, k * len(starts), losses["total"])
@@ -357,13 +366,16 @@ class JobRunner:
                     res = ditto_optimise(model, x_start, cond, loss_function(controls), steps, spec.lr, **common)
                 else:
                     res = ditto2_optimise(model, x_start, cond, loss_function(controls), steps, spec.lr, spec.surrogate,
-                                          student_kind=spec.student, gamma=spec.gamma, generator=gen, **common)
+                                          student_kind=spec.student, gamma=spec.gamma, noise_seed=noise_seed,
+                                          **common)
                 x_best = res.x_T
+                best_noise = res.noise_seed if res.noise_seed is not None else noise_seed  # M = T: the surrogate's x0
                 self._last_x[key] = res.x_T_batch
                 while len(self._last_x) > 64:  # keep the most recent
                     self._last_x.pop(next(iter(self._last_x)))
                 ito_info.append({"window": w, "start_frame": start, "steps_run": res.steps_run, "warm_start": warm,
-                                 "best_seed": res.best_index, "surrogate_loss_before": res.initial_losses,
+                                 "best_seed": res.best_index, "noise_seed": best_noise if spec.method == "ditto2" else None,
+                                 "surrogate_loss_before": res.initial_losses,
                                  "surrogate_loss_after": res.losses, "seconds": round(res.seconds, 3),
                                  "ito_budget_s": None if stop_at is None else round(stop_at - ito_start, 4),
                                  "deadline_stop": bool(should_stop is not None and res.steps_run < steps
@@ -373,12 +385,12 @@ class JobRunner:
                 raise JobCancelled(f"cancelled before decoding window {w}")
             report("decode", w, len(starts), math.nan)
             t_decode = time.perf_counter()
-            x0 = self._decode(model, spec, x_best, cond, w)
+            x0 = self._decode(model, spec, x_best, cond, best_noise)
             decode_s += time.perf_counter() - t_decode
             _crossfade_into(out, x0[0], start, chain if w else 0)
             if targets and not spec.deadline_s:  # the unoptimised output, decoded the same way: the "before" of
                 # every loss (a job with a deadline spends no time on it)
-                x0_base = x0 if x_best is first else self._decode(model, spec, x_T[:1], cond, w)
+                x0_base = x0 if x_best is first else self._decode(model, spec, x_T[:1], cond, noise_seed)
                 _crossfade_into(base_out, x0_base[0], start, chain if w else 0)
             lap("decode")
             self.engine.yield_to_priority(is_cancelled)
@@ -436,13 +448,14 @@ class JobRunner:
         write_json(wav.with_suffix(".json"), summary)
         return JobResult(wav, summary)
 
-    def _decode(self, model, spec: JobSpec, x_T: Tensor, cond: Cond, w: int) -> Tensor:
+    def _decode(self, model, spec: JobSpec, x_T: Tensor, cond: Cond, noise_seed: int) -> Tensor:
+        """x_T [1, 1, F, N] -> x0; DITTO-2 draws its sampling noise from ``noise_seed`` (the optimisation's for
+        this row), so a decode with T = M gives exactly the output the surrogate optimised."""
         cond1 = Cond(cond.tags[:1], cond.w)
-        gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1000 + w + 500)
         if spec.method == "ditto":
             x0 = ditto_decode(model, x_T, cond1)
         else:
-            x0 = ditto2_decode(model, x_T, cond1, spec.decode_steps, spec.gamma, spec.student, gen)
+            x0 = ditto2_decode(model, x_T, cond1, spec.decode_steps, spec.gamma, spec.student, noise_seed=noise_seed)
         return x0.clamp(-1, 1)  # the mel's range; an untrained or overshooting model can leave it
 
     @staticmethod
