@@ -9,7 +9,8 @@ decodes with the same chain, so its objective is exactly its output.
 Beyond the paper: B seeds are optimised as one batch (the losses are per row, so Adam's per-element
 updates keep the rows independent) and the best is returned; a loss tolerance stops early; a previous
 x_T* can be passed as the start (warm start); a callback reports every step; ``is_cancelled`` is
-checked before every step (and, for DITTO, before every sampler call) and raises :class:`JobCancelled`;
+checked before every step (and, for DITTO, before every sampler call, and on a CPU before every call's
+backward) and raises :class:`JobCancelled`;
 ``should_stop`` is checked every step too but does not raise: the loop ends and returns the best x_T
 so far (a time budget, as the live stream's deadline uses), with ``steps_run`` < K.
 
@@ -89,9 +90,19 @@ def _ddim_call(model: nn.Module, x: Tensor, t: Tensor, s: Tensor, cond: Cond) ->
     return ddim_step_from_v(x, t, s, predict_v(model, x, t.float(), cond))
 
 
+def _backward_check(is_cancelled: Callable[[], bool], t_i: int) -> Callable[[Tensor], None]:
+    """A gradient hook on one sampler call's output: it runs when the backward reaches that call, before
+    the call is recomputed (checkpointing) and differentiated, so ``is_cancelled`` is consulted there too."""
+    def hook(grad: Tensor) -> None:
+        if is_cancelled():
+            raise JobCancelled(f"cancelled inside the sampler's backward at t={t_i}")
+    return hook
+
+
 def ddim_chain(model: nn.Module, x_T: Tensor, cond: Cond, grid: list[int], use_checkpoint: bool = False,
                is_cancelled: Callable[[], bool] | None = None) -> Tensor:
     """The teacher's DDIM sampler on ``grid``, differentiable; optionally checkpointed per call.
+    ``is_cancelled`` is consulted before every call, and on a CPU before every call's backward too.
     x_T: [B, 1, F, N] -> x0 [B, 1, F, N]"""
     x = x_T
     for t_i, s_i in zip(grid[:-1], grid[1:]):
@@ -103,6 +114,11 @@ def ddim_chain(model: nn.Module, x_T: Tensor, cond: Cond, grid: list[int], use_c
             x = checkpoint(_ddim_call, model, x, t, s, cond, use_reentrant=False)
         else:
             x = _ddim_call(model, x, t, s, cond)
+        # CPU only: a CPU backward runs on the thread that called it, so the hook may wait there (a
+        # server's job stepping aside); a CUDA backward runs on autograd's one thread per device, shared
+        # by every thread's backward, and a hook waiting there would stall the job it waits for
+        if is_cancelled is not None and x.requires_grad and x.device.type == "cpu":
+            x.register_hook(_backward_check(is_cancelled, t_i))
     return x
 
 
