@@ -367,7 +367,8 @@ class Bench:
                 c.decoder = self._prepare_decoder(c.backend, net, res.x_T, cond1)
                 c.decode_prepare_ms = (time.perf_counter() - start) * 1000
             with amp:
-                x0 = ditto2_decode(c.decoder, res.x_T, cond1, decode_steps, spec.gamma, student, gen)
+                x0 = ditto2_decode(c.decoder, res.x_T, cond1, decode_steps, spec.gamma, student,
+                                   noise_seed=res.noise_seed)  # the surrogate's noise: M = T decodes what was optimised
         x0 = x0.float().clamp(-1, 1)
         clock.lap("decode")
         from ditto_live.engine.vocoder import mel_to_wav
