@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.fft
 import torch
+from torch.overrides import TorchFunctionMode
 
 from ditto_live import metrics
 from ditto_live.engine.audio import PRESETS, MelFrontEnd
@@ -137,3 +138,33 @@ def test_spread_loss_has_finite_nonzero_gradients_and_prefers_the_matching_form(
     assert torch.isfinite(x0.grad).all() and x0.grad.abs().sum() > 0
     assert aba.feature(x0).shape == (1, 12, 12)
     assert torch.allclose(aba.feature(x0).diagonal(dim1=-2, dim2=-1), torch.ones(1, 12))  # feature: plain cosine
+
+
+class _HostCopies(TorchFunctionMode):
+    """Counts host-to-device copies (``.to`` / ``.cuda`` of a CPU tensor that land elsewhere)."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        src = args[0] if args else None
+        if (func in (torch.Tensor.to, torch.Tensor.cuda) and isinstance(src, torch.Tensor) and src.device.type == "cpu"
+                and isinstance(out, torch.Tensor) and out.device.type != "cpu"):
+            self.count += 1
+        return out
+
+
+def test_after_one_call_the_loss_on_a_device_copies_nothing_from_the_host():
+    """What a CUDA-graph capture needs: once warm, a step builds and copies nothing on the host
+    ("meta" stands in for the accelerator on a CPU-only machine)."""
+    device = torch.device("meta")
+    control = structure_control(form_target("ABA", 64, 16).to(device), -100, 0)
+    x0 = torch.empty(1, 1, 72, 64, device=device)  # a mel size no other test uses: a cold cache
+    with _HostCopies() as first:
+        control.loss(x0)
+    with _HostCopies() as warm:
+        control.loss(x0)
+        control.feature(x0)
+    assert first.count == 1 and warm.count == 0  # the DCT basis, once
