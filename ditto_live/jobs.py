@@ -34,6 +34,7 @@ from torch import Tensor
 
 from ditto_live import metrics
 from ditto_live.engine.audio import MelFrontEnd, norm_to_db
+from ditto_live.engine.backends import default_autocast
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import DEFAULT_STEPS, combined_loss, loss_function
 from ditto_live.engine.controls.structure import labels_to_target
@@ -242,7 +243,7 @@ class JobRunner:
 
     def __init__(self, bundle_loader: Callable[[str, str], Any] | None = None, output_dir: str = "~/ditto_live_out",
                  allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
-                 measure_baseline: bool = False, autocast: bool = False, sentence_encoder: Any = None,
+                 measure_baseline: bool = False, autocast: bool | None = None, sentence_encoder: Any = None,
                  warm_start: bool = False, laion_clap: str = ""):
         self.bundle_loader = bundle_loader
         self.output_dir = output_dir
@@ -250,7 +251,8 @@ class JobRunner:
         self.device = pick_device(device)
         self.plot = plot  # also write a PNG of the spectrogram with target vs achieved curves
         self.measure_baseline = measure_baseline  # also vocode and measure the unoptimised output (slower)
-        self.autocast = autocast  # bf16 autocast of the model calls during optimisation
+        # bf16 autocast of the model calls during optimisation; None: on a CPU with native bf16 (backends.py)
+        self.autocast = default_autocast(self.device) if autocast is None else autocast
         self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
         self.warm_start = warm_start  # start from the last x_T* of a job with the same model, seed and length
         self.laion_clap = laion_clap  # path of a LAION-CLAP checkpoint for the text control ("" = the bundle's own)
