@@ -91,3 +91,17 @@ def jack_server(request, tmp_path_factory):
         _portaudio("initialize")
         # give the dead server's shared-memory cleanup a moment before another module starts one
         time.sleep(0.2)
+
+
+def jack_output_to(name: str, timeout: float = 10.0):
+    """A mido output on the JACK MIDI port whose name contains ``name``, once it has appeared."""
+    import mido
+
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        matches = [n for n in backend.get_output_names() if name in n]
+        if matches:
+            return backend.open_output(matches[0])
+        time.sleep(0.05)
+    raise AssertionError(f"no JACK MIDI port {name!r}: {backend.get_output_names()}")

@@ -22,7 +22,7 @@ from ditto_live.bridges.midi import (
     quantize_notes,
     top_voice,
 )
-from tests.jack import jack_server  # noqa: F401  (pytest fixture)
+from tests.jack import jack_output_to, jack_server  # noqa: F401  (jack_server: pytest fixture)
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
 JACK_PERIOD = 1024  # 21 ms JACK cycles (events arrive once per cycle); shorter ones xrun under load
@@ -200,15 +200,6 @@ def test_a_midi_file_gives_its_top_voice_in_beats(tmp_path):
 
 
 # -- real JACK MIDI ports ---------------------------------------------------------------------------
-def jack_output_to(name: str) -> mido.ports.BaseOutput:
-    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        matches = [n for n in backend.get_output_names() if name in n]
-        if matches:
-            return backend.open_output(matches[0])
-        time.sleep(0.05)
-    raise AssertionError(f"no JACK MIDI port {name!r}: {backend.get_output_names()}")
 
 
 def send_at(out, schedule: list[tuple[float, mido.Message]]) -> None:

@@ -14,7 +14,7 @@ import mido
 import pytest
 
 from ditto_live.bridges.osc import UdpEndpoint
-from tests.jack import jack_server  # noqa: F401  (pytest fixture)
+from tests.jack import jack_output_to, jack_server  # noqa: F401  (jack_server: pytest fixture)
 
 from .conftest import Client
 from .test_liblo_client import free_udp_port
@@ -104,15 +104,6 @@ def test_serve_stream_plays_windows_into_jack_and_reports_underruns(jack_server,
     assert "stream stopped after" in (tmp_path / "serve.log").read_text()  # the run's report is logged
 
 
-def jack_output_to(name: str) -> mido.ports.BaseOutput:
-    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        matches = [n for n in backend.get_output_names() if name in n]
-        if matches:
-            return backend.open_output(matches[0])
-        time.sleep(0.1)
-    raise AssertionError(f"no JACK MIDI port {name!r}: {backend.get_output_names()}")
 
 
 @pytest.mark.jack
