@@ -72,6 +72,9 @@ def _header(res: SuiteResult) -> list[str]:
               f"diversity at small N, so rank rows of a few clips by KID); "
               f"CLAP: mean cosine between a clip and its window's caption",
               "- Time: optimisation + decoding per clip (vocoding excluded; it is the same for every method)"]
+    if cfg.suite == "table1":
+        lines += ["- ÷ unoptimised: a row's control metric over that of the CTM student decoding each case's initial "
+                  "noise without optimisation (the same noise every method starts from)"]
     if info.get("clips_from_journal"):
         made = "reported without running" if cfg.report_only else "resumed"
         lines += [f"- {info['clips_from_journal']} clips come from the folder's generations.jsonl ({made}); their "
