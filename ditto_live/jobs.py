@@ -2,8 +2,8 @@
 
 ``JobRunner.run(spec, progress, is_cancelled)`` builds the control targets, runs inference-time
 optimisation (DITTO-2 through the distilled student, or the DITTO baseline through the teacher's DDIM
-chain), decodes, vocodes, measures each control on the vocoded audio with librosa
-(``ditto_live/metrics.py``), and writes the WAV and its JSON sidecar atomically. Clips longer than one
+chain), decodes, vocodes, measures each control on the vocoded audio
+(``ditto_live/measure.py``), and writes the WAV and its JSON sidecar atomically. Clips longer than one
 model window are generated window by window, each opening with the previous window's last second
 (outpainting), crossfaded over that overlap.
 
@@ -32,12 +32,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ditto_live import metrics
-from ditto_live.engine.audio import MelFrontEnd, norm_to_db
+from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.backends import default_autocast
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import DEFAULT_STEPS, combined_loss, loss_function
-from ditto_live.engine.controls.structure import labels_to_target
 from ditto_live.engine.ito import (
     JobCancelled,
     ditto2_decode,
@@ -48,11 +46,10 @@ from ditto_live.engine.ito import (
 )
 from ditto_live.errors import UsageError
 from ditto_live.jobspec import JobSpec, JobSpecError, clip_seconds
+from ditto_live.measure import measure_controls
 from ditto_live.results import safe_output_path, write_json, write_wav
 from ditto_live.targets import (
     DEFAULT_OVERLAP_S,
-    SSM_SIZE,
-    ClipTarget,
     TextModel,
     build_targets,
     encode_tags,
@@ -470,39 +467,3 @@ class JobRunner:
             before = combined_loss(controls, base[None].float())[1] if base is not None else {}
         return {k: {"before": float(before[k][0]) if k in before else None, "after": float(v[0])}
                 for k, v in after.items()}
-
-
-def measure_controls(targets: list[ClipTarget], audio: np.ndarray, sample_rate: int, front: MelFrontEnd,
-                     min_db: float, max_db: float, text_model=None) -> dict[str, float]:
-    """Each control measured on vocoded audio: librosa for intensity, melody and structure; the re-analysed
-    mel for inpaint / outpaint / loop; the text-audio model for text (skipped when ``text_model`` is None)."""
-    out: dict[str, float] = {}
-    remel = None
-    for t in targets:
-        if t.kind == "intensity":
-            out["intensity_mse_db2"] = metrics.intensity_mse(audio, sample_rate, t.curve.numpy())
-        elif t.kind == "melody":
-            out["melody_accuracy"] = metrics.melody_accuracy(audio, sample_rate, t.pitch.numpy())
-        elif t.kind == "structure":
-            out["structure_mse"] = metrics.structure_mse(audio, sample_rate, labels_to_target(t.labels, SSM_SIZE).numpy())
-        elif t.kind == "text" and text_model is None:
-            continue
-        else:
-            if remel is None:
-                with torch.no_grad():
-                    remel = front(torch.from_numpy(audio).float()[None].to(front.window.device)).cpu()
-            db = norm_to_db(remel[0, 0], min_db, max_db)  # [F, N]
-            n = db.shape[-1]
-            if t.kind in ("inpaint", "outpaint"):
-                ref = norm_to_db(t.reference[0, :, :n], min_db, max_db)
-                m = t.mask[:n].bool()
-                out[f"{t.kind}_mel_mse_db2"] = float(((db - ref)[:, m] ** 2).mean())
-            elif t.kind == "loop":  # spectral jump across the wrap vs the clip's typical frame step
-                out["loop_seam_jump_db"] = float((db[:, -1] - db[:, 0]).abs().mean())
-                out["loop_median_jump_db"] = float((db[:, 1:] - db[:, :-1]).abs().mean(0).median())
-            elif t.kind == "text":
-                with torch.no_grad():
-                    emb = text_model.encode_audio(remel.to(next(text_model.clap.parameters()).device))
-                    txt = text_model.encode_text([t.caption])
-                out["text_cosine"] = float(torch.nn.functional.cosine_similarity(emb, txt).item())
-    return out

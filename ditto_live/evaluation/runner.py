@@ -33,8 +33,8 @@ from ditto_live.engine.ito import (
     draw_noise_seed,
 )
 from ditto_live.evaluation.cases import Case
-from ditto_live.jobs import measure_controls
 from ditto_live.jobspec import parse_job
+from ditto_live.measure import measure_controls
 from ditto_live.targets import ClipTarget, TextModel, build_targets, encode_tags, window_controls
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class Embedder:
 
 def control_metrics(targets: list[ClipTarget], audio: np.ndarray, sample_rate: int, front: MelFrontEnd,
                     min_db: float, max_db: float) -> dict[str, float]:
-    """Each control's adherence on vocoded audio, as the job runner measures it (``jobs.measure_controls``),
+    """Each control's adherence on vocoded audio, as the job runner measures it (``measure.measure_controls``),
     under the report's names: the inpaint / outpaint dB^2 error on the enforced frames is ``<kind>_mse_db2``."""
     measured = measure_controls(targets, audio, sample_rate, front, min_db, max_db)
     renamed = {f"{k}_mse_db2": f"{k}_mel_mse_db2" for k in ("inpaint", "outpaint")}
