@@ -8,16 +8,14 @@ preparation: parity probe, compilation, CUDA-graph capture; cuDNN autotuning); t
 warm. Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU and the process's peak resident set
 (VmHWM, reset before each run through /proc/self/clear_refs) on a CPU. The real-time factor is wall
 time over the audio's duration (below 1 is faster than real time). DITTO-2's speed-up is DITTO's time
-over DITTO-2's, both measured in this run with the same K and batch.
+over DITTO-2's, both measured in this run with the same K and batch. The report's summary rows and
+the target checks are ``ditto_live/bench_report.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import platform
 import re
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ditto_live.bench_report import STAGES, check_targets, config_key, machine_info, summarise
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, StepperFactory, for_gpu, prepare_module
 from ditto_live.engine.conditioning import Cond
@@ -54,10 +53,7 @@ SCHEMA = "ditto-live-bench/1"
 TASKS = ("intensity", "melody", "structure", "inpaint", "outpaint")
 METHODS = ("ditto", "ditto2-ctm", "ditto2-cm")
 PAPER_SETTINGS = ("M1T1", "M1T2", "M1T4", "M2T2", "M2T4", "MaT4")  # the paper's Table 2; "Ma" = adaptive M
-STAGES = ("parse", "target", "optimise", "decode", "vocode", "write")
 DITTO_SAMPLING_STEPS = 20  # the baseline's DDIM chain (M = T = 20)
-TARGETS = {  # issue 10, on one H100/H200 with the paper preset
-    "intensity_ms": 500.0, "melody_ms": 1000.0, "batch4_over_single": 1.5, "speedup_over_ditto": 15.0}
 
 
 @dataclass(frozen=True)
@@ -92,27 +88,7 @@ def parse_setting(setting: str) -> tuple[int | str, int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# the machine and the models
-
-
-def machine_info(device: str) -> dict[str, Any]:
-    """What ran the benchmark: CPU model and cores, GPU name, torch and Python versions, load."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
-        cpu = found.group(1).strip() if found else cpu
-    except OSError:
-        pass
-    info: dict[str, Any] = {
-        "cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
-        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-    }
-    if device.startswith("cuda"):
-        props = torch.cuda.get_device_properties(device)
-        info.update(gpu=torch.cuda.get_device_name(device), gpu_memory_gb=round(props.total_memory / 2**30, 1),
-                    gpu_capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda)
-    return info
+# the models
 
 
 @dataclass
@@ -414,8 +390,8 @@ class Bench:
                 log.error("%s %s %s: %s", c.task, c.method, c.setting, exc)
                 self.errors.append({"task": c.task, "method": c.method, "setting": c.setting, "seeds": c.seeds,
                                     "backend": c.backend, "error": str(exc)})
-                self.runs = [r for r in self.runs if _key(r) != (c.task, c.method, c.setting, c.seeds, c.steps,
-                                                                 c.backend)]  # no half-measured configuration
+                failed = (c.task, c.method, c.setting, c.seeds, c.steps, c.backend)
+                self.runs = [r for r in self.runs if config_key(r) != failed]  # no half-measured configuration
                 fallbacks = self.cfg.baseline_backend.split(",")
                 if c.method == "ditto" and c.backend in fallbacks[:-1]:  # the next baseline backend, named
                     queue.insert(0, Config(c.task, c.method, c.setting, c.seeds, c.steps,
@@ -432,78 +408,3 @@ class Bench:
                 "stages": list(STAGES), "runs": self.runs,
                 "rows": summarise(self.runs), "errors": self.errors,
                 "targets": check_targets(summarise(self.runs), self.cfg, self.frames == PRESETS[self.cfg.preset].frames)}
-
-
-# ---------------------------------------------------------------------------------------------
-# summaries
-
-
-def _key(r: dict[str, Any]) -> tuple:
-    return (r["task"], r["method"], r["setting"], r["seeds"], r["K"], r["backend"])
-
-
-def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per configuration: the cold run, the median of the warm runs, speed-ups and batch cost."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in runs:
-        groups.setdefault(_key(r), []).append(r)
-    rows = []
-    for key, rs in groups.items():
-        cold = next((r for r in rs if r["cold"]), None)
-        warm = [r for r in rs if not r["cold"]]
-        basis = warm or [cold]
-        if cold is None:  # only warm runs were kept
-            cold = {**rs[0], "total_ms": None, "backend_prepare_ms": None, "decode_prepare_ms": None}
-        stages = {s: round(statistics.median(r["stages_ms"][s] for r in basis), 2) for s in STAGES}
-        total = round(statistics.median(r["total_ms"] for r in basis), 2)
-        rows.append({"task": key[0], "method": key[1], "setting": key[2], "M": cold["M"], "T": cold["T"],
-                     "seeds": key[3], "K": key[4], "backend": key[5],
-                     "basis": f"median of {len(warm)} warm runs" if warm else "cold run only",
-                     "stages_ms": stages, "total_ms": total, "cold_total_ms": cold["total_ms"],
-                     "cold_backend_prepare_ms": cold["backend_prepare_ms"],
-                     "cold_decode_prepare_ms": cold["decode_prepare_ms"],
-                     "rtf": round(statistics.median(r["rtf"] for r in basis), 4),
-                     "peak_memory_mb": max(r["peak_memory_mb"] for r in rs)})
-    for row in rows:
-        bases = [r for r in rows if r["method"] == "ditto" and r["task"] == row["task"] and r["K"] == row["K"]
-                 and r["seeds"] == row["seeds"]]
-        base = next((r for r in bases if r["backend"] == row["backend"]), bases[0] if bases else None)
-        row["speedup_baseline_backend"] = base["backend"] if base is not None and row["method"] != "ditto" else None
-        single = next((r for r in rows if _key(r)[:3] == _key(row)[:3] and r["seeds"] == 1
-                       and r["K"] == row["K"] and r["backend"] == row["backend"]), None)
-        row["speedup_vs_ditto"] = (round(base["total_ms"] / row["total_ms"], 2)
-                                   if base is not None and row["method"] != "ditto" else None)
-        row["optimise_speedup_vs_ditto"] = (round(base["stages_ms"]["optimise"] / row["stages_ms"]["optimise"], 2)
-                                            if base is not None and row["method"] != "ditto" else None)
-        row["batch_over_single"] = (round(row["total_ms"] / single["total_ms"], 3)
-                                    if single is not None and row["seeds"] > 1 else None)
-    return rows
-
-
-def check_targets(rows: list[dict[str, Any]], cfg: BenchConfig, full_window: bool) -> dict[str, Any]:
-    """Issue 10's targets, checked on the rows that measure them (DITTO-2 CTM, M1T2, default K)."""
-    applies = cfg.preset == "paper" and cfg.device.startswith("cuda") and full_window and cfg.steps in (0, 70, 150)
-    out: dict[str, Any] = {"applies": applies, "note": "the targets are for the paper preset on one H100/H200"}
-
-    def pick(task: str, seeds: int, backend: str | None = None) -> dict[str, Any] | None:
-        """The fastest DITTO-2 CTM M1T2 row at the task's default K (of ``backend`` when given)."""
-        found = [r for r in rows if r["task"] == task and r["method"] == "ditto2-ctm" and r["setting"] == "M1T2"
-                 and r["seeds"] == seeds and r["K"] == DEFAULT_STEPS[task] and backend in (None, r["backend"])]
-        return min(found, key=lambda r: r["total_ms"], default=None)
-
-    for task, limit in (("intensity", TARGETS["intensity_ms"]), ("melody", TARGETS["melody_ms"])):
-        r = pick(task, 1)
-        if r is not None:
-            out[f"{task}_end_to_end_ms"] = {"value": r["total_ms"], "limit": limit, "backend": r["backend"],
-                                            "pass": r["total_ms"] <= limit}
-        r4 = pick(task, 4, r["backend"]) if r is not None else None
-        if r4 is not None and r4["batch_over_single"] is not None:
-            out[f"{task}_batch4_over_single"] = {"value": r4["batch_over_single"], "backend": r4["backend"],
-                                                 "limit": TARGETS["batch4_over_single"],
-                                                 "pass": r4["batch_over_single"] <= TARGETS["batch4_over_single"]}
-        if r is not None and r["speedup_vs_ditto"] is not None:
-            out[f"{task}_speedup_vs_ditto"] = {"value": r["speedup_vs_ditto"], "backend": r["backend"],
-                                               "baseline_backend": r["speedup_baseline_backend"],
-                                               "limit": TARGETS["speedup_over_ditto"],
-                                               "pass": r["speedup_vs_ditto"] >= TARGETS["speedup_over_ditto"]}
-    return out

@@ -123,7 +123,7 @@ def _cell(v: Any, digits: int = 0) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     """The benchmark as a markdown table, headed by the machine and the setup."""
-    from ditto_live.bench import STAGES
+    from ditto_live.bench_report import STAGES
 
     m, cfg, model = report["machine"], report["config"], report["model"]
     device = m.get("gpu") or f"{m['cpu']} ({m['cpu_cores']} cores, {m['torch_threads']} torch threads)"

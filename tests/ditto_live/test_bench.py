@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from ditto_live import bench
-from ditto_live.bench import STAGES, BenchConfig, check_targets, parse_setting, summarise
+from ditto_live.bench import BenchConfig, parse_setting
+from ditto_live.bench_report import STAGES, check_targets, summarise
 from ditto_live.cli import main
 from ditto_live.engine import backends
 from ditto_live.engine.backends import EagerStepper

@@ -1,0 +1,125 @@
+"""The benchmark's report side: what ran it, one summary row per configuration, and issue 10's targets.
+
+Split from ``ditto_live/bench.py`` (which times the runs): everything here works on the run records
+alone, so the summaries and target checks can be tested on hand-made runs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ditto_live.engine.controls import DEFAULT_STEPS
+
+if TYPE_CHECKING:
+    from ditto_live.bench import BenchConfig
+
+STAGES = ("parse", "target", "optimise", "decode", "vocode", "write")  # timed stages, in order
+TARGETS = {  # issue 10, on one H100/H200 with the paper preset
+    "intensity_ms": 500.0, "melody_ms": 1000.0, "batch4_over_single": 1.5, "speedup_over_ditto": 15.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# the machine
+
+
+def machine_info(device: str) -> dict[str, Any]:
+    """What ran the benchmark: CPU model and cores, GPU name, torch and Python versions, load."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = found.group(1).strip() if found else cpu
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+    }
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(device)
+        info.update(gpu=torch.cuda.get_device_name(device), gpu_memory_gb=round(props.total_memory / 2**30, 1),
+                    gpu_capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda)
+    return info
+
+
+# ---------------------------------------------------------------------------------------------
+# summaries
+
+
+def config_key(r: dict[str, Any]) -> tuple:
+    """What identifies a run's configuration: (task, method, setting, B, K, backend)."""
+    return (r["task"], r["method"], r["setting"], r["seeds"], r["K"], r["backend"])
+
+
+def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per configuration: the cold run, the median of the warm runs, speed-ups and batch cost."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault(config_key(r), []).append(r)
+    rows = []
+    for key, rs in groups.items():
+        cold = next((r for r in rs if r["cold"]), None)
+        warm = [r for r in rs if not r["cold"]]
+        basis = warm or [cold]
+        if cold is None:  # only warm runs were kept
+            cold = {**rs[0], "total_ms": None, "backend_prepare_ms": None, "decode_prepare_ms": None}
+        stages = {s: round(statistics.median(r["stages_ms"][s] for r in basis), 2) for s in STAGES}
+        total = round(statistics.median(r["total_ms"] for r in basis), 2)
+        rows.append({"task": key[0], "method": key[1], "setting": key[2], "M": cold["M"], "T": cold["T"],
+                     "seeds": key[3], "K": key[4], "backend": key[5],
+                     "basis": f"median of {len(warm)} warm runs" if warm else "cold run only",
+                     "stages_ms": stages, "total_ms": total, "cold_total_ms": cold["total_ms"],
+                     "cold_backend_prepare_ms": cold["backend_prepare_ms"],
+                     "cold_decode_prepare_ms": cold["decode_prepare_ms"],
+                     "rtf": round(statistics.median(r["rtf"] for r in basis), 4),
+                     "peak_memory_mb": max(r["peak_memory_mb"] for r in rs)})
+    for row in rows:
+        bases = [r for r in rows if r["method"] == "ditto" and r["task"] == row["task"] and r["K"] == row["K"]
+                 and r["seeds"] == row["seeds"]]
+        base = next((r for r in bases if r["backend"] == row["backend"]), bases[0] if bases else None)
+        row["speedup_baseline_backend"] = base["backend"] if base is not None and row["method"] != "ditto" else None
+        single = next((r for r in rows if config_key(r)[:3] == config_key(row)[:3] and r["seeds"] == 1
+                       and r["K"] == row["K"] and r["backend"] == row["backend"]), None)
+        row["speedup_vs_ditto"] = (round(base["total_ms"] / row["total_ms"], 2)
+                                   if base is not None and row["method"] != "ditto" else None)
+        row["optimise_speedup_vs_ditto"] = (round(base["stages_ms"]["optimise"] / row["stages_ms"]["optimise"], 2)
+                                            if base is not None and row["method"] != "ditto" else None)
+        row["batch_over_single"] = (round(row["total_ms"] / single["total_ms"], 3)
+                                    if single is not None and row["seeds"] > 1 else None)
+    return rows
+
+
+def check_targets(rows: list[dict[str, Any]], cfg: BenchConfig, full_window: bool) -> dict[str, Any]:
+    """Issue 10's targets, checked on the rows that measure them (DITTO-2 CTM, M1T2, default K)."""
+    applies = cfg.preset == "paper" and cfg.device.startswith("cuda") and full_window and cfg.steps in (0, 70, 150)
+    out: dict[str, Any] = {"applies": applies, "note": "the targets are for the paper preset on one H100/H200"}
+
+    def pick(task: str, seeds: int, backend: str | None = None) -> dict[str, Any] | None:
+        """The fastest DITTO-2 CTM M1T2 row at the task's default K (of ``backend`` when given)."""
+        found = [r for r in rows if r["task"] == task and r["method"] == "ditto2-ctm" and r["setting"] == "M1T2"
+                 and r["seeds"] == seeds and r["K"] == DEFAULT_STEPS[task] and backend in (None, r["backend"])]
+        return min(found, key=lambda r: r["total_ms"], default=None)
+
+    for task, limit in (("intensity", TARGETS["intensity_ms"]), ("melody", TARGETS["melody_ms"])):
+        r = pick(task, 1)
+        if r is not None:
+            out[f"{task}_end_to_end_ms"] = {"value": r["total_ms"], "limit": limit, "backend": r["backend"],
+                                            "pass": r["total_ms"] <= limit}
+        r4 = pick(task, 4, r["backend"]) if r is not None else None
+        if r4 is not None and r4["batch_over_single"] is not None:
+            out[f"{task}_batch4_over_single"] = {"value": r4["batch_over_single"], "backend": r4["backend"],
+                                                 "limit": TARGETS["batch4_over_single"],
+                                                 "pass": r4["batch_over_single"] <= TARGETS["batch4_over_single"]}
+        if r is not None and r["speedup_vs_ditto"] is not None:
+            out[f"{task}_speedup_vs_ditto"] = {"value": r["speedup_vs_ditto"], "backend": r["backend"],
+                                               "baseline_backend": r["speedup_baseline_backend"],
+                                               "limit": TARGETS["speedup_over_ditto"],
+                                               "pass": r["speedup_vs_ditto"] >= TARGETS["speedup_over_ditto"]}
+    return out
