@@ -120,7 +120,8 @@ def test_cli_table1_with_the_real_tiny_untrained_model(corpus, tmp_path, monkeyp
     assert code == 0
     data = json.loads((out / "results.json").read_text())
     assert [(r["task"], r["label"], r["T"]) for r in data["rows"]] == [
-        (t, m, T) for t in ("intensity", "inpaint") for m, T in (("DITTO", 20), ("DITTO-2 (CM)", 2), ("DITTO-2 (CTM)", 2))]
+        (t, m, T) for t in ("intensity", "inpaint")
+        for m, T in (("DITTO", 20), ("DITTO-2 (CM)", 2), ("DITTO-2 (CTM)", 2), ("DITTO-2 (CTM), unoptimised", 2))]
     assert data["info"]["untrained"] and not data["info"]["embedding_trained"]
     assert "random, untrained weights" in (out / "results.md").read_text()
 
