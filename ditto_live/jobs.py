@@ -352,7 +352,7 @@ class JobRunner:
                 def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
                     report("optimise", _w * k + step, k * len(starts), losses["total"])
 
-                def checked() -> bool:  # before every step (DITTO: every sampler call): cancelled? and
+                def checked() -> bool:  # every step (DITTO: every sampler call and CPU backward): cancelled? and
                     self.engine.yield_to_priority(is_cancelled)  # a deadline job waiting goes first
                     return is_cancelled is not None and is_cancelled()
 

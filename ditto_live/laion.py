@@ -1,6 +1,6 @@
 """LAION-CLAP as the text control's model, for users who have its checkpoint.
 
-Nothing is downloaded: the user points ``generate.text_model`` at a LAION-CLAP ``.pt`` checkpoint
+Nothing is downloaded: the user points ``generate.laion_clap`` at a LAION-CLAP ``.pt`` checkpoint
 (and, because laion_clap builds its RoBERTa tokenizer through Hugging Face, needs ``roberta-base``
 in the local HF cache). The mel is vocoded with the bundle's differentiable vocoder, resampled to
 CLAP's 48 kHz by FFT resampling (differentiable), and embedded; captions go through CLAP's text tower.

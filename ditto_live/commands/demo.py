@@ -129,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
     roots = tuple(args.allowed_roots or cfg.allowed_roots)
     config = dataclasses.replace(cfg, host="127.0.0.1", port=0, reply_port=0, output_dir=str(out),
                                  allowed_roots=roots, progress_interval_s=min(cfg.progress_interval_s, 0.5))
+    if config.threads and not args.fake_runner:  # [server] threads, as serve applies it
+        import torch
+
+        torch.set_num_threads(config.threads)
     runner = make_runner(args.cfg, config, fake=args.fake_runner, plot=True)
     model = "fake" if args.fake_runner else demo_model(args.model)
     client = UdpEndpoint("127.0.0.1", 0)
