@@ -19,19 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from ditto_live.evaluation.cases import _work_half
+from ditto_live.engine.train.dataset import load_truth
+from ditto_live.evaluation.cases import read_split_rows, work_half
 from ditto_live.text_encoder import SentenceEncoder, save_embeddings
-
-
-def split_rows(folder: Path, key: str, n: int) -> torch.Tensor:
-    """Every test row of ``key`` from the shards of ``folder``, in row order. -> [n, ...]"""
-    parts = [load_file(str(p)) for p in sorted(folder.glob("test-*.safetensors"))]
-    rows, data = torch.cat([p["row"] for p in parts]), torch.cat([p[key] for p in parts])
-    out = torch.zeros(n, *data.shape[1:], dtype=data.dtype)
-    out[rows] = data
-    return out
 
 
 def main() -> None:
@@ -49,16 +41,16 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     picked: list[int] = []
     for half in (0, 1):
-        rows = [i for i, m in enumerate(test) if _work_half(m["work"]) == half]
+        rows = [i for i, m in enumerate(test) if work_half(m["work"]) == half]
         picked += rng.permutation(rows)[:args.per_half].tolist()
     picked.sort()
     index = torch.tensor(picked)
     for sub, key in (("audio", "audio"), (f"mels/{args.preset}", "mel")):
         (dst / sub).mkdir(parents=True, exist_ok=True)
-        save_file({"row": torch.arange(len(picked)), key: split_rows(src / sub, key, len(test))[index].contiguous()},
+        save_file({"row": torch.arange(len(picked)), key: read_split_rows(src / sub, "test", key, len(test))[index].contiguous()},
                   str(dst / sub / "test-0.safetensors"))
     (dst / "truth").mkdir(parents=True)
-    melody = load_file(str(src / "truth" / "test.safetensors"))["melody"][index].contiguous()
+    melody = load_truth(src, "test")[index].contiguous()
     save_file({"melody": melody}, str(dst / "truth" / "test.safetensors"))
     with open(dst / "windows.jsonl", "w", encoding="utf-8") as fh:
         for new, old in enumerate(picked):

@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import Tensor
 
-from ditto_live.engine.train.dataset import load_truth, read_windows
+from ditto_live.engine.train.dataset import load_truth, read_shards, read_windows
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +43,18 @@ class TestSplit:
     case_rows: list[int]  # rows of the case half
 
 
-def _work_half(work: str) -> int:
+def work_half(work: str) -> int:
     """0 or 1 from a stable hash of the work id."""
     return hashlib.sha1(work.encode()).digest()[0] & 1
 
 
-def _read_shards(folder: Path, split: str, key: str, n: int) -> Tensor | None:
-    """Rows 0..n-1 of ``key`` from shards ``<split>-<k>.safetensors`` (ordered by their "row")."""
-    shards = sorted(folder.glob(f"{split}-*.safetensors"))
-    if not shards:
+def read_split_rows(folder: Path, split: str, key: str, n: int) -> Tensor | None:
+    """Rows 0..n-1 of ``key`` from shards ``<split>-<k>.safetensors``, placed by their "row"; None when the
+    split has no shards there. -> [n, ...] as stored"""
+    try:
+        data, rows = read_shards(folder, split, key)
+    except FileNotFoundError:
         return None
-    parts = [load_file(str(p)) for p in shards]
-    rows = torch.cat([p["row"] for p in parts])
-    data = torch.cat([p[key] for p in parts])
     out = torch.zeros(n, *data.shape[1:], dtype=data.dtype)
     out[rows] = data
     return out
@@ -69,16 +67,16 @@ def load_test_split(root: str | Path, preset: str, front_end: Any = None, split:
     if not meta:
         raise FileNotFoundError(f"{root}: no {split!r} windows in windows.jsonl")
     n = len(meta)
-    audio = _read_shards(root / "audio", split, "audio", n)
+    audio = read_split_rows(root / "audio", split, "audio", n)
     audio = audio.float() if audio is not None else None
-    mels = _read_shards(root / "mels" / preset, split, "mel", n)
+    mels = read_split_rows(root / "mels" / preset, split, "mel", n)
     if mels is None:
         if audio is None or front_end is None:
             raise FileNotFoundError(f"{root}: no {preset} mels and no audio for split {split!r}")
         with torch.no_grad():
             mels = torch.cat([front_end(audio[i:i + 16]).cpu() for i in range(0, n, 16)])[:, 0]
     truth = load_truth(root, split).long()
-    halves = [_work_half(m["work"]) for m in meta]
+    halves = [work_half(m["work"]) for m in meta]
     ref = [i for i, h in enumerate(halves) if h == 0]
     cases = [i for i, h in enumerate(halves) if h == 1]
     if not ref or not cases:  # one work only, or every work hashed alike: split the rows instead
