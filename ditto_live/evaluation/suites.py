@@ -13,7 +13,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -27,12 +27,13 @@ from ditto_live.evaluation.scoring import Row, aggregate, reference_embeddings, 
 log = logging.getLogger(__name__)
 
 DITTO = Setting("DITTO", "ditto")
+TABLE1_TASKS = ("intensity", "melody", "structure", "outpaint", "inpaint")  # the paper's order
+JOURNAL = "generations.jsonl"  # the machine, then one Generation record per line, as each clip finishes
 
 
 def unoptimised(decode_steps: int) -> Setting:
     """The CTM student decoding the case's initial noise without optimisation: each control's baseline."""
     return Setting("DITTO-2 (CTM), unoptimised", "ditto2", "ctm", "1", (decode_steps,), optimise=False)
-TABLE1_TASKS = ("intensity", "melody", "structure", "outpaint", "inpaint")  # the paper's order
 
 
 def suite_tasks(suite: str) -> tuple[str, ...]:
@@ -123,30 +124,17 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
     cases = {t: make_cases(t, split, cfg.cases, bundle.tags, mel.frame_rate, mel.sample_rate, mel.window_seconds,
                            out / "references", cfg.seed) for t in tasks}
     journal_path = out / JOURNAL
-    gens = read_journal(journal_path) if cfg.resume or cfg.report_only else []
+    recorded, gens = read_journal(journal_path) if cfg.resume or cfg.report_only else (None, [])
     kept = len(gens)
     done = {(g.task, g.case, g.setting) for g in gens}
-    jobs = [] if cfg.report_only else [(c, s) for t in tasks for c in cases[t] for s in settings
-                                       if (t, c.index, s.label) not in done]  # case by case: a cut run stays paired
-    roots = (str(out.resolve()),)
-    out.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(jobs, desc=f"eval {cfg.suite}", unit="clip", dynamic_ncols=True)
     machine = machine_info(cfg.device)
-    recorded = read_journal_machine(journal_path) if kept else None
-    with open(journal_path, "a" if kept else "w", encoding="utf-8") as journal:  # each clip as it finishes, so
-        if not kept:
-            journal.write(json.dumps({"machine": machine}) + "\n")
-        for case, setting in bar:                                            # a run cut short keeps them
-            bar.set_postfix_str(f"{case.task} #{case.index} {setting.label}")
-            results = run_case(bundle, case, setting, embedder, cfg.device, roots, cfg.steps, cfg.lr,
-                               keep_audio=case.index < cfg.save_audio)
-            for g in results:
-                if g.audio is not None:
-                    _write_audio(out / "audio", g, mel.sample_rate)
-                    g.audio = None
-                journal.write(json.dumps(g.to_dict()) + "\n")
-            journal.flush()
-            gens.extend(results)
+    if not cfg.report_only:  # case by case, so a run cut short stays paired; each clip journalled as it finishes
+        jobs = [(c, s) for t in tasks for c in cases[t] for s in settings if (t, c.index, s.label) not in done]
+        out.mkdir(parents=True, exist_ok=True)
+        with open(journal_path, "a" if kept else "w", encoding="utf-8") as journal:
+            if not kept:
+                journal.write(json.dumps({"machine": machine}) + "\n")
+            gens += _generate(jobs, cfg, bundle, embedder, out, journal)
     reference = reference_embeddings(split, embedder)
     m_of = {s.label: s.m_label for s in settings}
     rows = aggregate(gens, reference, m_of)
@@ -161,23 +149,35 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
     return SuiteResult(cfg, rows, refs, gens, settings, cases, info)
 
 
-JOURNAL = "generations.jsonl"  # one Generation record per line, written as each clip finishes
+def _generate(jobs: list[tuple[Case, Setting]], cfg: EvalConfig, bundle: Any, embedder: Embedder, out: Path,
+              journal: TextIO) -> list[Generation]:
+    """Run each (case, setting), appending every clip to ``journal`` as it finishes."""
+    gens: list[Generation] = []
+    roots = (str(out.resolve()),)
+    bar = tqdm(jobs, desc=f"eval {cfg.suite}", unit="clip", dynamic_ncols=True)
+    for case, setting in bar:
+        bar.set_postfix_str(f"{case.task} #{case.index} {setting.label}")
+        results = run_case(bundle, case, setting, embedder, cfg.device, roots, cfg.steps, cfg.lr,
+                           keep_audio=case.index < cfg.save_audio)
+        for g in results:
+            if g.audio is not None:
+                _write_audio(out / "audio", g, bundle.mel_config.sample_rate)
+                g.audio = None
+            journal.write(json.dumps(g.to_dict()) + "\n")
+        journal.flush()
+        gens.extend(results)
+    return gens
 
 
-def read_journal(path: Path) -> list[Generation]:
-    """The clips an earlier run of this folder finished (none when it has no journal)."""
+def read_journal(path: Path) -> tuple[dict[str, Any] | None, list[Generation]]:
+    """An earlier run's journal: (the machine its clips were generated on, if recorded; the clips).
+    (None, []) when the folder has none."""
     if not path.is_file():
-        return []
+        return None, []
     with open(path, encoding="utf-8") as fh:
         records = [json.loads(line) for line in fh if line.strip()]
-    return [Generation.from_dict(r) for r in records if "task" in r]
-
-
-def read_journal_machine(path: Path) -> dict[str, Any] | None:
-    """The machine the journal's clips were generated on (its header line), if it records one."""
-    with open(path, encoding="utf-8") as fh:
-        first = json.loads(fh.readline() or "{}")
-    return first.get("machine")
+    machine = records[0].get("machine") if records else None
+    return machine, [Generation.from_dict(r) for r in records if "task" in r]
 
 
 def _write_audio(folder: Path, g: Generation, sample_rate: int) -> None:
