@@ -164,14 +164,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         prefix = _path(args.out)
         Path(prefix).parent.mkdir(parents=True, exist_ok=True)
-    from ditto_live.engine.backends import default_autocast
-    from ditto_live.jobs import pick_device
-
-    device = args.device or args.cfg.generate.device
-    autocast = default_autocast(pick_device(device)) if args.autocast is None else args.autocast
     runner = JobRunner(output_dir=args.cfg.server.output_dir, allowed_roots=("/",),
-                       device=device, plot=not args.no_plot,
-                       measure_baseline=not args.no_baseline, autocast=autocast,
+                       device=args.device or args.cfg.generate.device, plot=not args.no_plot,
+                       measure_baseline=not args.no_baseline, autocast=args.autocast,  # None: the runner's default
                        laion_clap=args.cfg.generate.laion_clap)
     last = [0.0]
 
