@@ -50,11 +50,15 @@ MIN_BUDGET_S = 0.05  # a window's smallest deadline (0 would mean none)
 WINDOW_LOG = 512  # windows kept in window_log
 
 
+def runway(new_audio_s: float, buffered_s: float | None) -> float:
+    """Seconds a window has before playback runs dry: its new audio, or what is buffered when it starts
+    if that is less (None: nothing plays yet)."""
+    return new_audio_s if buffered_s is None else min(new_audio_s, buffered_s)
+
+
 def window_budget(fraction: float, new_audio_s: float, buffered_s: float | None) -> float:
-    """A window's deadline: ``fraction`` of the audio it must replace before playback runs dry -- its
-    new audio, or what is buffered when it starts if that is less (None: nothing plays yet)."""
-    runway = new_audio_s if buffered_s is None else min(new_audio_s, buffered_s)
-    return max(MIN_BUDGET_S, fraction * runway)
+    """A window's deadline: ``fraction`` of its :func:`runway`."""
+    return max(MIN_BUDGET_S, fraction * runway(new_audio_s, buffered_s))
 
 
 # -- live controls -> the next window's spec -----------------------------------------------------------
@@ -282,13 +286,12 @@ class Stream:
                 self.windows += 1
                 self.generate_seconds.append(elapsed)
                 self.window_seconds.append(len(fresh) / self.model_rate)
-                runway = len(fresh) / self.model_rate if buffered is None else min(buffered, len(fresh) / self.model_rate)
                 self.window_log.append({"window": self.windows - 1, "generate_s": round(elapsed, 4),
                                         "audio_s": round(len(fresh) / self.model_rate, 4),
                                         "buffered_s": None if buffered is None else round(buffered, 4),
                                         "budget_s": None if budget is None else round(budget, 4),
                                         "steps_run": _steps_run(getattr(self.generate_window, "last_summary", None)),
-                                        "late": elapsed > runway})
+                                        "late": elapsed > runway(len(fresh) / self.model_rate, buffered)})
                 del self.window_log[:-WINDOW_LOG]
                 log.debug("window %d: %.2f s of audio in %.2f s", self.windows, len(fresh) / self.model_rate, elapsed)
                 chunk = resample(fresh)
