@@ -53,27 +53,40 @@ if ! python3 -P -c 'import ditto_live.bench' 2>/dev/null; then
 fi
 export NUMBA_CACHE_DIR=/tmp/numba_cache
 # shellcheck disable=SC2206  # EXTRA is split on purpose
-bench=(python3 -P -m ditto_live.cli bench --preset "${PRESET:-paper}" --device "${DEVICE:-cuda}" --bf16 ${EXTRA:-})
+bench=(python3 -P -m ditto_live.cli bench --preset "${PRESET:-paper}" --device "${DEVICE:-cuda}" ${EXTRA:-})
 
-check() {
+environment() {  # the card, driver, torch and machine, into OUT/env.txt
     {
         nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
         python3 -P -c 'import torch, ditto_live.bench as b; print("torch", torch.__version__, torch.version.cuda,
 torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'
     } 2>&1 | tee "$out/env.txt"
+}
+
+# versus_ditto NAME SECONDS BACKENDS BASELINE_BACKENDS [PRECISION]: DITTO-2 CTM (M=1, T=2) on intensity (K=70)
+# and melody (K=150) at B = 1 and 4 with each backend, then the DITTO baseline (cold run only) for the speed-up;
+# OUT/gpu_NAME.json and .md, the log in OUT/NAME.txt. PRECISION: --bf16 (the default) or "" for fp32.
+versus_ditto() {
+    local name=$1 seconds=$2 backends=$3 baseline=$4 precision=${5---bf16}
+    # shellcheck disable=SC2086  # an empty PRECISION adds no argument
+    timeout "$seconds" "${bench[@]}" $precision --tasks intensity,melody --methods ditto2-ctm,ditto \
+        --settings M1T2 --backend "$backends" --baseline-backend "$baseline" --seeds 1,4 --repeats 2 \
+        --baseline-repeats 0 --out-dir /tmp/bench_wav --json "$out/gpu_$name.json" --markdown "$out/gpu_$name.md" \
+        > "$out/$name.txt" 2>&1
+    tail -n 30 "$out/$name.txt"
+}
+
+check() {
+    environment
     timeout 120 python3 -P -m pytest -q -p no:cacheprovider --import-mode=importlib -m 'not slow' \
         tests/engine/test_backends.py \
         -k 'cuda or exported or accumulate' 2>&1 | tee "$out/check.txt"
 }
 
-core() {
-    timeout 330 "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto --settings M1T2 \
-        --backend eager,cudagraph --baseline-backend cudagraph,eager --seeds 1,4 --repeats 2 --baseline-repeats 0 \
-        --out-dir /tmp/bench_wav --json "$out/gpu_core.json" --markdown "$out/gpu_core.md" 2>&1 | tee "$out/core.txt"
-}
+core() { versus_ditto core 330 eager,cudagraph cudagraph,eager; }
 
 compiled() {
-    timeout 200 "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm --settings M1T2 --backend compiled \
+    timeout 200 "${bench[@]}" --bf16 --tasks intensity,melody --methods ditto2-ctm --settings M1T2 --backend compiled \
         --seeds 1 --repeats 3 --out-dir /tmp/bench_wav \
         --json "$out/gpu_compiled.json" --markdown "$out/gpu_compiled.md" 2>&1 | tee "$out/compiled.txt"
 }
@@ -108,34 +121,20 @@ evalsuite() {
 session() {
     local final=$out; out=/tmp/gpu_session; mkdir -p "$out"
     pack() { tar -C "$out" --exclude=references -czf "$final/session.tgz" . 2>/dev/null; }
-    { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-      python3 -P -c 'import torch, ditto_live.bench as b; print("torch", torch.__version__, torch.version.cuda,
-torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'; } > "$out/env.txt" 2>&1
-    cat "$out/env.txt"; pack
+    environment; pack
     evalsuite; pack
-    timeout "${CORE_TIMEOUT:-170}" "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto --settings M1T2 \
-        --backend cudagraph,eager --baseline-backend cudagraph --seeds 1,4 --repeats 2 --baseline-repeats 0 \
-        --out-dir /tmp/bench_wav --json "$out/gpu_core.json" --markdown "$out/gpu_core.md" > "$out/core.txt" 2>&1
-    tail -n 30 "$out/core.txt"; pack
+    versus_ditto core "${CORE_TIMEOUT:-170}" cudagraph,eager cudagraph; pack
 }
 
 # diag: where an eager ITO step spends its time (scripts/gpu_profile.py), then the core bench in fp32 (whose
 # parity tolerance is 1 %) with the CUDA-graph backend.
 diag() {
     timeout 100 python3 -P scripts/gpu_profile.py > "$out/profile.txt" 2>&1; tail -n 60 "$out/profile.txt"
-    timeout 150 python3 -P -m ditto_live.cli bench --preset paper --device cuda --tasks intensity,melody \
-        --methods ditto2-ctm,ditto --settings M1T2 --backend cudagraph --baseline-backend cudagraph --seeds 1,4 \
-        --repeats 2 --baseline-repeats 0 --out-dir /tmp/bench_wav --json "$out/gpu_fp32.json" \
-        --markdown "$out/gpu_fp32.md" > "$out/fp32.txt" 2>&1; tail -n 25 "$out/fp32.txt"
+    versus_ditto fp32 150 cudagraph cudagraph ""
 }
 
 # graph: the CUDA-graph backend alone (bf16), DITTO-2 and the DITTO baseline, for a lease with little time left.
-graph() {
-    timeout "${CORE_TIMEOUT:-170}" "${bench[@]}" --tasks intensity,melody --methods ditto2-ctm,ditto --settings M1T2 \
-        --backend cudagraph --baseline-backend cudagraph --seeds 1,4 --repeats 2 --baseline-repeats 0 \
-        --out-dir /tmp/bench_wav --json "$out/gpu_graph.json" --markdown "$out/gpu_graph.md" > "$out/graph.txt" 2>&1
-    tail -n 30 "$out/graph.txt"
-}
+graph() { versus_ditto graph "${CORE_TIMEOUT:-170}" cudagraph cudagraph; }
 
 case "$phase" in
     graph) graph ;;
