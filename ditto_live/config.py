@@ -52,6 +52,14 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    backend: str = "auto"  # ITO/decode backend: auto (fastest measured for the device), eager, cudagraph,
+    #                        compiled, exported or tensorrt; one refused by its parity check falls back to eager
+    measure: bool = True  # measure adherence (and plot) after delivering each job; off for live use
+    warm: bool = True  # serve: load the default model, prepare the backend and measurement code before "ready"
+
+
+@dataclass(frozen=True)
 class MidiConfig:
     input_port: str = ""  # name of the MIDI input to open; "" = a virtual port named "ditto-live"
     intensity_cc: int = 1  # controller number whose sweep becomes the intensity curve
@@ -71,6 +79,7 @@ class AudioConfig:
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
     midi: MidiConfig = field(default_factory=MidiConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
 
@@ -146,6 +155,3 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
                 raise ConfigError(f"{path}: {exc}") from exc
     return config_from_dict(apply_overrides(data, overrides or []))
 
-
-def config_to_dict(cfg: Config) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
