@@ -1,8 +1,18 @@
-"""Melody control (paper §4.1): 12-bin chroma from the mel, log-softmax per frame, NLL on pitch classes.
+"""Melody control (paper §4.1): 12-bin chroma from the mel, log-softmax per frame, NLL on pitch classes;
+and, beyond the paper, a register term that puts the tune in the octave it is written in.
 
 Each mel band above ~261 Hz is spread over the pitch classes its triangle covers (the triangle is
 sampled densely in Hz and each sample votes for its nearest pitch class), so a band wider than a
 semitone splits its energy instead of snapping to one class. Frames without a note are ignored.
+
+Why a register term (DESIGN §5): 80 Slaney mels at 22,050 Hz are ~41 Hz wide below 1 kHz, wider than a
+semitone below ~700 Hz, so octave-free chroma is met by moving the tune one or two octaves up where the
+bands resolve semitones. The register term scores, for each frame, the written pitch against the same
+pitch class one and two octaves up and down by a harmonic contrast: the log power at the candidate's
+harmonics h f minus that half-way between them, (h - 1/2) f, summed with decaying weights. A tune an
+octave too high leaves the written f0's odd harmonics empty; one an octave too low has energy half-way
+between the candidate's harmonics. The coarse low bands fix the octave, the narrow high bands (through
+the chroma term) fix the pitch class. Log-softmax over the octave candidates, NLL on the written one.
 """
 
 from __future__ import annotations
@@ -18,6 +28,11 @@ from ditto_live.engine.controls.combine import Control
 from ditto_live.engine.controls.intensity import seconds_per_unit
 
 NO_NOTE = -1  # target value of a frame where no note sounds
+REGISTER_HARMONICS = 6  # harmonics h f summed by the register salience
+HARMONIC_DECAY = 0.8  # weight of harmonic h: decay ** (h - 1)
+OCTAVE_SHIFTS = (-2, -1, 0, 1, 2)  # candidate octaves of the written pitch (0 = the written one)
+REGISTER_FLOOR_DB = 60.0  # levels more than this below a frame's peak count as silence (no exploit of the floor)
+REGISTER_WEIGHT = 1.0  # weight of the register NLL beside the chroma NLL (1 nat each)
 
 
 def chroma_weights(n_mels: int, fmin: float, fmax: float, low_hz: float = 261.0, high_hz: float = 5000.0,
@@ -44,20 +59,33 @@ def chroma_log_probs(x0: Tensor, min_db: float, max_db: float, weights: Tensor, 
     return F.log_softmax(torch.log(chroma + 1e-10) / temperature, dim=1)
 
 
-def melody_target(notes: list[list[float]], unit: str, bpm: float, frames: int, frame_rate: float) -> Tensor:
-    """Pitch class per frame from notes [[midi_pitch, start, duration], ...]; the highest sounding
-    note wins where notes overlap; NO_NOTE where none sounds. [N] long"""
+def melody_pitches(notes: list[list[float]], unit: str, bpm: float, frames: int, frame_rate: float) -> Tensor:
+    """MIDI pitch per frame from notes [[midi_pitch, start, duration], ...]; the highest sounding note
+    wins where notes overlap; NO_NOTE where none sounds. [N] long"""
     scale = seconds_per_unit(unit, bpm)
     times = np.arange(frames) / frame_rate
-    top = np.full(frames, -1)
+    top = np.full(frames, NO_NOTE)
     for pitch, start, dur in notes:
         on = (times >= start * scale) & (times < (start + dur) * scale)
         top = np.where(on & (pitch > top), int(pitch), top)
-    return torch.tensor(np.where(top >= 0, top % 12, NO_NOTE), dtype=torch.long)
+    return torch.tensor(top, dtype=torch.long)
+
+
+def pitch_classes(pitch: Tensor) -> Tensor:
+    """MIDI pitch (or pitch class) per frame -> pitch class per frame, NO_NOTE kept. [N] -> [N]"""
+    return torch.where(pitch >= 0, pitch % 12, torch.full_like(pitch, NO_NOTE))
+
+
+def melody_target(notes: list[list[float]], unit: str, bpm: float, frames: int, frame_rate: float,
+                  keep_octave: bool = False) -> Tensor:
+    """Pitch class per frame (MIDI pitch with ``keep_octave``, for the register term) from notes
+    [[midi_pitch, start, duration], ...]; the highest sounding note wins; NO_NOTE where none sounds. [N] long"""
+    pitch = melody_pitches(notes, unit, bpm, frames, frame_rate)
+    return pitch if keep_octave else pitch_classes(pitch)
 
 
 def melody_loss(log_probs: Tensor, target: Tensor) -> Tensor:
-    """Mean NLL over frames with a note. log_probs: [B, 12, N]; target: [N] -> [B]"""
+    """Mean NLL over frames with a note. log_probs: [B, C, N]; target: [N] class per frame -> [B]"""
     b = log_probs.shape[0]
     tgt = target.to(log_probs.device).expand(b, -1)
     nll = F.nll_loss(log_probs, tgt.clamp(min=0), reduction="none")  # [B, N]
@@ -66,16 +94,101 @@ def melody_loss(log_probs: Tensor, target: Tensor) -> Tensor:
 
 
 def melody_accuracy(log_probs: Tensor, target: Tensor) -> Tensor:
-    """Share of frames with a note whose argmax pitch class is the target's. -> [B]"""
-    tgt = target.to(log_probs.device)
+    """Share of frames with a note whose argmax pitch class is the target's (pitch class or MIDI). -> [B]"""
+    tgt = pitch_classes(target.to(log_probs.device))
     valid = tgt != NO_NOTE
     hit = (log_probs.argmax(1) == tgt) & valid
     return hit.float().sum(-1) / valid.float().sum().clamp(min=1)
 
 
-def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor, weight: float = 1.0) -> Control:
-    """The melody control for a pitch-class-per-frame target [N]."""
+def _band_interpolation(n_mels: int, fmin: float, fmax: float, hz: float) -> np.ndarray:
+    """Weights over bands that read the mel's log power at ``hz`` by linear interpolation between band
+    centres in mel units (zero beyond the last band). -> [F]"""
+    centres = librosa.hz_to_mel(librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1])
+    out = np.zeros(n_mels)
+    m = float(librosa.hz_to_mel(hz))
+    if m < centres[0] or m > centres[-1]:
+        return out
+    i = int(np.clip(np.searchsorted(centres, m) - 1, 0, n_mels - 2))
+    a = (m - centres[i]) / (centres[i + 1] - centres[i])
+    out[i], out[i + 1] = 1.0 - a, a
+    return out
+
+
+def register_salience_weights(n_mels: int, fmin: float, fmax: float, harmonics: int = REGISTER_HARMONICS,
+                              decay: float = HARMONIC_DECAY) -> Tensor:
+    """Harmonic-contrast salience of every MIDI pitch as a linear map of per-band log power:
+    S(p) = sum_h decay^(h-1) [L(h f_p) - L((h - 1/2) f_p)], harmonics at or above the last band left out.
+    -> [128, F]"""
+    top = librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[-2]
+    out = np.zeros((128, n_mels))
+    for p in range(128):
+        f = 440.0 * 2.0 ** ((p - 69) / 12.0)
+        for h in range(1, harmonics + 1):
+            if h * f >= top:
+                break
+            out[p] += decay ** (h - 1) * (_band_interpolation(n_mels, fmin, fmax, h * f)
+                                          - _band_interpolation(n_mels, fmin, fmax, (h - 0.5) * f))
+    return torch.tensor(out, dtype=torch.float32)
+
+
+def pitch_salience(x0: Tensor, min_db: float, max_db: float, salience: Tensor,
+                   floor_db: float = REGISTER_FLOOR_DB) -> Tensor:
+    """Harmonic-contrast salience of every MIDI pitch per frame, in bels (dB / 10); levels more than
+    ``floor_db`` below the frame's peak are floored. x0: [B, 1, F, N]; salience: [128, F] -> [B, 128, N]"""
+    db = norm_to_db(x0.float(), min_db, max_db)[:, 0]  # [B, F, N]
+    floor = db.detach().amax(1, keepdim=True) - floor_db
+    bels = torch.maximum(db, floor) / 10.0
+    return torch.einsum("pf,bfn->bpn", salience.to(x0.device), bels)
+
+
+def octave_candidates(target: Tensor) -> tuple[Tensor, Tensor]:
+    """MIDI pitch of each octave candidate per frame and whether it is a valid pitch.
+    target: [N] MIDI (NO_NOTE allowed) -> ([S, N] long clamped to 0..127, [S, N] bool); S = len(OCTAVE_SHIFTS)"""
+    shifts = torch.tensor(OCTAVE_SHIFTS, device=target.device)[:, None]
+    cand = target[None] + 12 * shifts
+    valid = (cand >= 0) & (cand < 128) & (target[None] >= 0)
+    return cand.clamp(0, 127), valid
+
+
+def register_log_probs(sal: Tensor, target: Tensor) -> Tensor:
+    """Log-softmax over the octave candidates of the written pitch. sal: [B, 128, N]; target: [N] MIDI
+    -> [B, S, N] (invalid candidates at -inf; frames without a note are uniform over the valid ones)"""
+    cand, valid = octave_candidates(target.to(sal.device))
+    picked = torch.gather(sal, 1, cand[None].expand(sal.shape[0], -1, -1))  # [B, S, N]
+    picked = picked.masked_fill(~valid[None], float("-inf"))
+    picked = torch.where(valid.any(0)[None, None], picked, torch.zeros_like(picked))  # no note: no -inf row
+    return F.log_softmax(picked, dim=1)
+
+
+def register_target(target: Tensor) -> Tensor:
+    """Index of the written octave among OCTAVE_SHIFTS per frame, NO_NOTE where none sounds. [N] -> [N]"""
+    return torch.where(target >= 0, torch.full_like(target, OCTAVE_SHIFTS.index(0)), torch.full_like(target, NO_NOTE))
+
+
+def register_loss(x0: Tensor, target: Tensor, min_db: float, max_db: float, salience: Tensor) -> Tensor:
+    """NLL of the written octave against the others. x0: [B, 1, F, N]; target: [N] MIDI -> [B]"""
+    log_probs = register_log_probs(pitch_salience(x0, min_db, max_db, salience), target)
+    return melody_loss(log_probs, register_target(target))
+
+
+def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor, weight: float = 1.0,
+                   salience: Tensor | None = None, register_weight: float = REGISTER_WEIGHT) -> Control:
+    """The melody control for a target per frame [N]: pitch classes (octave-free chroma, the paper's
+    control) or MIDI pitches. ``salience`` (``register_salience_weights``, [128, F]) turns the register
+    term on; it needs MIDI pitches (``melody_target(..., keep_octave=True)``)."""
+    if salience is not None and bool(((target >= 0) & (target < 12)).any()):
+        raise ValueError("the register term needs MIDI pitches per frame (melody_target(..., keep_octave=True)), "
+                         "not pitch classes")
+    classes = pitch_classes(target)
+
     def feature(x0: Tensor) -> Tensor:
         return chroma_log_probs(x0, min_db, max_db, weights)
 
-    return Control("melody", lambda x0: melody_loss(feature(x0), target), weight, feature, target)
+    def loss(x0: Tensor) -> Tensor:
+        chroma = melody_loss(feature(x0), classes)
+        if salience is None:
+            return chroma
+        return chroma + register_weight * register_loss(x0, target, min_db, max_db, salience)
+
+    return Control("melody", loss, weight, feature, classes)
