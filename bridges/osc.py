@@ -18,13 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pythonosc import osc_packet
+from pythonosc import osc_message
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]  # (host, port) of a UDP peer
 MAX_DATAGRAM = 65507  # largest UDP payload over IPv4
+MAX_MESSAGES = 64  # most messages one datagram may carry (bundles flattened)
+MAX_BUNDLE_DEPTH = 4  # most levels of bundles inside bundles
+BUNDLE_HEADER = b"#bundle\x00"  # a bundle's first 8 bytes; a 64-bit time tag follows
 
 
 class OscDecodeError(ValueError):
@@ -61,14 +64,51 @@ def encode_message(address: str, args: Sequence[Any] = (), types: str | None = N
 
 
 def decode_packet(data: bytes) -> list[OscMessage]:
-    """Every message in a datagram (bundles flattened, time tags ignored); raises OscDecodeError."""
+    """Every message in a datagram (bundles flattened, time tags ignored); raises OscDecodeError.
+
+    Strict: an empty bundle, a bundle element of size 0 (or not a multiple of 4, or past the end), an
+    element that is neither a message nor a bundle, more than MAX_MESSAGES messages or bundles nested
+    deeper than MAX_BUNDLE_DEPTH make the whole datagram an error (never a silent drop)."""
     if not data:
         raise OscDecodeError("empty datagram")
-    try:
-        packet = osc_packet.OscPacket(data)
-        return [OscMessage(m.message.address, tuple(m.message.params)) for m in packet.messages]
-    except Exception as exc:  # python-osc raises several types (ParseError, IndexError, struct.error ...)
-        raise OscDecodeError(f"not an OSC packet: {type(exc).__name__}: {exc}") from None
+    out: list[OscMessage] = []
+    _collect(bytes(data), out, 0)
+    return out
+
+
+def _collect(data: bytes, out: list[OscMessage], depth: int) -> None:
+    """Append the messages of one packet (a message or a bundle) to ``out``."""
+    if data.startswith(b"#bundle"):
+        _collect_bundle(data, out, depth)
+    elif data.startswith(b"/"):
+        try:
+            msg = osc_message.OscMessage(data)
+            out.append(OscMessage(msg.address, tuple(msg.params)))
+        except Exception as exc:  # python-osc raises several types (ParseError, IndexError, struct.error ...)
+            raise OscDecodeError(f"not an OSC message: {type(exc).__name__}: {exc}") from None
+    else:
+        raise OscDecodeError(f"not an OSC packet: starts with {data[:8]!r}, expected '/' or '#bundle'")
+    if len(out) > MAX_MESSAGES:
+        raise OscDecodeError(f"more than {MAX_MESSAGES} messages in one datagram")
+
+
+def _collect_bundle(data: bytes, out: list[OscMessage], depth: int) -> None:
+    if depth >= MAX_BUNDLE_DEPTH:
+        raise OscDecodeError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
+    if len(data) < 16 or not data.startswith(BUNDLE_HEADER):
+        raise OscDecodeError("bundle header truncated (expected '#bundle', a NUL and an 8-byte time tag)")
+    if len(data) == 16:
+        raise OscDecodeError("empty bundle: it holds no message")
+    pos = 16
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise OscDecodeError(f"bundle element at byte {pos}: its size is truncated")
+        size = int.from_bytes(data[pos:pos + 4], "big", signed=True)
+        if size <= 0 or size % 4 or pos + 4 + size > len(data):
+            raise OscDecodeError(f"bundle element at byte {pos}: size {size} (expected a positive multiple of 4 "
+                                 f"within the {len(data) - pos - 4} bytes left)")
+        _collect(data[pos + 4:pos + 4 + size], out, depth + 1)
+        pos += 4 + size
 
 
 class OscEndpoint(Protocol):
@@ -200,14 +240,24 @@ class MemoryEndpoint:
         self._net._unbind(self._addr)
 
 
+def parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``host`` as an address; an IPv4-mapped IPv6 address (``::ffff:127.0.0.1``, what a dual-stack
+    socket reports for an IPv4 peer) as the IPv4 address; None when it is not an address."""
+    try:
+        ip = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
 def is_loopback(host: str) -> bool:
     """Whether binding ``host`` keeps the socket on this machine."""
     if host == "localhost":
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    ip = parse_ip(host)
+    return ip is not None and ip.is_loopback
 
 
 class AllowList:
@@ -217,11 +267,8 @@ class AllowList:
         self.networks = [ipaddress.ip_network(e, strict=False) for e in entries]  # ValueError if malformed
 
     def __contains__(self, host: object) -> bool:
-        try:
-            ip = ipaddress.ip_address(str(host))
-        except ValueError:
-            return False
-        return any(ip in net for net in self.networks)
+        ip = parse_ip(str(host))
+        return ip is not None and any(ip in net for net in self.networks)
 
     def __bool__(self) -> bool:
         return bool(self.networks)

@@ -3,8 +3,9 @@
 A client splits the job JSON into ``total`` strings and sends them as ``(job_id, index, total,
 data)`` in any order; when every index has arrived the pieces are joined in order. Limits keep a
 client from holding memory: at most ``max_chunks`` pieces, at most ``max_payload_bytes`` in all,
-at most ``max_pending`` payloads in flight, and a partial payload untouched for ``timeout_s`` is
-dropped (the caller answers its sender with an error).
+at most ``max_pending`` payloads in flight (``max_per_owner`` of them from one client), and a partial
+payload not complete ``timeout_s`` after its first piece is dropped (the caller answers its sender
+with an error): resending pieces does not keep a slot alive.
 """
 
 from __future__ import annotations
@@ -26,19 +27,21 @@ class ChunkError(ValueError):
 class _Partial:
     total: int  # pieces announced by the first chunk
     pieces: dict[int, str] = field(default_factory=dict)  # index -> data
+    owner: Hashable = None  # the client it belongs to (its quota)
     size: int = 0  # UTF-8 bytes held so far
-    touched: float = 0.0  # clock time of the last chunk
+    created: float = 0.0  # clock time of the first piece
 
 
 class ChunkAssembler:
     """Collects chunks per key (e.g. (sender, job_id)); thread-compatible, not thread-safe."""
 
     def __init__(self, max_chunks: int, max_payload_bytes: int, timeout_s: float, max_pending: int = 64,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_per_owner: int = 4) -> None:
         self.max_chunks = max_chunks  # most pieces one payload may span
         self.max_payload_bytes = max_payload_bytes  # most bytes a reassembled payload may hold
-        self.timeout_s = timeout_s  # a partial payload idle this long is dropped
+        self.timeout_s = timeout_s  # a partial payload this long after its first piece is dropped
         self.max_pending = max_pending  # most partial payloads held at once
+        self.max_per_owner = max_per_owner  # most partial payloads of one owner
         self._clock = clock
         self._partials: dict[Hashable, _Partial] = {}
 
@@ -48,16 +51,17 @@ class ChunkAssembler:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._partials
 
-    def add(self, key: Hashable, index: int, total: int, data: str) -> str | None:
-        """Store one piece; the joined payload when it was the last one, else None. Raises ChunkError
-        (and forgets the key) when the piece breaks a limit or disagrees with earlier pieces."""
+    def add(self, key: Hashable, index: int, total: int, data: str, owner: Hashable = None) -> str | None:
+        """Store one piece of ``owner``'s payload ``key``; the joined payload when it was the last one,
+        else None. Raises ChunkError (and forgets the key) when the piece breaks a limit or disagrees
+        with earlier pieces."""
         try:
-            return self._add(key, index, total, data)
+            return self._add(key, index, total, data, owner)
         except ChunkError:
             self._partials.pop(key, None)
             raise
 
-    def _add(self, key: Hashable, index: int, total: int, data: str) -> str | None:
+    def _add(self, key: Hashable, index: int, total: int, data: str, owner: Hashable) -> str | None:
         if not 1 <= total <= self.max_chunks:
             code = "too_large" if total > self.max_chunks else "bad_request"
             raise ChunkError(code, f"chunk total {total}: expected 1..{self.max_chunks}")
@@ -67,7 +71,10 @@ class ChunkAssembler:
         if partial is None:
             if len(self._partials) >= self.max_pending:
                 raise ChunkError("busy", f"too many chunked payloads in flight (limit {self.max_pending})")
-            partial = self._partials[key] = _Partial(total)
+            if owner is not None and sum(p.owner == owner for p in self._partials.values()) >= self.max_per_owner:
+                raise ChunkError("busy", f"at most {self.max_per_owner} chunked payloads in flight per client "
+                                         "(server.max_chunked)")
+            partial = self._partials[key] = _Partial(total, owner=owner, created=self._clock())
         elif partial.total != total:
             raise ChunkError("bad_request", f"chunk total {total} disagrees with the earlier {partial.total}")
         size = len(data.encode("utf-8"))
@@ -76,7 +83,6 @@ class ChunkAssembler:
         if partial.size > self.max_payload_bytes:
             raise ChunkError("too_large", f"chunked payload exceeds {self.max_payload_bytes} bytes")
         partial.pieces[index] = data  # a repeated index (a duplicated datagram) replaces the old piece
-        partial.touched = self._clock()
         if len(partial.pieces) < partial.total:
             return None
         del self._partials[key]
@@ -87,9 +93,9 @@ class ChunkAssembler:
         return self._partials.pop(key, None) is not None
 
     def expire(self) -> list[tuple[Hashable, int, int]]:
-        """Drop payloads idle for ``timeout_s``; returns (key, pieces received, total) for each."""
+        """Drop payloads begun ``timeout_s`` ago; returns (key, pieces received, total) for each."""
         now = self._clock()
-        stale = [k for k, p in self._partials.items() if now - p.touched >= self.timeout_s]
+        stale = [k for k, p in self._partials.items() if now - p.created >= self.timeout_s]
         out = []
         for key in stale:
             p = self._partials.pop(key)

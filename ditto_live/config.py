@@ -31,6 +31,21 @@ class ServerConfig:
     max_chunks: int = 256  # most datagrams one chunked payload may span
     max_payload_bytes: int = 1_000_000  # most bytes one reassembled payload may hold
     threads: int = 0  # torch CPU threads the server's engine uses; 0 = torch's default (serve --threads)
+    # the work budget: a request over any of these is refused with bad_request before it is accepted
+    max_clip_seconds: float = 60.0  # longest clip a job, a stream window or a MIDI take may ask for
+    max_work_steps: int = 20_000  # most optimisation work: windows x steps x seeds x network passes a step
+    max_memory_mb: int = 8192  # most memory a request's estimated working set may need (ditto_live/budget.py)
+    # the client model: a client is one sender address and port
+    max_clients: int = 256  # clients remembered at once; the longest idle one without a job is forgotten first
+    client_ttl_s: float = 600.0  # a client silent this long with no job is forgotten (subscriptions, controls)
+    max_subscriptions: int = 4  # reply ports one client may subscribe at once
+    max_chunked: int = 4  # chunked payloads one client may have in flight at once
+    chunk_timeout_s: float = 30.0  # a chunked payload not complete this long after its first piece is dropped
+    status_per_s: float = 4.0  # status requests answered per client per second (bursts of twice that)
+    orphan_age_s: float = 60.0  # at start, temp files and WAVs without a sidecar older than this are removed
+
+    def __post_init__(self) -> None:
+        check_server_config(self)
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,33 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     midi: MidiConfig = field(default_factory=MidiConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+
+
+def check_server_config(server: ServerConfig) -> None:
+    """Every ``[server]`` value within its range; ConfigError naming the first key that is not."""
+    rules: tuple[tuple[str, bool, str], ...] = (
+        ("host", server.host.strip() != "", "an address to bind (\"\" would bind every interface)"),
+        ("port", 0 <= server.port < 65536, "0..65535 (0 = any free port)"),
+        ("reply_port", 0 <= server.reply_port < 65536, "0..65535 (0 = the sender's port)"),
+        ("queue_size", server.queue_size >= 1, ">= 1"),
+        ("progress_interval_s", 0 <= server.progress_interval_s <= 60, "0..60 seconds"),
+        ("max_chunks", server.max_chunks >= 1, ">= 1"),
+        ("max_payload_bytes", server.max_payload_bytes >= 1024, ">= 1024"),
+        ("threads", server.threads >= 0, ">= 0 (0 = torch's default)"),
+        ("max_clip_seconds", 0 < server.max_clip_seconds <= 3600, "0 < seconds <= 3600"),
+        ("max_work_steps", server.max_work_steps >= 1, ">= 1"),
+        ("max_memory_mb", server.max_memory_mb >= 64, ">= 64"),
+        ("max_clients", server.max_clients >= 1, ">= 1"),
+        ("client_ttl_s", server.client_ttl_s > 0, "> 0 seconds"),
+        ("max_subscriptions", server.max_subscriptions >= 0, ">= 0"),
+        ("max_chunked", server.max_chunked >= 1, ">= 1"),
+        ("chunk_timeout_s", server.chunk_timeout_s > 0, "> 0 seconds"),
+        ("status_per_s", server.status_per_s > 0, "> 0"),
+        ("orphan_age_s", server.orphan_age_s >= 0, ">= 0 seconds"),
+    )
+    for key, ok, expected in rules:
+        if not ok:
+            raise ConfigError(f"server.{key} = {getattr(server, key)!r}: expected {expected}")
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:

@@ -23,6 +23,8 @@ Control types and their keys (``weight`` defaults to 1):
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,9 +87,72 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a number may take: ``low <= x <= high`` (``low < x`` when ``open_low``), finite."""
+
+    low: float  # smallest value allowed
+    high: float  # largest value allowed
+    integer: bool = False  # must be a whole number
+    open_low: bool = False  # ``low`` itself is excluded
+    unit: str = ""  # said in messages ("seconds", "dB")
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return False
+        if self.integer and not float(value).is_integer():
+            return False
+        return (value > self.low if self.open_low else value >= self.low) and value <= self.high
+
+    def describe(self, name: str) -> str:
+        low = f"{_number(self.low)} {'<' if self.open_low else '<='} "
+        kind = "a whole number " if self.integer else ""
+        return f"expected {kind}{low}{name} <= {_number(self.high)}{' ' + self.unit if self.unit else ''}"
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+# One schema for every number a request may set: job fields, and the live controls (ditto_live/server.py),
+# which fill in job fields and steer the stream, so they obey the same ranges.
+FIELD_RANGES: dict[str, Range] = {
+    "seconds": Range(0, 60, open_low=True),
+    "bars": Range(0, 64, open_low=True),
+    "bpm": Range(20, 400),
+    "seed": Range(0, 2**31 - 1, integer=True),
+    "steps": Range(0, 2000, integer=True),
+    "lr": Range(0, 1, open_low=True),
+    "decode_steps": Range(1, 8, integer=True),
+    "gamma": Range(0, 1),
+    "cfg": Range(0, 20),
+    "seeds": Range(1, 16, integer=True),
+    "tolerance": Range(0, 1e6),
+    "deadline_s": Range(0, 600, unit="seconds (0 = no deadline)"),
+}
+INTENSITY_DB = Range(-100, 0, unit="dB")  # intensity levels: low_db, high_db, curve points, the live control
+LIVE_CONTROL_RANGES: dict[str, Range] = {  # /ditto/control/set names -> the range they share with job fields
+    "intensity": INTENSITY_DB, "cfg": FIELD_RANGES["cfg"], "seed": FIELD_RANGES["seed"], "bpm": FIELD_RANGES["bpm"],
+}
+_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a result name: ASCII, so the file name is portable
+
+
+def check_live_control(name: str, value: float) -> float:
+    """A live control's value, checked against the schema it shares with job fields; JobSpecError if not."""
+    rule = LIVE_CONTROL_RANGES.get(name)
+    _check(rule is not None, f"control {name!r:.40}: expected one of {', '.join(LIVE_CONTROL_RANGES)}")
+    assert rule is not None
+    _check(rule.contains(value), f"control {name} = {value:g}: {rule.describe(name)}")
+    return float(value)
+
+
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise JobSpecError(message)
+
+
+def _check_db(value: Any, where: str) -> None:
+    _check(INTENSITY_DB.contains(value), f"{where}: {INTENSITY_DB.describe('dB')}")
 
 
 def parse_control(raw: Any, index: int) -> ControlSpec:
@@ -95,24 +160,33 @@ def parse_control(raw: Any, index: int) -> ControlSpec:
     kind = raw.get("type")
     _check(kind in CONTROL_TYPES, f"controls[{index}].type: {kind!r} is not one of {', '.join(CONTROL_TYPES)}")
     weight = raw.get("weight", 1.0)
-    _check(isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight >= 0,
-           f"controls[{index}].weight: expected a number >= 0")
+    _check(Range(0, 1e6).contains(weight), f"controls[{index}].weight: expected a number 0..1e6")
     params = {k: v for k, v in raw.items() if k not in ("type", "weight")}
     if kind == "intensity":
         _check("shape" in params or "points" in params, f"controls[{index}]: intensity needs shape or points")
         if "shape" in params:
             _check(params["shape"] in INTENSITY_SHAPES,
                    f"controls[{index}].shape: {params['shape']!r} is not one of {', '.join(INTENSITY_SHAPES)}")
+        for key in ("low_db", "high_db"):
+            if key in params:
+                _check_db(params[key], f"controls[{index}].{key}")
+        if "points" in params:
+            points = params["points"]
+            _check(isinstance(points, list) and len(points) > 0, f"controls[{index}].points: expected a non-empty list")
+            for j, pt in enumerate(points):
+                _check(isinstance(pt, list) and len(pt) == 2 and Range(0, 1e4).contains(pt[0]),
+                       f"controls[{index}].points[{j}]: expected [time >= 0, dB]")
+                _check_db(pt[1], f"controls[{index}].points[{j}]")
     elif kind == "melody":
         _check("notes" in params or "midi" in params, f"controls[{index}]: melody needs notes or midi")
         if "notes" in params:
             notes = params["notes"]
             _check(isinstance(notes, list) and len(notes) > 0, f"controls[{index}].notes: expected a non-empty list")
             for j, n in enumerate(notes):
-                _check(isinstance(n, list) and len(n) == 3 and all(isinstance(v, (int, float)) for v in n),
+                _check(isinstance(n, list) and len(n) == 3 and all(Range(-1e9, 1e9).contains(v) for v in n),
                        f"controls[{index}].notes[{j}]: expected [pitch, start, duration]")
-                _check(0 <= n[0] <= 127 and n[2] > 0 and n[1] >= 0,
-                       f"controls[{index}].notes[{j}]: pitch 0-127, start >= 0, duration > 0")
+                _check(0 <= n[0] <= 127 and 0 < n[2] <= 1e4 and 0 <= n[1] <= 1e4,
+                       f"controls[{index}].notes[{j}]: pitch 0-127, 0 <= start <= 10000, 0 < duration <= 10000")
     elif kind == "structure":
         form = params.get("form")
         _check(isinstance(form, str) and form.isalpha() and 1 < len(form) <= 16,
@@ -141,19 +215,14 @@ def parse_job(raw: Any) -> JobSpec:
     _check(spec.student in STUDENTS, f"job.student: {spec.student!r} is not one of {', '.join(STUDENTS)}")
     _check(spec.surrogate == "adaptive" or spec.surrogate.isdigit() and 1 <= int(spec.surrogate) <= 8,
            "job.surrogate: expected 1..8 or 'adaptive'")
-    _check(1 <= spec.decode_steps <= 8, "job.decode_steps: expected 1..8")
-    _check(0 <= spec.gamma <= 1, "job.gamma: expected 0..1")
-    _check(0 <= spec.steps <= 2000, "job.steps: expected 0..2000")
-    _check(1 <= spec.seeds <= 16, "job.seeds: expected 1..16")
-    _check(0 <= spec.deadline_s <= 600, "job.deadline_s: expected 0..600 seconds (0 = no deadline)")
-    _check(spec.bpm > 0 and spec.bpm <= 400, "job.bpm: expected 0 < bpm <= 400")
+    for key, rule in FIELD_RANGES.items():
+        value = getattr(spec, key)
+        if value is not None:
+            _check(rule.contains(value), f"job.{key} = {value!r:.40}: {rule.describe(key)}")
     _check(spec.sample_rate_out in (0, 22050, 44100, 48000), "job.sample_rate_out: expected 0, 22050, 44100 or 48000")
-    _check(spec.seconds is None or 0 < spec.seconds <= 60, "job.seconds: expected 0 < seconds <= 60")
-    _check(spec.bars is None or 0 < spec.bars <= 64, "job.bars: expected 0 < bars <= 64")
     _check(all(isinstance(k, str) and isinstance(v, str) for k, v in spec.tags.items()),
            "job.tags: expected string values")
-    _check(spec.name.replace("-", "").replace("_", "").isalnum() and len(spec.name) <= 64,
-           "job.name: letters, digits, - and _ only")
+    _check(bool(_NAME_RE.fullmatch(spec.name)), "job.name: 1-64 ASCII letters, digits, - and _")
     return spec
 
 

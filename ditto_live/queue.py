@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import threading
 import time
 from collections import OrderedDict, deque
@@ -66,6 +67,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)  # set to stop it
     extra_reply_to: list[Any] = field(default_factory=list)  # others to tell the outcome (cancellers)
     ended: bool = False  # its one finished event has been sent
+    token: str = field(default_factory=lambda: secrets.token_hex(8))  # lets a holder other than the submitter cancel
 
 
 class JobEvents(Protocol):
@@ -124,6 +126,7 @@ class JobQueue:
         self._history: OrderedDict[str, str] = OrderedDict()
         self._cond = threading.Condition()
         self._stopping = False
+        self._open = True  # the worker may take jobs (closed while the engine warms up)
         self._thread = threading.Thread(target=self._work, name="ditto-worker", daemon=True)
 
     # -- control, from any thread ---------------------------------------------------------------
@@ -148,6 +151,16 @@ class JobQueue:
         if stuck is not None:  # a stage that does not check cancellation outlived the timeout
             log.warning("job %s still running after %.0f s; telling its client it is cancelled", stuck.job_id, timeout)
             self._finish(stuck, None, "cancelled", "server shutting down")
+
+    def close_gate(self) -> None:
+        """Hold jobs in the queue (accepted, not started) until :meth:`open_gate` (the engine warms up)."""
+        with self._cond:
+            self._open = False
+
+    def open_gate(self) -> None:
+        with self._cond:
+            self._open = True
+            self._cond.notify_all()
 
     def submit(self, job: Job, on_queued: Callable[[int], None] | None = None) -> int:
         """Queue a job; its position (0 = starts now). Raises QueueFull or DuplicateJob.
@@ -186,6 +199,13 @@ class JobQueue:
         self._finish(job, None, "cancelled", "cancelled while queued")
         return "queued"
 
+    def find(self, job_id: str) -> Job | None:
+        """The queued or running job with this id."""
+        with self._cond:
+            if self._running is not None and self._running.job_id == job_id:
+                return self._running
+            return next((j for j in self._pending if j.job_id == job_id), None)
+
     def is_active(self, job_id: str) -> bool:
         with self._cond:
             return (self._running is not None and self._running.job_id == job_id) or any(
@@ -212,7 +232,7 @@ class JobQueue:
     # -- the worker -------------------------------------------------------------------------------
     def _next(self) -> Job | None:
         with self._cond:
-            while not self._pending and not self._stopping:
+            while not (self._pending and self._open) and not self._stopping:
                 self._cond.wait()
             if self._stopping:
                 return None
@@ -321,3 +341,21 @@ class FakeRunner:
                                          "timings": {"total_s": round(elapsed, 4)}, "sidecar": str(meta)})
         finally:
             self.running.clear()
+
+    def model_format(self, model: str = "default") -> tuple[int, float]:
+        """(sample rate, seconds of a window) of the stream's windows."""
+        return self.sample_rate, self.seconds
+
+    def window(self, spec: JobSpec, opening: Any, overlap_s: float, is_cancelled: Callable[[], bool]):
+        """A stream window in memory: the tone of ``run``, cancellable every step (ditto_live/stream.py)."""
+        from ditto_live.stream import Window
+
+        steps = 0
+        for steps in range(self.steps):
+            if is_cancelled():
+                raise JobCancelled(f"cancelled at step {steps}")
+            time.sleep(self.step_s)
+        n = int(self.seconds * self.sample_rate)
+        audio = (0.1 + 0.4 * ((spec.seed % 7) / 6)) * np.sin(2 * np.pi * 440.0 * np.arange(n) / self.sample_rate)
+        return Window(audio.astype(np.float32), self.sample_rate, None,
+                      {"ito": [{"steps_run": steps + 1 if self.steps else 0}]})

@@ -6,7 +6,8 @@ request goes through.
 - ``resolve_input_path`` resolves a path a request names (symlinks and ``..`` included) and
   refuses it unless it lies under one of the allowed roots.
 - ``write_wav`` / ``write_json`` write to a temporary file in the same folder, flush it to disk,
-  then rename it into place, so a reader never sees a half-written file.
+  then rename it into place, so a reader never sees a half-written file; ``clean_output_dir``
+  removes what a killed writer left (temp files, a result WAV whose sidecar never came).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import soundfile as sf
 from ditto_live.errors import UsageError
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_RESULT_RE = re.compile(r"[A-Za-z0-9_-]{1,64}-\d{8}-\d{6}-[0-9a-f]{8}\.wav")  # what safe_output_path names
 
 
 class PathForbidden(UsageError):
@@ -62,12 +64,15 @@ def safe_output_path(output_dir: str | os.PathLike[str], name: str, suffix: str 
 
 
 def resolve_input_path(path: str | os.PathLike[str], allowed_roots: Iterable[str | os.PathLike[str]],
-                       directory: bool = False) -> Path:
+                       directory: bool = False, suffixes: tuple[str, ...] = ()) -> Path:
     """The real path of an existing input file (or folder, with ``directory``), if it lies under an
     allowed root; else PathForbidden.
 
-    Symlinks are followed before the check, so a link inside a root pointing outside is refused.
-    A missing file raises FileNotFoundError (after the check, so probing outside roots says nothing).
+    Symlinks are followed before the check, so a link inside a root pointing outside is refused, and
+    so is a hidden file or folder below the root (``~/.ssh/...``, ``~/.bashrc``: secrets live there);
+    with ``suffixes`` the name must end in one of them (``.json`` for a job file), checked before the file
+    is looked at, so a request cannot learn which other files exist.
+    A missing file raises FileNotFoundError (after the checks, so probing forbidden paths says nothing).
     """
     text = os.fspath(path)
     if not text or "\x00" in text:
@@ -77,8 +82,13 @@ def resolve_input_path(path: str | os.PathLike[str], allowed_roots: Iterable[str
         raise PathForbidden(f"{text!r}: input paths must be absolute (or start with ~)")
     real = candidate.resolve()  # follows every symlink that exists
     roots = [_resolve_root(r) for r in allowed_roots]
-    if not any(_inside(real, r) for r in roots):
+    root = next((r for r in roots if _inside(real, r)), None)
+    if root is None:
         raise PathForbidden(f"{text!r} is outside the allowed roots ({', '.join(map(str, roots)) or 'none'})")
+    if not directory and any(part.startswith(".") for part in real.relative_to(root).parts):
+        raise PathForbidden(f"{text!r}: hidden files and folders are not readable by requests")
+    if suffixes and real.suffix.lower() not in suffixes:
+        raise UsageError(f"{text!r}: expected a {' or '.join(suffixes)} file")
     if not (real.is_dir() if directory else real.is_file()):
         raise FileNotFoundError(f"{text!r}: no such {'folder' if directory else 'file'}")
     return real
@@ -134,3 +144,25 @@ def write_result(output_dir: str | os.PathLike[str], name: str, audio: np.ndarra
     write_json(meta, {**sidecar, "wav": str(wav), "sample_rate": sample_rate,
                       "seconds": round(len(np.asarray(audio).reshape(-1)) / sample_rate, 4)})
     return wav, meta
+
+
+def clean_output_dir(output_dir: str | os.PathLike[str], older_than_s: float) -> list[Path]:
+    """Remove what a killed writer left in ``output_dir`` (and its ``.stream`` folder): temp files
+    (``.*.part``) and result WAVs without their JSON sidecar, untouched for ``older_than_s`` (a younger
+    one may belong to a writer still at work). -> the paths removed."""
+    root = _resolve_root(output_dir)
+    cutoff = time.time() - older_than_s
+    removed: list[Path] = []
+    for folder in (root, root / ".stream"):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            orphan = (path.name.startswith(".") and path.name.endswith(".part")) or (
+                _RESULT_RE.fullmatch(path.name) is not None and not path.with_suffix(".json").exists())
+            try:
+                if orphan and path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:  # gone meanwhile, or not ours to remove: leave it
+                continue
+    return removed

@@ -18,7 +18,11 @@ from ditto_live.jobspec import JobSpec, parse_job
 from ditto_live.results import PathForbidden, resolve_input_path
 
 MAX_MESSAGE_CHARS = 1000  # longest error message sent (datagrams stay small)
-INPUT_PATH_KEYS = ("midi", "reference")  # control keys that name files the job reads
+INPUT_SUFFIXES: dict[str, tuple[str, ...]] = {  # control keys that name files the job reads -> their kinds
+    "midi": (".mid", ".midi"),
+    "reference": (".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg"),
+}
+JOB_FILE_SUFFIXES = (".json",)  # what an '@' job file may be
 LIVE_JOB_DEFAULTS = ("cfg", "seed", "bpm")  # live controls that fill in a job's missing keys
 
 
@@ -56,7 +60,7 @@ def read_json(text: str, max_bytes: int, allowed_roots: tuple[str, ...]) -> Any:
     if len(text.encode("utf-8", "replace")) > max_bytes:
         raise RequestError("too_large", f"spec exceeds {max_bytes} bytes")
     if text.startswith("@"):
-        path = resolve_input_path(text[1:], allowed_roots)
+        path = resolve_input_path(text[1:], allowed_roots, suffixes=JOB_FILE_SUFFIXES)
         if path.stat().st_size > max_bytes:
             raise RequestError("too_large", f"{path} exceeds {max_bytes} bytes")
         text = path.read_text(encoding="utf-8")
@@ -82,11 +86,11 @@ def check_inputs(spec: JobSpec, allowed_roots: tuple[str, ...]) -> JobSpec:
     controls = []
     for c in spec.controls:
         params = dict(c.params)
-        for key in INPUT_PATH_KEYS:
+        for key, suffixes in INPUT_SUFFIXES.items():
             if key in params:
                 if not isinstance(params[key], str):
                     raise RequestError("bad_request", f"{c.type}.{key}: expected a path")
-                params[key] = str(resolve_input_path(params[key], allowed_roots))
+                params[key] = str(resolve_input_path(params[key], allowed_roots, suffixes=suffixes))
         controls.append(dataclasses.replace(c, params=params))
     model = spec.model
     if "/" in model or "\\" in model or model.startswith(("~", ".")):
