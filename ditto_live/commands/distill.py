@@ -6,7 +6,8 @@
 
 A progress bar, checkpoints every --ckpt-every steps under OUT/step-N and OUT/latest (the final one in
 OUT/final), --resume from OUT/latest, a fixed --seed. The checkpoint's model.json records the recipe, the
-teacher, the wall time and the 1-step quality check against the teacher's 20-step sample.
+teacher, the wall time and the 1-step quality check against the teacher's 20-step sample. Runs
+unchanged under torchrun (`torchrun --nproc_per_node N -m ditto_live.cli distill ctm ...`; docs/training.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", required=True, help="corpus folder (built by `ditto-live data build`)")
     parser.add_argument("--out", metavar="DIR", required=True, help="run folder for the student's checkpoints")
     parser.add_argument("--steps", type=int, default=2000, help="optimizer steps")
-    parser.add_argument("--batch", type=int, default=8, help="mel windows per step")
+    parser.add_argument("--batch", type=int, default=8, help="mel windows per step, over all processes")
     parser.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (after warm-up)")
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: min(100, steps/10))")
     parser.add_argument("--w-min", type=float, default=1.0, help="smallest guidance weight w drawn in training")
@@ -69,15 +70,17 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     import torch
 
+    from ditto_live.commands.train import processes
     from ditto_live.engine.train.distill import train_distill
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    metrics = train_distill(
-        args.kind, args.teacher, args.data, args.out, steps=args.steps, batch=args.batch, lr=args.lr,
-        warmup=args.warmup, w_min=args.w_min, w_max=args.w_max, ema_decay=args.ema, target_ema=args.target_ema,
-        loss=args.loss, crop_frames=args.crop_frames, limit=args.limit, seed=args.seed, device=args.device,
-        resume=args.resume, ckpt_every=args.ckpt_every, progress=not args.no_progress,
-        time_budget_s=args.time_budget * 60 if args.time_budget else None)
-    log.info("%s student: %s", args.kind, json.dumps(metrics))
+    with processes(args.device):
+        metrics = train_distill(
+            args.kind, args.teacher, args.data, args.out, steps=args.steps, batch=args.batch, lr=args.lr,
+            warmup=args.warmup, w_min=args.w_min, w_max=args.w_max, ema_decay=args.ema,
+            target_ema=args.target_ema, loss=args.loss, crop_frames=args.crop_frames, limit=args.limit,
+            seed=args.seed, device=args.device, resume=args.resume, ckpt_every=args.ckpt_every,
+            progress=not args.no_progress, time_budget_s=args.time_budget * 60 if args.time_budget else None)
+        log.info("%s student: %s", args.kind, json.dumps(metrics))
     return 0

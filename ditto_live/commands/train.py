@@ -8,13 +8,19 @@
 
 Every stage shows a progress bar, checkpoints every --ckpt-every steps under OUT/step-N and OUT/latest,
 and continues from OUT/latest with --resume. A fixed --seed makes a run reproducible.
+
+Every stage runs unchanged under torchrun (docs/training.md): `torchrun --nproc_per_node N -m
+ditto_live.cli train base ...` trains on N processes (DDP: NCCL on GPUs, gloo on CPUs), --batch being the
+batch over all of them; rank 0 alone logs, shows the bar and writes checkpoints and the card.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from ditto_live.errors import UsageError
@@ -32,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder: a run folder, or the bundle folder for `all` and `export`")
     parser.add_argument("--preset", choices=("tiny", "paper"), default="tiny", help="model size preset")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (base steps for `all`)")
-    parser.add_argument("--batch", type=int, default=None, help="examples per step")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="examples per step, over all processes under torchrun")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
     parser.add_argument("--seed", type=int, default=0, help="random seed (initialisation, noise, data order)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
@@ -56,6 +63,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="skip a stage, reusing OUT/runs/<stage>/final or the bundle's OUT/<stage> (repeatable)")
     group.add_argument("--to", metavar="DIR", help="export: destination bundle folder")
     group.add_argument("--full-precision", action="store_true", help="export: keep fp32 weights")
+
+
+# ---------------------------------------------------------------------------------------------
+# processes
+
+
+@contextlib.contextmanager
+def processes(device: str) -> Iterator:
+    """The command's place among the processes torchrun started (``distributed.Ranks``; one process
+    without torchrun): joins their group, leaves only rank 0's log lines below warnings, and leaves the
+    group when the command ends."""
+    from ditto_live.engine.train import distributed
+    from ditto_live.engine.train.common import resolve_device
+
+    ranks, _ = distributed.setup(resolve_device(device))
+    if not ranks.main:
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        yield ranks
+    finally:
+        distributed.shutdown()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,7 +126,9 @@ def train_clap_stage(args: argparse.Namespace, out: Path, steps: int | None = No
     fields = {"preset": args.preset, "seed": args.seed, "steps": steps, "batch": batch, "lr": lr}
     recipe = ClapRecipe(**{k: v for k, v in fields.items() if v is not None})
     return train_clap(args.data, out, default_encoder().encode, recipe=recipe,
-                      device=str(resolve_device(args.device)))
+                      device=str(resolve_device(args.device)), resume=args.resume, ckpt_every=args.ckpt_every,
+                      progress=not args.no_progress,
+                      time_budget_s=args.time_budget * 60 if args.time_budget else None)
 
 
 def train_student_stage(args: argparse.Namespace, kind: str, teacher: Path, out: Path, steps: int) -> dict:
@@ -136,6 +166,7 @@ def copy_checkpoint(src: Path, dst: Path) -> None:
 
 
 def train_all(args: argparse.Namespace) -> int:
+    from ditto_live.engine.train import distributed
     from ditto_live.models import write_card
 
     bundle = Path(args.out)
@@ -156,7 +187,7 @@ def train_all(args: argparse.Namespace) -> int:
             log.info("train all: stage %s", name)
             results[name] = fn() or {}
         try:
-            copy_checkpoint(_final(runs / name), bundle / name)
+            final = _final(runs / name)
         except UsageError:
             if name not in args.skip:
                 raise
@@ -164,8 +195,13 @@ def train_all(args: argparse.Namespace) -> int:
                 log.info("train all: keeping the bundle's existing %s", name)
             else:
                 log.warning("train all: %s skipped and no earlier run found; the bundle will lack it", name)
-    write_card(bundle, data_dir=args.data, title=f"ditto_live {args.preset} bundle")
-    log.info("bundle written to %s", bundle)
+        else:
+            if distributed.ranks().main:
+                copy_checkpoint(final, bundle / name)
+        distributed.barrier()  # the next stage reads what rank 0 copied (the students read OUT/base)
+    if distributed.ranks().main:
+        write_card(bundle, data_dir=args.data, title=f"ditto_live {args.preset} bundle")
+        log.info("bundle written to %s", bundle)
     return 0
 
 
@@ -189,13 +225,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"train {args.target} needs --data DIR (a corpus built by `ditto-live data build`)")
     if not Path(args.data).is_dir():
         raise UsageError(f"--data {args.data}: no such folder")
-    if args.target == "all":
-        return train_all(args)
-    out = Path(args.out)
-    if args.target == "clap":
-        metrics = train_clap_stage(args, out, steps=args.steps, batch=args.batch, lr=args.lr)
-    else:
-        stage = {"base": train_base_stage, "vocoder": train_vocoder_stage}[args.target]
-        metrics = stage(args, out)
-    log.info("train %s: %s", args.target, metrics)
+    with processes(args.device):
+        if args.target == "all":
+            return train_all(args)
+        out = Path(args.out)
+        if args.target == "clap":
+            metrics = train_clap_stage(args, out, steps=args.steps, batch=args.batch, lr=args.lr)
+        else:
+            stage = {"base": train_base_stage, "vocoder": train_vocoder_stage}[args.target]
+            metrics = stage(args, out)
+        log.info("train %s: %s", args.target, metrics)
     return 0

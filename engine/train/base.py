@@ -25,6 +25,7 @@ from ditto_live.engine.audio import PRESETS as MEL_PRESETS
 from ditto_live.engine.conditioning import NULL_TAG
 from ditto_live.engine.schedule import NUM_TRAIN_STEPS, q_sample, v_target
 from ditto_live.engine.tags import TagVocab
+from ditto_live.engine.train import distributed
 from ditto_live.engine.train.common import OptimConfig, batch_indices, checkpoint_meta, start_run, train_loop
 from ditto_live.engine.train.dataset import MelData, load_mel_data, load_tag_vocab
 from ditto_live.engine.unet import UNET_PRESETS, UNet, UNetConfig
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 class BaseRecipe:
     preset: str = "tiny"  # UNet and mel preset
     steps: int = 20000  # optimizer steps
-    batch: int = 16  # mel windows per step
+    batch: int = 16  # mel windows per step, over all processes (each of W ranks draws batch / W)
     cfg_drop: float = 0.1  # probability that a row's tags all become the null tag (CFG)
     field_drop: float = 0.1  # probability that one tag field becomes null on its own
     crop_frames: int = 0  # train on random crops of this many frames (0 = whole windows); the UNet is
@@ -162,15 +163,24 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
     """Train the base model on a corpus (or on ``data`` given in memory); checkpoints of kind "base" go
     to OUT/step-N, OUT/latest and OUT/final. ``unet_config`` overrides the preset's UNet (tests, sweeps);
     ``init`` starts from a base checkpoint's weights and architecture (fine-tuning, a second phase on
-    more data or longer windows) with a fresh schedule. Returns the final metrics."""
+    more data or longer windows) with a fresh schedule. Under torchrun each rank reads its block of the
+    corpus (``data`` given in memory is split the same way) and draws batch / W windows a step.
+    Returns the final metrics."""
     optim = OptimConfig(lr=lr, warmup=warmup if warmup is not None else min(500, steps // 10), ema_decay=ema_decay)
     recipe = BaseRecipe(preset=preset, steps=steps, batch=batch, seed=seed, optim=optim, crop_frames=crop_frames)
-    dev, gen, machine = start_run(seed, device)
+    run = start_run(seed, device)
+    dev, gen, machine, ranks = run.device, run.generator, run.machine, run.ranks
+    per_rank = distributed.local_batch(batch, ranks.world)
     init_model, init_meta = _load_init(init) if init else (None, {})
     if data is None:
         vocab = merge_vocab(init_meta["tags"], load_tag_vocab(data_dir).to_dict()) if init else None
-        data = load_mel_data(data_dir, preset, "train", limit, vocab=vocab)
-    if val is None and data_dir is not None:
+        data = load_mel_data(data_dir, preset, "train", limit, vocab=vocab, part=ranks.part)
+    else:
+        data = data.part(*ranks.part)
+    windows = distributed.total(len(data.mels))
+    if not ranks.main:
+        val = None  # rank 0 alone evaluates
+    elif val is None and data_dir is not None:
         try:
             val = load_mel_data(data_dir, preset, "val", limit=16, vocab=data.vocab)
         except (FileNotFoundError, KeyError) as exc:
@@ -181,11 +191,12 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
     if init_model is not None:
         load_grown(model, init_model.state_dict())
     model = model.to(dev)
-    log.info("base: %d windows, preset %s, batch %d", len(data.mels), preset, batch)
+    net = distributed.wrap(model)  # what the loss calls: DDP under torchrun, the model itself otherwise
+    log.info("base: %d windows, preset %s, batch %d", windows, preset, batch)
 
     def loss_fn(step: int) -> Tensor:
-        x0, tags = mel_batch(data, step, batch, seed, dev, crop_frames, model.downsample_factor, gen)
-        return base_loss(model, x0, tags.to(dev), gen, recipe.cfg_drop, recipe.field_drop)
+        x0, tags = mel_batch(data, step, per_rank, run.seed, dev, crop_frames, model.downsample_factor, gen)
+        return base_loss(net, x0, tags.to(dev), gen, recipe.cfg_drop, recipe.field_drop)
 
     def on_checkpoint(step: int, averaged: nn.Module) -> dict:
         if val is None or len(val.mels) == 0:
@@ -194,7 +205,7 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
 
     def export_meta(metrics: dict) -> dict:
         return checkpoint_meta("base", model, unet_cfg.to_dict(), mel_cfg.to_dict(),
-                               recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels),
+                               recipe.to_dict() | {"data": str(data_dir), "windows": windows,
                                                    "init": str(init) if init else None,
                                                    "init_recipe": init_meta.get("recipe")},
                                metrics, machine, tags=data.vocab, vocab_sizes=list(data.vocab_sizes))

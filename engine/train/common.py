@@ -29,6 +29,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ditto_live.engine.train import distributed
+from ditto_live.engine.train.distributed import Ranks
+
 log = logging.getLogger(__name__)
 
 STATE_FILE = "train_state.pt"  # training state saved beside a checkpoint's weights
@@ -208,11 +211,28 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def start_run(seed: int, device: str) -> tuple[torch.device, torch.Generator, str]:
-    """What a training entry point sets up first: its device ("auto" resolved), its generator
-    (``seed_everything``) and the one-line machine description for its checkpoints."""
-    dev = resolve_device(device)
-    return dev, seed_everything(seed), describe_machine(dev)
+@dataclass(frozen=True)
+class RunSetup:
+    """What a training entry point sets up first (``start_run``)."""
+
+    device: torch.device  # where this process trains ("auto" resolved; cuda:LOCAL_RANK under torchrun)
+    generator: torch.Generator  # this rank's noise, times and dropout
+    seed: int  # this rank's seed for ``batch_indices`` (the run's seed on rank 0)
+    machine: str  # one line for the checkpoints: the hardware, and the processes when there are several
+    ranks: Ranks  # this process's place among the run's processes (distributed.py)
+
+
+def start_run(seed: int, device: str) -> RunSetup:
+    """Join the run's processes when torchrun started several (``distributed.setup``), seed the initial
+    weights the same on every rank (``seed_everything``), and give this rank its own generator."""
+    ranks, dev = distributed.setup(resolve_device(device))
+    gen = seed_everything(seed)
+    own = distributed.rank_seed(seed, ranks.rank)
+    machine = describe_machine(dev)
+    if ranks.world > 1:
+        gen = torch.Generator().manual_seed(own)
+        machine = f"{ranks.world} processes on {ranks.nodes} machine(s), each on {machine}"
+    return RunSetup(dev, gen, own, machine, ranks)
 
 
 def checkpoint_meta(kind: str, model: nn.Module, model_config: dict, mel_config: dict, recipe: dict,
@@ -290,10 +310,12 @@ class CheckpointManager:
 
     def save(self, step: int, export_model: nn.Module, meta: dict, model: nn.Module,
              optimizer: torch.optim.Optimizer, ema: EMA | None, gens: dict[str, torch.Generator],
-             extra: dict | None = None, name: str | None = None, others: dict[str, Any] | None = None) -> Path:
+             extra: dict | None = None, name: str | None = None, others: dict[str, Any] | None = None,
+             rank_gens: list[dict[str, Tensor]] | None = None) -> Path:
         """Write the checkpoint after ``step`` steps (1-based count) to OUT/<name or step-N>/ and OUT/latest/.
         ``extra`` (plain data: wall time so far, loss history) is stored in the training state, and so is
-        the ``state_dict()`` of each of ``others`` (more trained state, e.g. a distillation's target)."""
+        the ``state_dict()`` of each of ``others`` (more trained state, e.g. a distillation's target) and
+        every rank's generator states (``rank_gens``, in rank order; default: this process's)."""
         from ditto_live.engine.checkpoint import save_checkpoint
 
         state = {
@@ -303,6 +325,7 @@ class CheckpointManager:
             "ema": ema.state_dict() if ema is not None else None,
             "others": {k: v.state_dict() for k, v in (others or {}).items()},
             "generators": _gen_states(gens),
+            "rank_generators": rank_gens if rank_gens is not None else [_gen_states(gens)],
             "torch_rng": torch.get_rng_state(),
             "extra": extra or {},
         }
@@ -331,8 +354,10 @@ class CheckpointManager:
 
     @staticmethod
     def restore(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, ema: EMA | None,
-                gens: dict[str, torch.Generator], others: dict[str, Any] | None = None) -> dict:
-        """Load a training state into the live objects; return it (``step``: steps done, ``extra``)."""
+                gens: dict[str, torch.Generator], others: dict[str, Any] | None = None, rank: int = 0) -> dict:
+        """Load a training state into the live objects; return it (``step``: steps done, ``extra``).
+        ``gens`` take the states rank ``rank`` saved; a rank the saving run did not have keeps its own
+        fresh generators (a resume on more processes)."""
         path = Path(path)
         if path.is_dir():
             path = path / STATE_FILE
@@ -345,9 +370,10 @@ class CheckpointManager:
             if k not in state.get("others", {}):
                 raise KeyError(f"the training state at {path} holds no {k!r}")
             obj.load_state_dict(state["others"][k])
+        saved = state.get("rank_generators") or [state["generators"]]
         for k, g in gens.items():
-            if k in state["generators"]:
-                g.set_state(state["generators"][k])
+            if rank < len(saved) and k in saved[rank]:
+                g.set_state(saved[rank][k])
         torch.set_rng_state(state["torch_rng"])
         return state
 
@@ -423,20 +449,28 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
     of this process) interrupt the run early with a checkpoint in OUT/latest that ``resume`` (True, or a
     checkpoint: see ``find_resume``) continues exactly as if it had never stopped (the schedule is always
     laid out over ``steps``).
+
+    Under torchrun (``distributed.py``) ``loss_fn`` calls the model through ``distributed.wrap`` and
+    draws its part of the batch; the logged loss is the mean over ranks, rank 0 alone evaluates,
+    writes checkpoints and shows the bar, and the training state holds every rank's generators.
     """
+    ranks = distributed.ranks()
     optimizer = make_optimizer(model, optim.lr, optim.weight_decay, optim.betas)
     ema = EMA(model, optim.ema_decay) if optim.ema_decay > 0 else None
     ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
     resume_from = find_resume(out_dir, resume) if out_dir is not None else None
     start, wall_before = 0, 0.0
     if resume_from is not None:
-        state = CheckpointManager.restore(resume_from, model, optimizer, ema, gens, others)
+        state = CheckpointManager.restore(resume_from, model, optimizer, ema, gens, others, rank=ranks.rank)
         start, wall_before = int(state["step"]), float(state["extra"].get("wall_time_s", 0.0))
         log.info("resumed from %s at step %d", resume_from, start)
+    if len(set(starts := distributed.gather(start))) > 1:
+        raise RuntimeError(f"the ranks would resume at steps {starts}: every rank must read the same "
+                           f"{out_dir}/latest (a folder all machines share)")
     log.info("%s: %s parameters, steps %d to %d of %d, %d examples per step on %s", desc,
              f"{count_params(model):,}", start, min(steps, stop_at or steps), steps, examples_per_step,
              describe_machine(device))
-    bar = Progress(steps, start, desc=desc, disable=not progress)
+    bar = Progress(steps, start, desc=desc, disable=not progress or not ranks.main)
     losses: list[float] = []
     t0 = time.perf_counter()
     model.train()
@@ -448,42 +482,49 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
         averaged = ema.averaged_copy(model) if ema is not None else copy.deepcopy(model)
         averaged.eval()
         metrics = {"steps": step, "wall_time_s": round(wall(), 1)}
+        if ranks.world > 1:
+            metrics["processes"] = ranks.world
         if losses:
             metrics["final_loss"] = round(_mean(losses[-tail:]), 6)
-        if on_checkpoint is not None:
+        if on_checkpoint is not None and ranks.main:
             metrics.update(on_checkpoint(step, averaged))
         return averaged, (export_meta(metrics) if export_meta else {"metrics": metrics})
 
-    def save(step: int, averaged: nn.Module, meta: dict, name: str | None = None) -> None:
-        ckpt.save(step, averaged, meta, model, optimizer, ema, gens, extra={"wall_time_s": wall()},
-                  name=name, others=others)
+    def save(step: int, exported: tuple[nn.Module, dict] | None = None, name: str | None = None) -> None:
+        """Every rank hands in its generators; rank 0 exports (unless given) and writes."""
+        rank_gens = distributed.gather(_gen_states(gens))
+        if ranks.main:
+            ckpt.save(step, *(exported or export(step)), model, optimizer, ema, gens,
+                      extra={"wall_time_s": wall()}, name=name, others=others, rank_gens=rank_gens)
 
     end = steps
     for step in range(start, steps):
-        if (stop_at is not None and step >= stop_at) or (
-                time_budget_s is not None and time.perf_counter() - t0 > time_budget_s):
+        out_of_time = time_budget_s is not None and distributed.any_rank(time.perf_counter() - t0 > time_budget_s)
+        if (stop_at is not None and step >= stop_at) or out_of_time:
             end = step
             break
         lr = lr_at(step, optim.lr, optim.warmup, steps, optim.min_lr_ratio)
         set_lr(optimizer, lr)
         with autocast(device):
             loss = loss_fn(step)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at step {step}")
+        logged = distributed.mean(loss.detach())  # the loss itself on one process
+        if not torch.isfinite(logged):
+            raise FloatingPointError(f"loss is {logged.item()} at step {step}")
         loss.backward()
         clip_and_step(model, optimizer, optim.grad_clip)
         if ema is not None:
             ema.update(model, step)
         if after_step is not None:
             after_step(step)
-        losses.append(float(loss.detach()))
+        losses.append(float(logged))
         bar.update(step, losses[-1], examples_per_step, lr)
         if ckpt is not None and ckpt.due(step, steps):
-            save(step + 1, *export(step + 1))
+            save(step + 1)
     bar.close()
     averaged, meta = export(end)
     if ckpt is not None and end > start:
-        save(end, averaged, meta, name="final" if end == steps else None)
+        save(end, (averaged, meta), name="final" if end == steps else None)
+    distributed.barrier()  # what rank 0 wrote is there before any rank goes on
     if end < steps:
         log.info("stopped at step %d of %d; resume to continue", end, steps)
     return LoopResult(

@@ -6,6 +6,9 @@ read into memory at construction (``in_memory=True``) or on demand, one shard ca
 ``load_mel_data`` holds a split in memory as one tensor (``MelData``) for the trainers' batch indexing;
 ``read_shards`` reads one kind of shard (mel, audio) of a split in row order.
 ``load_tag_vocab`` builds the tag vocabulary from windows.jsonl: "<null>" then the names sorted, per field.
+
+A ``part`` (index, count) reads block ``index`` of ``count`` equal, contiguous blocks of a split's rows
+(``part_rows``) and opens only the shards that hold them: under torchrun each rank reads its own block.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -57,34 +61,54 @@ def shard_paths(folder: Path, split: str) -> list[Path]:
     return sorted(folder.glob(f"{split}-*.safetensors"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
 
 
-def read_shards(folder: Path, split: str, key: str, limit: int = 0) -> tuple[Tensor, Tensor]:
+def part_rows(n: int, part: tuple[int, int] = (0, 1)) -> range:
+    """The rows of block ``index`` of ``count`` equal contiguous blocks of ``n`` rows (sizes differ by at
+    most one). part: (index, count)"""
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"part {index} of {count} does not exist")
+    return range(index * n // count, (index + 1) * n // count)
+
+
+def read_shards(folder: Path, split: str, key: str, limit: int = 0,
+                rows: range | None = None) -> tuple[Tensor, Tensor]:
     """``key`` and "row" of a split's shards concatenated in row order, stopping at the shard that
-    reaches ``limit`` rows (0 = all; the result may hold more). -> ([n, ...] as stored, [n] long)"""
-    data, rows = [], []
+    reaches ``limit`` rows (0 = all; the result may hold more). With ``rows``, only the shards that hold
+    some of them are opened and exactly those rows are returned. -> ([n, ...] as stored, [n] long)"""
+    data, got = [], []
     for path in shard_paths(folder, split):
-        t = load_file(str(path))
-        data.append(t[key])
-        rows.append(t["row"])
-        if limit and sum(len(r) for r in rows) >= limit:
+        with safe_open(str(path), "pt") as fh:
+            row = fh.get_tensor("row")
+            if rows is not None and (int(row[-1]) < rows.start or int(row[0]) >= rows.stop):
+                continue
+            data.append(fh.get_tensor(key))
+            got.append(row)
+        if (limit and sum(len(r) for r in got) >= limit) or (rows is not None and int(row[-1]) >= rows.stop - 1):
             break
     if not data:
         raise FileNotFoundError(f"no {key} shards for split {split!r} under {folder}")
-    return torch.cat(data), torch.cat(rows)
+    out, row = torch.cat(data), torch.cat(got)
+    if rows is not None:
+        keep = (row >= rows.start) & (row < rows.stop)
+        out, row = out[keep], row[keep]
+    return out, row
 
 
 class _ShardReader:
     """Rows of one split from shards ``<folder>/<split>-<k>.safetensors`` holding ``key`` and "row"."""
 
-    def __init__(self, folder: Path, split: str, key: str, shard_size: int, in_memory: bool, limit: int = 0):
+    def __init__(self, folder: Path, split: str, key: str, shard_size: int, in_memory: bool,
+                 rows: range | None = None):
         self.folder, self.split, self.key, self.shard_size = folder, split, key, shard_size
         self._cache: tuple[int, Tensor, int] | None = None  # (shard, data, first row)
-        self._all: Tensor | None = None
-        if in_memory and shard_paths(folder, split):
-            self._all = read_shards(folder, split, key, limit)[0]
+        self._all: Tensor | None = None  # rows[0], rows[0] + 1, ... held in memory
+        self._first = rows.start if rows is not None else 0
+        if in_memory and shard_paths(folder, split) and (rows is None or len(rows)):
+            self._all = read_shards(folder, split, key, rows=rows)[0]
 
     def get(self, row: int) -> Tensor:
         if self._all is not None:
-            return self._all[row]
+            return self._all[row - self._first]
         k = row // self.shard_size
         if self._cache is None or self._cache[0] != k:
             t = load_file(str(self.folder / f"{self.split}-{k}.safetensors"))
@@ -95,17 +119,21 @@ class _ShardReader:
 
 
 class MelWindows(Dataset):
-    """Mel windows of a preset over one or more splits, with their tags.
+    """Mel windows of a preset over one or more splits, with their tags: the first ``limit`` (0 = all),
+    of those the block ``part`` (index, count; ``part_rows``).
 
     item -> (mel [1, n_mels, 512] float32 in [-1, 1], tags [4] long via the vocabulary)
     """
 
     def __init__(self, root: str | Path, preset: str = "tiny", splits: str | tuple[str, ...] = ("train",),
-                 vocab: TagVocab | None = None, in_memory: bool = True, limit: int = 0):
+                 vocab: TagVocab | None = None, in_memory: bool = True, limit: int = 0,
+                 part: tuple[int, int] = (0, 1)):
         self.root = Path(root)
         splits, rows = _select(self.root, splits)
         self.vocab = vocab or load_tag_vocab(self.root)
         rows = rows[:limit] if limit else rows  # the first ``limit`` windows
+        block = part_rows(len(rows), part)
+        rows = rows[block.start:block.stop]  # this rank's block of them
         self.meta = rows
         self.tags = torch.tensor([encode_tags(m.get("tags", {}), self.vocab) for m in rows],
                                  dtype=torch.long).reshape(-1, len(TAG_FIELDS))  # [N, 4]
@@ -113,7 +141,8 @@ class MelWindows(Dataset):
         folder = self.root / "mels" / preset
         if not folder.is_dir():
             raise FileNotFoundError(f"no mels for preset {preset!r} under {self.root}")
-        self._readers = {s: _ShardReader(folder, s, "mel", shard_size, in_memory, limit) for s in splits}
+        self._readers = {s: _ShardReader(folder, s, "mel", shard_size, in_memory, _row_span(rows, s))
+                         for s in splits}
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -140,14 +169,22 @@ class MelData:
     def vocab_sizes(self) -> tuple[int, ...]:
         return TagVocab.from_dict(self.vocab).sizes
 
+    def part(self, index: int, count: int) -> MelData:
+        """Block ``index`` of ``count`` (``part_rows``): one rank's share of data held in memory."""
+        if count == 1:
+            return self
+        rows = part_rows(len(self.mels), (index, count))
+        return MelData(self.mels[rows.start:rows.stop], self.tags[rows.start:rows.stop], self.vocab)
+
 
 def load_mel_data(root: str | Path, preset: str, split: str = "train", limit: int = 0,
-                  vocab: dict | None = None) -> MelData:
+                  vocab: dict | None = None, part: tuple[int, int] = (0, 1)) -> MelData:
     """A split's first ``limit`` (0 = all) mel windows and their tags, indexed by ``vocab`` (default: the
-    corpus's own vocabulary), in row order."""
-    ds = MelWindows(root, preset, split, TagVocab.from_dict(vocab) if vocab else None, limit=limit)
+    corpus's own vocabulary), in row order; of those, block ``part`` (index, count) alone."""
+    ds = MelWindows(root, preset, split, TagVocab.from_dict(vocab) if vocab else None, limit=limit, part=part)
     if not len(ds):
-        raise FileNotFoundError(f"no {preset} mel windows for split {split!r} under {root}")
+        raise FileNotFoundError(f"no {preset} mel windows for split {split!r} (part {part[0]} of {part[1]}) "
+                                f"under {root}")
     return MelData(ds.stacked().half(), ds.tags, ds.vocab.to_dict())
 
 
@@ -179,6 +216,12 @@ def _select(root: Path, splits: str | tuple[str, ...]) -> tuple[tuple[str, ...],
     if unknown:
         raise ValueError(f"unknown split(s) {sorted(unknown)}; splits are {SPLITS}")
     return splits, [m for m in read_windows(root) if m["split"] in splits]
+
+
+def _row_span(rows: list[dict], split: str) -> range:
+    """The row numbers from the first to the last of ``split``'s rows among ``rows``."""
+    own = [int(m["row"]) for m in rows if m["split"] == split]
+    return range(min(own), max(own) + 1) if own else range(0)
 
 
 def _shard_size(rows: list[dict]) -> int:

@@ -28,6 +28,7 @@ from ditto_live.engine import student_sampling as S
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.sampling import ddim_sample
 from ditto_live.engine.schedule import teacher_grid
+from ditto_live.engine.train import distributed
 from ditto_live.engine.train.common import OptimConfig, checkpoint_meta, start_run, train_loop
 from ditto_live.engine.train.dataset import load_mel_data
 
@@ -41,7 +42,7 @@ LOSSES = {"ctm": D.ctm_local_consistency_loss, "cm": D.cm_consistency_loss}
 class DistillRecipe:
     kind: str = "ctm"  # "ctm" (Eq. 4, 1-step Euler G) or "cm" (Eq. 1, LCM boundary scalings)
     steps: int = 2000  # optimizer steps
-    batch: int = 8  # mel windows per step
+    batch: int = 8  # mel windows per step, over all processes (each of W ranks draws batch / W)
     w_min: float = 1.0  # guidance weights are drawn per sample from U[w_min, w_max]
     w_max: float = 4.0  # (the student takes w as an input)
     target_ema: float = 0.95  # decay of the stop-gradient target phi^- (LCM uses 0.95)
@@ -113,7 +114,9 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
                   data=None, crop_frames: int = 0, warmup: int | None = None, eval_windows: int = 4,
                   eval_w: float = 3.0, stop_at: int | None = None, time_budget_s: float | None = None) -> dict:
     """Distil ``teacher`` (a base checkpoint folder, or (model, meta)) into a ``kind`` student on the
-    corpus at ``data_dir`` (or ``data``, a ``dataset.MelData``). Returns the final metrics."""
+    corpus at ``data_dir`` (or ``data``, a ``dataset.MelData``). Under torchrun each rank reads its block
+    of the corpus and draws batch / W windows a step; rank 0 runs the quality check. Returns the final
+    metrics."""
     from ditto_live.engine.train.base import drop_tags, mel_batch
 
     if kind not in KINDS:
@@ -125,15 +128,21 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
     optim = OptimConfig(lr=lr, warmup=warmup if warmup is not None else min(100, steps // 10), ema_decay=ema_decay)
     recipe = DistillRecipe(kind=kind, steps=steps, batch=batch, w_min=w_min, w_max=w_max, target_ema=target_ema,
                            loss=loss, crop_frames=crop_frames, seed=seed, optim=optim)
-    dev, gen, machine = start_run(seed, device)
+    run = start_run(seed, device)
+    dev, gen, machine, ranks = run.device, run.generator, run.machine, run.ranks
+    per_rank = distributed.local_batch(batch, ranks.world)
     teacher_model, teacher_meta = load_teacher(teacher, dev)
     mel_cfg = teacher_meta.get("mel_config", {})
     preset = preset or teacher_meta.get("recipe", {}).get("preset", "tiny")
     if data is None:
-        data = load_mel_data(data_dir, preset, "train", limit)
+        data = load_mel_data(data_dir, preset, "train", limit, part=ranks.part)
+    else:
+        data = data.part(*ranks.part)
+    windows = distributed.total(len(data.mels))
     student = D.init_student_from_teacher(teacher_model).to(dev).train().requires_grad_(True)
     target = D.make_ema(student)
-    log.info("distil %s: %d windows, batch %d, w ~ U[%g, %g]", kind, len(data.mels), batch, w_min, w_max)
+    net = distributed.wrap(student)  # what the loss calls: DDP under torchrun, the student itself otherwise
+    log.info("distil %s: %d windows, batch %d, w ~ U[%g, %g]", kind, windows, batch, w_min, w_max)
 
     # a fixed evaluation set: the first windows' tags, x_T from a fixed seed, w = eval_w
     n_eval = min(eval_windows, len(data.mels))
@@ -144,10 +153,11 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
     grid = teacher_grid(recipe.teacher_steps)
 
     def loss_fn(step: int) -> Tensor:
-        x0, tags = mel_batch(data, step, batch, seed, dev, crop_frames, getattr(student, "downsample_factor", 1), gen)
+        x0, tags = mel_batch(data, step, per_rank, run.seed, dev, crop_frames,
+                             getattr(student, "downsample_factor", 1), gen)
         tags = drop_tags(tags, recipe.cfg_drop, recipe.field_drop, gen).to(dev)
-        w = D.sample_w(batch, w_min, w_max, gen, dev)
-        return LOSSES[kind](student, target, teacher_model, x0, Cond(tags), w, gen, loss=loss, grid=grid)
+        w = D.sample_w(per_rank, w_min, w_max, gen, dev)
+        return LOSSES[kind](net, target, teacher_model, x0, Cond(tags), w, gen, loss=loss, grid=grid)
 
     def after_step(step: int) -> None:
         D.ema_update(target, student, target_ema)  # phi^- follows phi
@@ -166,7 +176,7 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
 
     def export_meta(metrics: dict) -> dict:
         return checkpoint_meta(kind, student, student.cfg.to_dict() if hasattr(student, "cfg") else {}, mel_cfg,
-                               recipe.to_dict() | {"data": str(data_dir), "windows": len(data.mels), "preset": preset,
+                               recipe.to_dict() | {"data": str(data_dir), "windows": windows, "preset": preset,
                                                    "teacher": str(teacher) if not isinstance(teacher, tuple) else None},
                                metrics, machine, tags=teacher_meta.get("tags", {}),
                                vocab_sizes=list(getattr(student, "vocab_sizes", teacher_meta.get("vocab_sizes", []))))

@@ -18,8 +18,9 @@ from torch import Tensor
 
 from ditto_live.engine.audio import PRESETS as MEL_PRESETS
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
+from ditto_live.engine.train import distributed
 from ditto_live.engine.train.common import OptimConfig, batch_indices, checkpoint_meta, start_run, train_loop
-from ditto_live.engine.train.dataset import read_shards
+from ditto_live.engine.train.dataset import part_rows, read_shards, read_windows
 from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder, VocoderConfig
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) of the
 class VocoderRecipe:
     preset: str = "tiny"  # mel preset and vocoder preset
     steps: int = 3000  # optimizer steps
-    batch: int = 16  # crops per step
+    batch: int = 16  # crops per step, over all processes (each of W ranks draws batch / W)
     segment_frames: int = 64  # mel frames per crop (64 * 256 samples = 0.74 s)
     mel_weight: float = 5.0  # weight of the mel L1 against the multi-resolution STFT loss
     seed: int = 0  # seeds initialisation, crops and data order
@@ -98,11 +99,14 @@ def random_crops(audio: Tensor, idx: Tensor, segment: int, hop: int, generator: 
 # entry point
 
 
-def load_train_audio(data_dir: str | Path, split: str = "train", limit: int = 0) -> Tensor:
+def load_train_audio(data_dir: str | Path, split: str = "train", limit: int = 0,
+                     part: tuple[int, int] = (0, 1)) -> Tensor:
     """A corpus split's first ``limit`` (0 = all) audio windows as one float16 tensor [N, samples] at the
-    model rate (the shards audio/<split>-<k>.safetensors of docs/architecture.md)."""
-    audio = read_shards(Path(data_dir) / "audio", split, "audio", limit)[0].half()
-    return audio[:limit] if limit else audio
+    model rate (the shards audio/<split>-<k>.safetensors of docs/architecture.md); of those, block
+    ``part`` (index, count: ``dataset.part_rows``) alone."""
+    n = sum(m["split"] == split for m in read_windows(data_dir))
+    rows = part_rows(min(n, limit) if limit else n, part)
+    return read_shards(Path(data_dir) / "audio", split, "audio", rows=rows)[0].half()
 
 
 def train_vocoder(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", steps: int = 3000,
@@ -111,28 +115,36 @@ def train_vocoder(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny
                   audio: Tensor | None = None, limit: int = 0, stop_at: int | None = None,
                   time_budget_s: float | None = None) -> dict:
     """Train a vocoder on a corpus (or on ``audio`` [N, samples] given directly); checkpoints of kind
-    "vocoder" go to OUT/step-N, OUT/latest and OUT/final. Returns the final metrics."""
+    "vocoder" go to OUT/step-N, OUT/latest and OUT/final. Under torchrun each rank reads its block of
+    the corpus (or of ``audio``) and draws batch / W crops a step. Returns the final metrics."""
     recipe = VocoderRecipe(preset=preset, steps=steps, batch=batch, seed=seed,
                            optim=OptimConfig(lr=lr, warmup=min(100, steps // 10), ema_decay=0.995))
-    dev, gen, machine = start_run(seed, device)
+    run = start_run(seed, device)
+    dev, gen, machine, ranks = run.device, run.generator, run.machine, run.ranks
+    per_rank = distributed.local_batch(batch, ranks.world)
     mel_cfg: MelConfig = MEL_PRESETS[preset]
     voc_cfg: VocoderConfig = VOCODER_PRESETS[preset]
     if audio is None:
-        audio = load_train_audio(data_dir, limit=limit)
-    log.info("vocoder: %d training windows, preset %s", len(audio), preset)
+        audio = load_train_audio(data_dir, limit=limit, part=ranks.part)
+    else:
+        rows = part_rows(len(audio), ranks.part)
+        audio = audio[rows.start:rows.stop]
+    windows = distributed.total(len(audio))
+    log.info("vocoder: %d training windows, preset %s", windows, preset)
     model = Vocoder(voc_cfg).to(dev)
+    net = distributed.wrap(model)  # what the loss calls: DDP under torchrun, the model itself otherwise
     front = MelFrontEnd(mel_cfg).to(dev)
     hop = mel_cfg.hop_length
     segment = min(recipe.segment_frames, audio.shape[1] // hop)
 
     def loss_fn(step: int) -> Tensor:
-        idx = batch_indices(step, batch, len(audio), seed)
+        idx = batch_indices(step, per_rank, len(audio), run.seed)
         wav = random_crops(audio, idx, segment, hop, gen).to(dev)
-        return vocoder_loss(model, wav, front, recipe.mel_weight)
+        return vocoder_loss(net, wav, front, recipe.mel_weight)
 
     def export_meta(metrics: dict) -> dict:
         return checkpoint_meta("vocoder", model, voc_cfg.to_dict(), mel_cfg.to_dict(),
-                               recipe.to_dict() | {"data": str(data_dir), "windows": len(audio)}, metrics, machine)
+                               recipe.to_dict() | {"data": str(data_dir), "windows": windows}, metrics, machine)
 
     result = train_loop(model, loss_fn, steps, recipe.optim, dev, {"data": gen}, batch, out_dir=out_dir,
                         ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc="vocoder",

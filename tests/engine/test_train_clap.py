@@ -38,5 +38,5 @@ def test_training_writes_a_checkpoint_that_retrieves_captions(tmp_path):
     recipe = ClapRecipe(steps=60, batch=8, crop_frames=64, lr=1e-3)
     metrics = train_clap(tmp_path, tmp_path / "clap", FakeSentenceEncoder().encode, recipe)
     assert metrics["val_caption_retrieval"] == 1.0
-    model, meta = load_checkpoint(tmp_path / "clap")
+    model, meta = load_checkpoint(tmp_path / "clap" / "final")
     assert meta["kind"] == "clap" and meta["recipe"]["steps"] == 60
