@@ -1,72 +1,66 @@
-"""The job runner every front end shares (CLI ``generate``, the OSC server, the live stream).
+"""The job runner every front end shares (CLI ``generate``, the OSC server, ``demo``, the live stream).
 
-``JobRunner.run(spec, progress, is_cancelled)`` builds the control targets, runs inference-time
-optimisation (DITTO-2 through the distilled student, or the DITTO baseline through the teacher's DDIM
-chain), decodes, vocodes, measures each control on the vocoded audio
-(``ditto_live/measure.py``), and writes the WAV and its JSON sidecar atomically. Clips longer than one
-model window are generated window by window, each opening with the previous window's last second
-(outpainting), crossfaded over that overlap.
+``JobRunner.run(spec, progress, is_cancelled)`` runs the one pipeline (``ditto_live/pipeline.py``) on
+the engine, vocodes, writes the WAV and its JSON sidecar atomically, and returns: the result is
+delivered as soon as the audio exists. Each control's adherence on the vocoded audio
+(``ditto_live/measure.py``) and the plot follow on a background thread, which rewrites the sidecar
+atomically (``JobResult.wait()`` waits for it; ``measure=False`` turns it off for live use).
+``JobRunner.window(...)`` is the live stream's window: the same pipeline, chained in memory, no file.
+``JobRunner.warm()`` loads a model, prepares its backend and compiles the measurement code, so that
+a server's first job costs what its later ones do.
 
-One runner serves several threads (the server's job worker and the live stream's producer): its
-model cache is locked, and the engine itself is one resource held through :class:`EngineLock` --
-jobs run one at a time, a job with a deadline (a stream window) goes first, and a job without one
-steps aside between optimisation steps while a deadline job waits (two jobs at once would each run
-at half speed on a small CPU, and the stream would fall behind). A deadline (``JobSpec.deadline_s``)
+One runner serves several threads (the server's job worker and the stream's producer): the model
+cache is locked and the engine is held through :class:`EngineLock`. A deadline (``JobSpec.deadline_s``)
 stops the optimisation early, keeping its best x_T, so that the measured decode, vocode and write
 times still fit in the budget.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import logging
 import math
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
-from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.backends import default_autocast
-from ditto_live.engine.conditioning import Cond
-from ditto_live.engine.controls import DEFAULT_STEPS, combined_loss, loss_function
-from ditto_live.engine.ito import (
-    JobCancelled,
-    ditto2_decode,
-    ditto2_optimise,
-    ditto_decode,
-    ditto_optimise,
-    draw_noise_seed,
-)
+from ditto_live.engine_lock import EngineLock
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import JobSpec, JobSpecError, clip_seconds
+from ditto_live.jobspec import JobSpec, JobSpecError, parse_job
 from ditto_live.measure import measure_controls
+from ditto_live.pipeline import Backends, Engine, Generated, Plan, clip_losses, generate, plan_job, vocode
 from ditto_live.results import safe_output_path, write_json, write_wav
-from ditto_live.targets import (
-    DEFAULT_OVERLAP_S,
-    TextModel,
-    build_targets,
-    encode_tags,
-    window_controls,
-    wrap_for_loop,
-)
+from ditto_live.stream import Window
+from ditto_live.targets import TextModel
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 UNTRAINED = "tiny-untrained"  # model name that builds random-weight tiny models in memory
+MAX_PENDING_MEASUREMENTS = 4  # more delivered jobs waiting to be measured: the next is not measured
+MEASURE_NICE = 10  # the measurement thread's niceness: the engine's next job goes first
 
 
 @dataclass
 class JobResult:
     wav_path: Path  # the written WAV
-    summary: dict[str, Any]  # what the sidecar JSON holds
+    summary: dict[str, Any]  # what the sidecar JSON holds (updated when the measurement lands)
+    measured: Future | None = field(default=None, repr=False)  # the measurement after delivery
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for the measurement (if any) and return the final summary."""
+        if self.measured is not None:
+            self.measured.result(timeout)
+        return self.summary
 
 
 def pick_device(device: str) -> str:
@@ -92,10 +86,9 @@ def untrained_bundle(device: str = "cpu", seed: int = 0):
     log.warning("model %r: RANDOM, UNTRAINED weights -- the audio will not sound like music; "
                 "train a bundle (ditto-live train all) or use the default model", UNTRAINED)
     vocab = TagVocab.from_names(tempo=["slow", "moderate", "fast", "very fast"])
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    base = UNet(UNET_PRESETS["tiny"], vocab.sizes).to(device).eval()
-    torch.random.set_rng_state(gen_state)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        base = UNet(UNET_PRESETS["tiny"], vocab.sizes).to(device).eval()
     student = init_student_from_teacher(base).eval()
     meta = {"mel_config": PRESETS["tiny"].to_dict(), "tags": vocab.to_dict(), "kind": "base"}
     return Bundle(name=UNTRAINED, path=Path("<memory>"), base=base, ctm=student, cm=student,
@@ -110,18 +103,8 @@ def default_loader(name: str, device: str):
     return load_bundle(name, device)
 
 
-def _crossfade_into(out: Tensor, mel: Tensor, start: int, overlap: int) -> None:
-    """Write window ``mel`` [1, F, n] at ``start`` of ``out`` [1, F, L], fading in over ``overlap`` frames."""
-    n = min(mel.shape[-1], out.shape[-1] - start)
-    if start > 0 and overlap > 0:
-        ramp = torch.linspace(0, 1, overlap + 2)[1:-1].to(mel.device)
-        out[..., start:start + overlap] = (1 - ramp) * out[..., start:start + overlap] + ramp * mel[..., :overlap]
-        out[..., start + overlap:start + n] = mel[..., overlap:n]
-    else:
-        out[..., start:start + n] = mel[..., :n]
-
-
-def _resample(audio: np.ndarray, sr: int, sr_out: int) -> np.ndarray:
+def resample(audio: np.ndarray, sr: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling to the DAW's rate (0 or ``sr``: unchanged)."""
     if sr_out in (0, sr):
         return audio
     from scipy.signal import resample_poly
@@ -130,108 +113,25 @@ def _resample(audio: np.ndarray, sr: int, sr_out: int) -> np.ndarray:
     return resample_poly(audio, sr_out // g, sr // g).astype(np.float32)
 
 
-class EngineLock:
-    """The engine as one resource: one holder at a time, deadline (priority) holders first.
-
-    ``hold(priority, is_cancelled)`` waits for the engine (a waiting job still notices cancellation);
-    a plain holder calls ``yield_to_priority()`` between steps and lets a waiting priority holder run
-    its whole job first. Priority holders queue among themselves in no particular order.
-    """
-
-    POLL_S = 0.05  # how often a waiter checks its cancellation
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._holder: int | None = None  # thread ident of the holder
-        self._holder_priority = False  # the holder asked with priority
-        self._priority_waiting = 0  # priority holders waiting for the engine
-        self.yields = 0  # times a plain holder stepped aside (tests and logs)
-
-    @contextlib.contextmanager
-    def hold(self, priority: bool = False, is_cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
-        self.acquire(priority, is_cancelled)
-        try:
-            yield
-        finally:
-            self.release()
-
-    def acquire(self, priority: bool = False, is_cancelled: Callable[[], bool] | None = None) -> None:
-        me = threading.get_ident()
-        with self._cond:
-            if self._holder == me:
-                raise RuntimeError("EngineLock is not re-entrant")
-            if priority:
-                self._priority_waiting += 1
-            try:
-                while self._holder is not None or (not priority and self._priority_waiting):
-                    if is_cancelled is not None and is_cancelled():
-                        raise JobCancelled("cancelled while waiting for the engine")
-                    self._cond.wait(self.POLL_S)
-            finally:
-                if priority:
-                    self._priority_waiting -= 1
-            self._holder, self._holder_priority = me, priority
-
-    def release(self) -> None:
-        with self._cond:
-            if self._holder != threading.get_ident():
-                raise RuntimeError("EngineLock released by a thread that does not hold it")
-            self._holder, self._holder_priority = None, False
-            self._cond.notify_all()
-
-    def yield_to_priority(self, is_cancelled: Callable[[], bool] | None = None) -> bool:
-        """Called by the holder between steps: if it is a plain holder and a priority holder waits,
-        hand over and take the engine back afterwards. -> whether it stepped aside."""
-        with self._cond:
-            if self._holder != threading.get_ident() or self._holder_priority or not self._priority_waiting:
-                return False
-            self.yields += 1
-        self.release()
-        self.acquire(False, is_cancelled)
-        return True
-
-    @property
-    def busy(self) -> bool:
-        with self._cond:
-            return self._holder is not None
-
-
 @dataclass
 class StageCosts:
     """Measured wall time of the stages after the optimisation, per model and decoder (the deadline
     reserves them). Follows a slower run at once and a faster one slowly (safer for a deadline)."""
 
     decode_s: float  # decoding one window
-    tail_s_per_s: float  # vocode + measure + write, per second of audio
+    tail_s_per_s: float  # vocode + write, per second of audio
 
     def update(self, decode_s: float, tail_s_per_s: float, keep: float = 0.5) -> None:
         self.decode_s = max(decode_s, keep * self.decode_s + (1 - keep) * decode_s)
         self.tail_s_per_s = max(tail_s_per_s, keep * self.tail_s_per_s + (1 - keep) * tail_s_per_s)
 
 
-class StepDeadline:
-    """``should_stop`` for the optimisation loop: True once one more step would end past ``stop_at``
-    (a step's cost is the time between the last two checks), so the loop stops before the deadline
-    rather than one step after it."""
-
-    def __init__(self, stop_at: float, clock: Callable[[], float] = time.perf_counter):
-        self.stop_at = stop_at  # perf_counter time by which the optimisation must have stopped
-        self._clock = clock
-        self._last: float | None = None  # time of the previous check
-        self._step = 0.0  # the last step's duration
-
-    def __call__(self) -> bool:
-        now = self._clock()
-        if self._last is not None:
-            self._step = now - self._last
-        self._last = now
-        return now + self._step >= self.stop_at
-
-
-def ito_stop_at(now: float, ito_end: float, windows_left: int) -> float:
-    """When this window's optimisation must stop: the windows still to optimise share the time left
-    before ``ito_end`` (the deadline less the reserved decode/vocode/write time) evenly."""
-    return now + max(0.0, ito_end - now) / max(windows_left, 1)
+def _nice_thread() -> None:
+    """Lower this thread's priority (Linux schedules threads as tasks), so measurement yields the CPU."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MEASURE_NICE)
+    except (AttributeError, OSError):
+        pass
 
 
 class JobRunner:
@@ -241,25 +141,35 @@ class JobRunner:
     def __init__(self, bundle_loader: Callable[[str, str], Any] | None = None, output_dir: str = "~/ditto_live_out",
                  allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
                  measure_baseline: bool = False, autocast: bool | None = None, sentence_encoder: Any = None,
-                 warm_start: bool = False, laion_clap: str = ""):
+                 warm_start: bool = False, laion_clap: str = "", backend: str = "auto", measure: bool = True,
+                 warm_model: str = "default"):
         self.bundle_loader = bundle_loader
         self.output_dir = output_dir
         self.allowed_roots = tuple(allowed_roots)
         self.device = pick_device(device)
         self.plot = plot  # also write a PNG of the spectrogram with target vs achieved curves
-        self.measure_baseline = measure_baseline  # also vocode and measure the unoptimised output (slower)
-        # bf16 autocast of the model calls during optimisation; None: on a CPU with native bf16 (backends.py)
-        self.autocast = default_autocast(self.device) if autocast is None else autocast
+        self.measure = measure  # measure adherence after delivery (and plot); off for live use
+        self.warm_model = warm_model  # what warm() prepares ("" = nothing)
+        self.measure_baseline = measure_baseline  # also vocode and measure the unoptimised output
         self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
-        self.warm_start = warm_start  # start from the last x_T* of a job with the same model, seed and length
         self.laion_clap = laion_clap  # path of a LAION-CLAP checkpoint for the text control ("" = the bundle's own)
+        # bf16 autocast of the model calls during optimisation; None: on a CPU with native bf16 (backends.py)
+        self.context = Engine(self.device, default_autocast(self.device) if autocast is None else autocast,
+                              Backends(backend, self.device), warm_start)
+        self.engine = EngineLock()  # jobs take turns on the engine; deadline jobs first
+        self.ready = threading.Event()  # set once warm() has run (or was never asked for)
         self._laion: Any = None
         self._bundles: dict[str, Any] = {}
         self._bundles_lock = threading.Lock()  # one load per bundle, never a half-built cache
-        self.engine = EngineLock()  # jobs take turns on the engine; deadline jobs first
         self._costs: dict[tuple, StageCosts] = {}  # (model, method, student, decode_steps) -> measured costs
         self._warmed: set[tuple] = set()  # cost keys whose first (warm-up) run is over
-        self._last_x: dict[tuple, Tensor] = {}  # warm-start cache: (model, method, seed, seeds, frames, window)
+        self._measurer: ThreadPoolExecutor | None = None
+        self._pending = 0  # measurements submitted and not finished
+        self._pending_lock = threading.Lock()
+
+    @property
+    def autocast(self) -> bool:
+        return self.context.autocast
 
     def bundle(self, name: str):
         with self._bundles_lock:
@@ -267,203 +177,208 @@ class JobRunner:
                 self._bundles[name] = (self.bundle_loader or default_loader)(name, self.device)
             return self._bundles[name]
 
+    def model_format(self, name: str = "default") -> tuple[int, float]:
+        """(sample rate, seconds of one model window) of a model: what a stream of its windows plays."""
+        mel = self.bundle(name).mel_config
+        return mel.sample_rate, mel.window_seconds
+
+    # -- one job ------------------------------------------------------------------------------------
     def run(self, spec: JobSpec, progress: Progress | None = None, is_cancelled: Callable[[], bool] | None = None,
             out_prefix: str | None = None) -> JobResult:
-        """Run one job to a WAV and its sidecar, holding the engine (a deadline job with priority)."""
+        """Run one job to a WAV and its sidecar, holding the engine (a deadline job with priority);
+        the measurement follows on a background thread."""
         began = time.perf_counter()
-        with self.engine.hold(priority=spec.deadline_s > 0, is_cancelled=is_cancelled):
-            return self._run(spec, progress, is_cancelled, out_prefix, began)
-
-    def _run(self, spec: JobSpec, progress: Progress | None, is_cancelled: Callable[[], bool] | None,
-             out_prefix: str | None, began: float) -> JobResult:
-        timings: dict[str, float] = {"wait": (time.perf_counter() - began) * 1000}
-        clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[stage] = timings.get(stage, 0.0) + (now - clock) * 1000
-            clock = now
-
         report = progress or (lambda *a: None)
-        report("parse", 0, 1, math.nan)
+        with self.engine.hold(priority=spec.deadline_s > 0, is_cancelled=is_cancelled):
+            plan, gen, audio, timings, reserved = self._generate(spec, report, is_cancelled, began)
+            result = self._deliver(plan, gen, audio, timings, reserved, began, out_prefix, report)
+            self._learn_costs(plan, gen, (timings["vocode"] + timings["write"]) / 1000)
+        if (self.measure and plan.targets) or (self.plot and not spec.deadline_s):
+            result.measured = self._measure_later(plan, gen, audio, result)
+        return result
+
+    def window(self, spec: JobSpec, opening: Any, overlap_s: float, is_cancelled: Callable[[], bool]) -> Window:
+        """One window of a live stream, in memory: it opens with ``opening`` (the last window's
+        ``Window.tail``; None for the first) and returns its audio and its own tail of ``overlap_s``."""
+        began = time.perf_counter()
+        if opening is not None:  # a continuation: painting controls give way to the chain
+            keep = tuple(c for c in spec.controls if c.type not in ("outpaint", "inpaint", "loop"))
+            spec = dataclasses.replace(spec, controls=keep)
+        with self.engine.hold(priority=spec.deadline_s > 0, is_cancelled=is_cancelled):
+            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, is_cancelled, began, opening)
+            self._learn_costs(plan, gen, timings["vocode"] / 1000)
+        losses = clip_losses(plan, gen, opening)
+        summary = {"ito": gen.windows, "loss": losses, "timings_ms": _rounded(timings), "steps": plan.steps}
+        overlap = max(1, int(round(overlap_s * plan.mel.frame_rate)))
+        return Window(audio, plan.mel.sample_rate, gen.tail(overlap), summary)
+
+    def _plan(self, spec: JobSpec, continuing: bool) -> Plan:
         b = self.bundle(spec.model)
-        mel = b.mel_config
-        model = b.base if spec.method == "ditto" else b.student(spec.student)
-        if model is None:
-            raise UsageError(f"model {spec.model!r} has no base model for the DITTO baseline")
-        front = MelFrontEnd(mel).to(self.device)
-        tags = encode_tags(spec, b.tags).to(self.device)
-        lap("parse")
+        from ditto_live.engine.audio import MelFrontEnd
+
+        front = MelFrontEnd(b.mel_config).to(self.device)
+        return plan_job(spec, b, self.device, self.allowed_roots, front, lambda: self._text_model(b), continuing)
+
+    def _generate(self, spec: JobSpec, report: Progress, is_cancelled: Callable[[], bool] | None, began: float,
+                  opening: Any = None) -> tuple[Plan, Generated, np.ndarray, dict[str, float], float]:
+        """Plan, generate and vocode under the engine lock. -> (plan, generated, audio, timings ms, reserved s)"""
+        timings = {"wait": (time.perf_counter() - began) * 1000}
+        t0 = time.perf_counter()
+        report("parse", 0, 1, math.nan)
+        plan = self._plan(spec, continuing=opening is not None)
+        timings["parse"] = (time.perf_counter() - t0) * 1000
+        costs = self._costs.get(_cost_key(spec))
+        reserved = costs.decode_s * len(plan.starts) + costs.tail_s_per_s * plan.seconds if costs else 0.0
+        ito_end = began + spec.deadline_s - reserved if spec.deadline_s else None
+
+        def check() -> bool:  # every step: a deadline job waiting goes first; cancelled?
+            self.engine.yield_to_priority(is_cancelled)
+            return is_cancelled is not None and is_cancelled()
 
         report("target", 0, 1, math.nan)
-        fr = mel.frame_rate
-        frames = int(round(clip_seconds(spec, mel.window_seconds) * fr))
-        if spec.seconds is None and spec.bars is None and any(c.type == "loop" for c in spec.controls):
-            frames -= int(round(DEFAULT_OVERLAP_S / 2 * fr))  # by default a loop and its seam fill one window
-        targets = build_targets(spec, mel, frames, self.allowed_roots, front)
-        seam = next((t.overlap for t in targets if t.kind == "loop"), 0)
-        total = frames + seam  # a loop generates its seam too, then drops it
-        wrap_for_loop(targets, seam)
-        text_model = None
-        if any(t.kind == "text" for t in targets) and self.laion_clap:
-            if self._laion is None:
-                from ditto_live.laion import load_laion_clap
-
-                self._laion = load_laion_clap(self.laion_clap, b.mel_to_wav, mel.sample_rate, self.device)
-            text_model = self._laion
-        elif any(t.kind == "text" for t in targets):
-            if b.clap is None:
-                raise JobSpecError("the text control needs a text-audio model; this model bundle has none")
-            from ditto_live.text_encoder import default_encoder
-
-            text_model = TextModel(b.clap, self.sentence_encoder or default_encoder())
-        window = mel.frames
-        chain = min(int(round(DEFAULT_OVERLAP_S * fr)), window // 4)  # frames each window shares with the last
-        starts = [0] if total <= window else list(range(0, total - chain, window - chain))
-        kinds = [t.kind for t in targets] + (["outpaint"] if len(starts) > 1 else [])  # chaining outpaints
-        steps = spec.steps or max((DEFAULT_STEPS[k] for k in kinds), default=0)
-        cost_key = (spec.model, spec.method, spec.student, spec.decode_steps)
-        costs = self._costs.get(cost_key)
-        reserved = costs.decode_s * len(starts) + costs.tail_s_per_s * frames / fr if costs else 0.0
-        ito_end = began + spec.deadline_s - reserved  # every window's optimisation ends by then
-        lap("target")
-
-        out = torch.zeros(1, mel.n_mels, total, device=self.device)
-        base_out = torch.zeros_like(out)
-        ito_info = []
-        decode_s = 0.0  # the output's own decoding, all windows (what a deadline must reserve)
-        for w, start in enumerate(starts):
-            length = min(window, total - start)
-            previous = out[..., start:start + chain].cpu() if w > 0 else None
-            head = out[..., :seam].cpu() if seam and w > 0 else None
-            controls = window_controls(targets, mel, start, length, text_model, previous, head,
-                                       is_last=w == len(starts) - 1, so_far=out[..., :start].cpu() if w else None)
-            gen = torch.Generator(device=self.device).manual_seed(spec.seed * 1000 + w)
-            x_T = torch.randn(spec.seeds, 1, mel.n_mels, window, generator=gen, device=self.device)
-            noise_seed = draw_noise_seed(gen)  # DITTO-2's sampling noise: row i's is seeded noise_seed + i
-            key = (spec.model, spec.method, spec.student, spec.seed, spec.seeds, total, w)
-            warm = self.warm_start and key in self._last_x
-            x_start = self._last_x[key] if warm else x_T
-            cond = Cond(tags[None].expand(spec.seeds, -1), w=spec.cfg)
-            x_best = first = x_T[:1]
-            best_noise = noise_seed  # the decode reuses the noise of the row it decodes
-            if controls and steps > 0:
-                def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
-                    report("optimise", _w * k + step, k * len(starts), losses["total"])
-
-                def checked() -> bool:  # every step (DITTO: every sampler call and CPU backward): cancelled? and
-                    self.engine.yield_to_priority(is_cancelled)  # a deadline job waiting goes first
-                    return is_cancelled is not None and is_cancelled()
-
-                ito_start = time.perf_counter()
-                stop_at = ito_stop_at(ito_start, ito_end, len(starts) - w) if spec.deadline_s else None
-                should_stop = StepDeadline(stop_at) if stop_at is not None else None
-                common = dict(callback=cb, is_cancelled=checked, tolerance=spec.tolerance, autocast=self.autocast,
-                              should_stop=should_stop)
-                if spec.method == "ditto":
-                    res = ditto_optimise(model, x_start, cond, loss_function(controls), steps, spec.lr, **common)
-                else:
-                    res = ditto2_optimise(model, x_start, cond, loss_function(controls), steps, spec.lr, spec.surrogate,
-                                          student_kind=spec.student, gamma=spec.gamma, noise_seed=noise_seed,
-                                          **common)
-                x_best = res.x_T
-                best_noise = res.noise_seed if res.noise_seed is not None else noise_seed  # M = T: the surrogate's x0
-                self._last_x[key] = res.x_T_batch
-                while len(self._last_x) > 64:  # keep the most recent
-                    self._last_x.pop(next(iter(self._last_x)))
-                ito_info.append({"window": w, "start_frame": start, "steps_run": res.steps_run, "warm_start": warm,
-                                 "best_seed": res.best_index, "noise_seed": best_noise if spec.method == "ditto2" else None,
-                                 "surrogate_loss_before": res.initial_losses,
-                                 "surrogate_loss_after": res.losses, "seconds": round(res.seconds, 3),
-                                 "ito_budget_s": None if stop_at is None else round(stop_at - ito_start, 4),
-                                 "deadline_stop": bool(should_stop is not None and res.steps_run < steps
-                                                       and not (spec.tolerance > 0 and res.loss <= spec.tolerance))})
-            lap("optimise")
-            if is_cancelled is not None and is_cancelled():
-                raise JobCancelled(f"cancelled before decoding window {w}")
-            report("decode", w, len(starts), math.nan)
-            t_decode = time.perf_counter()
-            x0 = self._decode(model, spec, x_best, cond, best_noise)
-            decode_s += time.perf_counter() - t_decode
-            _crossfade_into(out, x0[0], start, chain if w else 0)
-            if targets and not spec.deadline_s:  # the unoptimised output, decoded the same way: the "before" of
-                # every loss (a job with a deadline spends no time on it)
-                x0_base = x0 if x_best is first else self._decode(model, spec, x_T[:1], cond, noise_seed)
-                _crossfade_into(base_out, x0_base[0], start, chain if w else 0)
-            lap("decode")
-            self.engine.yield_to_priority(is_cancelled)
-            lap("wait")
-
+        gen = generate(plan, self.context, report, check, ito_end, opening,
+                       unoptimised=not spec.deadline_s, between_windows=lambda: self.engine.yield_to_priority(is_cancelled))
+        for stage, ms in gen.timings_ms.items():
+            timings[stage] = timings.get(stage, 0.0) + ms
         report("vocode", 0, 1, math.nan)
-        with torch.no_grad():
-            audio = b.mel_to_wav(out[None, ..., :frames].float())[0].cpu().numpy()
-            base_audio = (b.mel_to_wav(base_out[None, ..., :frames].float())[0].cpu().numpy()
-                          if self.measure_baseline and targets and steps > 0 else None)
-        lap("vocode")
+        t0 = time.perf_counter()
+        audio = vocode(plan.bundle, gen.mel)
+        timings["vocode"] = (time.perf_counter() - t0) * 1000
+        return plan, gen, audio, timings, reserved
 
-        clip_controls = window_controls(targets, mel, 0, total, text_model, is_last=True)
-        losses = self._losses(clip_controls, out, base_out if targets and not spec.deadline_s else None)
-        measured = {"output": measure_controls(targets, audio, mel.sample_rate, front, mel.min_db, mel.max_db, text_model)}
-        if base_audio is not None:
-            measured["unoptimised"] = measure_controls(targets, base_audio, mel.sample_rate, front, mel.min_db,
-                                                       mel.max_db, text_model)
-        lap("measure")
+    def _learn_costs(self, plan: Plan, gen: Generated, tail_s: float) -> None:
+        """Update what a deadline reserves for decoding and the tail (vocode, write) after optimising."""
+        key = _cost_key(plan.spec)
+        decode_s = sum(w["decode_s"] for w in gen.windows) / len(plan.starts)
+        tail = tail_s / max(plan.seconds, 1e-3)
+        if key not in self._warmed:  # a first run warms caches up (JIT, allocator): not a measure
+            self._warmed.add(key)
+        elif key not in self._costs:
+            self._costs[key] = StageCosts(decode_s, tail)
+        else:
+            self._costs[key].update(decode_s, tail)
 
+    def _deliver(self, plan: Plan, gen: Generated, audio: np.ndarray, timings: dict[str, float], reserved: float,
+                 began: float, out_prefix: str | None, report: Progress) -> JobResult:
+        """Write the WAV and the sidecar (losses, seeds, timings; measurement pending)."""
+        spec, mel = plan.spec, plan.mel
         report("write", 0, 1, math.nan)
+        t0 = time.perf_counter()
         sr_out = spec.sample_rate_out or mel.sample_rate
+        wav = Path(out_prefix + ".wav") if out_prefix else safe_output_path(self.output_dir, spec.name, ".wav")
+        write_wav(wav, resample(audio, mel.sample_rate, sr_out), sr_out)
+        timings["write"] = (time.perf_counter() - t0) * 1000
         summary = {
             "spec": spec.to_dict(), "seed": spec.seed, "model": spec.model, "method": spec.method,
             "student": spec.student if spec.method == "ditto2" else None, "device": self.device,
-            "steps": steps, "frames": frames, "windows": len(starts), "ito": ito_info,
-            "targets": [{"type": t.kind, **t.info} for t in targets],
-            "loss": losses, "metrics": measured, "timings_ms": {k: round(v, 1) for k, v in timings.items()},
-            "untrained": spec.model == UNTRAINED,
+            "backend": self.context.backends.name, "steps": plan.steps, "frames": plan.frames,
+            "windows": len(plan.starts), "ito": gen.windows, "targets": [{"type": t.kind, **t.info} for t in plan.targets],
+            "loss": clip_losses(plan, gen), "metrics": {}, "measurement": "pending" if self.measure else "off",
+            "timings_ms": _rounded(timings), "untrained": spec.model == UNTRAINED,
+            "wav": str(wav), "sample_rate": sr_out, "seconds": round(plan.seconds, 4),
         }
         if spec.deadline_s:
-            summary["deadline"] = {"budget_s": spec.deadline_s, "reserved_s": round(reserved, 4)}
-        wav = Path(out_prefix + ".wav") if out_prefix else safe_output_path(self.output_dir, spec.name, ".wav")
-        write_wav(wav, _resample(audio, mel.sample_rate, sr_out), sr_out)
-        lap("write")
-        if self.plot and not spec.deadline_s:  # a job with a deadline spends no time on a plot
-            from ditto_live.plots import plot_result
-
-            plot_result(wav.with_suffix(".png"), out[0, :, :frames].cpu().numpy(), audio, mel.sample_rate, fr,
-                        targets, title=f"{spec.method} {spec.model} seed {spec.seed}")
-            summary["png"] = str(wav.with_suffix(".png"))
-            lap("plot")
-        summary["timings_ms"] = {k: round(v, 1) for k, v in timings.items()}
-        summary.update(wav=str(wav), sample_rate=sr_out, seconds=round(frames / fr, 4))
-        tail_s = (timings["vocode"] + timings["measure"] + timings["write"]) / 1000
-        if cost_key not in self._warmed:  # a first run warms caches up (JIT, allocator): not a measure
-            self._warmed.add(cost_key)
-        elif costs is None:
-            self._costs[cost_key] = StageCosts(decode_s / len(starts), tail_s / max(frames / fr, 1e-3))
-        else:
-            costs.update(decode_s / len(starts), tail_s / max(frames / fr, 1e-3))
-        if spec.deadline_s:
             elapsed = time.perf_counter() - began
-            summary["deadline"].update(elapsed_s=round(elapsed, 4), met=elapsed <= spec.deadline_s)
+            summary["deadline"] = {"budget_s": spec.deadline_s, "reserved_s": round(reserved, 4),
+                                   "elapsed_s": round(elapsed, 4), "met": elapsed <= spec.deadline_s}
         write_json(wav.with_suffix(".json"), summary)
         return JobResult(wav, summary)
 
-    def _decode(self, model, spec: JobSpec, x_T: Tensor, cond: Cond, noise_seed: int) -> Tensor:
-        """x_T [1, 1, F, N] -> x0; DITTO-2 draws its sampling noise from ``noise_seed`` (the optimisation's for
-        this row), so a decode with T = M gives exactly the output the surrogate optimised."""
-        cond1 = Cond(cond.tags[:1], cond.w)
-        if spec.method == "ditto":
-            x0 = ditto_decode(model, x_T, cond1)
-        else:
-            x0 = ditto2_decode(model, x_T, cond1, spec.decode_steps, spec.gamma, spec.student, noise_seed=noise_seed)
-        return x0.clamp(-1, 1)  # the mel's range; an untrained or overshooting model can leave it
+    # -- after delivery ---------------------------------------------------------------------------------
+    def _measure_later(self, plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> Future | None:
+        with self._pending_lock:
+            if self._pending >= MAX_PENDING_MEASUREMENTS:
+                result.summary["measurement"] = "skipped (too many jobs waiting to be measured)"
+                write_json(result.wav_path.with_suffix(".json"), result.summary)
+                return None
+            self._pending += 1
+            if self._measurer is None:
+                self._measurer = ThreadPoolExecutor(1, "ditto-measure", initializer=_nice_thread)
+        return self._measurer.submit(self._measure, plan, gen, audio, result)
 
-    @staticmethod
-    def _losses(controls, out: Tensor, base: Tensor | None) -> dict[str, dict[str, float]]:
-        """Each control's loss on the final clip mel (after) and on the unoptimised one (before)."""
-        if not controls:
-            return {}
-        with torch.no_grad():
-            _, after = combined_loss(controls, out[None].float())
-            before = combined_loss(controls, base[None].float())[1] if base is not None else {}
-        return {k: {"before": float(before[k][0]) if k in before else None, "after": float(v[0])}
-                for k, v in after.items()}
+    def _measure(self, plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> None:
+        """Measure each control on the delivered audio (and the unoptimised one), plot, rewrite the sidecar."""
+        try:
+            summary = dict(result.summary)
+            timings = dict(summary["timings_ms"])
+            t0 = time.perf_counter()
+            mel, spec = plan.mel, plan.spec
+            metrics: dict[str, Any] = {}
+            if self.measure and plan.targets:
+                measure = lambda a: measure_controls(plan.targets, a, mel.sample_rate, plan.front,  # noqa: E731
+                                                     mel.min_db, mel.max_db, plan.text_model)
+                metrics["output"] = measure(audio)
+                if self.measure_baseline and gen.unoptimised is not None and plan.steps > 0:
+                    metrics["unoptimised"] = measure(vocode(plan.bundle, gen.unoptimised))
+                timings["measure"] = (time.perf_counter() - t0) * 1000
+            if self.plot and not spec.deadline_s:
+                from ditto_live.plots import plot_result
+
+                t1 = time.perf_counter()
+                png = result.wav_path.with_suffix(".png")
+                plot_result(png, gen.mel[0].cpu().numpy(), audio, mel.sample_rate, mel.frame_rate, plan.targets,
+                            title=f"{spec.method} {spec.model} seed {spec.seed}")
+                summary["png"] = str(png)
+                timings["plot"] = (time.perf_counter() - t1) * 1000
+            summary.update(metrics=metrics, measurement="done", timings_ms=_rounded(timings))
+            write_json(result.wav_path.with_suffix(".json"), summary)
+            result.summary = summary
+        except Exception as exc:  # a measurement never takes the delivered job down with it
+            log.exception("measuring %s failed", result.wav_path)
+            result.summary = dict(result.summary, measurement=f"failed: {type(exc).__name__}: {exc}")
+            write_json(result.wav_path.with_suffix(".json"), result.summary)
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
+
+    # -- warm-up -------------------------------------------------------------------------------------------
+    def warm(self, model: str | None = None) -> dict[str, float]:
+        """Load ``model`` (default: ``warm_model``), prepare the backend on a short job of a window's shape,
+        and compile the measurement code (librosa's numba kernels), so that a fresh server's first job costs
+        what its later ones do. -> seconds per stage"""
+        took: dict[str, float] = {}
+        t0 = time.perf_counter()
+        model = self.warm_model if model is None else model
+        try:
+            if not model:
+                return took
+            self.bundle(model)
+            took["load_s"] = time.perf_counter() - t0
+            job = {"model": model, "steps": 2, "name": "warm", "controls": [
+                {"type": "intensity", "shape": "crescendo"}, {"type": "structure", "form": "AB"},
+                {"type": "melody", "notes": [[60, 0, 1], [64, 1, 1]]}]}
+            spec = parse_job(job)
+            t1 = time.perf_counter()
+            with self.engine.hold():
+                plan, gen, audio, _, _ = self._generate(spec, lambda *a: None, None, t1)
+            took["engine_s"] = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            if self.measure:
+                measure_controls(plan.targets, audio, plan.mel.sample_rate, plan.front, plan.mel.min_db,
+                                 plan.mel.max_db)
+            took["measure_s"] = time.perf_counter() - t2
+            log.info("warm: %s", {k: round(v, 2) for k, v in took.items()})
+            return took
+        finally:
+            self.ready.set()
+
+    def _text_model(self, b: Any) -> Any:
+        if self.laion_clap:
+            if self._laion is None:
+                from ditto_live.laion import load_laion_clap
+
+                self._laion = load_laion_clap(self.laion_clap, b.mel_to_wav, b.mel_config.sample_rate, self.device)
+            return self._laion
+        if b.clap is None:
+            raise JobSpecError("the text control needs a text-audio model; this model bundle has none")
+        from ditto_live.text_encoder import default_encoder
+
+        return TextModel(b.clap, self.sentence_encoder or default_encoder())
+
+
+def _cost_key(spec: JobSpec) -> tuple:
+    return spec.model, spec.method, spec.student, spec.decode_steps
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 1) for k, v in timings.items()}

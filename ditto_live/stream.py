@@ -2,7 +2,7 @@
 
 Each window continues the previous one under the live controls in force when it starts
 (DESIGN.md §7): ``generate_window(spec, previous_window) -> window`` is injected (the server passes
-the job runner's outpaint; tests pass a fake). A producer thread generates window after window and
+:class:`RunnerWindows`, which chains the job runner's windows in memory; tests pass a fake). A producer thread generates window after window and
 writes them into the output's ring buffer, which the sound card drains; when the generator falls
 behind, the card plays silence and the underrun is counted and reported, not hidden.
 
@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 GenerateWindow = Callable[[JobSpec, "np.ndarray | None"], np.ndarray]  # (spec, previous [n]) -> [m]
 STOPPED, RUNNING = "stopped", "running"
 JOIN_TIMEOUT_S = 10.0  # how long stop() waits for a window in flight that cannot be cancelled
-MODEL_WINDOW_S = 512 * 256 / 22050  # one model window (both presets): a spec's default length
 MIN_BUDGET_S = 0.05  # a window's smallest deadline (0 would mean none)
 WINDOW_LOG = 512  # windows kept in window_log
 
@@ -148,11 +147,13 @@ class Stream:
     def __init__(self, generate_window: GenerateWindow, audio_out: Any,
                  live_controls: Mapping[str, float] | None = None, model_rate: int = 22050,
                  overlap_seconds: float = 0.0, crossfade_seconds: float = 0.02,
-                 on_state: Callable[[str, int], None] | None = None, budget_fraction: float = 0.0):
+                 on_state: Callable[[str, int], None] | None = None, budget_fraction: float = 0.0,
+                 model_window_s: float = 512 * 256 / 22050):
         self.generate_window = generate_window
         self.audio_out = audio_out  # has .ring, .sample_rate, .start(), .stop(), .underruns, .write()
         self.live_controls: Mapping[str, float] = {} if live_controls is None else live_controls
         self.model_rate = model_rate  # sample rate of the generated windows
+        self.model_window_s = model_window_s  # one model window: the length of a spec that gives none
         self.overlap = int(round(overlap_seconds * model_rate))  # samples re-generated per window
         self.crossfade = min(int(round(crossfade_seconds * model_rate)), self.overlap)
         self.on_state = on_state  # called (state, underruns) when the stream starts or stops
@@ -269,7 +270,7 @@ class Stream:
                 window_spec = apply_live_controls(spec, dict(self.live_controls), self.windows)
                 armed = self.audio_out.ring.armed
                 buffered = self.audio_out.ring.available() / out_rate if armed else None
-                new_s = (clip_seconds(window_spec, MODEL_WINDOW_S) if previous is None
+                new_s = (clip_seconds(window_spec, self.model_window_s) if previous is None
                          else len(previous) / self.model_rate - self.overlap / self.model_rate)
                 budget = window_budget(self.budget_fraction, new_s, buffered) if self.budget_fraction > 0 else None
                 if budget is not None:
@@ -291,6 +292,7 @@ class Stream:
                                         "buffered_s": None if buffered is None else round(buffered, 4),
                                         "budget_s": None if budget is None else round(budget, 4),
                                         "steps_run": _steps_run(getattr(self.generate_window, "last_summary", None)),
+                                        "loss": _adherence(getattr(self.generate_window, "last_summary", None)),
                                         "late": elapsed > runway(len(fresh) / self.model_rate, buffered)})
                 del self.window_log[:-WINDOW_LOG]
                 log.debug("window %d: %.2f s of audio in %.2f s", self.windows, len(fresh) / self.model_rate, elapsed)
@@ -325,68 +327,58 @@ def _steps_run(summary: Mapping[str, Any] | None) -> int | None:
     return sum(int(w.get("steps_run", 0)) for w in ito) if isinstance(ito, list) else None
 
 
-# -- the real generator: outpainting through the job runner ------------------------------------------------
-def outpaint_spec(spec: JobSpec, reference: str, overlap_seconds: float) -> JobSpec:
-    """``spec`` continuing the WAV ``reference``: its last ``overlap_seconds`` open the new window."""
-    keep = tuple(c for c in spec.controls if c.type not in ("outpaint", "inpaint", "loop"))
-    paint = ControlSpec("outpaint", 1.0, {"reference": reference, "overlap": overlap_seconds, "unit": "seconds"})
-    return dataclasses.replace(spec, controls=keep + (paint,), sample_rate_out=0)
+def _adherence(summary: Mapping[str, Any] | None) -> dict[str, float] | None:
+    """Each control's loss on the window's output (the job summary's ``loss[name]["after"]``)."""
+    loss = (summary or {}).get("loss")
+    return {k: v["after"] for k, v in loss.items()} if isinstance(loss, dict) else None
+
+
+# -- the real generator: the job runner's windows, chained in memory ---------------------------------------
+@dataclass
+class Window:
+    """One stream window from a runner (``runner.window(spec, opening, overlap_s, is_cancelled)``)."""
+
+    audio: np.ndarray  # [n] the window's audio, its opening overlap included
+    sample_rate: int  # its rate (the model's)
+    tail: Any  # what the next window opens with (the engine: the last overlap frames of the mel)
+    summary: dict[str, Any] = field(default_factory=dict)  # steps run, losses, timings
 
 
 class RunnerWindows:
-    """``generate_window`` backed by a job runner (``run(spec, progress, is_cancelled) -> result`` with
-    ``result.wav_path``, ditto_live/jobs.py): window k > 0 is an outpaint job whose reference is the
-    previous window, written to ``workdir``. ``cancel()`` (called by ``Stream.stop``) makes the job in
-    flight stop at its next optimisation step. Result files are removed after reading unless
-    ``keep_results``. ``workdir`` must lie under one of the server's allowed roots (the runner reads
-    the reference through the same path check as any request).
+    """``generate_window`` backed by a job runner's in-memory windows (``JobRunner.window``): window k > 0
+    opens with the last ``overlap_seconds`` of window k - 1 (the runner's own tail, no file), under the
+    spec's other controls. ``cancel()`` (called by ``Stream.stop``) stops the window in flight at its next
+    optimisation step.
     """
 
-    def __init__(self, runner: Any, workdir: str | Path, overlap_seconds: float, model_rate: int = 22050,
-                 keep_results: bool = False):
+    def __init__(self, runner: Any, overlap_seconds: float, model_rate: int):
         self.runner = runner
-        self.workdir = Path(workdir)  # where the reference WAV of the next window is written
         self.overlap_seconds = overlap_seconds  # seconds of the previous window that open the next
-        self.model_rate = model_rate  # sample rate of windows and references
-        self.keep_results = keep_results  # leave each window's WAV and sidecar in the output folder
-        self.last_summary: dict[str, Any] | None = None  # the last window's job summary (steps run, deadline)
+        self.model_rate = model_rate  # sample rate the stream expects
+        self.last_summary: dict[str, Any] | None = None  # the last window's summary (steps run, losses)
+        self._tail: Any = None  # the last window's tail
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
         self._cancel.set()
 
     def __call__(self, spec: JobSpec, previous: np.ndarray | None) -> np.ndarray:
-        import soundfile as sf
-
         self._cancel.clear()
-        if previous is not None:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            reference = self.workdir / "stream_reference.wav"
-            sf.write(reference, previous, self.model_rate, subtype="FLOAT")
-            spec = outpaint_spec(spec, str(reference), self.overlap_seconds)
-        else:
-            spec = dataclasses.replace(spec, sample_rate_out=0)
-        result = self.runner.run(spec, lambda *progress: None, self._cancel.is_set)
-        self.last_summary = dict(getattr(result, "summary", None) or {})
-        wav = Path(result.wav_path)
-        audio, rate = sf.read(wav, dtype="float32", always_2d=True)  # [n, channels]
-        if rate != self.model_rate:
-            raise ValueError(f"runner returned {rate} Hz audio; the stream expects {self.model_rate} Hz")
-        if not self.keep_results:
-            wav.unlink(missing_ok=True)
-            wav.with_suffix(".json").unlink(missing_ok=True)
-            wav.with_suffix(".png").unlink(missing_ok=True)
-        return audio.mean(axis=1)
+        opening = self._tail if previous is not None else None  # a new run starts fresh
+        window = self.runner.window(dataclasses.replace(spec, sample_rate_out=0), opening, self.overlap_seconds,
+                                    self._cancel.is_set)
+        if window.sample_rate != self.model_rate:
+            raise ValueError(f"runner returned {window.sample_rate} Hz audio; the stream expects {self.model_rate} Hz")
+        self._tail, self.last_summary = window.tail, dict(window.summary)
+        return np.asarray(window.audio, dtype=np.float32).reshape(-1)
 
 
-def open_stream(audio: Any, runner: Any, workdir: str | Path, live_controls: Mapping[str, float] | None = None,
-                overlap_seconds: float = 1.0, model_rate: int = 22050,
-                on_state: Callable[[str, int], None] | None = None, budget_fraction: float = 0.0) -> Stream:
-    """The server's stream: ``RunnerWindows`` over ``runner`` into an ``AudioOut`` built from the
-    ``[audio]`` section (``audio``: ``AudioConfig``) at the output device's own rate."""
-    from ditto_live.bridges.audio import AudioOut
-
-    out = AudioOut.for_device(audio.output_device, buffer_seconds=audio.buffer_seconds, block_size=audio.block_size)
-    windows = RunnerWindows(runner, workdir, overlap_seconds, model_rate)
-    return Stream(windows, out, live_controls, model_rate=model_rate, overlap_seconds=overlap_seconds,
-                  on_state=on_state, budget_fraction=budget_fraction)
+def open_stream(runner: Any, audio_out: Any, model: str = "default", live_controls: Mapping[str, float] | None = None,
+                overlap_seconds: float = 1.0, on_state: Callable[[str, int], None] | None = None,
+                budget_fraction: float = 0.0) -> Stream:
+    """The server's stream: :class:`RunnerWindows` of ``runner`` into ``audio_out`` (an ``AudioOut``), at
+    the rate and window length of ``model`` (``runner.model_format(model)``)."""
+    rate, model_window_s = runner.model_format(model)
+    windows = RunnerWindows(runner, overlap_seconds, rate)
+    return Stream(windows, audio_out, live_controls, model_rate=rate, overlap_seconds=overlap_seconds,
+                  on_state=on_state, budget_fraction=budget_fraction, model_window_s=model_window_s)

@@ -75,10 +75,6 @@ class TextModel:
         return self.clap.encode_text(emb)
 
 
-def clip_frames(seconds: float, frame_rate: float) -> int:
-    return max(1, int(round(seconds * frame_rate)))
-
-
 def encode_tags(spec: JobSpec, vocab: dict[str, list[str]]) -> Tensor:
     """The job's tags (tempo from the bpm) as a [4] long tensor; an unknown name is a JobSpecError."""
     if not vocab:
@@ -106,7 +102,7 @@ def notes_from_midi(path: str, allowed_roots: Iterable[str]) -> list[list[float]
         midi = mido.MidiFile(str(real))
         messages = list(midi)  # iterating a MidiFile yields messages with .time in seconds
     except Exception as exc:  # mido raises many kinds on a bad file
-        raise JobSpecError(f"{path}: not a readable MIDI file ({exc})") from exc
+        raise JobSpecError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc or 'no detail'})") from exc
     now, sounding, notes = 0.0, {}, []
     for msg in messages:
         now += msg.time
@@ -251,8 +247,8 @@ def wrap_for_loop(targets: list[ClipTarget], seam: int) -> None:
 
 
 @lru_cache(maxsize=8)
-def _weights(n_mels: int, fmin: float, fmax: float) -> tuple[Tensor, Tensor]:
-    return band_weights(n_mels, fmin, fmax), chroma_weights(n_mels, fmin, fmax)
+def _weights(n_mels: int, fmin: float, fmax: float, device: str) -> tuple[Tensor, Tensor]:
+    return band_weights(n_mels, fmin, fmax).to(device), chroma_weights(n_mels, fmin, fmax).to(device)
 
 
 def _cropped(c: Control, length: int) -> Control:
@@ -261,53 +257,57 @@ def _cropped(c: Control, length: int) -> Control:
                    None if c.feature is None else (lambda x0: c.feature(x0[..., :length])), c.target)
 
 
+def _opening(kind: str, frames: Tensor, length: int, at_end: bool = False, weight: float = 1.0) -> Control:
+    """A masked control that pins ``frames`` [1, F, o] at the start (or the end) of a ``length``-frame window."""
+    o = frames.shape[-1]
+    ref = torch.zeros(frames.shape[0], frames.shape[1], length, device=frames.device)
+    mask = torch.zeros(length, device=frames.device)
+    span = slice(length - o, length) if at_end else slice(0, o)
+    ref[..., span] = frames
+    mask[span] = 1
+    return masked_control(kind, ref, mask, weight)
+
+
 def window_controls(targets: list[ClipTarget], mel: MelConfig, start: int, length: int,
                     text_model: Any = None, previous: Tensor | None = None, head: Tensor | None = None,
-                    is_last: bool = True, so_far: Tensor | None = None) -> list[Control]:
-    """Engine controls for the window holding clip frames [start, start + length).
+                    is_last: bool = True, so_far: Tensor | None = None, device: str = "cpu") -> list[Control]:
+    """Engine controls for the window holding clip frames [start, start + length), on ``device``.
 
     ``previous`` [1, F, o]: the generated frames this window must open with (chaining);
     ``head`` [1, F, o]: the clip's first frames, which a loop's last window must end on;
     ``so_far`` [1, F, start]: the clip generated before this window (structure spans windows).
+    Targets and weight tables are moved to ``device`` here, once per window, not at every step.
     """
-    bw, cw = _weights(mel.n_mels, mel.fmin, mel.fmax)
+    bw, cw = _weights(mel.n_mels, mel.fmin, mel.fmax, str(device))
     stop = start + length
     out: list[Control] = []
     for t in targets:
         if t.kind == "intensity":
-            out.append(intensity_control(t.curve[start:stop], mel.min_db, mel.max_db, bw, weight=t.weight))
+            out.append(intensity_control(t.curve[start:stop].to(device), mel.min_db, mel.max_db, bw, weight=t.weight))
         elif t.kind == "melody":
             if (t.pitch[start:stop] >= 0).any():
-                out.append(melody_control(t.pitch[start:stop], mel.min_db, mel.max_db, cw, weight=t.weight))
+                out.append(melody_control(t.pitch[start:stop].to(device), mel.min_db, mel.max_db, cw, weight=t.weight))
         elif t.kind == "structure":
             if so_far is not None and start > 0:
-                target = labels_to_target(t.labels[:stop], SSM_SIZE)
-                out.append(structure_control(target, mel.min_db, mel.max_db, t.weight, so_far[..., :start]))
+                target = labels_to_target(t.labels[:stop], SSM_SIZE).to(device)
+                out.append(structure_control(target, mel.min_db, mel.max_db, t.weight, so_far[..., :start].to(device)))
             else:
-                target = labels_to_target(t.labels[start:stop], SSM_SIZE)
+                target = labels_to_target(t.labels[start:stop], SSM_SIZE).to(device)
                 out.append(structure_control(target, mel.min_db, mel.max_db, weight=t.weight))
         elif t.kind in ("inpaint", "outpaint"):
             if t.mask[start:stop].any():
-                out.append(masked_control(t.kind, t.reference[..., start:stop], t.mask[start:stop], t.weight))
+                out.append(masked_control(t.kind, t.reference[..., start:stop].to(device), t.mask[start:stop].to(device),
+                                          t.weight))
         elif t.kind == "loop":
             if start == 0 and is_last:
                 out.append(loop_control(t.overlap, t.weight))
             elif is_last and head is not None:
-                ref = torch.zeros(head.shape[0], head.shape[1], length)
-                ref[..., -t.overlap:] = head[..., :t.overlap]
-                mask = torch.zeros(length)
-                mask[-t.overlap:] = 1
-                out.append(masked_control("loop", ref, mask, t.weight))
+                out.append(_opening("loop", head[..., :t.overlap].to(device), length, at_end=True, weight=t.weight))
         elif t.kind == "text":
             if text_model is None:
                 raise JobSpecError("the text control needs a text-audio model; this model bundle has none")
             out.append(text_control(text_model, t.caption, t.weight))
     out = [_cropped(c, length) for c in out]
     if previous is not None:
-        o = previous.shape[-1]
-        ref = torch.zeros(previous.shape[0], previous.shape[1], length)
-        ref[..., :o] = previous
-        mask = torch.zeros(length)
-        mask[:o] = 1
-        out.append(_cropped(masked_control("continuation", ref, mask), length))
+        out.append(_cropped(_opening("continuation", previous.to(device), length), length))
     return out

@@ -63,6 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--cfg", dest="cfg_weight", type=float, metavar="W", help="classifier-free guidance weight w")
     o.add_argument("--seeds", type=int, help="B seeds optimised together; the best is kept")
     o.add_argument("--tolerance", type=float, help="stop early when the control loss falls below this")
+    o.add_argument("--backend", choices=("auto", "eager", "cudagraph", "compiled", "exported", "tensorrt"),
+                   help="execution backend (engine.backend; auto = fastest measured for the device)")
     o.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast of model calls while optimising (default: on a CPU with native bf16)")
     w = p.add_argument_group("output")
@@ -71,6 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: a unique name in the output folder)")
     w.add_argument("--no-plot", action="store_true", help="skip the PNG")
     w.add_argument("--no-baseline", action="store_true", help="skip measuring the unoptimised output")
+    w.add_argument("--no-measure", action="store_true", help="skip measuring adherence on the audio")
 
 
 def _json_arg(text: str, flag: str) -> Any:
@@ -164,10 +167,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         prefix = _path(args.out)
         Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    engine = args.cfg.engine
     runner = JobRunner(output_dir=args.cfg.server.output_dir, allowed_roots=("/",),
                        device=args.device or args.cfg.generate.device, plot=not args.no_plot,
                        measure_baseline=not args.no_baseline, autocast=args.autocast,  # None: the runner's default
-                       laion_clap=args.cfg.generate.laion_clap)
+                       laion_clap=args.cfg.generate.laion_clap, backend=args.backend or engine.backend,
+                       measure=engine.measure and not args.no_measure)
     last = [0.0]
 
     def progress(stage: str, step: int, total: int, loss: float) -> None:
@@ -182,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         result = runner.run(spec, progress, out_prefix=prefix)
     except JobCancelled as exc:
         raise UsageError(f"cancelled: {exc}") from exc
-    s = result.summary
+    s = result.wait()  # the measurement follows the delivered WAV
     log.info("wrote %s (%.2f s) in %.1f s; timings ms: %s", result.wav_path, s["seconds"],
              sum(s["timings_ms"].values()) / 1000, s["timings_ms"])
     for name, values in s["metrics"].get("output", {}).items():

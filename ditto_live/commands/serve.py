@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from ditto_live.config import AudioConfig, Config, ServerConfig
+from ditto_live.config import AudioConfig, Config, EngineConfig, ServerConfig
 from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,11 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", metavar="DIR", help="result WAVs and sidecars go here (server.output_dir)")
     parser.add_argument("--allowed-root", dest="allowed_roots", action="append", metavar="DIR",
                         help="a folder requests may read inputs from (repeatable; server.allowed_roots)")
+    parser.add_argument("--backend", choices=("auto", "eager", "cudagraph", "compiled", "exported", "tensorrt"),
+                        help="execution backend of the engine (engine.backend; default auto = the fastest measured "
+                             "for the device: the CUDA graph on CUDA, eager on a CPU)")
+    parser.add_argument("--no-measure", dest="measure", action="store_false", default=None,
+                        help="do not measure adherence after delivering each job (engine.measure; for live use)")
     parser.add_argument("--fake-runner", action="store_true",
                         help="answer jobs with a test tone instead of the model (try the protocol or the Live "
                              "device without a model)")
@@ -67,14 +72,7 @@ def server_config(cfg: Config, args: argparse.Namespace) -> ServerConfig:
         changes["allow"] = tuple(args.allow)
     if getattr(args, "allowed_roots", None):
         changes["allowed_roots"] = tuple(args.allowed_roots)
-    server = dataclasses.replace(cfg.server, **changes)
-    if not 0 <= server.port < 65536 or not 0 <= server.reply_port < 65536:
-        raise UsageError(f"port {server.port} / reply port {server.reply_port}: expected 0..65535")
-    if server.queue_size < 1:
-        raise UsageError("--queue-size: expected at least 1")
-    if server.threads < 0:
-        raise UsageError(f"--threads {server.threads}: expected 0 (torch's default) or more")
-    return server
+    return dataclasses.replace(cfg.server, **changes)  # ServerConfig checks every value (ConfigError names it)
 
 
 def audio_config(cfg: Config, args: argparse.Namespace) -> AudioConfig:
@@ -84,9 +82,16 @@ def audio_config(cfg: Config, args: argparse.Namespace) -> AudioConfig:
     return dataclasses.replace(cfg.audio, **changes)
 
 
+def engine_config(cfg: Config, args: argparse.Namespace) -> EngineConfig:
+    """``cfg.engine`` with ``--backend`` and ``--no-measure`` applied."""
+    changes = {key: value for key in ("backend", "measure") if (value := getattr(args, key, None)) is not None}
+    return dataclasses.replace(cfg.engine, **changes)
+
+
 def serve_config(args: argparse.Namespace) -> Config:
     """``args.cfg`` (the TOML file and ``--set``) with the command-line flags applied on top."""
-    return dataclasses.replace(args.cfg, server=server_config(args.cfg, args), audio=audio_config(args.cfg, args))
+    return dataclasses.replace(args.cfg, server=server_config(args.cfg, args), audio=audio_config(args.cfg, args),
+                               engine=engine_config(args.cfg, args))
 
 
 def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: bool = False) -> Any:
@@ -98,7 +103,8 @@ def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: boo
     from ditto_live.jobs import JobRunner  # imports torch and the engine: only when serving for real
 
     return JobRunner(output_dir=server.output_dir, allowed_roots=server.allowed_roots, device=cfg.generate.device,
-                     plot=plot, laion_clap=cfg.generate.laion_clap)
+                     plot=plot, laion_clap=cfg.generate.laion_clap, backend=cfg.engine.backend,
+                     measure=cfg.engine.measure, warm_model=cfg.generate.model if cfg.engine.warm else "")
 
 
 def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
@@ -116,12 +122,11 @@ def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
     return control
 
 
-def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], output_dir: str | Path,
-                 audio_out: Any = None, allowed_roots: tuple[str, ...] | None = None) -> Any:
-    """Continuous mode: windows from the runner (each outpaints the last, ``[audio] stream_overlap``
-    seconds of it) into the [audio] output, each with a deadline of ``[audio] stream_budget`` x the
-    audio it must cover (0 = none)."""
-    from ditto_live.stream import RunnerWindows, Stream
+def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], audio_out: Any = None) -> Any:
+    """Continuous mode: windows of ``[generate] model`` from the runner, each opening with the last
+    ``[audio] stream_overlap`` seconds of the one before (chained in memory), into the [audio] output, each
+    with a deadline of ``[audio] stream_budget`` x the audio it must cover (0 = none)."""
+    from ditto_live.stream import open_stream
 
     budget_fraction, overlap_seconds = cfg.audio.stream_budget, cfg.audio.stream_overlap
     if not 0 <= budget_fraction <= 1:
@@ -130,12 +135,6 @@ def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], outp
     if overlap_seconds < 0:
         raise UsageError(f"stream overlap {overlap_seconds} (--stream-overlap, audio.stream_overlap): expected >= 0 "
                          "seconds")
-    workdir = Path(output_dir).expanduser().resolve() / ".stream"
-    roots = [Path(r).expanduser().resolve() for r in (allowed_roots or ())]
-    if allowed_roots is not None and not any(workdir.is_relative_to(r) for r in roots):
-        raise UsageError(f"--stream: the output folder {workdir.parent} must lie under an allowed root "
-                         "(each window reads the previous one from it as its outpaint reference)")
-
     if audio_out is None:
         from ditto_live.bridges.audio import AudioOut
 
@@ -144,10 +143,8 @@ def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], outp
                                             block_size=cfg.audio.block_size)
         except Exception as exc:  # PortAudio errors are their own types
             raise UsageError(f"--stream: no audio output ({exc})") from exc
-    rate = int(getattr(runner, "sample_rate", 22050))
-    windows = RunnerWindows(runner, workdir, overlap_seconds, model_rate=rate)
-    return Stream(windows, audio_out, live_controls=live_controls, model_rate=rate, overlap_seconds=overlap_seconds,
-                  budget_fraction=budget_fraction)
+    return open_stream(runner, audio_out, cfg.generate.model, live_controls, overlap_seconds,
+                       budget_fraction=budget_fraction)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,10 +158,10 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(config.threads)
     runner = make_runner(cfg, config, fake=args.fake_runner)
     live: dict[str, float] = {}  # one dict: OSC /ditto/control/set and MIDI write it, the stream reads it
-    stream = build_stream(cfg, runner, live, config.output_dir, allowed_roots=config.allowed_roots) if args.stream else None
+    stream = build_stream(cfg, runner, live) if args.stream else None
     midi = attach_midi(cfg, live) if args.midi else None
     midi_input = midi.input if midi is not None else None
-    server = Server(config, runner, stream=stream, live_controls=live, midi=midi)
+    server = Server(config, runner, stream=stream, live_controls=live, midi=midi, warm=cfg.engine.warm)
     if stream is not None:
         stream.on_state = server.notify_stream_state  # subscribers hear when the stream stops on its own
     drop = None

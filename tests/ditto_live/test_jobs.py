@@ -77,7 +77,11 @@ def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path
     frames = round(0.7 * FR)
     assert sr == 22050 and len(audio) == frames * 256
     assert result.wav_path.parent == (tmp_path / "out").resolve() and result.wav_path.name.startswith("clip-")
+    delivered = json.loads(result.wav_path.with_suffix(".json").read_text())
+    assert delivered["measurement"] in ("pending", "done")  # the WAV is delivered before it is measured
+    result.wait()
     side = json.loads(result.wav_path.with_suffix(".json").read_text())
+    assert side["measurement"] == "done" and side == result.summary
     assert side["seed"] == 3 and side["model"] == "narrow" and side["spec"]["controls"][0]["shape"] == "crescendo"
     assert {"parse", "target", "optimise", "decode", "vocode", "write"} <= set(side["timings_ms"])
     assert set(side["loss"]) == {"intensity", "melody", "structure"}
@@ -90,6 +94,26 @@ def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path
     assert seen[0] == "parse" and "optimise" in seen and seen[-1] == "write"
 
 
+def test_the_sidecar_measures_the_delivered_audio_and_the_unoptimised_row_its_own(tmp_path, monkeypatch):
+    """What the sidecar calls "output" is measured on the WAV that was written, "unoptimised" on the same
+    x_T decoded without optimisation (a measurement of the wrong audio fails here)."""
+    import ditto_live.jobs as jobs
+
+    measured = []
+    real = jobs.measure_controls
+    monkeypatch.setattr(jobs, "measure_controls", lambda targets, audio, *a, **k: (
+        measured.append(np.asarray(audio).copy()), real(targets, audio, *a, **k))[1])
+    spec = parse_job({"model": "narrow", "seconds": 0.7, "steps": 4, "lr": 0.05, "decode_steps": 1,
+                      "controls": [{"type": "intensity", "shape": "crescendo"}]})
+    result = runner(tmp_path, measure_baseline=True).run(spec)
+    result.wait()
+    written, _ = sf.read(result.wav_path, dtype="float32")
+    assert len(measured) == 2
+    np.testing.assert_allclose(measured[0], written, atol=1e-4)  # "output" is the delivered audio
+    assert np.abs(measured[1] - written).max() > 1e-3  # "unoptimised" is another clip
+    assert result.summary["loss"]["intensity"]["after"] < result.summary["loss"]["intensity"]["before"]
+
+
 def test_long_clips_chain_windows_and_loops_drop_their_seam(tmp_path):
     spec = parse_job({"model": "narrow", "seconds": 1.8, "steps": 1, "decode_steps": 1,
                       "controls": [{"type": "intensity", "shape": "swell"}, {"type": "loop", "overlap": 0.1},
@@ -98,7 +122,7 @@ def test_long_clips_chain_windows_and_loops_drop_their_seam(tmp_path):
     frames = round(1.8 * FR)
     assert len(sf.read(result.wav_path)[0]) == frames * 256
     assert result.summary["windows"] == 4  # 155 + 9 seam frames in windows of 64 sharing 16
-    assert {"loop_seam_jump_db", "structure_mse"} <= set(result.summary["metrics"]["output"])
+    assert {"loop_seam_jump_db", "structure_mse"} <= set(result.wait()["metrics"]["output"])
     assert (tmp_path / "long.json").is_file() and not (tmp_path / "long.png").exists()
 
 
@@ -110,7 +134,7 @@ def test_painting_text_ditto_baseline_and_resampling(tmp_path):
                                    {"type": "text", "caption": "a calm folk song"}]})
     result = runner(tmp_path).run(spec)
     assert sf.info(result.wav_path).samplerate == 48000
-    out = result.summary["metrics"]["output"]
+    out = result.wait()["metrics"]["output"]
     assert {"inpaint_mel_mse_db2", "outpaint_mel_mse_db2", "text_cosine"} == set(out)
     assert result.summary["method"] == "ditto" and result.summary["ito"][0]["steps_run"] == 1
 
@@ -197,7 +221,7 @@ def test_a_deadline_stops_the_optimisation_early_and_the_sidecar_records_it(tmp_
 
 
 def test_the_step_deadline_stops_before_a_step_would_overrun():
-    from ditto_live.jobs import StepDeadline
+    from ditto_live.pipeline import StepDeadline
 
     now = [0.0]
     stop = StepDeadline(1.0, clock=lambda: now[0])

@@ -121,7 +121,7 @@ def test_stream_start_and_stop_over_osc_drive_the_continuous_stream(make_server,
     live: dict[str, float] = {}
     audio_out = FakeAudioOut(22050, buffer_seconds=1.0, block_size=512, speed=4.0)
     cfg = load_config(None, ["audio.stream_overlap=0.1", "audio.stream_budget=0"])
-    stream = serve.build_stream(cfg, runner, live, out_dir, audio_out=audio_out)
+    stream = serve.build_stream(cfg, runner, live, audio_out=audio_out)
     server = make_server(runner=runner, stream=stream, live_controls=live)
     stream.on_state = server.notify_stream_state
     client = client_for(server)
@@ -153,7 +153,7 @@ def test_stream_settings_from_a_toml_file_reach_the_stream_and_flags_override_th
         args.cfg = load_config(toml)
         cfg = serve.serve_config(args)
         audio_out = FakeAudioOut(22050, buffer_seconds=1.0, block_size=512)
-        return cfg, serve.build_stream(cfg, runner, {}, out_dir, audio_out=audio_out)
+        return cfg, serve.build_stream(cfg, runner, {}, audio_out=audio_out)
 
     cfg, stream = stream_for()
     assert cfg.server.threads == 1

@@ -1,0 +1,80 @@
+"""The engine as one resource: jobs take turns, deadline (priority) jobs first.
+
+Two jobs at once would each run at half speed on a small CPU, and the live stream would fall behind;
+so one job holds the engine at a time, a job with a deadline (a stream window) goes first, and a job
+without one steps aside between optimisation steps while a deadline job waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+
+from ditto_live.engine.ito import JobCancelled
+
+
+class EngineLock:
+    """The engine as one resource: one holder at a time, deadline (priority) holders first.
+
+    ``hold(priority, is_cancelled)`` waits for the engine (a waiting job still notices cancellation);
+    a plain holder calls ``yield_to_priority()`` between steps and lets a waiting priority holder run
+    its whole job first. Priority holders queue among themselves in no particular order.
+    """
+
+    POLL_S = 0.05  # how often a waiter checks its cancellation
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._holder: int | None = None  # thread ident of the holder
+        self._holder_priority = False  # the holder asked with priority
+        self._priority_waiting = 0  # priority holders waiting for the engine
+        self.yields = 0  # times a plain holder stepped aside (tests and logs)
+
+    @contextlib.contextmanager
+    def hold(self, priority: bool = False, is_cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
+        self.acquire(priority, is_cancelled)
+        try:
+            yield
+        finally:
+            self.release()
+
+    def acquire(self, priority: bool = False, is_cancelled: Callable[[], bool] | None = None) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._holder == me:
+                raise RuntimeError("EngineLock is not re-entrant")
+            if priority:
+                self._priority_waiting += 1
+            try:
+                while self._holder is not None or (not priority and self._priority_waiting):
+                    if is_cancelled is not None and is_cancelled():
+                        raise JobCancelled("cancelled while waiting for the engine")
+                    self._cond.wait(self.POLL_S)
+            finally:
+                if priority:
+                    self._priority_waiting -= 1
+            self._holder, self._holder_priority = me, priority
+
+    def release(self) -> None:
+        with self._cond:
+            if self._holder != threading.get_ident():
+                raise RuntimeError("EngineLock released by a thread that does not hold it")
+            self._holder, self._holder_priority = None, False
+            self._cond.notify_all()
+
+    def yield_to_priority(self, is_cancelled: Callable[[], bool] | None = None) -> bool:
+        """Called by the holder between steps: if it is a plain holder and a priority holder waits,
+        hand over and take the engine back afterwards. -> whether it stepped aside."""
+        with self._cond:
+            if self._holder != threading.get_ident() or self._holder_priority or not self._priority_waiting:
+                return False
+            self.yields += 1
+        self.release()
+        self.acquire(False, is_cancelled)
+        return True
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._holder is not None

@@ -1,0 +1,449 @@
+"""The one generation pipeline under every front end (DESIGN.md §7).
+
+    plan = plan_job(spec, bundle, device, allowed_roots, front)    # targets on the clip grid, windows, K
+    gen = generate(plan, engine)                                    # per window: x_T -> optimise -> decode
+    audio = vocode(plan.bundle, gen.mel)                            # -> waveform [samples]
+
+``generate`` reads top to bottom: for each model window it cuts the clip's targets into the engine's
+controls (a window after the first also opens with the previous window's last frames, chained in
+memory), draws x_T and the student's sampling-noise seed from the job's seed, optimises x_T (DITTO or
+DITTO-2: :data:`METHODS` decides, nowhere else does), decodes the best row with the optimisation's
+noise and crossfades it into the clip's mel. The unoptimised output of the same x_T, decoded with the
+same noise, is the "before" of every loss. ``generate``, ``serve``, the stream, ``demo``, ``eval`` and
+``bench`` all run this; the job runner (``jobs.py``) adds the engine lock, files and measurement.
+
+The execution backend (:class:`Backends`) is chosen once per device, prepared once per (model, shape,
+batch) with its parity check against eager, and kept; a backend refused by the check falls back to eager
+with the reason in the record.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ditto_live.engine.audio import MelConfig, MelFrontEnd
+from ditto_live.engine.backends import BACKENDS, BackendRefused, StepperFactory
+from ditto_live.engine.conditioning import Cond
+from ditto_live.engine.controls import DEFAULT_STEPS, combined_loss, loss_function
+from ditto_live.engine.ito import (
+    ItoResult,
+    JobCancelled,
+    ditto2_decode,
+    ditto2_optimise,
+    ditto_decode,
+    ditto_optimise,
+    draw_noise_seed,
+)
+from ditto_live.errors import UsageError
+from ditto_live.jobspec import JobSpec, clip_seconds
+from ditto_live.targets import (
+    DEFAULT_OVERLAP_S,
+    ClipTarget,
+    build_targets,
+    encode_tags,
+    window_controls,
+    wrap_for_loop,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
+BACKEND_CHOICES = ("auto", *BACKENDS)
+
+
+def _silent(*_: Any) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the method: DITTO-2 (the distilled student's surrogate) or DITTO (the teacher's DDIM chain)
+
+
+@dataclass(frozen=True)
+class Method:
+    """How one method optimises x_T and decodes it; :data:`METHODS` holds the two."""
+
+    name: str  # "ditto2" or "ditto"
+    model: Callable[[Any, JobSpec], Any]  # (bundle, spec) -> the network it runs
+    optimise: Callable[..., ItoResult]  # (model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> result
+    decode: Callable[..., Tensor]  # (model, x_T [1,1,F,N], cond, spec, noise_seed, decode_steps) -> x0
+    uses_backends: bool  # whether its ITO runs through an execution backend
+
+
+def _ditto2_model(bundle: Any, spec: JobSpec) -> Any:
+    return bundle.student(spec.student)
+
+
+def _ditto2_optimise(model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> ItoResult:
+    return ditto2_optimise(model, x_T, cond, loss_fn, steps, spec.lr, spec.surrogate, student_kind=spec.student,
+                           gamma=spec.gamma, noise_seed=noise_seed, **hooks)
+
+
+def _ditto2_decode(model, x_T, cond, spec, noise_seed, decode_steps) -> Tensor:
+    return ditto2_decode(model, x_T, cond, decode_steps, spec.gamma, spec.student, noise_seed=noise_seed)
+
+
+def _ditto_model(bundle: Any, spec: JobSpec) -> Any:
+    if bundle.base is None:
+        raise UsageError(f"model {spec.model!r} has no base model for the DITTO baseline")
+    return bundle.base
+
+
+def _ditto_optimise(model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> ItoResult:
+    return ditto_optimise(model, x_T, cond, loss_fn, steps, spec.lr, **hooks)
+
+
+def _ditto_decode(model, x_T, cond, spec, noise_seed, decode_steps) -> Tensor:
+    return ditto_decode(model, x_T, cond)  # its own 20-step chain: what it optimised through
+
+
+METHODS: dict[str, Method] = {
+    "ditto2": Method("ditto2", _ditto2_model, _ditto2_optimise, _ditto2_decode, uses_backends=True),
+    "ditto": Method("ditto", _ditto_model, _ditto_optimise, _ditto_decode, uses_backends=False),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the execution backend
+
+
+def resolve_backend(name: str, device: str) -> str:
+    """The backend a request for ``name`` runs on ``device``: ``auto`` is the fastest measured there (the
+    CUDA graph on CUDA; eager on a CPU, docs/bench.md); a backend the device cannot run is a UsageError."""
+    if name not in BACKEND_CHOICES:
+        raise UsageError(f"backend {name!r}: choose from {', '.join(BACKEND_CHOICES)}")
+    cuda = str(device).startswith("cuda")
+    if name == "auto":
+        return "cudagraph" if cuda else "eager"
+    if name == "cudagraph" and not cuda:
+        raise UsageError("backend 'cudagraph' needs a CUDA device (this one is "
+                         f"{device!r}); use --backend auto, eager, compiled or exported")
+    if name == "tensorrt" and not cuda:
+        raise UsageError("backend 'tensorrt' needs a CUDA device and torch-tensorrt")
+    return name
+
+
+class Backends:
+    """The product's ITO backend: resolved once per device, a prepared :class:`StepperFactory` per
+    (model, shape, batch) kept for the process; a key whose backend was refused runs eager from then on."""
+
+    def __init__(self, name: str = "auto", device: str = "cpu", compiler: str = "inductor",
+                 tolerance: float = 1e-2):
+        self.requested = name  # what the user asked for ("auto", "eager", ...)
+        self.name = resolve_backend(name, device)  # what runs when not refused
+        self.compiler = compiler  # torch.compile backend of "compiled"
+        self.tolerance = tolerance  # parity: largest x_T difference to eager, relative to eager's move
+        self._factories: dict[tuple, StepperFactory] = {}
+        self.refused: dict[tuple, str] = {}  # key -> why it runs eager
+
+    def for_key(self, key: tuple) -> str | StepperFactory:
+        """``backend`` argument of the ITO for this (model, shape, batch) key."""
+        if self.name == "eager" or key in self.refused:
+            return "eager"
+        if key not in self._factories:
+            self._factories[key] = StepperFactory(self.name, tolerance=self.tolerance, compiler=self.compiler, key=key)
+        return self._factories[key]
+
+    def refuse(self, key: tuple, reason: str) -> None:
+        log.warning("backend %s refused for %s, running eager: %s", self.name, key, reason)
+        self.refused[key] = reason
+        self._factories.pop(key, None)
+
+
+@dataclass
+class Engine:
+    """What the pipeline runs on: device, precision, backend, and the warm-start memory."""
+
+    device: str = "cpu"  # torch device
+    autocast: bool = False  # bf16 autocast of the model calls while optimising
+    backends: Backends = field(default_factory=Backends)  # the prepared execution backend
+    warm_start: bool = False  # start from the last x_T* of a job with the same model, seed and length
+    last_x: dict[tuple, Tensor] = field(default_factory=dict)  # warm-start memory, most recent last
+
+    def remember(self, key: tuple, x: Tensor, keep: int = 64) -> None:
+        self.last_x.pop(key, None)
+        self.last_x[key] = x
+        while len(self.last_x) > keep:
+            self.last_x.pop(next(iter(self.last_x)))
+
+
+# ---------------------------------------------------------------------------------------------
+# deadlines: an optimisation that must stop in time
+
+
+class StepDeadline:
+    """``should_stop`` for the optimisation loop: True once one more step would end past ``stop_at``
+    (a step's cost is the time between the last two checks), so the loop stops before the deadline
+    rather than one step after it."""
+
+    def __init__(self, stop_at: float, clock: Callable[[], float] = time.perf_counter):
+        self.stop_at = stop_at  # perf_counter time by which the optimisation must have stopped
+        self._clock = clock
+        self._last: float | None = None  # time of the previous check
+        self._step = 0.0  # the last step's duration
+
+    def __call__(self) -> bool:
+        now = self._clock()
+        if self._last is not None:
+            self._step = now - self._last
+        self._last = now
+        return now + self._step >= self.stop_at
+
+
+def ito_stop_at(now: float, ito_end: float, windows_left: int) -> float:
+    """When this window's optimisation must stop: the windows still to optimise share the time left
+    before ``ito_end`` (the deadline less the reserved decode/vocode/write time) evenly."""
+    return now + max(0.0, ito_end - now) / max(windows_left, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# planning: a job on the clip's frame grid
+
+
+@dataclass
+class Plan:
+    """A parsed job laid out for the engine: its targets over the clip and its model windows."""
+
+    spec: JobSpec  # the job
+    bundle: Any  # the loaded model bundle (ditto_live.models.Bundle)
+    method: Method  # DITTO-2 or DITTO
+    model: Any  # the network the method runs (student or teacher)
+    mel: MelConfig  # the bundle's mel front end settings
+    front: MelFrontEnd  # waveform -> mel, on the device
+    tags: Tensor  # [4] long tag indices on the device
+    frames: int  # frames of the delivered clip
+    seam: int  # frames a loop generates past the end, then drops
+    targets: list[ClipTarget]  # every control's target over frames + seam
+    starts: list[int]  # first clip frame of each model window
+    chain: int  # frames each window shares with the one before
+    steps: int  # K optimisation steps per window
+    text_model: Any = None  # for the text control: encode_audio / encode_text
+
+    @property
+    def total(self) -> int:
+        return self.frames + self.seam
+
+    @property
+    def window(self) -> int:
+        return self.mel.frames
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.mel.frame_rate
+
+
+def job_frames(spec: JobSpec, mel: MelConfig) -> int:
+    """Frames of the clip a job asks for; by default a loop and its seam fill one window."""
+    frames = int(round(clip_seconds(spec, mel.window_seconds) * mel.frame_rate))
+    if spec.seconds is None and spec.bars is None and any(c.type == "loop" for c in spec.controls):
+        frames -= int(round(DEFAULT_OVERLAP_S / 2 * mel.frame_rate))
+    return frames
+
+
+def plan_job(spec: JobSpec, bundle: Any, device: str, allowed_roots: Iterable[str], front: MelFrontEnd,
+             text_model: Callable[[], Any] | None = None, continuing: bool = False) -> Plan:
+    """Targets, windows and K of a job. ``text_model()`` is called only when a text control needs one;
+    ``continuing``: the first window opens with frames given to :func:`generate` (chaining counts it)."""
+    mel = bundle.mel_config
+    method = METHODS[spec.method]
+    model = method.model(bundle, spec)
+    tags = encode_tags(spec, bundle.tags).to(device)
+    frames = job_frames(spec, mel)
+    targets = build_targets(spec, mel, frames, allowed_roots, front)
+    seam = next((t.overlap for t in targets if t.kind == "loop"), 0)
+    wrap_for_loop(targets, seam)
+    text = text_model() if text_model is not None and any(t.kind == "text" for t in targets) else None
+    window, total = mel.frames, frames + seam
+    chain = min(int(round(DEFAULT_OVERLAP_S * mel.frame_rate)), window // 4)
+    starts = [0] if total <= window else list(range(0, total - chain, window - chain))
+    chaining = len(starts) > 1 or continuing
+    kinds = [t.kind for t in targets] + (["outpaint"] if chaining else [])
+    steps = spec.steps or max((DEFAULT_STEPS[k] for k in kinds), default=0)
+    return Plan(spec, bundle, method, model, mel, front, tags, frames, seam, targets, starts, chain, steps, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# generating
+
+
+@dataclass
+class Generated:
+    """What :func:`generate` returns: the clip's mel, the unoptimised one, and the record."""
+
+    full: Tensor  # [1, F, frames + seam] the output, normalised to [-1, 1] (a loop's seam included)
+    unoptimised_full: Tensor | None  # the same x_T decoded without optimisation (None: not asked)
+    frames: int  # frames delivered
+    windows: list[dict[str, Any]]  # per window: steps run, seeds, losses, backend, seconds
+    timings_ms: dict[str, float]  # stage -> milliseconds: target, optimise, decode, wait
+
+    @property
+    def mel(self) -> Tensor:
+        """[1, F, frames] the delivered clip."""
+        return self.full[..., :self.frames]
+
+    @property
+    def unoptimised(self) -> Tensor | None:
+        return None if self.unoptimised_full is None else self.unoptimised_full[..., :self.frames]
+
+    def tail(self, frames: int) -> Tensor:
+        """[1, F, frames] the clip's last frames: what the next window of a stream opens with."""
+        return self.mel[..., max(0, self.frames - frames):].clone()
+
+
+def window_noise(seed: int, window: int, rows: int, mel: MelConfig, device: str) -> tuple[Tensor, int]:
+    """x_T [rows, 1, F, N] of model window ``window`` and the seed of its student sampling noise, both from
+    the job's seed: the optimised and the unoptimised output of a window share them."""
+    gen = torch.Generator(device=device).manual_seed(seed * 1000 + window)
+    x_T = torch.randn(rows, 1, mel.n_mels, mel.frames, generator=gen, device=device)
+    return x_T, draw_noise_seed(gen)
+
+
+def decode(plan: Plan, x_T: Tensor, cond: Cond, noise_seed: int, decode_steps: int | None = None) -> Tensor:
+    """x_T [1, 1, F, N] -> x0 [1, 1, F, N] in the mel's range, by the plan's method (T = the job's, or given)."""
+    spec = plan.spec
+    x0 = plan.method.decode(plan.model, x_T, Cond(cond.tags[:1], cond.w), spec, noise_seed,
+                            decode_steps or spec.decode_steps)
+    return x0.float().clamp(-1, 1)  # an untrained or overshooting model can leave the range
+
+
+def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, loss_fn, noise_seed: int,
+             **hooks: Any) -> tuple[ItoResult, str, str | None]:
+    """x_T* of the plan's method through the engine's backend; a refused backend reruns eager.
+    -> (result, backend that ran, why it fell back or None)"""
+    spec, fallback = plan.spec, None
+    backend: str | StepperFactory = "eager"
+    key = (spec.model, spec.method, spec.student, tuple(x_start.shape), engine.autocast)
+    if plan.method.uses_backends and engine.backends.name != "eager":
+        if spec.surrogate == "adaptive":
+            fallback = "the adaptive surrogate schedule runs eager (a backend holds one M)"
+        else:
+            backend = engine.backends.for_key(key)
+            fallback = engine.backends.refused.get(key)
+    run = dict(hooks, autocast=engine.autocast)
+    try:
+        res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed,
+                                   backend=backend, **run)
+    except BackendRefused as exc:
+        engine.backends.refuse(key, str(exc))
+        backend, fallback = "eager", str(exc)
+        res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed, **run)
+    name = backend if isinstance(backend, str) else backend.backend
+    return res, name, fallback
+
+
+def crossfade_into(out: Tensor, mel: Tensor, start: int, overlap: int) -> None:
+    """Write window ``mel`` [1, F, n] at ``start`` of ``out`` [1, F, L], fading in over ``overlap`` frames
+    (the one crossfade of the pipeline)."""
+    n = min(mel.shape[-1], out.shape[-1] - start)
+    if start > 0 and overlap > 0:
+        ramp = torch.linspace(0, 1, overlap + 2, device=mel.device)[1:-1]
+        out[..., start:start + overlap] = (1 - ramp) * out[..., start:start + overlap] + ramp * mel[..., :overlap]
+        out[..., start + overlap:start + n] = mel[..., overlap:n]
+    else:
+        out[..., start:start + n] = mel[..., :n]
+
+
+def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
+             check: Callable[[], bool] | None = None, ito_end: float | None = None,
+             previous: Tensor | None = None, unoptimised: bool = True,
+             between_windows: Callable[[], None] | None = None) -> Generated:
+    """Run the plan window by window. ``check()`` is called before every optimisation step (True:
+    cancelled; it may also step aside for a deadline job); ``ito_end`` (perf_counter time) ends every
+    window's optimisation in time; ``previous`` [1, F, o]: frames the first window must open with (a
+    stream's last window); ``unoptimised``: also decode x_T unoptimised, the losses' "before"."""
+    report = progress or _silent
+    spec, mel, dev = plan.spec, plan.mel, engine.device
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + (now - clock) * 1000
+        clock = now
+
+    out = torch.zeros(1, mel.n_mels, plan.total, device=dev)
+    base_out = torch.zeros_like(out) if unoptimised and plan.targets else None
+    cond = Cond(plan.tags[None].expand(spec.seeds, -1), w=spec.cfg)
+    windows: list[dict[str, Any]] = []
+    n = len(plan.starts)
+    for w, start in enumerate(plan.starts):
+        length = min(plan.window, plan.total - start)
+        opening = previous if w == 0 else out[..., start:start + plan.chain]
+        head = out[..., :plan.seam] if plan.seam and w > 0 else None
+        controls = window_controls(plan.targets, mel, start, length, plan.text_model, opening, head,
+                                   is_last=w == n - 1, so_far=out[..., :start] if w else None, device=dev)
+        x_T, noise_seed = window_noise(spec.seed, w, spec.seeds, mel, dev)
+        lap("target")
+        record: dict[str, Any] = {"window": w, "start_frame": start, "steps_run": 0, "noise_seed": noise_seed}
+        x_best, best_noise, optimised = x_T[:1], noise_seed, False
+        if controls and plan.steps > 0:
+            key = (spec.model, spec.method, spec.student, spec.seed, spec.seeds, plan.total, w)
+            warm = engine.warm_start and key in engine.last_x
+            ito_start = time.perf_counter()
+            stop_at = ito_stop_at(ito_start, ito_end, n - w) if ito_end is not None else None
+
+            def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
+                report("optimise", _w * k + step, k * n, losses["total"])
+
+            res, backend, fallback = optimise(
+                plan, engine, engine.last_x[key] if warm else x_T, cond, loss_function(controls), noise_seed,
+                callback=cb, is_cancelled=check, tolerance=spec.tolerance,
+                should_stop=StepDeadline(stop_at) if stop_at is not None else None)
+            engine.remember(key, res.x_T_batch)
+            x_best, best_noise, optimised = res.x_T, res.noise_seed if res.noise_seed is not None else noise_seed, True
+            record.update(
+                steps_run=res.steps_run, warm_start=warm, best_seed=res.best_index, noise_seed=best_noise,
+                backend=backend, backend_fallback=fallback, surrogate_loss_before=res.initial_losses,
+                surrogate_loss_after=res.losses, seconds=round(res.seconds, 3),
+                ito_budget_s=None if stop_at is None else round(stop_at - ito_start, 4),
+                deadline_stop=bool(stop_at is not None and res.steps_run < plan.steps
+                                   and not (spec.tolerance > 0 and res.loss <= spec.tolerance)))
+        lap("optimise")
+        if check is not None and check():
+            raise JobCancelled(f"cancelled before decoding window {w}")
+        report("decode", w, n, math.nan)
+        t0 = time.perf_counter()
+        x0 = decode(plan, x_best, cond, best_noise)
+        record["decode_s"] = round(time.perf_counter() - t0, 4)
+        crossfade_into(out, x0[0], start, plan.chain if w else 0)
+        if base_out is not None:
+            x0_base = decode(plan, x_T[:1], cond, noise_seed) if optimised else x0
+            crossfade_into(base_out, x0_base[0], start, plan.chain if w else 0)
+        windows.append(record)
+        lap("decode")
+        if between_windows is not None:
+            between_windows()
+        lap("wait")
+    return Generated(out, base_out, plan.frames, windows, timings)
+
+
+def clip_losses(plan: Plan, gen: Generated, opening: Tensor | None = None) -> dict[str, dict[str, float | None]]:
+    """Each control's loss on the whole clip's mel (after) and on the unoptimised one (before);
+    ``opening``: the frames a stream window had to open with (its "continuation" loss)."""
+    controls = window_controls(plan.targets, plan.mel, 0, plan.total, plan.text_model, opening, is_last=True,
+                               device=str(gen.full.device))
+    if not controls:
+        return {}
+    with torch.no_grad():
+        _, after = combined_loss(controls, gen.full[None].float())
+        base = gen.unoptimised_full
+        before = combined_loss(controls, base[None].float())[1] if base is not None else {}
+    return {k: {"before": float(before[k][0]) if k in before else None, "after": float(v[0])}
+            for k, v in after.items()}
+
+
+def vocode(bundle: Any, mel: Tensor) -> np.ndarray:
+    """mel [1, F, N] -> waveform [N * hop] at the bundle's rate, by its vocoder."""
+    with torch.no_grad():
+        return bundle.mel_to_wav(mel[None].float())[0].cpu().numpy()
+
