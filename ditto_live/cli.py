@@ -10,7 +10,7 @@ import logging
 import sys
 
 from ditto_live import __version__
-from ditto_live.config import ConfigError, load_config
+from ditto_live.config import Config, ConfigError, load_config
 from ditto_live.errors import UsageError
 from ditto_live.log import setup_logging
 
@@ -63,12 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def read_config(path: str | None, overrides: list[str]) -> Config:
+    """``load_config`` with every way a settings file can be unusable as a ConfigError naming the file."""
+    try:
+        return load_config(path, overrides)
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    except (TypeError, AttributeError) as exc:  # a section given as a value (`server = 5`) breaks the merge
+        raise ConfigError(f"{path or '--set'}: every section ([server], [generate], ...) must be a table "
+                          f"({type(exc).__name__}: {exc})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)
     try:
-        args.cfg = load_config(args.config, args.overrides)
+        args.cfg = read_config(args.config, args.overrides)
         return int(args._module.run(args) or 0)
     except ConfigError as exc:
         log.error("config: %s", exc)

@@ -25,7 +25,7 @@ import mido
 
 from ditto_live.bridges.midi import CCRecorder, MidiClock, MidiInput, NoteRecorder, Timeline, open_midi_input
 from ditto_live.config import MidiConfig
-from ditto_live.jobspec import JobSpec, parse_job
+from ditto_live.jobspec import LIVE_CONTROL_RANGES, JobSpec, parse_job
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,12 @@ class MidiControl:
         self._set("bpm", bpm)
 
     def _set(self, name: str, value: float) -> None:
+        """Set a live control, held to the range it shares with job fields (a clock at 10 bpm sets 20)."""
+        rule = LIVE_CONTROL_RANGES[name]
+        if not rule.contains(value):
+            clamped = min(max(float(value), rule.low), rule.high)
+            log.warning("MIDI %s %g is outside %g..%g: using %g", name, value, rule.low, rule.high, clamped)
+            value = clamped
         self.live_controls[name] = value
         if self.on_change is not None:
             self.on_change(name, value)

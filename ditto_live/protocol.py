@@ -17,6 +17,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ditto_live.jobspec import LIVE_CONTROL_RANGES
+
 PROTOCOL_VERSION = 1
 
 
@@ -50,11 +52,17 @@ MESSAGES: tuple[Message, ...] = (
        ("/ditto/job/accepted", "/ditto/job/progress") + _JOB_TERMINAL,
        "one piece of a job JSON too big for a datagram; the job is submitted when all pieces arrived"),
     _m("/ditto/job/cancel", "request", "job_id:s", _JOB_TERMINAL,
-       "cancel a queued or running job; it ends with error code 'cancelled' within one step"),
+       "cancel a queued or running job of this client (the sender that submitted it); it ends with error "
+       "code 'cancelled' within one step"),
+    _m("/ditto/job/revoke", "request", "job_id:s token:s", _JOB_TERMINAL,
+       "cancel a job from any client that holds the token its submitter got in /ditto/job/accepted"),
     _m("/ditto/job/status", "request", "job_id:s", ("/ditto/job/state",),
        "ask where a job is: queued, running, done, error or unknown"),
     _m("/ditto/control/set", "request", "name:s value:f", ("/ditto/control/value", "/ditto/error"),
-       "set a live control used by the stream and the next jobs (intensity, cfg, seed, bpm)"),
+       "set a live control (intensity, cfg, seed, bpm; the ranges of the job fields): it steers the stream "
+       "and fills in this client's later jobs that leave the key out"),
+    _m("/ditto/control/reset", "request", "name:s", ("/ditto/control/state", "/ditto/error"),
+       "forget this client's live control name ('' = all of them)"),
     _m("/ditto/stream/start", "request", "spec:s", ("/ditto/stream/state", "/ditto/error"),
        "start continuous generation (chained outpainting) into the audio output"),
     _m("/ditto/stream/stop", "request", "", ("/ditto/stream/state", "/ditto/error"),
@@ -67,13 +75,14 @@ MESSAGES: tuple[Message, ...] = (
     _m("/ditto/midi/reset", "request", "", ("/ditto/midi/state", "/ditto/error"),
        "start a new MIDI take: forget the notes and CC recorded so far"),
     _m("/ditto/client/subscribe", "request", "port:i", ("/ditto/client/subscribed", "/ditto/error"),
-       "also send every reply and stream state to this UDP port on the sender's host"),
+       "also send this client's replies, and stream state, to this UDP port on the sender's host"),
     _m("/ditto/client/unsubscribe", "request", "port:i", ("/ditto/client/subscribed",),
        "stop sending replies to this port"),
     # replies -------------------------------------------------------------------------------------
     _m("/ditto/server/pong", "reply", "token:s version:i", (), "answer to ping, with the protocol version"),
     _m("/ditto/server/state", "reply", "state:s", (), "JSON: queue, running job, model, device"),
-    _m("/ditto/job/accepted", "reply", "job_id:s position:i", (), "the job is queued at this position"),
+    _m("/ditto/job/accepted", "reply", "job_id:s position:i token:s", (),
+       "the job is queued at this position; the token lets another client cancel it (/ditto/job/revoke)"),
     _m("/ditto/job/progress", "reply", "job_id:s stage:s step:i total:i loss:f", (),
        "throttled progress: stage is parse|target|optimise|decode|vocode|write"),
     _m("/ditto/job/done", "reply", "job_id:s wav:s summary:s", (),
@@ -82,18 +91,20 @@ MESSAGES: tuple[Message, ...] = (
        "terminal: code is bad_request|busy|cancelled|not_found|failed|forbidden|too_large"),
     _m("/ditto/job/state", "reply", "job_id:s state:s", (), "queued|running|done|error|unknown"),
     _m("/ditto/control/value", "reply", "name:s value:f", (), "the control's value now in force"),
+    _m("/ditto/control/state", "reply", "controls:s", (), "JSON: this client's live controls now in force"),
     _m("/ditto/stream/state", "reply", "state:s underruns:i", (), "stopped|running, underruns so far"),
     _m("/ditto/midi/state", "reply", "notes:i bpm:f", (), "the MIDI take: notes recorded, tempo in force"),
     _m("/ditto/client/subscribed", "reply", "port:i on:i", (), "subscription state for the port"),
     _m("/ditto/error", "reply", "code:s message:s", (),
-       "a datagram that was not a well-formed request (unknown address, wrong types), or a request "
-       "that cannot be served (unknown control, no stream, too many subscribers)"),
+       "a datagram that was not a well-formed request (unknown address, wrong types, a malformed bundle), "
+       "or a request that cannot be served (a control out of range, no stream, too many subscriptions, "
+       "status rate limit, replies withheld over the reply budget)"),
 )
 # fmt: on
 
 BY_ADDRESS: dict[str, Message] = {m.address: m for m in MESSAGES}
 ERROR_CODES = ("bad_request", "busy", "cancelled", "not_found", "failed", "forbidden", "too_large")
-LIVE_CONTROLS = ("intensity", "cfg", "seed", "bpm")
+LIVE_CONTROLS = tuple(LIVE_CONTROL_RANGES)  # intensity, cfg, seed, bpm
 
 
 def type_tags(address: str) -> str:
@@ -132,6 +143,8 @@ def to_json() -> str:
         "version": PROTOCOL_VERSION,
         "error_codes": list(ERROR_CODES),
         "live_controls": list(LIVE_CONTROLS),
+        "live_control_ranges": {n: {"low": r.low, "high": r.high, "integer": r.integer}
+                                for n, r in LIVE_CONTROL_RANGES.items()},
         "messages": [
             {**asdict(m), "args": [{"name": n, "type": t} for n, t in m.args], "replies": list(m.replies)}
             for m in MESSAGES

@@ -3,22 +3,28 @@
 Requests and replies are the rows of ``ditto_live/protocol.py``. A datagram that is not a
 well-formed request gets ``/ditto/error``; a job request gets ``/ditto/job/accepted``, throttled
 ``/ditto/job/progress`` and exactly one terminal ``/ditto/job/done`` or ``/ditto/job/error``.
-Replies go to the sender (or ``reply_port`` on the sender's host) and to every subscriber.
-Bound beyond loopback, datagrams from addresses outside the allow-list are dropped and logged.
-Reading a request's job (JSON or a file, inputs under the allowed roots, error codes) lives in
-``ditto_live/server_requests.py``.
+Every job is held to the work budget (``ditto_live/budget.py``) before it is accepted.
+
+Replies go to the sender (or ``reply_port`` on the sender's host) and to the subscriptions that
+sender made; the client model (controls, subscriptions, quotas, expiry, the reply budget of a
+datagram) lives in ``ditto_live/clients.py``. Only the submitter, or a holder of the token sent in
+``accepted``, may cancel a job. Bound beyond loopback, datagrams from addresses outside the allow-list
+are dropped and logged. Reading a request's job (JSON or a file, inputs under the allowed roots,
+error codes) lives in ``ditto_live/server_requests.py``; the stream, MIDI and live-control requests in
+``ditto_live/server_live.py``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
-import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ditto_live.bridges.osc import (
     MAX_DATAGRAM,
@@ -32,68 +38,46 @@ from ditto_live.bridges.osc import (
     encode_message,
     is_loopback,
 )
+from ditto_live.budget import Budget, check_budget
 from ditto_live.chunks import ChunkAssembler, ChunkError
+from ditto_live.clients import ClientTable, QuotaExceeded, ReplyBudget
 from ditto_live.config import ServerConfig
 from ditto_live.errors import UsageError
 from ditto_live.jobspec import JobSpec
-from ditto_live.protocol import (
-    BY_ADDRESS,
-    LIVE_CONTROLS,
-    PROTOCOL_VERSION,
-    ArgumentError,
-    coerce_args,
-    type_tags,
-)
+from ditto_live.protocol import BY_ADDRESS, PROTOCOL_VERSION, ArgumentError, coerce_args, type_tags
 from ditto_live.queue import DuplicateJob, Job, JobQueue, QueueFull, Runner, RunResult
+from ditto_live.results import clean_output_dir
+from ditto_live.server_live import LiveRequests, MidiTake, StreamControl
 from ditto_live.server_requests import (
     RequestError,
-    check_inputs,
     error_code,
     load_base,
     load_spec,
-    read_json,
     short,
     valid_job_id,
 )
 
 log = logging.getLogger(__name__)
 
-MAX_SUBSCRIBERS = 16  # clients that may subscribe at once
 MAX_SUMMARY_CHARS = 4000  # a done summary longer than this keeps only its short fields
+MAX_CHUNKED_TOTAL = 64  # chunked payloads in flight from all clients together
+HOUSEKEEPING_S = 1.0  # how often idle clients are forgotten
+JOB_ID_ADDRESSES = ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel", "/ditto/job/revoke",
+                    "/ditto/midi/take")  # requests whose errors are job errors when a job id can be read
 
 
-class StreamControl(Protocol):
-    """What the server needs from the continuous-generation stream (``ditto_live.stream.Stream``)."""
-
-    def start(self, spec: JobSpec) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def state(self) -> tuple[str, int]:
-        """("stopped" | "running", underruns so far)."""
-        ...
+def printable_utf8(value: Any) -> Any:
+    """A string that OSC can carry (lone surrogates from a JSON escape become ``\\udXXX``); others as is."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
 
 
-class MidiTake(Protocol):
-    """What the server needs from the MIDI bridge (``ditto_live.midi_control.MidiControl``)."""
-
-    def take_job(self, base: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The take recorded so far as a job dict (ValueError when it is empty)."""
-        ...
-
-    def reset(self) -> None: ...
-
-    def take_state(self) -> tuple[int, float]:
-        """(notes recorded, tempo in force)."""
-        ...
-
-
-class Server:
+class Server(LiveRequests):
     """OSC front of the engine: ``start()``, ``stop()``, or ``serve_forever()`` until ``stop()``."""
 
     def __init__(self, config: ServerConfig, runner: Runner, stream: StreamControl | None = None,
-                 endpoint: OscEndpoint | None = None, chunk_timeout_s: float = 30.0,
-                 live_controls: dict[str, float] | None = None, midi: MidiTake | None = None) -> None:
+                 endpoint: OscEndpoint | None = None, chunk_timeout_s: float | None = None,
+                 live_controls: dict[str, float] | None = None, midi: MidiTake | None = None,
+                 warm: bool = True) -> None:
         self.config = config
         self.runner = runner
         self.stream = stream
@@ -107,23 +91,36 @@ class Server:
             raise UsageError(f"binding {config.host} needs server.allow (the clients to accept)")
         self.output_dir = Path(config.output_dir).expanduser().resolve()
         self.allowed_roots = tuple(str(Path(r).expanduser().resolve()) for r in config.allowed_roots)
+        self.budget = Budget(config.max_clip_seconds, config.max_work_steps, config.max_memory_mb)
         self._endpoint = endpoint
-        self._chunks = ChunkAssembler(config.max_chunks, config.max_payload_bytes, chunk_timeout_s)
+        self._chunks = ChunkAssembler(config.max_chunks, config.max_payload_bytes,
+                                      config.chunk_timeout_s if chunk_timeout_s is None else chunk_timeout_s,
+                                      max_pending=MAX_CHUNKED_TOTAL, max_per_owner=config.max_chunked)
         self._queue = JobQueue(runner, self, config.queue_size, config.progress_interval_s, self.output_dir)
-        # the live controls (intensity, cfg, seed, bpm): one shared dict that /ditto/control/set and
-        # the MIDI bridge write and the stream reads before every window
+        self._jobs_of: Counter[Addr] = Counter()  # client -> its jobs queued or running
+        self._jobs_lock = threading.Lock()  # guards _jobs_of (a leaf lock: nothing is called under it)
+        self._clients = ClientTable(config.max_clients, config.client_ttl_s, config.max_subscriptions,
+                                    config.status_per_s, has_jobs=self._has_jobs)
+        # the live controls in force for the stream (intensity, cfg, seed, bpm): one shared dict that
+        # /ditto/control/set and the MIDI bridge write and the stream reads before every window; each
+        # client's own controls (in the client table) fill in its own jobs
         self.live_controls: dict[str, float] = {} if live_controls is None else live_controls
-        self._subscribers: list[Addr] = []
-        self._lock = threading.Lock()  # guards subscribers and chunks
+        self._warm = getattr(runner, "warm", None) if warm else None
+        self.engine_state = "ready"  # "warming" while the runner's warm() runs
+        self.warm_error: str | None = None  # what warm() raised, if it did
+        self._lock = threading.Lock()  # guards chunks
         self._stream_lock = threading.Lock()  # one stream start/stop at a time
+        self._local = threading.local()  # the receive thread's reply budget for the datagram in hand
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._housekept = 0.0
         self.dropped = 0  # datagrams refused by the allow-list
         self._handlers: dict[str, Callable[[list[Any], Addr], None]] = {
             "/ditto/server/ping": self._ping, "/ditto/server/status": self._status,
             "/ditto/job/submit": self._submit, "/ditto/job/chunk": self._chunk,
-            "/ditto/job/cancel": self._cancel, "/ditto/job/status": self._job_status,
-            "/ditto/control/set": self._control_set, "/ditto/stream/start": self._stream_start,
+            "/ditto/job/cancel": self._cancel, "/ditto/job/revoke": self._revoke,
+            "/ditto/job/status": self._job_status, "/ditto/control/set": self._control_set,
+            "/ditto/control/reset": self._control_reset, "/ditto/stream/start": self._stream_start,
             "/ditto/stream/stop": self._stream_stop, "/ditto/midi/take": self._midi_take,
             "/ditto/midi/reset": self._midi_reset, "/ditto/client/subscribe": self._subscribe,
             "/ditto/client/unsubscribe": self._unsubscribe,
@@ -143,15 +140,43 @@ class Server:
 
     def start(self) -> Server:
         if self._endpoint is None:
-            self._endpoint = UdpEndpoint(self.config.host, self.config.port)
+            try:
+                self._endpoint = UdpEndpoint(self.config.host, self.config.port)
+            except OSError as exc:  # in use, not an address of this machine, not resolvable
+                raise UsageError(f"cannot listen on {self.config.host}:{self.config.port}: "
+                                 f"{exc.strerror or exc} (server.host / server.port)") from None
         if not self.loopback_only:
             log.warning("OSC bound to %s (beyond loopback); accepting only %s", self.config.host, self._allow)
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        for path in clean_output_dir(self.output_dir, self.config.orphan_age_s):
+            log.warning("removed %s (left by a writer that was killed)", path)
+        if self._warm is not None:
+            self._start_warming(self._warm)
         self._queue.start()
         self._thread = threading.Thread(target=self._receive_loop, name="ditto-osc", daemon=True)
         self._thread.start()
         log.info("serving OSC on %s:%d, results in %s", *self.address, self.output_dir)
         return self
+
+    def _start_warming(self, warm: Callable[[], Any]) -> None:
+        """Run the runner's ``warm()`` (load the model, prepare the backend) on its own thread; jobs
+        accepted meanwhile wait in the queue, pings and status are answered throughout."""
+        self.engine_state = "warming"
+        self._queue.close_gate()
+
+        def run() -> None:
+            t0 = time.perf_counter()
+            try:
+                warm()
+                log.info("engine ready (warmed in %.1f s)", time.perf_counter() - t0)
+            except Exception as exc:
+                self.warm_error = f"{type(exc).__name__}: {exc}"
+                log.exception("warming the engine failed; jobs will load what they need themselves")
+            finally:
+                self.engine_state = "ready"
+                self._queue.open_gate()
+
+        threading.Thread(target=run, name="ditto-warm", daemon=True).start()
 
     def stop(self) -> None:
         """Cancel queued and running jobs (their clients are told), then close the socket."""
@@ -189,17 +214,39 @@ class Server:
                 dgram = self._endpoint.receive(0.1)
                 if dgram is not None:
                     self.handle_datagram(dgram)
-                self._expire_chunks()
+                self._housekeeping()
             except Exception:  # the loop outlives any single datagram
                 log.exception("receive loop error")
 
+    def _housekeeping(self) -> None:
+        self._expire_chunks()
+        now = time.monotonic()
+        if now - self._housekept >= HOUSEKEEPING_S:
+            self._housekept = now
+            for addr in self._clients.expire():
+                log.info("forgot client %s:%d (idle, no job)", *addr)
+
     def handle_datagram(self, dgram: Datagram) -> None:
-        """Answer every message of one datagram; never raises."""
+        """Answer every message of one datagram within its reply budget; never raises."""
         sender = dgram.sender
         if not self.loopback_only and sender[0] not in self._allow:
             self.dropped += 1
             log.warning("dropped a datagram from %s:%d (not in server.allow)", *sender)
             return
+        self._clients.touch(sender)
+        budget = self._local.budget = ReplyBudget(len(dgram.data))
+        try:
+            self._answer(dgram, sender)
+        finally:
+            self._local.budget = None
+        if budget.withheld:
+            log.warning("%d replies to a datagram from %s:%d withheld (reply budget %d bytes)",
+                        budget.withheld, *sender, budget.limit)
+            self._send_error(sender, "busy", f"{budget.withheld} replies to this datagram withheld: replies may "
+                                             f"take at most {budget.limit} bytes (the larger of 4 KB and the "
+                                             "datagram's size)")
+
+    def _answer(self, dgram: Datagram, sender: Addr) -> None:
         if len(dgram.data) > MAX_DATAGRAM:
             self._send_error(sender, "too_large", f"datagram of {len(dgram.data)} bytes")
             return
@@ -212,7 +259,7 @@ class Server:
             try:
                 self._dispatch(msg.address, msg.args, sender)
             except Exception as exc:  # a bug answering one request must not stop the others
-                log.exception("while answering %s", msg.address)
+                log.exception("while answering %s", printable_utf8(msg.address))
                 self._send_error(sender, "failed", f"{type(exc).__name__}: {exc}")
 
     def _dispatch(self, address: str, args: tuple[Any, ...], sender: Addr) -> None:
@@ -227,8 +274,7 @@ class Server:
             values = coerce_args(address, args)
         except ArgumentError as exc:
             job_id = args[0] if args and isinstance(args[0], str) else None
-            if address in ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel",
-                           "/ditto/midi/take") and job_id is not None:
+            if address in JOB_ID_ADDRESSES and job_id is not None:
                 self._send_job_error(job_id, [sender], "bad_request", str(exc))
             else:
                 self._send_error(sender, "bad_request", str(exc))
@@ -240,19 +286,23 @@ class Server:
         return (sender[0], self.config.reply_port) if self.config.reply_port else sender
 
     def _targets(self, senders: list[Addr | None]) -> list[Addr]:
-        with self._lock:
-            subs = list(self._subscribers)
+        """Each sender (or reply_port on its host) and the subscriptions it made; None stands for an
+        in-process source (the file drop) or a broadcast (stream state): every subscription."""
         out: list[Addr] = []
-        for t in [self._reply_target(s) for s in senders if s is not None] + subs:
-            if t not in out:
-                out.append(t)
+        for s in senders:
+            found = self._clients.all_subscribers() if s is None else [self._reply_target(s),
+                                                                       *self._clients.subscribers_of(s)]
+            out += [t for t in found if t not in out]
         return out
 
-    def _send(self, targets: list[Addr | None], address: str, args: list[Any]) -> None:
+    def _send(self, to: list[Addr | None], address: str, args: list[Any]) -> None:
         if self._endpoint is None:
             return
-        data = encode_message(address, args, type_tags(address))
-        for t in self._targets(targets):
+        data = encode_message(address, [printable_utf8(a) for a in args], type_tags(address))
+        budget: ReplyBudget | None = getattr(self._local, "budget", None)
+        if budget is not None and not budget.allow(len(data)):
+            return
+        for t in self._targets(to):
             self._endpoint.send_raw(data, t)
 
     def _send_error(self, sender: Addr, code: str, message: str) -> None:
@@ -266,6 +316,7 @@ class Server:
         self._send([job.reply_to], "/ditto/job/progress", [job.job_id, stage, step, total, loss])
 
     def finished(self, job: Job, result: RunResult | None, code: str | None, message: str) -> None:
+        self._count_job(job.reply_to, -1)
         to = [job.reply_to, *job.extra_reply_to]
         if code is not None or result is None:
             self._send_job_error(job.job_id, to, code or "failed", message or "no result")
@@ -283,64 +334,105 @@ class Server:
             text = json.dumps(short | {"truncated": True}, default=str)
         self._send(to, "/ditto/job/done", [job.job_id, str(Path(result.wav_path).resolve()), text])
 
-    # -- request handlers ----------------------------------------------------------------------------
+    def _count_job(self, owner: Addr | None, change: int) -> None:
+        if owner is not None:
+            with self._jobs_lock:
+                self._jobs_of[owner] += change
+                if self._jobs_of[owner] <= 0:
+                    del self._jobs_of[owner]
+
+    def _has_jobs(self, owner: Addr) -> bool:
+        with self._jobs_lock:
+            return self._jobs_of[owner] > 0 if owner in self._jobs_of else False
+
+    # -- server requests ------------------------------------------------------------------------------
     def _ping(self, args: list[Any], sender: Addr) -> None:
         self._send([sender], "/ditto/server/pong", [args[0], PROTOCOL_VERSION])
 
     def _status(self, args: list[Any], sender: Addr) -> None:
-        state: dict[str, Any] = {"version": PROTOCOL_VERSION, **self._queue.snapshot(),
-                                 "device": getattr(self.runner, "device", None),
-                                 **dict(getattr(self.runner, "description", {}) or {}),
-                                 "controls": dict(self.live_controls), "output_dir": str(self.output_dir)}
-        if self.stream is not None:
-            state["stream"] = self._stream_status()[0]
-            stats = getattr(self.stream, "stats", None)
-            if stats is not None:  # underruns beside generation time vs audio per window
-                state["stream_stats"] = stats()
-        if self.midi is not None:
-            notes, bpm = self.midi.take_state()
-            state["midi"] = {"notes": notes, "bpm": bpm}
-        self._send([sender], "/ditto/server/state", [json.dumps(state, default=str)])
+        allowed, refused = self._clients.allow_status(sender)
+        if not allowed:
+            if refused:
+                log.warning("status from %s:%d rate limited (%d refused)", *sender, refused)
+                self._send_error(sender, "busy", f"status: at most {self.config.status_per_s:g} a second per "
+                                                 f"client (server.status_per_s); {refused} refused")
+            return
+        self._send([sender], "/ditto/server/state", [json.dumps(self.state_for(sender), default=str)])
 
-    def load_spec(self, text: str, live_defaults: bool = False) -> JobSpec:
+    def state_for(self, client: Addr | None) -> dict[str, Any]:
+        """The status JSON as ``client`` sees it: its own jobs by id, others only counted."""
+        queue = self._queue.snapshot()
+        own = {job_id for job_id in [*queue["queued"], queue["running"]] if job_id is not None
+               and (job := self._queue.find(job_id)) is not None and job.reply_to == client}
+        state: dict[str, Any] = {
+            "version": PROTOCOL_VERSION, "engine": self.engine_state,
+            "queued": [j for j in queue["queued"] if j in own], "queue_length": len(queue["queued"]),
+            "queue_size": queue["queue_size"], "running": queue["running"] if queue["running"] in own else None,
+            "busy": queue["running"] is not None, "device": getattr(self.runner, "device", None),
+            **dict(getattr(self.runner, "description", {}) or {}),
+            "controls": dict(self.live_controls), "output_dir": str(self.output_dir),
+            "limits": {"max_clip_seconds": self.budget.max_clip_seconds, "max_work_steps": self.budget.max_work_steps,
+                       "max_memory_mb": self.budget.max_memory_mb},
+        }
+        if self.warm_error is not None:
+            state["warm_error"] = self.warm_error
+        if client is not None:
+            state["client"] = self._clients.describe(client)
+        return state | self.live_state()
+
+    def _subscribe(self, args: list[Any], sender: Addr) -> None:
+        port = args[0]
+        if not 0 < port < 65536:
+            self._send_error(sender, "bad_request", f"port {port}: expected 1..65535")
+            return
+        try:
+            self._clients.subscribe(sender, port)
+        except QuotaExceeded as exc:
+            self._send_error(sender, "busy", str(exc))
+            return
+        self._send([sender], "/ditto/client/subscribed", [port, 1])
+
+    def _unsubscribe(self, args: list[Any], sender: Addr) -> None:
+        self._send([sender], "/ditto/client/subscribed", [args[0], 0])  # the port hears it is off
+        self._clients.unsubscribe(sender, args[0])
+
+    # -- reading jobs -----------------------------------------------------------------------------------
+    def load_spec(self, text: str, defaults: dict[str, float] | None = None) -> JobSpec:
         """Job JSON (or '@' + path of a JSON file under an allowed root) -> a checked JobSpec.
 
-        With ``live_defaults`` the live controls cfg, seed and bpm fill in those keys when the job
-        leaves them out (a job's own values always win)."""
-        return load_spec(text, self.config.max_payload_bytes, self.allowed_roots,
-                         self.live_controls if live_defaults else None)
-
-    def read_json(self, text: str) -> Any:
-        """JSON text, or '@' + path of a JSON file under an allowed root, within the payload limit."""
-        return read_json(text, self.config.max_payload_bytes, self.allowed_roots)
-
-    def check_inputs(self, spec: JobSpec) -> JobSpec:
-        """Every file a job would read resolved under the allowed roots (else PathForbidden)."""
-        return check_inputs(spec, self.allowed_roots)
+        ``defaults`` (a client's live controls) fill in cfg, seed and bpm when the job leaves them out
+        (a job's own values always win)."""
+        return load_spec(text, self.config.max_payload_bytes, self.allowed_roots, defaults)
 
     def load_base(self, text: str) -> dict[str, Any]:
         """A base job dict from JSON text ('' = {}); '@' + path reads a file under an allowed root."""
         return load_base(text, self.config.max_payload_bytes, self.allowed_roots)
 
+    # -- job requests ---------------------------------------------------------------------------------
     def submit_job(self, job_id: str, job: dict[str, Any] | str, reply_to: Addr | None = None) -> int:
-        """Validate and queue one job; its queue position. Raises RequestError (with a protocol code).
+        """Validate, budget and queue one job; its queue position. Raises RequestError (with a protocol code).
 
-        ``job`` is a job dict or its JSON text (or '@' + path). Replies (accepted, progress, the one
-        terminal reply) go to ``reply_to`` when given and to every subscriber; in-process sources
-        without an address (the file drop) pass None.
+        ``job`` is a job dict or its JSON text (or '@' + path). Replies (accepted with the job's cancel
+        token, progress, the one terminal reply) go to ``reply_to`` and its subscriptions; in-process
+        sources without an address (the file drop) pass None and are heard by every subscription.
         """
         if not valid_job_id(job_id):
             raise RequestError("bad_request", "job_id: 1-64 printable characters")
         try:
-            spec = self.load_spec(job if isinstance(job, str) else json.dumps(job), live_defaults=True)
+            spec = self.load_spec(job if isinstance(job, str) else json.dumps(job), self._clients.controls_of(reply_to))
+            check_budget(spec, self.budget)
         except RequestError:
             raise
         except Exception as exc:
             raise RequestError(*error_code(exc)) from exc
-        to = [reply_to] if reply_to is not None else []
+        queued = Job(job_id, spec, reply_to=reply_to)
+
+        def accepted(position: int) -> None:
+            self._count_job(reply_to, +1)
+            self._send([reply_to], "/ditto/job/accepted", [job_id, position, queued.token])
+
         try:
-            return self._queue.submit(Job(job_id, spec, reply_to=reply_to), on_queued=lambda position: self._send(
-                to, "/ditto/job/accepted", [job_id, position]))
+            return self._queue.submit(queued, on_queued=accepted)
         except QueueFull as exc:
             raise RequestError("busy", str(exc)) from exc
         except DuplicateJob as exc:
@@ -363,7 +455,7 @@ class Server:
             return
         try:
             with self._lock:
-                payload = self._chunks.add((sender, job_id), index, total, data)
+                payload = self._chunks.add((sender, job_id), index, total, data, owner=sender)
         except ChunkError as exc:
             self._send_job_error(job_id, [sender], exc.code, str(exc))
             return
@@ -376,7 +468,7 @@ class Server:
         for (sender, job_id), got, total in stale:
             self._send_job_error(job_id, [sender], "bad_request",
                                  f"chunked payload incomplete: {got} of {total} chunks within "
-                                 f"{self._chunks.timeout_s:g} s")
+                                 f"{self._chunks.timeout_s:g} s of the first")
 
     def _cancel(self, args: list[Any], sender: Addr) -> None:
         job_id = args[0]
@@ -385,104 +477,25 @@ class Server:
         if had_chunks:
             self._send_job_error(job_id, [sender], "cancelled", "cancelled before all chunks arrived")
             return
+        job = self._queue.find(job_id)
+        if job is not None and job.reply_to != sender:
+            self._send_job_error(job_id, [sender], "forbidden", f"job {job_id!r:.70} belongs to another client: "
+                                 "cancel it from the client that submitted it, or with /ditto/job/revoke and the "
+                                 "token from its accepted reply")
+            return
+        self._cancel_job(job_id, sender)
+
+    def _revoke(self, args: list[Any], sender: Addr) -> None:
+        job_id, token = args
+        job = self._queue.find(job_id)
+        if job is not None and not hmac.compare_digest(job.token.encode(), token.encode("utf-8", "replace")):
+            self._send_job_error(job_id, [sender], "forbidden", f"wrong token for job {job_id!r:.70}")
+            return
+        self._cancel_job(job_id, sender)
+
+    def _cancel_job(self, job_id: str, sender: Addr) -> None:
         if self._queue.cancel(job_id, requester=sender) is None:
             self._send_job_error(job_id, [sender], "not_found", f"job {job_id!r:.70} is not queued or running")
 
     def _job_status(self, args: list[Any], sender: Addr) -> None:
-        self._send([sender], "/ditto/job/state", [args[0], self._queue.state(args[0])])
-
-    def _control_set(self, args: list[Any], sender: Addr) -> None:
-        name, value = args
-        if name not in LIVE_CONTROLS:
-            self._send_error(sender, "bad_request", f"control {name!r:.40}: expected one of {', '.join(LIVE_CONTROLS)}")
-            return
-        if not math.isfinite(value):
-            self._send_error(sender, "bad_request", f"control {name}: value must be finite")
-            return
-        self.live_controls[name] = value
-        setter = getattr(self.stream, "set_control", None)
-        if setter is not None:
-            try:
-                setter(name, value)
-            except Exception as exc:
-                log.warning("stream refused control %s=%s: %s", name, value, exc)
-        self._send([sender], "/ditto/control/value", [name, value])
-
-    def _stream_status(self) -> tuple[str, int]:
-        assert self.stream is not None
-        state, underruns = self.stream.state()
-        return str(state), int(underruns)
-
-    def notify_stream_state(self, state: str, underruns: int) -> None:
-        """Tell every subscriber the stream's state (hook for ``Stream.on_state``: it stopped, say)."""
-        self._send([], "/ditto/stream/state", [str(state), int(underruns)])
-
-    def _stream_start(self, args: list[Any], sender: Addr) -> None:
-        self._stream_call(sender, lambda stream: stream.start(self.load_spec(args[0])))
-
-    def _stream_stop(self, args: list[Any], sender: Addr) -> None:
-        self._stream_call(sender, lambda stream: stream.stop())
-
-    def _stream_call(self, sender: Addr, action: Callable[[StreamControl], None]) -> None:
-        """Start or stop the stream on a helper thread (stopping waits for the window in flight, which
-        must not hold up pings), one call at a time; then reply with its state."""
-        stream = self.stream
-        if stream is None:
-            self._send_error(sender, "failed", "stream unavailable: this server runs without audio streaming")
-            return
-
-        def call() -> None:
-            with self._stream_lock:
-                try:
-                    action(stream)
-                except Exception as exc:
-                    code, message = error_code(exc)
-                    self._send_error(sender, code, f"stream: {message}")
-                    return
-                self._send([sender], "/ditto/stream/state", list(self._stream_status()))
-
-        threading.Thread(target=call, name="ditto-stream-control", daemon=True).start()
-
-    def _midi_take(self, args: list[Any], sender: Addr) -> None:
-        """The MIDI take as a job, merged into the base spec; replies like ``/ditto/job/submit``."""
-        job_id, base_text = args
-        try:
-            if self.midi is None:
-                raise RequestError("failed", "no MIDI input: start the server with --midi")
-            try:
-                job = self.midi.take_job(self.load_base(base_text))
-            except ValueError as exc:  # an empty take
-                raise RequestError("bad_request", str(exc)) from exc
-            self.submit_job(job_id, job, sender)
-        except RequestError as exc:
-            self._send_job_error(job_id, [sender], exc.code, str(exc))
-
-    def _midi_reset(self, args: list[Any], sender: Addr) -> None:
-        if self.midi is None:
-            self._send_error(sender, "failed", "no MIDI input: start the server with --midi")
-            return
-        self.midi.reset()
-        notes, bpm = self.midi.take_state()
-        self._send([sender], "/ditto/midi/state", [int(notes), float(bpm)])
-
-    def _subscribe(self, args: list[Any], sender: Addr) -> None:
-        port = args[0]
-        if not 0 < port < 65536:
-            self._send_error(sender, "bad_request", f"port {port}: expected 1..65535")
-            return
-        target = (sender[0], port)
-        with self._lock:
-            full = target not in self._subscribers and len(self._subscribers) >= MAX_SUBSCRIBERS
-            if not full and target not in self._subscribers:
-                self._subscribers.append(target)
-        if full:
-            self._send_error(sender, "busy", f"at most {MAX_SUBSCRIBERS} subscribers")
-            return
-        self._send([sender], "/ditto/client/subscribed", [port, 1])
-
-    def _unsubscribe(self, args: list[Any], sender: Addr) -> None:
-        port = args[0]
-        with self._lock:
-            if (sender[0], port) in self._subscribers:
-                self._subscribers.remove((sender[0], port))
-        self._send([sender], "/ditto/client/subscribed", [port, 0])
+        self._send([sender], "/ditto/job/state", [short(args[0], 64), self._queue.state(args[0])])

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     runner = make_runner(args.cfg, config, fake=args.fake_runner, plot=True)
     model = "fake" if args.fake_runner else demo_model(args.model)
     client = UdpEndpoint("127.0.0.1", 0)
-    with Server(config, runner) as server:
+    with Server(config, runner, warm=args.cfg.engine.warm) as server:
         log.info("demo server on %s:%d; client on %s:%d", *server.address, *client.address)
         try:
             address, reply, latency = send_and_follow(client, server.address, "demo-1",

@@ -1,6 +1,6 @@
 """Cancel: a queued job ends at once with "cancelled"; a running job ends with "cancelled" within one
-step of the runner; a canceller other than the submitter hears the outcome too; unknown ids are
-not_found; stopping the server cancels what is left, each job still getting its one terminal reply."""
+step of the runner; only the submitter, or a holder of the token sent in accepted, may cancel (and
+then hears the outcome too); unknown ids are not_found; stopping the server cancels what is left, each job still getting its one terminal reply."""
 
 from __future__ import annotations
 
@@ -50,14 +50,29 @@ def test_cancel_of_a_running_job_stops_it_within_one_step(make_server, client_fo
     assert client.terminal("after").address == "/ditto/job/done"
 
 
-def test_a_canceller_other_than_the_submitter_hears_the_cancellation_and_so_does_the_submitter(
-        make_server, client_for, out_dir):
+def test_another_client_cannot_cancel_a_job_without_its_token(make_server, client_for, out_dir):
+    runner = slow_runner(out_dir, steps=30, step_s=0.01)
+    server = make_server(runner=runner)
+    submitter, stranger = client_for(server), client_for(server)
+    submitter.send("/ditto/job/submit", "mine", job_json(name="mine"))
+    submitter.expect_address("/ditto/job/progress", "mine")
+    stranger.send("/ditto/job/cancel", "mine")
+    refusal = stranger.terminal("mine")
+    assert refusal.args[1] == "forbidden" and "another client" in refusal.args[2]
+    stranger.send("/ditto/job/revoke", "mine", "0" * 16)  # a guessed token
+    assert stranger.terminal("mine").args[1] == "forbidden"
+    assert submitter.terminal("mine").address == "/ditto/job/done"  # the job ran to the end
+    assert runner.steps_run["mine"] == 30
+
+
+def test_the_holder_of_the_token_cancels_and_both_it_and_the_submitter_hear_it(make_server, client_for, out_dir):
     server = make_server(runner=slow_runner(out_dir))
-    submitter, canceller = client_for(server), client_for(server)
+    submitter, holder = client_for(server), client_for(server)
     submitter.send("/ditto/job/submit", "shared", job_json(name="shared"))
+    token = submitter.expect_address("/ditto/job/accepted", "shared").args[2]
     submitter.expect_address("/ditto/job/progress", "shared")
-    canceller.send("/ditto/job/cancel", "shared")
-    for c in (submitter, canceller):
+    holder.send("/ditto/job/revoke", "shared", token)
+    for c in (submitter, holder):
         assert c.terminal("shared").args[1] == "cancelled"
     assert [m.address for m in submitter.drain(0.1)].count("/ditto/job/error") == 0  # one terminal only
 
