@@ -1,21 +1,27 @@
 """Build the Max for Live device: ``build/DittoLive.amxd`` and the js file beside it.
 
     python ableton_device/build_amxd.py [--out DIR]
+    python ableton_device/build_amxd.py --out ableton_device/prebuilt   # refresh the committed device
 
 Inputs are committed text: ``src/DittoLive.maxpat`` (the patcher JSON), the device's JS in ``src/``
 and the server's protocol table ``ditto_live/protocol.json``. Outputs, in DIR (default
 ``ableton_device/build/``):
 
-- ``ditto_live_device.js``: the table as ``var DITTO_PROTOCOL = {...};`` followed by protocol.js,
-  clip.js, live.js, controller.js and max_main.js, for the patcher's ``js`` object (ES5, one file,
-  so Max needs no module loader and the device speaks exactly the server's table);
+- ``ditto_live_device.js``: the table as ``var DITTO_PROTOCOL = {...};`` followed by the sources in
+  JS_SOURCES order, for the patcher's ``js`` object (ES5, one file, so Max needs no module loader
+  and the device speaks exactly the server's table);
 - ``DittoLive.amxd``: the binary container Live reads. Chunks of a 4-byte tag and a little-endian
   uint32 size: ``ampf`` (4 bytes, the device type: ``mmmm`` MIDI effect), ``meta`` (4 bytes, 0),
   ``ptch`` (the patcher JSON, NUL-terminated). This is the layout Ableton's own reader parses
   (github.com/Ableton/maxdevtools, maxdiff/amxd_textconv.py).
 
 The build validates what it wrote: it parses the container back, checks the patcher references
-only files that sit beside it, and (when node is installed) that the js file parses.
+only files that sit beside it and passes MIDI through (midiin -> midiout), and (when node is
+installed) that the js file parses.
+
+The build is deterministic: no timestamps, no absolute paths, ``\n`` line endings on every platform,
+so the same sources give the same bytes. ``prebuilt/`` holds a committed build for producers
+without Python; a test checks it equals a fresh build.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+PREBUILT = HERE / "prebuilt"  # the committed device (DittoLive.amxd + its js)
 PATCHER = HERE / "src" / "DittoLive.maxpat"
 PROTOCOL = REPO / "ditto_live" / "protocol.json"
-JS_SOURCES = ("protocol.js", "clip.js", "live.js", "controller.js", "max_main.js")  # concatenation order
+JS_SOURCES = ("protocol.js", "clip.js", "live.js", "link.js", "persist.js", "reader.js", "controller.js",
+              "max_main.js")  # concatenation order
 JS_NAME = "ditto_live_device.js"
 DEVICE_TYPES = {b"mmmm": "midi effect", b"aaaa": "audio effect", b"iiii": "instrument"}
 
@@ -104,10 +112,21 @@ def check_patcher(patcher: dict, folder: Path) -> None:
             raise AmxdError(f"the patcher references {name!r}: only bare names of files beside the device")
         if not (folder / name).is_file():
             raise AmxdError(f"the patcher references {name!r}, which is not in {folder}")
+    check_midi_passthrough(p, boxes)
     longnames = [b["box"]["saved_attribute_attributes"]["valueof"]["parameter_longname"]
                  for b in p["boxes"] if b["box"].get("parameter_enable")]
     if len(longnames) != len(set(longnames)):
         raise AmxdError(f"duplicate parameter names: {sorted(longnames)}")
+
+
+def check_midi_passthrough(p: dict, boxes: dict) -> None:
+    """A MIDI effect passes incoming MIDI on, else the instrument after it gets no notes."""
+    kinds = {oid: str(b.get("text", "")).split(" ")[0] for oid, b in boxes.items()}
+    for line in p["lines"]:
+        (src, _), (dst, _) = line["patchline"]["source"], line["patchline"]["destination"]
+        if kinds[src] == "midiin" and kinds[dst] == "midiout":
+            return
+    raise AmxdError("no midiin -> midiout: the device would silence its track's MIDI")
 
 
 def device_js(protocol_json: str) -> str:
@@ -132,11 +151,11 @@ def check_js(path: Path) -> None:
         raise AmxdError(f"{path.name} does not parse: {result.stderr.strip()}")
 
 
-def build(out: Path) -> Path:
+def build(out: Path, protocol: Path = PROTOCOL) -> Path:
     """Write the device into ``out`` and validate it; returns the .amxd path."""
     out.mkdir(parents=True, exist_ok=True)
     js_path = out / JS_NAME
-    js_path.write_text(device_js(PROTOCOL.read_text(encoding="utf-8")), encoding="utf-8")
+    js_path.write_bytes(device_js(protocol.read_text(encoding="utf-8")).encode("utf-8"))
     check_js(js_path)
     patcher = json.loads(PATCHER.read_text(encoding="utf-8"))
     amxd = out / "DittoLive.amxd"
@@ -153,9 +172,11 @@ def build(out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=HERE / "build", help="output folder (default: %(default)s)")
+    parser.add_argument("--protocol", type=Path, default=PROTOCOL,
+                        help="the protocol table to embed (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        amxd = build(args.out)
+        amxd = build(args.out, args.protocol)
     except AmxdError as exc:
         sys.stderr.write(f"build_amxd: {exc}\n")
         return 1

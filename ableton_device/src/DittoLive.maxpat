@@ -1566,8 +1566,218 @@
     "box": {
      "id": "obj-57",
      "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      20.0,
+      50.0,
+      22.0
+     ],
+     "outlettype": [
+      "int"
+     ],
+     "text": "midiin"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-58",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      800.0,
+      60.0,
+      55.0,
+      22.0
+     ],
+     "text": "midiout"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-59",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      350.0,
+      620.0,
+      220.0,
+      18.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      6.0,
+      134.0,
+      222.0,
+      16.0
+     ],
+     "text": "Server: checking...",
+     "fontsize": 9.0,
+     "varname": "server_state"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-60",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      800.0,
+      120.0,
+      140.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      ""
+     ],
+     "text": "pattr @parameter_enable 1",
+     "varname": "saved_target",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Target Track",
+       "parameter_shortname": "Target Track",
+       "parameter_type": 3,
+       "parameter_invisible": 1
+      }
+     },
+     "saved_object_attributes": {
+      "parameter_enable": 1,
+      "parameter_mappable": 0
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-61",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      150.0,
+      130.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend restore_target"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      800.0,
+      180.0,
+      140.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      ""
+     ],
+     "text": "pattr @parameter_enable 1",
+     "varname": "saved_host",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Server Host",
+       "parameter_shortname": "Server Host",
+       "parameter_type": 3,
+       "parameter_invisible": 1
+      }
+     },
+     "saved_object_attributes": {
+      "parameter_enable": 1,
+      "parameter_mappable": 0
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-63",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      210.0,
+      130.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend restore_host"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-64",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      800.0,
+      240.0,
+      140.0,
+      22.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      ""
+     ],
+     "text": "pattr @parameter_enable 1",
+     "varname": "saved_caption",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Caption",
+       "parameter_shortname": "Caption",
+       "parameter_type": 3,
+       "parameter_invisible": 1
+      }
+     },
+     "saved_object_attributes": {
+      "parameter_enable": 1,
+      "parameter_mappable": 0
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-65",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      800.0,
+      270.0,
+      130.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend restore_caption"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-66",
+     "maxclass": "newobj",
      "numinlets": 2,
-     "numoutlets": 8,
+     "numoutlets": 14,
      "patching_rect": [
       250.0,
       450.0,
@@ -1582,14 +1792,20 @@
       "",
       "",
       "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
       ""
      ],
-     "text": "route status progress path tracks generate_active cancel_active reveal"
+     "text": "route status progress path tracks generate_active cancel_active reveal server store_target store_host store_caption host_text caption_text"
     }
    },
    {
     "box": {
-     "id": "obj-58",
+     "id": "obj-67",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1607,7 +1823,7 @@
    },
    {
     "box": {
-     "id": "obj-59",
+     "id": "obj-68",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1625,7 +1841,7 @@
    },
    {
     "box": {
-     "id": "obj-60",
+     "id": "obj-69",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2294,11 +2510,11 @@
    {
     "patchline": {
      "source": [
-      "obj-4",
-      1
+      "obj-57",
+      0
      ],
      "destination": [
-      "obj-57",
+      "obj-58",
       0
      ]
     }
@@ -2306,7 +2522,91 @@
    {
     "patchline": {
      "source": [
-      "obj-57",
+      "obj-60",
+      0
+     ],
+     "destination": [
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-61",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-62",
+      0
+     ],
+     "destination": [
+      "obj-63",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-63",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-64",
+      0
+     ],
+     "destination": [
+      "obj-65",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-65",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      1
+     ],
+     "destination": [
+      "obj-66",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
       0
      ],
      "destination": [
@@ -2318,7 +2618,7 @@
    {
     "patchline": {
      "source": [
-      "obj-57",
+      "obj-66",
       1
      ],
      "destination": [
@@ -2330,7 +2630,7 @@
    {
     "patchline": {
      "source": [
-      "obj-57",
+      "obj-66",
       2
      ],
      "destination": [
@@ -2342,7 +2642,7 @@
    {
     "patchline": {
      "source": [
-      "obj-57",
+      "obj-66",
       3
      ],
      "destination": [
@@ -2354,11 +2654,11 @@
    {
     "patchline": {
      "source": [
-      "obj-57",
+      "obj-66",
       4
      ],
      "destination": [
-      "obj-58",
+      "obj-67",
       0
      ]
     }
@@ -2366,8 +2666,32 @@
    {
     "patchline": {
      "source": [
-      "obj-57",
+      "obj-66",
       5
+     ],
+     "destination": [
+      "obj-68",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
+      6
+     ],
+     "destination": [
+      "obj-69",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
+      7
      ],
      "destination": [
       "obj-59",
@@ -2378,8 +2702,8 @@
    {
     "patchline": {
      "source": [
-      "obj-57",
-      6
+      "obj-66",
+      8
      ],
      "destination": [
       "obj-60",
@@ -2390,7 +2714,55 @@
    {
     "patchline": {
      "source": [
-      "obj-58",
+      "obj-66",
+      9
+     ],
+     "destination": [
+      "obj-62",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
+      10
+     ],
+     "destination": [
+      "obj-64",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
+      11
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
+      12
+     ],
+     "destination": [
+      "obj-22",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-67",
       0
      ],
      "destination": [
@@ -2402,7 +2774,7 @@
    {
     "patchline": {
      "source": [
-      "obj-59",
+      "obj-68",
       0
      ],
      "destination": [
@@ -2486,6 +2858,21 @@
    "obj-40": [
     "Reply Port",
     "Reply Port",
+    0
+   ],
+   "obj-60": [
+    "Target Track",
+    "Target Track",
+    0
+   ],
+   "obj-62": [
+    "Server Host",
+    "Server Host",
+    0
+   ],
+   "obj-64": [
+    "Caption",
+    "Caption",
     0
    ],
    "inherited_shortname": 1

@@ -2,17 +2,18 @@
  * clip.js — turn what the device reads from Live into a job (ditto_live/jobspec.py's language).
  *
  * Pure functions, no Live Object Model: the region a clip's loop markers define, the notes inside
- * it (melody target, in beats at the song tempo), an automation envelope sampled at the engine's
- * frame rate (22,050 / 256 = 86.13 Hz) then reduced to the breakpoints that matter
- * (Ramer-Douglas-Peucker within a dB tolerance — exact for Live's straight-line automation, and
- * a few dozen points instead of thousands), and the job JSON itself.
+ * it (melody target, in beats at the song tempo), where to sample an automation envelope (a 1/16-note
+ * grid, capped in calls) and its reduction to the breakpoints that matter (Ramer-Douglas-Peucker
+ * within a dB tolerance: a few dozen points; the server interpolates them to its frame rate), and
+ * the job JSON itself.
  *
  * ES5 only; see protocol.js for how Node and Max load it.
  */
 var DittoClip = (function () {
     "use strict";
 
-    var FRAME_RATE = 22050 / 256; // engine mel frames per second (both presets)
+    var ENVELOPE_GRID_BEATS = 0.25; // sample automation every 1/16 note
+    var MAX_ENVELOPE_CALLS = 256; // at most this many value_at_time calls per job
     var BEATS_PER_BAR = 4; // jobspec: a bar is 4 beats
     var MAX_BARS = 64; // jobspec: 0 < bars <= 64
     var MAX_SECONDS = 60; // jobspec: 0 < seconds <= 60
@@ -82,17 +83,19 @@ var DittoClip = (function () {
     }
 
     /*
-     * Sample valueAt(beat) once per engine frame over `beats` beats from `start` at `bpm`.
-     * Returns [[beat offset, value], ...] with offsets from `start` (frame f sits at f / FRAME_RATE s).
+     * Where to sample an automation envelope over `beats` beats: offsets (in beats from the region's
+     * start) on a musical grid of `gridBeats` (0.25 = a 1/16 note), the region's end included. A long
+     * region gets a coarser, even grid so that there are at most maxCalls offsets: each one is a
+     * synchronous LOM call on Max's main thread. The server interpolates the points to its frame rate.
      */
-    function sampleAtFrameRate(valueAt, start, beats, bpm) {
-        var seconds = beats * 60 / bpm;
-        var frames = Math.max(2, Math.ceil(seconds * FRAME_RATE) + 1);
+    function envelopeGrid(beats, gridBeats, maxCalls) {
+        var step = Math.max(gridBeats, beats / Math.max(1, maxCalls - 1));
+        var n = Math.max(1, Math.ceil(beats / step - 1e-9));
         var out = [];
-        for (var f = 0; f < frames; f++) {
-            var offset = Math.min(beats, (f / FRAME_RATE) * bpm / 60);
-            out.push([offset, valueAt(start + offset)]);
+        for (var i = 0; i < n; i++) {
+            out.push(round(i * step, 6));
         }
+        out.push(beats);
         return out;
     }
 
@@ -144,7 +147,7 @@ var DittoClip = (function () {
     }
 
     /*
-     * An intensity envelope ready for the job: frame-rate samples reduced within `toleranceDb`,
+     * An intensity envelope ready for the job: [[offset, dB], ...] samples reduced within `toleranceDb`,
      * and, if still longer than maxPoints, reduced again with a doubled tolerance until it fits.
      */
     function envelopePoints(samples, toleranceDb, maxPoints) {
@@ -237,13 +240,14 @@ var DittoClip = (function () {
     }
 
     return {
-        FRAME_RATE: FRAME_RATE,
+        ENVELOPE_GRID_BEATS: ENVELOPE_GRID_BEATS,
+        MAX_ENVELOPE_CALLS: MAX_ENVELOPE_CALLS,
         BEATS_PER_BAR: BEATS_PER_BAR,
         CHOICES: CHOICES,
         choice: choice,
         regionOf: regionOf,
         notesInRegion: notesInRegion,
-        sampleAtFrameRate: sampleAtFrameRate,
+        envelopeGrid: envelopeGrid,
         simplify: simplify,
         envelopePoints: envelopePoints,
         buildJob: buildJob

@@ -1,12 +1,14 @@
 /*
  * controller.js — the device's state machine: Generate, Cancel, server replies, timeouts.
  *
- * States: idle -> submitting (sent, waiting for the server) -> queued -> running -> idle, with
- * cancelling in between on Cancel. Every path ends in idle with the Generate button active again:
+ * States: idle -> reading (the envelope, a few LOM calls per tick) -> submitting (sent, waiting for
+ * the server) -> queued -> running -> idle, with cancelling in between on Cancel. Every path ends in idle with the Generate button active again:
  * a terminal reply (done or error), a Live error while reading or placing, no answer within
  * ackTimeoutMs (server not running), or no news for stallTimeoutMs (then the job's state is
  * asked once before giving up). Replies carrying another job's id are ignored, so two devices can
- * share a server.
+ * share a server. The server's presence and engine state are link.js's; what is saved with the set
+ * (target track, host, caption) is restored through restore() and written back through the store_*
+ * UI messages (persist.js).
  *
  * Dependencies come in (deps), so node tests drive it with a fake LiveAPI, a fake clock and
  * recorded outputs:
@@ -20,10 +22,10 @@
  *
  * ES5 only; see protocol.js for how Node and Max load it.
  */
-var DittoController = (function (Protocol, Clip, Live) {
+var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
     "use strict";
 
-    var BUSY = { submitting: 1, queued: 1, running: 1, cancelling: 1 };
+    var BUSY = { reading: 1, submitting: 1, queued: 1, running: 1, cancelling: 1 };
     // Share of the progress bar per server stage (start, end) in percent; optimisation dominates.
     var STAGES = {
         parse: [0, 2], target: [2, 5], optimise: [5, 85], decode: [85, 93], vocode: [93, 97], write: [97, 100]
@@ -43,8 +45,16 @@ var DittoController = (function (Protocol, Clip, Live) {
             ackTimeoutMs: 5000, // no answer at all within this: the server is not there
             stallTimeoutMs: 120000 // no news about a queued or running job within this: ask, then give up
         };
-        var state = "idle", job = null, timer = null, pingTimer = null;
+        var state = "idle", job = null, timer = null;
         var tracks = [], targetId = 0, lastWav = "";
+        var savedTarget = null; // the target reference saved with the set ({index, name}) or null
+        var targetNote = ""; // why the target is not the saved one (shown with Ready)
+        var fallback = false; // the target is a stand-in for a saved track that is gone: never saved
+        var link = Link.create({
+            send: send, subscribe: subscribe, ui: ui, clock: deps.clock, version: proto.version,
+            name: serverName, timeoutMs: function () { return s.ackTimeoutMs; }, onStatus: onServerStatus
+        });
+        var reader = Reader.create({ api: deps.api, clock: deps.clock });
 
         function ui(msg) {
             deps.ui(msg);
@@ -110,6 +120,29 @@ var DittoController = (function (Protocol, Clip, Live) {
             return "";
         }
 
+        // Save the target reference with the set (via pattr) when it differs from what is saved.
+        function storeTarget(track) {
+            var ref = Persist.refOf(track);
+            if (!Persist.sameRef(ref, savedTarget)) {
+                savedTarget = ref;
+                ui(["store_target"].concat(Persist.encodeTarget(ref)));
+            }
+        }
+
+        // Position in `tracks` of the current target: its LOM id (this session), else the saved reference.
+        function chooseTarget() {
+            for (var i = 0; i < tracks.length; i++) {
+                if (tracks[i].id === targetId) {
+                    return i;
+                }
+            }
+            var found = savedTarget ? Persist.resolveTarget(tracks, savedTarget) : { at: 0, how: "default" };
+            fallback = found.how === "missing";
+            targetNote = fallback ? "The saved target track '" + savedTarget.name + "' is gone: using '"
+                + tracks[0].name + "'." : "";
+            return fallback ? 0 : found.at;
+        }
+
         function refreshTracks() {
             tracks = Live.audioTracks(deps.api);
             ui(["tracks", "clear"]);
@@ -118,15 +151,15 @@ var DittoController = (function (Protocol, Clip, Live) {
                 targetId = 0;
                 return;
             }
-            var chosen = 0;
             for (var i = 0; i < tracks.length; i++) {
                 ui(["tracks", "append", tracks[i].name]);
-                if (tracks[i].id === targetId) {
-                    chosen = i;
-                }
             }
+            var chosen = chooseTarget();
             targetId = tracks[chosen].id;
             ui(["tracks", "set", chosen]);
+            if (savedTarget && !fallback) {
+                storeTarget(tracks[chosen]); // follows a rename or a move of the chosen track
+            }
         }
 
         function init() {
@@ -143,8 +176,8 @@ var DittoController = (function (Protocol, Clip, Live) {
             }
             var place = Live.canCreateAudioClips(v) ? "results land on the target track"
                 : "results are shown for drag and drop (Live 12.0.5+ places them)";
-            status("Ready (Live " + v.join(".") + "): " + place + ".");
-            subscribe();
+            status("Ready (Live " + v.join(".") + "): " + place + "." + (targetNote ? " " + targetNote : ""));
+            link.check(false);
         }
 
         function set(name, value) {
@@ -158,15 +191,56 @@ var DittoController = (function (Protocol, Clip, Live) {
             if (name === "target") {
                 var t = tracks[Math.round(value)];
                 targetId = t ? t.id : 0;
+                if (t) {
+                    fallback = false;
+                    storeTarget(t);
+                }
                 return;
             }
             if (!keys[name]) {
                 throw new Error("unknown setting " + name);
             }
-            s[keys[name]] = (name === "caption" || name === "host") ? String(value) : Number(value);
-            if (name === "host" || name === "port" || name === "reply_port") {
+            var text = name === "caption" || name === "host", old = s[keys[name]];
+            s[keys[name]] = text ? String(value) : Number(value);
+            if (name === "host" && s.host !== old) {
+                ui(["store_host", s.host]);
+            }
+            if (name === "caption" && s.caption !== old) {
+                ui(["store_caption", s.caption]);
+            }
+            if ((name === "host" || name === "port" || name === "reply_port") && s[keys[name]] !== old) {
                 configureNet();
-                subscribe();
+                link.check(false);
+            }
+        }
+
+        /*
+         * A value saved with the set, as its pattr outputs it while the device loads (atoms):
+         * target [index, name], host [text], caption [text]. Restoring shows the value and does not
+         * write it back.
+         */
+        function restore(name, atoms) {
+            if (name === "target") {
+                savedTarget = Persist.decodeTarget(atoms) || savedTarget;
+                targetId = 0; // LOM ids change across reloads: resolve by the reference
+                if (tracks.length) {
+                    refreshTracks();
+                }
+                return;
+            }
+            var value = Persist.decodeText(atoms);
+            if (value === null || (name !== "host" && name !== "caption")) {
+                return;
+            }
+            if (name === "host") {
+                if (value !== s.host) {
+                    s.host = value;
+                    configureNet();
+                }
+                ui(["host_text", "set", value]);
+            } else {
+                s.caption = value;
+                ui(["caption_text", "set", value]);
             }
         }
 
@@ -175,11 +249,24 @@ var DittoController = (function (Protocol, Clip, Live) {
                 status("Already generating: Cancel first.");
                 return;
             }
-            var mode = Clip.choice("mode", s.mode), ctx, spec, path = "";
+            var mode = Clip.choice("mode", s.mode), path = "";
             try {
                 refreshTracks();
                 path = targetPath();
-                ctx = Live.readContext(deps.api, mode, path);
+            } catch (e) {
+                fail(e.message);
+                return;
+            }
+            setState("reading");
+            status("Reading the clip...");
+            reader.read(mode, path, function (ctx) { submit(ctx, path); }, function (e) { fail(e.message); },
+                function (done, total) { status("Reading the Intensity automation " + done + "/" + total + "..."); });
+        }
+
+        // The job read from Live goes to the server (one datagram, or chunks), subscribed first.
+        function submit(ctx, path) {
+            var spec;
+            try {
                 spec = Clip.buildJob(s, ctx);
             } catch (e) {
                 fail(e.message);
@@ -198,7 +285,8 @@ var DittoController = (function (Protocol, Clip, Live) {
             ui(["path", "set", ""]);
             var what = ctx.notes.length + " notes" + (ctx.envelope ? ", " + ctx.envelope.length + " intensity points" : "");
             status("Sent to " + serverName() + " (" + what + (pieces.length > 1 ? ", " + pieces.length + " chunks" : "")
-                + (ctx.envelopeNote ? "; " + ctx.envelopeNote : "") + ")...");
+                + (ctx.envelopeNote ? "; " + ctx.envelopeNote : "") + ")"
+                + (link.state() === "warming" ? ": the server's engine is warming up, the job waits for it..." : "..."));
             arm(s.ackTimeoutMs, function () {
                 fail("no answer from the server at " + serverName() + " within " + s.ackTimeoutMs / 1000
                     + " s. Is `ditto-live serve` running, and is the reply port " + s.replyPort + " free?");
@@ -206,6 +294,12 @@ var DittoController = (function (Protocol, Clip, Live) {
         }
 
         function cancel() {
+            if (state === "reading") {
+                reader.cancel();
+                setState("idle");
+                status("Cancelled.");
+                return;
+            }
             if (!job || !BUSY[state]) {
                 return;
             }
@@ -217,9 +311,15 @@ var DittoController = (function (Protocol, Clip, Live) {
             });
         }
 
+        // Ask the server about our job (subscribed first: it may have restarted since).
+        function askJobState() {
+            subscribe();
+            send("/ditto/job/status", { job_id: job.id });
+        }
+
         function watchStall() {
             arm(s.stallTimeoutMs, function () {
-                send("/ditto/job/status", { job_id: job.id });
+                askJobState();
                 arm(s.ackTimeoutMs, function () {
                     fail("the server stopped answering. If the job finishes, its WAV is in the server's output folder.");
                 });
@@ -286,16 +386,21 @@ var DittoController = (function (Protocol, Clip, Live) {
             }
         }
 
+        // Check Server: subscribe, ping and ask the status; the outcome goes to the status line.
         function ping() {
-            var token = "p" + deps.newJobId();
-            send("/ditto/server/ping", { token: token });
-            if (pingTimer !== null) {
-                deps.clock.cancel(pingTimer);
+            link.check(true);
+        }
+
+        // A status reply that lists neither our queued nor our running job: the server restarted (or
+        // the job just ended); its job state tells which.
+        function onServerStatus(st) {
+            if (!job || (state !== "queued" && state !== "running")) {
+                return;
             }
-            pingTimer = deps.clock.after(s.ackTimeoutMs, function () {
-                pingTimer = null;
-                status("No answer from " + serverName() + ": start it with `ditto-live serve`.");
-            });
+            var queued = st.queued instanceof Array ? st.queued : [];
+            if (st.running !== job.id && queued.indexOf(job.id) < 0) {
+                askJobState();
+            }
         }
 
         // Open the last result's folder in the file browser (Max: `;max launchbrowser file:///...`).
@@ -311,10 +416,8 @@ var DittoController = (function (Protocol, Clip, Live) {
         // The device is being removed: stop timers, cancel our job, stop the server's replies to us.
         function close() {
             disarm();
-            if (pingTimer !== null) {
-                deps.clock.cancel(pingTimer);
-                pingTimer = null;
-            }
+            link.stop();
+            reader.cancel();
             if (job && BUSY[state]) {
                 send("/ditto/job/cancel", { job_id: job.id });
             }
@@ -330,12 +433,11 @@ var DittoController = (function (Protocol, Clip, Live) {
                 return false;
             }
             if (address === "/ditto/server/pong") {
-                if (pingTimer !== null) {
-                    deps.clock.cancel(pingTimer);
-                    pingTimer = null;
-                }
-                status(r.version === proto.version ? "Server " + serverName() + " is up."
-                    : "Server answers protocol v" + r.version + ", device speaks v" + proto.version + ": update one of them.");
+                link.onPong(r);
+                return true;
+            }
+            if (address === "/ditto/server/state") {
+                link.onState(r);
                 return true;
             }
             if (address === "/ditto/error") {
@@ -374,6 +476,7 @@ var DittoController = (function (Protocol, Clip, Live) {
         return {
             init: init,
             set: set,
+            restore: restore,
             generate: generate,
             cancel: cancel,
             ping: ping,
@@ -382,6 +485,7 @@ var DittoController = (function (Protocol, Clip, Live) {
             refreshTracks: refreshTracks,
             onMessage: onMessage,
             state: function () { return state; },
+            server: function () { return link.state(); },
             jobId: function () { return job ? job.id : null; },
             settings: function () { return s; }
         };
@@ -391,7 +495,10 @@ var DittoController = (function (Protocol, Clip, Live) {
 })(
     typeof module !== "undefined" && module.exports ? require("./protocol.js") : DittoProtocol,
     typeof module !== "undefined" && module.exports ? require("./clip.js") : DittoClip,
-    typeof module !== "undefined" && module.exports ? require("./live.js") : DittoLive
+    typeof module !== "undefined" && module.exports ? require("./live.js") : DittoLive,
+    typeof module !== "undefined" && module.exports ? require("./link.js") : DittoLink,
+    typeof module !== "undefined" && module.exports ? require("./persist.js") : DittoPersist,
+    typeof module !== "undefined" && module.exports ? require("./reader.js") : DittoReader
 );
 
 if (typeof module !== "undefined" && module.exports) {

@@ -9,9 +9,11 @@
  * Reads: the song tempo (`live_set tempo`), the clip beside the device (the clip shown in the
  * Clip View when it sits on the device's track, else the playing clip, else the first clip), its
  * loop markers, its notes (Clip.get_notes_extended) and, for session clips, the envelope of the
- * device's own Intensity parameter (Clip.automation_envelope + Envelope.value_at_time).
+ * device's own Intensity parameter (Clip.automation_envelope, then Envelope.value_at_time on a
+ * 1/16-note grid, called by reader.js a few at a time).
  * Writes: the result onto the target audio track with ClipSlot.create_audio_clip(path) (session)
- * or Track.create_audio_clip(path, beat) (arrangement), both Live 12.0.5+.
+ * or Track.create_audio_clip(path, beat) (arrangement), both Live 12.0.5+, checking that the clip
+ * appeared (and quoting a path with spaces when it did not).
  *
  * ES5 only; see protocol.js for how Node and Max load it.
  */
@@ -21,8 +23,13 @@ var DittoLive = (function (Clip) {
     var MIN_VERSION_FOR_AUDIO_CLIPS = [12, 0, 5]; // create_audio_clip appeared in Live 12.0.5
     var INTENSITY_PARAM = "Intensity"; // the device's dial (its parameter long name)
 
+    // An array from any realm (LiveAPI's answers need not come from the js object's own Array).
+    function isArray(v) {
+        return Object.prototype.toString.call(v) === "[object Array]";
+    }
+
     function first(v) {
-        return v instanceof Array ? v[0] : v;
+        return isArray(v) ? v[0] : v;
     }
 
     function num(v) {
@@ -30,7 +37,7 @@ var DittoLive = (function (Clip) {
     }
 
     function str(v) {
-        return v instanceof Array ? v.join(" ") : String(v);
+        return isArray(v) ? v.join(" ") : String(v);
     }
 
     function pathOf(a) {
@@ -49,7 +56,7 @@ var DittoLive = (function (Clip) {
 
     // The id in an `id N` answer (array ["id", N], string "id N", or a bare number); 0 if none.
     function idOf(v) {
-        if (v instanceof Array) {
+        if (isArray(v)) {
             for (var i = 0; i + 1 < v.length; i++) {
                 if (v[i] === "id") {
                     return Number(v[i + 1]);
@@ -138,7 +145,7 @@ var DittoLive = (function (Clip) {
 
     function readNotes(clip, start, end) {
         var raw = clip.call("get_notes_extended", 0, 128, start, end - start);
-        var obj = typeof raw === "string" ? JSON.parse(raw) : (raw instanceof Array ? JSON.parse(raw.join(" ")) : raw);
+        var obj = typeof raw === "string" ? JSON.parse(raw) : (isArray(raw) ? JSON.parse(raw.join(" ")) : raw);
         return Clip.notesInRegion((obj && obj.notes) || [], start, end);
     }
 
@@ -155,20 +162,26 @@ var DittoLive = (function (Clip) {
     }
 
     /*
-     * The Intensity envelope of a session clip over [start, start + beats), as reduced points
-     * [[beat offset, dB], ...]; null when the clip has no such envelope.
+     * How to read the Intensity envelope of a session clip over [start, start + beats): {env (the
+     * Envelope's LiveAPI), start, offsets (Clip.envelopeGrid), min, max}; null when the clip has no
+     * such envelope. Reading is left to the caller (reader.js), which spreads the value_at_time
+     * calls over several Max ticks.
      */
-    function readEnvelope(api, clip, param, start, beats, bpm) {
+    function envelopePlan(api, clip, param, start, beats) {
         var envId = idOf(clip.call("automation_envelope", "id", param.id));
         if (!envId) {
             return null;
         }
-        var env = api("id " + envId);
-        var samples = Clip.sampleAtFrameRate(function (beat) {
-            var v = num(env.call("value_at_time", beat));
-            return Math.max(param.min, Math.min(param.max, v));
-        }, start, beats, bpm);
-        return Clip.envelopePoints(samples, 0.25, 256);
+        return {
+            env: api("id " + envId), start: start, min: param.min, max: param.max,
+            offsets: Clip.envelopeGrid(beats, Clip.ENVELOPE_GRID_BEATS, Clip.MAX_ENVELOPE_CALLS)
+        };
+    }
+
+    /* One envelope sample: [offset, value clamped to the parameter's range]. */
+    function envelopeSample(plan, offset) {
+        var v = num(plan.env.call("value_at_time", plan.start + offset));
+        return [offset, Math.max(plan.min, Math.min(plan.max, v))];
     }
 
     /*
@@ -194,8 +207,9 @@ var DittoLive = (function (Clip) {
     }
 
     /*
-     * Everything a job needs from Live. mode: "new" | "inpaint" | "continue" | "loop".
-     * Returns {bpm, regionBeats, notes, envelope, reference, source, envelopeNote, placeOffset}.
+     * Everything a job needs from Live but the envelope's values. mode: "new" | "inpaint" | "continue" |
+     * "loop". Returns {bpm, regionBeats, notes, envelope (null: reader.js fills it from envelopePlan),
+     * envelopePlan, reference, source, envelopeNote, placeOffset}.
      */
     function readContext(api, mode, targetPath) {
         var bpm = num(api("live_set").get("tempo"));
@@ -209,12 +223,12 @@ var DittoLive = (function (Clip) {
         var region = mode === "inpaint" ? { start: m.start_marker, end: m.end_marker, beats: m.end_marker - m.start_marker } : loop;
         var out = {
             bpm: bpm, regionBeats: region.beats, notes: readNotes(source.api, region.start, region.end),
-            envelope: null, reference: null, source: source, envelopeNote: "",
+            envelope: null, envelopePlan: null, reference: null, source: source, envelopeNote: "",
             placeOffset: region.start - m.start_marker
         };
         var param = intensityParameter(api);
         if (param && !source.arrangement) {
-            out.envelope = readEnvelope(api, source.api, param, region.start, region.beats, bpm);
+            out.envelopePlan = envelopePlan(api, source.api, param, region.start, region.beats);
         } else if (source.arrangement) {
             out.envelopeNote = "arrangement automation is not readable; using the dial";
         }
@@ -251,11 +265,41 @@ var DittoLive = (function (Clip) {
         return n;
     }
 
+    function hasSpace(path) {
+        return /\s/.test(path);
+    }
+
+    /*
+     * Call create_audio_clip with the WAV path, check that a clip appeared (created() -> bool: Live
+     * reports a bad path in its log, not to the caller), and when it did not and the path has a space,
+     * call again with the path in double quotes: a Live that splits its arguments at spaces takes a
+     * quoted path whole. Throws a producer-readable Error when no clip appears.
+     */
+    function createAudioClip(target, wav, extra, created) {
+        var forms = hasSpace(wav) ? [wav, "\"" + wav + "\""] : [wav], lastError = null;
+        for (var i = 0; i < forms.length; i++) {
+            try {
+                target.call.apply(target, ["create_audio_clip", forms[i]].concat(extra));
+            } catch (e) {
+                lastError = e;
+            }
+            if (created()) {
+                return;
+            }
+        }
+        if (hasSpace(wav)) {
+            throw new Error("Live could not load a WAV whose path has spaces (" + wav + "); start the server with "
+                + "--output-dir on a folder without spaces");
+        }
+        throw lastError || new Error("Live did not create the clip from " + wav);
+    }
+
     /*
      * Put the WAV on the target track beside the source clip (in the arrangement, offsetBeats after
      * the clip's start: where its loop brace begins). Returns {how, where}:
      * how = "session" (where = scene index) | "arrangement" (where = beat) | "manual" (old Live:
-     * the caller shows the file for drag and drop). Throws on a Live error (e.g. a frozen track).
+     * the caller shows the file for drag and drop). Throws on a Live error (e.g. a frozen track, or a
+     * path Live would not load); the caller then shows the file for drag and drop.
      */
     function placeResult(api, wav, source, targetPath, name, offsetBeats) {
         if (!canCreateAudioClips(liveVersion(api))) {
@@ -266,12 +310,13 @@ var DittoLive = (function (Clip) {
         }
         if (source.arrangement) {
             var beat = Math.max(0, num(source.api.get("start_time")) + (offsetBeats || 0));
-            api(targetPath).call("create_audio_clip", wav, beat);
+            var track = api(targetPath), before = track.getcount("arrangement_clips");
+            createAudioClip(track, wav, [beat], function () { return api(targetPath).getcount("arrangement_clips") > before; });
             return { how: "arrangement", where: beat };
         }
         var slot = emptySlot(api, targetPath, source.slot);
         var slotPath = targetPath + " clip_slots " + slot;
-        api(slotPath).call("create_audio_clip", wav);
+        createAudioClip(api(slotPath), wav, [], function () { return num(api(slotPath).get("has_clip")) === 1; });
         var clip = api(slotPath + " clip");
         if (exists(clip) && name) {
             clip.set("name", name);
@@ -288,6 +333,7 @@ var DittoLive = (function (Clip) {
         trackIndex: trackIndex,
         findSourceClip: findSourceClip,
         readContext: readContext,
+        envelopeSample: envelopeSample,
         audioTracks: audioTracks,
         placeResult: placeResult
     };

@@ -3,9 +3,11 @@
  *
  * Only Max-specific things live here: inlets/outlets, LiveAPI, Task timers, and one function per
  * message the patcher sends (`generate`, `cancel`, `intensity 0.5`, `text ...`, OSC replies from
- * udpreceive arrive as `anything` with the OSC address as the message name). The build script
- * concatenates, in order: the protocol table (`var DITTO_PROTOCOL = {...};`), protocol.js,
- * clip.js, live.js, controller.js and this file into one ditto_live_device.js.
+ * udpreceive arrive as `anything` with the OSC address as the message name; values saved with the
+ * set arrive as `restore_target`, `restore_host`, `restore_caption` from their pattr objects). The
+ * build script concatenates, in order: the protocol table (`var DITTO_PROTOCOL = {...};`),
+ * protocol.js, clip.js, live.js, link.js, persist.js, reader.js, controller.js and this file into
+ * one ditto_live_device.js.
  *
  * Outlets: 0 -> udpsend (OSC messages, host/port), 1 -> UI (route by first word), 2 -> udpreceive.
  */
@@ -15,7 +17,7 @@ inlets = 1;
 outlets = 3;
 
 var ctl = null;
-var pending = []; // settings that arrived before init (Live parameters output as the device loads)
+var pending = []; // settings and saved values that arrived before init (output as the device loads)
 var jobCounter = 0;
 var tracksObserver = null;
 
@@ -80,6 +82,21 @@ function setting(name, value) {
     }
     guard(apply);
 }
+
+// A value saved with the set, as its pattr outputs it (see persist.js).
+function restoring(name, args) {
+    var atoms = arrayfromargs(args);
+    var apply = function () { ctl.restore(name, atoms); };
+    if (!ctl) {
+        pending.push(apply);
+        return;
+    }
+    guard(apply);
+}
+
+function restore_target() { restoring("target", arguments); }
+function restore_host() { restoring("host", arguments); }
+function restore_caption() { restoring("caption", arguments); }
 
 function intensity(v) { setting("intensity", v); }
 function use_melody(v) { setting("use_melody", v); }

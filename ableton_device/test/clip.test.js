@@ -25,20 +25,33 @@ test("notes are cut to the region, shifted to its start, muted ones dropped, sor
     assert.deepEqual(Clip.notesInRegion(notes, 4, 12), [[60, 0, 1], [64, 1, 1], [67, 7.5, 0.5]]);
 });
 
-test("envelope is sampled once per engine frame (86.13 Hz) over the region", function () {
-    var seen = [];
-    var s = Clip.sampleAtFrameRate(function (b) { seen.push(b); return b; }, 8, 4, 120); // 4 beats = 2 s
-    assert.equal(Clip.FRAME_RATE, 22050 / 256);
-    assert.equal(s.length, Math.ceil(2 * 22050 / 256) + 1);
-    assert.equal(seen[0], 8);
-    assert.ok(Math.abs((seen[1] - seen[0]) - (1 / Clip.FRAME_RATE) * 2) < 1e-12, "one frame = 1/86.13 s = 2/86.13 beats at 120");
-    assert.equal(s[s.length - 1][0], 4, "the last sample sits on the region end");
+// Samples of f on the envelope grid, as reader.js takes them: [[offset, f(offset)], ...].
+function onGrid(f, beats) {
+    return Clip.envelopeGrid(beats, Clip.ENVELOPE_GRID_BEATS, Clip.MAX_ENVELOPE_CALLS).map(function (o) { return [o, f(o)]; });
+}
+
+test("envelope grid: every 1/16 note over the region, its end included", function () {
+    var g = Clip.envelopeGrid(4, 0.25, 256);
+    assert.equal(g.length, 17);
+    assert.equal(g[0], 0);
+    assert.equal(g[1], 0.25);
+    assert.equal(g[g.length - 1], 4, "the last sample sits on the region end");
+    assert.deepEqual(Clip.envelopeGrid(1.1, 0.25, 256), [0, 0.25, 0.5, 0.75, 1, 1.1], "an uneven region ends on its end");
+});
+
+test("envelope grid: a long region gets an even, coarser grid within the call cap", function () {
+    var g = Clip.envelopeGrid(120, 0.25, 256); // 60 s at 120 bpm: 481 sixteenths
+    assert.ok(g.length <= 256, g.length + " calls");
+    assert.equal(g[g.length - 1], 120);
+    var step = g[1] - g[0];
+    assert.ok(step > 0.25 && step < 0.5, "step " + step);
+    g.slice(1).forEach(function (o, i) { assert.ok(Math.abs(o - g[i] - step) < 1e-5, "even at " + o); });
 });
 
 test("simplify keeps the breakpoints of straight-line automation and nothing else", function () {
     // -40 dB ramping to -10 dB over beats 0..2, then flat, then a drop at beat 3.
     var f = function (b) { return b < 2 ? -40 + 15 * b : b < 3 ? -10 : -30; };
-    var samples = Clip.sampleAtFrameRate(f, 0, 4, 120);
+    var samples = onGrid(f, 4);
     var pts = Clip.envelopePoints(samples, 0.25, 256);
     assert.ok(pts.length <= 8, "got " + pts.length + " points from " + samples.length + " samples");
     // Every sample is within tolerance of the polyline through the kept points.
@@ -57,7 +70,7 @@ test("simplify keeps the breakpoints of straight-line automation and nothing els
 
 test("a noisy envelope is capped at maxPoints by raising the tolerance", function () {
     var x = 1;
-    var noisy = Clip.sampleAtFrameRate(function () { x = (x * 16807) % 2147483647; return -30 + (x % 2000) / 100; }, 0, 32, 120);
+    var noisy = onGrid(function () { x = (x * 16807) % 2147483647; return -30 + (x % 2000) / 100; }, 32);
     assert.ok(Clip.envelopePoints(noisy, 0.25, 50).length <= 50);
 });
 

@@ -4,7 +4,9 @@ var test = require("node:test");
 var assert = require("node:assert/strict");
 var Live = require("../src/live.js");
 var Clip = require("../src/clip.js");
-var fakeLive = require("../test_support/fake_live.js").fakeLive;
+var Reader = require("../src/reader.js");
+var support = require("../test_support/fake_live.js");
+var fakeLive = support.fakeLive;
 
 var NOTES = [
     { pitch: 60, start_time: 0, duration: 1 }, { pitch: 62, start_time: 4, duration: 1 },
@@ -43,12 +45,24 @@ test("reads the Clip View's clip on the device's track: notes in the loop brace,
     assert.deepEqual(q.args, [0, 128, 4, 4]);
 });
 
-test("the Intensity envelope is sampled at the frame rate through value_at_time and reduced to its breakpoints", function () {
+// Read a job's context the way the device does: envelope calls spread over clock ticks.
+function readSpread(live, mode, targetPath) {
+    var clock = support.fakeClock(), out = { ticks: 0 };
+    var reader = Reader.create({ api: live.api, clock: clock });
+    reader.read(mode, targetPath, function (ctx) { out.ctx = ctx; }, function (e) { out.error = e; },
+        function () { out.ticks += 1; });
+    out.syncDone = !!out.ctx;
+    clock.advance(60000);
+    return out;
+}
+
+test("the Intensity envelope is sampled on a 1/16-note grid through value_at_time and reduced to its breakpoints", function () {
     var live = sessionSet();
-    var ctx = Live.readContext(live.api, "new", "");
+    var ctx = readSpread(live, "new", "").ctx;
     var times = live.calls.filter(function (c) { return c.method === "value_at_time"; }).map(function (c) { return c.args[0]; });
-    assert.equal(times.length, Math.ceil(2 * Clip.FRAME_RATE) + 1, "2 s of loop at 86.13 frames/s");
+    assert.equal(times.length, 17, "4 beats of loop in sixteenths, both ends included");
     assert.equal(times[0], 4);
+    assert.equal(times[1], 4.25);
     assert.equal(times[times.length - 1], 8);
     assert.ok(ctx.envelope.length >= 2 && ctx.envelope.length <= 4, JSON.stringify(ctx.envelope));
     assert.deepEqual(ctx.envelope[0], [0, -40]);
@@ -58,9 +72,41 @@ test("the Intensity envelope is sampled at the frame rate through value_at_time 
     assert.equal(String(env.args[1]), live.param("Intensity").id, "asks for the device's own Intensity parameter");
 });
 
-test("no envelope on the clip: envelope is null and the job falls back to the dial", function () {
+test("a 60 s loop reads its envelope in at most 256 calls, a batch per tick, never all at once", function () {
+    var live = sessionSet({ tempo: 120, tracks: [{ name: "Melody", midi: true, slots: { 0: { midi: true, notes: NOTES,
+        looping: true, loop_start: 0, loop_end: 120, start_marker: 0, end_marker: 120, envelopes: { Intensity: ramp } } } }],
+    detail: { track: 0, slot: 0 } });
+    var perTick = [], clock = support.fakeClock(), done = null;
+    var reader = Reader.create({ api: live.api, clock: clock });
+    var count = function () { return live.calls.filter(function (c) { return c.method === "value_at_time"; }).length; };
+    reader.read("new", "", function (ctx) { done = ctx; }, function (e) { throw e; }, function () { perTick.push(count()); });
+    assert.equal(count(), 0, "no envelope call before Max gets the main thread back");
+    assert.equal(done, null);
+    clock.advance(60000);
+    assert.ok(done && done.envelope.length >= 2, "the read finishes");
+    assert.ok(count() <= Clip.MAX_ENVELOPE_CALLS, count() + " calls");
+    perTick.forEach(function (n, i) {
+        assert.ok(n - (i ? perTick[i - 1] : 0) <= Reader.CALLS_PER_TICK, "tick " + i + " made " + n + " calls so far");
+    });
+    assert.ok(perTick.length >= Math.ceil(count() / Reader.CALLS_PER_TICK));
+});
+
+test("a read cancelled midway makes no more calls and never reports done", function () {
+    var live = sessionSet(), clock = support.fakeClock(), done = false;
+    var reader = Reader.create({ api: live.api, clock: clock });
+    reader.read("new", "", function () { done = true; }, function (e) { throw e; });
+    reader.cancel();
+    clock.advance(60000);
+    assert.equal(done, false);
+    assert.equal(live.calls.filter(function (c) { return c.method === "value_at_time"; }).length, 0);
+    assert.equal(clock.pending(), 0);
+});
+
+test("no envelope on the clip: the read completes at once, envelope null, the job falls back to the dial", function () {
     var live = sessionSet({ detail: { track: 0, slot: 0 } });
-    var ctx = Live.readContext(live.api, "new", "");
+    var out = readSpread(live, "new", "");
+    assert.equal(out.syncDone, true);
+    var ctx = out.ctx;
     assert.equal(ctx.envelope, null);
     assert.deepEqual(ctx.notes, [[40, 0, 4]]);
 });
@@ -154,4 +200,48 @@ test("idOf reads the id answers LiveAPI gives across versions", function () {
     assert.equal(Live.idOf("id 12"), 12);
     assert.equal(Live.idOf(["id", 0]), 0);
     assert.equal(Live.idOf(7), 7);
+});
+
+test("a WAV path with spaces: taken whole by a Live that reads it verbatim", function () {
+    var live = sessionSet();
+    var ctx = Live.readContext(live.api, "new", "live_set tracks 2");
+    Live.placeResult(live.api, "/Users/me/My Music/ditto out/live 1.wav", ctx.source, "live_set tracks 2", "n", 0);
+    assert.equal(live.tracks[2].slots[2].clip.data.file_path, "/Users/me/My Music/ditto out/live 1.wav");
+    assert.equal(live.calls.filter(function (c) { return c.method === "create_audio_clip"; }).length, 1, "no retry needed");
+});
+
+test("a WAV path with spaces: a Live that splits at spaces gets the quoted path on the retry", function () {
+    var live = sessionSet({ audioPaths: "split" });
+    var ctx = Live.readContext(live.api, "new", "live_set tracks 2");
+    var wav = "C:\\Users\\Jo Smith\\ditto_live_out\\live-1.wav";
+    assert.deepEqual(Live.placeResult(live.api, wav, ctx.source, "live_set tracks 2", "n", 0), { how: "session", where: 2 });
+    var args = live.calls.filter(function (c) { return c.method === "create_audio_clip"; }).map(function (c) { return c.args[0]; });
+    assert.deepEqual(args, [wav, "\"" + wav + "\""]);
+    assert.equal(live.tracks[2].slots[2].clip.data.file_path, wav);
+    assert.equal(live.errors.length, 1, "the first, unquoted call failed the way Live fails: silently");
+});
+
+test("a WAV path with spaces that Live cannot load: a clear error, nothing placed (the device falls back to drag and drop)", function () {
+    var live = sessionSet({ audioPaths: "broken" });
+    var ctx = Live.readContext(live.api, "new", "live_set tracks 2");
+    assert.throws(function () {
+        Live.placeResult(live.api, "/Users/me/My Music/x.wav", ctx.source, "live_set tracks 2", "n", 0);
+    }, /path has spaces.*--output-dir/);
+    assert.equal(live.tracks[2].slots[2].clip, null);
+    // A path without spaces is unaffected by the same Live.
+    Live.placeResult(live.api, "/Users/me/ditto_live_out/x.wav", ctx.source, "live_set tracks 2", "n", 0);
+    assert.equal(live.tracks[2].slots[2].clip.data.file_path, "/Users/me/ditto_live_out/x.wav");
+});
+
+test("arrangement placement checks the clip appeared and quotes a spaced path too", function () {
+    var live = fakeLive({
+        audioPaths: "split", detail: { track: 0, arrangement: 0 },
+        tracks: [{ name: "Lead", midi: true, arrangement: [{ midi: true, notes: NOTES, looping: false, loop_start: 0, loop_end: 8,
+            start_marker: 0, end_marker: 8, start_time: 8, end_time: 16 }] }, { name: "Out", midi: false }]
+    });
+    var ctx = Live.readContext(live.api, "new", "live_set tracks 1");
+    Live.placeResult(live.api, "/a b/c.wav", ctx.source, "live_set tracks 1", "x", 0);
+    assert.equal(live.tracks[1].arrangement.length, 1);
+    assert.equal(live.tracks[1].arrangement[0].data.file_path, "/a b/c.wav");
+    assert.equal(live.tracks[1].arrangement[0].data.start_time, 8);
 });

@@ -7,17 +7,26 @@
  * alias reports the alias as its path (only "id N" gives the canonical one). It implements only the
  * paths and members the device uses, and throws on anything else so a test notices.
  *
- * fakeLive(spec) -> {api(path), LiveAPI, calls, model}. spec:
+ * It also models what goes wrong in real sets:
+ *   - paths with spaces: spec.audioPaths "verbatim" (default: create_audio_clip takes its argument
+ *     whole), "split" (Live cuts the argument at its first space unless it is in double quotes, as
+ *     a public M4L runbook reports), "broken" (cut at a space even when quoted). A cut path names no
+ *     file: like Live, the call then creates nothing and only logs (model.errors), it does not throw;
+ *   - a reloaded set: reload(changes) gives the same set after saving and opening it again, where
+ *     every LOM id is new (ids do not survive a reload) and `changes` (spec keys) apply, e.g. a
+ *     track inserted before the others.
+ *
+ * fakeLive(spec) -> {api(path), LiveAPI, calls, tracks, param(name), errors, reload(changes)}. spec:
  *   version [12, 1, 0], tempo 120, device {track, index}, params [{name, min, max, value}],
  *   detail {track, slot} | {track, arrangement} | null, scenes (slot count),
- *   tracks [{name, midi, slots: {index: clip}, arrangement: [clip]}]
+ *   tracks [{name, midi, slots: {index: clip}, arrangement: [clip]}], audioPaths, idBase (first id)
  *   clip: {midi, notes, looping, loop_start, loop_end, start_marker, end_marker, start_time,
  *          end_time, file_path, envelopes: {paramName: function(beat) -> value}}
  */
 "use strict";
 
 function fakeLive(spec) {
-    var nextId = 1, byId = {}, calls = [];
+    var nextId = spec.idBase || 1, byId = {}, calls = [], errors = [];
     var version = spec.version || [12, 1, 0];
 
     function node(path, kind, data) {
@@ -170,6 +179,18 @@ function fakeLive(spec) {
         throw new Error("fake LiveAPI: no list " + n.kind + "." + child);
     }
 
+    // The path create_audio_clip ends up with, or null when Live would not find the file.
+    function audioPathAsLiveReadsIt(arg) {
+        var mode = spec.audioPaths || "verbatim", quoted = /^".*"$/.test(arg);
+        if (mode === "verbatim") {
+            return arg;
+        }
+        if (mode === "split" && quoted) {
+            return arg.slice(1, -1);
+        }
+        return /\s/.test(arg) || quoted ? null : arg;
+    }
+
     function callMethod(n, method, args) {
         calls.push({ path: n.path, method: method, args: args });
         if (n.kind === "app" && /^get_(major|minor|bugfix)_version$/.test(method)) {
@@ -212,6 +233,12 @@ function fakeLive(spec) {
             if (!versionAtLeast([12, 0, 5])) {
                 throw new Error("create_audio_clip: no such function in Live " + version.join("."));
             }
+            var file = audioPathAsLiveReadsIt(String(args[0]));
+            if (file === null) {
+                errors.push("create_audio_clip: file not found: " + String(args[0]).split(" ")[0]);
+                return ["id", 0];
+            }
+            args = [file].concat(args.slice(1));
             var t = n.kind === "track" ? n : tracks[Number(/tracks (\d+)/.exec(n.path)[1])];
             if (t.data.midi) {
                 throw new Error("create_audio_clip: not an audio track");
@@ -269,8 +296,13 @@ function fakeLive(spec) {
         LiveAPI: LiveAPI,
         api: function (path) { return new LiveAPI(path); },
         calls: calls,
+        errors: errors,
         tracks: tracks,
-        param: paramByName
+        param: paramByName,
+        // The set saved and opened again: new ids for everything, then `changes` to the spec.
+        reload: function (changes) {
+            return fakeLive(Object.assign({}, spec, changes || {}, { idBase: nextId + 1000 }));
+        }
     };
 }
 
@@ -304,3 +336,19 @@ function fakeClock() {
 }
 
 module.exports = { fakeLive: fakeLive, fakeClock: fakeClock };
+
+/*
+ * A reply's arguments as the server sends them: `args` (table order) padded with "" / 0 up to the
+ * table's argument count, so a test's hand-written reply stays valid when the table gives a reply
+ * a new trailing argument (the device decodes replies strictly by the table).
+ */
+function padReply(table, address, args) {
+    var spec = table.messages.filter(function (m) { return m.address === address; })[0];
+    var out = (args || []).slice();
+    while (spec && out.length < spec.args.length) {
+        out.push(spec.args[out.length].type === "s" ? "" : 0);
+    }
+    return out;
+}
+
+module.exports.padReply = padReply;

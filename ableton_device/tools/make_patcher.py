@@ -9,6 +9,9 @@ re-output their value on a bang (dial, number boxes, menus); settings that arriv
 kept by the js and applied at init. Controls -> [prepend <setting>] -> js. js outlet 0 -> udpsend
 (OSC + host/port), outlet 1 -> [route ...] -> the UI objects, outlet 2 -> udpreceive (port).
 udpreceive -> [deferlow] -> js, so Live is only touched from the low-priority thread.
+MIDI passes through unchanged: midiin -> midiout (a MIDI effect that does not pass MIDI on silences
+its track). What is saved with the set beyond the Live parameters (target track, server host,
+caption) lives in blob pattr objects: js -> [route store_*] -> pattr, pattr -> [prepend restore_*] -> js.
 """
 
 from __future__ import annotations
@@ -60,6 +63,16 @@ class Patcher:
              "parameter_invisible": visibility, **valueof}
         oid = self.box(maxclass, rect, ins, outs, outtypes, pres, parameter_enable=1, varname=name.replace(" ", "_"),
                        saved_attribute_attributes={"valueof": v})
+        self.parameters[oid] = [name, name[:12], 0]
+        return oid
+
+    def stored(self, name: str, varname: str, rect: list[float]) -> str:
+        """A pattr in parameter mode holding a blob (any atoms), stored with the set, never automated."""
+        v = {"parameter_longname": name, "parameter_shortname": name[:12], "parameter_type": 3,
+             "parameter_invisible": 1}
+        oid = self.obj("pattr @parameter_enable 1", rect, 1, 3, ["", "", ""], varname=varname,
+                       saved_attribute_attributes={"valueof": v},
+                       saved_object_attributes={"parameter_enable": 1, "parameter_mappable": 0})
         self.parameters[oid] = [name, name[:12], 0]
         return oid
 
@@ -177,14 +190,34 @@ def build() -> dict:
     p.line(recv, 0, defer)
     p.line(defer, 0, js)
 
+    # MIDI passes through: the instrument after this device still gets the clip's and the player's notes.
+    midi_in = p.obj("midiin", [800, 20, 50, 22], 1, 1, ["int"])
+    midi_out = p.obj("midiout", [800, 60, 55, 22], 1, 0)
+    p.line(midi_in, 0, midi_out)
+
+    # The server's state (not running / connected / warming up / ready), kept current by the js.
+    server = p.box("comment", [350, 620, 220, 18], 1, 0, pres=[6, 134, 222, 16], text="Server: checking...",
+                   fontsize=9.0, varname="server_state")
+
+    # Saved with the set: pattr (blob) <- [route store_*] <- js, and pattr -> [prepend restore_*] -> js.
+    stores = {}
+    for k, (name, key) in enumerate([("Target Track", "target"), ("Server Host", "host"), ("Caption", "caption")]):
+        pat = p.stored(name, f"saved_{key}", [800, 120 + 60 * k, 140, 22])
+        back = p.obj(f"prepend restore_{key}", [800, 150 + 60 * k, 130, 22], 1, 1)
+        p.line(pat, 0, back)
+        p.line(back, 0, js)
+        stores[key] = pat
+
     # UI feedback from the js.
-    targets = ["status", "progress", "path", "tracks", "generate_active", "cancel_active", "reveal"]
+    targets = ["status", "progress", "path", "tracks", "generate_active", "cancel_active", "reveal", "server",
+               "store_target", "store_host", "store_caption", "host_text", "caption_text"]
     route = p.obj("route " + " ".join(targets), [250, 450, 400, 22], 2, len(targets) + 1)
     p.line(js, 1, route)
     act_gen = p.obj("prepend active", [420, 480, 90, 22], 1, 1)
     act_can = p.obj("prepend active", [520, 480, 90, 22], 1, 1)
     launch = p.box("message", [620, 480, 160, 22], 2, 1, text=";\rmax launchbrowser $1")
-    for i, dst in enumerate([status, progress, path, tracks, act_gen, act_can, launch]):
+    for i, dst in enumerate([status, progress, path, tracks, act_gen, act_can, launch, server, stores["target"],
+                             stores["host"], stores["caption"], host, caption]):
         p.line(route, i, dst)
     p.line(act_gen, 0, buttons[0])
     p.line(act_can, 0, buttons[1])

@@ -68,3 +68,31 @@ def test_missing_js_beside_the_device_is_an_error(built, build_amxd, tmp_path):
     _, patcher = build_amxd.parse_amxd(built[0].read_bytes())
     with pytest.raises(build_amxd.AmxdError, match="not in"):
         build_amxd.check_patcher(patcher, tmp_path)
+
+
+def test_build_refuses_a_patcher_without_midi_passthrough(built, build_amxd):
+    amxd, out = built
+    _, patcher = build_amxd.parse_amxd(amxd.read_bytes())
+    boxes = {b["box"]["id"]: b["box"] for b in patcher["patcher"]["boxes"]}
+    silent = json.loads(json.dumps(patcher))
+    silent["patcher"]["lines"] = [ln for ln in silent["patcher"]["lines"]
+                                  if boxes[ln["patchline"]["source"][0]].get("text") != "midiin"]
+    with pytest.raises(build_amxd.AmxdError, match="midiin -> midiout"):
+        build_amxd.check_patcher(silent, out)
+
+
+def test_prebuilt_device_is_byte_identical_to_a_fresh_build(built, build_amxd):
+    """The committed device is what the sources build (else: build_amxd.py --out ableton_device/prebuilt)."""
+    _, out = built
+    for name in ("DittoLive.amxd", build_amxd.JS_NAME):
+        committed = (build_amxd.PREBUILT / name).read_bytes()
+        assert committed == (out / name).read_bytes(), (
+            f"prebuilt/{name} is stale: run `python3 ableton_device/build_amxd.py --out ableton_device/prebuilt`")
+
+
+def test_build_is_deterministic(built, build_amxd, tmp_path):
+    _, out = built
+    again = build_amxd.build(tmp_path)
+    assert again.read_bytes() == (out / "DittoLive.amxd").read_bytes()
+    assert (tmp_path / build_amxd.JS_NAME).read_bytes() == (out / build_amxd.JS_NAME).read_bytes()
+    assert b"\r\n" not in again.read_bytes()
