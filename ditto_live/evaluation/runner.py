@@ -1,12 +1,11 @@
 """Running one evaluation case under one method setting, and measuring what came out.
 
-A case's job goes through the same target building as every other front end (``ditto_live.targets``);
-the optimisation and decoding call the engine directly so that one optimised x_T* can be decoded with
-several T (Figure 5 and Table 2 vary T at a fixed optimisation) and so the timings hold only the
-method's own work: ITO plus decoding, on the same initial noise for every method. The student's
-sampling noise is one seed per case too (``draw_noise_seed``): the M-step surrogate uses it and every T
-decodes with it, so M = T decodes exactly what was optimised and the unoptimised row differs from the
-optimised ones only in x_T. Adherence is measured
+A case's job goes through the pipeline's own steps (``ditto_live.pipeline``: plan, window noise,
+optimise, decode, vocode) one at a time, so that one optimised x_T* can be decoded with several T
+(Figure 5 and Table 2 vary T at a fixed optimisation) and so the timings hold only the method's own
+work: ITO plus decoding, on the same initial noise for every method. The student's sampling noise is
+one seed per case too: the M-step surrogate uses it and every T decodes with it, so M = T decodes
+exactly what was optimised and the unoptimised row differs from the optimised ones only in x_T. Adherence is measured
 on the vocoded audio with librosa (``ditto_live.metrics``); quality and text relevance in the embedding
 of the project's text-audio model.
 """
@@ -24,22 +23,16 @@ from torch import Tensor
 
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.conditioning import Cond
-from ditto_live.engine.controls import DEFAULT_STEPS, loss_function
-from ditto_live.engine.ito import (
-    ditto2_decode,
-    ditto2_optimise,
-    ditto_decode,
-    ditto_optimise,
-    draw_noise_seed,
-)
+from ditto_live.engine.controls import loss_function
 from ditto_live.evaluation.cases import Case
 from ditto_live.jobspec import parse_job
 from ditto_live.measure import measure_controls
-from ditto_live.targets import ClipTarget, TextModel, build_targets, encode_tags, window_controls
+from ditto_live.pipeline import Backends, Engine, decode, optimise, plan_job, vocode, window_noise
+from ditto_live.targets import ClipTarget, TextModel, window_controls
 
 log = logging.getLogger(__name__)
 
-DITTO_SAMPLING_STEPS = 20  # DITTO optimises through and decodes with the 20-step DDIM chain
+DITTO_SAMPLING_STEPS = 20  # DITTO optimises through and decodes with the 20-step DDIM chain (the row's label)
 
 
 @dataclass(frozen=True)
@@ -153,7 +146,9 @@ def _sync(device: torch.device) -> None:
 
 def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, device: str, allowed_roots: tuple[str, ...],
              steps: int = 0, lr: float = 5e-3, keep_audio: bool = False) -> list[Generation]:
-    """Optimise (unless the setting says not to) and decode ``case`` under ``setting``, once per T."""
+    """Optimise (unless the setting says not to) and decode ``case`` under ``setting``, once per T, through
+    the pipeline's own steps (``ditto_live.pipeline``): the same targets, x_T, noise seed, optimisation and
+    decoding as a job, so the unoptimised row differs from the optimised ones only in the optimisation."""
     mel = bundle.mel_config
     dev = torch.device(device)
     job = {**case.job, "model": bundle.name, "method": setting.method, "student": setting.student,
@@ -161,29 +156,20 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     if setting.null_tags:
         job["tags"] = {}
     spec = parse_job(job)
-    front = embedder.front
-    frames = mel.frames
-    targets = build_targets(spec, mel, frames, allowed_roots, front)
-    controls = window_controls(targets, mel, 0, frames, embedder.text_model)
-    tags = torch.zeros(4, dtype=torch.long) if setting.null_tags else encode_tags(spec, bundle.tags)
-    cond = Cond(tags[None].to(dev), w=spec.cfg)
-    gen = torch.Generator(device=dev).manual_seed(spec.seed)
-    x_T = torch.randn(1, 1, mel.n_mels, frames, generator=gen, device=dev)  # [1, 1, F, N]
-    noise_seed = draw_noise_seed(gen)  # the student's sampling noise: the M-step surrogate's and every decode's
-    model = bundle.base if setting.method == "ditto" else bundle.student(setting.student)
-    k = spec.steps or max((DEFAULT_STEPS[t.kind] for t in targets), default=0)
+    plan = plan_job(spec, bundle, device, allowed_roots, embedder.front, lambda: embedder.text_model)
+    if setting.null_tags:
+        plan.tags = torch.zeros(4, dtype=torch.long, device=dev)
+    controls = window_controls(plan.targets, mel, 0, plan.frames, plan.text_model, device=device)
+    x_T, noise_seed = window_noise(spec.seed, 0, 1, mel, device)  # [1, 1, F, N] and the student's noise seed
+    cond = Cond(plan.tags[None], w=spec.cfg)
 
     _sync(dev)
     start = time.perf_counter()
     x_star, before, after, k_run, decode_seed = x_T, {}, {}, 0, noise_seed
-    if setting.optimise and controls and k > 0:
-        loss = loss_function(controls)
-        if setting.method == "ditto":
-            res = ditto_optimise(model, x_T, cond, loss, k, spec.lr, sampling_steps=DITTO_SAMPLING_STEPS)
-        else:
-            res = ditto2_optimise(model, x_T, cond, loss, k, spec.lr, spec.surrogate, student_kind=setting.student,
-                                  gamma=spec.gamma, noise_seed=noise_seed)
-            decode_seed = res.noise_seed  # T = M decodes exactly the surrogate's output at x_T*
+    if setting.optimise and controls and plan.steps > 0:
+        engine = Engine(device, autocast=False, backends=Backends("eager", device))
+        res, _, _ = optimise(plan, engine, x_T, cond, loss_function(controls), noise_seed)
+        decode_seed = res.noise_seed if res.noise_seed is not None else noise_seed  # M = T: the surrogate's x0
         x_star, before, after, k_run = res.x_T, res.initial_losses, res.losses, res.steps_run
     _sync(dev)
     optimise_s = time.perf_counter() - start
@@ -191,18 +177,13 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     out = []
     for T in setting.decodes():
         start = time.perf_counter()
-        if setting.method == "ditto":
-            x0 = ditto_decode(model, x_star, cond, DITTO_SAMPLING_STEPS)
-        else:
-            x0 = ditto2_decode(model, x_star, cond, T, spec.gamma, setting.student, noise_seed=decode_seed)
-        x0 = x0.clamp(-1, 1)
+        x0 = decode(plan, x_star, cond, decode_seed, T)
         _sync(dev)
         decode_s = time.perf_counter() - start
         start = time.perf_counter()
-        with torch.no_grad():
-            audio = bundle.mel_to_wav(x0.float())[0].cpu().numpy()
+        audio = vocode(bundle, x0[0])
         vocode_s = time.perf_counter() - start
-        measured = control_metrics(targets, audio, mel.sample_rate, front, mel.min_db, mel.max_db)
+        measured = control_metrics(plan.targets, audio, mel.sample_rate, embedder.front, mel.min_db, mel.max_db)
         emb = embedder.audio(audio)[0]
         clap = float(emb @ embedder.text([case.caption])[0])
         out.append(Generation(case.task, case.index, setting.label, T, optimise_s, decode_s, vocode_s, k_run,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ditto_live import pipeline
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.evaluation import runner
 from ditto_live.evaluation.cases import load_test_split, make_cases
@@ -18,11 +19,12 @@ from .conftest import MEL, narrow_bundle
 
 
 class Spy:
-    """Records the runner's loss functions and every DITTO-2 decode (its T, noise seed and raw output)."""
+    """Records the runner's loss functions, every DITTO-2 optimisation's starting x_T and every DITTO-2
+    decode (its x_T, T, noise seed and raw output)."""
 
     def __init__(self, monkeypatch):
-        self.losses, self.decodes = [], []
-        real_loss, real_decode = runner.loss_function, runner.ditto2_decode
+        self.losses, self.decodes, self.starts = [], [], []
+        real_loss, real_decode, real_optimise = runner.loss_function, pipeline.ditto2_decode, pipeline.ditto2_optimise
 
         def loss_function(controls):
             fn = real_loss(controls)
@@ -31,11 +33,17 @@ class Spy:
 
         def ditto2_decode(*args, **kwargs):
             x0 = real_decode(*args, **kwargs)
-            self.decodes.append({"T": args[3], "noise_seed": kwargs.get("noise_seed"), "x0": x0.clone()})
+            self.decodes.append({"x_T": args[1].clone(), "T": args[3], "noise_seed": kwargs.get("noise_seed"),
+                                 "x0": x0.clone()})
             return x0
 
+        def ditto2_optimise(*args, **kwargs):
+            self.starts.append(args[1].clone())
+            return real_optimise(*args, **kwargs)
+
         monkeypatch.setattr(runner, "loss_function", loss_function)
-        monkeypatch.setattr(runner, "ditto2_decode", ditto2_decode)
+        monkeypatch.setattr(pipeline, "ditto2_decode", ditto2_decode)
+        monkeypatch.setattr(pipeline, "ditto2_optimise", ditto2_optimise)
 
 
 @pytest.fixture
@@ -65,7 +73,8 @@ def test_m_equals_t_decodes_the_x0_whose_loss_the_optimisation_reported(intensit
     assert gens[0].loss_after != gens[0].loss_before  # the optimisation moved: the match is not trivial
 
 
-def test_every_setting_of_a_case_decodes_with_one_noise_seed(intensity_case, monkeypatch):
+def test_every_setting_of_a_case_decodes_with_one_noise_seed_and_the_unoptimised_row_decodes_its_x_T(
+        intensity_case, monkeypatch):
     bundle, case, embedder, roots = intensity_case
     spy = Spy(monkeypatch)
     for setting in (Setting("CTM M=1", "ditto2", "ctm", "1", (2,)), Setting("CTM M=2", "ditto2", "ctm", "2", (2,)),
@@ -73,3 +82,6 @@ def test_every_setting_of_a_case_decodes_with_one_noise_seed(intensity_case, mon
         run_case(bundle, case, setting, embedder, "cpu", roots, steps=2)
     seeds = [d["noise_seed"] for d in spy.decodes]
     assert len(seeds) == 4 and seeds[0] is not None and len(set(seeds)) == 1, seeds
+    assert len(spy.starts) == 3 and all(torch.equal(x, spy.starts[0]) for x in spy.starts)  # one x_T per case
+    assert torch.equal(spy.decodes[-1]["x_T"], spy.starts[0])  # the unoptimised row decodes that same x_T
+    assert not torch.equal(spy.decodes[0]["x_T"], spy.starts[0])  # (an optimised row decodes x_T*)
