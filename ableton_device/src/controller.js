@@ -47,9 +47,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
         };
         var state = "idle", job = null, timer = null;
         var tracks = [], targetId = 0, lastWav = "";
-        var savedTarget = null; // the target reference saved with the set ({index, name}) or null
-        var targetNote = ""; // why the target is not the saved one (shown with Ready)
-        var fallback = false; // the target is a stand-in for a saved track that is gone: never saved
+        var target = Persist.targetKeeper(function (atoms) { ui(["store_target"].concat(atoms)); });
         var link = Link.create({
             send: send, subscribe: subscribe, ui: ui, clock: deps.clock, version: proto.version,
             name: serverName, timeoutMs: function () { return s.ackTimeoutMs; }, onStatus: onServerStatus
@@ -120,29 +118,6 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             return "";
         }
 
-        // Save the target reference with the set (via pattr) when it differs from what is saved.
-        function storeTarget(track) {
-            var ref = Persist.refOf(track);
-            if (!Persist.sameRef(ref, savedTarget)) {
-                savedTarget = ref;
-                ui(["store_target"].concat(Persist.encodeTarget(ref)));
-            }
-        }
-
-        // Position in `tracks` of the current target: its LOM id (this session), else the saved reference.
-        function chooseTarget() {
-            for (var i = 0; i < tracks.length; i++) {
-                if (tracks[i].id === targetId) {
-                    return i;
-                }
-            }
-            var found = savedTarget ? Persist.resolveTarget(tracks, savedTarget) : { at: 0, how: "default" };
-            fallback = found.how === "missing";
-            targetNote = fallback ? "The saved target track '" + savedTarget.name + "' is gone: using '"
-                + tracks[0].name + "'." : "";
-            return fallback ? 0 : found.at;
-        }
-
         function refreshTracks() {
             tracks = Live.audioTracks(deps.api);
             ui(["tracks", "clear"]);
@@ -154,12 +129,10 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             for (var i = 0; i < tracks.length; i++) {
                 ui(["tracks", "append", tracks[i].name]);
             }
-            var chosen = chooseTarget();
+            var chosen = target.choose(tracks, targetId);
             targetId = tracks[chosen].id;
             ui(["tracks", "set", chosen]);
-            if (savedTarget && !fallback) {
-                storeTarget(tracks[chosen]); // follows a rename or a move of the chosen track
-            }
+            target.follow(tracks[chosen]); // a rename or a move of the chosen track is saved
         }
 
         function init() {
@@ -176,7 +149,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             }
             var place = Live.canCreateAudioClips(v) ? "results land on the target track"
                 : "results are shown for drag and drop (Live 12.0.5+ places them)";
-            status("Ready (Live " + v.join(".") + "): " + place + "." + (targetNote ? " " + targetNote : ""));
+            status("Ready (Live " + v.join(".") + "): " + place + "." + (target.note() ? " " + target.note() : ""));
             link.check(false);
         }
 
@@ -192,8 +165,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 var t = tracks[Math.round(value)];
                 targetId = t ? t.id : 0;
                 if (t) {
-                    fallback = false;
-                    storeTarget(t);
+                    target.pick(t);
                 }
                 return;
             }
@@ -221,7 +193,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
          */
         function restore(name, atoms) {
             if (name === "target") {
-                savedTarget = Persist.decodeTarget(atoms) || savedTarget;
+                target.restore(atoms);
                 targetId = 0; // LOM ids change across reloads: resolve by the reference
                 if (tracks.length) {
                     refreshTracks();
@@ -441,7 +413,8 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 return true;
             }
             if (address === "/ditto/error") {
-                if (state === "submitting") {
+                // A refused status request (rate limit) is about the link's checks, not our job.
+                if (state === "submitting" && !/^status/.test(r.message)) {
                     fail("the server rejected the request (" + r.code + "): " + r.message);
                 }
                 return true;

@@ -92,7 +92,58 @@ var DittoPersist = (function () {
         return { at: -1, how: "missing" };
     }
 
+    /*
+     * The target choice across a session and reloads. store(atoms) writes the reference to its pattr.
+     *   restore(atoms)        the saved reference, as its pattr outputs it
+     *   choose(tracks, id)    position in tracks of the target: the track with LOM id `id` (this
+     *                         session), else the saved reference, else 0 (a stand-in, see note())
+     *   follow(track)         the chosen track, after choose(): saved again if renamed or moved,
+     *                         never when it is a stand-in for a saved track that is gone
+     *   pick(track)           the producer chose track in the menu: save it
+     *   note()                why the target is not the saved one ("" when it is)
+     */
+    function targetKeeper(store) {
+        var saved = null, standIn = false, why = "";
+
+        function save(track) {
+            var ref = refOf(track);
+            if (!sameRef(ref, saved)) {
+                saved = ref;
+                store(encodeTarget(ref));
+            }
+        }
+
+        function choose(tracks, id) {
+            for (var i = 0; i < tracks.length; i++) {
+                if (tracks[i].id === id) {
+                    return i;
+                }
+            }
+            var found = saved ? resolveTarget(tracks, saved) : { at: 0, how: "default" };
+            standIn = found.how === "missing";
+            why = standIn ? "The saved target track '" + saved.name + "' is gone: using '" + tracks[0].name + "'." : "";
+            return standIn ? 0 : found.at;
+        }
+
+        return {
+            restore: function (atoms) { saved = decodeTarget(atoms) || saved; },
+            choose: choose,
+            follow: function (track) {
+                if (saved && !standIn) {
+                    save(track);
+                }
+            },
+            pick: function (track) {
+                standIn = false;
+                why = "";
+                save(track);
+            },
+            note: function () { return why; }
+        };
+    }
+
     return {
+        targetKeeper: targetKeeper,
         decodeTarget: decodeTarget,
         encodeTarget: encodeTarget,
         decodeText: decodeText,

@@ -252,3 +252,40 @@ test("removing the device cancels its job, unsubscribes and leaves no timer", fu
     assert.deepEqual(sentTo(r, "/ditto/client/unsubscribe"), [["/ditto/client/unsubscribe", 9011]]);
     assert.equal(r.clock.pending(), 0);
 });
+
+test("Cancel while the envelope is still being read: nothing is sent, the device is idle at once", function () {
+    var r = rig({ tracks: [{ name: "Melody", midi: true, slots: { 0: { midi: true, looping: true, loop_start: 0, loop_end: 8,
+        start_marker: 0, end_marker: 8, notes: [{ pitch: 60, start_time: 0, duration: 2 }],
+        envelopes: { Intensity: function (b) { return -30 + b; } } } } }, { name: "Out", midi: false }] });
+    r.ctl.generate();
+    assert.equal(r.ctl.state(), "reading");
+    assert.deepEqual(r.active(), [0, 1], "Generate greyed, Cancel live while reading");
+    r.ctl.cancel();
+    assert.equal(r.ctl.state(), "idle");
+    assert.equal(r.status(), "Cancelled.");
+    r.clock.advance(1000);
+    assert.equal(sentTo(r, "/ditto/job/submit").length, 0);
+    r.ctl.generate();
+    r.clock.advance(1000);
+    assert.equal(sentTo(r, "/ditto/job/submit").length, 1, "the next Generate reads and sends");
+});
+
+test("a WAV path with spaces that Live will not load: the device reports the drag-and-drop fallback and shows the file", function () {
+    var r = rig({ audioPaths: "broken" });
+    r.ctl.generate();
+    r.ctl.onMessage("/ditto/job/done", ["job1", "/Users/Jo Smith/ditto_live_out/live-1.wav", "{}"]);
+    assert.equal(r.ctl.state(), "idle");
+    assert.match(r.status(), /^Done, but Live would not place the clip \(Live could not load a WAV whose path has spaces/);
+    assert.match(r.status(), /--output-dir on a folder without spaces\): drag the file below into a track\.$/);
+    assert.deepEqual(r.last("path"), ["set", "/Users/Jo Smith/ditto_live_out/live-1.wav"]);
+    assert.deepEqual(r.active(), [1, 0]);
+});
+
+test("a refused status request (rate limit) does not fail a job waiting for its accepted reply", function () {
+    var r = rig();
+    r.ctl.generate();
+    r.ctl.onMessage("/ditto/error", ["busy", "status: at most 4 a second per client (server.status_per_s); 1 refused"]);
+    assert.equal(r.ctl.state(), "submitting");
+    r.ctl.onMessage("/ditto/error", ["bad_request", "datagram of 9000 bytes"]);
+    assert.equal(r.ctl.state(), "idle");
+});
