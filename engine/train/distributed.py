@@ -25,6 +25,7 @@ W' ranks gives rank r < W the state of rank r and seeds the others afresh (see `
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ def rank_seed(seed: int, rank: int) -> int:
     if rank == 0:
         return seed
     digest = hashlib.sha1(f"{seed}/{rank}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
+    return int.from_bytes(digest[:4], "big")  # 32 bits: batch_indices multiplies it by ~1e6
 
 
 def local_batch(batch: int, world: int) -> int:
@@ -150,7 +151,8 @@ def wrap(model: nn.Module) -> nn.Module:
         return model
     device = next(model.parameters()).device
     ids = [device.index] if device.type == "cuda" else None
-    return DDP(model, device_ids=ids, broadcast_buffers=False)
+    newer = "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+    return DDP(model, device_ids=ids, **{"forward_sync_buffers" if newer else "broadcast_buffers": False})
 
 
 # ---------------------------------------------------------------------------------------------
