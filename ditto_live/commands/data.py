@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="comma list of bach,essen,oneill,palestrina,ryans (default: the first four)")
     b.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: pretty_midi's TimGM6mb)")
     b.add_argument("--seed", type=int, default=0, help="selects works and every arrangement choice")
-    b.add_argument("--workers", type=int, default=1, help="render processes (default 1)")
+    b.add_argument("--workers", type=int, default=0,
+                   help="render processes (default 0: one per core; the corpus does not depend on it)")
     b.add_argument("--presets", type=_csv, default=("tiny", "paper"), help="mel presets to store (default tiny,paper)")
     b.add_argument("--max-windows-per-work", type=int, default=8, help="cap per work (default 8)")
     b.add_argument("--audio-dir", metavar="DIR", help="build from your own audio files instead of scores")
@@ -46,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     for p in args.presets:
         if p not in PRESETS:
             raise UsageError(f"unknown mel preset {p!r}; known: {', '.join(PRESETS)}")
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 (one per core) or more")
     if args.audio_dir or args.tags:
         if not (args.audio_dir and args.tags):
             raise UsageError("--audio-dir and --tags go together")

@@ -7,8 +7,10 @@ hours of kept windows are reached. Each work's random choices come from a genera
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ class BuildConfig:
     sources: tuple[str, ...] = DEFAULT_SOURCES  # music21 collections to draw from
     soundfont: str | None = None  # .sf2 file; None: pretty_midi's TimGM6mb.sf2
     seed: int = 0  # selects works order and every arrangement choice
-    workers: int = 1  # render processes (1: in this process)
+    workers: int = 1  # render processes (1: in this process; 0: one per core, ``render_processes``)
     presets: tuple[str, ...] = ("tiny", "paper")  # mel presets stored for every window
     max_windows_per_work: int = 8  # cap so long Mass movements do not crowd out the rest
     sample_rate: int = 22050  # model rate
@@ -71,6 +73,16 @@ def order_works(refs: list[WorkRef], seed: int) -> list[WorkRef]:
     for i in range(max((len(q) for q in queues), default=0)):
         out.extend(q[i] for q in queues if i < len(q))
     return out
+
+
+def render_processes(workers: int) -> int:
+    """The number of render processes: ``workers``, or with 0 one per core this process may use."""
+    if workers > 0:
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 _STATE: dict = {}  # per-process renderer and mel bank (built once per worker)
@@ -174,10 +186,12 @@ def build_corpus(cfg: BuildConfig, progress: bool = True) -> BuildStats:
     from ditto_live.data.shards import CorpusWriter
 
     t0 = time.time()
+    cfg = dataclasses.replace(cfg, workers=render_processes(cfg.workers))
     refs = list(cfg.works) if cfg.works is not None else list_works(cfg.sources)
     ordered = order_works(refs, cfg.seed)
     target = int(np.ceil(cfg.hours * 3600 * cfg.sample_rate / WINDOW))
-    log.info("%d works available; target %d windows (%.2f h)", len(ordered), target, cfg.hours)
+    log.info("%d works available; target %d windows (%.2f h); %d render process(es)", len(ordered), target,
+             cfg.hours, cfg.workers)
     stats = BuildStats()
     writer = CorpusWriter(cfg.out, cfg.presets, cfg.shard_size)
     bar = tqdm(total=target, unit="win", disable=not progress, desc="data build")

@@ -119,3 +119,14 @@ def test_worker_processes_build_the_same_corpus(abc_dir, tmp_path):
     for k in arr_1:
         for name in arr_1[k]:
             np.testing.assert_array_equal(arr_1[k][name], arr_2[k][name])
+
+
+def test_data_build_renders_with_one_process_per_core_by_default():
+    import os
+
+    from ditto_live.cli import build_parser
+    from ditto_live.data.build import render_processes
+
+    args = build_parser().parse_args(["data", "build", "--out", "x"])
+    assert args.workers == 0
+    assert render_processes(0) == len(os.sched_getaffinity(0)) and render_processes(3) == 3
