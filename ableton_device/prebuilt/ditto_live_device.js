@@ -1085,7 +1085,7 @@ var DittoPersist = (function () {
 
     /*
      * The target choice across a session and reloads. store(atoms) writes the reference to its pattr.
-     *   restore(atoms)        the saved reference, as its pattr outputs it
+     *   restore(atoms)        the saved reference, as its pattr outputs it; false when unchanged
      *   choose(tracks, id)    position in tracks of the target: the track with LOM id `id` (this
      *                         session), else the saved reference, else 0 (a stand-in, see note())
      *   follow(track)         the chosen track, after choose(): saved again if renamed or moved,
@@ -1117,7 +1117,15 @@ var DittoPersist = (function () {
         }
 
         return {
-            restore: function (atoms) { saved = decodeTarget(atoms) || saved; },
+            // Returns whether the saved reference changed (pattr echoes every value the js stores).
+            restore: function (atoms) {
+                var ref = decodeTarget(atoms);
+                if (!ref || sameRef(ref, saved)) {
+                    return false;
+                }
+                saved = ref;
+                return true;
+            },
             choose: choose,
             follow: function (track) {
                 if (saved && !standIn) {
@@ -1435,20 +1443,21 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
         /*
          * A value saved with the set, as its pattr outputs it while the device loads (atoms):
          * target [index, name], host [text], caption [text]. Restoring shows the value and does not
-         * write it back.
+         * write it back; pattr's echo of a value the js stored changes nothing.
          */
         function restore(name, atoms) {
             if (name === "target") {
-                target.restore(atoms);
-                targetId = 0; // LOM ids change across reloads: resolve by the reference
-                if (tracks.length) {
-                    refreshTracks();
+                if (target.restore(atoms)) {
+                    targetId = 0; // LOM ids change across reloads: resolve by the reference
+                    if (tracks.length) {
+                        refreshTracks();
+                    }
                 }
                 return;
             }
             var value = Persist.decodeText(atoms);
-            if (value === null || (name !== "host" && name !== "caption")) {
-                return;
+            if (value === null || (name !== "host" && name !== "caption") || value === s[name]) {
+                return; // nothing saved, or pattr echoing what the js just stored
             }
             if (name === "host") {
                 if (value !== s.host) {

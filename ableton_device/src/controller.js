@@ -189,20 +189,21 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
         /*
          * A value saved with the set, as its pattr outputs it while the device loads (atoms):
          * target [index, name], host [text], caption [text]. Restoring shows the value and does not
-         * write it back.
+         * write it back; pattr's echo of a value the js stored changes nothing.
          */
         function restore(name, atoms) {
             if (name === "target") {
-                target.restore(atoms);
-                targetId = 0; // LOM ids change across reloads: resolve by the reference
-                if (tracks.length) {
-                    refreshTracks();
+                if (target.restore(atoms)) {
+                    targetId = 0; // LOM ids change across reloads: resolve by the reference
+                    if (tracks.length) {
+                        refreshTracks();
+                    }
                 }
                 return;
             }
             var value = Persist.decodeText(atoms);
-            if (value === null || (name !== "host" && name !== "caption")) {
-                return;
+            if (value === null || (name !== "host" && name !== "caption") || value === s[name]) {
+                return; // nothing saved, or pattr echoing what the js just stored
             }
             if (name === "host") {
                 if (value !== s.host) {

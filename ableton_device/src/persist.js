@@ -94,7 +94,7 @@ var DittoPersist = (function () {
 
     /*
      * The target choice across a session and reloads. store(atoms) writes the reference to its pattr.
-     *   restore(atoms)        the saved reference, as its pattr outputs it
+     *   restore(atoms)        the saved reference, as its pattr outputs it; false when unchanged
      *   choose(tracks, id)    position in tracks of the target: the track with LOM id `id` (this
      *                         session), else the saved reference, else 0 (a stand-in, see note())
      *   follow(track)         the chosen track, after choose(): saved again if renamed or moved,
@@ -126,7 +126,15 @@ var DittoPersist = (function () {
         }
 
         return {
-            restore: function (atoms) { saved = decodeTarget(atoms) || saved; },
+            // Returns whether the saved reference changed (pattr echoes every value the js stores).
+            restore: function (atoms) {
+                var ref = decodeTarget(atoms);
+                if (!ref || sameRef(ref, saved)) {
+                    return false;
+                }
+                saved = ref;
+                return true;
+            },
             choose: choose,
             follow: function (track) {
                 if (saved && !standIn) {

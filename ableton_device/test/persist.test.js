@@ -95,6 +95,20 @@ test("a value saved after the device started (pattr output after init) still app
     assert.equal(chosenName(r), "B");
 });
 
+test("pattr's echo of each stored value (it outputs what it receives) changes nothing", function () {
+    var r = rigs.deviceRig(set([{ name: "A", midi: false }, { name: "B", midi: false }]));
+    r.ctl.set("target", 1);
+    r.ctl.set("host", "10.1.1.1");
+    r.ctl.set("caption", "airy");
+    var before = r.ui.length, net = r.net.length;
+    r.savedValues().forEach(function (kv) { r.ctl.restore(kv[0], kv[1]); });
+    assert.deepEqual(r.ui.slice(before), [], "no menu rebuild, no text reset, nothing stored again");
+    assert.equal(r.net.length, net, "udpsend is not reconfigured");
+    r.ctl.generate();
+    r.ctl.onMessage("/ditto/job/done", support.padReply(rigs.TABLE, "/ditto/job/done", ["job1", "/o/b.wav", "{}"]));
+    assert.equal(r.live.tracks[2].slots[0].clip.data.file_path, "/o/b.wav", "the chosen target is still B");
+});
+
 test("empty pattr values (nothing ever saved) restore nothing", function () {
     var r = reloadWith([["target", [0]], ["host", [0]], ["caption", []]], set([{ name: "A", midi: false }]));
     assert.equal(chosenName(r), "A");
