@@ -181,6 +181,10 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 ui(["store_caption", s.caption]);
             }
             if ((name === "host" || name === "port" || name === "reply_port") && s[keys[name]] !== old) {
+                if (name === "reply_port") {
+                    // The server keeps a few subscriptions per client: give the old port's back.
+                    send("/ditto/client/unsubscribe", { port: old });
+                }
                 configureNet();
                 link.check(false);
             }

@@ -223,11 +223,12 @@ test("Check server: pong reports the server up; silence reports how to start it"
     assert.match(r.status(), /ditto-live serve/);
 });
 
-test("changing the port reconfigures udpsend and re-subscribes", function () {
+test("changing the reply port reconfigures udpreceive, gives the old subscription back and subscribes the new one", function () {
     var r = rig();
     r.ctl.set("reply_port", 9123);
     assert.deepEqual(r.net.slice(-1)[0], ["udpreceive", "port", 9123]);
     assert.deepEqual(sentTo(r, "/ditto/client/subscribe").slice(-1)[0], ["/ditto/client/subscribe", 9123]);
+    assert.deepEqual(sentTo(r, "/ditto/client/unsubscribe"), [["/ditto/client/unsubscribe", 9011]], "the old port is given back");
 });
 
 test("Show file opens the result's folder as a file URL (POSIX and Windows paths)", function () {
