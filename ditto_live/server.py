@@ -292,7 +292,9 @@ class Server(LiveRequests):
         for s in senders:
             found = self._clients.all_subscribers() if s is None else [self._reply_target(s),
                                                                        *self._clients.subscribers_of(s)]
-            out += [t for t in found if t not in out]
+            for t in found:
+                if t not in out:
+                    out.append(t)
         return out
 
     def _send(self, to: list[Addr | None], address: str, args: list[Any]) -> None:

@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from ditto_live.config import AudioConfig, Config, EngineConfig, ServerConfig
+from ditto_live.config import AudioConfig, Config, ConfigError, EngineConfig, ServerConfig
 from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,11 @@ def server_config(cfg: Config, args: argparse.Namespace) -> ServerConfig:
         changes["allow"] = tuple(args.allow)
     if getattr(args, "allowed_roots", None):
         changes["allowed_roots"] = tuple(args.allowed_roots)
-    return dataclasses.replace(cfg.server, **changes)  # ServerConfig checks every value (ConfigError names it)
+    try:
+        return dataclasses.replace(cfg.server, **changes)  # ServerConfig checks every value
+    except ConfigError as exc:  # a flag's value out of range: say which setting and which flag
+        flags = [f"--{key.replace('_', '-')}" for key in changes if str(exc).startswith(f"server.{key} ")]
+        raise UsageError(f"{exc}{' (' + flags[0] + ')' if flags else ''}") from None
 
 
 def audio_config(cfg: Config, args: argparse.Namespace) -> AudioConfig:

@@ -1,5 +1,6 @@
-"""A non-Python OSC client (liblo's oscsend and oscdump, from Debian's liblo-tools) subscribes,
-submits a job and receives accepted, progress and done with a WAV that exists."""
+"""A non-Python OSC client (liblo's oscsend and oscdump, from Debian's liblo-tools) pings, submits a job
+and receives accepted, progress and done with a WAV that exists. Each oscsend is a new
+client (a new source port), so the server is told a reply port (`serve --reply-port`), where oscdump listens."""
 
 from __future__ import annotations
 
@@ -57,17 +58,16 @@ class LineReader:
 
 
 def test_oscsend_submits_a_job_and_oscdump_receives_done(make_server):
-    server = make_server()
     dump_port = free_udp_port()
+    server = make_server(reply_port=dump_port)  # each oscsend is a new client: replies go to the reply port
     dump = subprocess.Popen(["oscdump", "-L", str(dump_port)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     reader = LineReader(dump)
     try:
         time.sleep(0.3)  # let oscdump bind
         port = server.address[1]
-        oscsend(port, "/ditto/client/subscribe", "i", str(dump_port))
-        reader.until(r"/ditto/client/subscribed", 5)
         oscsend(port, "/ditto/server/ping", "s", "from-liblo")
+        reader.until(r"/ditto/server/pong", 5)
         oscsend(port, "/ditto/job/submit", "ss", "liblo-1", job_json(name="liblo"))
         lines = reader.until(r"/ditto/job/(done|error)", 10)
     finally:
@@ -75,7 +75,7 @@ def test_oscsend_submits_a_job_and_oscdump_receives_done(make_server):
         dump.wait(5)
     text = "\n".join(lines)
     assert re.search(r'/ditto/server/pong si "from-liblo" 1', text), text
-    assert '/ditto/job/accepted si "liblo-1"' in text
+    assert re.search(r'/ditto/job/accepted sis "liblo-1" 0 "[0-9a-f]{16}"', text), text  # with its cancel token
     assert "/ditto/job/progress" in text
     done = next(line for line in lines if "/ditto/job/done" in line)
     assert "/ditto/job/done sss" in done, done

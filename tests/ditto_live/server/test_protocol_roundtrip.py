@@ -19,8 +19,10 @@ EXAMPLES = {
     "/ditto/job/submit": ["rt-submit", job_json()],
     "/ditto/job/chunk": ["rt-chunk", 0, 1, job_json()],
     "/ditto/job/cancel": ["rt-nothing"],
+    "/ditto/job/revoke": ["rt-nothing", "0" * 16],
     "/ditto/job/status": ["rt-nothing"],
-    "/ditto/control/set": ["intensity", 0.7],
+    "/ditto/control/set": ["intensity", -18.0],
+    "/ditto/control/reset": ["cfg"],
     "/ditto/stream/start": [job_json()],
     "/ditto/stream/stop": [],
     "/ditto/midi/take": ["rt-take", ""],
@@ -54,7 +56,7 @@ def test_request_is_answered_with_a_reply_its_row_names(row, make_server, client
     first = client.expect(lambda m: True)
     assert first.address in row.replies, (row.address, first)
     assert_matches_row(first)
-    if "/ditto/job/done" in row.replies and row.address != "/ditto/job/cancel":
+    if "/ditto/job/done" in row.replies and row.address not in ("/ditto/job/cancel", "/ditto/job/revoke"):
         done = client.terminal(args[0])
         assert done.address == "/ditto/job/done"
         assert_matches_row(done)
@@ -83,5 +85,5 @@ def test_every_reply_row_is_produced_and_typed_as_declared(make_server, client_f
     for m in client.seen:
         assert_matches_row(m)
     assert stream.current == "stopped" and len(stream.started_with) == 1
-    assert server.live_controls == {"intensity": pytest.approx(0.7)}
-    assert stream.controls == {"intensity": pytest.approx(0.7)}
+    assert server.live_controls == {"intensity": pytest.approx(-18.0)}
+    assert stream.controls == {"intensity": pytest.approx(-18.0)}
