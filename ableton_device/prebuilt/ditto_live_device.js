@@ -750,11 +750,15 @@ var DittoLive = (function (Clip) {
      * call again with the path in double quotes: a Live that splits its arguments at spaces takes a
      * quoted path whole. Throws a producer-readable Error when no clip appears.
      */
-    function createAudioClip(target, wav, extra, created) {
+    function createAudioClip(target, wav, extra, created) { // extra: [] (slot) or [beat] (track)
         var forms = hasSpace(wav) ? [wav, "\"" + wav + "\""] : [wav], lastError = null;
         for (var i = 0; i < forms.length; i++) {
             try {
-                target.call.apply(target, ["create_audio_clip", forms[i]].concat(extra));
+                if (extra.length) { // no apply(): LiveAPI.call is a native method
+                    target.call("create_audio_clip", forms[i], extra[0]);
+                } else {
+                    target.call("create_audio_clip", forms[i]);
+                }
             } catch (e) {
                 lastError = e;
             }
@@ -867,10 +871,15 @@ var DittoLink = (function () {
     function create(deps) {
         var state = "checking", misses = 0, answerTimer = null, beatTimer = null, token = 0;
         var pendingReport = false; // a manual check reports its outcome on the status line
+        var shown = "", stopped = false; // the server line's text; stop() was called (device removed)
 
         function show(next) {
             state = next;
-            deps.ui(["server", "set", "Server " + deps.name() + ": " + LABELS[next]]);
+            var text = "Server " + deps.name() + ": " + LABELS[next];
+            if (text !== shown) {
+                shown = text;
+                deps.ui(["server", "set", text]);
+            }
         }
 
         // A manual check's outcome on the status line; final: the last word of this check.
@@ -917,13 +926,14 @@ var DittoLink = (function () {
 
         /* Subscribe first, then ping and ask the status. manual: report the outcome on the status line. */
         function check(manual) {
+            stopped = false;
             pendingReport = pendingReport || !!manual;
             token += 1;
             deps.subscribe();
             deps.send("/ditto/server/ping", { token: "link" + token });
             deps.send("/ditto/server/status", {});
-            if (state !== "ready" && state !== "warming") {
-                show("checking");
+            if (manual && state !== "ready" && state !== "warming") {
+                show("checking"); // a heartbeat does not flicker the line between retries
             }
             answerTimer = cancelTimer(answerTimer);
             answerTimer = deps.clock.after(deps.timeoutMs(), noAnswer);
@@ -931,6 +941,9 @@ var DittoLink = (function () {
         }
 
         function onPong(r) {
+            if (stopped) {
+                return;
+            }
             answerTimer = cancelTimer(answerTimer);
             misses = 0;
             if (r.version !== deps.version) {
@@ -948,6 +961,9 @@ var DittoLink = (function () {
         }
 
         function onState(r) {
+            if (stopped) {
+                return;
+            }
             var status = null;
             try {
                 status = JSON.parse(r.state);
@@ -968,6 +984,7 @@ var DittoLink = (function () {
         }
 
         function stop() {
+            stopped = true;
             answerTimer = cancelTimer(answerTimer);
             beatTimer = cancelTimer(beatTimer);
         }

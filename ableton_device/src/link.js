@@ -46,10 +46,15 @@ var DittoLink = (function () {
     function create(deps) {
         var state = "checking", misses = 0, answerTimer = null, beatTimer = null, token = 0;
         var pendingReport = false; // a manual check reports its outcome on the status line
+        var shown = "", stopped = false; // the server line's text; stop() was called (device removed)
 
         function show(next) {
             state = next;
-            deps.ui(["server", "set", "Server " + deps.name() + ": " + LABELS[next]]);
+            var text = "Server " + deps.name() + ": " + LABELS[next];
+            if (text !== shown) {
+                shown = text;
+                deps.ui(["server", "set", text]);
+            }
         }
 
         // A manual check's outcome on the status line; final: the last word of this check.
@@ -96,13 +101,14 @@ var DittoLink = (function () {
 
         /* Subscribe first, then ping and ask the status. manual: report the outcome on the status line. */
         function check(manual) {
+            stopped = false;
             pendingReport = pendingReport || !!manual;
             token += 1;
             deps.subscribe();
             deps.send("/ditto/server/ping", { token: "link" + token });
             deps.send("/ditto/server/status", {});
-            if (state !== "ready" && state !== "warming") {
-                show("checking");
+            if (manual && state !== "ready" && state !== "warming") {
+                show("checking"); // a heartbeat does not flicker the line between retries
             }
             answerTimer = cancelTimer(answerTimer);
             answerTimer = deps.clock.after(deps.timeoutMs(), noAnswer);
@@ -110,6 +116,9 @@ var DittoLink = (function () {
         }
 
         function onPong(r) {
+            if (stopped) {
+                return;
+            }
             answerTimer = cancelTimer(answerTimer);
             misses = 0;
             if (r.version !== deps.version) {
@@ -127,6 +136,9 @@ var DittoLink = (function () {
         }
 
         function onState(r) {
+            if (stopped) {
+                return;
+            }
             var status = null;
             try {
                 status = JSON.parse(r.state);
@@ -147,6 +159,7 @@ var DittoLink = (function () {
         }
 
         function stop() {
+            stopped = true;
             answerTimer = cancelTimer(answerTimer);
             beatTimer = cancelTimer(beatTimer);
         }

@@ -275,11 +275,15 @@ var DittoLive = (function (Clip) {
      * call again with the path in double quotes: a Live that splits its arguments at spaces takes a
      * quoted path whole. Throws a producer-readable Error when no clip appears.
      */
-    function createAudioClip(target, wav, extra, created) {
+    function createAudioClip(target, wav, extra, created) { // extra: [] (slot) or [beat] (track)
         var forms = hasSpace(wav) ? [wav, "\"" + wav + "\""] : [wav], lastError = null;
         for (var i = 0; i < forms.length; i++) {
             try {
-                target.call.apply(target, ["create_audio_clip", forms[i]].concat(extra));
+                if (extra.length) { // no apply(): LiveAPI.call is a native method
+                    target.call("create_audio_clip", forms[i], extra[0]);
+                } else {
+                    target.call("create_audio_clip", forms[i]);
+                }
             } catch (e) {
                 lastError = e;
             }

@@ -122,6 +122,14 @@ test("a server speaking another protocol version is reported as such", function 
     assert.match(t.r.status(), /protocol v\d+, device speaks v\d+/);
 });
 
+test("after the device is removed, a late reply starts no timer", function () {
+    var t = setup("ready", true);
+    t.r.ctl.close();
+    assert.ok(t.clock.pending() > 0, "the replies to init's check are still in flight");
+    t.clock.advance(10);
+    assert.equal(t.clock.pending(), 0);
+});
+
 test("engineOf: only an explicit warming is warming", function () {
     assert.equal(Link.engineOf({ engine: "warming" }), "warming");
     assert.equal(Link.engineOf({ engine: "ready" }), "ready");
