@@ -67,8 +67,7 @@ def test_the_intensity_dial_is_a_db_parameter_named_as_live_js_looks_it_up(patch
 
 
 def test_tag_menus_offer_only_tags_the_corpus_uses(node_eval):
-    arrange = pytest.importorskip("ditto_live.data.arrange", reason="the corpus builder defines the tag vocabulary")
-    sources = pytest.importorskip("ditto_live.data.sources")
+    from ditto_live.data import arrange, sources  # the corpus builder defines the tag vocabulary
     choices = node_eval("process.stdout.write(JSON.stringify(require('./src/clip.js').CHOICES))")
     genres = {g for _, g in sources.SOURCES.values()} | {arrange.DRUM_GENRE}
     assert set(choices["genre"]["values"]) - {""} <= genres
