@@ -113,10 +113,15 @@ def check_patcher(patcher: dict, folder: Path) -> None:
         if not (folder / name).is_file():
             raise AmxdError(f"the patcher references {name!r}, which is not in {folder}")
     check_midi_passthrough(p, boxes)
-    longnames = [b["box"]["saved_attribute_attributes"]["valueof"]["parameter_longname"]
-                 for b in p["boxes"] if b["box"].get("parameter_enable")]
+    longnames = [b["saved_attribute_attributes"]["valueof"]["parameter_longname"]
+                 for b in boxes.values() if is_parameter(b)]
     if len(longnames) != len(set(longnames)):
         raise AmxdError(f"duplicate parameter names: {sorted(longnames)}")
+
+
+def is_parameter(box: dict) -> bool:
+    """A Live parameter: a live.* object, or a Max object (pattr) in parameter mode."""
+    return bool(box.get("parameter_enable") or box.get("saved_object_attributes", {}).get("parameter_enable"))
 
 
 def check_midi_passthrough(p: dict, boxes: dict) -> None:

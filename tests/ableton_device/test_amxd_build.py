@@ -96,3 +96,16 @@ def test_build_is_deterministic(built, build_amxd, tmp_path):
     assert again.read_bytes() == (out / "DittoLive.amxd").read_bytes()
     assert (tmp_path / build_amxd.JS_NAME).read_bytes() == (out / build_amxd.JS_NAME).read_bytes()
     assert b"\r\n" not in again.read_bytes()
+
+
+def test_saved_values_are_parameters_and_their_names_unique(built, build_amxd):
+    amxd, out = built
+    _, patcher = build_amxd.parse_amxd(amxd.read_bytes())
+    names = {b["box"]["saved_attribute_attributes"]["valueof"]["parameter_longname"]
+             for b in patcher["patcher"]["boxes"] if build_amxd.is_parameter(b["box"])}
+    assert {"Target Track", "Server Host", "Caption", "Port", "Reply Port"} <= names
+    twin = json.loads(json.dumps(patcher))
+    pattr = next(b["box"] for b in twin["patcher"]["boxes"] if b["box"].get("varname") == "saved_caption")
+    pattr["saved_attribute_attributes"]["valueof"]["parameter_longname"] = "Intensity"
+    with pytest.raises(build_amxd.AmxdError, match="duplicate parameter names"):
+        build_amxd.check_patcher(twin, out)
