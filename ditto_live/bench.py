@@ -27,25 +27,11 @@ import torch
 
 from ditto_live.bench_report import STAGES, check_targets, config_key, machine_info, summarise
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
-from ditto_live.engine.backends import BackendRefused, StepperFactory, for_gpu, prepare_module
-from ditto_live.engine.conditioning import Cond
-from ditto_live.engine.controls import (
-    DEFAULT_STEPS,
-    Control,
-    intensity_control,
-    loss_function,
-    masked_control,
-    melody_control,
-    structure_control,
-)
-from ditto_live.engine.controls.intensity import band_weights
-from ditto_live.engine.controls.melody import chroma_weights
-from ditto_live.engine.controls.structure import labels_to_target
-from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, ditto_decode, ditto_optimise
-from ditto_live.engine.student_sampling import student_grid
+from ditto_live.engine.backends import BackendRefused, for_gpu
+from ditto_live.engine.controls import DEFAULT_STEPS
 from ditto_live.jobspec import parse_job
+from ditto_live.pipeline import Backends, Engine, generate, plan_job, vocode
 from ditto_live.results import write_json, write_wav
-from ditto_live.targets import SSM_SIZE, ClipTarget, build_targets, encode_tags, window_controls
 
 log = logging.getLogger(__name__)
 
@@ -168,31 +154,6 @@ def write_reference(folder: Path, mel: MelConfig, seconds: float) -> Path:
     return write_wav(folder / "reference.wav", audio.astype(np.float32), mel.sample_rate)
 
 
-def device_controls(targets: list[ClipTarget], mel: MelConfig, device: str) -> list[Control]:
-    """``targets.window_controls`` for a one-window clip, with every target and weight table on ``device``.
-
-    ``window_controls`` keeps them on the CPU, so each step copies them to the GPU: a synchronising copy
-    from pageable memory, which also cannot be captured in a CUDA graph. On a GPU the benchmark builds
-    its controls here, from the same control constructors.
-    """
-    bw = band_weights(mel.n_mels, mel.fmin, mel.fmax).to(device)
-    cw = chroma_weights(mel.n_mels, mel.fmin, mel.fmax).to(device)
-    out = []
-    for t in targets:
-        if t.kind == "intensity":
-            out.append(intensity_control(t.curve.to(device), mel.min_db, mel.max_db, bw, weight=t.weight))
-        elif t.kind == "melody":
-            out.append(melody_control(t.pitch.to(device), mel.min_db, mel.max_db, cw, weight=t.weight))
-        elif t.kind == "structure":
-            out.append(structure_control(labels_to_target(t.labels, SSM_SIZE).to(device), mel.min_db, mel.max_db,
-                                         weight=t.weight))
-        elif t.kind in ("inpaint", "outpaint"):
-            out.append(masked_control(t.kind, t.reference.to(device), t.mask.to(device), t.weight))
-        else:
-            raise ValueError(f"the benchmark has no {t.kind} task")
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # timing
 
@@ -253,9 +214,7 @@ class Config:
     seeds: int  # B
     steps: int  # K
     backend: str  # the ITO backend used
-    factory: StepperFactory | None = None
-    decoder: Any = None  # the prepared decoding model (after its parity check)
-    decode_prepare_ms: float = 0.0
+    engine: Engine | None = None  # the pipeline's engine, its prepared backend kept between runs
 
 
 class Bench:
@@ -277,7 +236,11 @@ class Bench:
         self.autocast = cfg.autocast or cfg.bf16
         self.tolerance = 5e-2 if self.autocast else 1e-2  # parity: x_T vs eager, relative to eager's move
         fast = (lambda m: for_gpu(m) if m is not None else None) if cfg.bf16 else (lambda m: m)
-        self.nets = {"ditto": fast(self.models.base), "ctm": fast(self.models.ctm), "cm": fast(self.models.cm)}
+        from ditto_live.models import Bundle
+
+        meta = {"mel_config": mel.to_dict(), "tags": self.models.tags}
+        self.bundle = Bundle(cfg.model, Path("<bench>"), base=fast(self.models.base), ctm=fast(self.models.ctm),
+                             cm=fast(self.models.cm), vocoder=self.models.vocoder, meta={"base": meta})
         _sync(cfg.device)
         self.setup_ms = (time.perf_counter() - start) * 1000  # models built/loaded and moved, once per process
         self.memory_kind = ""
@@ -299,7 +262,7 @@ class Bench:
         return out
 
     def run_once(self, c: Config, index: int) -> dict[str, Any]:
-        """One request through every stage; returns the run's record."""
+        """One request through every stage of the pipeline (``ditto_live.pipeline``); returns the run's record."""
         cfg, mel, dev = self.cfg, self.models.mel, self.cfg.device
         student = c.method.split("-")[1] if c.method != "ditto" else None
         surrogate, decode_steps = parse_setting(c.setting) if student else (DITTO_SAMPLING_STEPS, DITTO_SAMPLING_STEPS)
@@ -308,71 +271,39 @@ class Bench:
             "seeds": c.seeds, "steps": c.steps, "name": f"{c.task}_{c.method}_{c.setting}_b{c.seeds}"}
         if student:
             job |= {"surrogate": str(surrogate), "decode_steps": decode_steps}
+        if c.engine is None:
+            backends = Backends(c.backend, dev, cfg.compiler, self.tolerance, methods=("ditto2", "ditto"))
+            c.engine = Engine(dev, self.autocast, backends=backends, decode_autocast=self.autocast)
         self.memory_kind = reset_peak_memory(dev)
         clock = Clock(dev)
         spec = parse_job(job)
-        tags = encode_tags(spec, self.models.tags).to(dev)
-        net = self.nets[student or "ditto"]
         clock.lap("parse")
-        targets = build_targets(spec, mel, self.frames, [str(self.out)], self.front)
-        on_gpu = dev.startswith("cuda")
-        controls = device_controls(targets, mel, dev) if on_gpu else window_controls(targets, mel, 0, self.frames)
-        loss_fn = loss_function(controls)
+        plan = plan_job(spec, self.bundle, dev, [str(self.out)], self.front)
         clock.lap("target")
-        gen = torch.Generator(device=dev).manual_seed(spec.seed)
-        x_T = torch.randn(spec.seeds, 1, mel.n_mels, self.frames, generator=gen, device=dev)
-        cond = Cond(tags[None].expand(spec.seeds, -1), w=spec.cfg)
-        if c.factory is None:
-            c.factory = StepperFactory(c.backend, tolerance=self.tolerance, compiler=cfg.compiler)
-        common = dict(autocast=self.autocast, backend=c.factory if c.backend != "eager" else "eager")
-        if student is None:
-            res = ditto_optimise(net, x_T, cond, loss_fn, spec.steps, spec.lr, **common)
-        else:
-            res = ditto2_optimise(net, x_T, cond, loss_fn, spec.steps, spec.lr, spec.surrogate, student_kind=student,
-                                  gamma=spec.gamma, generator=gen, **common)
-        clock.lap("optimise")
-        prepare_ms = c.factory.last_prepare_s * 1000 if c.backend != "eager" else 0.0
-        cond1 = Cond(cond.tags[:1], cond.w)
-        amp = torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=self.autocast)
-        if student is None:
-            with amp:
-                x0 = ditto_decode(net, res.x_T, cond1, DITTO_SAMPLING_STEPS)
-        else:
-            if c.decoder is None:
-                start = time.perf_counter()
-                c.decoder = self._prepare_decoder(c.backend, net, res.x_T, cond1)
-                c.decode_prepare_ms = (time.perf_counter() - start) * 1000
-            with amp:
-                x0 = ditto2_decode(c.decoder, res.x_T, cond1, decode_steps, spec.gamma, student,
-                                   noise_seed=res.noise_seed)  # the surrogate's noise: M = T decodes what was optimised
-        x0 = x0.float().clamp(-1, 1)
-        clock.lap("decode")
-        from ditto_live.engine.vocoder import mel_to_wav
-
-        audio = mel_to_wav(x0, self.models.vocoder, mel)[0].cpu().numpy()
+        gen = generate(plan, c.engine, unoptimised=False)
+        (window,) = gen.windows
+        if window.get("backend_fallback") and c.backend != "eager":
+            raise BackendRefused(window["backend_fallback"])
+        for stage in ("target", "optimise", "decode"):
+            clock.ms[stage] = clock.ms.get(stage, 0.0) + gen.timings_ms.get(stage, 0.0)
+        clock.last = time.perf_counter()
+        audio = vocode(self.bundle, gen.mel)
         clock.lap("vocode")
         wav = write_wav(self.out / f"{spec.name}.wav", audio, mel.sample_rate)
-        write_json(wav.with_suffix(".json"), {"spec": spec.to_dict(), "loss": res.losses,
-                                              "loss_before": res.initial_losses, "steps_run": res.steps_run})
+        before, after = window.get("surrogate_loss_before", {}), window.get("surrogate_loss_after", {})
+        write_json(wav.with_suffix(".json"), {"spec": spec.to_dict(), "loss": after, "loss_before": before,
+                                              "steps_run": window["steps_run"]})
         clock.lap("write")
         total = sum(clock.ms[s] for s in STAGES)
         return {"task": c.task, "method": c.method, "setting": c.setting, "M": surrogate, "T": decode_steps,
-                "seeds": c.seeds, "K": c.steps, "steps_run": res.steps_run, "backend": c.backend,
+                "seeds": c.seeds, "K": c.steps, "steps_run": window["steps_run"], "backend": c.backend,
                 "run": index, "cold": index == 0, "process_first": not self.runs,
                 "stages_ms": {s: round(clock.ms[s], 2) for s in STAGES}, "total_ms": round(total, 2),
-                "backend_prepare_ms": round(prepare_ms, 2), "parity_checked": bool(c.factory.last_checked),
-                "decode_prepare_ms": round(c.decode_prepare_ms if index == 0 else 0.0, 2),
+                "backend_prepare_ms": round(window.get("backend_prepare_s", 0.0) * 1000, 2),
+                "parity_checked": bool(window.get("parity_checked")),
+                "decode_prepare_ms": round(window.get("decoder_prepare_s", 0.0) * 1000, 2),
                 "rtf": round(total / 1000 / self.seconds, 4), "peak_memory_mb": round(peak_memory_mb(dev), 1),
-                "loss_before": res.initial_losses, "loss_after": res.losses}
-
-    def _prepare_decoder(self, backend: str, net, x_T, cond):
-        """The student for decoding under this backend, checked against eager on a probe call."""
-        b = x_T.shape[0]
-        w = torch.full((b,), float(cond.w), device=x_T.device)
-        t = torch.full((b,), float(student_grid(1)[0]), device=x_T.device)
-        example = (x_T, t, cond.tags, w)
-        tolerance = 2e-2 if self.autocast else 1e-3
-        return prepare_module(backend, net, example, tolerance, self.cfg.compiler, self.autocast)
+                "loss_before": before, "loss_after": after}
 
     def run(self, on_config: Callable[[Bench], None] | None = None) -> dict[str, Any]:
         """Every configuration, cold then warm; ``on_config`` is called after each (to save progress)."""

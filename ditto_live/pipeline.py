@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
-from ditto_live.engine.backends import BACKENDS, BackendRefused, StepperFactory
+from ditto_live.engine.backends import BACKENDS, BackendRefused, StepperFactory, prepare_module
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import DEFAULT_STEPS, combined_loss, loss_function
 from ditto_live.engine.ito import (
@@ -76,7 +76,6 @@ class Method:
     model: Callable[[Any, JobSpec], Any]  # (bundle, spec) -> the network it runs
     optimise: Callable[..., ItoResult]  # (model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> result
     decode: Callable[..., Tensor]  # (model, x_T [1,1,F,N], cond, spec, noise_seed, decode_steps) -> x0
-    uses_backends: bool  # whether its ITO runs through an execution backend
 
 
 def _ditto2_model(bundle: Any, spec: JobSpec) -> Any:
@@ -107,8 +106,8 @@ def _ditto_decode(model, x_T, cond, spec, noise_seed, decode_steps) -> Tensor:
 
 
 METHODS: dict[str, Method] = {
-    "ditto2": Method("ditto2", _ditto2_model, _ditto2_optimise, _ditto2_decode, uses_backends=True),
-    "ditto": Method("ditto", _ditto_model, _ditto_optimise, _ditto_decode, uses_backends=False),
+    "ditto2": Method("ditto2", _ditto2_model, _ditto2_optimise, _ditto2_decode),
+    "ditto": Method("ditto", _ditto_model, _ditto_optimise, _ditto_decode),
 }
 
 
@@ -133,17 +132,23 @@ def resolve_backend(name: str, device: str) -> str:
 
 
 class Backends:
-    """The product's ITO backend: resolved once per device, a prepared :class:`StepperFactory` per
-    (model, shape, batch) kept for the process; a key whose backend was refused runs eager from then on."""
+    """The product's execution backend: resolved once per device; for each (model, shape, batch) key a
+    :class:`StepperFactory` for the ITO steps and a checked decoder, prepared once and kept. A key whose
+    backend was refused runs eager from then on, with the reason kept for the record."""
 
     def __init__(self, name: str = "auto", device: str = "cpu", compiler: str = "inductor",
-                 tolerance: float = 1e-2):
+                 tolerance: float = 1e-2, methods: tuple[str, ...] = ("ditto2",)):
         self.requested = name  # what the user asked for ("auto", "eager", ...)
         self.name = resolve_backend(name, device)  # what runs when not refused
         self.compiler = compiler  # torch.compile backend of "compiled"
         self.tolerance = tolerance  # parity: largest x_T difference to eager, relative to eager's move
+        self.methods = methods  # methods whose ITO runs on the backend (DITTO's 20-call chain stays eager)
         self._factories: dict[tuple, StepperFactory] = {}
+        self._decoders: dict[tuple, Any] = {}
         self.refused: dict[tuple, str] = {}  # key -> why it runs eager
+
+    def applies(self, method: str) -> bool:
+        return self.name != "eager" and method in self.methods
 
     def for_key(self, key: tuple) -> str | StepperFactory:
         """``backend`` argument of the ITO for this (model, shape, batch) key."""
@@ -152,6 +157,22 @@ class Backends:
         if key not in self._factories:
             self._factories[key] = StepperFactory(self.name, tolerance=self.tolerance, compiler=self.compiler, key=key)
         return self._factories[key]
+
+    def decoder(self, key: tuple, model: Any, example: tuple[Tensor, ...], autocast: bool) -> tuple[Any, float]:
+        """The student prepared for decoding under this backend (checked against eager on ``example``, the
+        call model(x [1,1,F,N], t [1], tags [1,4], w [1])); eager's model when refused. -> (model, prepare s)"""
+        if self.name == "eager" or ("decode", *key) in self.refused:
+            return model, 0.0
+        if key in self._decoders:
+            return self._decoders[key], 0.0
+        start = time.perf_counter()
+        try:
+            self._decoders[key] = prepare_module(self.name, model, example, 2e-2 if autocast else 1e-3,
+                                                 self.compiler, autocast)
+        except BackendRefused as exc:
+            self.refuse(("decode", *key), str(exc))
+            return model, 0.0
+        return self._decoders[key], time.perf_counter() - start
 
     def refuse(self, key: tuple, reason: str) -> None:
         log.warning("backend %s refused for %s, running eager: %s", self.name, key, reason)
@@ -165,6 +186,7 @@ class Engine:
 
     device: str = "cpu"  # torch device
     autocast: bool = False  # bf16 autocast of the model calls while optimising
+    decode_autocast: bool = False  # bf16 autocast while decoding too (models with bf16 weights need it)
     backends: Backends = field(default_factory=Backends)  # the prepared execution backend
     warm_start: bool = False  # start from the last x_T* of a job with the same model, seed and length
     last_x: dict[tuple, Tensor] = field(default_factory=dict)  # warm-start memory, most recent last
@@ -299,6 +321,11 @@ class Generated:
         return self.mel[..., max(0, self.frames - frames):].clone()
 
 
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def window_noise(seed: int, window: int, rows: int, mel: MelConfig, device: str) -> tuple[Tensor, int]:
     """x_T [rows, 1, F, N] of model window ``window`` and the seed of its student sampling noise, both from
     the job's seed: the optimised and the unoptimised output of a window share them."""
@@ -307,37 +334,64 @@ def window_noise(seed: int, window: int, rows: int, mel: MelConfig, device: str)
     return x_T, draw_noise_seed(gen)
 
 
-def decode(plan: Plan, x_T: Tensor, cond: Cond, noise_seed: int, decode_steps: int | None = None) -> Tensor:
-    """x_T [1, 1, F, N] -> x0 [1, 1, F, N] in the mel's range, by the plan's method (T = the job's, or given)."""
+def decode(plan: Plan, x_T: Tensor, cond: Cond, noise_seed: int, decode_steps: int | None = None,
+           model: Any = None) -> Tensor:
+    """x_T [1, 1, F, N] -> x0 [1, 1, F, N] in the mel's range, by the plan's method (T = the job's, or given;
+    ``model``: a prepared decoder, else the plan's model)."""
     spec = plan.spec
-    x0 = plan.method.decode(plan.model, x_T, Cond(cond.tags[:1], cond.w), spec, noise_seed,
-                            decode_steps or spec.decode_steps)
+    x0 = plan.method.decode(plan.model if model is None else model, x_T, Cond(cond.tags[:1], cond.w), spec,
+                            noise_seed, decode_steps or spec.decode_steps)
     return x0.float().clamp(-1, 1)  # an untrained or overshooting model can leave the range
 
 
 def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, loss_fn, noise_seed: int,
-             **hooks: Any) -> tuple[ItoResult, str, str | None]:
+             **hooks: Any) -> tuple[ItoResult, dict[str, Any]]:
     """x_T* of the plan's method through the engine's backend; a refused backend reruns eager.
-    -> (result, backend that ran, why it fell back or None)"""
-    spec, fallback = plan.spec, None
+    -> (result, {backend that ran, why it fell back or None, preparation seconds, parity checked})"""
+    spec = plan.spec
+    info: dict[str, Any] = {"backend": "eager", "backend_fallback": None, "backend_prepare_s": 0.0,
+                            "parity_checked": False}
     backend: str | StepperFactory = "eager"
-    key = (spec.model, spec.method, spec.student, tuple(x_start.shape), engine.autocast)
-    if plan.method.uses_backends and engine.backends.name != "eager":
+    key = model_key(plan, x_start.shape, engine.autocast)
+    if engine.backends.applies(spec.method):
         if spec.surrogate == "adaptive":
-            fallback = "the adaptive surrogate schedule runs eager (a backend holds one M)"
+            info["backend_fallback"] = "the adaptive surrogate schedule runs eager (a backend holds one M)"
         else:
             backend = engine.backends.for_key(key)
-            fallback = engine.backends.refused.get(key)
+            info["backend_fallback"] = engine.backends.refused.get(key)
     run = dict(hooks, autocast=engine.autocast)
     try:
         res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed,
                                    backend=backend, **run)
     except BackendRefused as exc:
         engine.backends.refuse(key, str(exc))
-        backend, fallback = "eager", str(exc)
+        backend, info["backend_fallback"] = "eager", str(exc)
         res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed, **run)
-    name = backend if isinstance(backend, str) else backend.backend
-    return res, name, fallback
+    if isinstance(backend, StepperFactory):
+        info.update(backend=backend.backend, backend_prepare_s=round(backend.last_prepare_s, 4),
+                    parity_checked=backend.last_checked)
+    return res, info
+
+
+def model_key(plan: Plan, shape: tuple[int, ...], autocast: bool) -> tuple:
+    """What a prepared backend is kept for: the model, the method, the input shape (batch included), precision."""
+    spec = plan.spec
+    return spec.model, spec.method, spec.student, tuple(shape), autocast
+
+
+def decoder_for(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond) -> tuple[Any, float]:
+    """The network that decodes this plan's x_T [1, 1, F, N]: the student prepared under the engine's
+    backend (DITTO-2), else the plan's own model. -> (model, preparation seconds)"""
+    spec = plan.spec
+    if not engine.backends.applies(spec.method) or not getattr(plan.model, "takes_w", False):
+        return plan.model, 0.0
+    from ditto_live.engine.student_sampling import student_grid
+
+    w = torch.full((1,), float(spec.cfg), device=x_T.device)
+    t = torch.full((1,), float(student_grid(1)[0]), device=x_T.device)
+    example = (x_T, t, cond.tags[:1], w)
+    return engine.backends.decoder(model_key(plan, x_T.shape, engine.autocast), plan.model, example,
+                                   engine.decode_autocast)
 
 
 def crossfade_into(out: Tensor, mel: Tensor, start: int, overlap: int) -> None:
@@ -365,8 +419,9 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
-    def lap(stage: str) -> None:
+    def lap(stage: str) -> None:  # stage times end with the device synchronised
         nonlocal clock
+        _sync(dev)
         now = time.perf_counter()
         timings[stage] = timings.get(stage, 0.0) + (now - clock) * 1000
         clock = now
@@ -395,7 +450,7 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
             def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
                 report("optimise", _w * k + step, k * n, losses["total"])
 
-            res, backend, fallback = optimise(
+            res, backend_info = optimise(
                 plan, engine, engine.last_x[key] if warm else x_T, cond, loss_function(controls), noise_seed,
                 callback=cb, is_cancelled=check, tolerance=spec.tolerance,
                 should_stop=StepDeadline(stop_at) if stop_at is not None else None)
@@ -403,7 +458,7 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
             x_best, best_noise, optimised = res.x_T, res.noise_seed if res.noise_seed is not None else noise_seed, True
             record.update(
                 steps_run=res.steps_run, warm_start=warm, best_seed=res.best_index, noise_seed=best_noise,
-                backend=backend, backend_fallback=fallback, surrogate_loss_before=res.initial_losses,
+                **backend_info, surrogate_loss_before=res.initial_losses,
                 surrogate_loss_after=res.losses, seconds=round(res.seconds, 3),
                 ito_budget_s=None if stop_at is None else round(stop_at - ito_start, 4),
                 deadline_stop=bool(stop_at is not None and res.steps_run < plan.steps
@@ -413,7 +468,10 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
             raise JobCancelled(f"cancelled before decoding window {w}")
         report("decode", w, n, math.nan)
         t0 = time.perf_counter()
-        x0 = decode(plan, x_best, cond, best_noise)
+        decoder, record["decoder_prepare_s"] = decoder_for(plan, engine, x_best, cond)
+        with torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=engine.decode_autocast):
+            x0 = decode(plan, x_best, cond, best_noise, model=decoder)
+        _sync(dev)
         record["decode_s"] = round(time.perf_counter() - t0, 4)
         crossfade_into(out, x0[0], start, plan.chain if w else 0)
         if base_out is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from ditto_live import bench
 from ditto_live.bench import BenchConfig, parse_setting
@@ -133,23 +132,6 @@ def test_summary_uses_warm_medians_and_issue_targets_are_checked():
     slow = summarise([fake_run("ditto", 5000.0), fake_run("ditto2-ctm", 600.0)])
     failed = check_targets(slow, BenchConfig(preset="paper", device="cuda"), True)
     assert not failed["intensity_end_to_end_ms"]["pass"] and not failed["intensity_speedup_vs_ditto"]["pass"]
-
-
-@pytest.mark.parametrize("task", bench.TASKS)
-def test_device_controls_give_the_job_paths_losses(task, tmp_path):
-    from ditto_live.engine.audio import PRESETS, MelFrontEnd
-    from ditto_live.engine.controls import loss_function
-    from ditto_live.jobspec import parse_job
-    from ditto_live.targets import build_targets, window_controls
-
-    mel, frames = PRESETS["tiny"], 64
-    seconds = frames / mel.frame_rate
-    reference = str(bench.write_reference(tmp_path, mel, seconds))
-    targets = build_targets(parse_job(bench.task_job(task, seconds, reference)), mel, frames, [str(tmp_path)],
-                            MelFrontEnd(mel))
-    x0 = torch.rand(2, 1, mel.n_mels, frames, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    job_path = loss_function(window_controls(targets, mel, 0, frames))(x0)[0]
-    torch.testing.assert_close(loss_function(bench.device_controls(targets, mel, "cpu"))(x0)[0], job_path)
 
 
 def test_a_refused_baseline_backend_falls_back_to_the_next_one_named(tmp_path, monkeypatch):
