@@ -2,7 +2,8 @@
  * controller.js — the device's state machine: Generate, Cancel, server replies, timeouts.
  *
  * States: idle -> reading (the envelope, a few LOM calls per tick) -> submitting (sent, waiting for
- * the server) -> queued -> running -> idle, with cancelling in between on Cancel. Every path ends in idle with the Generate button active again:
+ * the server) -> queued -> running -> idle, with cancelling in between on Cancel. Every path ends
+ * in idle with the Generate button active again:
  * a terminal reply (done or error), a Live error while reading or placing, no answer within
  * ackTimeoutMs (server not running), or no news for stallTimeoutMs (then the job's state is
  * asked once before giving up). Replies carrying another job's id are ignored, so two devices can
@@ -210,10 +211,9 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 return; // nothing saved, or pattr echoing what the js just stored
             }
             if (name === "host") {
-                if (value !== s.host) {
-                    s.host = value;
-                    configureNet();
-                }
+                s.host = value;
+                configureNet();
+                link.check(false);
                 ui(["host_text", "set", value]);
             } else {
                 s.caption = value;
