@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ditto_live.engine.tags import TagVocab
-from ditto_live.engine.train import base, common, distributed
+from ditto_live.engine.train import base, distributed, resume
 from ditto_live.engine.train.dataset import MelData
 from tests.engine.conftest import MICRO
 
@@ -39,7 +39,7 @@ def main(out: Path) -> None:
     record = out / f"rank{os.environ['RANK']}"
     record.mkdir(parents=True, exist_ok=True)
     saves: list[int] = []
-    real_save, real_loop = common.CheckpointManager.save, base.train_loop
+    real_save, real_loop = resume.CheckpointManager.save, base.train_loop
 
     def spy_save(self, step, *args, **kw):
         saves.append(step)
@@ -50,7 +50,7 @@ def main(out: Path) -> None:
             torch.save({k: v.clone() for k, v in model.state_dict().items()}, record / f"step{step + 1}.pt")
         return real_loop(model, *args, after_step=after_step, **kw)
 
-    common.CheckpointManager.save, base.train_loop = spy_save, loop
+    resume.CheckpointManager.save, base.train_loop = spy_save, loop
     data = toy_data()
     metrics = base.train_base(None, out / "run", data=data, val=data, **RUN)
     (record / "saves.json").write_text(json.dumps({"saves": saves, "metrics": metrics}))
