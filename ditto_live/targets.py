@@ -102,7 +102,7 @@ def notes_from_midi(path: str, allowed_roots: Iterable[str]) -> list[list[float]
         midi = mido.MidiFile(str(real))
         messages = list(midi)  # iterating a MidiFile yields messages with .time in seconds
     except Exception as exc:  # mido raises many kinds on a bad file
-        raise JobSpecError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc or 'no detail'})") from exc
+        raise JobSpecError(f"{path}: not a readable MIDI file ({type(exc).__name__}{': ' * bool(str(exc))}{exc})") from exc
     now, sounding, notes = 0.0, {}, []
     for msg in messages:
         now += msg.time
