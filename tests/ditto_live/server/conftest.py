@@ -123,17 +123,18 @@ def out_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_server(tmp_path: Path, out_dir: Path):
-    """Build and start servers (stopped at teardown): make_server(runner=..., stream=..., **config)."""
+    """Build and start servers (stopped at teardown): make_server(runner=..., stream=..., warm=..., **config)."""
     servers: list[Server] = []
 
     def make(runner: Any = None, stream: Any = None, endpoint: Any = None, chunk_timeout_s: float = 30.0,
-             live_controls: dict[str, float] | None = None, midi: Any = None, **cfg: Any) -> Server:
+             live_controls: dict[str, float] | None = None, midi: Any = None, warm: bool = True,
+             **cfg: Any) -> Server:
         defaults = dict(host="127.0.0.1", port=0, output_dir=str(out_dir), allowed_roots=(str(tmp_path),),
                         progress_interval_s=0.0)
         config = ServerConfig(**{**defaults, **cfg})
         runner = runner if runner is not None else FakeRunner(out_dir, steps=4, step_s=0.005)
         server = Server(config, runner, stream=stream, endpoint=endpoint, chunk_timeout_s=chunk_timeout_s,
-                        live_controls=live_controls, midi=midi)
+                        live_controls=live_controls, midi=midi, warm=warm)
         servers.append(server.start())
         return server
 
