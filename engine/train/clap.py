@@ -35,7 +35,7 @@ class ClapRecipe:
     steps: int = 2000  # optimiser steps
     batch: int = 64  # windows per step, over all processes (each of W ranks draws batch / W)
     lr: float = 1e-3  # AdamW learning rate, constant
-    weight_decay: float = 1e-4  # AdamW weight decay (matrices and kernels)
+    weight_decay: float = 1e-4  # AdamW weight decay (every parameter)
     crop_frames: int = 256  # random crop of each window (augmentation and speed)
     seed: int = 0  # seed of initialisation, batches and crops
 
@@ -98,7 +98,7 @@ def train_clap(data_dir: str | Path, out_dir: str | Path, embed_captions: Callab
                                run.machine, text_encoder=TEXT_ENCODER)
 
     optim = OptimConfig(lr=recipe.lr, warmup=0, min_lr_ratio=1.0, weight_decay=recipe.weight_decay,
-                        betas=(0.9, 0.999), grad_clip=0.0, ema_decay=0.0)
+                        decay_vectors=True, betas=(0.9, 0.999), grad_clip=0.0, ema_decay=0.0)
     result = train_loop(model, loss_fn, recipe.steps, optim, dev, {"train": g}, recipe.batch, out_dir=out_dir,
                         ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc="clap",
                         progress=progress, on_checkpoint=on_checkpoint, tail=20, time_budget_s=time_budget_s)

@@ -44,6 +44,7 @@ class OptimConfig:
     warmup: int = 200  # linear warm-up steps from 0 to lr
     min_lr_ratio: float = 0.05  # the cosine decays to lr * min_lr_ratio at the last step
     weight_decay: float = 0.01  # AdamW decoupled weight decay (not applied to biases and norms)
+    decay_vectors: bool = False  # decay biases, norms and scales too (a plain AdamW; the text model's recipe)
     betas: tuple[float, float] = (0.9, 0.99)  # AdamW moment decays
     grad_clip: float = 1.0  # clip the global gradient norm to this (0 = no clipping)
     ema_decay: float = 0.999  # EMA decay per step (0 = no EMA)
@@ -101,13 +102,13 @@ def lr_at(step: int, base_lr: float, warmup: int, total: int, min_ratio: float =
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float,
-                   betas: tuple[float, float] = (0.9, 0.99)) -> torch.optim.AdamW:
+                   betas: tuple[float, float] = (0.9, 0.99), decay_vectors: bool = False) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices and kernels only (biases, norms and embeddings' 1-D
-    parameters are not decayed)."""
+    parameters are not decayed, unless ``decay_vectors``)."""
     decay, no_decay = [], []
     for p in model.parameters():
         if p.requires_grad:
-            (decay if p.dim() >= 2 else no_decay).append(p)
+            (decay if p.dim() >= 2 or decay_vectors else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
@@ -336,7 +337,7 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
     writes checkpoints and shows the bar, and the training state holds every rank's generators.
     """
     ranks = distributed.ranks()
-    optimizer = make_optimizer(model, optim.lr, optim.weight_decay, optim.betas)
+    optimizer = make_optimizer(model, optim.lr, optim.weight_decay, optim.betas, optim.decay_vectors)
     ema = EMA(model, optim.ema_decay) if optim.ema_decay > 0 else None
     ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
     resume_from = find_resume(out_dir, resume) if out_dir is not None else None
