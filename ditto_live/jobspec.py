@@ -34,6 +34,7 @@ CONTROL_TYPES = ("intensity", "melody", "structure", "inpaint", "outpaint", "loo
 METHODS = ("ditto2", "ditto")
 STUDENTS = ("ctm", "cm")
 INTENSITY_SHAPES = ("crescendo", "decrescendo", "swell", "dip", "steps", "flat")
+SURROGATES = tuple(str(m) for m in range(1, 9)) + ("adaptive",)  # M during optimisation (ASCII digits only)
 
 
 class JobSpecError(UsageError):
@@ -213,8 +214,7 @@ def parse_job(raw: Any) -> JobSpec:
     spec = JobSpec(**d)
     _check(spec.method in METHODS, f"job.method: {spec.method!r} is not one of {', '.join(METHODS)}")
     _check(spec.student in STUDENTS, f"job.student: {spec.student!r} is not one of {', '.join(STUDENTS)}")
-    _check(spec.surrogate == "adaptive" or spec.surrogate.isdigit() and 1 <= int(spec.surrogate) <= 8,
-           "job.surrogate: expected 1..8 or 'adaptive'")
+    _check(spec.surrogate in SURROGATES, "job.surrogate: expected 1..8 or 'adaptive'")
     for key, rule in FIELD_RANGES.items():
         value = getattr(spec, key)
         if value is not None:
