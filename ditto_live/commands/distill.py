@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt-every", type=int, default=500, metavar="N", help="checkpoint every N steps")
     parser.add_argument("--time-budget", type=float, default=0, metavar="MIN",
                         help="stop after this many minutes with a resumable checkpoint (0 = no limit)")
+    parser.add_argument("--fit-minutes", type=float, default=0, metavar="MIN",
+                        help="lay the LR schedule out over the steps (at most --steps) that fit in MIN minutes")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             warmup=args.warmup, w_min=args.w_min, w_max=args.w_max, ema_decay=args.ema,
             target_ema=args.target_ema, loss=args.loss, crop_frames=args.crop_frames, limit=args.limit,
             seed=args.seed, device=args.device, resume=args.resume, ckpt_every=args.ckpt_every,
-            progress=not args.no_progress, time_budget_s=args.time_budget * 60 if args.time_budget else None)
+            progress=not args.no_progress, time_budget_s=args.time_budget * 60 if args.time_budget else None,
+            fit_s=args.fit_minutes * 60 if args.fit_minutes else None)
         log.info("%s student: %s", args.kind, json.dumps(metrics))
     return 0

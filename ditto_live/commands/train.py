@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--time-budget", type=float, default=0, metavar="MIN",
                         help="stop after this many minutes with a resumable checkpoint (0 = no limit)")
+    parser.add_argument("--fit-minutes", type=float, default=0, metavar="MIN",
+                        help="lay the LR schedule out over the steps (at most --steps) that fit in MIN minutes, "
+                             "timed over the first steps (0 = over --steps)")
     parser.add_argument("--crop-frames", type=int, default=0, metavar="N",
                         help="base: train on random crops of N frames (CPU speed; 0 = whole windows)")
     parser.add_argument("--init", metavar="CKPT",
@@ -95,6 +98,7 @@ def _common(args: argparse.Namespace, defaults: dict) -> dict:
     return dict(preset=args.preset, seed=args.seed, device=args.device, resume=args.resume,
                 ckpt_every=args.ckpt_every, progress=not args.no_progress, limit=args.limit,
                 time_budget_s=args.time_budget * 60 if args.time_budget else None,
+                fit_s=args.fit_minutes * 60 if args.fit_minutes else None,
                 steps=args.steps if args.steps is not None else defaults["steps"],
                 batch=args.batch if args.batch is not None else defaults["batch"],
                 lr=args.lr if args.lr is not None else defaults["lr"])
@@ -128,7 +132,8 @@ def train_clap_stage(args: argparse.Namespace, out: Path, steps: int | None = No
     return train_clap(args.data, out, default_encoder().encode, recipe=recipe,
                       device=str(resolve_device(args.device)), resume=args.resume, ckpt_every=args.ckpt_every,
                       progress=not args.no_progress,
-                      time_budget_s=args.time_budget * 60 if args.time_budget else None)
+                      time_budget_s=args.time_budget * 60 if args.time_budget else None,
+                      fit_s=args.fit_minutes * 60 if args.fit_minutes else None)
 
 
 def train_student_stage(args: argparse.Namespace, kind: str, teacher: Path, out: Path, steps: int) -> dict:
@@ -140,7 +145,8 @@ def train_student_stage(args: argparse.Namespace, kind: str, teacher: Path, out:
     return train_distill(kind, teacher, args.data, out, steps=steps, seed=args.seed, device=args.device,
                          resume=args.resume, ckpt_every=args.ckpt_every, progress=not args.no_progress,
                          preset=args.preset, limit=args.limit, crop_frames=args.crop_frames,
-                         time_budget_s=args.time_budget * 60 if args.time_budget else None)
+                         time_budget_s=args.time_budget * 60 if args.time_budget else None,
+                         fit_s=args.fit_minutes * 60 if args.fit_minutes else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -159,11 +159,13 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
                data: MelData | None = None, val: MelData | None = None, limit: int = 0,
                warmup: int | None = None, ema_decay: float = 0.999, crop_frames: int = 0,
                unet_config: UNetConfig | None = None, stop_at: int | None = None,
-               time_budget_s: float | None = None, init: str | Path | None = None) -> dict:
+               time_budget_s: float | None = None, init: str | Path | None = None,
+               fit_s: float | None = None) -> dict:
     """Train the base model on a corpus (or on ``data`` given in memory); checkpoints of kind "base" go
     to OUT/step-N, OUT/latest and OUT/final. ``unet_config`` overrides the preset's UNet (tests, sweeps);
     ``init`` starts from a base checkpoint's weights and architecture (fine-tuning, a second phase on
-    more data or longer windows) with a fresh schedule. Under torchrun each rank reads its block of the
+    more data or longer windows) with a fresh schedule. ``fit_s`` lays the schedule out over the steps that fit in that many seconds
+    (``train_loop``). Under torchrun each rank reads its block of the
     corpus (``data`` given in memory is split the same way) and draws batch / W windows a step.
     Returns the final metrics."""
     optim = OptimConfig(lr=lr, warmup=warmup if warmup is not None else min(500, steps // 10), ema_decay=ema_decay)
@@ -212,5 +214,6 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
 
     result = train_loop(model, loss_fn, steps, optim, dev, {"train": gen}, batch, out_dir=out_dir,
                         ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc="base",
-                        progress=progress, on_checkpoint=on_checkpoint, stop_at=stop_at, time_budget_s=time_budget_s)
+                        progress=progress, on_checkpoint=on_checkpoint, stop_at=stop_at, time_budget_s=time_budget_s,
+                        fit_s=fit_s)
     return result.metrics() | {"first_loss": round(result.first_loss, 6), "machine": machine}

@@ -64,8 +64,10 @@ class _Towers(nn.Module):
 
 def train_clap(data_dir: str | Path, out_dir: str | Path, embed_captions: Callable[[list[str]], np.ndarray],
                recipe: ClapRecipe = ClapRecipe(), device: str = "cpu", resume: bool | str = False,
-               ckpt_every: int = 0, progress: bool = True, time_budget_s: float | None = None) -> dict:
-    """Train a ``clap`` checkpoint (OUT/final); returns its metrics (val retrieval accuracy, loss)."""
+               ckpt_every: int = 0, progress: bool = True, time_budget_s: float | None = None,
+               fit_s: float | None = None) -> dict:
+    """Train a ``clap`` checkpoint (OUT/final); returns its metrics (val retrieval accuracy, loss).
+    ``fit_s``: see ``common.train_loop``."""
     run = start_run(recipe.seed, device)
     dev, g, ranks = run.device, run.generator, run.ranks
     per_rank = distributed.local_batch(recipe.batch, ranks.world)
@@ -101,7 +103,8 @@ def train_clap(data_dir: str | Path, out_dir: str | Path, embed_captions: Callab
                         decay_vectors=True, betas=(0.9, 0.999), grad_clip=0.0, ema_decay=0.0)
     result = train_loop(model, loss_fn, recipe.steps, optim, dev, {"train": g}, recipe.batch, out_dir=out_dir,
                         ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc="clap",
-                        progress=progress, on_checkpoint=on_checkpoint, tail=20, time_budget_s=time_budget_s)
+                        progress=progress, on_checkpoint=on_checkpoint, tail=20, time_budget_s=time_budget_s,
+                        fit_s=fit_s)
     metrics = result.meta["metrics"]
     log.info("clap: %s", metrics)
     return metrics

@@ -288,6 +288,15 @@ class Progress:
 # ---------------------------------------------------------------------------------------------
 # the loop
 
+FIT_PROBE = (5, 25)  # with ``fit_s``, a process times its steps 5 to 25 to lay out the schedule
+
+
+def fitted_steps(steps: int, done: int, rate: float, seconds_left: float, margin: float = 0.95) -> int:
+    """The length of a schedule fitted to a time budget: the ``done`` steps plus as many as ``rate``
+    steps/s allow in ``seconds_left`` (``margin`` leaves room for checkpoints and the final
+    evaluation), at most ``steps``."""
+    return max(done, min(steps, done + int(rate * max(0.0, seconds_left) * margin)))
+
 
 @dataclass
 class LoopResult:
@@ -317,7 +326,8 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
                export_meta: Callable[[dict], dict] | None = None, desc: str = "train", progress: bool = True,
                on_checkpoint: Callable[[int, nn.Module], dict] | None = None, tail: int = 50,
                stop_at: int | None = None, time_budget_s: float | None = None,
-               after_step: Callable[[int], None] | None = None, others: dict[str, Any] | None = None) -> LoopResult:
+               after_step: Callable[[int], None] | None = None, others: dict[str, Any] | None = None,
+               fit_s: float | None = None) -> LoopResult:
     """Run optimizer steps [resumed step, steps) of ``loss_fn(step) -> scalar loss``.
 
     AdamW with warm-up and cosine decay, gradient clipping, EMA, bf16 autocast on CUDA, a progress bar,
@@ -329,8 +339,10 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
     training state. The last export (at the end, also without ``out_dir``) is the result's ``meta``; with
     ``out_dir`` it goes to OUT/final and OUT/latest. ``stop_at`` (a step) or ``time_budget_s`` (seconds
     of this process) interrupt the run early with a checkpoint in OUT/latest that ``resume`` (True, or a
-    checkpoint: see ``find_resume``) continues exactly as if it had never stopped (the schedule is always
-    laid out over ``steps``).
+    checkpoint: see ``find_resume``) continues exactly as if it had never stopped (the schedule is
+    laid out over ``steps``). ``fit_s`` lays it out instead over as many steps (at most ``steps``) as fit
+    in that many seconds of this process, measured over its steps ``FIT_PROBE``; the fitted length is
+    kept in the training state, so a resumed run keeps it.
 
     Under torchrun (``distributed.py``) ``loss_fn`` calls the model through ``distributed.wrap`` and
     draws its part of the batch; the logged loss is the mean over ranks, rank 0 alone evaluates,
@@ -341,18 +353,21 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
     ema = EMA(model, optim.ema_decay) if optim.ema_decay > 0 else None
     ckpt = CheckpointManager(out_dir, ckpt_every) if out_dir is not None else None
     resume_from = find_resume(out_dir, resume) if out_dir is not None else None
-    start, wall_before = 0, 0.0
+    start, wall_before, fitted = 0, 0.0, None
     if resume_from is not None:
         state = CheckpointManager.restore(resume_from, model, optimizer, ema, gens, others, rank=ranks.rank)
         start, wall_before = int(state["step"]), float(state["extra"].get("wall_time_s", 0.0))
+        fitted = state["extra"].get("schedule_steps")
         log.info("resumed from %s at step %d", resume_from, start)
     if len(set(starts := distributed.gather(start))) > 1:
         raise RuntimeError(f"the ranks would resume at steps {starts}: every rank must read the same "
                            f"{out_dir}/latest (a folder all machines share)")
+    total = int(fitted or steps)  # the step the schedule ends at
     log.info("%s: %s parameters, steps %d to %d of %d, %d examples per step on %s", desc,
-             f"{count_params(model):,}", start, min(steps, stop_at or steps), steps, examples_per_step,
+             f"{count_params(model):,}", start, min(total, stop_at or total), total, examples_per_step,
              describe_machine(device))
-    bar = Progress(steps, start, desc=desc, disable=not progress or not ranks.main)
+    bar = Progress(total, start, desc=desc, disable=not progress or not ranks.main)
+    probe: list[float] = []  # times at the FIT_PROBE steps
     losses: list[float] = []
     t0 = time.perf_counter()
     model.train()
@@ -366,6 +381,8 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
         metrics = {"steps": step, "wall_time_s": round(wall(), 1)}
         if ranks.world > 1:
             metrics["processes"] = ranks.world
+        if fitted:
+            metrics["schedule_steps"] = total
         if losses:
             metrics["final_loss"] = round(_mean(losses[-tail:]), 6)
         if on_checkpoint is not None and ranks.main:
@@ -376,16 +393,16 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
         """Every rank hands in its generators; rank 0 exports (unless given) and writes."""
         rank_gens = distributed.gather(gen_states(gens))
         if ranks.main:
+            extra = {"wall_time_s": wall()} | ({"schedule_steps": total} if fitted else {})
             ckpt.save(step, *(exported or export(step)), model, optimizer, ema, gens,
-                      extra={"wall_time_s": wall()}, name=name, others=others, rank_gens=rank_gens)
+                      extra=extra, name=name, others=others, rank_gens=rank_gens)
 
-    end = steps
-    for step in range(start, steps):
+    step = start
+    while step < total:
         out_of_time = time_budget_s is not None and distributed.any_rank(time.perf_counter() - t0 > time_budget_s)
         if (stop_at is not None and step >= stop_at) or out_of_time:
-            end = step
             break
-        lr = lr_at(step, optim.lr, optim.warmup, steps, optim.min_lr_ratio)
+        lr = lr_at(step, optim.lr, optim.warmup, total, optim.min_lr_ratio)
         set_lr(optimizer, lr)
         with autocast(device):
             loss = loss_fn(step)
@@ -400,15 +417,26 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
             after_step(step)
         losses.append(float(logged))
         bar.update(step, losses[-1], examples_per_step, lr)
-        if ckpt is not None and ckpt.due(step, steps):
+        if fit_s is not None and not fitted and step + 1 - start in FIT_PROBE:
+            probe.append(time.perf_counter())
+            if len(probe) == 2:
+                rate = (FIT_PROBE[1] - FIT_PROBE[0]) / max(probe[1] - probe[0], 1e-9)
+                left = fit_s - (time.perf_counter() - t0)
+                total = fitted = distributed.gather(fitted_steps(steps, step + 1, rate, left))[0]  # rank 0's
+                bar.bar.total = total
+                log.info("%s: %.2f steps/s; the schedule is laid out over %d steps to fit %.0f s", desc, rate,
+                         total, fit_s)
+        if ckpt is not None and ckpt.due(step, total):
             save(step + 1)
+        step += 1
+    end = step
     bar.close()
     averaged, meta = export(end)
     if ckpt is not None and end > start:
-        save(end, (averaged, meta), name="final" if end == steps else None)
+        save(end, (averaged, meta), name="final" if end == total else None)
     distributed.barrier()  # what rank 0 wrote is there before any rank goes on
-    if end < steps:
-        log.info("stopped at step %d of %d; resume to continue", end, steps)
+    if end < total:
+        log.info("stopped at step %d of %d; resume to continue", end, total)
     return LoopResult(
         steps=end,
         final_loss=_mean(losses[-tail:]),

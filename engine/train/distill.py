@@ -112,10 +112,11 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
                   loss: str = "l2", seed: int = 0, device: str = "auto", resume: bool | str = False,
                   ckpt_every: int = 500, progress: bool = True, preset: str | None = None, limit: int = 0,
                   data=None, crop_frames: int = 0, warmup: int | None = None, eval_windows: int = 4,
-                  eval_w: float = 3.0, stop_at: int | None = None, time_budget_s: float | None = None) -> dict:
+                  eval_w: float = 3.0, stop_at: int | None = None, time_budget_s: float | None = None,
+                  fit_s: float | None = None) -> dict:
     """Distil ``teacher`` (a base checkpoint folder, or (model, meta)) into a ``kind`` student on the
     corpus at ``data_dir`` (or ``data``, a ``dataset.MelData``). Under torchrun each rank reads its block
-    of the corpus and draws batch / W windows a step; rank 0 runs the quality check. Returns the final
+    of the corpus and draws batch / W windows a step; rank 0 runs the quality check. ``fit_s``: see ``train_loop``. Returns the final
     metrics."""
     from ditto_live.engine.train.base import drop_tags, mel_batch
 
@@ -184,7 +185,7 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
     result = train_loop(student, loss_fn, steps, optim, dev, {"train": gen}, batch, out_dir=out_dir,
                         ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc=kind, progress=progress,
                         on_checkpoint=on_checkpoint, stop_at=stop_at, time_budget_s=time_budget_s,
-                        after_step=after_step, others={"target": target})
+                        after_step=after_step, others={"target": target}, fit_s=fit_s)
     return result.meta["metrics"] | {"first_loss": round(result.first_loss, 6), "machine": machine}
 
 

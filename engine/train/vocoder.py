@@ -113,10 +113,10 @@ def train_vocoder(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny
                   batch: int = 16, lr: float = 1e-3, seed: int = 0, device: str = "auto",
                   resume: bool | str = False, ckpt_every: int = 500, progress: bool = True,
                   audio: Tensor | None = None, limit: int = 0, stop_at: int | None = None,
-                  time_budget_s: float | None = None) -> dict:
+                  time_budget_s: float | None = None, fit_s: float | None = None) -> dict:
     """Train a vocoder on a corpus (or on ``audio`` [N, samples] given directly); checkpoints of kind
     "vocoder" go to OUT/step-N, OUT/latest and OUT/final. Under torchrun each rank reads its block of
-    the corpus (or of ``audio``) and draws batch / W crops a step. Returns the final metrics."""
+    the corpus (or of ``audio``) and draws batch / W crops a step; ``fit_s``: see ``train_loop``. Returns the final metrics."""
     recipe = VocoderRecipe(preset=preset, steps=steps, batch=batch, seed=seed,
                            optim=OptimConfig(lr=lr, warmup=min(100, steps // 10), ema_decay=0.995))
     run = start_run(seed, device)
@@ -148,5 +148,5 @@ def train_vocoder(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny
 
     result = train_loop(model, loss_fn, steps, recipe.optim, dev, {"data": gen}, batch, out_dir=out_dir,
                         ckpt_every=ckpt_every, resume=resume, export_meta=export_meta, desc="vocoder",
-                        progress=progress, stop_at=stop_at, time_budget_s=time_budget_s)
+                        progress=progress, stop_at=stop_at, time_budget_s=time_budget_s, fit_s=fit_s)
     return result.metrics() | {"first_loss": round(result.first_loss, 6), "machine": machine}

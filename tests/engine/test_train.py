@@ -250,3 +250,31 @@ def test_train_loop_runs_after_step_once_a_step_and_carries_others_through_a_res
                       after_step=lambda step: setattr(second, "n", second.n + 1), **kw)
     assert done.steps == 5 and second.n == 5  # restored to 3, then two more steps
     assert (tmp_path / "final" / "train_state.pt").exists()
+
+
+def test_fitted_schedule_ends_within_the_time_budget_and_a_resume_keeps_it(tmp_path):
+    from ditto_live.engine.train.common import fitted_steps
+
+    assert fitted_steps(1000, 25, rate=10.0, seconds_left=5.0, margin=1.0) == 75
+    assert fitted_steps(60, 25, rate=10.0, seconds_left=5.0) == 60  # never beyond --steps
+    assert fitted_steps(1000, 25, rate=10.0, seconds_left=-1.0) == 25
+
+    pytest.importorskip("ditto_live.engine.checkpoint")
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+
+    def run(model, **kw):
+        def loss_fn(step):
+            time.sleep(0.01)
+            return model(x).square().mean()
+        return train_loop(model, loss_fn, steps=100_000, optim=OptimConfig(lr=1e-2, warmup=2, ema_decay=0.0),
+                          device=torch.device("cpu"), gens={}, examples_per_step=4, progress=False,
+                          out_dir=tmp_path, ckpt_every=0, fit_s=1.0,
+                          export_meta=lambda metrics: {"kind": "toy", "model_config": {}, "metrics": metrics}, **kw)
+
+    t0 = time.perf_counter()
+    cut = run(nn.Linear(2, 1), stop_at=30)  # fitted at step 25, stopped at 30
+    total = cut.meta["metrics"]["schedule_steps"]
+    assert 30 < total < 200 and cut.steps == 30
+    done = run(nn.Linear(2, 1), resume=True)  # keeps the fitted schedule, does not fit again
+    assert done.steps == done.meta["metrics"]["schedule_steps"] == total
+    assert time.perf_counter() - t0 < 10
