@@ -191,3 +191,13 @@ def judge_structure(audio: np.ndarray, sample_rate: int, target_labels: np.ndarr
     min_gap = 0.5 * duration / (len(ref) + 1)
     est = pick_boundaries(times, novelty, len(ref), min_gap)
     return {"structure_boundary_f": boundary_f(ref, est, duration)}
+
+
+JUDGES = {"melody": judge_melody, "intensity": judge_intensity, "structure": judge_structure}
+
+
+def judge_control(kind: str, audio: np.ndarray, sample_rate: int, target: np.ndarray) -> dict[str, float]:
+    """The judge of a control kind on one clip: melody with MIDI pitch per frame (-1 none), intensity with
+    the dB curve per frame, structure with the section label per frame; {} for a kind without a judge."""
+    judge = JUDGES.get(kind)
+    return {} if judge is None else judge(np.asarray(audio), sample_rate, np.asarray(target))

@@ -1,7 +1,10 @@
-"""External measures on rendered audio, for sidecars, model cards and the evaluation suite.
+"""Loss-shaped measures on rendered audio, for sidecars, model cards and the evaluation suite.
 
-Nothing here reuses the engine's differentiable features: adherence is measured on the vocoded
-waveform with librosa (RMS, chroma, MFCC, pYIN), so a control cannot grade its own homework.
+These re-measure each control the way its loss is built (1 s-smoothed RMS dB, chroma argmax, MFCC
+self-similarity), with librosa on the vocoded waveform instead of the engine's differentiable features.
+That keeps the vocoder in the measurement, but the form is the loss's: a control nearly grades its own
+homework (issue 18). The independent judges that claims rest on live in ``ditto_live.judges`` (pYIN +
+mir_eval, BS.1770 loudness, chroma novelty boundaries).
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ def chroma_argmax(audio: np.ndarray, sr: int, hop: int = HOP) -> np.ndarray:
 
 
 def melody_accuracy(audio: np.ndarray, sr: int, target_pc: np.ndarray) -> float:
-    """Fraction of target frames (pitch class >= 0) whose chroma argmax equals the target."""
+    """Fraction of target frames (pitch class or MIDI pitch >= 0) whose chroma argmax is the target's class."""
     pred = chroma_argmax(audio, sr)
     target = np.asarray(target_pc)
+    target = np.where(target >= 0, target % 12, -1)
     idx = np.round(np.linspace(0, len(pred) - 1, len(target))).astype(int)
     voiced = target >= 0
     if not voiced.any():

@@ -25,11 +25,11 @@ from ditto_live.engine.controls.melody import (
     melody_control,
     melody_target,
     pitch_classes,
-    register_salience_weights,
+    register_weights,
 )
 from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, draw_noise_seed
 from ditto_live.engine.train.common import cpu_model_name
-from ditto_live.judges import judge_melody
+from ditto_live.judges import judge_melody, pyin_track
 from ditto_live.metrics import melody_accuracy
 
 # tunes as (MIDI pitch, length in beats), played from beat 0 at the tune's bpm; all within C4-C5
@@ -70,17 +70,29 @@ def bootstrap_ci(values: list[float], n: int = 2000, seed: int = 0) -> tuple[flo
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def run_one(bundle, tune: str, seed: int, variant: str, steps: int, register_weight: float) -> dict:
+def octave_offset(audio: np.ndarray, sample_rate: int, midi: np.ndarray) -> float:
+    """Median of (pYIN pitch - written pitch) in semitones over frames where both sound (diagnostic)."""
+    _, f0, voiced = pyin_track(audio, sample_rate)
+    n = min(len(f0), len(midi))
+    both = voiced[:n] & (midi[:n] >= 0)
+    if not both.any():
+        return float("nan")
+    return float(np.median(12 * np.log2(f0[:n][both] / 440.0) + 69 - midi[:n][both]))
+
+
+def run_one(bundle, tune: str, seed: int, variant: str, steps: int, register_weight: float,
+            save_dir: str = "", chroma_low_hz: float = 261.0, contrast_span: int = 24) -> dict:
     """Optimise, decode, vocode and judge one (tune, seed, variant)."""
     mel = bundle.mel_config
     bpm, tune_notes = TUNES[tune]
     notes = notes_of(tune_notes)
     midi = melody_target(notes, "beats", bpm, mel.frames, mel.frame_rate, keep_octave=True)  # [N]
-    cw = chroma_weights(mel.n_mels, mel.fmin, mel.fmax)
-    sal = register_salience_weights(mel.n_mels, mel.fmin, mel.fmax) if variant == "register" else None
+    low = chroma_low_hz if variant == "register" else 261.0  # the paper's chroma starts at middle C
+    cw = chroma_weights(mel.n_mels, mel.fmin, mel.fmax, low_hz=low)
+    reg = register_weights(mel.n_mels, mel.fmin, mel.fmax, contrast_span) if variant == "register" else None
     if variant == "unoptimised":
         steps = 0
-    control = melody_control(midi, mel.min_db, mel.max_db, cw, salience=sal, register_weight=register_weight)
+    control = melody_control(midi, mel.min_db, mel.max_db, cw, register=reg, register_weight=register_weight)
     cond = Cond(tag_tensor(bundle.tags, INSTRUMENTS[seed % len(INSTRUMENTS)]), w=3.0)
     gen = torch.Generator().manual_seed(1000 * seed + 17)
     x_T = torch.randn(1, 1, mel.n_mels, mel.frames, generator=gen)  # [1, 1, F, N]
@@ -99,11 +111,18 @@ def run_one(bundle, tune: str, seed: int, variant: str, steps: int, register_wei
     start = time.perf_counter()
     judged = judge_melody(audio, mel.sample_rate, midi.numpy())
     judge_s = time.perf_counter() - start
+    if save_dir:
+        import soundfile as sf
+
+        sf.write(f"{save_dir}/{tune}-{seed}-{variant}-{register_weight}.wav", audio, mel.sample_rate)
+        torch.save({"x0": x0, "midi": midi}, f"{save_dir}/{tune}-{seed}-{variant}-{register_weight}.pt")
     with torch.no_grad():
         loss = float(control.loss(x0)[0])
     return {"tune": tune, "seed": seed, "variant": variant, "steps": steps, "register_weight": register_weight,
+            "chroma_low_hz": low, "contrast_span": contrast_span if reg is not None else None,
             "optimise_s": round(optimise_s, 3), "decode_s": round(decode_s, 3), "judge_s": round(judge_s, 3),
-            "decoded_loss": round(loss, 4),
+            "decoded_loss": round(loss, 4), "median_offset_st": round(octave_offset(audio, mel.sample_rate,
+                                                                                      midi.numpy()), 2),
             "chroma_argmax_accuracy": melody_accuracy(audio, mel.sample_rate, pitch_classes(midi).numpy()),
             **{k: round(v, 4) for k, v in judged.items()}}
 
@@ -135,7 +154,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--variants", default="unoptimised,chroma,register")
     ap.add_argument("--register-weights", default="1.0")
+    ap.add_argument("--chroma-low-hz", type=float, default=261.0, help="lowest chroma band of the register variant")
+    ap.add_argument("--contrast-span", type=int, default=24, help="semitones the harmonic contrast compares")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--save-dir", default="", help="write each clip's WAV and decoded mel here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from ditto_live.models import load_bundle
@@ -151,7 +173,8 @@ def main() -> None:
                 for variant in args.variants.split(","):
                     weights = [float(w) for w in args.register_weights.split(",")] if variant == "register" else [0.0]
                     for w in weights:
-                        rec = run_one(bundle, tune, seed, variant, args.steps, w)
+                        rec = run_one(bundle, tune, seed, variant, args.steps, w, args.save_dir, args.chroma_low_hz,
+                                      args.contrast_span)
                         records.append(rec)
                         fh.write(json.dumps(rec) + "\n")
                         fh.flush()

@@ -1,4 +1,8 @@
-"""From generations to table rows: FAD against the test split, CLAP score, control metric, time.
+"""From generations to table rows: FAD against the test split, CLAP score, control metrics, time.
+
+Every per-clip figure of a row (control metrics, the judges' figures, CLAP, time) comes with a 95 %
+percentile-bootstrap interval of its mean over the row's clips (``mean_interval``); FAD and KID are
+set-level distances and carry none.
 
 FAD from a few dozen clips in a 128-d embedding is dominated by its small-sample bias, so every table
 also carries reference rows scored with the same number of clips: real held-out test windows (the
@@ -18,12 +22,17 @@ import torch
 
 from ditto_live.evaluation.cases import TestSplit
 from ditto_live.evaluation.runner import Embedder, Generation
+from ditto_live.judges import JUDGE_KEYS
 
 log = logging.getLogger(__name__)
 
 NOISE_RMS_DB = -20.0  # loudness of the white-noise reference clips
 KID_SCALE = 1000.0  # KID is reported x 1000
-METRIC_KEYS = ("intensity_mse_db2", "melody_accuracy", "structure_mse", "inpaint_mse_db2", "outpaint_mse_db2")
+LOSS_METRIC_KEYS = ("intensity_mse_db2", "melody_accuracy", "structure_mse", "inpaint_mse_db2", "outpaint_mse_db2")
+JUDGE_METRIC_KEYS = tuple(k for keys in JUDGE_KEYS.values() for k in keys)  # ditto_live.judges' figures
+METRIC_KEYS = LOSS_METRIC_KEYS + JUDGE_METRIC_KEYS
+CI_LEVEL = 0.95  # coverage of the intervals
+BOOTSTRAP_RESAMPLES = 2000  # resamples of a row's clips per interval
 
 
 @dataclass
@@ -39,17 +48,34 @@ class Row:
     fad: float  # Fréchet distance to the test split's reference half in the text-audio embedding
     kid: float  # unbiased kernel distance (KID) to the same reference, x 1000
     clap: float  # mean cosine between each clip and its caption
-    metrics: dict[str, float] = field(default_factory=dict)  # mean control metric(s)
+    metrics: dict[str, float] = field(default_factory=dict)  # mean control metric(s) and judges' figures
     extra: dict[str, float] = field(default_factory=dict)  # optimise / decode split, surrogate losses
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95 % CI of a mean: metric keys,
+    # "seconds" and "clap"
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "label": self.label, "M": self.M, "T": self.T, "n": self.n,
                 "seconds": _num(self.seconds), "fad": _num(self.fad), "kid": _num(self.kid), "clap": _num(self.clap),
-                "metrics": {k: _num(v) for k, v in self.metrics.items()}, **{k: _num(v) for k, v in self.extra.items()}}
+                "metrics": {k: _num(v) for k, v in self.metrics.items()},
+                "intervals": {k: [_num(lo), _num(hi)] for k, (lo, hi) in self.intervals.items()},
+                **{k: _num(v) for k, v in self.extra.items()}}
 
 
 def _num(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 6)
+
+
+def mean_interval(values: list[float] | np.ndarray, level: float = CI_LEVEL, resamples: int = BOOTSTRAP_RESAMPLES,
+                  seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of per-clip values (non-finite ones dropped); (nan, nan)
+    with fewer than two clips. Deterministic in ``seed``. values: [n] -> (low, high)"""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    means = v[np.random.default_rng(seed).integers(0, len(v), (resamples, len(v)))].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
 def fad(generated: np.ndarray, reference: np.ndarray) -> float:
@@ -96,7 +122,10 @@ def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str
     rows = []
     for (task, label, T), gs in groups.items():
         keys = sorted({k for g in gs for k in g.metrics})
-        means = {k: float(np.mean([g.metrics[k] for g in gs if k in g.metrics])) for k in keys}
+        per_clip = {k: [g.metrics[k] for g in gs if k in g.metrics] for k in keys}
+        per_clip |= {"seconds": [g.seconds for g in gs], "clap": [g.clap for g in gs]}
+        means = {k: _finite_mean(per_clip[k]) for k in keys}
+        intervals = {k: mean_interval(v) for k, v in per_clip.items()}
         extra = {"optimise_s": float(np.mean([g.optimise_s for g in gs])),
                  "decode_s": float(np.mean([g.decode_s for g in gs])),
                  "vocode_s": float(np.mean([g.vocode_s for g in gs]))}
@@ -106,8 +135,16 @@ def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str
         emb = np.stack([g.embedding for g in gs])
         rows.append(Row(task, label, m_of.get(label, "?"), T, len(gs), float(np.mean([g.seconds for g in gs])),
                         fad(emb, reference), KID_SCALE * kernel_distance(emb, reference),
-                        float(np.mean([g.clap for g in gs])), means, extra))
+                        float(np.mean([g.clap for g in gs])), means, extra, intervals))
     return rows
+
+
+def _finite_mean(values: list[float]) -> float:
+    """Mean of the finite values (a judge returns nan where its figure is undefined, e.g. the correlation
+    with a flat curve); nan when none is."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else float("nan")
 
 
 def reference_embeddings(split: TestSplit, embedder: Embedder) -> np.ndarray:

@@ -73,7 +73,7 @@ class EvalConfig:
     model: str  # bundle name or path ("tiny-untrained": random weights)
     data: str  # corpus folder whose test split gives the cases and the FAD reference
     out: str  # output folder
-    cases: int = 8  # cases per task
+    cases: int = 16  # cases per task (at least 16 per control for the CPU suite)
     steps: int = 0  # K optimisation steps for every method; 0 = per-control defaults (70 / 150)
     decode_steps: int = 2  # T of the DITTO-2 rows of table1 and text
     lr: float = 5e-3  # Adam learning rate on x_T

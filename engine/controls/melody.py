@@ -17,6 +17,8 @@ the chroma term) fix the pitch class. Log-softmax over the octave candidates, NL
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import librosa
 import numpy as np
 import torch
@@ -30,7 +32,8 @@ from ditto_live.engine.controls.intensity import seconds_per_unit
 NO_NOTE = -1  # target value of a frame where no note sounds
 REGISTER_HARMONICS = 6  # harmonics h f summed by the register salience
 HARMONIC_DECAY = 0.8  # weight of harmonic h: decay ** (h - 1)
-OCTAVE_SHIFTS = (-2, -1, 0, 1, 2)  # candidate octaves of the written pitch (0 = the written one)
+OCTAVE_OFFSETS = (-24, -12, 0, 12, 24)  # octave candidates of the written pitch, in semitones
+CONTRAST_SPAN = 24  # the harmonic contrast compares the written pitch with every pitch this many semitones around
 REGISTER_FLOOR_DB = 60.0  # levels more than this below a frame's peak count as silence (no exploit of the floor)
 REGISTER_WEIGHT = 1.0  # weight of the register NLL beside the chroma NLL (1 nat each)
 
@@ -115,7 +118,7 @@ def _band_interpolation(n_mels: int, fmin: float, fmax: float, hz: float) -> np.
     return out
 
 
-def register_salience_weights(n_mels: int, fmin: float, fmax: float, harmonics: int = REGISTER_HARMONICS,
+def harmonic_contrast_weights(n_mels: int, fmin: float, fmax: float, harmonics: int = REGISTER_HARMONICS,
                               decay: float = HARMONIC_DECAY) -> Tensor:
     """Harmonic-contrast salience of every MIDI pitch as a linear map of per-band log power:
     S(p) = sum_h decay^(h-1) [L(h f_p) - L((h - 1/2) f_p)], harmonics at or above the last band left out.
@@ -132,52 +135,91 @@ def register_salience_weights(n_mels: int, fmin: float, fmax: float, harmonics: 
     return torch.tensor(out, dtype=torch.float32)
 
 
-def pitch_salience(x0: Tensor, min_db: float, max_db: float, salience: Tensor,
+def octave_band_weights(n_mels: int, fmin: float, fmax: float) -> Tensor:
+    """Power of the octave centred on every MIDI pitch (f / sqrt 2 .. f sqrt 2) as a linear map of per-band
+    power: each band whose centre falls inside, weighted by its width (so sum ~ the octave's power). -> [128, F]"""
+    edges = librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)
+    centres, width = edges[1:-1], (edges[2:] - edges[:-2]) / 2.0
+    out = np.zeros((128, n_mels))
+    for p in range(128):
+        f = 440.0 * 2.0 ** ((p - 69) / 12.0)
+        inside = (centres >= f / np.sqrt(2.0)) & (centres < f * np.sqrt(2.0))
+        out[p] = np.where(inside, width, 0.0)
+    return torch.tensor(out, dtype=torch.float32)
+
+
+@dataclass(frozen=True)
+class RegisterWeights:
+    """The register term's two linear maps from mel bands to MIDI pitches (``register_weights``)."""
+
+    contrast: Tensor  # [128, F] harmonic contrast of log power: the harmonic series of f is there
+    octave: Tensor  # [128, F] power of the octave around f: the fundamental's octave holds the energy
+    contrast_offsets: tuple[int, ...] = OCTAVE_OFFSETS  # candidates the contrast compares, semitones from the written
+
+
+def register_weights(n_mels: int, fmin: float, fmax: float, contrast_span: int = CONTRAST_SPAN) -> RegisterWeights:
+    """Both maps of the register term for a mel front end; ``contrast_span`` 0 compares octaves only."""
+    offsets = tuple(range(-contrast_span, contrast_span + 1)) if contrast_span > 0 else OCTAVE_OFFSETS
+    return RegisterWeights(harmonic_contrast_weights(n_mels, fmin, fmax), octave_band_weights(n_mels, fmin, fmax),
+                           offsets)
+
+
+def pitch_salience(x0: Tensor, min_db: float, max_db: float, contrast: Tensor,
                    floor_db: float = REGISTER_FLOOR_DB) -> Tensor:
     """Harmonic-contrast salience of every MIDI pitch per frame, in bels (dB / 10); levels more than
-    ``floor_db`` below the frame's peak are floored. x0: [B, 1, F, N]; salience: [128, F] -> [B, 128, N]"""
+    ``floor_db`` below the frame's peak are floored. x0: [B, 1, F, N]; contrast: [128, F] -> [B, 128, N]"""
     db = norm_to_db(x0.float(), min_db, max_db)[:, 0]  # [B, F, N]
     floor = db.detach().amax(1, keepdim=True) - floor_db
     bels = torch.maximum(db, floor) / 10.0
-    return torch.einsum("pf,bfn->bpn", salience.to(x0.device), bels)
+    return torch.einsum("pf,bfn->bpn", contrast.to(x0.device), bels)
 
 
-def octave_candidates(target: Tensor) -> tuple[Tensor, Tensor]:
-    """MIDI pitch of each octave candidate per frame and whether it is a valid pitch.
-    target: [N] MIDI (NO_NOTE allowed) -> ([S, N] long clamped to 0..127, [S, N] bool); S = len(OCTAVE_SHIFTS)"""
-    shifts = torch.tensor(OCTAVE_SHIFTS, device=target.device)[:, None]
-    cand = target[None] + 12 * shifts
+def octave_energy(x0: Tensor, min_db: float, max_db: float, octave: Tensor) -> Tensor:
+    """Log power (bels) of the octave around every MIDI pitch per frame. x0: [B, 1, F, N] -> [B, 128, N]"""
+    power = 10.0 ** (norm_to_db(x0.float(), min_db, max_db)[:, 0] / 10.0)  # [B, F, N]
+    return torch.log10(torch.einsum("pf,bfn->bpn", octave.to(x0.device), power) + 1e-10)
+
+
+def pitch_candidates(target: Tensor, offsets: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """MIDI pitch of each candidate (written pitch + offset semitones) per frame and whether it is a valid
+    pitch. target: [N] MIDI (NO_NOTE allowed) -> ([S, N] long clamped to 0..127, [S, N] bool); S = len(offsets)"""
+    shifts = torch.tensor(offsets, device=target.device)[:, None]
+    cand = target[None] + shifts
     valid = (cand >= 0) & (cand < 128) & (target[None] >= 0)
     return cand.clamp(0, 127), valid
 
 
-def register_log_probs(sal: Tensor, target: Tensor) -> Tensor:
-    """Log-softmax over the octave candidates of the written pitch. sal: [B, 128, N]; target: [N] MIDI
-    -> [B, S, N] (invalid candidates at -inf; frames without a note are uniform over the valid ones)"""
-    cand, valid = octave_candidates(target.to(sal.device))
+def register_log_probs(sal: Tensor, target: Tensor, offsets: tuple[int, ...]) -> Tensor:
+    """Log-softmax over the candidates around the written pitch. sal: [B, 128, N]; target: [N] MIDI
+    -> [B, S, N] (invalid candidates at -inf; frames without a note are uniform)"""
+    cand, valid = pitch_candidates(target.to(sal.device), offsets)
     picked = torch.gather(sal, 1, cand[None].expand(sal.shape[0], -1, -1))  # [B, S, N]
     picked = picked.masked_fill(~valid[None], float("-inf"))
     picked = torch.where(valid.any(0)[None, None], picked, torch.zeros_like(picked))  # no note: no -inf row
     return F.log_softmax(picked, dim=1)
 
 
-def register_target(target: Tensor) -> Tensor:
-    """Index of the written octave among OCTAVE_SHIFTS per frame, NO_NOTE where none sounds. [N] -> [N]"""
-    return torch.where(target >= 0, torch.full_like(target, OCTAVE_SHIFTS.index(0)), torch.full_like(target, NO_NOTE))
+def register_target(target: Tensor, offsets: tuple[int, ...]) -> Tensor:
+    """Index of the written pitch (offset 0) among the candidates, NO_NOTE where none sounds. [N] -> [N]"""
+    written = torch.full_like(target, offsets.index(0))
+    return torch.where(target >= 0, written, torch.full_like(target, NO_NOTE))
 
 
-def register_loss(x0: Tensor, target: Tensor, min_db: float, max_db: float, salience: Tensor) -> Tensor:
-    """NLL of the written octave against the others. x0: [B, 1, F, N]; target: [N] MIDI -> [B]"""
-    log_probs = register_log_probs(pitch_salience(x0, min_db, max_db, salience), target)
-    return melody_loss(log_probs, register_target(target))
+def register_loss(x0: Tensor, target: Tensor, min_db: float, max_db: float, weights: RegisterWeights) -> Tensor:
+    """NLL of the written pitch against its neighbours by harmonic contrast, plus NLL of the written octave
+    against the others by octave energy. x0: [B, 1, F, N]; target: [N] MIDI -> [B]"""
+    near, octaves = weights.contrast_offsets, OCTAVE_OFFSETS
+    harmonic = register_log_probs(pitch_salience(x0, min_db, max_db, weights.contrast), target, near)
+    energy = register_log_probs(octave_energy(x0, min_db, max_db, weights.octave), target, octaves)
+    return melody_loss(harmonic, register_target(target, near)) + melody_loss(energy, register_target(target, octaves))
 
 
 def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor, weight: float = 1.0,
-                   salience: Tensor | None = None, register_weight: float = REGISTER_WEIGHT) -> Control:
+                   register: RegisterWeights | None = None, register_weight: float = REGISTER_WEIGHT) -> Control:
     """The melody control for a target per frame [N]: pitch classes (octave-free chroma, the paper's
-    control) or MIDI pitches. ``salience`` (``register_salience_weights``, [128, F]) turns the register
+    control) or MIDI pitches. ``register`` (``register_weights(n_mels, fmin, fmax)``) turns the register
     term on; it needs MIDI pitches (``melody_target(..., keep_octave=True)``)."""
-    if salience is not None and bool(((target >= 0) & (target < 12)).any()):
+    if register is not None and bool(((target >= 0) & (target < 12)).any()):
         raise ValueError("the register term needs MIDI pitches per frame (melody_target(..., keep_octave=True)), "
                          "not pitch classes")
     classes = pitch_classes(target)
@@ -187,8 +229,8 @@ def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor
 
     def loss(x0: Tensor) -> Tensor:
         chroma = melody_loss(feature(x0), classes)
-        if salience is None:
+        if register is None:
             return chroma
-        return chroma + register_weight * register_loss(x0, target, min_db, max_db, salience)
+        return chroma + register_weight * register_loss(x0, target, min_db, max_db, register)
 
     return Control("melody", loss, weight, feature, classes)

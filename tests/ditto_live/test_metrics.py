@@ -29,6 +29,12 @@ def test_pure_tone_chroma_accuracy_is_perfect_for_its_pitch_class():
     assert metrics.melody_accuracy(audio, SR, np.full(256, 0)) == 0.0
 
 
+def test_chroma_accuracy_reads_a_midi_target_by_its_pitch_class():
+    audio = tone(440.0)  # A4
+    assert metrics.melody_accuracy(audio, SR, np.full(256, 57)) == 1.0  # A3: same class, other octave
+    assert metrics.melody_accuracy(audio, SR, np.full(256, 60)) == 0.0
+
+
 def test_known_rms_curve_gives_zero_mse():
     audio = tone(220.0, amp=0.5)
     curve = metrics.rms_db_curve(audio, SR)
