@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--workers", type=int, default=0,
                    help="render processes (default 0: one per core; the corpus does not depend on it)")
     b.add_argument("--presets", type=_csv, default=("tiny", "paper"), help="mel presets to store (default tiny,paper)")
+    b.add_argument("--max-minutes", type=float, default=0, metavar="MIN",
+                   help="stop taking works after MIN minutes, keeping what is rendered (0 = no limit)")
     b.add_argument("--max-windows-per-work", type=int, default=8, help="cap per work (default 8)")
     b.add_argument("--audio-dir", metavar="DIR", help="build from your own audio files instead of scores")
     b.add_argument("--tags", metavar="CSV", help="with --audio-dir: file,genre,mood,tempo,instrument[,caption]")
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--hours must be positive")
         cfg = BuildConfig(out=str(out), hours=args.hours, sources=tuple(sources), soundfont=args.soundfont,
                           seed=args.seed, workers=args.workers, presets=tuple(args.presets),
-                          max_windows_per_work=args.max_windows_per_work)
+                          max_windows_per_work=args.max_windows_per_work, max_seconds=args.max_minutes * 60)
         stats = build_corpus(cfg, progress=not args.no_progress)
     log.info("wrote %s (%d windows, %.2f h); card: %s", out, stats.windows, stats.hours, out / "card.md")
     return 0 if stats.windows else 1

@@ -37,6 +37,7 @@ class BuildConfig:
     workers: int = 1  # render processes (1: in this process; 0: one per core, ``render_processes``)
     presets: tuple[str, ...] = ("tiny", "paper")  # mel presets stored for every window
     max_windows_per_work: int = 8  # cap so long Mass movements do not crowd out the rest
+    max_seconds: float = 0.0  # stop taking works after this long (0 = none; the corpus then depends on the machine)
     sample_rate: int = 22050  # model rate
     shard_size: int = 256  # windows per shard file
     peak_dbfs: tuple[float, float] = (-12.0, -1.0)  # each rendering is peak-normalised to a level in this range
@@ -159,6 +160,7 @@ class BuildStats:
     tags: dict = field(default_factory=lambda: {k: Counter() for k in ("genre", "mood", "tempo", "instrument")})
     per_source: Counter = field(default_factory=Counter)  # windows per source
     seconds: float = 0.0  # wall time of the build
+    cut_short: bool = False  # the build stopped at max_seconds before the target hours
 
     @property
     def hours(self) -> float:
@@ -220,6 +222,11 @@ def build_corpus(cfg: BuildConfig, progress: bool = True) -> BuildStats:
                     stats.tags[k][v] += 1
                 bar.update(1)
             if stats.windows >= target:
+                break
+            if cfg.max_seconds and time.time() - t0 > cfg.max_seconds:
+                stats.cut_short = True
+                log.warning("stopping after %.0f s (--max-minutes) with %d of %d windows", cfg.max_seconds,
+                            stats.windows, target)
                 break
     finally:
         bar.close()

@@ -48,7 +48,8 @@ def write_card(out: Path, stats, cfg) -> None:
         f"| failed works (skipped) | {sum(stats.failures.values())} |",
         f"| near-silent windows dropped | {stats.silent} |",
         f"| audio rendered | {stats.rendered_s / 3600:.2f} h |",
-        f"| build time | {stats.seconds:.0f} s ({stats.seconds / 60:.1f} min) |",
+        f"| build time | {stats.seconds:.0f} s ({stats.seconds / 60:.1f} min)"
+        f"{' (cut short by --max-minutes)' if getattr(stats, 'cut_short', False) else ''} |",
         f"| workers | {getattr(cfg, 'workers', 1)} |",
         f"| seed | {getattr(cfg, 'seed', '-')} |",
         f"| sources | {', '.join(source) if source else getattr(cfg, 'audio_dir', '-')} |",

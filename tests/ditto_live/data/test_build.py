@@ -130,3 +130,14 @@ def test_data_build_renders_with_one_process_per_core_by_default():
     args = build_parser().parse_args(["data", "build", "--out", "x"])
     assert args.workers == 0
     assert render_processes(0) == len(os.sched_getaffinity(0)) and render_processes(3) == 3
+
+
+def test_a_build_cut_short_by_its_time_limit_is_a_complete_corpus(abc_dir, tmp_path):
+    refs = _refs(abc_dir)
+    cfg = BuildConfig(out=str(tmp_path), hours=1.0, seed=5, works=refs, presets=("tiny",), shard_size=4,
+                      max_seconds=1e-9)  # stops after the first work
+    stats = build_corpus(cfg, progress=False)
+    rows, arrays = _read(tmp_path)
+    assert stats.cut_short and stats.attempted == 1 and len(rows) == stats.windows > 0
+    assert "cut short" in (tmp_path / "card.md").read_text()
+    assert all(f"truth/{s}.safetensors" in arrays for s in ("train", "val", "test"))
