@@ -154,8 +154,8 @@ class JobRunner:
         self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
         self.laion_clap = laion_clap  # path of a LAION-CLAP checkpoint for the text control ("" = the bundle's own)
         # bf16 autocast of the model calls during optimisation; None: on a CPU with native bf16 (backends.py)
-        self.context = Engine(self.device, default_autocast(self.device) if autocast is None else autocast,
-                              Backends(backend, self.device), warm_start)
+        self.context = Engine(self.device, autocast=default_autocast(self.device) if autocast is None else autocast,
+                              backends=Backends(backend, self.device), warm_start=warm_start)
         self.engine = EngineLock()  # jobs take turns on the engine; deadline jobs first
         self.ready = threading.Event()  # set once warm() has run (or was never asked for)
         self._laion: Any = None

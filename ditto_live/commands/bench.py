@@ -18,6 +18,15 @@ def _list(text: str) -> tuple[str, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    s = p.add_argument_group("through the server (--server): submit-to-done latency over OSC, what users wait for")
+    s.add_argument("--server", action="store_true",
+                   help="start `ditto-live serve` as its own process (or --connect to one), send jobs over OSC on "
+                   "loopback one at a time, report the fresh server's first job and warm p50/p95/max per task")
+    s.add_argument("--connect", metavar="HOST:PORT", default="", help="time a running server instead of starting one")
+    s.add_argument("--jobs", type=int, default=6, help="warm jobs per task with --server (default 6)")
+    s.add_argument("--keep-numba-cache", action="store_true",
+                   help="with --server: start the server with the numba cache as found (default: a new, empty one)")
+    s.add_argument("--no-measure", action="store_true", help="with --server: the server does not measure adherence")
     p.add_argument("--preset", choices=("tiny", "paper"), default="tiny", help="mel + UNet preset (default tiny)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--model", default="random",
@@ -95,10 +104,38 @@ def config_from_args(args: argparse.Namespace):
                        vocoder=args.vocoder, compiler=args.compiler, out_dir=args.out_dir, threads=args.threads)
 
 
+def run_server(args: argparse.Namespace) -> int:
+    from ditto_live.bench import TASKS
+    from ditto_live.bench_server import ServerBenchConfig, markdown, run_server_bench
+    from ditto_live.results import write_json
+
+    tasks = _list(args.tasks)
+    bad = [t for t in tasks if t not in TASKS]
+    if bad or args.jobs < 1:
+        raise UsageError(f"--tasks: {bad} not in {', '.join(TASKS)}" if bad else "--jobs: expected at least 1")
+    backend = _list(args.backend)
+    if len(backend) != 1:
+        raise UsageError("--server times one backend: give --backend once")
+    model = "default" if args.model == "random" else args.model
+    cfg = ServerBenchConfig(tasks=tasks, jobs=args.jobs, model=model, backend=backend[0], measure=not args.no_measure,
+                            threads=args.threads, connect=args.connect, fresh_numba_cache=not args.keep_numba_cache,
+                            out_dir=args.out_dir)
+    report = run_server_bench(cfg)
+    if args.json:
+        write_json(Path(args.json), report)
+    text = markdown(report)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    print(text)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ditto_live.bench import Bench
     from ditto_live.results import write_json
 
+    if args.server or args.connect:
+        return run_server(args)
     cfg = config_from_args(args)
     bench = Bench(cfg)
 

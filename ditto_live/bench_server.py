@@ -1,0 +1,258 @@
+"""Latency as users see it: ``ditto-live bench --server`` (DESIGN.md §10).
+
+Starts ``ditto-live serve`` as a separate process (with a new, empty numba cache unless told otherwise,
+so its first job pays what a fresh install pays), or connects to a running one; waits until it answers
+``/ditto/server/ping`` and reports ``"engine": "ready"``; then sends jobs over real OSC on loopback one at a
+time and times each from ``/ditto/job/submit`` to ``/ditto/job/done``. The first job of the process is
+the fresh server's first job; the rest are warm. Per task: p50 / p95 / max of the warm jobs, the first
+job's latency and its ratio to the warm p50, and the median of each stage from the jobs' own records
+(the ``timings_ms`` of the done summary).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ditto_live.bench import task_job, write_reference
+from ditto_live.bench_report import machine_info
+from ditto_live.bridges.osc import UdpEndpoint, decode_packet
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "ditto-live-bench-server/1"
+Addr = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ServerBenchConfig:
+    tasks: tuple[str, ...] = ("intensity",)  # controls to time (bench.TASKS)
+    jobs: int = 6  # warm jobs per task (after the process's first job)
+    model: str = "default"  # the model the server runs ([generate] model)
+    backend: str = "auto"  # the server's --backend
+    measure: bool = True  # the server measures adherence after each delivery (--no-measure when False)
+    threads: int = 0  # the server's --threads (0: torch's default)
+    connect: str = ""  # "host:port" of a running server; "" = start one
+    fresh_numba_cache: bool = True  # start the server with NUMBA_CACHE_DIR in a new, empty folder
+    seconds: float = 512 * 256 / 22050  # clip length of every job (one model window)
+    timeout_s: float = 600.0  # longest wait for readiness or for one job
+    out_dir: str = "bench_server_out"  # the server's output folder (and the painting tasks' reference)
+    fake_runner: bool = False  # the server answers with its model-free test tone (tests of this bench)
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation between the closest ranks."""
+    xs = sorted(values)
+    if len(xs) == 1:
+        return xs[0]
+    pos = (len(xs) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+class OscClient:
+    """A client of the server over real UDP: send a request, wait for the reply that answers it."""
+
+    def __init__(self, server: Addr):
+        self.server = server
+        self.endpoint = UdpEndpoint("127.0.0.1", 0)
+
+    def request(self, address: str, args: list[Any], wanted: str, match=None, timeout: float = 5.0):
+        """Send and wait for a message at ``wanted`` (and ``match(args)``) -> (args, seconds) or None."""
+        start = time.perf_counter()
+        self.endpoint.send(address, args, self.server)
+        return self.wait(wanted, match, timeout, start)
+
+    def wait(self, wanted: str, match=None, timeout: float = 5.0, start: float | None = None):
+        start = time.perf_counter() if start is None else start
+        while (left := start + timeout - time.perf_counter()) > 0:
+            gram = self.endpoint.receive(min(left, 0.5))
+            if gram is None:
+                continue
+            for msg in decode_packet(gram.data):
+                if msg.address == wanted and (match is None or match(msg.args)):
+                    return msg.args, time.perf_counter() - start
+                if msg.address == "/ditto/job/error" and match is not None and match(msg.args):
+                    raise RuntimeError(f"job {msg.args[0]} failed: {msg.args[1]}: {msg.args[2]}")
+        return None
+
+    def close(self) -> None:
+        self.endpoint.close()
+
+
+class ServerProcess:
+    """``ditto-live serve`` in a child process on a free loopback port."""
+
+    def __init__(self, cfg: ServerBenchConfig, out: Path):
+        self.port = free_udp_port()
+        env = dict(os.environ)
+        if cfg.fresh_numba_cache:
+            self.numba_cache = tempfile.mkdtemp(prefix="ditto-numba-")
+            env["NUMBA_CACHE_DIR"] = self.numba_cache
+        cmd = [sys.executable, "-m", "ditto_live.cli", "serve", "--port", str(self.port), "--output-dir", str(out),
+               "--allowed-root", str(out), "--backend", cfg.backend, "--set", f'generate.model="{cfg.model}"']
+        if cfg.threads:
+            cmd += ["--threads", str(cfg.threads)]
+        if not cfg.measure:
+            cmd.append("--no-measure")
+        if cfg.fake_runner:
+            cmd.append("--fake-runner")
+        self.log_path = out / "server.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - kept open for the child's lifetime
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    @property
+    def address(self) -> Addr:
+        return "127.0.0.1", self.port
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+def wait_until_ready(client: OscClient, timeout: float, alive=lambda: True) -> tuple[float, float]:
+    """Ping until answered, then ask the status until ``"engine"`` is ready. -> (pong s, ready s) since now"""
+    start = time.perf_counter()
+    pong = None
+    while pong is None:
+        if not alive():
+            raise RuntimeError("the server exited before answering a ping (see its log)")
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError(f"the server did not answer a ping within {timeout:.0f} s")
+        if client.request("/ditto/server/ping", ["bench"], "/ditto/server/pong", timeout=0.5) is not None:
+            pong = time.perf_counter() - start
+    while True:
+        got = client.request("/ditto/server/status", [], "/ditto/server/state", timeout=2.0)
+        if got is not None and json.loads(got[0][0]).get("engine", "ready") == "ready":
+            return pong, time.perf_counter() - start
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError(f"the server did not report ready within {timeout:.0f} s")
+        if not alive():
+            raise RuntimeError("the server exited while warming (see its log)")
+        time.sleep(0.2)
+
+
+def run_job(client: OscClient, job_id: str, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Submit one job and wait for its done. -> {latency_s, summary}"""
+    got = client.request("/ditto/job/submit", [job_id, json.dumps(job)], "/ditto/job/done",
+                         match=lambda a: a and a[0] == job_id, timeout=timeout)
+    if got is None:
+        raise TimeoutError(f"job {job_id} was not done within {timeout:.0f} s")
+    (_, wav, summary), latency = got
+    return {"job_id": job_id, "latency_s": round(latency, 4), "wav": wav, "summary": json.loads(summary)}
+
+
+def summarise(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task: the process's first job (if it was this task's) and the warm jobs' percentiles."""
+    rows = []
+    for task in dict.fromkeys(j["task"] for j in jobs):
+        mine = [j for j in jobs if j["task"] == task]
+        warm = [j["latency_s"] for j in mine if not j["first"]]
+        first = next((j["latency_s"] for j in mine if j["first"]), None)
+        stages: dict[str, float] = {}
+        for stage in dict.fromkeys(k for j in mine if not j["first"] for k in j["summary"].get("timings_ms", {})):
+            values = [j["summary"]["timings_ms"][stage] for j in mine if not j["first"]
+                      and stage in j["summary"].get("timings_ms", {})]
+            stages[stage] = round(statistics.median(values), 1)
+        p50 = percentile(warm, 50) if warm else None
+        rows.append({"task": task, "warm_jobs": len(warm), "first_s": first,
+                     "warm_p50_s": None if p50 is None else round(p50, 4),
+                     "warm_p95_s": round(percentile(warm, 95), 4) if warm else None,
+                     "warm_max_s": round(max(warm), 4) if warm else None,
+                     "first_over_warm_p50": round(first / p50, 3) if first and p50 else None,
+                     "audio_s": mine[0]["audio_s"],
+                     "warm_rtf_p50": round(p50 / mine[0]["audio_s"], 4) if p50 else None,
+                     "warm_stage_median_ms": stages})
+    return rows
+
+
+def run_server_bench(cfg: ServerBenchConfig) -> dict[str, Any]:
+    """Start (or connect to) a server, time its jobs over OSC, return the report."""
+    out = Path(cfg.out_dir).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    proc = None
+    if cfg.connect:
+        host, _, port = cfg.connect.rpartition(":")
+        address: Addr = (host or "127.0.0.1", int(port))
+    else:
+        proc = ServerProcess(cfg, out)
+        address = proc.address
+    client = OscClient(address)
+    report: dict[str, Any] = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                              "machine": machine_info("cpu"), "config": asdict(cfg), "jobs": []}
+    try:
+        alive = (lambda: proc.proc.poll() is None) if proc else (lambda: True)
+        pong_s, ready_s = wait_until_ready(client, cfg.timeout_s, alive)
+        if proc is not None:  # from the process's start, not from our first ping
+            since = time.perf_counter() - proc.started
+            report["server_start"] = {"pong_s": round(since - (ready_s - pong_s), 3), "ready_s": round(since, 3),
+                                      "numba_cache": "fresh" if cfg.fresh_numba_cache else "as found"}
+        from ditto_live.engine.audio import PRESETS
+
+        reference = str(write_reference(out, PRESETS["tiny"], cfg.seconds))
+        n = 0
+        for task in cfg.tasks:
+            for i in range(cfg.jobs + (1 if n == 0 else 0)):
+                job = task_job(task, cfg.seconds, reference) | {"name": f"bench_{task}", "seed": i,
+                                                                "model": cfg.model}
+                record = run_job(client, f"{task}-{i}", job, cfg.timeout_s)
+                record.update(task=task, first=n == 0, audio_s=round(cfg.seconds, 4))
+                report["jobs"].append(record)
+                log.info("%s job %d: %.2f s submit -> done%s", task, i, record["latency_s"], " (first)" if n == 0 else "")
+                n += 1
+        report["rows"] = summarise(report["jobs"])
+        report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    finally:
+        client.close()
+        if proc is not None:
+            proc.stop()
+            report["server_log"] = str(proc.log_path)
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    load = report.get("load_average_after")
+    lines = [f"Server bench ({report['created']}), {m['cpu']}, {m['cpu_cores']} cores, torch {m['torch']}; "
+             f"load average before {m.get('load_average')}, after {load}; backend {report['config']['backend']}, model {report['config']['model']}, "
+             f"measure {'on' if report['config']['measure'] else 'off'}.", ""]
+    start = report.get("server_start")
+    if start:
+        lines += [f"Fresh `ditto-live serve` (numba cache {start['numba_cache']}): answers ping after "
+                  f"{start['pong_s']:.1f} s, ready after {start['ready_s']:.1f} s.", ""]
+    lines += ["| task | audio s | first job s | warm jobs | warm p50 s | warm p95 s | warm max s | first / p50 | "
+              "warm RTF p50 |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in report.get("rows", []):
+        first = "-" if r["first_s"] is None else f"{r['first_s']:.2f}"
+        ratio = "-" if r["first_over_warm_p50"] is None else f"{r['first_over_warm_p50']:.2f}"
+        lines.append(f"| {r['task']} | {r['audio_s']:.2f} | {first} | {r['warm_jobs']} | {r['warm_p50_s']:.2f} | "
+                     f"{r['warm_p95_s']:.2f} | {r['warm_max_s']:.2f} | {ratio} | {r['warm_rtf_p50']:.2f} |")
+    for r in report.get("rows", []):
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in r["warm_stage_median_ms"].items())
+        lines.append(f"\n{r['task']}: warm stage medians (ms, the jobs' own records): {stages}")
+    return "\n".join(lines) + "\n"

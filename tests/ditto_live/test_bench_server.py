@@ -1,0 +1,36 @@
+"""``ditto-live bench --server``: a real ``ditto-live serve`` process, jobs over real OSC on loopback, the
+submit-to-done latency of the first and the warm jobs (the model-free runner keeps it quick)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ditto_live.bench_server import ServerBenchConfig, markdown, percentile, run_server_bench, summarise
+
+
+def test_percentiles_interpolate_between_ranks():
+    assert percentile([3.0], 95) == 3.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
+
+
+def test_the_first_job_is_reported_apart_from_the_warm_ones():
+    jobs = [{"task": "intensity", "first": i == 0, "latency_s": s, "audio_s": 5.94,
+             "summary": {"timings_ms": {"optimise": 1000.0 * s}}} for i, s in enumerate([9.0, 3.0, 4.0, 5.0])]
+    (row,) = summarise(jobs)
+    assert row["first_s"] == 9.0 and row["warm_jobs"] == 3 and row["warm_p50_s"] == 4.0
+    assert row["warm_max_s"] == 5.0 and row["first_over_warm_p50"] == pytest.approx(2.25)
+    assert row["warm_stage_median_ms"] == {"optimise": 4000.0}  # the warm jobs' own records only
+
+
+def test_a_served_process_is_timed_from_submit_to_done_over_osc(tmp_path):
+    cfg = ServerBenchConfig(tasks=("intensity", "melody"), jobs=2, fake_runner=True, out_dir=str(tmp_path),
+                            fresh_numba_cache=False, timeout_s=60)
+    report = run_server_bench(cfg)
+    assert [j["job_id"] for j in report["jobs"]] == ["intensity-0", "intensity-1", "intensity-2", "melody-0", "melody-1"]
+    assert all(j["latency_s"] > 0 and j["wav"].endswith(".wav") for j in report["jobs"])
+    assert report["server_start"]["ready_s"] >= report["server_start"]["pong_s"] > 0
+    intensity, melody = report["rows"]
+    assert intensity["first_s"] is not None and intensity["warm_jobs"] == 2 and melody["first_s"] is None
+    assert "| intensity | 5.94 |" in markdown(report)
+    assert (tmp_path / "server.log").is_file()
