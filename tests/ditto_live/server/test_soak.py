@@ -1,0 +1,200 @@
+"""A bounded soak (issue 16's "done when"): several clients at once over real UDP on 127.0.0.1 send valid
+jobs (plain and chunked, with live controls set and reset), hostile requests (over the work budget,
+poisoned controls, other clients' cancels, hostile paths, quota grabs, status floods) and malformed
+datagrams. It ends with every valid job done, every hostile request refused at once, the server's memory
+flat, and no orphan files. The default run uses the FakeRunner for ~20 s; ``-m slow`` runs the real
+engine (the random-weight tiny model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ditto_live.bridges.osc import encode_message
+from ditto_live.queue import FakeRunner
+
+from .conftest import Client
+
+REFUSE_WITHIN_S = 1.0  # a hostile request's refusal arrives within this
+HOSTILE_JOBS = [  # (job JSON, the error code it must get)
+    (json.dumps({"bars": 64, "bpm": 1}), "bad_request"),
+    (json.dumps({"bars": 64, "bpm": 20}), "bad_request"),
+    (json.dumps({"seconds": 60, "steps": 2000, "seeds": 16, "controls": [{"type": "loop"}]}), "bad_request"),
+    (json.dumps({"seconds": 1, "name": "café"}), "bad_request"),
+    ('{"\\ud800": 1}', "bad_request"),
+    ("@/etc/passwd", "forbidden"),
+    ("@~/.bashrc", "forbidden"),
+    ("@relative/job.json", "forbidden"),
+    (json.dumps({"controls": [{"type": "melody", "midi": "/etc/hostname"}]}), "forbidden"),
+    ("{not json", "bad_request"),
+]
+POISON = [("bpm", 0.0), ("bpm", -5.0), ("cfg", 1e30), ("seed", 1e30), ("intensity", 1e30)]
+MALFORMED = [b"", b"\x00" * 12, b"#bundle\x00" + b"\x00" * 8, b"#bundle\x00" + b"\x00" * 8 + struct.pack(">i", 0),
+             b"/ditto/job/submit\x00\x00\x00,ss\x00", encode_message("/ditto/job/submit", [1, 2.0])]
+
+
+REFUSALS: list[str] = []  # the code of every refusal seen (the soak checks there were plenty)
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+def valid_client(client: Client, tag: str, until: float, job: Callable[[int], dict], done: list[str],
+                 failures: list[str]) -> None:
+    """Jobs one after another, every third chunked, with controls set and reset between them."""
+    i = 0
+    while time.monotonic() < until:
+        job_id = f"{tag}-{i}"
+        spec = json.dumps({**job(i), "name": tag})
+        if i % 4 == 1:
+            client.send("/ditto/control/set", "seed", float(i), types="sf")
+            client.expect_address("/ditto/control/value")
+        elif i % 4 == 3:
+            client.send("/ditto/control/reset", "")
+            client.expect_address("/ditto/control/state")
+        if i % 3 == 2:
+            pieces = [spec[k:k + 40] for k in range(0, len(spec), 40)]
+            for k, piece in reversed(list(enumerate(pieces))):
+                client.send("/ditto/job/chunk", job_id, k, len(pieces), piece)
+        else:
+            client.send("/ditto/job/submit", job_id, spec)
+        reply = client.terminal(job_id, timeout=60)
+        if reply.address != "/ditto/job/done":
+            failures.append(f"valid {job_id}: {reply.args}")
+        else:
+            done.append(reply.args[1])
+        i += 1
+
+
+def refused(client: Client, pred: Callable, what: str, failures: list[str], codes: tuple[str, ...] = ()) -> None:
+    """The reply matching ``pred`` arrives within REFUSE_WITHIN_S with one of ``codes`` (any when empty)."""
+    t0 = time.monotonic()
+    try:
+        reply = client.expect(pred, timeout=REFUSE_WITHIN_S)
+    except AssertionError:
+        failures.append(f"hostile {what}: no refusal within {REFUSE_WITHIN_S} s")
+        return
+    got = reply.args[1] if reply.address == "/ditto/job/error" else reply.args[0]
+    if codes and got not in codes:
+        failures.append(f"hostile {what}: {reply.address} {reply.args} (expected {' or '.join(codes)})")
+    if time.monotonic() - t0 > REFUSE_WITHIN_S:
+        failures.append(f"hostile {what}: refused late")
+    REFUSALS.append(got)
+
+
+def forget(client: Client) -> None:
+    """Drop what a grab or a flood brought back, so the next refusal is matched fresh."""
+    client.drain(0.05)
+    client._unmatched.clear()
+
+
+def hostile_client(client: Client, until: float, failures: list[str]) -> None:
+    rng = random.Random(7)
+    n = 0
+    while time.monotonic() < until:
+        n += 1
+        kind = n % 6
+        if kind == 0:
+            spec, code = HOSTILE_JOBS[n % len(HOSTILE_JOBS)]
+            client.send("/ditto/job/submit", f"h{n}", spec)
+            refused(client, lambda m, j=f"h{n}": m.address == "/ditto/job/error" and m.args[0] == j, spec, failures,
+                    (code,))
+        elif kind == 1:
+            name, value = POISON[n % len(POISON)]
+            client.send("/ditto/control/set", name, value, types="sf")
+            refused(client, lambda m, c=name: m.address == "/ditto/error" and f"control {c} " in m.args[1],
+                    f"control {name}={value}", failures, ("bad_request",))
+        elif kind == 2:  # another client's job (its ids follow a pattern, as if read from a status)
+            victim = f"v0-{n // 12}"
+            client.send("/ditto/job/cancel", victim)
+            refused(client, lambda m, v=victim: m.address == "/ditto/job/error" and m.args[0] == v, "cancel", failures,
+                    ("forbidden", "not_found"))
+        elif kind == 3:  # grab chunk slots: the fifth is busy, the rest expire
+            client.send("/ditto/job/chunk", f"grab{n}", 0, 2, "{")
+            forget(client)
+        elif kind == 4:  # grab subscriptions past the quota
+            client.send("/ditto/client/subscribe", 20000 + n % 9)
+            forget(client)
+        else:  # a status flood
+            for _ in range(20):
+                client.send("/ditto/server/status")
+            forget(client)
+        time.sleep(rng.uniform(0.0, 0.02))
+
+
+def malformed_client(client: Client, until: float, failures: list[str]) -> None:
+    n = 0
+    while time.monotonic() < until:
+        data = MALFORMED[n % len(MALFORMED)]
+        n += 1
+        if not data:
+            continue  # an empty UDP datagram: some kernels never deliver it
+        client.send_raw(data)
+        refused(client, lambda m: m.address in ("/ditto/error", "/ditto/job/error"), f"malformed {data[:20]!r}",
+                failures)
+        time.sleep(0.01)
+
+
+def soak(server, client_for, out_dir: Path, seconds: float, job: Callable[[int], dict], valid: int = 3) -> int:
+    """Run the mixed traffic for ``seconds``; assert the outcome; -> valid jobs done."""
+    done: list[str] = []
+    failures: list[str] = []
+    until = time.monotonic() + seconds
+    valid_clients = [client_for(server) for _ in range(valid)]
+    hostile, broken = client_for(server), client_for(server)
+    threads = [threading.Thread(target=valid_client, args=(c, f"v{k}", until, job, done, failures))
+               for k, c in enumerate(valid_clients)]
+    threads += [threading.Thread(target=hostile_client, args=(hostile, until, failures)),
+                threading.Thread(target=malformed_client, args=(broken, until, failures))]
+    rss = []
+    REFUSALS.clear()
+    for t in threads:
+        t.start()
+    time.sleep(seconds / 3)
+    rss.append(rss_kb())
+    for t in threads:
+        t.join(seconds + 90)
+    rss.append(rss_kb())
+    assert not failures, failures[:10]
+    assert len(REFUSALS) > 10 * seconds and "forbidden" in REFUSALS and "bad_request" in REFUSALS
+    assert server.alive
+    wavs = sorted(out_dir.glob("*.wav"))
+    assert len(wavs) == len(done) > 0
+    assert all(w.with_suffix(".json").is_file() for w in wavs), "a WAV without its sidecar"
+    assert [p for p in out_dir.rglob("*.part")] == [], "temp files left"
+    growth_mb = (rss[1] - rss[0]) / 1024
+    assert growth_mb < 40, f"RSS grew {growth_mb:.1f} MB over the soak"
+    assert len(server._clients) <= valid + 2 + 1
+    return len(done)
+
+
+def test_soak_mixed_valid_hostile_and_malformed_traffic_from_several_clients(make_server, client_for, out_dir):
+    runner = FakeRunner(out_dir, steps=3, step_s=0.003, seconds=0.05)
+    server = make_server(runner=runner, chunk_timeout_s=2.0, queue_size=8)
+    seconds = float(os.environ.get("DITTO_SOAK_S", "20"))
+    jobs = soak(server, client_for, out_dir, seconds,
+                lambda i: {"seconds": 0.5, "controls": [{"type": "intensity", "shape": "swell"}]})
+    assert jobs >= 30
+
+
+@pytest.mark.slow
+def test_soak_with_the_real_engine(make_server, client_for, out_dir, tmp_path):
+    from ditto_live.jobs import JobRunner
+
+    runner = JobRunner(output_dir=str(out_dir), allowed_roots=(str(tmp_path),), device="cpu", measure=False,
+                       warm_model="")
+    server = make_server(runner=runner, chunk_timeout_s=2.0)
+    seconds = float(os.environ.get("DITTO_SOAK_S", "120"))
+    soak(server, client_for, out_dir, seconds, lambda i: {
+        "model": "tiny-untrained", "seconds": 1.0, "steps": 3, "decode_steps": 1, "seed": i,
+        "controls": [{"type": "intensity", "shape": "crescendo"}]}, valid=2)
