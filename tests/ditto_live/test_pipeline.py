@@ -1,0 +1,100 @@
+"""The one pipeline (ditto_live/pipeline.py): both methods really optimise, the backend the product chooses,
+its fallback, the window chain in memory, and the whole pipeline on the tiny untrained model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ditto_live import pipeline
+from ditto_live.engine import backends
+from ditto_live.engine.audio import MelFrontEnd
+from ditto_live.engine.backends import EagerStepper
+from ditto_live.errors import UsageError
+from ditto_live.jobspec import parse_job
+from ditto_live.pipeline import Backends, Engine, generate, plan_job, resolve_backend, window_noise
+
+from .test_jobs import MEL, narrow_bundle
+
+INTENSITY = [{"type": "intensity", "shape": "crescendo"}]
+
+
+def _plan(tmp_path, **job):
+    spec = parse_job({"model": "narrow", "seconds": 0.7, "controls": INTENSITY, **job})
+    return plan_job(spec, narrow_bundle(), "cpu", [str(tmp_path)], MelFrontEnd(MEL))
+
+
+@pytest.mark.parametrize("method", ["ditto", "ditto2"])
+def test_each_method_moves_x_T_and_lowers_its_objective(method, tmp_path):
+    """A learning rate of 0 (or any optimisation that does not run) fails here, for DITTO as for DITTO-2."""
+    plan = _plan(tmp_path, method=method, steps=2, lr=0.05)
+    engine = Engine("cpu")
+    gen = generate(plan, engine)
+    (window,) = gen.windows
+    assert window["steps_run"] == 2
+    x_T, _ = window_noise(plan.spec.seed, 0, 1, plan.mel, "cpu")
+    (x_star,) = engine.last_x.values()
+    assert (x_star - x_T).abs().max() > 1e-3  # x_T moved
+    assert window["surrogate_loss_after"]["intensity"] < window["surrogate_loss_before"]["intensity"]
+    assert gen.unoptimised is not None and not torch.equal(gen.mel, gen.unoptimised)
+
+
+def test_the_methods_table_is_the_one_place_that_tells_them_apart(tmp_path):
+    assert set(pipeline.METHODS) == {"ditto", "ditto2"}
+    ditto = _plan(tmp_path, method="ditto")
+    assert ditto.model is ditto.bundle.base
+    ditto2 = _plan(tmp_path, method="ditto2", student="cm")
+    assert ditto2.model is ditto2.bundle.cm
+
+
+def test_auto_is_the_cuda_graph_on_cuda_and_eager_on_a_cpu():
+    assert resolve_backend("auto", "cuda:0") == "cudagraph"
+    assert resolve_backend("auto", "cpu") == "eager"
+    assert resolve_backend("exported", "cpu") == "exported"
+    with pytest.raises(UsageError, match="cudagraph.*needs a CUDA device"):
+        resolve_backend("cudagraph", "cpu")
+    with pytest.raises(UsageError, match="choose from"):
+        resolve_backend("fastest", "cpu")
+
+
+def test_the_exported_backend_is_checked_once_per_shape_and_then_reused(tmp_path):
+    engine = Engine("cpu", backends=Backends("exported", "cpu"))
+    first = generate(_plan(tmp_path, steps=2), engine).windows[0]
+    second = generate(_plan(tmp_path, steps=2, seed=1), engine).windows[0]
+    assert first["backend"] == second["backend"] == "exported" and first["backend_fallback"] is None
+    assert first["parity_checked"] and not second["parity_checked"]  # the check runs for the first job only
+    assert first["decoder_prepare_s"] > 0 and second["decoder_prepare_s"] == 0  # the decoder is kept
+    assert second["steps_run"] == 2
+
+
+def test_a_refused_backend_falls_back_to_eager_and_says_why(tmp_path, monkeypatch):
+    wrong = lambda x: (x**2).mean(dim=(1, 2, 3))  # noqa: E731 - not the job's objective
+    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a, **k: EagerStepper(wrong, x_T, lr))
+    engine = Engine("cpu", backends=Backends("exported", "cpu"))
+    window = generate(_plan(tmp_path, steps=2), engine).windows[0]
+    assert window["backend"] == "eager" and "disagrees with eager" in window["backend_fallback"]
+    assert window["steps_run"] == 2
+    again = generate(_plan(tmp_path, steps=2), engine).windows[0]  # refused once: eager from then on
+    assert again["backend"] == "eager" and "disagrees" in again["backend_fallback"]
+
+
+def test_a_stream_window_opens_with_the_frames_it_is_given(tmp_path):
+    plan = _plan(tmp_path, steps=4, lr=0.2, decode_steps=1, controls=[])
+    opening = torch.full((1, MEL.n_mels, 16), 0.5)
+    gen = generate(plan, Engine("cpu"), previous=opening)
+    (window,) = gen.windows
+    assert set(window["surrogate_loss_after"]) == {"continuation"}
+    assert window["surrogate_loss_after"]["continuation"] < window["surrogate_loss_before"]["continuation"]
+    assert gen.tail(16).shape == (1, MEL.n_mels, 16)
+
+
+def test_the_tiny_untrained_model_runs_the_whole_pipeline(tmp_path):
+    """Every stage on the real tiny preset (80 x 512 mels, the shipped default's shapes): targets, ITO, decode,
+    vocode (Griffin-Lim), write, measure."""
+    from ditto_live.jobs import JobRunner
+
+    runner = JobRunner(output_dir=str(tmp_path), allowed_roots=[str(tmp_path)], device="cpu", measure_baseline=True)
+    result = runner.run(parse_job({"model": "tiny-untrained", "steps": 2, "controls": INTENSITY}))
+    summary = result.wait()
+    assert summary["frames"] == 512 and summary["ito"][0]["steps_run"] == 2 and summary["measurement"] == "done"
+    assert set(summary["metrics"]) == {"output", "unoptimised"} and result.wav_path.stat().st_size > 100_000
