@@ -275,10 +275,9 @@ def test_the_stream_chains_real_engine_windows_in_memory(tmp_path):
 
 @pytest.mark.jack
 def test_open_stream_plays_runner_windows_at_the_devices_rate(jack_server, tmp_path):  # noqa: F811
+    from ditto_live.bridges.audio import AudioOut
     from ditto_live.config import AudioConfig
     from ditto_live.stream import open_stream
-
-    from ditto_live.bridges.audio import AudioOut
 
     runner = ToneRunner(window=RATE // 2)
     audio = AudioConfig(output_device="system", buffer_seconds=1.0, block_size=1024)
