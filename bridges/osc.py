@@ -138,6 +138,11 @@ class UdpEndpoint:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer)
         except OSError:
             pass
+        if family == socket.AF_INET6:  # "::" serves IPv4 clients too (as ::ffff:a.b.c.d), whatever the OS default
+            try:
+                self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            except OSError:
+                log.warning("cannot make the IPv6 socket dual-stack: IPv4 clients will not reach %s", host)
         self._sock.bind((host, port))
         self._send_lock = threading.Lock()
         self._buf = bytearray(MAX_DATAGRAM + 1)  # reused by receive (one receiving thread per endpoint)

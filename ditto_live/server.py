@@ -53,6 +53,7 @@ from ditto_live.server_requests import (
     error_code,
     load_base,
     load_spec,
+    printable_utf8,
     short,
     valid_job_id,
 )
@@ -64,11 +65,6 @@ MAX_CHUNKED_TOTAL = 64  # chunked payloads in flight from all clients together
 HOUSEKEEPING_S = 1.0  # how often idle clients are forgotten
 JOB_ID_ADDRESSES = ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel", "/ditto/job/revoke",
                     "/ditto/midi/take")  # requests whose errors are job errors when a job id can be read
-
-
-def printable_utf8(value: Any) -> Any:
-    """A string that OSC can carry (lone surrogates from a JSON escape become ``\\udXXX``); others as is."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
 
 
 class Server(LiveRequests):

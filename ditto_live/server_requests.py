@@ -42,6 +42,11 @@ def short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def printable_utf8(value: Any) -> Any:
+    """A string that OSC can carry (lone surrogates from a JSON escape become ``\\udXXX``); others as is."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+
+
 def error_code(exc: Exception) -> tuple[str, str]:
     """(protocol error code, message) for an exception raised while reading a request."""
     if isinstance(exc, RequestError):
