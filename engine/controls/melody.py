@@ -17,6 +17,7 @@ the chroma term) fix the pitch class. Log-softmax over the octave candidates, NL
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import librosa
@@ -38,6 +39,11 @@ REGISTER_FLOOR_DB = 60.0  # levels more than this below a frame's peak count as 
 REGISTER_WEIGHT = 1.0  # weight of the register NLL beside the chroma NLL (1 nat each)
 
 
+def db_to_power(db: Tensor) -> Tensor:
+    """10^(dB / 10) as one exp (torch's scalar ** tensor is ~20x slower on a CPU). Same shape."""
+    return torch.exp(db * (math.log(10.0) / 10.0))
+
+
 def chroma_weights(n_mels: int, fmin: float, fmax: float, low_hz: float = 261.0, high_hz: float = 5000.0,
                    samples: int = 64) -> Tensor:
     """Soft assignment of each mel band to the 12 pitch classes (rows sum to 1 or 0). [F, 12]"""
@@ -57,7 +63,7 @@ def chroma_weights(n_mels: int, fmin: float, fmax: float, low_hz: float = 261.0,
 
 def chroma_log_probs(x0: Tensor, min_db: float, max_db: float, weights: Tensor, temperature: float = 1.0) -> Tensor:
     """log-softmax over pitch classes of log chroma energy. x0: [B, 1, F, N] -> [B, 12, N]"""
-    power = 10.0 ** (norm_to_db(x0.float(), min_db, max_db) / 10.0)[:, 0]  # [B, F, N]
+    power = db_to_power(norm_to_db(x0.float(), min_db, max_db))[:, 0]  # [B, F, N]
     chroma = torch.einsum("fc,bfn->bcn", weights.to(x0.device), power)  # [B, 12, N]
     return F.log_softmax(torch.log(chroma + 1e-10) / temperature, dim=1)
 
@@ -176,7 +182,7 @@ def pitch_salience(x0: Tensor, min_db: float, max_db: float, contrast: Tensor,
 
 def octave_energy(x0: Tensor, min_db: float, max_db: float, octave: Tensor) -> Tensor:
     """Log power (bels) of the octave around every MIDI pitch per frame. x0: [B, 1, F, N] -> [B, 128, N]"""
-    power = 10.0 ** (norm_to_db(x0.float(), min_db, max_db)[:, 0] / 10.0)  # [B, F, N]
+    power = db_to_power(norm_to_db(x0.float(), min_db, max_db)[:, 0])  # [B, F, N]
     return torch.log10(torch.einsum("pf,bfn->bpn", octave.to(x0.device), power) + 1e-10)
 
 
