@@ -41,7 +41,7 @@ class ServerConfig:
     max_subscriptions: int = 4  # reply ports one client may subscribe at once
     max_chunked: int = 4  # chunked payloads one client may have in flight at once
     chunk_timeout_s: float = 30.0  # a chunked payload not complete this long after its first piece is dropped
-    status_per_s: float = 4.0  # status requests answered per client per second (bursts of twice that)
+    status_per_s: float = 10.0  # status requests answered per client per second (bursts of twice that)
     orphan_age_s: float = 60.0  # at start, temp files and WAVs without a sidecar older than this are removed
 
     def __post_init__(self) -> None:
