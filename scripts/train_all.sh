@@ -5,11 +5,14 @@
 #   3. copy the bundle, with half-precision weights, into the package (ditto_live/assets/default).
 #
 # Every setting is an environment variable; the defaults are the recipe of the shipped bundle on a
-# CPU machine. On a GPU, set DEVICE=cuda and raise the step counts. Re-running resumes each stage
+# CPU machine. On a GPU, set DEVICE=cuda and raise the step counts; NPROC=N trains on N GPUs (or N
+# CPU processes) under torchrun, BATCH being the batch over all of them. Re-running resumes each stage
 # from its last checkpoint (RESUME=1, the default) and skips a corpus that is already built.
+# scripts/train_gpu.sh is the recipe for a lent GPU machine with no network.
 #
 #   scripts/train_all.sh                     # the default tiny bundle
 #   DATA=~/my_corpus SKIP_DATA=1 DEST=~/my_bundle scripts/train_all.sh   # retrain on your own corpus
+#   DEVICE=cuda NPROC=8 BATCH=64 CROP=0 BASE_STEPS=20000 scripts/train_all.sh  # one machine of 8 GPUs
 set -euo pipefail
 
 DATA=${DATA:-data/corpus}              # corpus folder (built here unless SKIP_DATA=1)
@@ -18,6 +21,7 @@ OUT=${OUT:-runs/default}               # bundle folder with every run's checkpoi
 DEST=${DEST:-ditto_live/assets/default}  # where the half-precision bundle goes
 PRESET=${PRESET:-tiny}                 # model size preset: tiny (CPU) or paper (GPU)
 DEVICE=${DEVICE:-auto}                 # cpu, cuda or auto
+NPROC=${NPROC:-1}                      # training processes (GPUs); > 1 runs `train all` under torchrun
 THREADS=${THREADS:-1}                  # torch CPU threads (1 is fastest on a busy 2-core machine)
 SEED=${SEED:-0}                        # one seed for every stage
 BASE_STEPS=${BASE_STEPS:-4000}         # base diffusion model steps (~1 h on 2 busy CPU cores)
@@ -40,8 +44,12 @@ fi
 resume=()
 [[ "$RESUME" == 1 ]] && resume=(--resume)
 
+export PYTHONSAFEPATH=1  # torchrun's `-m`: the installed package, not the repository's ditto_live/ folder
+train=(ditto-live)
+[[ "$NPROC" -gt 1 ]] && train=(torchrun --standalone --nproc_per_node "$NPROC" -m ditto_live.cli)
+
 echo "== training the bundle in $OUT"
-ditto-live train all --data "$DATA" --out "$OUT" --preset "$PRESET" --device "$DEVICE" --threads "$THREADS" \
+"${train[@]}" train all --data "$DATA" --out "$OUT" --preset "$PRESET" --device "$DEVICE" --threads "$THREADS" \
   --seed "$SEED" --steps "$BASE_STEPS" --batch "$BATCH" --lr "$LR" --crop-frames "$CROP" \
   --vocoder-steps "$VOCODER_STEPS" --distill-steps "$DISTILL_STEPS" --clap-steps "$CLAP_STEPS" \
   --no-progress "${resume[@]}"
