@@ -32,12 +32,12 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from ditto_live.engine import student_sampling as ss
-from ditto_live.engine.conditioning import Cond, predict_v
+from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.distill import cm_denoise, ctm_G
-from ditto_live.engine.schedule import CLEAN, NUM_TRAIN_STEPS, ddim_step_from_v, teacher_grid
+from ditto_live.engine.sampling import ddim_sample
+from ditto_live.engine.schedule import CLEAN, NUM_TRAIN_STEPS, teacher_grid
 
 log = logging.getLogger(__name__)
 
@@ -85,41 +85,31 @@ def one_step_x0(student: nn.Module, x_T: Tensor, cond: Cond, student_kind: str =
     raise ValueError(f"unknown student kind {student_kind!r} (ctm or cm)")
 
 
-def _ddim_call(model: nn.Module, x: Tensor, t: Tensor, s: Tensor, cond: Cond) -> Tensor:
-    """One DDIM sampler call with CFG (two rows batched) from t to s."""
-    return ddim_step_from_v(x, t, s, predict_v(model, x, t.float(), cond))
-
-
-def _backward_check(is_cancelled: Callable[[], bool], t_i: int) -> Callable[[Tensor], None]:
+def _backward_check(is_cancelled: Callable[[], bool], step: int) -> Callable[[Tensor], None]:
     """A gradient hook on one sampler call's output: it runs when the backward reaches that call, before
     the call is recomputed (checkpointing) and differentiated, so ``is_cancelled`` is consulted there too."""
     def hook(grad: Tensor) -> None:
         if is_cancelled():
-            raise JobCancelled(f"cancelled inside the sampler's backward at t={t_i}")
+            raise JobCancelled(f"cancelled inside the sampler's backward at call {step}")
     return hook
 
 
 def ddim_chain(model: nn.Module, x_T: Tensor, cond: Cond, grid: list[int], use_checkpoint: bool = False,
                is_cancelled: Callable[[], bool] | None = None) -> Tensor:
-    """The teacher's DDIM sampler on ``grid``, differentiable; optionally checkpointed per call.
-    ``is_cancelled`` is consulted before every call, and on a CPU before every call's backward too.
-    x_T: [B, 1, F, N] -> x0 [B, 1, F, N]"""
-    x = x_T
-    for t_i, s_i in zip(grid[:-1], grid[1:]):
-        if is_cancelled is not None and is_cancelled():
-            raise JobCancelled(f"cancelled inside the sampler at t={t_i}")
-        t = torch.full((x.shape[0],), t_i, device=x.device, dtype=torch.long)
-        s = torch.full_like(t, s_i)
-        if use_checkpoint and torch.is_grad_enabled():
-            x = checkpoint(_ddim_call, model, x, t, s, cond, use_reentrant=False)
-        else:
-            x = _ddim_call(model, x, t, s, cond)
+    """The teacher's DDIM sampler (``sampling.ddim_sample``, the engine's one DDIM) on ``grid``, differentiable,
+    optionally checkpointed per call. ``is_cancelled`` is consulted after every call (so before the next),
+    and on a CPU before every call's backward too. x_T: [B, 1, F, N] -> x0 [B, 1, F, N]"""
+    def check(step: int, total: int, x: Tensor) -> None:
+        if is_cancelled():
+            raise JobCancelled(f"cancelled inside the sampler after call {step} of {total}")
         # CPU only: a CPU backward runs on the thread that called it, so the hook may wait there (a
         # server's job stepping aside); a CUDA backward runs on autograd's one thread per device, shared
         # by every thread's backward, and a hook waiting there would stall the job it waits for
-        if is_cancelled is not None and x.requires_grad and x.device.type == "cpu":
-            x.register_hook(_backward_check(is_cancelled, t_i))
-    return x
+        if x.requires_grad and x.device.type == "cpu":
+            x.register_hook(_backward_check(is_cancelled, step))
+
+    return ddim_sample(model, x_T, grid, cond, callback=check if is_cancelled is not None else None,
+                       grad_checkpoint=use_checkpoint)
 
 
 @dataclass
