@@ -7,12 +7,21 @@ semitone splits its energy instead of snapping to one class. Frames without a no
 
 Why a register term (DESIGN §5): 80 Slaney mels at 22,050 Hz are ~41 Hz wide below 1 kHz, wider than a
 semitone below ~700 Hz, so octave-free chroma is met by moving the tune one or two octaves up where the
-bands resolve semitones. The register term scores, for each frame, the written pitch against the same
-pitch class one and two octaves up and down by a harmonic contrast: the log power at the candidate's
-harmonics h f minus that half-way between them, (h - 1/2) f, summed with decaying weights. A tune an
-octave too high leaves the written f0's odd harmonics empty; one an octave too low has energy half-way
-between the candidate's harmonics. The coarse low bands fix the octave, the narrow high bands (through
-the chroma term) fix the pitch class. Log-softmax over the octave candidates, NLL on the written one.
+bands resolve semitones (pYIN finds the default model's tunes +24 semitones off). The register term
+(``register_loss``) adds two NLLs per frame with a note, both on the written MIDI pitch p:
+
+- harmonic contrast over the pitches p-24..p+24: S(q) = sum_h 0.8^(h-1) [L(h f_q) - L((h - 1/2) f_q)],
+  L the log power read between band centres. A tune an octave up leaves p's odd harmonics empty, one
+  an octave down fills the points half-way between p's harmonics, a neighbouring pitch misses the upper
+  harmonics, where the bands are narrow;
+- octave energy over p-24, p-12, p, p+12, p+24: the power of the octave around each candidate. Without
+  it the contrast is met by a faint fundamental under a loud fourth harmonic, which pitch trackers hear
+  two octaves up.
+
+Chosen by measurement (scripts/melody_register_experiment.py, docs/results.md): chroma alone put
+the tunes +24 semitones up (raw pitch 0-17 %); the octave-only contrast +12; the octave energy fixed
+the octave but left pitch errors (a 4th harmonic standing in for the pitch class); the contrast over
+every nearby pitch fixed both.
 """
 
 from __future__ import annotations
