@@ -8,7 +8,8 @@ read into memory at construction (``in_memory=True``) or on demand, one shard ca
 ``load_tag_vocab`` builds the tag vocabulary from windows.jsonl: "<null>" then the names sorted, per field.
 
 A ``part`` (index, count) reads block ``index`` of ``count`` equal, contiguous blocks of a split's rows
-(``part_rows``) and opens only the shards that hold them: under torchrun each rank reads its own block.
+(``part_rows``) and loads only the shards that hold them (of the others, only the row index is read):
+under torchrun each rank holds its own block.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def read_shards(folder: Path, split: str, key: str, limit: int = 0,
                 rows: range | None = None) -> tuple[Tensor, Tensor]:
     """``key`` and "row" of a split's shards concatenated in row order, stopping at the shard that
     reaches ``limit`` rows (0 = all; the result may hold more). With ``rows``, only the shards that hold
-    some of them are opened and exactly those rows are returned. -> ([n, ...] as stored, [n] long)"""
+    some of them are loaded (the others' small "row" tensor is peeked) and exactly those rows are returned. -> ([n, ...] as stored, [n] long)"""
     data, got = [], []
     for path in shard_paths(folder, split):
         with safe_open(str(path), "pt") as fh:

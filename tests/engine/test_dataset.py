@@ -91,3 +91,37 @@ def test_load_mel_data_holds_what_mel_windows_serves_and_stops_reading_at_the_li
         load_mel_data(corpus, "tiny", "test")  # a split with no windows
     with pytest.raises(ValueError):
         AudioWindows(corpus, "tiny", "holdout")
+
+
+def test_each_part_reads_its_block_of_rows_and_loads_only_the_shards_that_hold_it(corpus, monkeypatch):
+    import contextlib
+
+    import ditto_live.engine.train.dataset as dataset
+    from ditto_live.engine.train.vocoder import load_train_audio
+
+    whole = load_mel_data(corpus, "tiny", "train")
+    loaded: list[str] = []  # shards whose mels were read (of the others only the row index is read)
+    real = dataset.safe_open
+
+    @contextlib.contextmanager
+    def spy(path, *args, **kw):
+        with real(path, *args, **kw) as fh:
+            class Handle:
+                def get_tensor(self, name):
+                    if name != "row":
+                        loaded.append(path.rsplit("/", 1)[1])
+                    return fh.get_tensor(name)
+            yield Handle()
+
+    monkeypatch.setattr(dataset, "safe_open", spy)
+    parts = [load_mel_data(corpus, "tiny", "train", part=(i, 3)) for i in range(3)]  # rows 0-1, 2-3, 4-6
+    assert [len(p.mels) for p in parts] == [2, 2, 3]
+    assert torch.equal(torch.cat([p.mels for p in parts]), whole.mels)
+    assert torch.equal(torch.cat([p.tags for p in parts]), whole.tags)
+    assert all(p.vocab == whole.vocab for p in parts)
+    # shards hold rows 0-2, 3-5, 6: part 0 loads the first, part 1 the first two, part 2 the last two
+    assert loaded == ["train-0.safetensors", "train-0.safetensors", "train-1.safetensors",
+                      "train-1.safetensors", "train-2.safetensors"]
+    audio = [load_train_audio(corpus, part=(i, 2)) for i in range(2)]  # rows 0-2 and 3-6
+    assert [a[:, 0].float().mul(10).round().tolist() for a in audio] == [[0, 1, 2], [3, 4, 5, 6]]
+    assert torch.equal(whole.part(1, 3).mels, parts[1].mels)
