@@ -75,7 +75,8 @@ def read_shards(folder: Path, split: str, key: str, limit: int = 0,
                 rows: range | None = None) -> tuple[Tensor, Tensor]:
     """``key`` and "row" of a split's shards concatenated in row order, stopping at the shard that
     reaches ``limit`` rows (0 = all; the result may hold more). With ``rows``, only the shards that hold
-    some of them are loaded (the others' small "row" tensor is peeked) and exactly those rows are returned. -> ([n, ...] as stored, [n] long)"""
+    some of them are loaded (the others' small "row" tensor is peeked) and exactly those rows are
+    returned. -> ([n, ...] as stored, [n] long)"""
     data, got = [], []
     for path in shard_paths(folder, split):
         with safe_open(str(path), "pt") as fh:
