@@ -200,7 +200,7 @@ def train_base(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", 
         x0, tags = mel_batch(data, step, per_rank, run.seed, dev, crop_frames, model.downsample_factor, gen)
         return base_loss(net, x0, tags.to(dev), gen, recipe.cfg_drop, recipe.field_drop)
 
-    def on_checkpoint(step: int, averaged: nn.Module) -> dict:
+    def on_checkpoint(step: int, averaged: nn.Module, finished: bool) -> dict:
         if val is None or len(val.mels) == 0:
             return {}
         return {"val_loss": round(validation_loss(averaged, val.mels.to(dev).float(), val.tags.to(dev)), 6)}

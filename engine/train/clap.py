@@ -91,7 +91,7 @@ def train_clap(data_dir: str | Path, out_dir: str | Path, embed_captions: Callab
         gather = distributed.gather_with_grad
         return contrastive_loss(gather(audio), gather(txt), gather(b_ids), scale)
 
-    def on_checkpoint(step: int, averaged: nn.Module) -> dict:
+    def on_checkpoint(step: int, averaged: nn.Module, finished: bool) -> dict:
         return {"train_captions": len(vocab)} | evaluate_clap(averaged, data_dir, recipe.preset, embed_captions,
                                                              str(dev))
 

@@ -324,7 +324,7 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
                device: torch.device, gens: dict[str, torch.Generator], examples_per_step: int,
                out_dir: str | Path | None = None, ckpt_every: int = 0, resume: bool | str = False,
                export_meta: Callable[[dict], dict] | None = None, desc: str = "train", progress: bool = True,
-               on_checkpoint: Callable[[int, nn.Module], dict] | None = None, tail: int = 50,
+               on_checkpoint: Callable[[int, nn.Module, bool], dict] | None = None, tail: int = 50,
                stop_at: int | None = None, time_budget_s: float | None = None,
                after_step: Callable[[int], None] | None = None, others: dict[str, Any] | None = None,
                fit_s: float | None = None) -> LoopResult:
@@ -332,9 +332,10 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
 
     AdamW with warm-up and cosine decay, gradient clipping, EMA, bf16 autocast on CUDA, a progress bar,
     and checkpoints under ``out_dir`` every ``ckpt_every`` steps whose exported weights are the EMA
-    (``export_meta(metrics) -> meta`` gives their JSON; ``on_checkpoint(step, ema_model) -> extra
-    metrics`` e.g. a validation loss). ``loss_fn`` draws its batch and noise from ``gens`` and
-    ``batch_indices(step, ...)`` so resumption is exact. ``after_step(step)`` runs after each optimizer
+    (``export_meta(metrics) -> meta`` gives their JSON; ``on_checkpoint(step, ema_model, finished) ->
+    extra metrics`` e.g. a validation loss, ``finished`` being true for the export at the schedule's
+    end). ``loss_fn`` draws its batch and noise from ``gens`` and ``batch_indices(step, ...)`` so
+    resumption is exact. ``after_step(step)`` runs after each optimizer
     step (a distillation's target update) and ``others`` (objects with ``state_dict``) travel in the
     training state. The last export (at the end, also without ``out_dir``) is the result's ``meta``; with
     ``out_dir`` it goes to OUT/final and OUT/latest. ``stop_at`` (a step) or ``time_budget_s`` (seconds
@@ -386,7 +387,7 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
         if losses:
             metrics["final_loss"] = round(_mean(losses[-tail:]), 6)
         if on_checkpoint is not None and ranks.main:
-            metrics.update(on_checkpoint(step, averaged))
+            metrics.update(on_checkpoint(step, averaged, step == total))
         return averaged, (export_meta(metrics) if export_meta else {"metrics": metrics})
 
     def save(step: int, exported: tuple[nn.Module, dict] | None = None, name: str | None = None) -> None:

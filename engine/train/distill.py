@@ -163,10 +163,10 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
     def after_step(step: int) -> None:
         D.ema_update(target, student, target_ema)  # phi^- follows phi
 
-    def on_checkpoint(step: int, averaged: nn.Module) -> dict:
+    def on_checkpoint(step: int, averaged: nn.Module, finished: bool) -> dict:
         """The quality check, on the final export only (it runs the teacher's 20-step sampler)."""
         nonlocal reference
-        if step != steps or not n_eval:
+        if not finished or not n_eval:
             return {}
         t_eval = time.perf_counter()
         if reference is None:

@@ -275,6 +275,9 @@ def test_fitted_schedule_ends_within_the_time_budget_and_a_resume_keeps_it(tmp_p
     cut = run(nn.Linear(2, 1), stop_at=30)  # fitted at step 25, stopped at 30
     total = cut.meta["metrics"]["schedule_steps"]
     assert 30 < total < 200 and cut.steps == 30
-    done = run(nn.Linear(2, 1), resume=True)  # keeps the fitted schedule, does not fit again
+    exports: list[tuple[int, bool]] = []
+    done = run(nn.Linear(2, 1), resume=True,  # keeps the fitted schedule, does not fit again
+               on_checkpoint=lambda step, model, finished: exports.append((step, finished)) or {})
     assert done.steps == done.meta["metrics"]["schedule_steps"] == total
+    assert exports == [(total, True)]  # the distillation's quality check runs on a fitted run's last export
     assert time.perf_counter() - t0 < 10
