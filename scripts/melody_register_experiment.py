@@ -29,6 +29,7 @@ from ditto_live.engine.controls.melody import (
 )
 from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, draw_noise_seed
 from ditto_live.engine.train.common import cpu_model_name
+from ditto_live.evaluation.scoring import mean_interval
 from ditto_live.judges import judge_melody, pyin_track
 from ditto_live.metrics import melody_accuracy
 
@@ -59,15 +60,6 @@ def tag_tensor(vocab: dict[str, list[str]], instrument: str) -> torch.Tensor:
     names = {**TAGS, "instrument": instrument}
     ids = [vocab[k].index(names[k]) if names.get(k) in vocab[k] else 0 for k in vocab]
     return torch.tensor([ids], dtype=torch.long)
-
-
-def bootstrap_ci(values: list[float], n: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of the mean."""
-    v = np.asarray(values, dtype=np.float64)
-    if len(v) < 2:
-        return float("nan"), float("nan")
-    means = v[np.random.default_rng(seed).integers(0, len(v), (n, len(v)))].mean(1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def octave_offset(audio: np.ndarray, sample_rate: int, midi: np.ndarray) -> float:
@@ -139,7 +131,7 @@ def summary(records: list[dict]) -> str:
         cells = []
         for k in keys:
             v = [r[k] for r in rs]
-            lo, hi = bootstrap_ci(v)
+            lo, hi = mean_interval(v)
             cells.append(f"{100 * np.mean(v):.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]")
         lines.append(f"| {variant} | {len(rs)} | {' | '.join(cells)} | {np.mean([r['optimise_s'] for r in rs]):.2f} | "
                      f"{np.mean([r['judge_s'] for r in rs]):.2f} |")
@@ -156,9 +148,15 @@ def main() -> None:
     ap.add_argument("--register-weights", default="1.0")
     ap.add_argument("--chroma-low-hz", type=float, default=261.0, help="lowest chroma band of the register variant")
     ap.add_argument("--contrast-span", type=int, default=24, help="semitones the harmonic contrast compares")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared 2-core CPU: with 2, "
+                    "every parallel op waits for a descheduled thread)")
+    ap.add_argument("--summarise", default="", metavar="JSONL", help="print the table of an earlier --out and stop")
     ap.add_argument("--save-dir", default="", help="write each clip's WAV and decoded mel here")
     args = ap.parse_args()
+    if args.summarise:
+        with open(args.summarise, encoding="utf-8") as fh:
+            print(summary([r for r in map(json.loads, fh) if "tune" in r]))
+        return
     torch.set_num_threads(args.threads)
     from ditto_live.models import load_bundle
 
