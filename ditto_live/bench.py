@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from ditto_live.bench_report import STAGES, check_targets, config_key, machine_info, summarise
+from ditto_live.controls import KINDS
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, for_gpu
-from ditto_live.engine.controls import DEFAULT_STEPS
 from ditto_live.jobspec import parse_job
 from ditto_live.pipeline import Backends, Engine, generate, plan_job, vocode
 from ditto_live.results import write_json, write_wav
@@ -36,7 +36,7 @@ from ditto_live.results import write_json, write_wav
 log = logging.getLogger(__name__)
 
 SCHEMA = "ditto-live-bench/1"
-TASKS = ("intensity", "melody", "structure", "inpaint", "outpaint")
+TASKS = tuple(name for name, kind in KINDS.items() if kind.example is not None)  # the controls it can time
 METHODS = ("ditto", "ditto2-ctm", "ditto2-cm")
 PAPER_SETTINGS = ("M1T1", "M1T2", "M1T4", "M2T2", "M2T4", "MaT4")  # the paper's Table 2; "Ma" = adaptive M
 DITTO_SAMPLING_STEPS = 20  # the baseline's DDIM chain (M = T = 20)
@@ -128,23 +128,12 @@ def load_models(cfg: BenchConfig) -> Models:
 
 
 def task_job(task: str, seconds: float, reference: str) -> dict[str, Any]:
-    """The job (the server's job language) that exercises ``task`` over a clip of ``seconds``."""
-    if task == "intensity":
-        control = {"type": "intensity", "shape": "crescendo"}
-    elif task == "melody":  # a rising scale, eight notes over the clip
-        step = seconds / 8
-        control = {"type": "melody", "unit": "seconds",
-                   "notes": [[60 + p, i * step, step] for i, p in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]}
-    elif task == "structure":
-        control = {"type": "structure", "form": "ABA"}
-    elif task == "inpaint":
-        control = {"type": "inpaint", "reference": reference, "unit": "seconds",
-                   "start": round(seconds / 3, 3), "end": round(2 * seconds / 3, 3)}
-    elif task == "outpaint":
-        control = {"type": "outpaint", "reference": reference, "unit": "seconds", "overlap": round(seconds / 4, 3)}
-    else:
+    """The job (the server's job language) that exercises ``task`` over a clip of ``seconds``: its kind's
+    example control (ditto_live/controls/)."""
+    kind = KINDS.get(task)
+    if kind is None or kind.example is None:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
-    return {"seconds": seconds, "controls": [control]}
+    return {"seconds": seconds, "controls": [kind.example(seconds, reference)]}
 
 
 def write_reference(folder: Path, mel: MelConfig, seconds: float) -> Path:
@@ -252,7 +241,7 @@ class Bench:
         (it costs 20 CFG calls per step, so a timeout cuts it rather than the DITTO-2 rows)."""
         cfg, out = self.cfg, []
         for task in cfg.tasks:
-            k = cfg.steps or DEFAULT_STEPS[task]
+            k = cfg.steps or KINDS[task].steps
             for backend in cfg.backends:
                 out += [Config(task, method, s, b, k, backend) for method in cfg.methods if method != "ditto"
                         for s in cfg.settings for b in cfg.seeds]

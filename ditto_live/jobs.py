@@ -302,11 +302,10 @@ class JobRunner:
             summary = dict(result.summary)
             timings = dict(summary["timings_ms"])
             t0 = time.perf_counter()
-            mel, spec = plan.mel, plan.spec
+            spec = plan.spec
             metrics: dict[str, Any] = {}
             if self.measure and plan.targets:
-                measure = lambda a: measure_controls(plan.targets, a, mel.sample_rate, plan.front,  # noqa: E731
-                                                     mel.min_db, mel.max_db, plan.text_model)
+                measure = lambda a: measure_controls(plan.targets, a, plan.front, plan.text_model)  # noqa: E731
                 metrics["output"] = measure(audio)
                 if self.measure_baseline and gen.unoptimised is not None and plan.steps > 0:
                     metrics["unoptimised"] = measure(vocode(plan.bundle, gen.unoptimised))
@@ -316,7 +315,7 @@ class JobRunner:
 
                 t1 = time.perf_counter()
                 png = result.wav_path.with_suffix(".png")
-                plot_result(png, gen.mel[0].cpu().numpy(), audio, mel.sample_rate, mel.frame_rate, plan.targets,
+                plot_result(png, gen.mel[0].cpu().numpy(), audio, plan.front, plan.targets,
                             title=f"{spec.method} {spec.model} seed {spec.seed}")
                 summary["png"] = str(png)
                 timings["plot"] = (time.perf_counter() - t1) * 1000
@@ -354,8 +353,7 @@ class JobRunner:
             took["engine_s"] = time.perf_counter() - t1
             t2 = time.perf_counter()
             if self.measure:
-                measure_controls(plan.targets, audio, plan.mel.sample_rate, plan.front, plan.mel.min_db,
-                                 plan.mel.max_db)
+                measure_controls(plan.targets, audio, plan.front)
             took["measure_s"] = time.perf_counter() - t2
             log.info("warm: %s", {k: round(v, 2) for k, v in took.items()})
             return took

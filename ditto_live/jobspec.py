@@ -8,16 +8,9 @@ A job is JSON (a dict). Example::
                   {"type": "melody", "notes": [[60, 0, 1], [62, 1, 1]], "unit": "beats", "weight": 1.0}],
      "steps": 70, "decode_steps": 2, "gamma": 0.2, "cfg": 3.0, "sample_rate_out": 48000}
 
-Control types and their keys (``weight`` defaults to 1):
-
-- intensity: ``shape`` (crescendo | decrescendo | swell | dip | steps | flat) with ``low_db``/``high_db``,
-  or ``points`` [[time, dB], ...] with ``unit`` beats|seconds (linear between points)
-- melody: ``notes`` [[midi_pitch, start, duration], ...] with ``unit`` beats|seconds, or ``midi`` (path)
-- structure: ``form`` such as "ABA", "AABA"
-- inpaint: ``reference`` (WAV path), ``start``/``end`` of the region to regenerate, ``unit`` seconds|bars
-- outpaint: ``reference`` (WAV path), ``overlap`` (how much of the reference's end opens the new clip)
-- loop: ``reference`` optional; the clip's end continues seamlessly into its start
-- text: ``caption``
+Control types and their keys (``weight`` defaults to 1) are the control kinds' (``ditto_live/controls/``,
+one module each, listed in ``controls.KINDS``; docs/controls.md): intensity, melody, structure, inpaint,
+outpaint, loop, text.
 """
 
 from __future__ import annotations
@@ -30,7 +23,6 @@ from typing import Any
 
 from ditto_live.errors import UsageError
 
-CONTROL_TYPES = ("intensity", "melody", "structure", "inpaint", "outpaint", "loop", "text")
 METHODS = ("ditto2", "ditto")
 STUDENTS = ("ctm", "cm")
 INTENSITY_SHAPES = ("crescendo", "decrescendo", "swell", "dip", "steps", "flat")
@@ -152,51 +144,16 @@ def _check(cond: bool, message: str) -> None:
         raise JobSpecError(message)
 
 
-def _check_db(value: Any, where: str) -> None:
-    _check(INTENSITY_DB.contains(value), f"{where}: {INTENSITY_DB.describe('dB')}")
-
-
 def parse_control(raw: Any, index: int) -> ControlSpec:
     _check(isinstance(raw, dict), f"controls[{index}]: expected an object")
+    from ditto_live.controls import CONTROL_TYPES, KINDS  # the kinds import this module: read them here
+
     kind = raw.get("type")
     _check(kind in CONTROL_TYPES, f"controls[{index}].type: {kind!r} is not one of {', '.join(CONTROL_TYPES)}")
     weight = raw.get("weight", 1.0)
     _check(Range(0, 1e6).contains(weight), f"controls[{index}].weight: expected a number 0..1e6")
     params = {k: v for k, v in raw.items() if k not in ("type", "weight")}
-    if kind == "intensity":
-        _check("shape" in params or "points" in params, f"controls[{index}]: intensity needs shape or points")
-        if "shape" in params:
-            _check(params["shape"] in INTENSITY_SHAPES,
-                   f"controls[{index}].shape: {params['shape']!r} is not one of {', '.join(INTENSITY_SHAPES)}")
-        for key in ("low_db", "high_db"):
-            if key in params:
-                _check_db(params[key], f"controls[{index}].{key}")
-        if "points" in params:
-            points = params["points"]
-            _check(isinstance(points, list) and len(points) > 0, f"controls[{index}].points: expected a non-empty list")
-            for j, pt in enumerate(points):
-                _check(isinstance(pt, list) and len(pt) == 2 and Range(0, 1e4).contains(pt[0]),
-                       f"controls[{index}].points[{j}]: expected [time >= 0, dB]")
-                _check_db(pt[1], f"controls[{index}].points[{j}]")
-    elif kind == "melody":
-        _check("notes" in params or "midi" in params, f"controls[{index}]: melody needs notes or midi")
-        if "notes" in params:
-            notes = params["notes"]
-            _check(isinstance(notes, list) and len(notes) > 0, f"controls[{index}].notes: expected a non-empty list")
-            for j, n in enumerate(notes):
-                _check(isinstance(n, list) and len(n) == 3 and all(Range(-1e9, 1e9).contains(v) for v in n),
-                       f"controls[{index}].notes[{j}]: expected [pitch, start, duration]")
-                _check(0 <= n[0] <= 127 and 0 < n[2] <= 1e4 and 0 <= n[1] <= 1e4,
-                       f"controls[{index}].notes[{j}]: pitch 0-127, 0 <= start <= 10000, 0 < duration <= 10000")
-    elif kind == "structure":
-        form = params.get("form")
-        _check(isinstance(form, str) and form.isalpha() and 1 < len(form) <= 16,
-               f"controls[{index}].form: expected letters such as 'ABA'")
-    elif kind in ("inpaint", "outpaint"):
-        _check(isinstance(params.get("reference"), str), f"controls[{index}].reference: expected a WAV path")
-    elif kind == "text":
-        _check(isinstance(params.get("caption"), str) and params["caption"].strip() != "",
-               f"controls[{index}].caption: expected a non-empty string")
+    KINDS[kind].validate(params, f"controls[{index}]")  # each kind checks its own keys (ditto_live/controls/)
     return ControlSpec(kind, float(weight), params)
 
 
@@ -233,3 +190,13 @@ def clip_seconds(spec: JobSpec, window_seconds: float) -> float:
     if spec.bars is not None:
         return float(spec.bars) * 4 * 60.0 / spec.bpm
     return window_seconds
+
+
+def __getattr__(name: str) -> Any:
+    """``CONTROL_TYPES`` is the control registry's (ditto_live/controls/), read when first asked for: the
+    kinds import this module for ControlSpec and JobSpecError."""
+    if name == "CONTROL_TYPES":
+        from ditto_live.controls import CONTROL_TYPES
+
+        return CONTROL_TYPES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

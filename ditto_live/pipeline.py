@@ -30,10 +30,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ditto_live.controls import DEFAULT_OVERLAP_S, KINDS, ClipTarget
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BACKENDS, BackendRefused, StepperFactory, prepare_module
 from ditto_live.engine.conditioning import Cond
-from ditto_live.engine.controls import DEFAULT_STEPS, combined_loss, loss_function
+from ditto_live.engine.controls import combined_loss, loss_function
 from ditto_live.engine.ito import (
     ItoResult,
     JobCancelled,
@@ -45,14 +46,7 @@ from ditto_live.engine.ito import (
 )
 from ditto_live.errors import UsageError
 from ditto_live.jobspec import JobSpec, clip_seconds
-from ditto_live.targets import (
-    DEFAULT_OVERLAP_S,
-    ClipTarget,
-    build_targets,
-    encode_tags,
-    window_controls,
-    wrap_for_loop,
-)
+from ditto_live.targets import build_targets, encode_tags, window_controls, wrap_for_loop
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +283,7 @@ def plan_job(spec: JobSpec, bundle: Any, device: str, allowed_roots: Iterable[st
     starts = [0] if total <= window else list(range(0, total - chain, window - chain))
     chaining = len(starts) > 1 or continuing
     kinds = [t.kind for t in targets] + (["outpaint"] if chaining else [])
-    steps = spec.steps or max((DEFAULT_STEPS[k] for k in kinds), default=0)
+    steps = spec.steps or max((KINDS[k].steps for k in kinds), default=0)
     return Plan(spec, bundle, method, model, mel, front, tags, frames, seam, targets, starts, chain, steps, text)
 
 

@@ -129,14 +129,13 @@ class Embedder:
         return self.text_model.encode_text(list(captions)).cpu().numpy().astype(np.float64)
 
 
-def control_metrics(targets: list[ClipTarget], audio: np.ndarray, sample_rate: int, front: MelFrontEnd,
-                    min_db: float, max_db: float) -> dict[str, float]:
-    """Each control's adherence on vocoded audio, as the job runner measures it (``measure.measure_controls``),
-    under the report's names: the inpaint / outpaint dB^2 error on the enforced frames is ``<kind>_mse_db2``."""
-    measured = measure_controls(targets, audio, sample_rate, front, min_db, max_db)
-    renamed = {f"{k}_mse_db2": f"{k}_mel_mse_db2" for k in ("inpaint", "outpaint")}
-    keep = ("intensity_mse_db2", "melody_accuracy", "structure_mse", *renamed)
-    return {k: measured[renamed.get(k, k)] for k in keep if renamed.get(k, k) in measured}
+def control_metrics(targets: list[ClipTarget], audio: np.ndarray, front: MelFrontEnd) -> dict[str, float]:
+    """Each control's adherence on vocoded audio, as the job runner measures it (``measure.measure_controls``:
+    the loss-shaped metric and the independent judge), under the report's names: the inpaint / outpaint dB^2
+    error on the enforced frames is ``<kind>_mse_db2``."""
+    measured = measure_controls(targets, audio, front)
+    renamed = {f"{k}_mel_mse_db2": f"{k}_mse_db2" for k in ("inpaint", "outpaint")}
+    return {renamed.get(k, k): v for k, v in measured.items()}
 
 
 def _sync(device: torch.device) -> None:
@@ -183,7 +182,7 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
         start = time.perf_counter()
         audio = vocode(bundle, x0[0])
         vocode_s = time.perf_counter() - start
-        measured = control_metrics(plan.targets, audio, mel.sample_rate, embedder.front, mel.min_db, mel.max_db)
+        measured = control_metrics(plan.targets, audio, embedder.front)
         emb = embedder.audio(audio)[0]
         clap = float(emb @ embedder.text([case.caption])[0])
         out.append(Generation(case.task, case.index, setting.label, T, optimise_s, decode_s, vocode_s, k_run,

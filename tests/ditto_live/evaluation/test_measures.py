@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from ditto_live import metrics
+from ditto_live.controls import ClipTarget
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.controls.melody import melody_target
 from ditto_live.evaluation.cases import melody_notes
 from ditto_live.evaluation.runner import control_metrics
 from ditto_live.evaluation.scoring import fad, kernel_distance
-from ditto_live.targets import ClipTarget
 
 from .conftest import MEL, melody_audio
 
@@ -63,8 +63,8 @@ def test_overlap_error_is_zero_when_the_audio_is_its_reference_and_large_when_si
     mask[:86] = 1
     mask[-86:] = 1
     target = ClipTarget("inpaint", 1.0, reference=ref, mask=mask)
-    same = control_metrics([target], audio, SR, front, MEL.min_db, MEL.max_db)["inpaint_mse_db2"]
-    silent = control_metrics([target], np.zeros_like(audio), SR, front, MEL.min_db, MEL.max_db)["inpaint_mse_db2"]
+    same = control_metrics([target], audio, front)["inpaint_mse_db2"]
+    silent = control_metrics([target], np.zeros_like(audio), front)["inpaint_mse_db2"]
     assert same == pytest.approx(0.0, abs=1e-6) and silent > 100.0
 
 

@@ -115,8 +115,8 @@ def test_a_hidden_or_wrongly_named_file_is_refused_the_same_whether_it_exists_or
 
 
 def test_a_midi_read_error_names_its_reason(tmp_path):
+    from ditto_live.controls.melody import notes_from_midi
     from ditto_live.jobspec import JobSpecError
-    from ditto_live.targets import notes_from_midi
 
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"MThd")  # cut off after the tag: mido raises an exception with an empty message

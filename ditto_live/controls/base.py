@@ -1,0 +1,161 @@
+"""What every control kind shares: the clip target it builds, the contexts its steps get, and the one row
+(:class:`Kind`) that the table in ``ditto_live/controls/__init__.py`` holds for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ditto_live.engine.audio import MelConfig, MelFrontEnd, norm_to_db
+from ditto_live.engine.controls import DEFAULT_STEPS, Control
+from ditto_live.jobspec import ControlSpec, JobSpec, JobSpecError
+from ditto_live.results import resolve_input_path
+
+DEFAULT_OVERLAP_S = 1.0  # outpaint overlap, loop seam and window-chaining overlap when not given
+SSM_SIZE = 64  # resolution of the structure control's self-similarity matrix
+
+
+@dataclass
+class ClipTarget:
+    """One control's target over the whole clip (frames of the clip's grid)."""
+
+    kind: str  # control type (a key of controls.KINDS)
+    weight: float  # weight in the loss sum
+    curve: Tensor | None = None  # intensity: RMS dB per frame [L]
+    pitch: Tensor | None = None  # melody: MIDI pitch per frame, -1 = none [L]
+    labels: Tensor | None = None  # structure: section index per frame [L]
+    reference: Tensor | None = None  # inpaint / outpaint: reference mel on the clip grid [1, F, L]
+    mask: Tensor | None = None  # inpaint / outpaint: 1 where the reference is enforced [L]
+    overlap: int = 0  # loop: seam length in frames
+    caption: str = ""  # text
+    info: dict[str, Any] = field(default_factory=dict)  # what the sidecar records about the target
+    params: dict[str, Any] = field(default_factory=dict)  # the control's own job keys (e.g. melody's register)
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    """What building a target needs beyond the control itself."""
+
+    spec: JobSpec  # the whole job (bpm, tags)
+    mel: MelConfig  # the model's mel front end settings
+    frames: int  # frames of the clip
+    allowed_roots: tuple[str, ...]  # folders inputs may be read from
+    front: MelFrontEnd  # waveform -> normalised mel (reference WAVs)
+
+
+@dataclass(frozen=True)
+class WindowSlice:
+    """One model window of the clip, for cutting a target into an engine control."""
+
+    mel: MelConfig  # mel settings (dB range, band edges)
+    start: int  # first clip frame of the window
+    length: int  # frames of the window
+    device: str  # where the control's tensors live
+    is_last: bool = True  # the clip's last window
+    text_model: Any = None  # encode_audio / encode_text, for the text control
+    head: Tensor | None = None  # [1, F, o] the clip's first frames (a loop's last window ends on them)
+    so_far: Tensor | None = None  # [1, F, start] the clip generated before this window
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.length
+
+
+@dataclass
+class Measuring:
+    """The delivered audio and what measuring it needs; the re-analysed mel is computed once, if asked for."""
+
+    audio: np.ndarray  # [samples] vocoded audio
+    sample_rate: int  # its rate
+    front: MelFrontEnd  # the model's front end
+    mel: MelConfig  # mel settings (dB range)
+    text_model: Any = None  # for the text control (None: text is not measured)
+
+    @cached_property
+    def remel(self) -> Tensor:
+        """[1, 1, F, N] the audio analysed back into the model's normalised mel."""
+        with torch.no_grad():
+            return self.front(torch.from_numpy(self.audio).float()[None].to(self.front.window.device)).cpu()
+
+    @cached_property
+    def remel_db(self) -> Tensor:
+        """[F, N] the re-analysed mel in dB."""
+        return norm_to_db(self.remel[0, 0], self.mel.min_db, self.mel.max_db)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One control kind: its job fields, target, window slice, loss (through the engine), measurement, plot."""
+
+    name: str  # the job language's "type"
+    validate: Callable[[dict[str, Any], str], None]  # (params, key) -> None; a JobSpecError names the bad key
+    target: Callable[[ControlSpec, str, TargetContext], ClipTarget]  # (control, key, context) -> clip target
+    window: Callable[[ClipTarget, WindowSlice], Control | None]  # engine control of one window (None: none there)
+    measure: Callable[[ClipTarget, Measuring], dict[str, float]]  # adherence on the delivered audio
+    doc: str  # one line: what the control asks for (docs, --help)
+    plot: Callable[[Any, ClipTarget, Measuring], bool] | None = None  # draw a panel -> whether it has a time axis
+    example: Callable[[float, str], dict[str, Any]] | None = None  # the bench's control for a clip of s, reference
+    default_unit: str = "beats"  # time unit of its positions when the job gives none
+
+    @property
+    def steps(self) -> int:
+        """Its default K (DESIGN §4); a job runs the largest of its controls'."""
+        return DEFAULT_STEPS[self.name]
+
+
+def check(cond: bool, message: str) -> None:
+    if not cond:
+        raise JobSpecError(message)
+
+
+def read_input(path: Any, allowed_roots: Iterable[str], what: str):
+    """A path a request names, resolved under the allowed roots, or a JobSpecError that names it."""
+    if not isinstance(path, str) or not path:
+        raise JobSpecError(f"{what}: expected a path")
+    try:
+        return resolve_input_path(path, allowed_roots)
+    except FileNotFoundError as exc:
+        raise JobSpecError(f"{what} {path!r} not found") from exc
+
+
+def frames_of(value: Any, unit: str, bpm: float, frame_rate: float, key: str) -> int:
+    """A position in ``unit`` (seconds, beats, bars) on the clip's frame grid."""
+    from ditto_live.engine.controls.intensity import seconds_per_unit
+
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise JobSpecError(f"{key}: expected a number >= 0")
+    try:
+        return int(round(float(value) * seconds_per_unit(unit, bpm) * frame_rate))
+    except ValueError as exc:
+        raise JobSpecError(f"{key}: {exc}") from exc
+
+
+def unit_of(c: ControlSpec, default: str, key: str) -> str:
+    unit = c.params.get("unit", default)
+    check(unit in ("seconds", "beats", "bars"), f"{key}.unit: {unit!r} is not one of seconds, beats, bars")
+    return unit
+
+
+def reference_mel(path: str, allowed_roots: Iterable[str], front_end: MelFrontEnd) -> Tensor:
+    """A WAV (any rate, mono or not) -> the model's normalised mel [1, F, M]."""
+    import librosa
+    import soundfile as sf
+
+    real = read_input(path, allowed_roots, "reference WAV")
+    try:
+        audio, sr = sf.read(str(real), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise JobSpecError(f"{path}: not a readable audio file ({exc})") from exc
+    mono = audio.mean(1)
+    if len(mono) < front_end.cfg.hop_length * 2:
+        raise JobSpecError(f"{path}: the reference audio is empty or too short")
+    if sr != front_end.cfg.sample_rate:
+        mono = librosa.resample(mono, orig_sr=sr, target_sr=front_end.cfg.sample_rate)
+    with torch.no_grad():
+        return front_end(torch.from_numpy(np.ascontiguousarray(mono))[None].to(front_end.window.device))[0].cpu()

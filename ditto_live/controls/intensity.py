@@ -1,0 +1,90 @@
+"""The intensity control: a loudness curve over the clip (a named shape or breakpoints), followed through
+the mel's frame energy; judged by ITU-R BS.1770 momentary loudness and by librosa RMS."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from ditto_live import judges, metrics
+from ditto_live.controls.base import ClipTarget, Kind, Measuring, TargetContext, WindowSlice, check, unit_of
+from ditto_live.engine.controls import Control
+from ditto_live.engine.controls.intensity import (
+    DEFAULT_HIGH_DB,
+    DEFAULT_LOW_DB,
+    band_weights,
+    intensity_control,
+    intensity_from_points,
+    intensity_shape,
+)
+from ditto_live.jobspec import INTENSITY_DB, INTENSITY_SHAPES, ControlSpec, Range
+
+
+def _check_db(value: Any, where: str) -> None:
+    check(INTENSITY_DB.contains(value), f"{where}: {INTENSITY_DB.describe('dB')}")
+
+
+def validate(params: dict[str, Any], key: str) -> None:
+    check("shape" in params or "points" in params, f"{key}: intensity needs shape or points")
+    if "shape" in params:
+        check(params["shape"] in INTENSITY_SHAPES,
+              f"{key}.shape: {params['shape']!r} is not one of {', '.join(INTENSITY_SHAPES)}")
+    for name in ("low_db", "high_db"):
+        if name in params:
+            _check_db(params[name], f"{key}.{name}")
+    if "points" in params:
+        points = params["points"]
+        check(isinstance(points, list) and len(points) > 0, f"{key}.points: expected a non-empty list")
+        for j, pt in enumerate(points):
+            check(isinstance(pt, list) and len(pt) == 2 and Range(0, 1e4).contains(pt[0]),
+                  f"{key}.points[{j}]: expected [time >= 0, dB]")
+            _check_db(pt[1], f"{key}.points[{j}]")
+
+
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+    p, t = c.params, ClipTarget(c.type, c.weight, params=c.params)
+    if "points" in p:
+        t.curve = intensity_from_points(p["points"], unit_of(c, "beats", key), ctx.spec.bpm, ctx.frames,
+                                        ctx.mel.frame_rate)
+    else:
+        low, high = float(p.get("low_db", DEFAULT_LOW_DB)), float(p.get("high_db", DEFAULT_HIGH_DB))
+        t.curve = intensity_shape(p["shape"], ctx.frames, low, high)
+    t.info = {k: v for k, v in p.items() if k != "points"} | {"points": p.get("points")}
+    return t
+
+
+@lru_cache(maxsize=8)
+def _weights(n_mels: int, fmin: float, fmax: float, device: str) -> Tensor:
+    return band_weights(n_mels, fmin, fmax).to(device)
+
+
+def window(t: ClipTarget, w: WindowSlice) -> Control:
+    bw = _weights(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device)
+    return intensity_control(t.curve[w.start:w.stop].to(w.device), w.mel.min_db, w.mel.max_db, bw, weight=t.weight)
+
+
+def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+    curve = t.curve.numpy()
+    return {"intensity_mse_db2": metrics.intensity_mse(m.audio, m.sample_rate, curve),
+            **judges.judge_intensity(m.audio, m.sample_rate, curve)}
+
+
+def plot(ax, t: ClipTarget, m: Measuring) -> bool:
+    fr = m.mel.frame_rate
+    achieved = metrics.rms_db_curve(m.audio, m.sample_rate)
+    ax.plot(np.arange(len(t.curve)) / fr, t.curve.numpy(), label="target", lw=2)
+    ax.plot(np.arange(len(achieved)) / fr, achieved, label="achieved (librosa RMS)", alpha=0.8)
+    ax.set(ylabel="dB")
+    return True
+
+
+def example(seconds: float, reference: str) -> dict[str, Any]:
+    return {"type": "intensity", "shape": "crescendo"}
+
+
+KIND = Kind("intensity", validate, target, window, measure,
+            "a loudness curve: shape (crescendo, decrescendo, swell, dip, steps, flat) or points [[time, dB], ...]",
+            plot=plot, example=example)

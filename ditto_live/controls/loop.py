@@ -1,0 +1,65 @@
+"""The loop control: the clip's end runs seamlessly into its start. The clip is generated with a seam (frames
+past its end that must equal its first ones), which is then dropped; measured as the spectral jump across
+the wrap against the clip's typical frame-to-frame step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ditto_live.controls.base import (
+    DEFAULT_OVERLAP_S,
+    ClipTarget,
+    Kind,
+    Measuring,
+    TargetContext,
+    WindowSlice,
+    check,
+    frames_of,
+    unit_of,
+)
+from ditto_live.engine.controls import Control
+from ditto_live.engine.controls.masked import loop_control, masked_control
+from ditto_live.jobspec import ControlSpec
+
+
+def validate(params: dict[str, Any], key: str) -> None:
+    if "reference" in params:
+        check(isinstance(params["reference"], str), f"{key}.reference: expected a WAV path")
+
+
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+    t = ClipTarget(c.type, c.weight, params=c.params)
+    if "overlap" in c.params:
+        t.overlap = frames_of(c.params["overlap"], unit_of(c, "seconds", key), ctx.spec.bpm, ctx.mel.frame_rate,
+                              f"{key}.overlap")
+    else:  # half a second, or a quarter of a short clip
+        t.overlap = min(int(round(DEFAULT_OVERLAP_S / 2 * ctx.mel.frame_rate)), ctx.frames // 4)
+    check(0 < t.overlap <= ctx.frames // 2, f"{key}.overlap: must be > 0 and at most half the clip")
+    t.info = {"overlap_frames": t.overlap}
+    return t
+
+
+def window(t: ClipTarget, w: WindowSlice) -> Control | None:
+    if w.start == 0 and w.is_last:  # one window: its end continues into its own start
+        return loop_control(t.overlap, t.weight)
+    if w.is_last and w.head is not None:  # the last of several: it ends on the clip's first frames
+        head = w.head[..., :t.overlap].to(w.device)
+        ref = torch.zeros(head.shape[0], head.shape[1], w.length, device=w.device)
+        ref[..., -t.overlap:] = head
+        mask = torch.zeros(w.length, device=w.device)
+        mask[-t.overlap:] = 1
+        return masked_control("loop", ref, mask, t.weight)
+    return None
+
+
+def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+    db = m.remel_db
+    return {"loop_seam_jump_db": float((db[:, -1] - db[:, 0]).abs().mean()),
+            "loop_median_jump_db": float((db[:, 1:] - db[:, :-1]).abs().mean(0).median())}
+
+
+KIND = Kind("loop", validate, target, window, measure,
+            "a seamless loop: the end runs into the start (overlap: the seam, seconds unless unit says)",
+            default_unit="seconds")

@@ -1,0 +1,142 @@
+"""The melody control: notes (or a MIDI file's) as a pitch per frame, followed through the mel's chroma;
+judged by pYIN + mir_eval (raw pitch and raw chroma accuracy) and by librosa's chroma argmax."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from ditto_live import judges, metrics
+from ditto_live.controls.base import (
+    ClipTarget,
+    Kind,
+    Measuring,
+    TargetContext,
+    WindowSlice,
+    check,
+    read_input,
+    unit_of,
+)
+from ditto_live.engine.controls import Control
+from ditto_live.engine.controls.melody import (
+    RegisterWeights,
+    chroma_weights,
+    melody_control,
+    melody_target,
+    register_weights,
+)
+from ditto_live.jobspec import ControlSpec, JobSpecError, Range
+
+PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+REGISTER = True  # follow the written octave too (engine/controls/melody.py); "register": false = octave-free chroma
+
+
+def validate(params: dict[str, Any], key: str) -> None:
+    check("notes" in params or "midi" in params, f"{key}: melody needs notes or midi")
+    if "notes" in params:
+        notes = params["notes"]
+        check(isinstance(notes, list) and len(notes) > 0, f"{key}.notes: expected a non-empty list")
+        for j, n in enumerate(notes):
+            check(isinstance(n, list) and len(n) == 3 and all(Range(-1e9, 1e9).contains(v) for v in n),
+                  f"{key}.notes[{j}]: expected [pitch, start, duration]")
+            check(0 <= n[0] <= 127 and 0 < n[2] <= 1e4 and 0 <= n[1] <= 1e4,
+                  f"{key}.notes[{j}]: pitch 0-127, 0 <= start <= 10000, 0 < duration <= 10000")
+    check(isinstance(params.get("register", REGISTER), bool),
+          f"{key}.register: expected true (the written octave) or false (pitch class only)")
+
+
+def notes_from_midi(path: str, allowed_roots: Iterable[str]) -> list[list[float]]:
+    """Notes [[pitch, start_s, duration_s], ...] of a MIDI file, timed by its tempo map; channel 10
+    (General MIDI drums) is skipped."""
+    import mido
+
+    real = read_input(path, allowed_roots, "MIDI file")
+    try:
+        midi = mido.MidiFile(str(real))
+        messages = list(midi)  # iterating a MidiFile yields messages with .time in seconds
+    except Exception as exc:  # mido raises many kinds on a bad file
+        raise JobSpecError(f"{path}: not a readable MIDI file ({type(exc).__name__}{': ' * bool(str(exc))}{exc})") from exc
+    now, sounding, notes = 0.0, {}, []
+    for msg in messages:
+        now += msg.time
+        if msg.type not in ("note_on", "note_off") or msg.channel == 9:
+            continue
+        k = (msg.channel, msg.note)
+        if msg.type == "note_on" and msg.velocity > 0:
+            sounding.setdefault(k, now)
+        elif k in sounding:
+            begin = sounding.pop(k)
+            if now > begin:
+                notes.append([msg.note, begin, now - begin])
+    if not notes:
+        raise JobSpecError(f"{path}: the MIDI file has no notes")
+    return sorted(notes, key=lambda n: (n[1], n[0]))
+
+
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+    p, t = c.params, ClipTarget(c.type, c.weight, params=c.params)
+    notes = p["notes"] if "notes" in p else notes_from_midi(p["midi"], ctx.allowed_roots)
+    unit = unit_of(c, "beats", key) if "notes" in p else "seconds"
+    t.pitch = melody_target(notes, unit, ctx.spec.bpm, ctx.frames, ctx.mel.frame_rate, keep_octave=True)
+    if int((t.pitch >= 0).sum()) == 0:
+        raise JobSpecError(f"{key}: no note sounds inside the clip")
+    t.info = {"notes": len(notes), "voiced_frames": int((t.pitch >= 0).sum()),
+              "register": bool(p.get("register", REGISTER))}
+    return t
+
+
+@lru_cache(maxsize=8)
+def _weights(n_mels: int, fmin: float, fmax: float, device: str) -> Tensor:
+    return chroma_weights(n_mels, fmin, fmax).to(device)
+
+
+@lru_cache(maxsize=8)
+def _register(n_mels: int, fmin: float, fmax: float, device: str) -> RegisterWeights:
+    rw = register_weights(n_mels, fmin, fmax)
+    return dataclasses.replace(rw, contrast=rw.contrast.to(device), octave=rw.octave.to(device))
+
+
+def window(t: ClipTarget, w: WindowSlice) -> Control | None:
+    pitch = t.pitch[w.start:w.stop]
+    if not (pitch >= 0).any():
+        return None
+    cw = _weights(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device)
+    voiced = pitch[pitch >= 0]
+    register = t.params.get("register", REGISTER) and bool((voiced >= 12).all())  # below C0 nothing sounds
+    rw = _register(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device) if register else None
+    return melody_control(pitch.to(w.device), w.mel.min_db, w.mel.max_db, cw, weight=t.weight, register=rw)
+
+
+def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+    pitch = t.pitch.numpy()
+    return {"melody_accuracy": metrics.melody_accuracy(m.audio, m.sample_rate, pitch),
+            **judges.judge_melody(m.audio, m.sample_rate, pitch)}
+
+
+def plot(ax, t: ClipTarget, m: Measuring) -> bool:
+    fr = m.mel.frame_rate
+    achieved = metrics.chroma_argmax(m.audio, m.sample_rate)
+    tgt = t.pitch.numpy().astype(float)
+    tgt[tgt < 0] = np.nan
+    ax.plot(np.arange(len(tgt)) / fr, tgt % 12, "s", ms=3, label="target")
+    ax.plot(np.arange(len(achieved)) / fr, achieved, ".", ms=2, alpha=0.7, label="achieved (librosa chroma argmax)")
+    ax.set(yticks=range(12), yticklabels=PITCH_NAMES, ylabel="pitch class")
+    return True
+
+
+def example(seconds: float, reference: str) -> dict[str, Any]:
+    """A rising scale, eight notes over the clip."""
+    step = seconds / 8
+    return {"type": "melody", "unit": "seconds",
+            "notes": [[60 + p, i * step, step] for i, p in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]}
+
+
+KIND = Kind("melody", validate, target, window, measure,
+            "a tune: notes [[pitch, start, duration], ...] or midi (a file path), in its written octave "
+            "(register, default true) or as pitch classes (register false)",
+            plot=plot, example=example)

@@ -1,0 +1,59 @@
+"""The structure control: a musical form ("ABA") as a self-similarity target, followed through the mel's
+MFCC self-similarity (across windows, against what came before); judged by chroma-novelty boundaries and by
+librosa's MFCC self-similarity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ditto_live import judges, metrics
+from ditto_live.controls.base import SSM_SIZE, ClipTarget, Kind, Measuring, TargetContext, WindowSlice, check
+from ditto_live.engine.controls import Control
+from ditto_live.engine.controls.structure import form_labels, labels_to_target, structure_control
+from ditto_live.jobspec import ControlSpec
+
+
+def validate(params: dict[str, Any], key: str) -> None:
+    form = params.get("form")
+    check(isinstance(form, str) and form.isalpha() and form.isascii() and 1 < len(form) <= 16,
+          f"{key}.form: expected letters such as 'ABA'")
+
+
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+    t = ClipTarget(c.type, c.weight, params=c.params)
+    t.labels = form_labels(c.params["form"], ctx.frames)
+    t.info = {"form": c.params["form"].upper()}
+    return t
+
+
+def window(t: ClipTarget, w: WindowSlice) -> Control:
+    if w.so_far is not None and w.start > 0:  # the form spans windows: score this one against what came before
+        ssm = labels_to_target(t.labels[:w.stop], SSM_SIZE).to(w.device)
+        return structure_control(ssm, w.mel.min_db, w.mel.max_db, t.weight, w.so_far[..., :w.start].to(w.device))
+    ssm = labels_to_target(t.labels[w.start:w.stop], SSM_SIZE).to(w.device)
+    return structure_control(ssm, w.mel.min_db, w.mel.max_db, weight=t.weight)
+
+
+def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+    ssm = labels_to_target(t.labels, SSM_SIZE).numpy()
+    return {"structure_mse": metrics.structure_mse(m.audio, m.sample_rate, ssm),
+            **judges.judge_structure(m.audio, m.sample_rate, t.labels.numpy())}
+
+
+def plot(ax, t: ClipTarget, m: Measuring) -> bool:
+    target_ssm = labels_to_target(t.labels, SSM_SIZE).numpy()
+    achieved = metrics.mfcc_self_similarity(m.audio, m.sample_rate, size=SSM_SIZE)
+    ax.imshow(np.concatenate([target_ssm, np.full((SSM_SIZE, 2), np.nan), achieved], 1), cmap="viridis",
+              vmin=-1, vmax=1, aspect="auto")
+    ax.set(title="structure: target | achieved (librosa MFCC self-similarity)", xticks=[], yticks=[])
+    return False
+
+
+def example(seconds: float, reference: str) -> dict[str, Any]:
+    return {"type": "structure", "form": "ABA"}
+
+
+KIND = Kind("structure", validate, target, window, measure, "a musical form: form such as ABA or AABA",
+            plot=plot, example=example)
