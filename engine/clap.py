@@ -83,11 +83,6 @@ def contrastive_loss(audio: Tensor, text: Tensor, caption_ids: Tensor, logit_sca
     return (loss_a + loss_t) / 2
 
 
-def clap_score(audio_emb: Tensor, text_emb: Tensor) -> Tensor:
-    """Cosine similarity per pair: [B, D], [B, D] -> [B]."""
-    return (audio_emb * text_emb).sum(dim=-1)
-
-
 def retrieval_accuracy(audio: Tensor, text: Tensor, caption_ids: Tensor) -> float:
     """Fraction of clips whose nearest caption embedding carries their own caption."""
     nearest = (audio @ text.t()).argmax(dim=1)

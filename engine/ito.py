@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from ditto_live.engine import student_sampling as ss
+from ditto_live.engine.cancel import JobCancelled
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.distill import cm_denoise, ctm_G
 from ditto_live.engine.sampling import ddim_sample
@@ -45,10 +46,6 @@ LossFn = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]  # x0 [B,1,F,N] ->
 Callback = Callable[[int, int, dict[str, float]], None]  # (step, total steps, losses of the best row)
 StepperMaker = Callable[[Callable[[Tensor], Tensor], Tensor, float], Any]  # (objective, x_T, lr) -> stepper
 T_MAX = NUM_TRAIN_STEPS - 1  # time index of x_T
-
-
-class JobCancelled(Exception):
-    """Raised inside the optimisation loop when ``is_cancelled()`` answers True."""
 
 
 def adaptive_schedule(steps: int) -> list[int]:
@@ -341,13 +338,6 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
     return result
 
 
-def ditto2_objective(student: nn.Module, cond: Cond, loss_fn: LossFn, student_kind: str = "ctm"
-                     ) -> Callable[[Tensor], Tensor]:
-    """The M = 1 DITTO-2 objective as a plain function x_T [B, 1, F, N] -> total loss [B], for the
-    execution backends (engine/backends.py: compiled, CUDA graph, exported)."""
-    return lambda x_T: loss_fn(one_step_x0(student, x_T, cond, student_kind))[0]
-
-
 def ditto2_decode(student: nn.Module, x_T: Tensor, cond: Cond, decode_steps: int = 2, gamma: float = 0.2,
                   student_kind: str = "ctm", generator: torch.Generator | None = None,
                   sampler: Sampler | None = None, grid_fn: Callable[[int], list[int]] | None = None, *,
@@ -370,19 +360,6 @@ def ditto2_decode(student: nn.Module, x_T: Tensor, cond: Cond, decode_steps: int
         return sampler(student, x_T, grid_fn(decode_steps), cond, generator=generator)
 
 
-def ditto2_generate(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
-                    surrogate: int | str = 1, decode_steps: int = 2, gamma: float = 0.2,
-                    student_kind: str = "ctm", generator: torch.Generator | None = None,
-                    **kwargs) -> tuple[Tensor, ItoResult]:
-    """DITTO-2 end to end: optimise x_T, then decode the best row with the optimisation's noise.
-    -> (x0 [1, 1, F, N], result)"""
-    result = ditto2_optimise(student, x_T, cond, loss_fn, steps, lr, surrogate, student_kind=student_kind,
-                             gamma=gamma, generator=generator, **kwargs)
-    x0 = ditto2_decode(student, result.x_T, _row(cond, result.best_index), decode_steps, gamma, student_kind,
-                       None, kwargs.get("sampler"), kwargs.get("grid_fn"), noise_seed=result.noise_seed)
-    return x0, result
-
-
 def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
                    *, sampling_steps: int = 20, use_checkpoint: bool = True, callback: Callback | None = None,
                    is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
@@ -402,16 +379,3 @@ def ditto_decode(teacher: nn.Module, x_T: Tensor, cond: Cond, sampling_steps: in
     """DITTO's output: the same DDIM chain from x_T*, without gradients. -> x0"""
     with torch.no_grad():
         return ddim_chain(teacher, x_T, cond, teacher_grid(sampling_steps))
-
-
-def ditto_generate(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
-                   sampling_steps: int = 20, **kwargs) -> tuple[Tensor, ItoResult]:
-    """DITTO end to end. -> (x0 [1, 1, F, N], result)"""
-    result = ditto_optimise(teacher, x_T, cond, loss_fn, steps, lr, sampling_steps=sampling_steps, **kwargs)
-    return ditto_decode(teacher, result.x_T, _row(cond, result.best_index), sampling_steps), result
-
-
-def _row(cond: Cond, i: int) -> Cond:
-    """The conditioning of batch row i."""
-    w = cond.w[i:i + 1] if isinstance(cond.w, Tensor) and cond.w.dim() == 1 else cond.w
-    return Cond(cond.tags[i:i + 1], w)

@@ -81,10 +81,6 @@ def eps_from_v(x_t: Tensor, t: Tensor, v: Tensor) -> Tensor:
     return _bc(s, x_t) * x_t + _bc(a, x_t) * v
 
 
-def v_from_x0_eps(x0: Tensor, t: Tensor, eps: Tensor) -> Tensor:
-    return v_target(x0, t, eps)
-
-
 def ddim_jump(x0_hat: Tensor, eps_hat: Tensor, s: Tensor) -> Tensor:
     """Deterministic DDIM move to time ``s`` given predictions of x0 and eps: alpha_s x0 + sigma_s eps."""
     a, sg = alpha_sigma(s)

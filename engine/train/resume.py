@@ -86,10 +86,6 @@ class CheckpointManager:
         for old in steps[:-self.keep] if self.keep > 0 else []:
             _rmtree(old)
 
-    def latest_state_path(self) -> Path | None:
-        path = self.out / "latest" / STATE_FILE
-        return path if path.exists() else None
-
     @staticmethod
     def restore(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, ema: EMA | None,
                 gens: dict[str, torch.Generator], others: dict[str, Any] | None = None, rank: int = 0) -> dict:
