@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--high-db", type=float, help="loud end of a named intensity shape (RMS dB)")
     c.add_argument("--melody", metavar="MIDI_FILE", help="melody from a MIDI file (highest sounding note)")
     c.add_argument("--notes", metavar="JSON", help='melody notes "[[pitch, start, duration], ...]" in --unit')
+    c.add_argument("--no-register", action="store_true",
+                   help="melody as pitch classes only (the paper's octave-free chroma), not in its written octave")
     c.add_argument("--unit", choices=("beats", "seconds", "bars"), default="beats",
                    help="time unit of --notes and --intensity-points (default beats)")
     c.add_argument("--structure", metavar="FORM", help="musical form such as ABA or AABA")
@@ -118,10 +120,11 @@ def job_from_args(args: argparse.Namespace) -> dict[str, Any]:
             ctl["shape"] = args.intensity
         ctl.update({k: v for k, v in (("low_db", args.low_db), ("high_db", args.high_db)) if v is not None})
         controls.append(ctl)
+    register = {"register": False} if args.no_register else {}
     if args.melody:
-        controls.append({"type": "melody", "midi": _path(args.melody)})
+        controls.append({"type": "melody", "midi": _path(args.melody), **register})
     if args.notes:
-        controls.append({"type": "melody", "notes": _json_arg(args.notes, "--notes"), "unit": args.unit})
+        controls.append({"type": "melody", "notes": _json_arg(args.notes, "--notes"), "unit": args.unit, **register})
     if args.structure:
         controls.append({"type": "structure", "form": args.structure})
     if args.inpaint:
