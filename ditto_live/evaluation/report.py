@@ -191,7 +191,8 @@ def markdown(res: SuiteResult) -> str:
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in res.rows:
             cond = "null tags" if "null tags" in r.label else "tags"
-            lines.append(f"| {r.label} | {cond} | {r.T} | {_f(r.seconds, 2)} | {_f(r.fad)} | {_f(r.kid, 2)} | {_f(r.clap)} | "
+            lines.append(f"| {r.label} | {cond} | {r.T} | {_with_interval(r, 'seconds', 1.0, 2)} | {_f(r.fad)} | "
+                         f"{_f(r.kid, 2)} | {_with_interval(r, 'clap')} | "
                          f"{_f(r.extra.get('loss_text_before'))} | {_f(r.extra.get('loss_text_after'))} |")
         lines.append("")
     lines += _reference_table(res)
