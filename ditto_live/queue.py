@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ditto_live.engine.cancel import JobCancelled  # torch-free
 from ditto_live.errors import UsageError
 from ditto_live.jobspec import JobSpec
 from ditto_live.results import PathForbidden, check_output_path, write_result
@@ -45,10 +46,6 @@ class Runner(Protocol):
     def run(self, spec: JobSpec, progress: ProgressFn, is_cancelled: Callable[[], bool]) -> RunResult: ...
 
 
-class JobCancelled(Exception):
-    """Raised by a runner that noticed cancellation (the engine has its own of the same name)."""
-
-
 class QueueFull(Exception):
     """The queue holds ``size`` waiting jobs already."""
 
@@ -59,9 +56,9 @@ class DuplicateJob(Exception):
 
 @dataclass(eq=False)
 class Job:
-    job_id: str  # the client's id, unique among active jobs
+    job_id: str  # the client's id, unique among its owner's active jobs
     spec: JobSpec  # the validated request
-    reply_to: Any = None  # opaque routing data for the caller (the server keeps addresses here)
+    reply_to: Any = None  # its owner: opaque routing data for the caller (the server keeps addresses here)
     submitted: float = field(default_factory=time.monotonic)  # when it was accepted
     started: float | None = None  # when the worker took it
     cancel: threading.Event = field(default_factory=threading.Event)  # set to stop it
@@ -79,7 +76,7 @@ class JobEvents(Protocol):
 def classify_error(exc: BaseException) -> tuple[str, str]:
     """Protocol error code and a one-line message for anything a runner raised."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, JobCancelled) or type(exc).__name__ == "JobCancelled":
+    if isinstance(exc, JobCancelled):
         return "cancelled", "cancelled"
     if isinstance(exc, PathForbidden):
         return "forbidden", text
@@ -123,7 +120,7 @@ class JobQueue:
         self._history_size = history  # finished job states remembered for /ditto/job/status
         self._pending: deque[Job] = deque()
         self._running: Job | None = None
-        self._history: OrderedDict[str, str] = OrderedDict()
+        self._history: OrderedDict[tuple[Any, str], str] = OrderedDict()  # (owner, job id) -> done | error
         self._cond = threading.Condition()
         self._stopping = False
         self._open = True  # the worker may take jobs (closed while the engine warms up)
@@ -170,7 +167,7 @@ class JobQueue:
         with self._cond:
             if self._stopping:
                 raise QueueFull("server shutting down")
-            if self.is_active(job.job_id):
+            if self._find(job.job_id, job.reply_to) is not None:
                 raise DuplicateJob(f"job {job.job_id!r} is already queued or running")
             if len(self._pending) >= self.size:
                 raise QueueFull(f"queue full ({self.size} waiting)")
@@ -181,44 +178,58 @@ class JobQueue:
             self._cond.notify_all()
             return position
 
-    def cancel(self, job_id: str, requester: Any = None) -> str | None:
-        """Cancel a job: 'queued' (it ends now), 'running' (it ends within one step) or None (unknown)."""
+    def cancel(self, job_id: str, requester: Any = None, owner: Any = None) -> str | None:
+        """Cancel ``owner``'s job: 'queued' (it ends now), 'running' (it ends within one step) or None
+        (unknown). A ``requester`` other than the owner also hears the outcome."""
         with self._cond:
-            job = next((j for j in self._pending if j.job_id == job_id), None)
-            if job is not None:
-                self._pending.remove(job)
-            elif self._running is not None and self._running.job_id == job_id:
-                if requester is not None and requester != self._running.reply_to:
-                    self._running.extra_reply_to.append(requester)
-                self._running.cancel.set()
-                return "running"
-            else:
+            job = self._find(job_id, owner)
+            if job is None:
                 return None
+            if job is self._running:
+                if requester is not None and requester != job.reply_to:
+                    job.extra_reply_to.append(requester)
+                job.cancel.set()
+                return "running"
+            self._pending.remove(job)
         if requester is not None and requester != job.reply_to:
             job.extra_reply_to.append(requester)
         self._finish(job, None, "cancelled", "cancelled while queued")
         return "queued"
 
-    def find(self, job_id: str) -> Job | None:
-        """The queued or running job with this id."""
-        with self._cond:
-            if self._running is not None and self._running.job_id == job_id:
-                return self._running
-            return next((j for j in self._pending if j.job_id == job_id), None)
+    def _find(self, job_id: str, owner: Any) -> Job | None:
+        """``owner``'s queued or running job with this id (call holding the lock)."""
+        if self._running is not None and (self._running.job_id, self._running.reply_to) == (job_id, owner):
+            return self._running
+        return next((j for j in self._pending if (j.job_id, j.reply_to) == (job_id, owner)), None)
 
-    def is_active(self, job_id: str) -> bool:
+    def find(self, job_id: str, owner: Any = None) -> Job | None:
+        """``owner``'s queued or running job with this id."""
         with self._cond:
-            return (self._running is not None and self._running.job_id == job_id) or any(
-                j.job_id == job_id for j in self._pending)
+            return self._find(job_id, owner)
 
-    def state(self, job_id: str) -> str:
-        """queued | running | done | error | unknown."""
+    def find_any(self, job_id: str) -> list[Job]:
+        """Every queued or running job with this id, whoever owns it."""
         with self._cond:
-            if self._running is not None and self._running.job_id == job_id:
-                return "running"
-            if any(j.job_id == job_id for j in self._pending):
-                return "queued"
-            return self._history.get(job_id, "unknown")
+            jobs = [self._running] if self._running is not None else []
+            return [j for j in jobs + list(self._pending) if j.job_id == job_id]
+
+    def is_active(self, job_id: str, owner: Any = None) -> bool:
+        return self.find(job_id, owner) is not None
+
+    def jobs_of(self, owner: Any) -> dict[str, Any]:
+        """``owner``'s jobs: {"queued": [ids in order], "running": id or None}."""
+        with self._cond:
+            running = self._running if self._running is not None and self._running.reply_to == owner else None
+            return {"queued": [j.job_id for j in self._pending if j.reply_to == owner],
+                    "running": running.job_id if running is not None else None}
+
+    def state(self, job_id: str, owner: Any = None) -> str:
+        """queued | running | done | error | unknown, of ``owner``'s job with this id."""
+        with self._cond:
+            job = self._find(job_id, owner)
+            if job is not None:
+                return "running" if job is self._running else "queued"
+            return self._history.get((owner, job_id), "unknown")
 
     def snapshot(self) -> dict[str, Any]:
         with self._cond:
@@ -278,8 +289,9 @@ class JobQueue:
             if job.ended:
                 return
             job.ended = True
-            self._history[job.job_id] = "done" if code is None else "error"
-            self._history.move_to_end(job.job_id)
+            key = (job.reply_to, job.job_id)
+            self._history[key] = "done" if code is None else "error"
+            self._history.move_to_end(key)
             while len(self._history) > self._history_size:
                 self._history.popitem(last=False)
         try:

@@ -7,8 +7,8 @@ Every job is held to the work budget (``ditto_live/budget.py``) before it is acc
 
 Replies go to the sender (or ``reply_port`` on the sender's host) and to the subscriptions that
 sender made; the client model (controls, subscriptions, quotas, expiry, the reply budget of a
-datagram) lives in ``ditto_live/clients.py``. Only the submitter, or a holder of the token sent in
-``accepted``, may cancel a job. Bound beyond loopback, datagrams from addresses outside the allow-list
+datagram) lives in ``ditto_live/clients.py``. Job ids are per client; only the submitter, or a
+holder of the token sent in ``accepted``, may cancel a job. Bound beyond loopback, datagrams from addresses outside the allow-list
 are dropped and logged. Reading a request's job (JSON or a file, inputs under the allowed roots,
 error codes) lives in ``ditto_live/server_requests.py``; the stream, MIDI and live-control requests in
 ``ditto_live/server_live.py``.
@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 MAX_SUMMARY_CHARS = 4000  # a done summary longer than this keeps only its short fields
 MAX_CHUNKED_TOTAL = 64  # chunked payloads in flight from all clients together
 HOUSEKEEPING_S = 1.0  # how often idle clients are forgotten
+WARM_JOIN_S = 15.0  # how long stop() waits for a warm-up in progress
 JOB_ID_ADDRESSES = ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel", "/ditto/job/revoke",
                     "/ditto/midi/take")  # requests whose errors are job errors when a job id can be read
 
@@ -109,6 +110,7 @@ class Server(LiveRequests):
         self._local = threading.local()  # the receive thread's reply budget for the datagram in hand
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._warm_thread: threading.Thread | None = None
         self._housekept = 0.0
         self.dropped = 0  # datagrams refused by the allow-list
         self._handlers: dict[str, Callable[[list[Any], Addr], None]] = {
@@ -144,6 +146,8 @@ class Server(LiveRequests):
         if not self.loopback_only:
             log.warning("OSC bound to %s (beyond loopback); accepting only %s", self.config.host, self._allow)
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        import ditto_live.controls  # noqa: F401  the job language's control kinds (and torch): imported now, not
+        #                             by the first request, which would hold up the receive thread for seconds
         for path in clean_output_dir(self.output_dir, self.config.orphan_age_s):
             log.warning("removed %s (left by a writer that was killed)", path)
         if self._warm is not None:
@@ -172,13 +176,18 @@ class Server(LiveRequests):
                 self.engine_state = "ready"
                 self._queue.open_gate()
 
-        threading.Thread(target=run, name="ditto-warm", daemon=True).start()
+        self._warm_thread = threading.Thread(target=run, name="ditto-warm", daemon=True)
+        self._warm_thread.start()
 
     def stop(self) -> None:
         """Cancel queued and running jobs (their clients are told), then close the socket."""
         if self._stopped.is_set():
             return
         self._queue.stop()
+        if self._warm_thread is not None:  # an exit in the middle of native code (torch, numba) aborts the process
+            self._warm_thread.join(WARM_JOIN_S)
+            if self._warm_thread.is_alive():
+                log.warning("the engine is still warming after %.0f s; exiting anyway", WARM_JOIN_S)
         if self.stream is not None:  # before the socket closes, so subscribers hear it stopped
             try:
                 self.stream.stop()
@@ -359,14 +368,11 @@ class Server(LiveRequests):
 
     def state_for(self, client: Addr | None) -> dict[str, Any]:
         """The status JSON as ``client`` sees it: its own jobs by id, others only counted."""
-        queue = self._queue.snapshot()
-        own = {job_id for job_id in [*queue["queued"], queue["running"]] if job_id is not None
-               and (job := self._queue.find(job_id)) is not None and job.reply_to == client}
+        queue, own = self._queue.snapshot(), self._queue.jobs_of(client)
         state: dict[str, Any] = {
-            "version": PROTOCOL_VERSION, "engine": self.engine_state,
-            "queued": [j for j in queue["queued"] if j in own], "queue_length": len(queue["queued"]),
-            "queue_size": queue["queue_size"], "running": queue["running"] if queue["running"] in own else None,
-            "busy": queue["running"] is not None, "device": getattr(self.runner, "device", None),
+            "version": PROTOCOL_VERSION, "engine": self.engine_state, **own, "queue_length": len(queue["queued"]),
+            "queue_size": queue["queue_size"], "busy": queue["running"] is not None,
+            "device": getattr(self.runner, "device", None),
             **dict(getattr(self.runner, "description", {}) or {}),
             "controls": dict(self.live_controls), "output_dir": str(self.output_dir),
             "limits": {"max_clip_seconds": self.budget.max_clip_seconds, "max_work_steps": self.budget.max_work_steps,
@@ -475,25 +481,18 @@ class Server(LiveRequests):
         if had_chunks:
             self._send_job_error(job_id, [sender], "cancelled", "cancelled before all chunks arrived")
             return
-        job = self._queue.find(job_id)
-        if job is not None and job.reply_to != sender:
-            self._send_job_error(job_id, [sender], "forbidden", f"job {job_id!r:.70} belongs to another client: "
-                                 "cancel it from the client that submitted it, or with /ditto/job/revoke and the "
-                                 "token from its accepted reply")
-            return
-        self._cancel_job(job_id, sender)
+        if self._queue.cancel(job_id, requester=sender, owner=sender) is None:  # job ids are per client
+            self._send_job_error(job_id, [sender], "not_found", f"job {job_id!r:.70} of this client is not queued or "
+                                 "running (another client's job: /ditto/job/revoke with its token)")
 
     def _revoke(self, args: list[Any], sender: Addr) -> None:
         job_id, token = args
-        job = self._queue.find(job_id)
-        if job is not None and not hmac.compare_digest(job.token.encode(), token.encode("utf-8", "replace")):
-            self._send_job_error(job_id, [sender], "forbidden", f"wrong token for job {job_id!r:.70}")
-            return
-        self._cancel_job(job_id, sender)
-
-    def _cancel_job(self, job_id: str, sender: Addr) -> None:
-        if self._queue.cancel(job_id, requester=sender) is None:
-            self._send_job_error(job_id, [sender], "not_found", f"job {job_id!r:.70} is not queued or running")
+        jobs = self._queue.find_any(job_id)
+        job = next((j for j in jobs if hmac.compare_digest(j.token.encode(), token.encode("utf-8", "replace"))), None)
+        if job is None or self._queue.cancel(job_id, requester=sender, owner=job.reply_to) is None:
+            code = "forbidden" if jobs else "not_found"
+            self._send_job_error(job_id, [sender], code, f"wrong token for job {job_id!r:.70}" if jobs else
+                                 f"job {job_id!r:.70} is not queued or running")
 
     def _job_status(self, args: list[Any], sender: Addr) -> None:
-        self._send([sender], "/ditto/job/state", [short(args[0], 64), self._queue.state(args[0])])
+        self._send([sender], "/ditto/job/state", [short(args[0], 64), self._queue.state(args[0], owner=sender)])

@@ -56,9 +56,9 @@ def test_another_client_cannot_cancel_a_job_without_its_token(make_server, clien
     submitter, stranger = client_for(server), client_for(server)
     submitter.send("/ditto/job/submit", "mine", job_json(name="mine"))
     submitter.expect_address("/ditto/job/progress", "mine")
-    stranger.send("/ditto/job/cancel", "mine")
+    stranger.send("/ditto/job/cancel", "mine")  # job ids are per client: the stranger has no job "mine"
     refusal = stranger.terminal("mine")
-    assert refusal.args[1] == "forbidden" and "another client" in refusal.args[2]
+    assert refusal.args[1] == "not_found" and "of this client" in refusal.args[2]
     stranger.send("/ditto/job/revoke", "mine", "0" * 16)  # a guessed token
     assert stranger.terminal("mine").args[1] == "forbidden"
     assert submitter.terminal("mine").address == "/ditto/job/done"  # the job ran to the end
@@ -105,3 +105,19 @@ def test_stopping_the_server_cancels_running_and_queued_jobs_with_one_reply_each
         assert client.terminal(f"s{i}").args[1] == "cancelled"
     terminals = [m for m in client.drain(0.2) if m.address in ("/ditto/job/done", "/ditto/job/error")]
     assert terminals == []
+
+
+def test_job_ids_are_per_client_so_two_clients_may_use_the_same_id(make_server, client_for, out_dir):
+    server = make_server(runner=slow_runner(out_dir, steps=10, step_s=0.01))
+    a, b = client_for(server), client_for(server)
+    a.send("/ditto/job/submit", "take-1", job_json(name="a"))
+    b.send("/ditto/job/submit", "take-1", job_json(name="b"))  # squatting an id blocks no one
+    assert a.expect_address("/ditto/job/accepted", "take-1") and b.expect_address("/ditto/job/accepted", "take-1")
+    b.send("/ditto/job/cancel", "take-1")  # cancels b's own job only
+    assert b.terminal("take-1").args[1] == "cancelled"
+    done = a.terminal("take-1")
+    assert done.address == "/ditto/job/done" and "/a-" in done.args[1]
+    a.send("/ditto/job/status", "take-1")
+    b.send("/ditto/job/status", "take-1")
+    assert a.expect_address("/ditto/job/state").args[1] == "done"
+    assert b.expect_address("/ditto/job/state").args[1] == "error"
