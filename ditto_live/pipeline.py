@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ditto_live.controls import DEFAULT_OVERLAP_S, KINDS, ClipTarget
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
-from ditto_live.engine.backends import BACKENDS, BackendRefused, StepperFactory, prepare_module
+from ditto_live.engine.backends import BackendRefused, StepperFactory
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import combined_loss, loss_function
 from ditto_live.engine.ito import (
@@ -45,13 +45,15 @@ from ditto_live.engine.ito import (
     draw_noise_seed,
 )
 from ditto_live.errors import UsageError
+from ditto_live.execution import Backends, resolve_backend
 from ditto_live.jobspec import JobSpec, clip_seconds
 from ditto_live.targets import build_targets, encode_tags, window_controls, wrap_for_loop
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
-BACKEND_CHOICES = ("auto", *BACKENDS)
+__all__ = ["METHODS", "Backends", "Engine", "Generated", "Plan", "clip_losses", "decode", "generate", "optimise",
+           "plan_job", "resolve_backend", "vocode", "window_noise"]
 
 
 def _silent(*_: Any) -> None:
@@ -103,75 +105,6 @@ METHODS: dict[str, Method] = {
     "ditto2": Method("ditto2", _ditto2_model, _ditto2_optimise, _ditto2_decode),
     "ditto": Method("ditto", _ditto_model, _ditto_optimise, _ditto_decode),
 }
-
-
-# ---------------------------------------------------------------------------------------------
-# the execution backend
-
-
-def resolve_backend(name: str, device: str) -> str:
-    """The backend a request for ``name`` runs on ``device``: ``auto`` is the fastest measured there (the
-    CUDA graph on CUDA; eager on a CPU, docs/bench.md); a backend the device cannot run is a UsageError."""
-    if name not in BACKEND_CHOICES:
-        raise UsageError(f"backend {name!r}: choose from {', '.join(BACKEND_CHOICES)}")
-    cuda = str(device).startswith("cuda")
-    if name == "auto":
-        return "cudagraph" if cuda else "eager"
-    if name == "cudagraph" and not cuda:
-        raise UsageError("backend 'cudagraph' needs a CUDA device (this one is "
-                         f"{device!r}); use --backend auto, eager, compiled or exported")
-    if name == "tensorrt" and not cuda:
-        raise UsageError("backend 'tensorrt' needs a CUDA device and torch-tensorrt")
-    return name
-
-
-class Backends:
-    """The product's execution backend: resolved once per device; for each (model, shape, batch) key a
-    :class:`StepperFactory` for the ITO steps and a checked decoder, prepared once and kept. A key whose
-    backend was refused runs eager from then on, with the reason kept for the record."""
-
-    def __init__(self, name: str = "auto", device: str = "cpu", compiler: str = "inductor",
-                 tolerance: float = 1e-2, methods: tuple[str, ...] = ("ditto2",)):
-        self.requested = name  # what the user asked for ("auto", "eager", ...)
-        self.name = resolve_backend(name, device)  # what runs when not refused
-        self.compiler = compiler  # torch.compile backend of "compiled"
-        self.tolerance = tolerance  # parity: largest x_T difference to eager, relative to eager's move
-        self.methods = methods  # methods whose ITO runs on the backend (DITTO's 20-call chain stays eager)
-        self._factories: dict[tuple, StepperFactory] = {}
-        self._decoders: dict[tuple, Any] = {}
-        self.refused: dict[tuple, str] = {}  # key -> why it runs eager
-
-    def applies(self, method: str) -> bool:
-        return self.name != "eager" and method in self.methods
-
-    def for_key(self, key: tuple) -> str | StepperFactory:
-        """``backend`` argument of the ITO for this (model, shape, batch) key."""
-        if self.name == "eager" or key in self.refused:
-            return "eager"
-        if key not in self._factories:
-            self._factories[key] = StepperFactory(self.name, tolerance=self.tolerance, compiler=self.compiler, key=key)
-        return self._factories[key]
-
-    def decoder(self, key: tuple, model: Any, example: tuple[Tensor, ...], autocast: bool) -> tuple[Any, float]:
-        """The student prepared for decoding under this backend (checked against eager on ``example``, the
-        call model(x [1,1,F,N], t [1], tags [1,4], w [1])); eager's model when refused. -> (model, prepare s)"""
-        if self.name == "eager" or ("decode", *key) in self.refused:
-            return model, 0.0
-        if key in self._decoders:
-            return self._decoders[key], 0.0
-        start = time.perf_counter()
-        try:
-            self._decoders[key] = prepare_module(self.name, model, example, 2e-2 if autocast else 1e-3,
-                                                 self.compiler, autocast)
-        except BackendRefused as exc:
-            self.refuse(("decode", *key), str(exc))
-            return model, 0.0
-        return self._decoders[key], time.perf_counter() - start
-
-    def refuse(self, key: tuple, reason: str) -> None:
-        log.warning("backend %s refused for %s, running eager: %s", self.name, key, reason)
-        self.refused[key] = reason
-        self._factories.pop(key, None)
 
 
 @dataclass
