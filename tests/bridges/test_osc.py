@@ -100,3 +100,29 @@ def test_allow_list_matches_addresses_and_networks_and_refuses_junk():
                                             ("::1", True), ("0.0.0.0", False), ("192.168.1.5", False)])
 def test_is_loopback(host, loop):
     assert is_loopback(host) is loop
+
+
+def _bundle(*elements: bytes) -> bytes:
+    import struct
+
+    return b"#bundle\x00" + b"\x00" * 8 + b"".join(struct.pack(">i", len(e)) + e for e in elements)
+
+
+def test_a_datagram_of_more_than_max_messages_is_one_error_not_a_flood():
+    from ditto_live.bridges.osc import MAX_MESSAGES
+
+    ping = encode_message("/ditto/server/ping", ["x"])
+    assert len(decode_packet(_bundle(*[ping] * MAX_MESSAGES))) == MAX_MESSAGES
+    with pytest.raises(OscDecodeError, match=f"more than {MAX_MESSAGES} messages"):
+        decode_packet(_bundle(*[ping] * (MAX_MESSAGES + 1)))
+
+
+def test_bundles_nest_a_few_levels_but_not_without_end():
+    from ditto_live.bridges.osc import MAX_BUNDLE_DEPTH
+
+    packet = encode_message("/ditto/server/ping", ["deep"])
+    for _ in range(MAX_BUNDLE_DEPTH):
+        packet = _bundle(packet)
+    assert decode_packet(packet)[0].args == ("deep",)
+    with pytest.raises(OscDecodeError, match="nested deeper"):
+        decode_packet(_bundle(packet))
