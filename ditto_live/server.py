@@ -350,7 +350,7 @@ class Server(LiveRequests):
 
     def _has_jobs(self, owner: Addr) -> bool:
         with self._jobs_lock:
-            return self._jobs_of[owner] > 0 if owner in self._jobs_of else False
+            return self._jobs_of.get(owner, 0) > 0
 
     # -- server requests ------------------------------------------------------------------------------
     def _ping(self, args: list[Any], sender: Addr) -> None:
