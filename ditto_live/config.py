@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ditto_live.jobspec import JobSpec
+
 
 class ConfigError(ValueError):
     """A configuration key is unknown or its value has the wrong type."""
@@ -50,19 +52,22 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    model: str = "default"  # bundled model name or path to a checkpoint folder
+    """Job defaults for ``generate`` (and the server's model and device). The job fields' defaults are
+    JobSpec's own (ditto_live/jobspec.py): one home; a TOML file overrides them here."""
+
+    model: str = JobSpec.model  # bundled model name or path to a checkpoint folder
     device: str = "auto"  # "cpu", "cuda", or "auto" (cuda when available)
-    method: str = "ditto2"  # "ditto2" (distilled surrogate) or "ditto" (full-chain baseline)
-    student: str = "ctm"  # distilled student used by ditto2: "ctm" or "cm"
-    steps: int = 0  # K optimisation steps; 0 = the control's default (70 or 150)
-    lr: float = 5e-3  # Adam learning rate on x_T
-    surrogate: str = "1"  # M during optimisation: an integer or "adaptive"
-    decode_steps: int = 2  # T decoding steps of the student (1..8)
-    gamma: float = 0.2  # CTM gamma-sampling stochasticity (0 = deterministic, 1 = CM-style)
-    cfg: float = 3.0  # classifier-free guidance weight w
-    seeds: int = 1  # B seeds optimised together; the best is returned
-    tolerance: float = 0.0  # stop early when the control loss falls below this (0 = never)
-    sample_rate_out: int = 0  # resample results to this rate (44100/48000); 0 = the model's rate
+    method: str = JobSpec.method  # "ditto2" (distilled surrogate) or "ditto" (full-chain baseline)
+    student: str = JobSpec.student  # distilled student used by ditto2: "ctm" or "cm"
+    steps: int = JobSpec.steps  # K optimisation steps; 0 = the controls' default (70 or 150)
+    lr: float = JobSpec.lr  # Adam learning rate on x_T
+    surrogate: str = JobSpec.surrogate  # M during optimisation: an integer or "adaptive"
+    decode_steps: int = JobSpec.decode_steps  # T decoding steps of the student (1..8)
+    gamma: float = JobSpec.gamma  # CTM gamma-sampling stochasticity (0 = deterministic, 1 = CM-style)
+    cfg: float = JobSpec.cfg  # classifier-free guidance weight w
+    seeds: int = JobSpec.seeds  # B seeds optimised together; the best is returned
+    tolerance: float = JobSpec.tolerance  # stop early when the control loss falls below this (0 = never)
+    sample_rate_out: int = JobSpec.sample_rate_out  # resample results to this rate (44100/48000); 0 = the model's
     laion_clap: str = ""  # path of a LAION-CLAP checkpoint for the text control; "" = the bundle's own model
 
 
