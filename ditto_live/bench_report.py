@@ -59,7 +59,8 @@ def config_key(r: dict[str, Any]) -> tuple:
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per configuration: the cold run, the median of the warm runs, speed-ups and batch cost."""
+    """One row per configuration: the cold run, the median of the warm runs, speed-ups and batch cost. The
+    speed-up over DITTO compares warm with warm when both have warm runs, else cold with cold."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in runs:
         groups.setdefault(config_key(r), []).append(r)
@@ -87,10 +88,14 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["speedup_baseline_backend"] = base["backend"] if base is not None and row["method"] != "ditto" else None
         single = next((r for r in rows if config_key(r)[:3] == config_key(row)[:3] and r["seeds"] == 1
                        and r["K"] == row["K"] and r["backend"] == row["backend"]), None)
-        row["speedup_vs_ditto"] = (round(base["total_ms"] / row["total_ms"], 2)
-                                   if base is not None and row["method"] != "ditto" else None)
-        row["optimise_speedup_vs_ditto"] = (round(base["stages_ms"]["optimise"] / row["stages_ms"]["optimise"], 2)
-                                            if base is not None and row["method"] != "ditto" else None)
+        row.update(speedup_vs_ditto=None, speedup_basis=None, optimise_speedup_vs_ditto=None)
+        if base is not None and row["method"] != "ditto":  # like with like: warm against warm, else cold/cold
+            warm = base["basis"] != "cold run only" and row["basis"] != "cold run only"
+            mine, theirs = (row["total_ms"], base["total_ms"]) if warm else (row["cold_total_ms"], base["cold_total_ms"])
+            row["speedup_vs_ditto"] = round(theirs / mine, 2) if mine and theirs else None
+            row["speedup_basis"] = "warm vs warm" if warm else "cold vs cold"
+            if warm:
+                row["optimise_speedup_vs_ditto"] = round(base["stages_ms"]["optimise"] / row["stages_ms"]["optimise"], 2)
         row["batch_over_single"] = (round(row["total_ms"] / single["total_ms"], 3)
                                     if single is not None and row["seeds"] > 1 else None)
     return rows

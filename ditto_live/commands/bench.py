@@ -167,7 +167,7 @@ def markdown(report: dict[str, Any]) -> str:
     ditto_note = ""
     if any(r["method"] == "ditto" for r in report["rows"]):
         ditto_note = (f"; DITTO runs at the smallest B only ({'its cold run' if cfg['baseline_repeats'] == 0 else 'warm'})"
-                      "; × DITTO = DITTO's total over this row's")
+                      "; × DITTO = DITTO's total over this row's, warm against warm, else cold against cold")
     lines = [f"**{device}**, torch {m['torch']}; load average {m.get('load_average')}; preset `{cfg['preset']}` "
              f"({model['weights']} weights, {model['parameters']['base']:,} base parameters), "
              f"{report['frames']} frames = {report['audio_seconds']} s of audio; vocoder {model['vocoder']}; "
