@@ -30,7 +30,7 @@ from ditto_live.controls import KINDS
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, for_gpu
 from ditto_live.jobspec import parse_job
-from ditto_live.pipeline import Backends, Engine, generate, plan_job, vocode
+from ditto_live.pipeline import DITTO_STEPS, Backends, Engine, generate, plan_job, vocode
 from ditto_live.results import write_json, write_wav
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ SCHEMA = "ditto-live-bench/1"
 TASKS = tuple(name for name, kind in KINDS.items() if kind.example is not None)  # the controls it can time
 METHODS = ("ditto", "ditto2-ctm", "ditto2-cm")
 PAPER_SETTINGS = ("M1T1", "M1T2", "M1T4", "M2T2", "M2T4", "MaT4")  # the paper's Table 2; "Ma" = adaptive M
-DITTO_SAMPLING_STEPS = 20  # the baseline's DDIM chain (M = T = 20)
 
 
 @dataclass(frozen=True)
@@ -254,7 +253,7 @@ class Bench:
         """One request through every stage of the pipeline (``ditto_live.pipeline``); returns the run's record."""
         cfg, mel, dev = self.cfg, self.models.mel, self.cfg.device
         student = c.method.split("-")[1] if c.method != "ditto" else None
-        surrogate, decode_steps = parse_setting(c.setting) if student else (DITTO_SAMPLING_STEPS, DITTO_SAMPLING_STEPS)
+        surrogate, decode_steps = parse_setting(c.setting) if student else (DITTO_STEPS, DITTO_STEPS)
         job = task_job(c.task, self.seconds, self.reference) | {
             "method": "ditto" if student is None else "ditto2", "student": student or "ctm", "seed": index,
             "seeds": c.seeds, "steps": c.steps, "name": f"{c.task}_{c.method}_{c.setting}_b{c.seeds}"}

@@ -52,6 +52,7 @@ from ditto_live.targets import build_targets, encode_tags, window_controls, wrap
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
+DITTO_STEPS = 20  # DITTO optimises through and decodes with the teacher's DDIM chain of this many calls (M = T)
 __all__ = ["METHODS", "Backends", "Engine", "Generated", "Plan", "clip_losses", "decode", "generate", "optimise",
            "plan_job", "resolve_backend", "vocode", "window_noise"]
 
@@ -94,11 +95,11 @@ def _ditto_model(bundle: Any, spec: JobSpec) -> Any:
 
 
 def _ditto_optimise(model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> ItoResult:
-    return ditto_optimise(model, x_T, cond, loss_fn, steps, spec.lr, **hooks)
+    return ditto_optimise(model, x_T, cond, loss_fn, steps, spec.lr, sampling_steps=DITTO_STEPS, **hooks)
 
 
 def _ditto_decode(model, x_T, cond, spec, noise_seed, decode_steps) -> Tensor:
-    return ditto_decode(model, x_T, cond)  # its own 20-step chain: what it optimised through
+    return ditto_decode(model, x_T, cond, DITTO_STEPS)  # its own chain: what it optimised through
 
 
 METHODS: dict[str, Method] = {

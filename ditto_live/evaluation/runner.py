@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ditto_live import pipeline
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import loss_function
@@ -32,7 +33,6 @@ from ditto_live.targets import ClipTarget, TextModel, window_controls
 
 log = logging.getLogger(__name__)
 
-DITTO_SAMPLING_STEPS = 20  # DITTO optimises through and decodes with the 20-step DDIM chain (the row's label)
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,10 @@ class Setting:
 
     @property
     def m_label(self) -> str:
-        return str(DITTO_SAMPLING_STEPS) if self.method == "ditto" else self.surrogate
+        return str(pipeline.DITTO_STEPS) if self.method == "ditto" else self.surrogate
 
     def decodes(self) -> tuple[int, ...]:
-        return (DITTO_SAMPLING_STEPS,) if self.method == "ditto" else self.decode_steps
+        return (pipeline.DITTO_STEPS,) if self.method == "ditto" else self.decode_steps
 
 
 @dataclass
@@ -167,7 +167,7 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     x_star, before, after, k_run, decode_seed = x_T, {}, {}, 0, noise_seed
     if setting.optimise and controls and plan.steps > 0:
         engine = Engine(device, autocast=False, backends=Backends("eager", device))
-        res, _, _ = optimise(plan, engine, x_T, cond, loss_function(controls), noise_seed)
+        res, _ = optimise(plan, engine, x_T, cond, loss_function(controls), noise_seed)
         decode_seed = res.noise_seed if res.noise_seed is not None else noise_seed  # M = T: the surrogate's x0
         x_star, before, after, k_run = res.x_T, res.initial_losses, res.losses, res.steps_run
     _sync(dev)
