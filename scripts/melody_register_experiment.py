@@ -41,6 +41,9 @@ TUNES = {
     "leaps": (100, [(67, 1), (60, 1), (65, 1), (62, 1), (71, 1), (64, 2), (67, 1), (72, 1)]),
     "repeated": (120, [(64, 1), (64, 1), (67, 1), (67, 1), (69, 1), (69, 1), (67, 2), (65, 1), (65, 1), (64, 2)]),
     "high": (96, [(72, 1), (71, 1), (69, 1), (67, 1), (69, 1), (71, 1), (72, 2)]),
+    # held out: added after the register weight was chosen on the six above
+    "waltz": (132, [(67, 2), (64, 1), (65, 2), (62, 1), (64, 1), (65, 1), (67, 1), (69, 3), (67, 1)]),
+    "pentatonic": (104, [(62, 1), (64, 1), (67, 1), (69, 1), (67, 0.5), (64, 0.5), (62, 1), (60, 2)]),
 }
 TAGS = {"genre": "folk", "mood": "major", "instrument": None}  # instrument varies with the seed
 INSTRUMENTS = ("piano", "strings", "woodwinds", "organ", "brass", "guitar")
@@ -143,9 +146,10 @@ def main() -> None:
     ap.add_argument("--out", default="melody_register.jsonl")
     ap.add_argument("--tunes", default=",".join(TUNES))
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run: first-seed .. first-seed + seeds - 1")
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--variants", default="unoptimised,chroma,register")
-    ap.add_argument("--register-weights", default="1.0")
+    ap.add_argument("--register-weights", default="0.5", help="comma-separated register weights to try")
     ap.add_argument("--chroma-low-hz", type=float, default=261.0, help="lowest chroma band of the register variant")
     ap.add_argument("--contrast-span", type=int, default=24, help="semitones the harmonic contrast compares")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared 2-core CPU: with 2, "
@@ -166,7 +170,7 @@ def main() -> None:
     records = []
     with open(args.out, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"machine": machine}) + "\n")
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for tune in args.tunes.split(","):
                 for variant in args.variants.split(","):
                     weights = [float(w) for w in args.register_weights.split(",")] if variant == "register" else [0.0]
