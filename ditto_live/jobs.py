@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 UNTRAINED = "tiny-untrained"  # model name that builds random-weight tiny models in memory
+UNTRAINED_PRESETS = {UNTRAINED: "tiny", "paper-untrained": "paper"}  # random-weight models by preset (timing)
 MAX_PENDING_MEASUREMENTS = 4  # more delivered jobs waiting to be measured: the next is not measured
 MEASURE_NICE = 10  # the measurement thread's niceness: the engine's next job goes first
 
@@ -71,8 +72,9 @@ def pick_device(device: str) -> str:
     return device
 
 
-def untrained_bundle(device: str = "cpu", seed: int = 0):
-    """A random-weight tiny base model, CTM/CM students initialised from it, Griffin-Lim, no text model.
+def untrained_bundle(device: str = "cpu", seed: int = 0, name: str = UNTRAINED):
+    """A random-weight base model of the name's preset (``UNTRAINED_PRESETS``), CTM/CM students initialised
+    from it, Griffin-Lim, no text model.
 
     For running the whole pipeline before a trained bundle exists: the audio is noise-like, but every
     stage (targets, ITO, decode, vocode, measure, write) is real.
@@ -83,21 +85,22 @@ def untrained_bundle(device: str = "cpu", seed: int = 0):
     from ditto_live.engine.unet import UNET_PRESETS, UNet
     from ditto_live.models import Bundle
 
+    preset = UNTRAINED_PRESETS[name]
     log.warning("model %r: RANDOM, UNTRAINED weights -- the audio will not sound like music; "
-                "train a bundle (ditto-live train all) or use the default model", UNTRAINED)
+                "train a bundle (ditto-live train all) or use the default model", name)
     vocab = TagVocab.from_names(tempo=["slow", "moderate", "fast", "very fast"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        base = UNet(UNET_PRESETS["tiny"], vocab.sizes).to(device).eval()
+        base = UNet(UNET_PRESETS[preset], vocab.sizes).to(device).eval()
     student = init_student_from_teacher(base).eval()
-    meta = {"mel_config": PRESETS["tiny"].to_dict(), "tags": vocab.to_dict(), "kind": "base"}
-    return Bundle(name=UNTRAINED, path=Path("<memory>"), base=base, ctm=student, cm=student,
+    meta = {"mel_config": PRESETS[preset].to_dict(), "tags": vocab.to_dict(), "kind": "base"}
+    return Bundle(name=name, path=Path("<memory>"), base=base, ctm=student, cm=student,
                   meta={"base": meta, "ctm": {**meta, "kind": "ctm"}, "cm": {**meta, "kind": "cm"}})
 
 
 def default_loader(name: str, device: str):
-    if name == UNTRAINED:
-        return untrained_bundle(device)
+    if name in UNTRAINED_PRESETS:
+        return untrained_bundle(device, name=name)
     from ditto_live.models import load_bundle
 
     return load_bundle(name, device)
@@ -274,7 +277,7 @@ class JobRunner:
             "backend": self.context.backends.name, "steps": plan.steps, "frames": plan.frames,
             "windows": len(plan.starts), "ito": gen.windows, "targets": [{"type": t.kind, **t.info} for t in plan.targets],
             "loss": clip_losses(plan, gen), "metrics": {}, "measurement": "pending" if self.measure else "off",
-            "timings_ms": _rounded(timings), "untrained": spec.model == UNTRAINED,
+            "timings_ms": _rounded(timings), "untrained": spec.model in UNTRAINED_PRESETS,
             "wav": str(wav), "sample_rate": sr_out, "seconds": round(plan.seconds, 4),
         }
         if spec.deadline_s:

@@ -3,7 +3,8 @@
 #
 #   scripts/gpu_bench.sh fetch              HERE, with network: wheels the device image lacks into .whl/
 #                                           (git-ignored via .git/info/exclude)
-#   scripts/gpu_bench.sh all OUT            ON THE DEVICE (carry .whl): check + core, about 6-7 minutes
+#   scripts/gpu_bench.sh all OUT            ON THE DEVICE (carry .whl): check + server + core, about 8 minutes
+#   scripts/gpu_bench.sh server OUT         ON THE DEVICE: submit-to-done through `ditto-live serve` (issue 19)
 #   scripts/gpu_bench.sh compiled OUT       ON THE DEVICE: the torch.compile backend, about 3 minutes
 #   scripts/gpu_bench.sh check|core OUT     one phase
 #   scripts/gpu_bench.sh session OUT        ON THE DEVICE (carry .whl .evaldata): Table 1 on the default bundle, then core
@@ -71,7 +72,7 @@ versus_ditto() {
     # shellcheck disable=SC2086  # an empty PRECISION adds no argument
     timeout "$seconds" "${bench[@]}" $precision --tasks intensity,melody --methods ditto2-ctm,ditto \
         --settings M1T2 --backend "$backends" --baseline-backend "$baseline" --seeds 1,4 --repeats 2 \
-        --baseline-repeats 0 --out-dir /tmp/bench_wav --json "$out/gpu_$name.json" --markdown "$out/gpu_$name.md" \
+        --baseline-repeats "${BASELINE_REPEATS:-1}" --out-dir /tmp/bench_wav --json "$out/gpu_$name.json" --markdown "$out/gpu_$name.md" \
         > "$out/$name.txt" 2>&1
     tail -n 30 "$out/$name.txt"
 }
@@ -89,6 +90,20 @@ compiled() {
     timeout 200 "${bench[@]}" --bf16 --tasks intensity,melody --methods ditto2-ctm --settings M1T2 --backend compiled \
         --seeds 1 --repeats 3 --out-dir /tmp/bench_wav \
         --json "$out/gpu_compiled.json" --markdown "$out/gpu_compiled.md" 2>&1 | tee "$out/compiled.txt"
+}
+
+# server: what users wait for on the GPU (issue 19): a fresh `ditto-live serve` (paper preset with random weights,
+# [engine] backend auto = the CUDA graph; numba cache emptied), jobs over OSC on the device's loopback, the first
+# job and warm p50/p95/max per task (OUT/gpu_server.json, .md); then a second start, caches kept, for its ready time.
+server() {
+    rm -rf /tmp/numba_server  # the first start compiles the measurement code into it, the second finds it there
+    local srv=(env NUMBA_CACHE_DIR=/tmp/numba_server python3 -P -m ditto_live.cli bench --server --keep-numba-cache
+               --model paper-untrained --backend auto --out-dir /tmp/bench_server)
+    timeout "${SERVER_TIMEOUT:-240}" "${srv[@]}" --tasks intensity,melody --jobs "${SERVER_JOBS:-5}" \
+        --json "$out/gpu_server.json" --markdown "$out/gpu_server.md" > "$out/server.txt" 2>&1
+    timeout 120 "${srv[@]}" --tasks intensity --jobs 1 --json "$out/gpu_server_second.json" \
+        --markdown "$out/gpu_server_second.md" > "$out/server_second.txt" 2>&1
+    tail -n 20 "$out/server.txt" "$out/server_second.txt"
 }
 
 # eval: the paper's Table 1 on the shipped default bundle at the default K, on the GPU, from a carried subset of
@@ -138,12 +153,13 @@ graph() { versus_ditto graph "${CORE_TIMEOUT:-170}" cudagraph cudagraph; }
 
 case "$phase" in
     graph) graph ;;
+    server) server ;;
     diag) diag ;;
     check) check ;;
     core) core ;;
     compiled) compiled ;;
     eval) evalsuite ;;
     session) session ;;
-    all) check; core ;;
-    *) echo "usage: $0 fetch | check|core|compiled|eval|session|all OUT" >&2; exit 2 ;;
+    all) check; server; core ;;
+    *) echo "usage: $0 fetch | check|server|core|compiled|eval|session|all OUT" >&2; exit 2 ;;
 esac
