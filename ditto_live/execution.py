@@ -43,12 +43,13 @@ class Backends:
     backend was refused runs eager from then on, with the reason kept for the record."""
 
     def __init__(self, name: str = "auto", device: str = "cpu", compiler: str = "inductor",
-                 tolerance: float = 1e-2, methods: tuple[str, ...] = ("ditto2",)):
+                 tolerance: float = 1e-2, methods: tuple[str, ...] = ("ditto2",), fallback: bool = True):
         self.requested = name  # what the user asked for ("auto", "eager", ...)
         self.name = resolve_backend(name, device)  # what runs when not refused
         self.compiler = compiler  # torch.compile backend of "compiled"
         self.tolerance = tolerance  # parity: largest x_T difference to eager, relative to eager's move
         self.methods = methods  # methods whose ITO runs on the backend (DITTO's 20-call chain stays eager)
+        self.fallback = fallback  # a refused backend runs eager (the product); False: BackendRefused (the bench)
         self._factories: dict[tuple, StepperFactory] = {}
         self._decoders: dict[tuple, Any] = {}
         self.refused: dict[tuple, str] = {}  # key -> why it runs eager

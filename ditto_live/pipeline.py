@@ -177,6 +177,7 @@ class Plan:
     chain: int  # frames each window shares with the one before
     steps: int  # K optimisation steps per window
     text_model: Any = None  # for the text control: encode_audio / encode_text
+    window_frames: int = 0  # frames of a model window (0: the model's own, mel.frames; the bench may shrink it)
 
     @property
     def total(self) -> int:
@@ -184,7 +185,8 @@ class Plan:
 
     @property
     def window(self) -> int:
-        return self.mel.frames
+        """Frames of one model window."""
+        return self.window_frames or self.mel.frames
 
     @property
     def seconds(self) -> float:
@@ -200,9 +202,11 @@ def job_frames(spec: JobSpec, mel: MelConfig) -> int:
 
 
 def plan_job(spec: JobSpec, bundle: Any, device: str, allowed_roots: Iterable[str], front: MelFrontEnd,
-             text_model: Callable[[], Any] | None = None, continuing: bool = False) -> Plan:
+             text_model: Callable[[], Any] | None = None, continuing: bool = False, window_frames: int = 0) -> Plan:
     """Targets, windows and K of a job. ``text_model()`` is called only when a text control needs one;
-    ``continuing``: the first window opens with frames given to :func:`generate` (chaining counts it)."""
+    ``continuing``: the first window opens with frames given to :func:`generate` (chaining counts it);
+    ``window_frames``: a model window shorter than the model's own (a timing knob of the bench; a multiple
+    of 16), else every window is the length the model was trained on, a short clip cropped from it."""
     mel = bundle.mel_config
     method = METHODS[spec.method]
     model = method.model(bundle, spec)
@@ -212,13 +216,14 @@ def plan_job(spec: JobSpec, bundle: Any, device: str, allowed_roots: Iterable[st
     seam = next((t.overlap for t in targets if t.kind == "loop"), 0)
     wrap_for_loop(targets, seam)
     text = text_model() if text_model is not None and any(t.kind == "text" for t in targets) else None
-    window, total = mel.frames, frames + seam
+    window, total = window_frames or mel.frames, frames + seam
     chain = min(int(round(DEFAULT_OVERLAP_S * mel.frame_rate)), window // 4)
     starts = [0] if total <= window else list(range(0, total - chain, window - chain))
     chaining = len(starts) > 1 or continuing
     kinds = [t.kind for t in targets] + (["outpaint"] if chaining else [])
     steps = spec.steps or max((KINDS[k].steps for k in kinds), default=0)
-    return Plan(spec, bundle, method, model, mel, front, tags, frames, seam, targets, starts, chain, steps, text)
+    return Plan(spec, bundle, method, model, mel, front, tags, frames, seam, targets, starts, chain, steps, text,
+                window_frames)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,11 +259,11 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def window_noise(seed: int, window: int, rows: int, mel: MelConfig, device: str) -> tuple[Tensor, int]:
-    """x_T [rows, 1, F, N] of model window ``window`` and the seed of its student sampling noise, both from
-    the job's seed: the optimised and the unoptimised output of a window share them."""
+def window_noise(seed: int, window: int, rows: int, mel: MelConfig, device: str, frames: int = 0) -> tuple[Tensor, int]:
+    """x_T [rows, 1, F, frames or mel.frames] of model window ``window`` and the seed of its student sampling
+    noise, both from the job's seed: the optimised and the unoptimised output of a window share them."""
     gen = torch.Generator(device=device).manual_seed(seed * 1000 + window)
-    x_T = torch.randn(rows, 1, mel.n_mels, mel.frames, generator=gen, device=device)
+    x_T = torch.randn(rows, 1, mel.n_mels, frames or mel.frames, generator=gen, device=device)
     return x_T, draw_noise_seed(gen)
 
 
@@ -292,6 +297,8 @@ def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, loss_fn, n
         res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed,
                                    backend=backend, **run)
     except BackendRefused as exc:
+        if not engine.backends.fallback:
+            raise
         engine.backends.refuse(key, str(exc))
         backend, info["backend_fallback"] = "eager", str(exc)
         res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed, **run)
@@ -365,7 +372,7 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
         head = out[..., :plan.seam] if plan.seam and w > 0 else None
         controls = window_controls(plan.targets, mel, start, length, plan.text_model, opening, head,
                                    is_last=w == n - 1, so_far=out[..., :start] if w else None, device=dev)
-        x_T, noise_seed = window_noise(spec.seed, w, spec.seeds, mel, dev)
+        x_T, noise_seed = window_noise(spec.seed, w, spec.seeds, mel, dev, plan.window)
         lap("target")
         record: dict[str, Any] = {"window": w, "start_frame": start, "steps_run": 0, "noise_seed": noise_seed}
         x_best, best_noise, optimised = x_T[:1], noise_seed, False
