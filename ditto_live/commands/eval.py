@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="table1: DITTO vs DITTO-2 on five tasks; table2: (M, T) on intensity; "
                         "fig5: metrics vs decoding steps; text: text control before/after")
     p.add_argument("--model", help="bundle name or folder (default: settings; 'tiny-untrained' = random weights)")
-    p.add_argument("--cases", type=int, default=8, help="held-out cases per task (default 8; at least 2)")
+    p.add_argument("--cases", type=int, default=16, help="held-out cases per task (default 16; at least 2)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--data", metavar="CORPUS", help=f"corpus folder whose test split is used (default {DEFAULT_DATA} "
                    "or $DITTO_LIVE_DATA)")
