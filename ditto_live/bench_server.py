@@ -107,7 +107,8 @@ class ServerProcess:
         if cfg.fresh_numba_cache:
             self.numba_cache = tempfile.mkdtemp(prefix="ditto-numba-")
             env["NUMBA_CACHE_DIR"] = self.numba_cache
-        cmd = [sys.executable, "-P", "-m", "ditto_live.cli", "serve",  # -P: the installed package, not ./ditto_live "--port", str(self.port), "--output-dir", str(out),
+        # -P: the installed package, not a ./ditto_live folder in the working directory
+        cmd = [sys.executable, "-P", "-m", "ditto_live.cli", "serve", "--port", str(self.port), "--output-dir", str(out),
                "--allowed-root", str(out), "--backend", cfg.backend, "--set", f'generate.model="{cfg.model}"']
         if cfg.threads:
             cmd += ["--threads", str(cfg.threads)]
