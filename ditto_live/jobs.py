@@ -164,6 +164,7 @@ class JobRunner:
         self._laion: Any = None
         self._bundles: dict[str, Any] = {}
         self._bundles_lock = threading.Lock()  # one load per bundle, never a half-built cache
+        self._fronts: dict[str, Any] = {}  # model name -> its MelFrontEnd on the device
         self._costs: dict[tuple, StageCosts] = {}  # (model, method, student, decode_steps) -> measured costs
         self._warmed: set[tuple] = set()  # cost keys whose first (warm-up) run is over
         self._measurer: ThreadPoolExecutor | None = None
@@ -217,10 +218,17 @@ class JobRunner:
 
     def _plan(self, spec: JobSpec, continuing: bool) -> Plan:
         b = self.bundle(spec.model)
-        from ditto_live.engine.audio import MelFrontEnd
+        return plan_job(spec, b, self.device, self.allowed_roots, self._front(spec.model, b),
+                        lambda: self._text_model(b), continuing)
 
-        front = MelFrontEnd(b.mel_config).to(self.device)
-        return plan_job(spec, b, self.device, self.allowed_roots, front, lambda: self._text_model(b), continuing)
+    def _front(self, name: str, b: Any):
+        """The model's mel front end on the device, built once per model (its filterbank comes from librosa)."""
+        with self._bundles_lock:
+            if name not in self._fronts:
+                from ditto_live.engine.audio import MelFrontEnd
+
+                self._fronts[name] = MelFrontEnd(b.mel_config).to(self.device)
+            return self._fronts[name]
 
     def _generate(self, spec: JobSpec, report: Progress, is_cancelled: Callable[[], bool] | None, began: float,
                   opening: Any = None) -> tuple[Plan, Generated, np.ndarray, dict[str, float], float]:

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ditto_live.engine.audio import MelConfig, MelFrontEnd, norm_to_db
 from ditto_live.engine.controls import DEFAULT_STEPS, Control
+from ditto_live.engine.controls.intensity import seconds_per_unit
 from ditto_live.jobspec import ControlSpec, JobSpec, JobSpecError
 from ditto_live.results import resolve_input_path
 
@@ -126,8 +127,6 @@ def read_input(path: Any, allowed_roots: Iterable[str], what: str):
 
 def frames_of(value: Any, unit: str, bpm: float, frame_rate: float, key: str) -> int:
     """A position in ``unit`` (seconds, beats, bars) on the clip's frame grid."""
-    from ditto_live.engine.controls.intensity import seconds_per_unit
-
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
         raise JobSpecError(f"{key}: expected a number >= 0")
     try:
