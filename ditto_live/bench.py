@@ -30,7 +30,7 @@ from ditto_live.controls import KINDS
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, for_gpu
 from ditto_live.jobspec import parse_job
-from ditto_live.pipeline import DITTO_STEPS, Backends, Engine, generate, plan_job, vocode
+from ditto_live.pipeline import DITTO_STEPS, Backends, Engine, generate, plan_job, sync, vocode
 from ditto_live.results import write_json, write_wav
 
 log = logging.getLogger(__name__)
@@ -146,11 +146,6 @@ def write_reference(folder: Path, mel: MelConfig, seconds: float) -> Path:
 # timing
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def reset_peak_memory(device: str) -> str:
     """Reset the peak-memory counter; returns what peak_memory_mb will measure."""
     if device.startswith("cuda"):
@@ -182,11 +177,11 @@ class Clock:
 
     def __init__(self, device: str):
         self.device, self.ms = device, {}
-        _sync(device)
+        sync(device)
         self.last = time.perf_counter()
 
     def lap(self, stage: str) -> None:
-        _sync(self.device)
+        sync(self.device)
         now = time.perf_counter()
         self.ms[stage] = (now - self.last) * 1000
         self.last = now
@@ -229,7 +224,7 @@ class Bench:
         meta = {"mel_config": mel.to_dict(), "tags": self.models.tags}
         self.bundle = Bundle(cfg.model, Path("<bench>"), base=fast(self.models.base), ctm=fast(self.models.ctm),
                              cm=fast(self.models.cm), vocoder=self.models.vocoder, meta={"base": meta})
-        _sync(cfg.device)
+        sync(cfg.device)
         self.setup_ms = (time.perf_counter() - start) * 1000  # models built/loaded and moved, once per process
         self.memory_kind = ""
         self.runs: list[dict[str, Any]] = []

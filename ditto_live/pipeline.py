@@ -254,9 +254,10 @@ class Generated:
         return self.mel[..., max(0, self.frames - frames):].clone()
 
 
-def _sync(device: str) -> None:
+def sync(device: str | torch.device) -> None:
+    """Wait for the device's queued work (a no-op on a CPU): stage times end there."""
     if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
 def window_noise(seed: int, window: int, rows: int, mel: MelConfig, device: str, frames: int = 0) -> tuple[Tensor, int]:
@@ -356,7 +357,7 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
 
     def lap(stage: str) -> None:  # stage times end with the device synchronised
         nonlocal clock
-        _sync(dev)
+        sync(dev)
         now = time.perf_counter()
         timings[stage] = timings.get(stage, 0.0) + (now - clock) * 1000
         clock = now
@@ -406,7 +407,7 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
         decoder, record["decoder_prepare_s"] = decoder_for(plan, engine, x_best, cond)
         with torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=engine.decode_autocast):
             x0 = decode(plan, x_best, cond, best_noise, model=decoder)
-        _sync(dev)
+        sync(dev)
         record["decode_s"] = round(time.perf_counter() - t0, 4)
         crossfade_into(out, x0[0], start, plan.chain if w else 0)
         if base_out is not None:

@@ -28,7 +28,7 @@ from ditto_live.engine.controls import loss_function
 from ditto_live.evaluation.cases import Case
 from ditto_live.jobspec import parse_job
 from ditto_live.measure import measure_controls
-from ditto_live.pipeline import Backends, Engine, decode, optimise, plan_job, vocode, window_noise
+from ditto_live.pipeline import Backends, Engine, decode, optimise, plan_job, sync, vocode, window_noise
 from ditto_live.targets import ClipTarget, TextModel, window_controls
 
 log = logging.getLogger(__name__)
@@ -138,11 +138,6 @@ def control_metrics(targets: list[ClipTarget], audio: np.ndarray, front: MelFron
     return {renamed.get(k, k): v for k, v in measured.items()}
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, device: str, allowed_roots: tuple[str, ...],
              steps: int = 0, lr: float = 5e-3, keep_audio: bool = False) -> list[Generation]:
     """Optimise (unless the setting says not to) and decode ``case`` under ``setting``, once per T, through
@@ -162,7 +157,7 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     x_T, noise_seed = window_noise(spec.seed, 0, 1, mel, device)  # [1, 1, F, N] and the student's noise seed
     cond = Cond(plan.tags[None], w=spec.cfg)
 
-    _sync(dev)
+    sync(dev)
     start = time.perf_counter()
     x_star, before, after, k_run, decode_seed = x_T, {}, {}, 0, noise_seed
     if setting.optimise and controls and plan.steps > 0:
@@ -170,14 +165,14 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
         res, _ = optimise(plan, engine, x_T, cond, loss_function(controls), noise_seed)
         decode_seed = res.noise_seed if res.noise_seed is not None else noise_seed  # M = T: the surrogate's x0
         x_star, before, after, k_run = res.x_T, res.initial_losses, res.losses, res.steps_run
-    _sync(dev)
+    sync(dev)
     optimise_s = time.perf_counter() - start
 
     out = []
     for T in setting.decodes():
         start = time.perf_counter()
         x0 = decode(plan, x_star, cond, decode_seed, T)
-        _sync(dev)
+        sync(dev)
         decode_s = time.perf_counter() - start
         start = time.perf_counter()
         audio = vocode(bundle, x0[0])
