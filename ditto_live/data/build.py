@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,28 +86,53 @@ def render_processes(workers: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-_STATE: dict = {}  # per-process renderer and mel bank (built once per worker)
+class RenderWorkerError(RuntimeError):
+    """A render process could not start or died: the build stops with this one error, naming the cause."""
 
 
-def _init_worker(soundfont: str | None, sample_rate: int, presets: tuple[str, ...]) -> None:
-    import torch
+_STATE: dict = {}  # this process's renderer and mel bank, built on first use, keyed by their settings
 
-    from ditto_live.data.render import Renderer
 
-    torch.set_num_threads(1)
-    _STATE["renderer"] = Renderer(soundfont, sample_rate)
-    _STATE["mels"] = MelBank(presets)
+def _start_renderer(soundfont: str | None, sample_rate: int):
+    """A Renderer that has rendered once (pretty_midi, pyfluidsynth, libfluidsynth and the SoundFont all
+    load), or a RenderWorkerError naming why not."""
+    try:
+        from ditto_live.data.render import Renderer
+
+        renderer = Renderer(soundfont, sample_rate)
+        renderer.render([], tail_s=0.01)
+    except Exception as exc:
+        raise RenderWorkerError(f"render worker failed to start: {type(exc).__name__}: {exc}") from exc
+    return renderer
+
+
+def _worker_state(soundfont: str | None, sample_rate: int, presets: tuple[str, ...]) -> dict:
+    """This process's renderer and mel bank, built on first use (RenderWorkerError when they cannot be).
+
+    Built inside the task rather than in a pool initializer: multiprocessing respawns a worker whose
+    initializer fails, forever, while an exception raised here reaches the parent as the work's result.
+    """
+    key = (soundfont, sample_rate, presets)
+    if _STATE.get("key") != key:
+        import torch
+
+        torch.set_num_threads(1)
+        _STATE.clear()
+        _STATE.update(renderer=_start_renderer(soundfont, sample_rate), mels=MelBank(presets), key=key)
+    return _STATE
 
 
 def process_work(ref: WorkRef, cfg: BuildConfig) -> WorkResult:
-    """Parse, arrange, render and cut one work; any failure is returned, not raised."""
+    """Parse, arrange, render and cut one work; a failure of the work is returned, not raised (a renderer
+    that cannot be built is raised: RenderWorkerError)."""
+    state = _worker_state(cfg.soundfont, cfg.sample_rate, cfg.presets)  # raised: it stops the build
     result = WorkResult(ref.work_id)
     try:
         work = parse_work(ref)
         rng = work_rng(cfg.seed, ref.work_id)
         arr = arrange(work, rng, cfg.arrange)
         max_s = cfg.max_windows_per_work * WINDOW / cfg.sample_rate if cfg.max_windows_per_work else None
-        audio = _STATE["renderer"].render(arr.tracks, max_s=max_s)
+        audio = state["renderer"].render(arr.tracks, max_s=max_s)
     except Exception as exc:  # a corrupt or odd score must not stop the build
         result.failure = f"{type(exc).__name__}: {str(exc)[:160]}"
         return result
@@ -136,7 +161,7 @@ def process_work(ref: WorkRef, cfg: BuildConfig) -> WorkResult:
         }
         kept.append((meta, chunk, melody_truth(melody_notes, start_s, cfg.sample_rate)))
     if kept:
-        mels = _STATE["mels"](np.stack([k[1] for k in kept]))
+        mels = state["mels"](np.stack([k[1] for k in kept]))
         for i, (meta, chunk, melody) in enumerate(kept):
             result.windows.append((meta, chunk.astype(np.float16), {p: m[i] for p, m in mels.items()}, melody))
     return result
@@ -144,6 +169,50 @@ def process_work(ref: WorkRef, cfg: BuildConfig) -> WorkResult:
 
 def _run(args: tuple[WorkRef, BuildConfig]) -> WorkResult:
     return process_work(*args)
+
+
+def _in_order(pool, jobs, ahead: int):
+    """_run over jobs in the pool, results in the jobs' order, at most ``ahead`` submitted and not yet taken.
+
+    A worker that dies (killed, crashed) breaks the pool: that is raised as a RenderWorkerError, as is a
+    worker's own RenderWorkerError, instead of waiting for a result that never comes.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    pending = deque()
+
+    def take():
+        try:
+            return pending.popleft().result()
+        except BrokenProcessPool as exc:
+            raise RenderWorkerError(f"a render worker died: {exc}") from exc
+
+    for job in jobs:
+        pending.append(pool.submit(_run, job))
+        if len(pending) >= ahead:
+            yield take()
+    while pending:
+        yield take()
+
+
+def _stop(pool) -> None:
+    """End the render processes now: what they are working on is not needed."""
+    if hasattr(pool, "terminate_workers"):  # Python 3.14
+        pool.terminate_workers()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.terminate()
+    pool.shutdown(wait=True)
+
+
+def _discard(writer) -> None:
+    """A build that did not finish leaves no corpus that looks whole: no windows.jsonl, truth or card
+    (the full shards already written stay, unindexed)."""
+    writer._jsonl.close()  # CorpusWriter.close would write the partial shards and the truth
+    (writer.out / "windows.jsonl").unlink(missing_ok=True)
+    log.error("build stopped before the end; %s holds no corpus", writer.out)
 
 
 @dataclass
@@ -194,20 +263,25 @@ def build_corpus(cfg: BuildConfig, progress: bool = True) -> BuildStats:
     target = int(np.ceil(cfg.hours * 3600 * cfg.sample_rate / WINDOW))
     log.info("%d works available; target %d windows (%.2f h); %d render process(es)", len(ordered), target,
              cfg.hours, cfg.workers)
+    if cfg.workers > 1:  # here first, so that a renderer that cannot start fails fast with its cause
+        _start_renderer(cfg.soundfont, cfg.sample_rate)
+    else:  # this process renders, with a renderer of its own for this build
+        _STATE.clear()
+        _worker_state(cfg.soundfont, cfg.sample_rate, cfg.presets)
     stats = BuildStats()
     writer = CorpusWriter(cfg.out, cfg.presets, cfg.shard_size)
     bar = tqdm(total=target, unit="win", disable=not progress, desc="data build")
+    complete = False
     pool = None
     try:
         jobs = ((r, cfg) for r in ordered)
         if cfg.workers > 1:
             import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
 
-            pool = mp.get_context("spawn").Pool(cfg.workers, _init_worker,
-                                                (cfg.soundfont, cfg.sample_rate, cfg.presets))
-            results = pool.imap(_run, jobs, chunksize=1)
+            pool = ProcessPoolExecutor(cfg.workers, mp_context=mp.get_context("spawn"))
+            results = _in_order(pool, jobs, ahead=2 * cfg.workers)
         else:
-            _init_worker(cfg.soundfont, cfg.sample_rate, cfg.presets)
             results = map(_run, jobs)
         for res in results:
             stats.add(res)
@@ -228,11 +302,15 @@ def build_corpus(cfg: BuildConfig, progress: bool = True) -> BuildStats:
                 log.warning("stopping after %.0f s (--max-minutes) with %d of %d windows", cfg.max_seconds,
                             stats.windows, target)
                 break
+        complete = True
     finally:
         bar.close()
         if pool is not None:
-            pool.terminate()
-        writer.close()
+            _stop(pool)
+        if complete:
+            writer.close()
+        else:
+            _discard(writer)
     stats.seconds = time.time() - t0
     write_card(Path(cfg.out), stats, cfg)
     log.info("built %d windows (%.2f h) from %d works in %.0f s; %d failed, %d silent windows dropped",
