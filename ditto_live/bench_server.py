@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -192,8 +193,25 @@ def summarise(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def run_server_bench(cfg: ServerBenchConfig) -> dict[str, Any]:
-    """Start (or connect to) a server, time its jobs over OSC, return the report."""
+def job_line(record: dict[str, Any]) -> str:
+    """One job for the log: latency, stage times and the backend that ran its optimisation (a run cut short
+    by a time limit still tells where the time went)."""
+    summary = record["summary"]
+    stages = ", ".join(f"{k} {v:.0f}" for k, v in summary.get("timings_ms", {}).items())
+    ito = (summary.get("ito") or [{}])[0]
+    backend = ito.get("backend", "?")
+    if ito.get("backend_fallback"):
+        backend += f" (fell back: {ito['backend_fallback']})"
+    if ito.get("backend_prepare_s"):
+        backend += f", prepared in {ito['backend_prepare_s']:.2f} s"
+    return (f"{record['job_id']}: {record['latency_s']:.2f} s submit -> done{' (first)' if record['first'] else ''}; "
+            f"ms: {stages or '?'}; backend {backend}")
+
+
+def run_server_bench(cfg: ServerBenchConfig, on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Start (or connect to) a server, time its jobs over OSC, return the report; ``on_update(report)`` after
+    the server is ready and after each job (the command rewrites its JSON, so a run cut short keeps them)."""
+    update = on_update or (lambda _report: None)
     out = Path(cfg.out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     proc = None
@@ -213,6 +231,8 @@ def run_server_bench(cfg: ServerBenchConfig) -> dict[str, Any]:
             since = time.perf_counter() - proc.started
             report["server_start"] = {"pong_s": round(since - (ready_s - pong_s), 3), "ready_s": round(since, 3),
                                       "numba_cache": "fresh" if cfg.fresh_numba_cache else "as found"}
+            log.info("server answered ping after %.1f s, ready after %.1f s", report["server_start"]["pong_s"], since)
+        update(report)
         from ditto_live.engine.audio import PRESETS
 
         reference = str(write_reference(out, PRESETS["tiny"], cfg.seconds))
@@ -224,9 +244,10 @@ def run_server_bench(cfg: ServerBenchConfig) -> dict[str, Any]:
                 record = run_job(client, f"{task}-{i}", job, cfg.timeout_s)
                 record.update(task=task, first=n == 0, audio_s=round(cfg.seconds, 4))
                 report["jobs"].append(record)
-                log.info("%s job %d: %.2f s submit -> done%s", task, i, record["latency_s"], " (first)" if n == 0 else "")
+                log.info("%s", job_line(record))
+                report["rows"] = summarise(report["jobs"])
+                update(report)
                 n += 1
-        report["rows"] = summarise(report["jobs"])
         report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         client.close()

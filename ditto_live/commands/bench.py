@@ -120,9 +120,8 @@ def run_server(args: argparse.Namespace) -> int:
     cfg = ServerBenchConfig(tasks=tasks, jobs=args.jobs, model=model, backend=backend[0], measure=not args.no_measure,
                             threads=args.threads, connect=args.connect, fresh_numba_cache=not args.keep_numba_cache,
                             out_dir=args.out_dir)
-    report = run_server_bench(cfg)
-    if args.json:
-        write_json(Path(args.json), report)
+    keep = (lambda report: write_json(Path(args.json), report)) if args.json else None
+    report = run_server_bench(cfg, on_update=keep)  # the JSON is rewritten after each job
     text = markdown(report)
     if args.markdown:
         Path(args.markdown).write_text(text)

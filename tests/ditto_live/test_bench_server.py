@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ditto_live.bench_server import ServerBenchConfig, markdown, percentile, run_server_bench, summarise
+from ditto_live.bench_server import ServerBenchConfig, job_line, markdown, percentile, run_server_bench, summarise
 
 
 def test_percentiles_interpolate_between_ranks():
@@ -26,7 +26,9 @@ def test_the_first_job_is_reported_apart_from_the_warm_ones():
 def test_a_served_process_is_timed_from_submit_to_done_over_osc(tmp_path):
     cfg = ServerBenchConfig(tasks=("intensity", "melody"), jobs=2, fake_runner=True, out_dir=str(tmp_path),
                             fresh_numba_cache=False, timeout_s=60)
-    report = run_server_bench(cfg)
+    seen: list[int] = []  # jobs in the report at each update: a run cut short keeps what it timed
+    report = run_server_bench(cfg, on_update=lambda r: seen.append(len(r["jobs"])))
+    assert seen == [0, 1, 2, 3, 4, 5]
     assert [j["job_id"] for j in report["jobs"]] == ["intensity-0", "intensity-1", "intensity-2", "melody-0", "melody-1"]
     assert all(j["latency_s"] > 0 and j["wav"].endswith(".wav") for j in report["jobs"])
     assert report["server_start"]["ready_s"] >= report["server_start"]["pong_s"] > 0
@@ -34,3 +36,12 @@ def test_a_served_process_is_timed_from_submit_to_done_over_osc(tmp_path):
     assert intensity["first_s"] is not None and intensity["warm_jobs"] == 2 and melody["first_s"] is None
     assert "| intensity | 5.94 |" in markdown(report)
     assert (tmp_path / "server.log").is_file()
+
+
+def test_the_log_line_of_a_job_names_its_stages_and_the_backend_that_ran_it():
+    record = {"job_id": "intensity-1", "latency_s": 5.52, "first": False,
+              "summary": {"timings_ms": {"optimise": 5100.4, "decode": 80.0},
+                          "ito": [{"backend": "eager", "backend_fallback": "cudagraph disagrees with eager"}]}}
+    line = job_line(record)
+    assert line.startswith("intensity-1: 5.52 s submit -> done;")
+    assert "optimise 5100" in line and "backend eager (fell back: cudagraph disagrees with eager)" in line
