@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from ditto_live.bench_server import ServerBenchConfig, job_line, markdown, percentile, run_server_bench, summarise
+from ditto_live.bench_server import (
+    ServerBenchConfig,
+    job_line,
+    markdown,
+    percentile,
+    run_server_bench,
+    summarise,
+)
 
 
 def test_percentiles_interpolate_between_ranks():
