@@ -2,7 +2,9 @@
 # The GPU latency benchmark of issue 10 (docs/bench.md), for one H100/H200 machine with no network.
 #
 #   scripts/gpu_bench.sh fetch              HERE, with network: wheels the device image lacks into .whl/
-#                                           (git-ignored via .git/info/exclude)
+#                                           (git-ignored via .git/info/exclude), listed by scripts/device_kit.py:
+#                                           pyproject.toml's dependencies closed over their wheels' requirements,
+#                                           less scripts/device_image_packages.txt (`--check .whl` checks a kit)
 #   scripts/gpu_bench.sh all OUT            ON THE DEVICE (carry .whl): check + server + core, about 8 minutes
 #   scripts/gpu_bench.sh server OUT         ON THE DEVICE: submit-to-done through `ditto-live serve` (issue 19)
 #   scripts/gpu_bench.sh compiled OUT       ON THE DEVICE: the torch.compile backend, about 3 minutes
@@ -28,12 +30,8 @@ cd "$root"
 if [ "$phase" = fetch ]; then
     grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
     rm -rf .whl && mkdir -p .whl
-    # the device image (Python 3.12, torch, numpy, scipy, numba, scikit-learn, ...) lacks these
-    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl \
-        librosa==0.11.0 audioread==3.1.0 decorator==5.2.1 pooch==1.9.0 platformdirs==4.14.8 soxr==1.1.0 \
-        soundfile==0.14.0 cffi==2.0.0 pycparser==3.0 lazy-loader==0.6 msgpack==1.2.4 || exit 1
+    # the project's run-time requirements, closed, less what the device image has (scripts/device_kit.py)
+    python3 scripts/device_kit.py .whl || exit 1
     ls -la .whl
     exit 0
 fi

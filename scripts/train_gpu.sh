@@ -14,7 +14,8 @@
 #   then: scripts/train_gpu.sh unpack <files_at> runs/gpu_bundle
 #
 # What travels: the working tree (~27 MB, the shipped bundle included) + .gpu_train: the wheels the image
-# lacks (librosa and its needs, pretty_midi with its TimGM6mb.sf2, pyfluidsynth, mido, music21's needs),
+# lacks, listed by scripts/device_kit.py (pyproject.toml's dependencies and the data extra, closed over
+# their wheels' requirements, less scripts/device_image_packages.txt; `--check .gpu_train` checks a kit),
 # music21 installed with only the corpus folders the build reads (bach, essen, o'neill, palestrina,
 # ryans: 8 MB instead of a 20 MB wheel), and libfluidsynth.so.3 with every library it loads from this
 # machine's Debian packages; on the device only those its system lacks are kept. Under 64 MiB in all.
@@ -62,13 +63,8 @@ export NUMBA_CACHE_DIR=/tmp/numba_cache
 fetch() {
     grep -qx "/$KIT/" .git/info/exclude 2>/dev/null || { mkdir -p .git/info; echo "/$KIT/" >> .git/info/exclude; }
     rm -rf "$KIT" && mkdir -p "$KIT/wheels"
-    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-        --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
-        --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d "$KIT/wheels" \
-        librosa==0.11.0 audioread==3.1.0 decorator==5.2.1 pooch==1.9.0 platformdirs==4.14.8 soxr==1.1.0 \
-        soundfile==0.14.0 cffi==2.0.0 pycparser==3.0 pretty_midi==0.2.11.post0 mido==1.3.3 \
-        pyfluidsynth==1.4.0 chardet==7.7.0 jsonpickle==4.1.4 more-itertools==11.2.1 webcolors==25.10.0 \
-        music21==10.5.1 || exit 1
+    # the project's run-time requirements with the data extra, closed, less what the image has
+    python3 scripts/device_kit.py "$KIT/wheels" --extra data || exit 1
     # music21 with the corpus folders the build reads (ditto_live/data/sources.py), pure Python
     local m21=/tmp/train_gpu_music21
     rm -rf "$m21" && python3 -m pip install -q --no-deps --no-compile --target "$m21" "$KIT"/wheels/music21-*.whl \
@@ -89,6 +85,7 @@ fetch() {
         esac
     done
     tar -cJf "$KIT/fluidsynth-libs.tar.xz" -C "$(dirname "$libs")" fluidsynth
+    python3 scripts/device_kit.py --check "$KIT" --extra data || exit 1  # music21 now in its tar
     du -sh "$KIT" "$KIT"/* && git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | sed 's/total/bytes tracked/'
 }
 
@@ -112,7 +109,8 @@ install() {  # on the device: the carried kit into /tmp/site, the project itself
         echo "$dir" > /etc/ld.so.conf.d/ditto-fluidsynth.conf && ldconfig
         echo "libfluidsynth from the kit, with: $(ls "$dir" | tr '\n' ' ')"
     fi
-    python3 -c 'import fluidsynth, ditto_live.engine; print("fluidsynth", fluidsynth.api_version)' || exit 1
+    python3 -c 'import fluidsynth, pretty_midi, ditto_live.engine; print("fluidsynth", fluidsynth.api_version)' \
+        || exit 1
 }
 
 left() { echo $(( DEADLINE - $(date +%s) )); }                    # seconds left before the deadline
