@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         stats = build_from_audio(AudioDirConfig(audio_dir=args.audio_dir, tags_csv=args.tags, out=str(out),
                                                 presets=tuple(args.presets)), progress=not args.no_progress)
     else:
-        from ditto_live.data.build import BuildConfig, build_corpus
+        from ditto_live.data.build import BuildConfig, RenderWorkerError, build_corpus
         from ditto_live.data.sources import DEFAULT_SOURCES, SOURCES
 
         sources = args.sources or DEFAULT_SOURCES
@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = BuildConfig(out=str(out), hours=args.hours, sources=tuple(sources), soundfont=args.soundfont,
                           seed=args.seed, workers=args.workers, presets=tuple(args.presets),
                           max_windows_per_work=args.max_windows_per_work, max_seconds=args.max_minutes * 60)
-        stats = build_corpus(cfg, progress=not args.no_progress)
+        try:
+            stats = build_corpus(cfg, progress=not args.no_progress)
+        except RenderWorkerError as exc:  # the renderer cannot run here: one line naming why, no traceback
+            raise UsageError(f"data build stopped: {exc}") from exc
     log.info("wrote %s (%d windows, %.2f h); card: %s", out, stats.windows, stats.hours, out / "card.md")
     return 0 if stats.windows else 1

@@ -98,3 +98,19 @@ def test_a_build_that_fails_midway_leaves_no_corpus(abc_dir, tmp_path, monkeypat
     with pytest.raises(RenderWorkerError):
         build_corpus(_cfg(tmp_path, _refs(abc_dir), shard_size=1), progress=False)
     assert _no_corpus(tmp_path) and list(tmp_path.rglob("audio/*.safetensors"))  # full shards stay, unindexed
+
+
+@pytest.mark.timeout(60)
+def test_the_cli_reports_a_renderer_that_cannot_run_in_one_line(tmp_path, monkeypatch, capfd):
+    from ditto_live.cli import main
+
+    def missing_module(*args, **kwargs):
+        raise ModuleNotFoundError(MISSING)
+
+    monkeypatch.setattr(render, "Renderer", missing_module)
+    code = main(["data", "build", "--out", str(tmp_path / "corpus"), "--hours", "0.01", "--workers", "1",
+                 "--no-progress"])
+    assert code == 2
+    err = capfd.readouterr().err
+    assert f"ERROR ditto_live: data build stopped: render worker failed to start: ModuleNotFoundError: {MISSING}" in err
+    assert "Traceback" not in err
