@@ -210,8 +210,7 @@ def _stop(pool) -> None:
 def _discard(writer) -> None:
     """A build that did not finish leaves no corpus that looks whole: no windows.jsonl, truth or card
     (the full shards already written stay, unindexed)."""
-    writer._jsonl.close()  # CorpusWriter.close would write the partial shards and the truth
-    (writer.out / "windows.jsonl").unlink(missing_ok=True)
+    writer.abort()  # not close(): that would write the partial shards and the truth
     log.error("build stopped before the end; %s holds no corpus", writer.out)
 
 

@@ -66,3 +66,9 @@ class CorpusWriter:
             melody = torch.from_numpy(np.stack(truth)) if truth else torch.zeros((0, 512), dtype=torch.int8)
             save_file({"melody": melody}, str(self.out / "truth" / f"{split}.safetensors"))
         self._jsonl.close()
+
+    def abort(self) -> None:
+        """A build that did not finish: no index (windows.jsonl) and no truth, so nothing reads as a corpus
+        (full shards already written stay, unindexed)."""
+        self._jsonl.close()
+        (self.out / "windows.jsonl").unlink(missing_ok=True)
