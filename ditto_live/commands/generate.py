@@ -1,7 +1,8 @@
 """`ditto-live generate`: one clip under controls, written as OUT.wav, OUT.json (sidecar) and OUT.png.
 
-Every control of the job language has a flag (docs/controls.md); ``--job FILE`` reads a whole job
-(the JSON the server takes) and any flag given on top of it overrides or adds to it.
+Every control of the job language has flags, declared by its kind (``Kind.cli`` in ``ditto_live/controls/``,
+read here from KINDS; docs/controls.md); ``--job FILE`` reads a whole job (the JSON the server takes) and any
+flag given on top of it overrides or adds to it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ditto_live.controls import KINDS, CliHelpers
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import INTENSITY_SHAPES
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", help="cpu, cuda or auto")
     g.add_argument("--job", metavar="JSON_FILE", help="a job file (the server's job language); flags override it")
     c = p.add_argument_group("controls")
-    c.add_argument("--intensity", choices=INTENSITY_SHAPES, help="named intensity curve")
-    c.add_argument("--intensity-points", metavar="JSON", help='breakpoints "[[time, dB], ...]" in --unit')
-    c.add_argument("--low-db", type=float, help="quiet end of a named intensity shape (RMS dB)")
-    c.add_argument("--high-db", type=float, help="loud end of a named intensity shape (RMS dB)")
-    c.add_argument("--melody", metavar="MIDI_FILE", help="melody from a MIDI file (highest sounding note)")
-    c.add_argument("--notes", metavar="JSON", help='melody notes "[[pitch, start, duration], ...]" in --unit')
-    c.add_argument("--no-register", action="store_true",
-                   help="melody as pitch classes only (the paper's octave-free chroma), not in its written octave")
+    for kind in KINDS.values():
+        for flag, kwargs in kind.cli.flags if kind.cli else ():
+            c.add_argument(flag, **kwargs)
     c.add_argument("--unit", choices=("beats", "seconds", "bars"), default="beats",
                    help="time unit of --notes and --intensity-points (default beats)")
-    c.add_argument("--structure", metavar="FORM", help="musical form such as ABA or AABA")
-    c.add_argument("--inpaint", metavar="WAV", help="reference audio to inpaint")
-    c.add_argument("--region", metavar="START:END", help="seconds of --inpaint's reference to regenerate")
-    c.add_argument("--outpaint", metavar="WAV", help="reference audio to continue")
-    c.add_argument("--overlap", type=float, help="seconds of --outpaint's end that open the clip (default 1)")
-    c.add_argument("--loop", action="store_true", help="make the clip loop seamlessly")
-    c.add_argument("--text", metavar="CAPTION", help="text control through the bundle's text-audio model")
     c.add_argument("--weight", action="append", default=[], metavar="CONTROL=W",
                    help="weight of one control's loss, e.g. --weight melody=2 (repeatable)")
     t = p.add_argument_group("clip")
@@ -112,39 +101,10 @@ def job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if tags:
         job["tags"] = tags
     controls = list(job.get("controls", []))
-    if args.intensity or args.intensity_points:
-        ctl: dict[str, Any] = {"type": "intensity"}
-        if args.intensity_points:
-            ctl.update(points=_json_arg(args.intensity_points, "--intensity-points"), unit=args.unit)
-        else:
-            ctl["shape"] = args.intensity
-        ctl.update({k: v for k, v in (("low_db", args.low_db), ("high_db", args.high_db)) if v is not None})
-        controls.append(ctl)
-    register = {"register": False} if args.no_register else {}
-    if args.melody:
-        controls.append({"type": "melody", "midi": _path(args.melody), **register})
-    if args.notes:
-        controls.append({"type": "melody", "notes": _json_arg(args.notes, "--notes"), "unit": args.unit, **register})
-    if args.structure:
-        controls.append({"type": "structure", "form": args.structure})
-    if args.inpaint:
-        if not args.region or ":" not in args.region:
-            raise UsageError("--inpaint needs --region START:END (seconds)")
-        try:
-            start, end = (float(v) for v in args.region.split(":", 1))
-        except ValueError as exc:
-            raise UsageError(f"--region {args.region!r}: expected START:END in seconds") from exc
-        controls.append({"type": "inpaint", "reference": _path(args.inpaint), "start": start, "end": end,
-                         "unit": "seconds"})
-    elif args.region:
-        raise UsageError("--region is for --inpaint")
-    if args.outpaint:
-        controls.append({"type": "outpaint", "reference": _path(args.outpaint), "overlap": args.overlap or 1.0,
-                         "unit": "seconds"})
-    if args.loop:
-        controls.append({"type": "loop"})
-    if args.text:
-        controls.append({"type": "text", "caption": args.text})
+    helpers = CliHelpers(json=_json_arg, path=_path)
+    for kind in KINDS.values():  # in the table's order
+        if kind.cli:
+            controls += kind.cli.controls(args, helpers)
     for item in args.weight:
         name, _, value = item.partition("=")
         try:

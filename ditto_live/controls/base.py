@@ -1,22 +1,32 @@
-"""What every control kind shares: the clip target it builds, the contexts its steps get, and the one row
-(:class:`Kind`) that the table in ``ditto_live/controls/__init__.py`` holds for it."""
+"""What every control kind shares: the clip target it builds, the contexts its steps get, its
+``generate`` flags (:class:`CliFlags`), and the one row (:class:`Kind`) that the table in
+``ditto_live/controls/__init__.py`` holds for it.
+
+Importing the table imports no torch, numpy or engine. Every subcommand's ``--help`` builds the ``generate``
+parser, whose control flags are the kinds' own (``Kind.cli``), and must answer at once, not after torch's
+1-2 s. The other ways were a torch-free table of flags beside KINDS (a second list of the kinds, tied to the
+first only by a test: what ``Kind.cli`` replaced) or a second, torch-free file per kind (two homes for one
+kind); so instead this module and each kind's import torch, numpy and the engine inside the functions that
+compute, and name their types for annotations only (``TYPE_CHECKING``).
+``tests/ditto_live/test_control_kinds.py`` fails if an import at the top brings torch back.
+"""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-from torch import Tensor
-
-from ditto_live.engine.audio import MelConfig, MelFrontEnd, norm_to_db
-from ditto_live.engine.controls import DEFAULT_STEPS, Control
-from ditto_live.engine.controls.intensity import seconds_per_unit
 from ditto_live.jobspec import ControlSpec, JobSpec, JobSpecError
-from ditto_live.results import resolve_input_path
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import Tensor
+
+    from ditto_live.engine.audio import MelConfig, MelFrontEnd
+    from ditto_live.engine.controls import Control
 
 DEFAULT_OVERLAP_S = 1.0  # outpaint overlap, loop seam and window-chaining overlap when not given
 SSM_SIZE = 64  # resolution of the structure control's self-similarity matrix
@@ -81,13 +91,33 @@ class Measuring:
     @cached_property
     def remel(self) -> Tensor:
         """[1, 1, F, N] the audio analysed back into the model's normalised mel."""
+        import torch
+
         with torch.no_grad():
             return self.front(torch.from_numpy(self.audio).float()[None].to(self.front.window.device)).cpu()
 
     @cached_property
     def remel_db(self) -> Tensor:
         """[F, N] the re-analysed mel in dB."""
+        from ditto_live.engine.audio import norm_to_db
+
         return norm_to_db(self.remel[0, 0], self.mel.min_db, self.mel.max_db)
+
+
+@dataclass(frozen=True)
+class CliHelpers:
+    """What turning flags into controls shares with the rest of ``generate``'s flags."""
+
+    json: Callable[[str, str], Any]  # (JSON text or file, flag) -> value; a UsageError names the flag
+    path: Callable[[str], str]  # a path as typed -> absolute (jobs may run elsewhere than the shell)
+
+
+@dataclass(frozen=True)
+class CliFlags:
+    """A kind's ``ditto-live generate`` flags and how the parsed flags become its job controls."""
+
+    flags: tuple[tuple[str, dict[str, Any]], ...]  # (flag, argparse add_argument keywords), in --help order
+    controls: Callable[[argparse.Namespace, CliHelpers], list[dict[str, Any]]]  # -> its controls ([]: none asked)
 
 
 @dataclass(frozen=True)
@@ -103,10 +133,13 @@ class Kind:
     plot: Callable[[Any, ClipTarget, Measuring], bool] | None = None  # draw a panel -> whether it has a time axis
     example: Callable[[float, str], dict[str, Any]] | None = None  # the bench's control for a clip of s, reference
     default_unit: str = "beats"  # time unit of its positions when the job gives none
+    cli: CliFlags | None = None  # its `generate` flags (shared ones, --unit and --weight, are generate's)
 
     @property
     def steps(self) -> int:
         """Its default K (DESIGN §4); a job runs the largest of its controls'."""
+        from ditto_live.engine.controls import DEFAULT_STEPS
+
         return DEFAULT_STEPS[self.name]
 
 
@@ -117,6 +150,8 @@ def check(cond: bool, message: str) -> None:
 
 def read_input(path: Any, allowed_roots: Iterable[str], what: str):
     """A path a request names, resolved under the allowed roots, or a JobSpecError that names it."""
+    from ditto_live.results import resolve_input_path
+
     if not isinstance(path, str) or not path:
         raise JobSpecError(f"{what}: expected a path")
     try:
@@ -127,6 +162,8 @@ def read_input(path: Any, allowed_roots: Iterable[str], what: str):
 
 def frames_of(value: Any, unit: str, bpm: float, frame_rate: float, key: str) -> int:
     """A position in ``unit`` (seconds, beats, bars) on the clip's frame grid."""
+    from ditto_live.engine.controls.intensity import seconds_per_unit
+
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
         raise JobSpecError(f"{key}: expected a number >= 0")
     try:
@@ -144,7 +181,9 @@ def unit_of(c: ControlSpec, default: str, key: str) -> str:
 def reference_mel(path: str, allowed_roots: Iterable[str], front_end: MelFrontEnd) -> Tensor:
     """A WAV (any rate, mono or not) -> the model's normalised mel [1, F, M]."""
     import librosa
+    import numpy as np
     import soundfile as sf
+    import torch
 
     real = read_input(path, allowed_roots, "reference WAV")
     try:

@@ -3,24 +3,27 @@ the mel's frame energy; judged by ITU-R BS.1770 momentary loudness and by libros
 
 from __future__ import annotations
 
+import argparse
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from torch import Tensor
-
-from ditto_live import judges, metrics
-from ditto_live.controls.base import ClipTarget, Kind, Measuring, TargetContext, WindowSlice, check, unit_of
-from ditto_live.engine.controls import Control
-from ditto_live.engine.controls.intensity import (
-    DEFAULT_HIGH_DB,
-    DEFAULT_LOW_DB,
-    band_weights,
-    intensity_control,
-    intensity_from_points,
-    intensity_shape,
+from ditto_live.controls.base import (
+    CliFlags,
+    CliHelpers,
+    ClipTarget,
+    Kind,
+    Measuring,
+    TargetContext,
+    WindowSlice,
+    check,
+    unit_of,
 )
 from ditto_live.jobspec import INTENSITY_DB, INTENSITY_SHAPES, ControlSpec, Range
+
+if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
+    from torch import Tensor
+
+    from ditto_live.engine.controls import Control
 
 
 def _check_db(value: Any, where: str) -> None:
@@ -45,6 +48,13 @@ def validate(params: dict[str, Any], key: str) -> None:
 
 
 def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+    from ditto_live.engine.controls.intensity import (
+        DEFAULT_HIGH_DB,
+        DEFAULT_LOW_DB,
+        intensity_from_points,
+        intensity_shape,
+    )
+
     p, t = c.params, ClipTarget(c.type, c.weight, params=c.params)
     if "points" in p:
         t.curve = intensity_from_points(p["points"], unit_of(c, "beats", key), ctx.spec.bpm, ctx.frames,
@@ -58,21 +68,31 @@ def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
 
 @lru_cache(maxsize=8)
 def _weights(n_mels: int, fmin: float, fmax: float, device: str) -> Tensor:
+    from ditto_live.engine.controls.intensity import band_weights
+
     return band_weights(n_mels, fmin, fmax).to(device)
 
 
 def window(t: ClipTarget, w: WindowSlice) -> Control:
+    from ditto_live.engine.controls.intensity import intensity_control
+
     bw = _weights(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device)
     return intensity_control(t.curve[w.start:w.stop].to(w.device), w.mel.min_db, w.mel.max_db, bw, weight=t.weight)
 
 
 def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+    from ditto_live import judges, metrics
+
     curve = t.curve.numpy()
     return {"intensity_mse_db2": metrics.intensity_mse(m.audio, m.sample_rate, curve),
             **judges.judge_intensity(m.audio, m.sample_rate, curve)}
 
 
 def plot(ax, t: ClipTarget, m: Measuring) -> bool:
+    import numpy as np
+
+    from ditto_live import metrics
+
     fr = m.mel.frame_rate
     achieved = metrics.rms_db_curve(m.audio, m.sample_rate)
     ax.plot(np.arange(len(t.curve)) / fr, t.curve.numpy(), label="target", lw=2)
@@ -85,6 +105,25 @@ def example(seconds: float, reference: str) -> dict[str, Any]:
     return {"type": "intensity", "shape": "crescendo"}
 
 
+def from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]]:
+    if not (args.intensity or args.intensity_points):
+        return []
+    ctl: dict[str, Any] = {"type": "intensity"}
+    if args.intensity_points:
+        ctl.update(points=cli.json(args.intensity_points, "--intensity-points"), unit=args.unit)
+    else:
+        ctl["shape"] = args.intensity
+    ctl.update({k: v for k, v in (("low_db", args.low_db), ("high_db", args.high_db)) if v is not None})
+    return [ctl]
+
+
+CLI = CliFlags((
+    ("--intensity", dict(choices=INTENSITY_SHAPES, help="named intensity curve")),
+    ("--intensity-points", dict(metavar="JSON", help='breakpoints "[[time, dB], ...]" in --unit')),
+    ("--low-db", dict(type=float, help="quiet end of a named intensity shape (RMS dB)")),
+    ("--high-db", dict(type=float, help="loud end of a named intensity shape (RMS dB)")),
+), from_flags)
+
 KIND = Kind("intensity", validate, target, window, measure,
             "a loudness curve: shape (crescendo, decrescendo, swell, dip, steps, flat) or points [[time, dB], ...]",
-            plot=plot, example=example)
+            plot=plot, example=example, cli=CLI)

@@ -4,12 +4,13 @@ the wrap against the clip's typical frame-to-frame step."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+import argparse
+from typing import TYPE_CHECKING, Any
 
 from ditto_live.controls.base import (
     DEFAULT_OVERLAP_S,
+    CliFlags,
+    CliHelpers,
     ClipTarget,
     Kind,
     Measuring,
@@ -19,9 +20,10 @@ from ditto_live.controls.base import (
     frames_of,
     unit_of,
 )
-from ditto_live.engine.controls import Control
-from ditto_live.engine.controls.masked import loop_control, masked_control
 from ditto_live.jobspec import ControlSpec
+
+if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
+    from ditto_live.engine.controls import Control
 
 
 def validate(params: dict[str, Any], key: str) -> None:
@@ -42,6 +44,10 @@ def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
 
 
 def window(t: ClipTarget, w: WindowSlice) -> Control | None:
+    import torch
+
+    from ditto_live.engine.controls.masked import loop_control, masked_control
+
     if w.start == 0 and w.is_last:  # one window: its end continues into its own start
         return loop_control(t.overlap, t.weight)
     if w.is_last and w.head is not None:  # the last of several: it ends on the clip's first frames
@@ -60,6 +66,12 @@ def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
             "loop_median_jump_db": float((db[:, 1:] - db[:, :-1]).abs().mean(0).median())}
 
 
+def from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]]:
+    return [{"type": "loop"}] if args.loop else []
+
+
+CLI = CliFlags((("--loop", dict(action="store_true", help="make the clip loop seamlessly")),), from_flags)
+
 KIND = Kind("loop", validate, target, window, measure,
             "a seamless loop: the end runs into the start (overlap: the seam, seconds unless unit says)",
-            default_unit="seconds")
+            default_unit="seconds", cli=CLI)

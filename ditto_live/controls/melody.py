@@ -3,16 +3,15 @@ judged by pYIN + mir_eval (raw pitch and raw chroma accuracy) and by librosa's c
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from torch import Tensor
-
-from ditto_live import judges, metrics
 from ditto_live.controls.base import (
+    CliFlags,
+    CliHelpers,
     ClipTarget,
     Kind,
     Measuring,
@@ -22,15 +21,13 @@ from ditto_live.controls.base import (
     read_input,
     unit_of,
 )
-from ditto_live.engine.controls import Control
-from ditto_live.engine.controls.melody import (
-    RegisterWeights,
-    chroma_weights,
-    melody_control,
-    melody_target,
-    register_weights,
-)
 from ditto_live.jobspec import ControlSpec, JobSpecError, Range
+
+if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
+    from torch import Tensor
+
+    from ditto_live.engine.controls import Control
+    from ditto_live.engine.controls.melody import RegisterWeights
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 REGISTER = True  # follow the written octave too (engine/controls/melody.py); "register": false = octave-free chroma
@@ -79,6 +76,8 @@ def notes_from_midi(path: str, allowed_roots: Iterable[str]) -> list[list[float]
 
 
 def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+    from ditto_live.engine.controls.melody import melody_target
+
     p, t = c.params, ClipTarget(c.type, c.weight, params=c.params)
     notes = p["notes"] if "notes" in p else notes_from_midi(p["midi"], ctx.allowed_roots)
     unit = unit_of(c, "beats", key) if "notes" in p else "seconds"
@@ -92,16 +91,22 @@ def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
 
 @lru_cache(maxsize=8)
 def _weights(n_mels: int, fmin: float, fmax: float, device: str) -> Tensor:
+    from ditto_live.engine.controls.melody import chroma_weights
+
     return chroma_weights(n_mels, fmin, fmax).to(device)
 
 
 @lru_cache(maxsize=8)
 def _register(n_mels: int, fmin: float, fmax: float, device: str) -> RegisterWeights:
+    from ditto_live.engine.controls.melody import register_weights
+
     rw = register_weights(n_mels, fmin, fmax)
     return dataclasses.replace(rw, contrast=rw.contrast.to(device), octave=rw.octave.to(device))
 
 
 def window(t: ClipTarget, w: WindowSlice) -> Control | None:
+    from ditto_live.engine.controls.melody import melody_control
+
     pitch = t.pitch[w.start:w.stop]
     if not (pitch >= 0).any():
         return None
@@ -113,12 +118,18 @@ def window(t: ClipTarget, w: WindowSlice) -> Control | None:
 
 
 def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+    from ditto_live import judges, metrics
+
     pitch = t.pitch.numpy()
     return {"melody_accuracy": metrics.melody_accuracy(m.audio, m.sample_rate, pitch),
             **judges.judge_melody(m.audio, m.sample_rate, pitch)}
 
 
 def plot(ax, t: ClipTarget, m: Measuring) -> bool:
+    import numpy as np
+
+    from ditto_live import metrics
+
     fr = m.mel.frame_rate
     achieved = metrics.chroma_argmax(m.audio, m.sample_rate)
     tgt = t.pitch.numpy().astype(float)
@@ -136,7 +147,25 @@ def example(seconds: float, reference: str) -> dict[str, Any]:
             "notes": [[60 + p, i * step, step] for i, p in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]}
 
 
+def from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]]:
+    """--melody then --notes: both may be given, as two melody controls."""
+    register = {"register": False} if args.no_register else {}
+    controls = []
+    if args.melody:
+        controls.append({"type": "melody", "midi": cli.path(args.melody), **register})
+    if args.notes:
+        controls.append({"type": "melody", "notes": cli.json(args.notes, "--notes"), "unit": args.unit, **register})
+    return controls
+
+
+CLI = CliFlags((
+    ("--melody", dict(metavar="MIDI_FILE", help="melody from a MIDI file (highest sounding note)")),
+    ("--notes", dict(metavar="JSON", help='melody notes "[[pitch, start, duration], ...]" in --unit')),
+    ("--no-register", dict(action="store_true", help="melody as pitch classes only (the paper's octave-free "
+                                                     "chroma), not in its written octave")),
+), from_flags)
+
 KIND = Kind("melody", validate, target, window, measure,
             "a tune: notes [[pitch, start, duration], ...] or midi (a file path), in its written octave "
             "(register, default true) or as pitch classes (register false)",
-            plot=plot, example=example)
+            plot=plot, example=example, cli=CLI)

@@ -3,12 +3,13 @@ to fill, or the reference's end opening the new clip); measured on the re-analys
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+import argparse
+from typing import TYPE_CHECKING, Any
 
 from ditto_live.controls.base import (
     DEFAULT_OVERLAP_S,
+    CliFlags,
+    CliHelpers,
     ClipTarget,
     Kind,
     Measuring,
@@ -19,10 +20,11 @@ from ditto_live.controls.base import (
     reference_mel,
     unit_of,
 )
-from ditto_live.engine.audio import norm_to_db
-from ditto_live.engine.controls import Control
-from ditto_live.engine.controls.masked import masked_control
+from ditto_live.errors import UsageError
 from ditto_live.jobspec import ControlSpec, JobSpecError
+
+if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
+    from ditto_live.engine.controls import Control
 
 
 def validate(params: dict[str, Any], key: str) -> None:
@@ -30,6 +32,8 @@ def validate(params: dict[str, Any], key: str) -> None:
 
 
 def inpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+    import torch
+
     p, t, fr = c.params, ClipTarget(c.type, c.weight, params=c.params), ctx.mel.frame_rate
     unit = unit_of(c, "seconds", key)
     ref = reference_mel(p["reference"], ctx.allowed_roots, ctx.front)
@@ -49,6 +53,8 @@ def inpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
 
 
 def outpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+    import torch
+
     p, t = c.params, ClipTarget(c.type, c.weight, params=c.params)
     ref = reference_mel(p["reference"], ctx.allowed_roots, ctx.front)
     o = frames_of(p.get("overlap", DEFAULT_OVERLAP_S), unit_of(c, "seconds", key), ctx.spec.bpm,
@@ -64,6 +70,8 @@ def outpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
 
 
 def window(t: ClipTarget, w: WindowSlice) -> Control | None:
+    from ditto_live.engine.controls.masked import masked_control
+
     mask = t.mask[w.start:w.stop]
     if not mask.any():
         return None
@@ -72,6 +80,8 @@ def window(t: ClipTarget, w: WindowSlice) -> Control | None:
 
 def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
     """dB^2 error of the re-analysed mel against the reference, on the enforced frames."""
+    from ditto_live.engine.audio import norm_to_db
+
     db = m.remel_db
     n = db.shape[-1]
     ref = norm_to_db(t.reference[0, :, :n], m.mel.min_db, m.mel.max_db)
@@ -88,9 +98,38 @@ def outpaint_example(seconds: float, reference: str) -> dict[str, Any]:
     return {"type": "outpaint", "reference": reference, "unit": "seconds", "overlap": round(seconds / 4, 3)}
 
 
+def inpaint_from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]]:
+    if not args.inpaint:
+        if args.region:
+            raise UsageError("--region is for --inpaint")
+        return []
+    if not args.region or ":" not in args.region:
+        raise UsageError("--inpaint needs --region START:END (seconds)")
+    try:
+        start, end = (float(v) for v in args.region.split(":", 1))
+    except ValueError as exc:
+        raise UsageError(f"--region {args.region!r}: expected START:END in seconds") from exc
+    return [{"type": "inpaint", "reference": cli.path(args.inpaint), "start": start, "end": end, "unit": "seconds"}]
+
+
+def outpaint_from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]]:
+    if not args.outpaint:
+        return []
+    return [{"type": "outpaint", "reference": cli.path(args.outpaint), "overlap": args.overlap or DEFAULT_OVERLAP_S,
+             "unit": "seconds"}]
+
+
 INPAINT = Kind("inpaint", validate, inpaint_target, window, measure,
                "fill a gap: reference (a WAV path) kept outside start..end (seconds unless unit says)",
-               example=inpaint_example, default_unit="seconds")
+               example=inpaint_example, default_unit="seconds",
+               cli=CliFlags((
+                   ("--inpaint", dict(metavar="WAV", help="reference audio to inpaint")),
+                   ("--region", dict(metavar="START:END", help="seconds of --inpaint's reference to regenerate")),
+               ), inpaint_from_flags))
 OUTPAINT = Kind("outpaint", validate, outpaint_target, window, measure,
                 "continue a clip: the last overlap seconds of reference (a WAV path) open the new one",
-                example=outpaint_example, default_unit="seconds")
+                example=outpaint_example, default_unit="seconds",
+                cli=CliFlags((
+                    ("--outpaint", dict(metavar="WAV", help="reference audio to continue")),
+                    ("--overlap", dict(type=float, help="seconds of --outpaint's end that open the clip (default 1)")),
+                ), outpaint_from_flags))

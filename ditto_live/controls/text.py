@@ -3,14 +3,23 @@ LAION-CLAP when a user has its checkpoint); measured as the cosine of the audio'
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from ditto_live.controls.base import ClipTarget, Kind, Measuring, TargetContext, WindowSlice, check
-from ditto_live.engine.controls import Control
-from ditto_live.engine.controls.text import text_control
+from ditto_live.controls.base import (
+    CliFlags,
+    CliHelpers,
+    ClipTarget,
+    Kind,
+    Measuring,
+    TargetContext,
+    WindowSlice,
+    check,
+)
 from ditto_live.jobspec import ControlSpec, JobSpecError
+
+if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
+    from ditto_live.engine.controls import Control
 
 
 def validate(params: dict[str, Any], key: str) -> None:
@@ -25,12 +34,16 @@ def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
 
 
 def window(t: ClipTarget, w: WindowSlice) -> Control:
+    from ditto_live.engine.controls.text import text_control
+
     if w.text_model is None:
         raise JobSpecError("the text control needs a text-audio model; this model bundle has none")
     return text_control(w.text_model, t.caption, t.weight)
 
 
 def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+    import torch
+
     if m.text_model is None:
         return {}
     with torch.no_grad():
@@ -39,4 +52,11 @@ def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
     return {"text_cosine": float(torch.nn.functional.cosine_similarity(emb, txt).item())}
 
 
-KIND = Kind("text", validate, target, window, measure, "a caption, through the text-audio model")
+def from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]]:
+    return [{"type": "text", "caption": args.text}] if args.text else []
+
+
+CLI = CliFlags((("--text", dict(metavar="CAPTION", help="text control through the bundle's text-audio model")),),
+               from_flags)
+
+KIND = Kind("text", validate, target, window, measure, "a caption, through the text-audio model", cli=CLI)
