@@ -93,10 +93,6 @@ def project_requirements(pyproject: Path, extras: Iterable[str] = ()) -> list[Re
     return out
 
 
-def _metadata_requires(text: str) -> list[Requirement]:
-    return [Requirement(r) for r in email.parser.HeaderParser().parsestr(text).get_all("Requires-Dist") or []]
-
-
 def kit_packages(folder: Path) -> dict[str, tuple[str, Path, list[Requirement]]]:
     """What the kit holds: normalised name -> (version, file, Requires-Dist), from each wheel's METADATA and
     each *.tar.xz's *.dist-info/METADATA. Two versions of one package are an error."""
@@ -107,7 +103,7 @@ def kit_packages(folder: Path) -> dict[str, tuple[str, Path, list[Requirement]]]
         name, version = normalize(meta["Name"]), meta["Version"]
         if name in found and found[name][0] != version:
             raise SystemExit(f"{folder}: two versions of {name}: {found[name][1].name} and {path.name}")
-        found[name] = (version, path, _metadata_requires(text))
+        found[name] = (version, path, [Requirement(r) for r in meta.get_all("Requires-Dist") or []])
 
     for path in sorted(folder.rglob("*.whl")):
         with zipfile.ZipFile(path) as whl:
@@ -154,6 +150,7 @@ def close(
     """
     todo = [r for r in reqs if applies(r)]
     needed: dict[str, Requirement] = {}
+    kit = kit_packages(folder)  # read again only after a download changed the folder
     while True:
         new = {}
         for req in todo:
@@ -163,13 +160,11 @@ def close(
         if not new:
             break
         needed.update(new)
-        kit = kit_packages(folder)
         missing = [name for name in new if name not in kit]
         if missing and download is not None:
             download([pin(new[n]) for n in missing], folder)
             kit = kit_packages(folder)
         todo = [r for name in new if name in kit for r in kit[name][2] if applies(r)]
-    kit = kit_packages(folder)
     return {n: kit[n] for n in sorted(needed) if n in kit}, sorted(n for n in needed if n not in kit)
 
 
