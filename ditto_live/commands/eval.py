@@ -40,11 +40,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="case choice and initial noise")
     p.add_argument("--save-audio", type=int, default=1, metavar="N", help="WAVs kept per row: the first N cases")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--autocast", choices=("auto", "on", "off"), default="auto",
+                   help="bf16 autocast of the model calls while optimising (default auto: as a job, on where the "
+                        "CPU computes bf16 natively)")
+    p.add_argument("--split", choices=("test", "val"), default="test",
+                   help="corpus split of the cases and the FAD reference (default test; val to choose a setting "
+                        "before measuring it on test)")
     journal = p.add_mutually_exclusive_group()
     journal.add_argument("--resume", action="store_true",
                          help="keep the clips DIR/generations.jsonl already holds; run only the others")
     journal.add_argument("--report-only", action="store_true",
                          help="run nothing: rebuild the report from DIR/generations.jsonl (a run cut short)")
+
+
+def eval_autocast(choice: str, device: str) -> bool:
+    """--autocast auto|on|off for ``device``: auto is a job's default (engine/backends.py ``default_autocast``)."""
+    if choice == "auto":
+        from ditto_live.engine.backends import default_autocast
+
+        return default_autocast(device)
+    return choice == "on"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,12 +80,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--data {data}: not a corpus folder (no windows.jsonl); build one with `ditto-live data build`")
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = pick_device(args.device or args.cfg.generate.device)
     cfg = EvalConfig(suite=args.suite, model=args.model or args.cfg.generate.model, data=str(data),
                      out=str(Path(args.out).expanduser().absolute()), cases=args.cases, steps=args.steps,
                      decode_steps=args.decode_steps, lr=args.lr,
                      tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else (),
-                     skip_ditto=args.skip_ditto, device=pick_device(args.device or args.cfg.generate.device),
-                     seed=args.seed, save_audio=args.save_audio, resume=args.resume, report_only=args.report_only)
+                     skip_ditto=args.skip_ditto, device=device,
+                     seed=args.seed, save_audio=args.save_audio, resume=args.resume, report_only=args.report_only,
+                     autocast=eval_autocast(args.autocast, device), split=args.split)
     if args.report_only and not (Path(cfg.out) / "generations.jsonl").is_file():
         raise UsageError(f"--report-only: {cfg.out} holds no generations.jsonl")
     try:

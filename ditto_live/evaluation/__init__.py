@@ -69,8 +69,8 @@ def evaluate(cfg, bundle: Any = None, sentence_encoder: Any = None):
 
         sentence_encoder = default_encoder()
     embedder = Embedder(bundle.clap, sentence_encoder, front, trained)
-    split = load_test_split(cfg.data, preset_of(mel), front)
-    log.info("test split of %s: %d windows (%d reference, %d for cases)", cfg.data, len(split.meta),
+    split = load_test_split(cfg.data, preset_of(mel), front, cfg.split)
+    log.info("%s split of %s: %d windows (%d reference, %d for cases)", cfg.split, cfg.data, len(split.meta),
              len(split.reference_rows), len(split.case_rows))
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     result = run_suite(cfg, bundle, embedder, split)

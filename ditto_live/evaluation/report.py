@@ -103,14 +103,15 @@ def _header(res: SuiteResult) -> list[str]:
                   "(not meaningful).**", ""]
     lines += [f"- model: `{info['model']}` ({info['model_path']}), vocoder: {info['vocoder']}",
               f"- machine: {m.get('gpu') or m['processor']}, {m['cpu_count']} CPUs, {m['torch_threads']} torch threads, "
-              f"torch {m['torch']}, device `{m['device']}`",
+              f"torch {m['torch']}, device `{m['device']}`; optimisation in "
+              f"{'bf16 autocast' if cfg.autocast else 'float32'}, decoding in float32",
               f"- cases per task: {cfg.cases}; K = {cfg.steps or 'per-control default (70 / 150)'}; lr {cfg.lr}; "
               f"seed {cfg.seed}; " + (f"report rebuilt in {info['wall_s']:.0f} s" if cfg.report_only else
                                       f"wall time {info['wall_s']:.0f} s; 1-min load average before/after "
                                       f"{' / '.join(_f(v, 1) for v in info.get('load_avg_1m', []))}"),
               f"- FAD: Fréchet distance in the project's text-audio embedding between the clips of a row and "
-              f"{info['reference_clips']} test windows (the reference half of the test split, by work); KID: the "
-              f"unbiased kernel distance to the same windows (×1000; unlike FAD it does not grow with a row's "
+              f"{info['reference_clips']} {cfg.split} windows (the reference half of the {cfg.split} split, by "
+              f"work); KID: the unbiased kernel distance to the same windows (×1000; unlike FAD it does not grow with a row's "
               f"diversity at small N, so rank rows of a few clips by KID); "
               f"CLAP: mean cosine between a clip and its window's caption",
               "- Time: optimisation + decoding per clip (vocoding excluded; it is the same for every method)",

@@ -139,10 +139,12 @@ def control_metrics(targets: list[ClipTarget], audio: np.ndarray, front: MelFron
 
 
 def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, device: str, allowed_roots: tuple[str, ...],
-             steps: int = 0, lr: float = 5e-3, keep_audio: bool = False) -> list[Generation]:
+             steps: int = 0, lr: float = 5e-3, keep_audio: bool = False, autocast: bool = False) -> list[Generation]:
     """Optimise (unless the setting says not to) and decode ``case`` under ``setting``, once per T, through
     the pipeline's own steps (``ditto_live.pipeline``): the same targets, x_T, noise seed, optimisation and
-    decoding as a job, so the unoptimised row differs from the optimised ones only in the optimisation."""
+    decoding as a job, so the unoptimised row differs from the optimised ones only in the optimisation.
+    ``autocast``: the optimisation's model calls under bf16 autocast, as a job's on a CPU with native bf16
+    (decoding stays float32, as a job's with float32 weights)."""
     mel = bundle.mel_config
     dev = torch.device(device)
     job = {**case.job, "model": bundle.name, "method": setting.method, "student": setting.student,
@@ -161,7 +163,7 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     start = time.perf_counter()
     x_star, before, after, k_run, decode_seed = x_T, {}, {}, 0, noise_seed
     if setting.optimise and controls and plan.steps > 0:
-        engine = Engine(device, autocast=False, backends=Backends("eager", device))
+        engine = Engine(device, autocast=autocast, backends=Backends("eager", device))
         res, _ = optimise(plan, engine, x_T, cond, loss_function(controls), noise_seed)
         decode_seed = res.noise_seed if res.noise_seed is not None else noise_seed  # M = T: the surrogate's x0
         x_star, before, after, k_run = res.x_T, res.initial_losses, res.losses, res.steps_run

@@ -84,6 +84,8 @@ class EvalConfig:
     save_audio: int = 1  # WAVs written per (task, setting, T): the first cases
     resume: bool = False  # keep the clips already in OUT/generations.jsonl and run only the others
     report_only: bool = False  # run nothing: report the clips of OUT/generations.jsonl (a run cut short)
+    autocast: bool = False  # bf16 autocast of the model calls while optimising (the CLI's default: the product's)
+    split: str = "test"  # corpus split of the cases and the FAD reference ("val" to choose a setting before testing it)
 
 
 @dataclass
@@ -158,7 +160,7 @@ def _generate(jobs: list[tuple[Case, Setting]], cfg: EvalConfig, bundle: Any, em
     for case, setting in bar:
         bar.set_postfix_str(f"{case.task} #{case.index} {setting.label}")
         results = run_case(bundle, case, setting, embedder, cfg.device, roots, cfg.steps, cfg.lr,
-                           keep_audio=case.index < cfg.save_audio)
+                           keep_audio=case.index < cfg.save_audio, autocast=cfg.autocast)
         for g in results:
             if g.audio is not None:
                 _write_audio(out / "audio", g, bundle.mel_config.sample_rate)

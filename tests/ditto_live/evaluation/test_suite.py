@@ -150,3 +150,44 @@ def test_a_run_cut_short_is_reported_from_its_journal_and_resumed_without_rerunn
     assert [(r.label, r.T, r.n) for r in resumed.rows] == [(r.label, r.T, r.n) for r in full.rows]
     kept = [g for g in resumed.generations if g.case == 0]
     assert [g.metrics for g in kept] == [g.metrics for g in full.generations if g.case == 0]
+
+
+@pytest.mark.parametrize("argv, autocast, split", [([], "auto", "test"), (["--autocast", "on", "--split", "val"], True, "val"),
+                                                   (["--autocast", "off"], False, "test")])
+def test_cli_passes_autocast_and_split_to_the_run(corpus, tmp_path, monkeypatch, argv, autocast, split):
+    from ditto_live.engine.backends import default_autocast
+
+    seen = []
+
+    def fake_evaluate(cfg):
+        seen.append(cfg)
+        raise ValueError("stopped here")
+
+    monkeypatch.setattr("ditto_live.evaluation.evaluate", fake_evaluate)
+    code = main(["eval", "--suite", "table1", "--out", str(tmp_path / "x"), "--data", str(corpus), "--device", "cpu"]
+                + argv)
+    assert code == 2 and len(seen) == 1
+    assert seen[0].autocast == (default_autocast("cpu") if autocast == "auto" else autocast)  # auto: a job's default
+    assert seen[0].split == split
+
+
+def test_a_split_the_corpus_lacks_is_refused(corpus, tmp_path):
+    with pytest.raises(FileNotFoundError, match="'val'"):
+        run("table1", corpus, tmp_path / "v", tasks=("melody",), skip_ditto=True, split="val")
+
+
+def test_autocast_reaches_the_optimisation_and_the_report_says_so(corpus, tmp_path, monkeypatch):
+    from ditto_live.evaluation import runner
+
+    engines = []
+    real = runner.Engine
+
+    def spy(*args, **kwargs):
+        engines.append(kwargs.get("autocast"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "Engine", spy)
+    result, paths = run("table1", corpus, tmp_path / "a", tasks=("melody",), skip_ditto=True, autocast=True)
+    assert engines and all(a is True for a in engines)
+    assert "optimisation in bf16 autocast" in paths["md"].read_text()
+    assert result.info["config"]["autocast"] is True
