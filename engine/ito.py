@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 LossFn = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]  # x0 [B,1,F,N] -> (total [B], {name: [B]})
 Callback = Callable[[int, int, dict[str, float]], None]  # (step, total steps, losses of the best row)
-StepperMaker = Callable[[Callable[[Tensor], Tensor], Tensor, float], Any]  # (objective, x_T, lr) -> stepper
+Objective = Callable[[Tensor], Tensor]  # x_T [B, 1, F, N] -> total loss [B]
+StepperMaker = Callable[[Objective, Tensor, float, Objective | None], Any]  # (objective, x_T, lr, float32 reference)
 T_MAX = NUM_TRAIN_STEPS - 1  # time index of x_T
 
 
@@ -230,17 +231,21 @@ def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor
     m = schedule[0] if schedule else 1
     x = x_T.detach().clone().float()
 
-    def x0_of(x_in: Tensor) -> Tensor:
-        with _autocast(autocast, x_in.device):
+    def x0_of(x_in: Tensor, amp: bool = autocast) -> Tensor:
+        with _autocast(amp, x_in.device):
             return forward(x_in, m).float()
 
     def objective(x_in: Tensor) -> Tensor:  # x_T [B, 1, F, N] -> total loss [B]
         return loss_fn(x0_of(x_in))[0]
 
+    def in_float32(x_in: Tensor) -> Tensor:  # the objective without autocast: the parity check's precision floor
+        return loss_fn(x0_of(x_in, False))[0]
+
     with torch.no_grad():
         _, first_parts = loss_fn(x0_of(x))
-    make = (lambda o, x0, rate: prepare_stepper(backend, o, x0, rate)) if isinstance(backend, str) else backend
-    stepper = make(objective, x, lr)
+    make = ((lambda o, x0, rate, ref: prepare_stepper(backend, o, x0, rate, reference=ref))
+            if isinstance(backend, str) else backend)
+    stepper = make(objective, x, lr, in_float32 if autocast else None)
     best = torch.full((x.shape[0],), math.inf, device=x.device)
     best_x = x.clone()
     history: list[Tensor] = []  # kept on the device: no sync per step (a CUDA graph's replays queue up)

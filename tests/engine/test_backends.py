@@ -156,6 +156,46 @@ def test_a_backend_far_outside_eagers_own_noise_is_still_refused(monkeypatch):
         prepare_stepper("exported", objective, x, lr=1e-2)
 
 
+def bf16_objective(objective):
+    """``objective`` under bf16 autocast (the CPU default where bf16 is native), its losses in float32."""
+    def run(x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return objective(x).float()
+    return run
+
+
+def test_under_bf16_a_backend_is_judged_against_eagers_distance_from_float32(monkeypatch):
+    """A backend under bf16 rounds differently from eager under bf16 (on an Intel Xeon with AMX the exported
+    tiny-preset step was 0.14 of x_T's move away, and refused at 1e-2); the check then allows twice eager's own
+    distance from the float32 objective (0.21 there), and a wrong backend is still refused."""
+    objective, *_ = tiny_ito_objective()
+    x = tiny_x()
+    amp = bf16_objective(objective)
+    gap = parity_error(EagerStepper(amp, x, 5e-3), EagerStepper(objective, x, 5e-3), 3)
+    assert gap > 1e-2  # bf16 alone moves the trajectory more than the plain tolerance allows
+    err = parity_error(backends.make_stepper("exported", amp, x, 5e-3), EagerStepper(amp, x, 5e-3), 3)
+    assert err <= backends.PRECISION_MULTIPLE * gap
+    assert isinstance(prepare_stepper("exported", amp, x, lr=5e-3, reference=objective), backends.GraphStepper)
+    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a, **k: EagerStepper(obj, x_T, 3 * lr))
+    with pytest.raises(BackendRefused, match="against float32"):
+        prepare_stepper("exported", amp, x, lr=5e-3, reference=objective)
+
+
+def test_ito_under_autocast_gives_the_factory_its_float32_objective():
+    objective, student, cond, loss_fn = tiny_ito_objective(batch=1)
+    seen = []
+
+    def factory(obj, x_T, lr, reference):
+        seen.append(reference)
+        return EagerStepper(obj, x_T, lr)
+
+    for autocast in (False, True):
+        ditto2_optimise(student, tiny_x(1), cond, loss_fn, steps=2, backend=factory, autocast=autocast)
+    assert seen[0] is None and callable(seen[1])
+    x = tiny_x(1)
+    torch.testing.assert_close(seen[1](x), objective(x))  # the reference is the objective in float32
+
+
 def test_a_backend_that_cannot_build_is_refused_with_its_reason(monkeypatch):
     def broken(*args):
         raise RuntimeError("no kernel for this op")
