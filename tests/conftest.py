@@ -3,7 +3,10 @@ second thread, and one thread keeps timings steady when other work shares the tw
 
 from __future__ import annotations
 
+import logging
 import os
+
+import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download at test time
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -15,3 +18,14 @@ except ImportError:  # the bridge-only environments have no torch
 
 if torch is not None:
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored():
+    """A CLI test's ``setup_logging`` points the root logger at that test's captured stderr, which pytest closes
+    after it; later records (a server's warm-up thread) then failed with "I/O operation on closed file"."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
