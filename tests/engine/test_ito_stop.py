@@ -36,7 +36,7 @@ def stop_after(n: int):
     return should_stop, calls
 
 
-BACKENDS = {"eager": "eager", "stepper": lambda objective, x, lr: EagerStepper(objective, x, lr)}
+BACKENDS = {"eager": "eager", "stepper": lambda objective, x, lr, reference: EagerStepper(objective, x, lr)}
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
