@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from ditto_live.engine import student_sampling as ss
+from ditto_live.engine.backends import Objective, prepare_stepper
 from ditto_live.engine.cancel import JobCancelled
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.distill import cm_denoise, ctm_G
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 LossFn = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]  # x0 [B,1,F,N] -> (total [B], {name: [B]})
 Callback = Callable[[int, int, dict[str, float]], None]  # (step, total steps, losses of the best row)
-Objective = Callable[[Tensor], Tensor]  # x_T [B, 1, F, N] -> total loss [B]
 StepperMaker = Callable[[Objective, Tensor, float, Objective | None], Any]  # (objective, x_T, lr, float32 reference)
 T_MAX = NUM_TRAIN_STEPS - 1  # time index of x_T
 
@@ -223,8 +223,6 @@ def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor
     ``should_stop`` is checked before each step (the x_T it stops at is scored once more, without a
     step), and the per-control losses are evaluated once at the start and once at the best x_T.
     """
-    from ditto_live.engine.backends import prepare_stepper
-
     if len(set(schedule)) > 1:
         raise ValueError("an execution backend needs a fixed surrogate M; the adaptive schedule runs eager")
     start = time.perf_counter()

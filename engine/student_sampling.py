@@ -58,32 +58,17 @@ def gamma_level(alpha_next: Tensor, sigma_next: Tensor, gamma: float) -> tuple[T
     return alpha_next / r, keep * sigma_next / r
 
 
-def renoise(x_s: Tensor, alpha_s: Tensor, sigma_s: Tensor, alpha_t: Tensor, sigma_t: Tensor,
-            eps: Tensor) -> Tensor:
-    """Forward VP transition from level s to a noisier level t:
-
-        x_t = (alpha_t / alpha_s) x_s + sqrt(sigma_t^2 - (alpha_t / alpha_s)^2 sigma_s^2) eps
-
-    x_s, eps: [B, ...]; coefficients [B]."""
-    ratio = alpha_t / alpha_s
-    extra = (sigma_t**2 - ratio**2 * sigma_s**2).clamp(min=0).sqrt()
-    shape = (-1, *([1] * (x_s.dim() - 1)))
-    return ratio.to(x_s.dtype).reshape(shape) * x_s + extra.to(x_s.dtype).reshape(shape) * eps
-
-
 def gamma_renoise(x_s: Tensor, alpha_s: Tensor, alpha_next: Tensor, sigma_next: Tensor, gamma: float,
                   eps: Tensor) -> Tensor:
-    """Alg. 1 line 11 in VP form: :func:`renoise` from the s of :func:`gamma_level` to t_{n+1}, whose root
-    is exactly gamma * sigma_{n+1}, so it is written in closed form:
+    """Alg. 1 line 11 in VP form: the forward transition from the s of :func:`gamma_level` to t_{n+1}, whose
+    root sqrt(sigma_{n+1}^2 - r^2 sigma_s^2) is exactly gamma * sigma_{n+1}, so it is written in closed form:
 
         x_{n+1} = (alpha_{n+1} / alpha_s) x_s + gamma * sigma_{n+1} * eps
 
-    The generic root of a rounded difference would add ~sqrt(float32 eps) ~ 3e-4 of noise at gamma = 0,
-    which must add none (deterministic CTM sampling). x_s, eps: [B, ...]; coefficients [B]."""
+    The root of the rounded difference would add ~sqrt(float32 eps) ~ 3e-4 of noise at gamma = 0, which
+    must add none (deterministic CTM sampling). x_s, eps: [B, ...]; coefficients [B]."""
     shape = (-1, *([1] * (x_s.dim() - 1)))
     ratio = (alpha_next / alpha_s).to(x_s.dtype).reshape(shape)
-    if gamma == 0.0:
-        return ratio * x_s
     return ratio * x_s + (gamma * sigma_next).to(x_s.dtype).reshape(shape) * eps
 
 

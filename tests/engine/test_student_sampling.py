@@ -52,20 +52,23 @@ def test_gamma_level_follows_alg1_line10_in_ve_noise_levels(gamma):
     a_s, s_s = S.gamma_level(alpha, sigma, gamma)
     torch.testing.assert_close(a_s**2 + s_s**2, torch.ones(4))  # a VP level
     torch.testing.assert_close(s_s / a_s, (1 - gamma**2) ** 0.5 * sigma / alpha)  # sigma~_s = sqrt(1-g^2) sigma~
-    # the renoising from s back to t_{n+1} adds exactly gamma * sigma_{n+1} of fresh noise
-    x_s, eps = torch.zeros(4, 1), torch.ones(4, 1)
-    torch.testing.assert_close(S.renoise(x_s, a_s, s_s, alpha, sigma, eps).squeeze(1), gamma * sigma)
+    # the forward transition from s back to t_{n+1} adds exactly gamma * sigma_{n+1} of fresh noise
+    torch.testing.assert_close(generic_root(a_s, s_s, alpha, sigma), gamma * sigma, atol=2e-3, rtol=0)
 
 
-def test_renoise_gives_the_marginal_of_the_noisier_level():
+def generic_root(alpha_s, sigma_s, alpha_t, sigma_t):
+    """The noise scale of the VP forward transition from level s to a noisier t: sqrt(sigma_t^2 - r^2 sigma_s^2)."""
+    return (sigma_t**2 - (alpha_t / alpha_s) ** 2 * sigma_s**2).clamp(min=0).sqrt()
+
+
+def test_gamma_renoise_gives_the_marginal_of_the_noisier_level():
     g = torch.Generator().manual_seed(0)
-    x0 = torch.full((200_000, 1), 0.7)
-    s, t = torch.tensor([299.0]), torch.tensor([699.0])
-    x_s = q_sample(x0, s.expand(200_000), torch.randn(x0.shape, generator=g))
-    a_s, s_s = alpha_sigma(s)
-    a_t, s_t = alpha_sigma(t)
-    x_t = S.renoise(x_s, a_s.expand(200_000), s_s.expand(200_000), a_t.expand(200_000), s_t.expand(200_000),
-                    torch.randn(x0.shape, generator=g))
+    n, gamma = 200_000, 0.6
+    x0 = torch.full((n, 1), 0.7)
+    a_t, s_t = alpha_sigma(torch.tensor([699.0]))
+    a_s, s_s = S.gamma_level(a_t, s_t, gamma)
+    x_s = a_s * x0 + s_s * torch.randn(x0.shape, generator=g)  # the marginal at level s
+    x_t = S.gamma_renoise(x_s, a_s.expand(n), a_t.expand(n), s_t.expand(n), gamma, torch.randn(x0.shape, generator=g))
     assert abs(float(x_t.mean()) - 0.7 * float(a_t)) < 0.01
     assert abs(float(x_t.std()) - float(s_t)) < 0.01
 
@@ -110,7 +113,8 @@ def test_gamma_renoise_adds_exactly_gamma_sigma_of_noise_and_none_at_gamma_zero(
     for gamma in (0.0, 0.2, 0.7):
         a_s, s_s = S.gamma_level(alpha, sigma, gamma)
         got = S.gamma_renoise(x_s, a_s, alpha, sigma, gamma, eps)
-        torch.testing.assert_close(got, S.renoise(x_s, a_s, s_s, alpha, sigma, eps), atol=2e-3, rtol=0)
+        generic = (alpha / a_s)[:, None] * x_s + generic_root(a_s, s_s, alpha, sigma)[:, None] * eps
+        torch.testing.assert_close(got, generic, atol=2e-3, rtol=0)
         noise_free = S.gamma_renoise(x_s, a_s, alpha, sigma, gamma, torch.zeros_like(eps))
         torch.testing.assert_close(got - noise_free, gamma * sigma[:, None] * eps)
     a_s, _ = S.gamma_level(alpha, sigma, 0.0)
