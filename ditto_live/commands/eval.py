@@ -40,9 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="case choice and initial noise")
     p.add_argument("--save-audio", type=int, default=1, metavar="N", help="WAVs kept per row: the first N cases")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    p.add_argument("--autocast", choices=("auto", "on", "off"), default="auto",
-                   help="bf16 autocast of the model calls while optimising (default auto: as a job, on where the "
-                        "CPU computes bf16 natively)")
+    p.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast of the model calls while optimising (default: as generate, on a CPU with "
+                        "native bf16)")
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="corpus split of the cases and the FAD reference (default test; val to choose a setting "
                         "before measuring it on test)")
@@ -53,18 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                          help="run nothing: rebuild the report from DIR/generations.jsonl (a run cut short)")
 
 
-def eval_autocast(choice: str, device: str) -> bool:
-    """--autocast auto|on|off for ``device``: auto is a job's default (engine/backends.py ``default_autocast``)."""
-    if choice == "auto":
-        from ditto_live.engine.backends import default_autocast
-
-        return default_autocast(device)
-    return choice == "on"
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ditto_live.engine.backends import default_autocast
     from ditto_live.evaluation import evaluate
     from ditto_live.evaluation.suites import EvalConfig
     from ditto_live.jobs import pick_device
@@ -87,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                      tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else (),
                      skip_ditto=args.skip_ditto, device=device,
                      seed=args.seed, save_audio=args.save_audio, resume=args.resume, report_only=args.report_only,
-                     autocast=eval_autocast(args.autocast, device), split=args.split)
+                     autocast=default_autocast(device) if args.autocast is None else args.autocast, split=args.split)
     if args.report_only and not (Path(cfg.out) / "generations.jsonl").is_file():
         raise UsageError(f"--report-only: {cfg.out} holds no generations.jsonl")
     try:

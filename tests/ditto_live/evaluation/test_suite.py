@@ -152,8 +152,8 @@ def test_a_run_cut_short_is_reported_from_its_journal_and_resumed_without_rerunn
     assert [g.metrics for g in kept] == [g.metrics for g in full.generations if g.case == 0]
 
 
-@pytest.mark.parametrize("argv, autocast, split", [([], "auto", "test"), (["--autocast", "on", "--split", "val"], True, "val"),
-                                                   (["--autocast", "off"], False, "test")])
+@pytest.mark.parametrize("argv, autocast, split", [([], None, "test"), (["--autocast", "--split", "val"], True, "val"),
+                                                   (["--no-autocast"], False, "test")])
 def test_cli_passes_autocast_and_split_to_the_run(corpus, tmp_path, monkeypatch, argv, autocast, split):
     from ditto_live.engine.backends import default_autocast
 
@@ -167,7 +167,7 @@ def test_cli_passes_autocast_and_split_to_the_run(corpus, tmp_path, monkeypatch,
     code = main(["eval", "--suite", "table1", "--out", str(tmp_path / "x"), "--data", str(corpus), "--device", "cpu"]
                 + argv)
     assert code == 2 and len(seen) == 1
-    assert seen[0].autocast == (default_autocast("cpu") if autocast == "auto" else autocast)  # auto: a job's default
+    assert seen[0].autocast == (default_autocast("cpu") if autocast is None else autocast)  # unsaid: a job's default
     assert seen[0].split == split
 
 
