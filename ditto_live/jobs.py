@@ -281,7 +281,7 @@ class JobRunner:
         timings["write"] = (time.perf_counter() - t0) * 1000
         summary = {
             "spec": spec.to_dict(), "seed": spec.seed, "model": spec.model, "method": spec.method,
-            "student": spec.student if spec.method == "ditto2" else None, "device": self.device,
+            "student": spec.student if plan.method.chain is None else None, "device": self.device,
             "backend": self.context.backends.name, "steps": plan.steps, "frames": plan.frames,
             "windows": len(plan.starts), "ito": gen.windows, "targets": [{"type": t.kind, **t.info} for t in plan.targets],
             "loss": clip_losses(plan, gen), "metrics": {}, "measurement": "pending" if self.measure else "off",

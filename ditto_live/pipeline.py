@@ -73,6 +73,13 @@ class Method:
     model: Callable[[Any, JobSpec], Any]  # (bundle, spec) -> the network it runs
     optimise: Callable[..., ItoResult]  # (model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> result
     decode: Callable[..., Tensor]  # (model, x_T [1,1,F,N], cond, spec, noise_seed, decode_steps) -> x0
+    teacher_chain: bool = False  # optimises through and decodes with the teacher's DDIM chain (DITTO); False:
+    # a distilled student, with the job's surrogate M, decode steps T and spec.student
+
+    @property
+    def chain(self) -> int | None:
+        """M = T of the fixed chain the method optimises through and decodes with; None for a student."""
+        return DITTO_STEPS if self.teacher_chain else None  # read per call: DITTO_STEPS is the one home
 
 
 def _ditto2_model(bundle: Any, spec: JobSpec) -> Any:
@@ -104,7 +111,7 @@ def _ditto_decode(model, x_T, cond, spec, noise_seed, decode_steps) -> Tensor:
 
 METHODS: dict[str, Method] = {
     "ditto2": Method("ditto2", _ditto2_model, _ditto2_optimise, _ditto2_decode),
-    "ditto": Method("ditto", _ditto_model, _ditto_optimise, _ditto_decode),
+    "ditto": Method("ditto", _ditto_model, _ditto_optimise, _ditto_decode, teacher_chain=True),
 }
 
 

@@ -49,10 +49,12 @@ class Setting:
 
     @property
     def m_label(self) -> str:
-        return str(pipeline.DITTO_STEPS) if self.method == "ditto" else self.surrogate
+        chain = pipeline.METHODS[self.method].chain
+        return self.surrogate if chain is None else str(chain)
 
     def decodes(self) -> tuple[int, ...]:
-        return (pipeline.DITTO_STEPS,) if self.method == "ditto" else self.decode_steps
+        chain = pipeline.METHODS[self.method].chain
+        return self.decode_steps if chain is None else (chain,)
 
 
 @dataclass

@@ -139,6 +139,7 @@ def test_painting_text_ditto_baseline_and_resampling(tmp_path):
     out = result.wait()["metrics"]["output"]
     assert {"inpaint_mel_mse_db2", "outpaint_mel_mse_db2", "text_cosine"} == set(out)
     assert result.summary["method"] == "ditto" and result.summary["ito"][0]["steps_run"] == 1
+    assert result.summary["student"] is None  # the teacher's chain ran, no student
 
 
 def test_c_major_midi_file_becomes_one_pitch_class_per_half_second(tmp_path):

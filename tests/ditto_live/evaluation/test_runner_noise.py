@@ -85,3 +85,12 @@ def test_every_setting_of_a_case_decodes_with_one_noise_seed_and_the_unoptimised
     assert len(spy.starts) == 3 and all(torch.equal(x, spy.starts[0]) for x in spy.starts)  # one x_T per case
     assert torch.equal(spy.decodes[-1]["x_T"], spy.starts[0])  # the unoptimised row decodes that same x_T
     assert not torch.equal(spy.decodes[0]["x_T"], spy.starts[0])  # (an optimised row decodes x_T*)
+
+
+def test_a_settings_m_and_t_come_from_the_methods_table():
+    """DITTO's row optimises through and decodes with its fixed chain whatever the setting says; DITTO-2's with
+    the setting's own M and T."""
+    assert Setting("DITTO", "ditto", surrogate="1", decode_steps=(2,)).m_label == str(pipeline.DITTO_STEPS)
+    assert Setting("DITTO", "ditto", decode_steps=(2,)).decodes() == (pipeline.DITTO_STEPS,)
+    assert Setting("CTM", "ditto2", surrogate="2", decode_steps=(2, 4)).m_label == "2"
+    assert Setting("CTM", "ditto2", decode_steps=(2, 4)).decodes() == (2, 4)
