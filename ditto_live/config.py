@@ -62,7 +62,7 @@ class GenerateConfig:
     steps: int = JobSpec.steps  # K optimisation steps; 0 = the controls' default (70 or 150)
     lr: float = JobSpec.lr  # Adam learning rate on x_T
     surrogate: str = JobSpec.surrogate  # M during optimisation: an integer or "adaptive"
-    decode_steps: int = JobSpec.decode_steps  # T decoding steps of the student (1..8)
+    decode_steps: int = JobSpec.decode_steps  # T decoding steps of the student (1..8); 0 = the controls' default
     gamma: float = JobSpec.gamma  # CTM gamma-sampling stochasticity (0 = deterministic, 1 = CM-style)
     cfg: float = JobSpec.cfg  # classifier-free guidance weight w
     seeds: int = JobSpec.seeds  # B seeds optimised together; the best is returned

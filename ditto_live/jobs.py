@@ -37,7 +37,17 @@ from ditto_live.engine_lock import EngineLock
 from ditto_live.errors import UsageError
 from ditto_live.jobspec import JobSpec, JobSpecError, parse_job
 from ditto_live.measure import measure_controls
-from ditto_live.pipeline import Backends, Engine, Generated, Plan, clip_losses, generate, plan_job, vocode
+from ditto_live.pipeline import (
+    Backends,
+    Engine,
+    Generated,
+    Plan,
+    clip_losses,
+    decode_steps_of,
+    generate,
+    plan_job,
+    vocode,
+)
 from ditto_live.results import safe_output_path, write_json, write_wav
 from ditto_live.stream import Window
 from ditto_live.targets import TextModel
@@ -282,7 +292,8 @@ class JobRunner:
         summary = {
             "spec": spec.to_dict(), "seed": spec.seed, "model": spec.model, "method": spec.method,
             "student": spec.student if plan.method.chain is None else None, "device": self.device,
-            "backend": self.context.backends.name, "steps": plan.steps, "frames": plan.frames,
+            "backend": self.context.backends.name, "steps": plan.steps, "decode_steps": plan.decode_steps,
+            "frames": plan.frames,
             "windows": len(plan.starts), "ito": gen.windows, "targets": [{"type": t.kind, **t.info} for t in plan.targets],
             "loss": clip_losses(plan, gen), "metrics": {}, "measurement": "pending" if self.measure else "off",
             "timings_ms": _rounded(timings), "untrained": spec.model in UNTRAINED_PRESETS,
@@ -386,7 +397,7 @@ class JobRunner:
 
 
 def _cost_key(spec: JobSpec) -> tuple:
-    return spec.model, spec.method, spec.student, spec.decode_steps
+    return spec.model, spec.method, spec.student, decode_steps_of(spec)
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:

@@ -54,7 +54,7 @@ class JobSpec:
     steps: int = 0  # K optimisation steps; 0 = the controls' default
     lr: float = 5e-3  # Adam learning rate on x_T
     surrogate: str = "1"  # M during optimisation: "1", "2", ..., or "adaptive"
-    decode_steps: int = 2  # T decoding steps (1..8)
+    decode_steps: int = 0  # T decoding steps (1..8); 0 = the controls' default (1 with a melody, else 2)
     gamma: float = 0.2  # CTM gamma-sampling stochasticity
     cfg: float = 3.0  # classifier-free guidance weight w
     seeds: int = 1  # B seeds optimised together, best returned
@@ -116,7 +116,7 @@ FIELD_RANGES: dict[str, Range] = {
     "seed": Range(0, 2**31 - 1, integer=True),
     "steps": Range(0, 2000, integer=True),
     "lr": Range(0, 1, open_low=True),
-    "decode_steps": Range(1, 8, integer=True),
+    "decode_steps": Range(0, 8, integer=True),
     "gamma": Range(0, 1),
     "cfg": Range(0, 20),
     "seeds": Range(1, 16, integer=True),

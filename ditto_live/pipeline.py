@@ -53,8 +53,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 DITTO_STEPS = 20  # DITTO optimises through and decodes with the teacher's DDIM chain of this many calls (M = T)
-__all__ = ["METHODS", "Backends", "Engine", "Generated", "Plan", "clip_losses", "decode", "generate", "optimise",
-           "plan_job", "resolve_backend", "vocode", "window_noise"]
+UNCONTROLLED_DECODE_STEPS = 2  # T of a job without controls that names none
+__all__ = ["METHODS", "Backends", "Engine", "Generated", "Plan", "clip_losses", "decode", "decode_steps_of",
+           "generate", "optimise", "plan_job", "resolve_backend", "vocode", "window_noise"]
 
 
 def _silent(*_: Any) -> None:
@@ -183,6 +184,7 @@ class Plan:
     starts: list[int]  # first clip frame of each model window
     chain: int  # frames each window shares with the one before
     steps: int  # K optimisation steps per window
+    decode_steps: int  # T decoding steps of the student (the job's, else its controls' default)
     text_model: Any = None  # for the text control: encode_audio / encode_text
     window_frames: int = 0  # frames of a model window (0: the model's own, mel.frames; the bench may shrink it)
 
@@ -208,6 +210,13 @@ def job_frames(spec: JobSpec, mel: MelConfig) -> int:
     return frames
 
 
+def decode_steps_of(spec: JobSpec) -> int:
+    """T of a job: its own, else the smallest of its controls' defaults (a melody decodes the one-step
+    output it was optimised through; engine.controls.DEFAULT_DECODE_STEPS)."""
+    return spec.decode_steps or min((KINDS[c.type].decode_steps for c in spec.controls),
+                                    default=UNCONTROLLED_DECODE_STEPS)
+
+
 def plan_job(spec: JobSpec, bundle: Any, device: str, allowed_roots: Iterable[str], front: MelFrontEnd,
              text_model: Callable[[], Any] | None = None, continuing: bool = False, window_frames: int = 0) -> Plan:
     """Targets, windows and K of a job. ``text_model()`` is called only when a text control needs one;
@@ -229,8 +238,8 @@ def plan_job(spec: JobSpec, bundle: Any, device: str, allowed_roots: Iterable[st
     chaining = len(starts) > 1 or continuing
     kinds = [t.kind for t in targets] + (["outpaint"] if chaining else [])
     steps = spec.steps or max((KINDS[k].steps for k in kinds), default=0)
-    return Plan(spec, bundle, method, model, mel, front, tags, frames, seam, targets, starts, chain, steps, text,
-                window_frames)
+    return Plan(spec, bundle, method, model, mel, front, tags, frames, seam, targets, starts, chain, steps,
+                decode_steps_of(spec), text, window_frames)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,11 +286,10 @@ def window_noise(seed: int, window: int, rows: int, mel: MelConfig, device: str,
 
 def decode(plan: Plan, x_T: Tensor, cond: Cond, noise_seed: int, decode_steps: int | None = None,
            model: Any = None) -> Tensor:
-    """x_T [1, 1, F, N] -> x0 [1, 1, F, N] in the mel's range, by the plan's method (T = the job's, or given;
+    """x_T [1, 1, F, N] -> x0 [1, 1, F, N] in the mel's range, by the plan's method (T = the plan's, or given;
     ``model``: a prepared decoder, else the plan's model)."""
-    spec = plan.spec
-    x0 = plan.method.decode(plan.model if model is None else model, x_T, Cond(cond.tags[:1], cond.w), spec,
-                            noise_seed, decode_steps or spec.decode_steps)
+    x0 = plan.method.decode(plan.model if model is None else model, x_T, Cond(cond.tags[:1], cond.w), plan.spec,
+                            noise_seed, decode_steps or plan.decode_steps)
     return x0.float().clamp(-1, 1)  # an untrained or overshooting model can leave the range
 
 

@@ -246,12 +246,12 @@ var DittoClip = (function () {
             values: ["", "piano", "electric piano", "organ", "strings", "guitar", "woodwinds", "brass", "choir",
                 "mallets", "harp", "synth", "accordion"]
         },
-        // Quality presets: method, K optimisation steps (0 = the control's default), M, T.
+        // Quality presets: method, K optimisation steps (0 = the control's default), M, T (0 = the control's).
         quality: {
             labels: ["Draft", "Normal", "High", "DITTO (slow)"],
             values: [
                 { method: "ditto2", steps: 20, surrogate: "1", decode_steps: 1 },
-                { method: "ditto2", steps: 0, surrogate: "1", decode_steps: 2 },
+                { method: "ditto2", steps: 0, surrogate: "1", decode_steps: 0 },
                 { method: "ditto2", steps: 150, surrogate: "adaptive", decode_steps: 4 },
                 { method: "ditto", steps: 0, surrogate: "1", decode_steps: 2 }
             ]

@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=0,
                    help="K optimisation steps for every method (default: 70 intensity/painting/text, "
                         "150 melody/structure); small K makes the suite affordable on a CPU")
-    p.add_argument("--decode-steps", type=int, default=2, help="T of the DITTO-2 rows of table1 and text (default 2)")
+    p.add_argument("--decode-steps", type=int, default=0, help="T of the DITTO-2 rows of table1 and text (default 0: "
+                                                                "as a job, each control's default: 1 for melody, else 2)")
     p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate on x_T")
     p.add_argument("--tasks", help="comma-separated subset of the suite's tasks, e.g. intensity,melody")
     p.add_argument("--skip-ditto", action="store_true", help="leave out the slow DITTO optimisation rows (the base model's unoptimised row stays)")
@@ -65,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--cases: at least 2 (FAD needs two clips per row)")
     if args.steps < 0 or args.steps > 2000:
         raise UsageError("--steps: expected 0..2000")
-    if not 1 <= args.decode_steps <= 8:
-        raise UsageError("--decode-steps: expected 1..8")
+    if not 0 <= args.decode_steps <= 8:
+        raise UsageError("--decode-steps: expected 1..8, or 0 for each control's default")
     data = Path(os.path.expanduser(args.data or os.environ.get("DITTO_LIVE_DATA", DEFAULT_DATA)))
     if not (data / "windows.jsonl").is_file():
         raise UsageError(f"--data {data}: not a corpus folder (no windows.jsonl); build one with `ditto-live data build`")

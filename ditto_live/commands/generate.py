@@ -49,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--steps", type=int, help="K optimisation steps (default: 70 intensity/painting, 150 melody/structure)")
     o.add_argument("--lr", type=float, help="Adam learning rate on x_T (default 5e-3)")
     o.add_argument("--surrogate", help="M steps of the student per optimisation step: 1, 2, ... or adaptive")
-    o.add_argument("--decode-steps", type=int, help="T decoding steps (1-8)")
+    o.add_argument("--decode-steps", type=int, help="T decoding steps (1-8; 0 = the controls' default: "
+                                                                "1 with a melody, else 2)")
     o.add_argument("--gamma", type=float, help="CTM gamma-sampling stochasticity")
     o.add_argument("--cfg", dest="cfg_weight", type=float, metavar="W", help="classifier-free guidance weight w")
     o.add_argument("--seeds", type=int, help="B seeds optimised together; the best is kept")

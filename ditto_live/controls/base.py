@@ -142,6 +142,13 @@ class Kind:
 
         return DEFAULT_STEPS[self.name]
 
+    @property
+    def decode_steps(self) -> int:
+        """Its default T; a job decodes with the smallest of its controls'."""
+        from ditto_live.engine.controls import DEFAULT_DECODE_STEPS
+
+        return DEFAULT_DECODE_STEPS[self.name]
+
 
 def check(cond: bool, message: str) -> None:
     if not cond:

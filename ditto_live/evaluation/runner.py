@@ -43,7 +43,8 @@ class Setting:
     method: str  # "ditto" (teacher, full DDIM chain) or "ditto2" (distilled student surrogate)
     student: str = "ctm"  # distilled student for ditto2: "ctm" or "cm"
     surrogate: str = "1"  # M during optimisation: "1", "2", "4" or "adaptive"
-    decode_steps: tuple[int, ...] = (2,)  # T values decoded from the same x_T* (DITTO always uses 20)
+    decode_steps: tuple[int, ...] = (0,)  # T values decoded from the same x_T* (0: the job's default, as
+    # pipeline.decode_steps_of gives it; DITTO always uses its chain)
     optimise: bool = True  # False: no optimisation; decode the initial noise (the "unoptimised" row)
     null_tags: bool = False  # condition on the null tags (the paper's "N/A" condition)
 
@@ -174,6 +175,7 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
 
     out = []
     for T in setting.decodes():
+        T = T or plan.decode_steps
         start = time.perf_counter()
         x0 = decode(plan, x_star, cond, decode_seed, T)
         sync(dev)

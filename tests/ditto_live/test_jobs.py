@@ -114,6 +114,7 @@ def test_the_sidecar_measures_the_delivered_audio_and_the_unoptimised_row_its_ow
     np.testing.assert_allclose(measured[0], written, atol=1e-4)  # "output" is the delivered audio
     assert np.abs(measured[1] - written).max() > 1e-3  # "unoptimised" is another clip
     assert result.summary["loss"]["intensity"]["after"] < result.summary["loss"]["intensity"]["before"]
+    assert result.summary["decode_steps"] == 1  # the T that ran, as the job asked
 
 
 def test_long_clips_chain_windows_and_loops_drop_their_seam(tmp_path):

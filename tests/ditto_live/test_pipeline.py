@@ -98,3 +98,28 @@ def test_the_tiny_untrained_model_runs_the_whole_pipeline(tmp_path):
     summary = result.wait()
     assert summary["frames"] == 512 and summary["ito"][0]["steps_run"] == 2 and summary["measurement"] == "done"
     assert set(summary["metrics"]) == {"output", "unoptimised"} and result.wav_path.stat().st_size > 100_000
+
+
+MELODY = {"type": "melody", "notes": [[60, 0, 0.5]], "unit": "seconds"}
+
+
+@pytest.mark.parametrize(("controls", "asked", "runs"), [
+    ([MELODY], 0, 1),  # a melody decodes the one-step output it was optimised through
+    (INTENSITY, 0, 2),
+    ([MELODY, *INTENSITY], 0, 1),  # the smallest of the job's controls'
+    ([], 0, pipeline.UNCONTROLLED_DECODE_STEPS),
+    ([MELODY], 3, 3),  # a job's own T wins
+])
+def test_decode_steps_default_to_the_smallest_of_the_controls_and_reach_the_decoder(tmp_path, monkeypatch,
+                                                                                     controls, asked, runs):
+    seen = []
+
+    def spy(model, x_T, cond, steps, *args, **kwargs):
+        seen.append(steps)
+        return x_T
+
+    monkeypatch.setattr(pipeline, "ditto2_decode", spy)
+    plan = _plan(tmp_path, controls=controls, decode_steps=asked, steps=1)
+    assert plan.decode_steps == pipeline.decode_steps_of(plan.spec) == runs
+    generate(plan, Engine("cpu"))
+    assert seen and set(seen) == {runs}  # the optimised and the unoptimised output alike

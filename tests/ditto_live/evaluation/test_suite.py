@@ -42,6 +42,9 @@ def test_table1_runs_every_task_and_method_and_writes_the_report(corpus, tmp_pat
     assert "structure_mse" in metric["structure"] and "inpaint_mse_db2" in metric["inpaint"]
     assert [(r.M, r.T) for r in result.rows if r.task == "intensity"] == [(str(CHAIN), CHAIN), ("1", 2), ("1", 2),
                                                                              ("1", 2)]
+    # T unsaid: each control's default, as a job's (a melody decodes its one-step output)
+    assert [(r.M, r.T) for r in result.rows if r.task == "melody"] == [(str(CHAIN), CHAIN), ("1", 1), ("1", 1),
+                                                                          ("1", 1)]
     # every method started from the same noise and ran K = 2 steps; the unoptimised row decodes that noise as it is
     assert {g.steps for g in result.generations if not g.setting.endswith("unoptimised")} == {2}
     assert {g.steps for g in result.generations if g.setting.endswith("unoptimised")} == {0}
