@@ -193,6 +193,11 @@ class Plan:
         return self.frames + self.seam
 
     @property
+    def vocoder(self) -> Any:
+        """The bundle's neural vocoder, which the melody's audible-pitch term reads (None: Griffin-Lim)."""
+        return getattr(self.bundle, "vocoder", None)
+
+    @property
     def window(self) -> int:
         """Frames of one model window."""
         return self.window_frames or self.mel.frames
@@ -387,7 +392,8 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
         opening = previous if w == 0 else out[..., start:start + plan.chain]
         head = out[..., :plan.seam] if plan.seam and w > 0 else None
         controls = window_controls(plan.targets, mel, start, length, plan.text_model, opening, head,
-                                   is_last=w == n - 1, so_far=out[..., :start] if w else None, device=dev)
+                                   is_last=w == n - 1, so_far=out[..., :start] if w else None, device=dev,
+                                   vocoder=plan.vocoder)
         x_T, noise_seed = window_noise(spec.seed, w, spec.seeds, mel, dev, plan.window)
         lap("target")
         record: dict[str, Any] = {"window": w, "start_frame": start, "steps_run": 0, "noise_seed": noise_seed}
@@ -440,7 +446,7 @@ def clip_losses(plan: Plan, gen: Generated, opening: Tensor | None = None) -> di
     """Each control's loss on the whole clip's mel (after) and on the unoptimised one (before);
     ``opening``: the frames a stream window had to open with (its "continuation" loss)."""
     controls = window_controls(plan.targets, plan.mel, 0, plan.total, plan.text_model, opening, is_last=True,
-                               device=str(gen.full.device))
+                               device=str(gen.full.device), vocoder=plan.vocoder)
     if not controls:
         return {}
     with torch.no_grad():

@@ -101,15 +101,17 @@ def continuation(previous: Tensor, length: int) -> Control:
 
 def window_controls(targets: list[ClipTarget], mel: MelConfig, start: int, length: int,
                     text_model: Any = None, previous: Tensor | None = None, head: Tensor | None = None,
-                    is_last: bool = True, so_far: Tensor | None = None, device: str = "cpu") -> list[Control]:
+                    is_last: bool = True, so_far: Tensor | None = None, device: str = "cpu",
+                    vocoder: Any = None) -> list[Control]:
     """Engine controls for the window holding clip frames [start, start + length), on ``device``.
 
     ``previous`` [1, F, o]: the generated frames this window must open with (chaining);
     ``head`` [1, F, o]: the clip's first frames, which a loop's last window must end on;
-    ``so_far`` [1, F, start]: the clip generated before this window (structure spans windows).
+    ``so_far`` [1, F, start]: the clip generated before this window (structure spans windows);
+    ``vocoder``: the neural vocoder that will render the clip (the melody reads its spectrum), if any.
     Targets and weight tables are moved to ``device`` here, once per window, not at every step.
     """
-    w = WindowSlice(mel, start, length, str(device), is_last, text_model, head, so_far)
+    w = WindowSlice(mel, start, length, str(device), is_last, text_model, head, so_far, vocoder)
     out = [c for t in targets if (c := KINDS[t.kind].window(t, w)) is not None]
     if previous is not None:
         out.append(continuation(previous.to(device), length))

@@ -13,6 +13,7 @@ Trained without a GAN (multi-resolution STFT + mel L1, ``engine/train/vocoder.py
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -77,11 +78,15 @@ class ISTFTHead(nn.Module):
         self.proj = nn.Linear(dim, n_fft + 2)  # (n_fft/2 + 1) log-magnitudes and as many phases
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
+    def log_magnitude_and_phase(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x [B, C, N] -> (natural log-magnitude, clamped as synthesised; phase), each [B, n_fft/2 + 1, N]."""
+        log_mag, phase = self.proj(x.transpose(1, 2)).float().transpose(1, 2).chunk(2, dim=1)
+        return log_mag.clamp(max=self.max_log_mag), phase
+
     def spectrum(self, x: Tensor) -> Tensor:
         """x [B, C, N] -> complex STFT [B, n_fft/2 + 1, N]."""
-        log_mag, phase = self.proj(x.transpose(1, 2)).float().transpose(1, 2).chunk(2, dim=1)
-        mag = torch.exp(log_mag.clamp(max=self.max_log_mag))
-        return torch.polar(mag, phase)
+        log_mag, phase = self.log_magnitude_and_phase(x)
+        return torch.polar(torch.exp(log_mag), phase)
 
     def forward(self, x: Tensor) -> Tensor:
         spec = self.spectrum(x)
@@ -120,6 +125,13 @@ class Vocoder(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.final_norm(x.transpose(1, 2)).transpose(1, 2)
+
+    def log_power(self, mel: Tensor) -> Tensor:
+        """Log10 power of the spectrum this vocoder synthesises from mel, differentiably (the melody
+        control's audible-pitch term reads pitch there, at the STFT's linear resolution).
+        mel [B, 1, F, N] -> [B, n_fft/2 + 1, N]"""
+        log_mag, _ = self.head.log_magnitude_and_phase(self.features(mel))
+        return log_mag * (2.0 / math.log(10.0))
 
     def forward(self, mel: Tensor) -> Tensor:
         if mel.dim() == 3:

@@ -72,6 +72,7 @@ class WindowSlice:
     text_model: Any = None  # encode_audio / encode_text, for the text control
     head: Tensor | None = None  # [1, F, o] the clip's first frames (a loop's last window ends on them)
     so_far: Tensor | None = None  # [1, F, start] the clip generated before this window
+    vocoder: Any = None  # the bundle's neural vocoder (log_power), for the melody's audible-pitch term
 
     @property
     def stop(self) -> int:

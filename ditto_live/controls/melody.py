@@ -1,4 +1,5 @@
-"""The melody control: notes (or a MIDI file's) as a pitch per frame, followed through the mel's chroma;
+"""The melody control: notes (or a MIDI file's) as a pitch per frame, followed through the mel's chroma,
+in the written register, and on the spectrum the bundle's vocoder will render (engine/controls/melody.py);
 judged by pYIN + mir_eval (raw pitch and raw chroma accuracy) and by librosa's chroma argmax."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # the engine and torch load when a target is built, not on im
     from torch import Tensor
 
     from ditto_live.engine.controls import Control
-    from ditto_live.engine.controls.melody import RegisterWeights
+    from ditto_live.engine.controls.melody import AudiblePitch, RegisterWeights
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 REGISTER = True  # follow the written octave too (engine/controls/melody.py); "register": false = octave-free chroma
@@ -104,6 +105,22 @@ def _register(n_mels: int, fmin: float, fmax: float, device: str) -> RegisterWei
     return dataclasses.replace(rw, contrast=rw.contrast.to(device), octave=rw.octave.to(device))
 
 
+@lru_cache(maxsize=8)
+def _spectrum_contrast(n_fft: int, sample_rate: int, device: str) -> Tensor:
+    from ditto_live.engine.controls.melody import spectrum_contrast_weights
+
+    return spectrum_contrast_weights(n_fft, sample_rate).to(device)
+
+
+def _audible(vocoder: Any, sample_rate: int, device: str) -> AudiblePitch | None:
+    """The audible-pitch term's inputs for a neural vocoder (one with ``log_power``); None for Griffin-Lim."""
+    from ditto_live.engine.controls.melody import AudiblePitch
+
+    if vocoder is None or not hasattr(vocoder, "log_power"):
+        return None
+    return AudiblePitch(vocoder.log_power, _spectrum_contrast(vocoder.cfg.n_fft, sample_rate, device))
+
+
 def window(t: ClipTarget, w: WindowSlice) -> Control | None:
     from ditto_live.engine.controls.melody import melody_control
 
@@ -114,7 +131,9 @@ def window(t: ClipTarget, w: WindowSlice) -> Control | None:
     voiced = pitch[pitch >= 0]
     register = t.params.get("register", REGISTER) and bool((voiced >= 12).all())  # below C0 nothing sounds
     rw = _register(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device) if register else None
-    return melody_control(pitch.to(w.device), w.mel.min_db, w.mel.max_db, cw, weight=t.weight, register=rw)
+    audible = _audible(w.vocoder, w.mel.sample_rate, w.device) if register else None
+    return melody_control(pitch.to(w.device), w.mel.min_db, w.mel.max_db, cw, weight=t.weight, register=rw,
+                          audible=audible)
 
 
 def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:

@@ -158,7 +158,8 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     plan = plan_job(spec, bundle, device, allowed_roots, embedder.front, lambda: embedder.text_model)
     if setting.null_tags:
         plan.tags = torch.zeros(4, dtype=torch.long, device=dev)
-    controls = window_controls(plan.targets, mel, 0, plan.frames, plan.text_model, device=device)
+    controls = window_controls(plan.targets, mel, 0, plan.frames, plan.text_model, device=device,
+                               vocoder=plan.vocoder)
     x_T, noise_seed = window_noise(spec.seed, 0, 1, mel, device)  # [1, 1, F, N] and the student's noise seed
     cond = Cond(plan.tags[None], w=spec.cfg)
 

@@ -123,3 +123,20 @@ def test_decode_steps_default_to_the_smallest_of_the_controls_and_reach_the_deco
     assert plan.decode_steps == pipeline.decode_steps_of(plan.spec) == runs
     generate(plan, Engine("cpu"))
     assert seen and set(seen) == {runs}  # the optimised and the unoptimised output alike
+
+
+@pytest.mark.parametrize("register", [True, False])
+def test_a_melody_in_its_register_also_reads_the_spectrum_the_plan_s_vocoder_will_render(tmp_path, register):
+    from ditto_live.engine.vocoder import Vocoder, VocoderConfig
+    from ditto_live.targets import window_controls
+
+    plan = _plan(tmp_path, controls=[{**MELODY, "register": register}])
+    assert plan.vocoder is None  # the narrow bundle vocodes by Griffin-Lim: no spectrum to read
+    torch.manual_seed(0)
+    plan.bundle.vocoder = Vocoder(VocoderConfig(n_mels=MEL.n_mels)).eval().requires_grad_(False)
+    assert plan.vocoder is plan.bundle.vocoder
+    x0 = torch.rand(1, 1, MEL.n_mels, plan.total) * 2 - 1
+    (without,) = window_controls(plan.targets, MEL, 0, plan.total)
+    (with_vocoder,) = window_controls(plan.targets, MEL, 0, plan.total, vocoder=plan.vocoder)
+    differs = not torch.allclose(without.loss(x0), with_vocoder.loss(x0))
+    assert differs == register  # octave-free chroma ("register": false) has no written pitch to hear

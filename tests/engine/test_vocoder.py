@@ -102,3 +102,15 @@ def test_vocoder_checkpoint_round_trip_is_exact(tmp_path):
     assert isinstance(loaded, Vocoder) and meta2["kind"] == "vocoder"
     mel = torch.rand(1, 1, 80, 8) * 2 - 1
     assert torch.equal(loaded(mel), voc(mel))
+
+
+def test_log_power_is_the_synthesised_spectrum_in_bels_and_carries_the_mel_gradient():
+    torch.manual_seed(0)
+    voc = Vocoder(VocoderConfig()).eval()
+    mel = torch.rand(2, 1, 80, 12).mul(2).sub(1).requires_grad_(True)
+    bels = voc.log_power(mel)
+    spectrum = voc.head.spectrum(voc.features(mel))
+    assert bels.shape == (2, 513, 12)
+    assert torch.allclose(bels, torch.log10(spectrum.abs().square()), atol=1e-4)
+    bels.sum().backward()
+    assert torch.isfinite(mel.grad).all() and float(mel.grad.abs().sum()) > 0
