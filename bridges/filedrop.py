@@ -1,6 +1,6 @@
 """File drop: a folder watched for job JSON files, for tools that can write a file but not speak OSC.
 
-Drop ``<name>.json`` (a job, see ditto_live/jobspec.py) into the folder; once its size and mtime
+Drop ``<name>.json`` (a job, see ditto_live/generation/jobspec.py) into the folder; once its size and mtime
 stop changing it is read, handed to ``submit(job_id, job)`` and moved to ``accepted/``. A file that
 is not a JSON object, is too big, or that ``submit`` refuses goes to ``rejected/`` with a
 ``<name>.error.txt`` beside it saying why. Write files atomically (to ``.name.json.tmp`` or any name

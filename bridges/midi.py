@@ -7,7 +7,7 @@
   beats and a smoothed tempo estimate. :class:`Timeline` maps arrival times to beats (the clock's
   position while it runs, else free time at a set tempo).
 - :class:`NoteRecorder`: notes -> ``[[pitch, start_beat, duration_beats], ...]`` (the melody target of
-  a job, see ditto_live/jobspec.py), top voice only. :class:`CCRecorder`: one controller's sweep ->
+  a job, see ditto_live/generation/jobspec.py), top voice only. :class:`CCRecorder`: one controller's sweep ->
   intensity points ``[[beat, dB], ...]``. :func:`notes_from_midi_file` does the same for a file.
 """
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ditto_live.jobspec import JobSpec
+from ditto_live.generation.jobspec import JobSpec
 
 
 class ConfigError(ValueError):
@@ -36,7 +36,7 @@ class ServerConfig:
     # the work budget: a request over any of these is refused with bad_request before it is accepted
     max_clip_seconds: float = 60.0  # longest clip a job, a stream window or a MIDI take may ask for
     max_work_steps: int = 20_000  # most optimisation work: windows x steps x seeds x network passes a step
-    max_memory_mb: int = 8192  # most memory a request's estimated working set may need (ditto_live/budget.py)
+    max_memory_mb: int = 8192  # most memory a request's estimated working set may need (ditto_live/server/budget.py)
     # the client model: a client is one sender address and port
     max_clients: int = 256  # clients remembered at once; the longest idle one without a job is forgotten first
     client_ttl_s: float = 600.0  # a client silent this long with no job is forgotten (subscriptions, controls)
@@ -53,7 +53,7 @@ class ServerConfig:
 @dataclass(frozen=True)
 class GenerateConfig:
     """Job defaults for ``generate`` (and the server's model and device). The job fields' defaults are
-    JobSpec's own (ditto_live/jobspec.py): one home; a TOML file overrides them here."""
+    JobSpec's own (ditto_live/generation/jobspec.py): one home; a TOML file overrides them here."""
 
     model: str = JobSpec.model  # bundled model name or path to a checkpoint folder
     device: str = "auto"  # "cpu", "cuda", or "auto" (cuda when available)

@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ditto_live.jobspec import LIVE_CONTROL_RANGES
+from ditto_live.generation.jobspec import LIVE_CONTROL_RANGES
 
 PROTOCOL_VERSION = 1
 
@@ -47,7 +47,7 @@ MESSAGES: tuple[Message, ...] = (
        "server state: queue length, running job, model, device"),
     _m("/ditto/job/submit", "request", "job_id:s spec:s",
        ("/ditto/job/accepted", "/ditto/job/progress") + _JOB_TERMINAL,
-       "submit a job; spec is the job JSON (see ditto_live/jobspec.py) or '@' + path of a JSON file"),
+       "submit a job; spec is the job JSON (see ditto_live/generation/jobspec.py) or '@' + path of a JSON file"),
     _m("/ditto/job/chunk", "request", "job_id:s index:i total:i data:s",
        ("/ditto/job/accepted", "/ditto/job/progress") + _JOB_TERMINAL,
        "one piece of a job JSON too big for a datagram; the job is submitted when all pieces arrived"),

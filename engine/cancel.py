@@ -1,6 +1,6 @@
 """Cancellation: the one exception every runner, loop and waiter raises when a job is cancelled.
 
-Torch-free on purpose: the server's queue (``ditto_live/queue.py``) and its model-free runner catch and
+Torch-free on purpose: the server's queue (``ditto_live/server/queue.py``) and its model-free runner catch and
 raise it without importing the engine's numerics.
 """
 

@@ -40,7 +40,7 @@ mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 # Python runs with -P (the repository root is not put on sys.path: its ditto_live/ folder is not the installed
 # package, whose engine/ lives beside it) and imports the project installed into /tmp/site.
-if ! python3 -P -c 'import ditto_live.bench' 2>/dev/null; then
+if ! python3 -P -c 'import ditto_live.bench.stages' 2>/dev/null; then
     deps=$(ls .whl/*.whl 2>/dev/null | grep -v '/ditto_live-')
     [ -n "$deps" ] && { python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site $deps || exit 1; }
@@ -57,7 +57,7 @@ bench=(python3 -P -m ditto_live.cli bench --preset "${PRESET:-paper}" --device "
 environment() {  # the card, driver, torch and machine, into OUT/env.txt
     {
         nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-        python3 -P -c 'import torch, ditto_live.bench as b; print("torch", torch.__version__, torch.version.cuda,
+        python3 -P -c 'import torch, ditto_live.bench.stages as b; print("torch", torch.__version__, torch.version.cuda,
 torch.cuda.get_device_name(0)); print(b.machine_info("cuda"))'
     } 2>&1 | tee "$out/env.txt"
 }

@@ -3,7 +3,7 @@
 Runs DITTO-2 (CTM, M = 1, default K: 70 intensity / 150 structure, T = 2) and the same noise decoded
 without optimisation, through the engine API, for the protocol's intensity shapes and musical forms
 (cycled over --cases cases with varied tags and seeds). Each clip is vocoded and measured with
-``ditto_live.metrics`` (1 s-smoothed RMS MSE, MFCC self-similarity MSE) and ``ditto_live.judges``
+``ditto_live.judges.metrics`` (1 s-smoothed RMS MSE, MFCC self-similarity MSE) and ``ditto_live.judges.independent``
 (BS.1770 momentary loudness, chroma-novelty boundaries). One JSON line per clip goes to --out, then a
 markdown table with means and 95 % bootstrap intervals.
 
@@ -20,7 +20,6 @@ import time
 import numpy as np
 import torch
 
-from ditto_live import metrics
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import loss_function
 from ditto_live.engine.controls.intensity import band_weights, intensity_control, intensity_shape
@@ -29,7 +28,8 @@ from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, draw_noise_see
 from ditto_live.engine.train.common import cpu_model_name
 from ditto_live.evaluation.cases import FORMS, INTENSITY_SHAPES
 from ditto_live.evaluation.scoring import mean_interval
-from ditto_live.judges import judge_intensity, judge_structure
+from ditto_live.judges import metrics
+from ditto_live.judges.independent import judge_intensity, judge_structure
 
 STEPS = {"intensity": 70, "structure": 150}  # DEFAULT_STEPS of the two controls
 SSM_SIZE = 64  # pooled self-similarity size of the structure control and metric
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from ditto_live.models import load_bundle
+    from ditto_live.generation.models import load_bundle
 
     bundle = load_bundle("default", "cpu")
     machine = {"processor": cpu_model_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),

@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 
 from ditto_live.engine.train.dataset import load_truth
 from ditto_live.evaluation.cases import read_split_rows, work_half
-from ditto_live.text_encoder import SentenceEncoder, save_embeddings
+from ditto_live.generation.text_encoder import SentenceEncoder, save_embeddings
 
 
 def main() -> None:

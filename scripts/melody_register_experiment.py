@@ -2,7 +2,7 @@
 
 Runs DITTO-2 (CTM, M = 1, K = 150, T = 2) on the default bundle through the engine API, on tunes written
 here in C4-C5 (not in the corpus), decodes, vocodes, and judges the audio with pYIN + mir_eval
-(``ditto_live.judges.judge_melody``). One JSON line per (tune, seed, variant) goes to --out, then a summary
+(``ditto_live.judges.independent.judge_melody``). One JSON line per (tune, seed, variant) goes to --out, then a summary
 table on stdout with means and 95 % bootstrap intervals.
 
     python3 scripts/melody_register_experiment.py --out /tmp/melody_register.jsonl
@@ -30,8 +30,8 @@ from ditto_live.engine.controls.melody import (
 from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, draw_noise_seed
 from ditto_live.engine.train.common import cpu_model_name
 from ditto_live.evaluation.scoring import mean_interval
-from ditto_live.judges import judge_melody, pyin_track
-from ditto_live.metrics import melody_accuracy
+from ditto_live.judges.independent import judge_melody, pyin_track
+from ditto_live.judges.metrics import melody_accuracy
 
 # tunes as (MIDI pitch, length in beats), played from beat 0 at the tune's bpm; all within C4-C5
 TUNES = {
@@ -162,7 +162,7 @@ def main() -> None:
             print(summary([r for r in map(json.loads, fh) if "tune" in r]))
         return
     torch.set_num_threads(args.threads)
-    from ditto_live.models import load_bundle
+    from ditto_live.generation.models import load_bundle
 
     bundle = load_bundle("default", "cpu")
     machine = {"processor": cpu_model_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),

@@ -17,7 +17,6 @@ import time
 import numpy as np
 import torch
 
-from ditto_live import metrics
 from ditto_live.engine.checkpoint import load_checkpoint
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.sampling import ddim_sample, sample_noise
@@ -26,6 +25,7 @@ from ditto_live.engine.student_sampling import ctm_gamma_sample, student_grid
 from ditto_live.engine.tags import TagVocab
 from ditto_live.engine.train.dataset import AudioWindows, encode_tags, read_windows
 from ditto_live.engine.vocoder import mel_to_wav
+from ditto_live.judges import metrics
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ def test_bridges_import_neither_torch_nor_engine():
     ("folder", "source", "forbidden", "allowed"),
     [
         ("engine", "import mido\n", ENGINE_FORBIDDEN, ENGINE_ALLOWED_PREFIX),
-        ("engine", "from ditto_live.server import Server\n", ENGINE_FORBIDDEN, ENGINE_ALLOWED_PREFIX),
+        ("engine", "from ditto_live.server.server import Server\n", ENGINE_FORBIDDEN, ENGINE_ALLOWED_PREFIX),
         ("engine", "from ditto_live.bridges import osc\n", ENGINE_FORBIDDEN, ENGINE_ALLOWED_PREFIX),
         ("engine", "import socket\n", ENGINE_FORBIDDEN, ENGINE_ALLOWED_PREFIX),
         ("bridges", "import torch\n", BRIDGES_FORBIDDEN, None),

@@ -1,5 +1,5 @@
 /*
- * clip.js — turn what the device reads from Live into a job (ditto_live/jobspec.py's language).
+ * clip.js — turn what the device reads from Live into a job (ditto_live/generation/jobspec.py's language).
  *
  * Pure functions, no Live Object Model: the region a clip's loop markers define, the notes inside
  * it (melody target, in beats at the song tempo), where to sample an automation envelope (a 1/16-note

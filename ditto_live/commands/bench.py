@@ -62,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from ditto_live.bench import METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
+    from ditto_live.bench.stages import METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
     from ditto_live.engine.backends import BACKENDS, default_autocast
 
     tasks, methods = _list(args.tasks), _list(args.methods)
@@ -105,8 +105,8 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run_server(args: argparse.Namespace) -> int:
-    from ditto_live.bench import TASKS
-    from ditto_live.bench_server import ServerBenchConfig, markdown, run_server_bench
+    from ditto_live.bench.served import ServerBenchConfig, markdown, run_server_bench
+    from ditto_live.bench.stages import TASKS
     from ditto_live.results import write_json
 
     tasks = _list(args.tasks)
@@ -130,7 +130,7 @@ def run_server(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ditto_live.bench import Bench
+    from ditto_live.bench.stages import Bench
     from ditto_live.results import write_json
 
     if args.server or args.connect:
@@ -159,7 +159,7 @@ def _cell(v: Any, digits: int = 0) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     """The benchmark as a markdown table, headed by the machine and the setup."""
-    from ditto_live.bench_report import STAGES
+    from ditto_live.bench.report import STAGES
 
     m, cfg, model = report["machine"], report["config"], report["model"]
     device = m.get("gpu") or f"{m['cpu']} ({m['cpu_cores']} cores, {m['torch_threads']} torch threads)"

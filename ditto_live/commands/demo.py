@@ -37,7 +37,7 @@ def demo_model(requested: str | None) -> str:
     """The model the demo asks for: the requested one, else the bundled default, else tiny-untrained."""
     if requested:
         return requested
-    from ditto_live.models import bundled_names
+    from ditto_live.generation.models import bundled_names
 
     if "default" in bundled_names():
         return "default"
@@ -92,7 +92,7 @@ def frames_db(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> tuple[np.
 
 def plot_result(wav: Path, png: Path, shape: str) -> Path:
     """Spectrogram and loudness curve (frame RMS in dB) of a result; used when the runner drew no figure
-    (the engine's runner draws its own, with the target and achieved curves: ditto_live/plots.py)."""
+    (the engine's runner draws its own, with the target and achieved curves: ditto_live/judges/plots.py)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,7 +122,7 @@ def plot_result(wav: Path, png: Path, shape: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ditto_live.bridges.osc import UdpEndpoint
-    from ditto_live.server import Server
+    from ditto_live.server.server import Server
 
     cfg = args.cfg.server
     out = Path(args.output_dir or cfg.output_dir).expanduser().resolve()

@@ -123,8 +123,8 @@ def job_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from ditto_live.engine.ito import JobCancelled
-    from ditto_live.jobs import JobRunner
-    from ditto_live.jobspec import parse_job
+    from ditto_live.generation.jobspec import parse_job
+    from ditto_live.runner.jobs import JobRunner
 
     spec = parse_job(job_from_args(args))
     prefix = None

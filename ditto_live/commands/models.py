@@ -40,7 +40,7 @@ def format_table(infos) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ditto_live.models import list_models
+    from ditto_live.generation.models import list_models
 
     infos = list_models(args.paths)
     if args.json:

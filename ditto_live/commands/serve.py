@@ -99,12 +99,12 @@ def serve_config(args: argparse.Namespace) -> Config:
 
 
 def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: bool = False) -> Any:
-    """The job runner: the engine's (``ditto_live.jobs.JobRunner``), or the model-free FakeRunner."""
+    """The job runner: the engine's (``ditto_live.runner.jobs.JobRunner``), or the model-free FakeRunner."""
     if fake:
-        from ditto_live.queue import FakeRunner
+        from ditto_live.server.queue import FakeRunner
 
         return FakeRunner(Path(server.output_dir).expanduser(), steps=20, step_s=0.05, seconds=2.0)
-    from ditto_live.jobs import JobRunner  # imports torch and the engine: only when serving for real
+    from ditto_live.runner.jobs import JobRunner  # imports torch and the engine: only when serving for real
 
     return JobRunner(output_dir=server.output_dir, allowed_roots=server.allowed_roots, device=cfg.generate.device,
                      plot=plot, laion_clap=cfg.generate.laion_clap, backend=cfg.engine.backend,
@@ -115,7 +115,7 @@ def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
     """Open the configured MIDI input and let it drive the live controls (intensity CC, clock bpm).
     -> the ``MidiControl`` (its ``input`` is the port; the server submits its take)."""
     from ditto_live.bridges.midi import open_midi_input
-    from ditto_live.midi_control import MidiControl
+    from ditto_live.server.midi_control import MidiControl
 
     try:
         midi_input = open_midi_input(cfg.midi.input_port, channel=cfg.midi.channel)
@@ -130,7 +130,7 @@ def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], audi
     """Continuous mode: windows of ``[generate] model`` from the runner, each opening with the last
     ``[audio] stream_overlap`` seconds of the one before (chained in memory), into the [audio] output, each
     with a deadline of ``[audio] stream_budget`` x the audio it must cover (0 = none)."""
-    from ditto_live.stream import open_stream
+    from ditto_live.server.stream import open_stream
 
     budget_fraction, overlap_seconds = cfg.audio.stream_budget, cfg.audio.stream_overlap
     if not 0 <= budget_fraction <= 1:
@@ -152,7 +152,7 @@ def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], audi
 
 
 def run(args: argparse.Namespace) -> int:
-    from ditto_live.server import Server
+    from ditto_live.server.server import Server
 
     cfg = serve_config(args)
     config = cfg.server

@@ -125,7 +125,7 @@ def train_clap_stage(args: argparse.Namespace, out: Path, steps: int | None = No
     except ImportError as exc:
         raise UsageError(f"the text-audio trainer is not available ({exc})") from exc
     from ditto_live.engine.train.common import resolve_device
-    from ditto_live.text_encoder import default_encoder
+    from ditto_live.generation.text_encoder import default_encoder
 
     fields = {"preset": args.preset, "seed": args.seed, "steps": steps, "batch": batch, "lr": lr}
     recipe = ClapRecipe(**{k: v for k, v in fields.items() if v is not None})
@@ -173,7 +173,7 @@ def copy_checkpoint(src: Path, dst: Path) -> None:
 
 def train_all(args: argparse.Namespace) -> int:
     from ditto_live.engine.train import distributed
-    from ditto_live.models import write_card
+    from ditto_live.generation.models import write_card
 
     bundle = Path(args.out)
     runs = bundle / "runs"
@@ -212,7 +212,7 @@ def train_all(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from ditto_live.models import export_bundle
+    from ditto_live.generation.models import export_bundle
 
     if not args.to:
         raise UsageError("train export needs --to DIR")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ditto_live.jobspec import ControlSpec, JobSpec, JobSpecError
+from ditto_live.generation.jobspec import ControlSpec, JobSpec, JobSpecError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -18,7 +18,7 @@ from ditto_live.controls.base import (
     check,
     unit_of,
 )
-from ditto_live.jobspec import INTENSITY_DB, INTENSITY_SHAPES, ControlSpec, Range
+from ditto_live.generation.jobspec import INTENSITY_DB, INTENSITY_SHAPES, ControlSpec, Range
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from torch import Tensor
@@ -81,7 +81,8 @@ def window(t: ClipTarget, w: WindowSlice) -> Control:
 
 
 def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
-    from ditto_live import judges, metrics
+    from ditto_live.judges import independent as judges
+    from ditto_live.judges import metrics
 
     curve = t.curve.numpy()
     return {"intensity_mse_db2": metrics.intensity_mse(m.audio, m.sample_rate, curve),
@@ -91,7 +92,7 @@ def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
 def plot(ax, t: ClipTarget, m: Measuring) -> bool:
     import numpy as np
 
-    from ditto_live import metrics
+    from ditto_live.judges import metrics
 
     fr = m.mel.frame_rate
     achieved = metrics.rms_db_curve(m.audio, m.sample_rate)

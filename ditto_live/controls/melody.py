@@ -22,7 +22,7 @@ from ditto_live.controls.base import (
     read_input,
     unit_of,
 )
-from ditto_live.jobspec import ControlSpec, JobSpecError, Range
+from ditto_live.generation.jobspec import ControlSpec, JobSpecError, Range
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from torch import Tensor
@@ -137,7 +137,8 @@ def window(t: ClipTarget, w: WindowSlice) -> Control | None:
 
 
 def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
-    from ditto_live import judges, metrics
+    from ditto_live.judges import independent as judges
+    from ditto_live.judges import metrics
 
     pitch = t.pitch.numpy()
     return {"melody_accuracy": metrics.melody_accuracy(m.audio, m.sample_rate, pitch),
@@ -147,7 +148,7 @@ def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
 def plot(ax, t: ClipTarget, m: Measuring) -> bool:
     import numpy as np
 
-    from ditto_live import metrics
+    from ditto_live.judges import metrics
 
     fr = m.mel.frame_rate
     achieved = metrics.chroma_argmax(m.audio, m.sample_rate)

@@ -21,7 +21,7 @@ from ditto_live.controls.base import (
     unit_of,
 )
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import ControlSpec, JobSpecError
+from ditto_live.generation.jobspec import ControlSpec, JobSpecError
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from ditto_live.engine.controls import Control

@@ -18,7 +18,7 @@ from ditto_live.controls.base import (
     WindowSlice,
     check,
 )
-from ditto_live.jobspec import ControlSpec
+from ditto_live.generation.jobspec import ControlSpec
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from ditto_live.engine.controls import Control
@@ -50,8 +50,9 @@ def window(t: ClipTarget, w: WindowSlice) -> Control:
 
 
 def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
-    from ditto_live import judges, metrics
     from ditto_live.engine.controls.structure import labels_to_target
+    from ditto_live.judges import independent as judges
+    from ditto_live.judges import metrics
 
     ssm = labels_to_target(t.labels, SSM_SIZE).numpy()
     return {"structure_mse": metrics.structure_mse(m.audio, m.sample_rate, ssm),
@@ -61,8 +62,8 @@ def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
 def plot(ax, t: ClipTarget, m: Measuring) -> bool:
     import numpy as np
 
-    from ditto_live import metrics
     from ditto_live.engine.controls.structure import labels_to_target
+    from ditto_live.judges import metrics
 
     target_ssm = labels_to_target(t.labels, SSM_SIZE).numpy()
     achieved = metrics.mfcc_self_similarity(m.audio, m.sample_rate, size=SSM_SIZE)

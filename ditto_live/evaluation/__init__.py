@@ -54,7 +54,7 @@ def evaluate(cfg, bundle: Any = None, sentence_encoder: Any = None):
     from ditto_live.evaluation.report import write_report
     from ditto_live.evaluation.runner import Embedder
     from ditto_live.evaluation.suites import run_suite
-    from ditto_live.jobs import default_loader
+    from ditto_live.runner.jobs import default_loader
 
     bundle = bundle or default_loader(cfg.model, cfg.device)
     undistilled = fill_missing_students(bundle)
@@ -65,7 +65,7 @@ def evaluate(cfg, bundle: Any = None, sentence_encoder: Any = None):
         log.warning("model %r has no text-audio model: FAD and CLAP use a random-weight stand-in", bundle.name)
         bundle.clap = stand_in_clap(mel.n_mels, cfg.device)  # the text control needs one too
     if sentence_encoder is None:
-        from ditto_live.text_encoder import default_encoder
+        from ditto_live.generation.text_encoder import default_encoder
 
         sentence_encoder = default_encoder()
     embedder = Embedder(bundle.clap, sentence_encoder, front, trained)

@@ -92,7 +92,7 @@ class Case:
     index: int  # case number within the task
     row: int  # test-split row it is anchored on
     caption: str  # the window's caption (the CLAP score's text)
-    job: dict[str, Any]  # job dict (ditto_live.jobspec language) without method settings
+    job: dict[str, Any]  # job dict (ditto_live.generation.jobspec language) without method settings
     target: dict[str, Any] = field(default_factory=dict)  # what the report records about the target
 
 

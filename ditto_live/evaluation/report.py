@@ -16,14 +16,14 @@ TASK_TITLES = {"intensity": "Intensity", "melody": "Melody", "structure": "Music
 TASK_METRIC = {"intensity": ("intensity_mse_db2", "MSE (dB²)", 1.0), "melody": ("melody_accuracy", "Acc. (%)", 100.0),
                "structure": ("structure_mse", "MSE", 1.0), "outpaint": ("outpaint_mse_db2", "overlap MSE (dB²)", 1.0),
                "inpaint": ("inpaint_mse_db2", "overlap MSE (dB²)", 1.0)}
-# the independent judges per task (ditto_live.judges): [(metric key, column title, scale)]; claims rest on these
+# the independent judges per task (ditto_live.judges.independent): [(metric key, column title, scale)]; claims rest on these
 TASK_JUDGES = {
     "intensity": [("intensity_loudness_mae_db", "BS.1770 MAE (dB)", 1.0), ("intensity_loudness_corr", "BS.1770 r", 1.0)],
     "melody": [("melody_raw_pitch_accuracy", "pYIN raw pitch (%)", 100.0),
                ("melody_raw_chroma_accuracy", "pYIN raw chroma (%)", 100.0)],
     "structure": [("structure_boundary_f", "novelty boundary F", 1.0)],
 }
-JUDGES_NOTE = ("- Judges (DESIGN §5, `ditto_live/judges.py`), which no loss imitates: melody by librosa's pYIN f0 "
+JUDGES_NOTE = ("- Judges (DESIGN §5, `ditto_live/judges/independent.py`), which no loss imitates: melody by librosa's pYIN f0 "
                "scored with mir_eval's raw pitch / raw chroma accuracy (50 cents) over the frames where the target "
                "sounds; intensity by ITU-R BS.1770 momentary loudness (pyloudnorm, 400 ms) against the target "
                "curve, mean absolute error after removing the mean offset and Pearson r; structure by the hit-rate "

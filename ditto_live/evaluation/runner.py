@@ -1,12 +1,12 @@
 """Running one evaluation case under one method setting, and measuring what came out.
 
-A case's job goes through the pipeline's own steps (``ditto_live.pipeline``: plan, window noise,
+A case's job goes through the pipeline's own steps (``ditto_live.generation.pipeline``: plan, window noise,
 optimise, decode, vocode) one at a time, so that one optimised x_T* can be decoded with several T
 (Figure 5 and Table 2 vary T at a fixed optimisation) and so the timings hold only the method's own
 work: ITO plus decoding, on the same initial noise for every method. The student's sampling noise is
 one seed per case too: the M-step surrogate uses it and every T decodes with it, so M = T decodes
 exactly what was optimised and the unoptimised row differs from the optimised ones only in x_T. Adherence is measured
-on the vocoded audio with librosa (``ditto_live.metrics``); quality and text relevance in the embedding
+on the vocoded audio with librosa (``ditto_live.judges.metrics``); quality and text relevance in the embedding
 of the project's text-audio model.
 """
 
@@ -21,15 +21,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ditto_live import pipeline
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import loss_function
 from ditto_live.evaluation.cases import Case
-from ditto_live.jobspec import parse_job
-from ditto_live.measure import measure_controls
-from ditto_live.pipeline import Backends, Engine, decode, optimise, plan_job, sync, vocode, window_noise
-from ditto_live.targets import ClipTarget, TextModel, window_controls
+from ditto_live.generation import pipeline
+from ditto_live.generation.jobspec import parse_job
+from ditto_live.generation.pipeline import (
+    Backends,
+    Engine,
+    decode,
+    optimise,
+    plan_job,
+    sync,
+    vocode,
+    window_noise,
+)
+from ditto_live.generation.targets import ClipTarget, TextModel, window_controls
+from ditto_live.judges.measure import measure_controls
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +153,7 @@ def control_metrics(targets: list[ClipTarget], audio: np.ndarray, front: MelFron
 def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, device: str, allowed_roots: tuple[str, ...],
              steps: int = 0, lr: float = 5e-3, keep_audio: bool = False, autocast: bool = False) -> list[Generation]:
     """Optimise (unless the setting says not to) and decode ``case`` under ``setting``, once per T, through
-    the pipeline's own steps (``ditto_live.pipeline``): the same targets, x_T, noise seed, optimisation and
+    the pipeline's own steps (``ditto_live.generation.pipeline``): the same targets, x_T, noise seed, optimisation and
     decoding as a job, so the unoptimised row differs from the optimised ones only in the optimisation.
     ``autocast``: the optimisation's model calls under bf16 autocast, as a job's on a CPU with native bf16
     (decoding stays float32, as a job's with float32 weights)."""

@@ -22,14 +22,14 @@ import torch
 
 from ditto_live.evaluation.cases import TestSplit
 from ditto_live.evaluation.runner import Embedder, Generation
-from ditto_live.judges import JUDGE_KEYS
+from ditto_live.judges.independent import JUDGE_KEYS
 
 log = logging.getLogger(__name__)
 
 NOISE_RMS_DB = -20.0  # loudness of the white-noise reference clips
 KID_SCALE = 1000.0  # KID is reported x 1000
 LOSS_METRIC_KEYS = ("intensity_mse_db2", "melody_accuracy", "structure_mse", "inpaint_mse_db2", "outpaint_mse_db2")
-JUDGE_METRIC_KEYS = tuple(k for keys in JUDGE_KEYS.values() for k in keys)  # ditto_live.judges' figures
+JUDGE_METRIC_KEYS = tuple(k for keys in JUDGE_KEYS.values() for k in keys)  # ditto_live.judges.independent' figures
 METRIC_KEYS = LOSS_METRIC_KEYS + JUDGE_METRIC_KEYS
 CI_LEVEL = 0.95  # coverage of the intervals
 BOOTSTRAP_RESAMPLES = 2000  # resamples of a row's clips per interval

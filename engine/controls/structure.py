@@ -3,7 +3,7 @@
 MFCC = orthonormal DCT-II of the dB mel (floored ``top_db`` below the clip's peak, as librosa's
 ``power_to_db``) with c0 dropped, each coefficient normalised over time; the frames are average-pooled
 to ``size`` (64 by default) before the cosine self-similarity, which keeps the cost at size^2 whatever
-the clip length. This is the measure of ``ditto_live.metrics.mfcc_self_similarity`` written in torch
+the clip length. This is the measure of ``ditto_live.judges.metrics.mfcc_self_similarity`` written in torch
 on the model's mel. A form string such as "ABA" splits the clip into equal sections; the target is 1
 where two frames share a letter and 0 elsewhere; the loss is the MSE.
 

@@ -1,8 +1,8 @@
-"""Every job the device's JS can build is accepted by the server's job parser (ditto_live/jobspec.py)."""
+"""Every job the device's JS can build is accepted by the server's job parser (ditto_live/generation/jobspec.py)."""
 
 from __future__ import annotations
 
-from ditto_live.jobspec import parse_job
+from ditto_live.generation.jobspec import parse_job
 
 JS = r"""
 var Clip = require('./src/clip.js');

@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from ditto_live import bench
-from ditto_live.bench import BenchConfig, parse_setting
-from ditto_live.bench_report import STAGES, check_targets, summarise
+from ditto_live.bench import stages as bench
+from ditto_live.bench.report import STAGES, check_targets, summarise
+from ditto_live.bench.stages import BenchConfig, parse_setting
 from ditto_live.cli import main
 from ditto_live.engine import backends
 from ditto_live.engine.backends import EagerStepper

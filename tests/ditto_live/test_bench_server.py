@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ditto_live.bench_server import (
+from ditto_live.bench.served import (
     ServerBenchConfig,
     job_line,
     markdown,

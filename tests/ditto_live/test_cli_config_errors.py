@@ -74,7 +74,7 @@ def test_serve_on_an_address_this_machine_does_not_have_is_one_error_line(tmp_pa
 
 
 def test_serve_on_a_host_name_that_does_not_resolve_is_one_error_line(tmp_path, capsys, monkeypatch):
-    import ditto_live.server as server_module
+    import ditto_live.server.server as server_module
 
     def unresolvable(host: str, port: int) -> None:  # what the resolver raises, without asking a DNS server
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")

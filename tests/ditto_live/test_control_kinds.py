@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from ditto_live import bench
+from ditto_live.bench import stages as bench
 from ditto_live.commands import generate
 from ditto_live.config import Config
 from ditto_live.controls import KINDS, CliFlags, Kind
 from ditto_live.engine.controls import DEFAULT_STEPS
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import CONTROL_TYPES, JobSpecError, parse_job
+from ditto_live.generation.jobspec import CONTROL_TYPES, JobSpecError, parse_job
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "controls.md"
 

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
-import ditto_live.jobs as jobs
+import ditto_live.runner.jobs as jobs
 from ditto_live.cli import main
 from tests.ditto_live.test_jobs import narrow_bundle, write_midi, write_wav
 

@@ -18,11 +18,11 @@ from ditto_live.engine.distill import init_student_from_teacher
 from ditto_live.engine.ito import JobCancelled
 from ditto_live.engine.tags import TagVocab
 from ditto_live.engine.unet import UNet, UNetConfig
-from ditto_live.jobs import JobRunner
-from ditto_live.jobspec import JobSpecError, parse_job
-from ditto_live.models import Bundle
+from ditto_live.generation.jobspec import JobSpecError, parse_job
+from ditto_live.generation.models import Bundle
+from ditto_live.generation.text_encoder import FakeSentenceEncoder
 from ditto_live.results import PathForbidden
-from ditto_live.text_encoder import FakeSentenceEncoder
+from ditto_live.runner.jobs import JobRunner
 
 MEL = MelConfig(frames=64)  # a 0.74 s window keeps every test small
 FR = MEL.frame_rate
@@ -99,7 +99,7 @@ def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path
 def test_the_sidecar_measures_the_delivered_audio_and_the_unoptimised_row_its_own(tmp_path, monkeypatch):
     """What the sidecar calls "output" is measured on the WAV that was written, "unoptimised" on the same
     x_T decoded without optimisation (a measurement of the wrong audio fails here)."""
-    import ditto_live.jobs as jobs
+    import ditto_live.runner.jobs as jobs
 
     measured = []
     real = jobs.measure_controls
@@ -225,7 +225,7 @@ def test_a_deadline_stops_the_optimisation_early_and_the_sidecar_records_it(tmp_
 
 
 def test_the_step_deadline_stops_before_a_step_would_overrun():
-    from ditto_live.pipeline import StepDeadline
+    from ditto_live.generation.pipeline import StepDeadline
 
     now = [0.0]
     stop = StepDeadline(1.0, clock=lambda: now[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ditto_live import judges
+from ditto_live.judges import independent as judges
 
 SR = 22050
 FRAMES = 256  # model frames of the synthetic clips (2.97 s)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ditto_live.errors import UsageError
-from ditto_live.laion import CLAP_RATE, fft_resample, load_laion_clap
+from ditto_live.generation.laion import CLAP_RATE, fft_resample, load_laion_clap
 
 
 def test_fft_resample_keeps_a_tone_and_its_length_ratio():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ditto_live import metrics
+from ditto_live.judges import metrics
 
 SR = 22050
 

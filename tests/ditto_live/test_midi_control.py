@@ -7,7 +7,7 @@ import pytest
 
 from ditto_live.bridges.midi import FakeMidiPort, MidiInput
 from ditto_live.config import MidiConfig
-from ditto_live.midi_control import MidiControl
+from ditto_live.server.midi_control import MidiControl
 from tests.jack import jack_server  # noqa: F401  (pytest fixture)
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]

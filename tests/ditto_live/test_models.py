@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from ditto_live import models
 from ditto_live.cli import main
 from ditto_live.errors import UsageError
+from ditto_live.generation import models
 
 TINY_MEL = {"sample_rate": 22050, "n_fft": 1024, "hop_length": 256, "n_mels": 80, "frames": 512, "fmin": 0.0,
             "fmax": 11025.0, "min_db": -100.0, "max_db": 0.0}

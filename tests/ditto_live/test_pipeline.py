@@ -1,4 +1,4 @@
-"""The one pipeline (ditto_live/pipeline.py): both methods really optimise, the backend the product chooses,
+"""The one pipeline (ditto_live/generation/pipeline.py): both methods really optimise, the backend the product chooses,
 its fallback, the window chain in memory, and the whole pipeline on the tiny untrained model."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ditto_live import pipeline
 from ditto_live.engine import backends
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.backends import EagerStepper
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import parse_job
-from ditto_live.pipeline import Backends, Engine, generate, plan_job, resolve_backend, window_noise
+from ditto_live.generation import pipeline
+from ditto_live.generation.jobspec import parse_job
+from ditto_live.generation.pipeline import Backends, Engine, generate, plan_job, resolve_backend, window_noise
 
 from .test_jobs import MEL, narrow_bundle
 
@@ -91,7 +91,7 @@ def test_a_stream_window_opens_with_the_frames_it_is_given(tmp_path):
 def test_the_tiny_untrained_model_runs_the_whole_pipeline(tmp_path):
     """Every stage on the real tiny preset (80 x 512 mels, the shipped default's shapes): targets, ITO, decode,
     vocode (Griffin-Lim), write, measure."""
-    from ditto_live.jobs import JobRunner
+    from ditto_live.runner.jobs import JobRunner
 
     runner = JobRunner(output_dir=str(tmp_path), allowed_roots=[str(tmp_path)], device="cpu", measure_baseline=True)
     result = runner.run(parse_job({"model": "tiny-untrained", "steps": 2, "controls": INTENSITY}))
@@ -128,7 +128,7 @@ def test_decode_steps_default_to_the_smallest_of_the_controls_and_reach_the_deco
 @pytest.mark.parametrize("register", [True, False])
 def test_a_melody_in_its_register_also_reads_the_spectrum_the_plan_s_vocoder_will_render(tmp_path, register):
     from ditto_live.engine.vocoder import Vocoder, VocoderConfig
-    from ditto_live.targets import window_controls
+    from ditto_live.generation.targets import window_controls
 
     plan = _plan(tmp_path, controls=[{**MELODY, "register": register}])
     assert plan.vocoder is None  # the narrow bundle vocodes by Griffin-Lim: no spectrum to read

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ditto_live.bridges.audio import AudioOut, FakeAudioOut, find_output_device
-from ditto_live.jobspec import ControlSpec, JobSpec, parse_job
-from ditto_live.stream import Splicer, Stream, apply_live_controls, linear_crossfade
+from ditto_live.generation.jobspec import ControlSpec, JobSpec, parse_job
+from ditto_live.server.stream import Splicer, Stream, apply_live_controls, linear_crossfade
 from tests.jack import jack_server  # noqa: F401  (pytest fixture)
 
 RATE = 22050
@@ -199,7 +199,7 @@ class ToneRunner:
         return RATE, self.length / RATE
 
     def window(self, spec, opening, overlap_s, is_cancelled):
-        from ditto_live.stream import Window
+        from ditto_live.server.stream import Window
 
         self.calls.append((spec, opening, overlap_s))
         while self.block and not is_cancelled():
@@ -212,7 +212,7 @@ class ToneRunner:
 
 
 def test_runner_windows_chain_in_memory_and_a_new_run_starts_fresh(tmp_path):
-    from ditto_live.stream import RunnerWindows
+    from ditto_live.server.stream import RunnerWindows
 
     runner = ToneRunner(window=RATE // 4)
     gen = RunnerWindows(runner, overlap_seconds=0.05, model_rate=RATE)
@@ -230,7 +230,7 @@ def test_runner_windows_chain_in_memory_and_a_new_run_starts_fresh(tmp_path):
 
 
 def test_stop_cancels_the_window_in_flight_without_an_error(tmp_path):
-    from ditto_live.stream import RunnerWindows
+    from ditto_live.server.stream import RunnerWindows
 
     runner = ToneRunner(window=RATE // 4, block_until_cancelled=True)
     stream = Stream(RunnerWindows(runner, 0.05, RATE), FakeAudioOut(RATE, 0.5, 256), model_rate=RATE)
@@ -256,7 +256,7 @@ def test_set_control_feeds_the_next_window():
 def test_the_stream_chains_real_engine_windows_in_memory(tmp_path):
     """The job runner's windows on a narrow random bundle: window 2 opens with window 1's last frames
     (the continuation control), nothing is written, and the stream's status carries steps and losses."""
-    from ditto_live.stream import open_stream
+    from ditto_live.server.stream import open_stream
     from tests.ditto_live.test_jobs import runner as narrow_runner  # JobRunner on a narrow random bundle
 
     jobs = narrow_runner(tmp_path, measure_baseline=False)
@@ -277,7 +277,7 @@ def test_the_stream_chains_real_engine_windows_in_memory(tmp_path):
 def test_open_stream_plays_runner_windows_at_the_devices_rate(jack_server, tmp_path):  # noqa: F811
     from ditto_live.bridges.audio import AudioOut
     from ditto_live.config import AudioConfig
-    from ditto_live.stream import open_stream
+    from ditto_live.server.stream import open_stream
 
     runner = ToneRunner(window=RATE // 2)
     audio = AudioConfig(output_device="system", buffer_seconds=1.0, block_size=1024)
@@ -308,7 +308,7 @@ def test_the_output_starts_with_the_first_window():
 
 # -- deadlines -------------------------------------------------------------------------------------------
 def test_a_windows_budget_is_a_fraction_of_the_audio_it_must_cover():
-    from ditto_live.stream import MIN_BUDGET_S, window_budget
+    from ditto_live.server.stream import MIN_BUDGET_S, window_budget
 
     assert window_budget(0.7, 4.0, None) == pytest.approx(2.8)  # nothing plays yet: its own new audio
     assert window_budget(0.7, 4.0, 6.0) == pytest.approx(2.8)  # ahead: still its new audio
@@ -373,8 +373,8 @@ def test_the_default_model_streams_into_jack_in_real_time_with_its_deadline(jack
     import os
 
     from ditto_live.config import AudioConfig
-    from ditto_live.jobs import JobRunner
-    from ditto_live.stream import open_stream
+    from ditto_live.runner.jobs import JobRunner
+    from ditto_live.server.stream import open_stream
 
     runner = JobRunner(output_dir=str(tmp_path / "out"), allowed_roots=[str(tmp_path)], device="cpu")
     runner.bundle("default")

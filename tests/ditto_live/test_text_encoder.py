@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ditto_live.text_encoder import FakeSentenceEncoder, SentenceEncoder
+from ditto_live.generation.text_encoder import FakeSentenceEncoder, SentenceEncoder
 
 
 def test_fake_encoder_is_deterministic_and_unit_norm():
@@ -25,7 +25,7 @@ def test_shipped_minilm_loads_offline_and_ranks_captions():
 
 
 def test_precomputed_table_answers_known_texts_and_defers_the_rest(tmp_path):
-    from ditto_live.text_encoder import PrecomputedSentenceEncoder, save_embeddings
+    from ditto_live.generation.text_encoder import PrecomputedSentenceEncoder, save_embeddings
 
     fake = FakeSentenceEncoder()
     path = tmp_path / "table.npz"
@@ -39,7 +39,7 @@ def test_precomputed_table_answers_known_texts_and_defers_the_rest(tmp_path):
 
 
 def test_default_encoder_uses_the_table_named_by_the_environment(tmp_path, monkeypatch):
-    from ditto_live import text_encoder as te
+    from ditto_live.generation import text_encoder as te
 
     te.save_embeddings(FakeSentenceEncoder(), ["a chorale"], tmp_path / "t.npz")
     monkeypatch.setenv(te.EMBEDDINGS_ENV, str(tmp_path / "t.npz"))

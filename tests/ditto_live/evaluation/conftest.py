@@ -15,7 +15,7 @@ from ditto_live.engine.clap import ClapConfig, ClapModel
 from ditto_live.engine.distill import init_student_from_teacher
 from ditto_live.engine.tags import TagVocab
 from ditto_live.engine.unet import UNet, UNetConfig
-from ditto_live.models import Bundle
+from ditto_live.generation.models import Bundle
 
 MEL = PRESETS["tiny"]  # 80 mels x 512 frames, the embedded preset
 NARROW = UNetConfig(channels=(8, 16), blocks=(1, 1), attention=(False, False), mid_attention=False,

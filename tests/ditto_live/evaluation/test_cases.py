@@ -7,7 +7,7 @@ import torch
 
 from ditto_live.engine.controls.melody import melody_target
 from ditto_live.evaluation.cases import FORMS, INTENSITY_SHAPES, load_test_split, make_cases, melody_notes
-from ditto_live.jobspec import parse_job
+from ditto_live.generation.jobspec import parse_job
 
 from .conftest import MEL
 

@@ -11,7 +11,7 @@ from ditto_live.evaluation.report import TASK_JUDGES, markdown
 from ditto_live.evaluation.runner import Generation
 from ditto_live.evaluation.scoring import JUDGE_METRIC_KEYS, aggregate, mean_interval
 from ditto_live.evaluation.suites import EvalConfig, SuiteResult
-from ditto_live.judges import JUDGE_KEYS
+from ditto_live.judges.independent import JUDGE_KEYS
 
 
 def test_interval_holds_the_mean_is_deterministic_and_narrows_with_more_clips():

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from ditto_live import metrics
 from ditto_live.controls import ClipTarget
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.controls.melody import melody_target
 from ditto_live.evaluation.cases import melody_notes
 from ditto_live.evaluation.runner import control_metrics
 from ditto_live.evaluation.scoring import fad, kernel_distance
+from ditto_live.judges import metrics
 
 from .conftest import MEL, melody_audio
 

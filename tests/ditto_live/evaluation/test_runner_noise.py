@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ditto_live import pipeline
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.evaluation import runner
 from ditto_live.evaluation.cases import load_test_split, make_cases
 from ditto_live.evaluation.runner import Embedder, Setting, run_case
 from ditto_live.evaluation.suites import unoptimised
-from ditto_live.text_encoder import FakeSentenceEncoder
+from ditto_live.generation import pipeline
+from ditto_live.generation.text_encoder import FakeSentenceEncoder
 
 from .conftest import MEL, narrow_bundle
 

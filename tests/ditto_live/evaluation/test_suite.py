@@ -10,7 +10,7 @@ import pytest
 from ditto_live.cli import main
 from ditto_live.evaluation import evaluate
 from ditto_live.evaluation.suites import EvalConfig, suite_settings
-from ditto_live.text_encoder import FakeSentenceEncoder
+from ditto_live.generation.text_encoder import FakeSentenceEncoder
 
 from .conftest import narrow_bundle
 
@@ -19,7 +19,7 @@ CHAIN = 2  # DITTO's DDIM chain is shortened from 20 here: the engine tests the 
 
 @pytest.fixture(autouse=True)
 def short_ditto_chain(monkeypatch):
-    monkeypatch.setattr("ditto_live.pipeline.DITTO_STEPS", CHAIN)
+    monkeypatch.setattr("ditto_live.generation.pipeline.DITTO_STEPS", CHAIN)
 
 
 def run(suite: str, corpus, out, **kw):
@@ -91,8 +91,8 @@ def test_a_bundle_without_students_runs_with_the_undistilled_teacher_and_says_so
 
 
 def test_cli_runs_table2_without_ditto_and_labels_a_stand_in_embedding(corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr("ditto_live.jobs.default_loader", lambda name, device: narrow_bundle(name, device, clap=False))
-    monkeypatch.setattr("ditto_live.text_encoder.default_encoder", FakeSentenceEncoder)
+    monkeypatch.setattr("ditto_live.runner.jobs.default_loader", lambda name, device: narrow_bundle(name, device, clap=False))
+    monkeypatch.setattr("ditto_live.generation.text_encoder.default_encoder", FakeSentenceEncoder)
     out = tmp_path / "t2"
     code = main(["eval", "--suite", "table2", "--model", "narrow", "--cases", "2", "--steps", "2", "--out", str(out),
                  "--data", str(corpus), "--device", "cpu", "--skip-ditto", "--save-audio", "0"])
@@ -117,8 +117,8 @@ def test_cli_refuses_bad_arguments(tmp_path, capfd, argv, message):
 @pytest.mark.slow
 def test_cli_table1_with_the_real_tiny_untrained_model(corpus, tmp_path, monkeypatch):
     """The real tiny UNet, Griffin-Lim and DITTO's full 20-step chain (minutes on a CPU)."""
-    monkeypatch.setattr("ditto_live.pipeline.DITTO_STEPS", 20)
-    monkeypatch.setattr("ditto_live.text_encoder.default_encoder", FakeSentenceEncoder)
+    monkeypatch.setattr("ditto_live.generation.pipeline.DITTO_STEPS", 20)
+    monkeypatch.setattr("ditto_live.generation.text_encoder.default_encoder", FakeSentenceEncoder)
     out = tmp_path / "t1"
     code = main(["eval", "--suite", "table1", "--model", "tiny-untrained", "--cases", "2", "--steps", "1",
                  "--out", str(out), "--data", str(corpus), "--device", "cpu", "--tasks", "intensity,inpaint"])

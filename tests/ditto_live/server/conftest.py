@@ -13,8 +13,8 @@ import pytest
 
 from ditto_live.bridges.osc import OscEndpoint, OscMessage, UdpEndpoint, decode_packet
 from ditto_live.config import ServerConfig
-from ditto_live.queue import FakeRunner
-from ditto_live.server import Server
+from ditto_live.server.queue import FakeRunner
+from ditto_live.server.server import Server
 
 INTENSITY_JOB = {"seconds": 1.0, "seed": 3, "controls": [{"type": "intensity", "shape": "crescendo"}]}
 
@@ -24,7 +24,7 @@ def job_json(**overrides: Any) -> str:
 
 
 class FakeStream:
-    """A stand-in for ditto_live/stream.py: remembers what it was told."""
+    """A stand-in for ditto_live/server/stream.py: remembers what it was told."""
 
     def __init__(self) -> None:
         self.current = "stopped"
@@ -46,7 +46,7 @@ class FakeStream:
 
 
 class FakeMidiTake:
-    """A stand-in for ditto_live/midi_control.py's take: two notes, or empty after reset()."""
+    """A stand-in for ditto_live/server/midi_control.py's take: two notes, or empty after reset()."""
 
     def __init__(self) -> None:
         self.notes = [[60, 0.0, 1.0], [64, 1.0, 1.0]]

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from ditto_live.budget import (
+from ditto_live.generation.jobspec import JobSpecError, parse_job
+from ditto_live.server.budget import (
     MAX_DEFAULT_STEPS,
     WINDOW_FRAMES,
     WINDOW_SECONDS,
@@ -18,7 +19,6 @@ from ditto_live.budget import (
     estimate,
     window_count,
 )
-from ditto_live.jobspec import JobSpecError, parse_job
 
 from .conftest import FakeMidiTake, FakeStream, job_json
 

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from ditto_live.chunks import ChunkAssembler, ChunkError, split_payload
+from ditto_live.server.chunks import ChunkAssembler, ChunkError, split_payload
 
 
 class Clock:

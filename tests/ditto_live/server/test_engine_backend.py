@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ditto_live.jobs import JobRunner
+from ditto_live.runner.jobs import JobRunner
 from tests.ditto_live.test_jobs import narrow_bundle
 
 

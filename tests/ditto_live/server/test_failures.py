@@ -14,8 +14,8 @@ import pytest
 from ditto_live.bridges.osc import MemoryNetwork, UdpEndpoint
 from ditto_live.config import ServerConfig
 from ditto_live.errors import UsageError
-from ditto_live.queue import FakeRunner
-from ditto_live.server import Server
+from ditto_live.server.queue import FakeRunner
+from ditto_live.server.server import Server
 
 from .conftest import Client, job_json
 
@@ -171,7 +171,7 @@ def test_ping_is_answered_while_a_job_runs(make_server, client_for, out_dir):
 
 
 def test_submit_job_in_process_raises_the_protocol_code_and_replies_to_subscribers(make_server, client_for):
-    from ditto_live.server import RequestError
+    from ditto_live.server.server import RequestError
 
     server = make_server()
     watcher = client_for(server)

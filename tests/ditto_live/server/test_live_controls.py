@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ditto_live.jobspec import FIELD_RANGES, LIVE_CONTROL_RANGES, JobSpecError, check_live_control
+from ditto_live.generation.jobspec import FIELD_RANGES, LIVE_CONTROL_RANGES, JobSpecError, check_live_control
 from ditto_live.protocol import LIVE_CONTROLS, to_json
 
 from .conftest import FakeStream
@@ -104,7 +104,7 @@ def test_live_controls_share_the_job_fields_ranges_and_the_table_exports_them():
 
 def test_a_midi_clock_outside_the_tempo_range_is_held_to_it():
     from ditto_live.bridges.midi import FakeMidiPort, MidiInput
-    from ditto_live.midi_control import MidiControl
+    from ditto_live.server.midi_control import MidiControl
 
     live: dict[str, float] = {}
     control = MidiControl(MidiInput(FakeMidiPort()), live)

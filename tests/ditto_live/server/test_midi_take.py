@@ -8,7 +8,7 @@ import json
 import mido
 
 from ditto_live.bridges.midi import FakeMidiPort, MidiInput
-from ditto_live.midi_control import MidiControl
+from ditto_live.server.midi_control import MidiControl
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
 

@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ditto_live.bridges.osc import MAX_MESSAGES, OscDecodeError, OscMessage, decode_packet, encode_message
-from ditto_live.budget import Budget, check_budget
-from ditto_live.jobspec import (
+from ditto_live.generation.jobspec import (
     CONTROL_TYPES,
     FIELD_RANGES,
     INTENSITY_SHAPES,
@@ -21,6 +20,7 @@ from ditto_live.jobspec import (
     JobSpecError,
     parse_job,
 )
+from ditto_live.server.budget import Budget, check_budget
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

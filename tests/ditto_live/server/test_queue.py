@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from ditto_live.jobspec import JobSpec, JobSpecError
-from ditto_live.queue import FakeRunner, Job, JobQueue, ProgressThrottle, QueueFull, classify_error
+from ditto_live.generation.jobspec import JobSpec, JobSpecError
 from ditto_live.results import PathForbidden
+from ditto_live.server.queue import FakeRunner, Job, JobQueue, ProgressThrottle, QueueFull, classify_error
 
 
 def test_the_engines_job_cancelled_is_classified_as_cancelled():

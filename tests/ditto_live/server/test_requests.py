@@ -9,7 +9,7 @@ import pytest
 
 from ditto_live.errors import UsageError
 from ditto_live.results import PathForbidden
-from ditto_live.server_requests import (
+from ditto_live.server.requests import (
     RequestError,
     error_code,
     load_base,

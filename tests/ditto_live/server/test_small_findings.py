@@ -13,8 +13,8 @@ import pytest
 
 from ditto_live.bridges.osc import AllowList, Datagram, MemoryNetwork, encode_message, is_loopback
 from ditto_live.config import ServerConfig
-from ditto_live.queue import FakeRunner
-from ditto_live.server import Server
+from ditto_live.server.queue import FakeRunner
+from ditto_live.server.server import Server
 
 from .conftest import job_json
 
@@ -116,7 +116,7 @@ def test_a_hidden_or_wrongly_named_file_is_refused_the_same_whether_it_exists_or
 
 def test_a_midi_read_error_names_its_reason(tmp_path):
     from ditto_live.controls.melody import notes_from_midi
-    from ditto_live.jobspec import JobSpecError
+    from ditto_live.generation.jobspec import JobSpecError
 
     bad = tmp_path / "broken.mid"
     bad.write_bytes(b"MThd")  # cut off after the tag: mido raises an exception with an empty message

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ditto_live.bridges.osc import encode_message
-from ditto_live.queue import FakeRunner
+from ditto_live.server.queue import FakeRunner
 
 from .conftest import Client
 
@@ -194,7 +194,7 @@ def test_soak_mixed_valid_hostile_and_malformed_traffic_from_several_clients(mak
 
 @pytest.mark.slow
 def test_soak_with_the_real_engine(make_server, client_for, out_dir, tmp_path):
-    from ditto_live.jobs import JobRunner
+    from ditto_live.runner.jobs import JobRunner
 
     runner = JobRunner(output_dir=str(out_dir), allowed_roots=(str(tmp_path),), device="cpu", measure=False,
                        warm_model="")

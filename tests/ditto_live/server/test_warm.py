@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
-from ditto_live.queue import FakeRunner
+from ditto_live.server.queue import FakeRunner
 
 from .conftest import job_json
 

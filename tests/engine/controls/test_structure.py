@@ -9,7 +9,6 @@ import scipy.fft
 import torch
 from torch.overrides import TorchFunctionMode
 
-from ditto_live import metrics
 from ditto_live.engine.audio import PRESETS, MelFrontEnd
 from ditto_live.engine.controls.structure import (
     dct_matrix,
@@ -20,6 +19,7 @@ from ditto_live.engine.controls.structure import (
     structure_control,
     structure_loss,
 )
+from ditto_live.judges import metrics
 
 SR = 22050
 CFG = PRESETS["tiny"]

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ditto_live import metrics
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import loss_function
 from ditto_live.engine.controls.structure import form_target, structure_control
 from ditto_live.engine.ito import ditto2_decode, ditto2_optimise
+from ditto_live.judges import metrics
 
 
 @pytest.mark.slow  # ~30-60 s on a shared 2-core machine: 150 surrogate steps, two decodes, two vocoder passes
 def test_ditto2_halves_the_librosa_structure_mse_of_an_aba_clip_on_the_default_model():
-    from ditto_live.models import load_bundle
+    from ditto_live.generation.models import load_bundle
 
     bundle = load_bundle("default")
     mel = bundle.mel_config

@@ -125,7 +125,7 @@ def test_intensity_feature_reads_as_librosa_rms_db_of_the_audio():
     import numpy as np
 
     from ditto_live.engine.audio import PRESETS, MelFrontEnd
-    from ditto_live.metrics import rms_db_curve
+    from ditto_live.judges.metrics import rms_db_curve
 
     cfg = PRESETS["tiny"]
     t = np.arange(256 * 256) / cfg.sample_rate

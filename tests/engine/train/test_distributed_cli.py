@@ -43,7 +43,7 @@ def _meta(run: Path) -> dict:
 
 
 def test_every_trainer_runs_under_torchrun(tmp_path):
-    pytest.importorskip("ditto_live.text_encoder")
+    pytest.importorskip("ditto_live.generation.text_encoder")
     data = tmp_path / "corpus"
     _corpus(data)
     _torchrun("train", "base", "--data", str(data), "--out", "base", "--steps", "2", "--batch", "2",

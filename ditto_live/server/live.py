@@ -1,5 +1,5 @@
 """The server's live-performance requests: live controls, the stream and the MIDI take (``/ditto/control/*``,
-``/ditto/stream/*``, ``/ditto/midi/*``), mixed into :class:`ditto_live.server.Server`.
+``/ditto/stream/*``, ``/ditto/midi/*``), mixed into :class:`ditto_live.server.server.Server`.
 
 Live controls obey the ranges of the job fields they stand for (``jobspec.LIVE_CONTROL_RANGES``): a
 value out of range is refused at once and changes nothing. A client's controls fill in its own later
@@ -15,17 +15,17 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ditto_live.budget import Budget, check_budget
-from ditto_live.clients import Addr, ClientTable
-from ditto_live.jobspec import JobSpec, JobSpecError, check_live_control
+from ditto_live.generation.jobspec import JobSpec, JobSpecError, check_live_control
 from ditto_live.protocol import LIVE_CONTROLS
-from ditto_live.server_requests import RequestError, error_code
+from ditto_live.server.budget import Budget, check_budget
+from ditto_live.server.clients import Addr, ClientTable
+from ditto_live.server.requests import RequestError, error_code
 
 log = logging.getLogger(__name__)
 
 
 class StreamControl(Protocol):
-    """What the server needs from the continuous-generation stream (``ditto_live.stream.Stream``)."""
+    """What the server needs from the continuous-generation stream (``ditto_live.server.stream.Stream``)."""
 
     def start(self, spec: JobSpec) -> None: ...
 
@@ -37,7 +37,7 @@ class StreamControl(Protocol):
 
 
 class MidiTake(Protocol):
-    """What the server needs from the MIDI bridge (``ditto_live.midi_control.MidiControl``)."""
+    """What the server needs from the MIDI bridge (``ditto_live.server.midi_control.MidiControl``)."""
 
     def take_job(self, base: dict[str, Any] | None = None) -> dict[str, Any]:
         """The take recorded so far as a job dict (ValueError when it is empty)."""

@@ -21,7 +21,7 @@ from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.controls import Control
 from ditto_live.engine.controls.masked import masked_control
 from ditto_live.engine.tags import TagVocab, tempo_bucket
-from ditto_live.jobspec import JobSpec, JobSpecError
+from ditto_live.generation.jobspec import JobSpec, JobSpecError
 
 log = logging.getLogger(__name__)
 

@@ -3,15 +3,15 @@
 Requests and replies are the rows of ``ditto_live/protocol.py``. A datagram that is not a
 well-formed request gets ``/ditto/error``; a job request gets ``/ditto/job/accepted``, throttled
 ``/ditto/job/progress`` and exactly one terminal ``/ditto/job/done`` or ``/ditto/job/error``.
-Every job is held to the work budget (``ditto_live/budget.py``) before it is accepted.
+Every job is held to the work budget (``ditto_live/server/budget.py``) before it is accepted.
 
 Replies go to the sender (or ``reply_port`` on the sender's host) and to the subscriptions that
 sender made; the client model (controls, subscriptions, quotas, expiry, the reply budget of a
-datagram) lives in ``ditto_live/clients.py``. Job ids are per client; only the submitter, or a
+datagram) lives in ``ditto_live/server/clients.py``. Job ids are per client; only the submitter, or a
 holder of the token sent in ``accepted``, may cancel a job. Bound beyond loopback, datagrams from addresses outside the allow-list
 are dropped and logged. Reading a request's job (JSON or a file, inputs under the allowed roots,
-error codes) lives in ``ditto_live/server_requests.py``; the stream, MIDI and live-control requests in
-``ditto_live/server_live.py``.
+error codes) lives in ``ditto_live/server/requests.py``; the stream, MIDI and live-control requests in
+``ditto_live/server/live.py``.
 """
 
 from __future__ import annotations
@@ -38,17 +38,17 @@ from ditto_live.bridges.osc import (
     encode_message,
     is_loopback,
 )
-from ditto_live.budget import Budget, check_budget
-from ditto_live.chunks import ChunkAssembler, ChunkError
-from ditto_live.clients import ClientTable, QuotaExceeded, ReplyBudget
 from ditto_live.config import ServerConfig
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import JobSpec
+from ditto_live.generation.jobspec import JobSpec
 from ditto_live.protocol import BY_ADDRESS, PROTOCOL_VERSION, ArgumentError, coerce_args, type_tags
-from ditto_live.queue import DuplicateJob, Job, JobQueue, QueueFull, Runner, RunResult
 from ditto_live.results import clean_output_dir
-from ditto_live.server_live import LiveRequests, MidiTake, StreamControl
-from ditto_live.server_requests import (
+from ditto_live.server.budget import Budget, check_budget
+from ditto_live.server.chunks import ChunkAssembler, ChunkError
+from ditto_live.server.clients import ClientTable, QuotaExceeded, ReplyBudget
+from ditto_live.server.live import LiveRequests, MidiTake, StreamControl
+from ditto_live.server.queue import DuplicateJob, Job, JobQueue, QueueFull, Runner, RunResult
+from ditto_live.server.requests import (
     RequestError,
     error_code,
     load_base,

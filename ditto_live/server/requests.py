@@ -1,4 +1,4 @@
-"""Reading what a request asks for, before the server queues it (``ditto_live/server.py``).
+"""Reading what a request asks for, before the server queues it (``ditto_live/server/server.py``).
 
 A job arrives as JSON text, or as '@' + the path of a JSON file under an allowed root; either is
 held to the payload limit. Every file the job would read (a MIDI melody, an outpaint reference, a
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import JobSpec, parse_job
+from ditto_live.generation.jobspec import JobSpec, parse_job
 from ditto_live.results import PathForbidden, resolve_input_path
 
 MAX_MESSAGE_CHARS = 1000  # longest error message sent (datagrams stay small)

@@ -45,9 +45,9 @@ from ditto_live.engine.ito import (
     draw_noise_seed,
 )
 from ditto_live.errors import UsageError
-from ditto_live.execution import Backends, resolve_backend
-from ditto_live.jobspec import JobSpec, clip_seconds
-from ditto_live.targets import build_targets, encode_tags, window_controls, wrap_for_loop
+from ditto_live.generation.execution import Backends, resolve_backend
+from ditto_live.generation.jobspec import JobSpec, clip_seconds
+from ditto_live.generation.targets import build_targets, encode_tags, window_controls, wrap_for_loop
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class Plan:
     """A parsed job laid out for the engine: its targets over the clip and its model windows."""
 
     spec: JobSpec  # the job
-    bundle: Any  # the loaded model bundle (ditto_live.models.Bundle)
+    bundle: Any  # the loaded model bundle (ditto_live.generation.models.Bundle)
     method: Method  # DITTO-2 or DITTO
     model: Any  # the network the method runs (student or teacher)
     mel: MelConfig  # the bundle's mel front end settings

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ditto_live.bench import task_job, write_reference
-from ditto_live.bench_report import machine_info
+from ditto_live.bench.report import machine_info
+from ditto_live.bench.stages import task_job, write_reference
 from ditto_live.bridges.osc import UdpEndpoint, decode_packet
 
 log = logging.getLogger(__name__)

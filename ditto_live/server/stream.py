@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ditto_live.jobspec import ControlSpec, JobSpec, clip_seconds, parse_job
+from ditto_live.generation.jobspec import ControlSpec, JobSpec, clip_seconds, parse_job
 from ditto_live.protocol import LIVE_CONTROLS
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Each kind measures itself (``ditto_live/controls/``): a loss-shaped metric (librosa RMS, chroma, MFCC
 self-similarity; the re-analysed mel for painting and loops; the text-audio model for text) beside an
-independent judge (``ditto_live/judges.py``: BS.1770 loudness, pYIN + mir_eval, chroma-novelty boundaries).
+independent judge (``ditto_live/judges/independent.py``: BS.1770 loudness, pYIN + mir_eval, chroma-novelty boundaries).
 Kept apart from the job runner because the evaluation measures its cases the same way, without a job.
 """
 

@@ -1,9 +1,9 @@
 """The job runner every front end shares (CLI ``generate``, the OSC server, ``demo``, the live stream).
 
-``JobRunner.run(spec, progress, is_cancelled)`` runs the one pipeline (``ditto_live/pipeline.py``) on
+``JobRunner.run(spec, progress, is_cancelled)`` runs the one pipeline (``ditto_live/generation/pipeline.py``) on
 the engine, vocodes, writes the WAV and its JSON sidecar atomically, and returns: the result is
 delivered as soon as the audio exists. Each control's adherence on the vocoded audio
-(``ditto_live/measure.py``) and the plot follow on a background thread, which rewrites the sidecar
+(``ditto_live/judges/measure.py``) and the plot follow on a background thread, which rewrites the sidecar
 atomically (``JobResult.wait()`` waits for it; ``measure=False`` turns it off for live use).
 ``JobRunner.window(...)`` is the live stream's window: the same pipeline, chained in memory, no file.
 ``JobRunner.warm()`` loads a model, prepares its backend and compiles the measurement code, so that
@@ -33,11 +33,9 @@ import numpy as np
 import torch
 
 from ditto_live.engine.backends import default_autocast
-from ditto_live.engine_lock import EngineLock
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import JobSpec, JobSpecError, parse_job
-from ditto_live.measure import measure_controls
-from ditto_live.pipeline import (
+from ditto_live.generation.jobspec import JobSpec, JobSpecError, parse_job
+from ditto_live.generation.pipeline import (
     Backends,
     Engine,
     Generated,
@@ -48,9 +46,11 @@ from ditto_live.pipeline import (
     plan_job,
     vocode,
 )
+from ditto_live.generation.targets import TextModel
+from ditto_live.judges.measure import measure_controls
 from ditto_live.results import safe_output_path, write_json, write_wav
-from ditto_live.stream import Window
-from ditto_live.targets import TextModel
+from ditto_live.runner.engine_lock import EngineLock
+from ditto_live.server.stream import Window
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def untrained_bundle(device: str = "cpu", seed: int = 0, name: str = UNTRAINED):
     from ditto_live.engine.distill import init_student_from_teacher
     from ditto_live.engine.tags import TagVocab
     from ditto_live.engine.unet import UNET_PRESETS, UNet
-    from ditto_live.models import Bundle
+    from ditto_live.generation.models import Bundle
 
     preset = UNTRAINED_PRESETS[name]
     log.warning("model %r: RANDOM, UNTRAINED weights -- the audio will not sound like music; "
@@ -111,7 +111,7 @@ def untrained_bundle(device: str = "cpu", seed: int = 0, name: str = UNTRAINED):
 def default_loader(name: str, device: str):
     if name in UNTRAINED_PRESETS:
         return untrained_bundle(device, name=name)
-    from ditto_live.models import load_bundle
+    from ditto_live.generation.models import load_bundle
 
     return load_bundle(name, device)
 
@@ -333,7 +333,7 @@ class JobRunner:
                     metrics["unoptimised"] = measure(vocode(plan.bundle, gen.unoptimised))
                 timings["measure"] = (time.perf_counter() - t0) * 1000
             if self.plot and not spec.deadline_s:
-                from ditto_live.plots import plot_result
+                from ditto_live.judges.plots import plot_result
 
                 t1 = time.perf_counter()
                 png = result.wav_path.with_suffix(".png")
@@ -385,13 +385,13 @@ class JobRunner:
     def _text_model(self, b: Any) -> Any:
         if self.laion_clap:
             if self._laion is None:
-                from ditto_live.laion import load_laion_clap
+                from ditto_live.generation.laion import load_laion_clap
 
                 self._laion = load_laion_clap(self.laion_clap, b.mel_to_wav, b.mel_config.sample_rate, self.device)
             return self._laion
         if b.clap is None:
             raise JobSpecError("the text control needs a text-audio model; this model bundle has none")
-        from ditto_live.text_encoder import default_encoder
+        from ditto_live.generation.text_encoder import default_encoder
 
         return TextModel(b.clap, self.sentence_encoder or default_encoder())
 

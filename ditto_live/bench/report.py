@@ -1,6 +1,6 @@
 """The benchmark's report side: what ran it, one summary row per configuration, and issue 10's targets.
 
-Split from ``ditto_live/bench.py`` (which times the runs): everything here works on the run records
+Split from ``ditto_live/bench/stages.py`` (which times the runs): everything here works on the run records
 alone, so the summaries and target checks can be tested on hand-made runs.
 """
 
@@ -18,7 +18,7 @@ import torch
 from ditto_live.engine.controls import DEFAULT_STEPS
 
 if TYPE_CHECKING:
-    from ditto_live.bench import BenchConfig
+    from ditto_live.bench.stages import BenchConfig
 
 STAGES = ("parse", "target", "optimise", "decode", "vocode", "write")  # timed stages, in order
 TARGETS = {  # issue 10, on one H100/H200 with the paper preset

@@ -3,7 +3,7 @@
 These re-measure each control the way its loss is built (1 s-smoothed RMS dB, chroma argmax, MFCC
 self-similarity), with librosa on the vocoded waveform instead of the engine's differentiable features.
 That keeps the vocoder in the measurement, but the form is the loss's: a control nearly grades its own
-homework (issue 18). The independent judges that claims rest on live in ``ditto_live.judges`` (pYIN +
+homework (issue 18). The independent judges that claims rest on live in ``ditto_live.judges.independent`` (pYIN +
 mir_eval, BS.1770 loudness, chroma novelty boundaries).
 """
 

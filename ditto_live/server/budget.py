@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ditto_live.jobspec import FIELD_RANGES, JobSpec, JobSpecError, clip_seconds
+from ditto_live.generation.jobspec import FIELD_RANGES, JobSpec, JobSpecError, clip_seconds
 
 FRAME_RATE = 22050 / 256  # mel frames a second (both presets share the time grid, DESIGN.md §2)
 WINDOW_FRAMES = 512  # frames of one model window (both presets)
 WINDOW_SECONDS = WINDOW_FRAMES / FRAME_RATE  # 5.94 s
-CHAIN_SECONDS = 1.0  # what each window shares with the previous one (ditto_live/targets.py DEFAULT_OVERLAP_S)
+CHAIN_SECONDS = 1.0  # what each window shares with the previous one (ditto_live/generation/targets.py DEFAULT_OVERLAP_S)
 MAX_DEFAULT_STEPS = 150  # the largest per-control K (engine.controls.DEFAULT_STEPS): the cost of steps = 0
 DITTO_CHAIN_CALLS = 20  # the DITTO baseline runs the whole 20-step DDIM chain every optimisation step
 ADAPTIVE_PASSES = 1.75  # the adaptive surrogate's mean M: 1 for K/2 steps, 2 for 3K/8, 4 for K/8

@@ -5,7 +5,7 @@ error code (``cancelled``, ``bad_request``, ``forbidden``, ``not_found``, ``fail
 message. Whatever a runner raises becomes such an error; the worker keeps serving. Progress from
 the runner is throttled per job before it reaches ``JobEvents.progress``.
 
-``Runner`` is the engine-side interface (``ditto_live.jobs.JobRunner`` implements it);
+``Runner`` is the engine-side interface (``ditto_live.runner.jobs.JobRunner`` implements it);
 ``FakeRunner`` is an in-memory runner for tests and for trying the protocol without a model: it
 sleeps per step, honours cancellation every step and writes a real small WAV.
 """
@@ -27,7 +27,7 @@ import numpy as np
 
 from ditto_live.engine.cancel import JobCancelled  # torch-free
 from ditto_live.errors import UsageError
-from ditto_live.jobspec import JobSpec
+from ditto_live.generation.jobspec import JobSpec
 from ditto_live.results import PathForbidden, check_output_path, write_result
 
 log = logging.getLogger(__name__)
@@ -359,8 +359,8 @@ class FakeRunner:
         return self.sample_rate, self.seconds
 
     def window(self, spec: JobSpec, opening: Any, overlap_s: float, is_cancelled: Callable[[], bool]):
-        """A stream window in memory: the tone of ``run``, cancellable every step (ditto_live/stream.py)."""
-        from ditto_live.stream import Window
+        """A stream window in memory: the tone of ``run``, cancellable every step (ditto_live/server/stream.py)."""
+        from ditto_live.server.stream import Window
 
         steps = 0
         for steps in range(self.steps):

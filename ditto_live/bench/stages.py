@@ -9,7 +9,7 @@ warm. Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU and the proces
 (VmHWM, reset before each run through /proc/self/clear_refs) on a CPU. The real-time factor is wall
 time over the audio's duration (below 1 is faster than real time). DITTO-2's speed-up is DITTO's time
 over DITTO-2's, both measured in this run with the same K and batch. The report's summary rows and
-the target checks are ``ditto_live/bench_report.py``.
+the target checks are ``ditto_live/bench/report.py``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ditto_live.bench_report import STAGES, check_targets, config_key, machine_info, summarise
+from ditto_live.bench.report import STAGES, check_targets, config_key, machine_info, summarise
 from ditto_live.controls import KINDS
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, for_gpu
-from ditto_live.jobspec import parse_job
-from ditto_live.pipeline import DITTO_STEPS, Backends, Engine, generate, plan_job, sync, vocode
+from ditto_live.generation.jobspec import parse_job
+from ditto_live.generation.pipeline import DITTO_STEPS, Backends, Engine, generate, plan_job, sync, vocode
 from ditto_live.results import write_json, write_wav
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def load_models(cfg: BenchConfig) -> Models:
         models = Models(base, student, student, voc, PRESETS[cfg.preset], vocab.to_dict())
         weights = "random"
     else:
-        from ditto_live.models import load_bundle
+        from ditto_live.generation.models import load_bundle
 
         b = load_bundle(cfg.model, cfg.device)
         models = Models(b.base, b.ctm, b.cm, b.vocoder if cfg.vocoder == "neural" else None, b.mel_config, b.tags)
@@ -219,7 +219,7 @@ class Bench:
         self.autocast = cfg.autocast or cfg.bf16
         self.tolerance = 5e-2 if self.autocast else 1e-2  # parity: x_T vs eager, relative to eager's move
         fast = (lambda m: for_gpu(m) if m is not None else None) if cfg.bf16 else (lambda m: m)
-        from ditto_live.models import Bundle
+        from ditto_live.generation.models import Bundle
 
         meta = {"mel_config": mel.to_dict(), "tags": self.models.tags}
         self.bundle = Bundle(cfg.model, Path("<bench>"), base=fast(self.models.base), ctm=fast(self.models.ctm),
@@ -245,7 +245,7 @@ class Bench:
         return out
 
     def run_once(self, c: Config, index: int) -> dict[str, Any]:
-        """One request through every stage of the pipeline (``ditto_live.pipeline``); returns the run's record."""
+        """One request through every stage of the pipeline (``ditto_live.generation.pipeline``); returns the run's record."""
         cfg, mel, dev = self.cfg, self.models.mel, self.cfg.device
         student = c.method.split("-")[1] if c.method != "ditto" else None
         surrogate, decode_steps = parse_setting(c.setting) if student else (DITTO_STEPS, DITTO_STEPS)

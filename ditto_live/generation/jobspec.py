@@ -107,7 +107,7 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
-# One schema for every number a request may set: job fields, and the live controls (ditto_live/server.py),
+# One schema for every number a request may set: job fields, and the live controls (ditto_live/server/server.py),
 # which fill in job fields and steer the stream, so they obey the same ranges.
 FIELD_RANGES: dict[str, Range] = {
     "seconds": Range(0, 60, open_low=True),

@@ -1,7 +1,7 @@
 """A picture of a result: the spectrogram with each control's target against what the audio achieved.
 
 Each kind draws its own panel (``ditto_live/controls/``): achieved curves are measured on the vocoded audio
-with librosa (``ditto_live/metrics.py``), the loss-shaped numbers the sidecar reports. matplotlib's Agg backend: no display needed.
+with librosa (``ditto_live/judges/metrics.py``), the loss-shaped numbers the sidecar reports. matplotlib's Agg backend: no display needed.
 """
 
 from __future__ import annotations

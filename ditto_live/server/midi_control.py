@@ -25,11 +25,11 @@ import mido
 
 from ditto_live.bridges.midi import CCRecorder, MidiClock, MidiInput, NoteRecorder, Timeline, open_midi_input
 from ditto_live.config import MidiConfig
-from ditto_live.jobspec import LIVE_CONTROL_RANGES, JobSpec, parse_job
+from ditto_live.generation.jobspec import LIVE_CONTROL_RANGES, JobSpec, parse_job
 
 log = logging.getLogger(__name__)
 
-BEATS_PER_BAR = 4  # job lengths are bars of 4/4 (ditto_live/jobspec.py)
+BEATS_PER_BAR = 4  # job lengths are bars of 4/4 (ditto_live/generation/jobspec.py)
 MAX_BARS = 64  # the job spec's limit
 BPM_REPORT_STEP = 0.5  # a clock tempo change smaller than this does not update live_controls
 

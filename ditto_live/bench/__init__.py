@@ -1,0 +1,1 @@
+"""Benchmarks: the pipeline's stages in process and served jobs over OSC, and their reports."""

@@ -1,0 +1,1 @@
+"""Generation: the job language, the one pipeline, targets, execution backends, model bundles."""
