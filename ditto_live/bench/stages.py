@@ -30,14 +30,15 @@ from ditto_live.controls import KINDS
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, for_gpu
 from ditto_live.generation.jobspec import parse_job
-from ditto_live.generation.pipeline import DITTO_STEPS, Backends, Engine, generate, plan_job, sync, vocode
+from ditto_live.generation.methods import DITTO_STEPS, METHODS, bench_names, split_bench_name
+from ditto_live.generation.pipeline import Backends, Engine, generate, plan_job, sync, vocode
 from ditto_live.results import write_json, write_wav
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "ditto-live-bench/1"
 TASKS = tuple(name for name, kind in KINDS.items() if kind.example is not None)  # the controls it can time
-METHODS = ("ditto", "ditto2-ctm", "ditto2-cm")
+BENCH_METHODS = bench_names()  # the rows it times: each method of methods.METHODS, a student one per student
 PAPER_SETTINGS = ("M1T1", "M1T2", "M1T4", "M2T2", "M2T4", "MaT4")  # the paper's Table 2; "Ma" = adaptive M
 
 
@@ -46,7 +47,7 @@ class BenchConfig:
     preset: str = "tiny"  # mel + UNet preset: "tiny" or "paper"
     device: str = "cpu"  # "cpu" or "cuda"
     tasks: tuple[str, ...] = ("intensity", "melody")  # controls to time (TASKS)
-    methods: tuple[str, ...] = METHODS  # what to time (METHODS)
+    methods: tuple[str, ...] = BENCH_METHODS  # what to time (BENCH_METHODS)
     settings: tuple[str, ...] = ("M1T2",)  # DITTO-2 (M, T) settings, e.g. "M1T2", "MaT4"
     backends: tuple[str, ...] = ("eager",)  # backends of DITTO-2's ITO steps and decoding, each timed
     baseline_backend: str = "eager"  # DITTO's ITO backend (smallest B only); "a,b": b if a is refused
@@ -192,7 +193,7 @@ class Config:
     """One benchmarked configuration and what it keeps between its runs (prepared backends)."""
 
     task: str
-    method: str  # METHODS
+    method: str  # BENCH_METHODS
     setting: str  # "M1T2", ..., or "M20T20" for DITTO
     seeds: int  # B
     steps: int  # K
@@ -234,28 +235,29 @@ class Bench:
         """Per task: DITTO-2 for every backend, method, setting and B; then DITTO once, at the smallest B
         (it costs 20 CFG calls per step, so a timeout cuts it rather than the DITTO-2 rows)."""
         cfg, out = self.cfg, []
+        chains = [m for m in cfg.methods if METHODS[split_bench_name(m)[0]].teacher_chain]
         for task in cfg.tasks:
             k = cfg.steps or KINDS[task].steps
             for backend in cfg.backends:
-                out += [Config(task, method, s, b, k, backend) for method in cfg.methods if method != "ditto"
+                out += [Config(task, method, s, b, k, backend) for method in cfg.methods if method not in chains
                         for s in cfg.settings for b in cfg.seeds]
-            if "ditto" in cfg.methods:
+            for method in chains:
                 first = cfg.baseline_backend.split(",")[0]
-                out.append(Config(task, "ditto", "M20T20", min(cfg.seeds), k, first))
+                out.append(Config(task, method, f"M{DITTO_STEPS}T{DITTO_STEPS}", min(cfg.seeds), k, first))
         return out
 
     def run_once(self, c: Config, index: int) -> dict[str, Any]:
         """One request through every stage of the pipeline (``ditto_live.generation.pipeline``); returns the run's record."""
         cfg, mel, dev = self.cfg, self.models.mel, self.cfg.device
-        student = c.method.split("-")[1] if c.method != "ditto" else None
+        method, student = split_bench_name(c.method)
         surrogate, decode_steps = parse_setting(c.setting) if student else (DITTO_STEPS, DITTO_STEPS)
         job = task_job(c.task, self.seconds, self.reference) | {
-            "method": "ditto" if student is None else "ditto2", "student": student or "ctm", "seed": index,
+            "method": method, "student": student or "ctm", "seed": index,
             "seeds": c.seeds, "steps": c.steps, "name": f"{c.task}_{c.method}_{c.setting}_b{c.seeds}"}
         if student:
             job |= {"surrogate": str(surrogate), "decode_steps": decode_steps}
         if c.engine is None:
-            backends = Backends(c.backend, dev, cfg.compiler, self.tolerance, methods=("ditto2", "ditto"),
+            backends = Backends(c.backend, dev, cfg.compiler, self.tolerance, methods=tuple(METHODS),
                                 fallback=False)  # a refused backend is reported, not timed as eager
             c.engine = Engine(dev, self.autocast, backends=backends, decode_autocast=self.autocast)
         self.memory_kind = reset_peak_memory(dev)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ditto_live.errors import UsageError
+from ditto_live.generation.methods import bench_names
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="'random' (random weights of the preset; fine for timing) or a bundle name/folder")
     p.add_argument("--tasks", default="intensity,melody",
                    help="comma list of intensity, melody, structure, inpaint, outpaint (default intensity,melody)")
-    p.add_argument("--methods", default="ditto,ditto2-ctm,ditto2-cm", help="comma list of ditto, ditto2-ctm, ditto2-cm")
+    names = bench_names()
+    p.add_argument("--methods", default=",".join(names), help=f"comma list of {', '.join(names)} (default all)")
     p.add_argument("--settings", default="M1T2",
                    help="DITTO-2 (M, T) settings, e.g. M1T1,M1T2,M1T4,M2T2,M2T4,MaT4 (Ma = adaptive M); "
                    "'paper' = all of the paper's Table 2")
@@ -62,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from ditto_live.bench.stages import METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
+    from ditto_live.bench.stages import BENCH_METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
     from ditto_live.engine.backends import BACKENDS, default_autocast
 
     tasks, methods = _list(args.tasks), _list(args.methods)
@@ -75,8 +77,8 @@ def config_from_args(args: argparse.Namespace):
         if b not in BACKENDS:
             raise UsageError(f"--backend: {b!r} is not one of {', '.join(BACKENDS)}")
     for m in methods:
-        if m not in METHODS:
-            raise UsageError(f"--methods: {m!r} is not one of {', '.join(METHODS)}")
+        if m not in BENCH_METHODS:
+            raise UsageError(f"--methods: {m!r} is not one of {', '.join(BENCH_METHODS)}")
     for s in settings:
         try:
             parse_setting(s)

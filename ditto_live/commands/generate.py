@@ -17,6 +17,7 @@ from typing import Any
 
 from ditto_live.controls import KINDS, CliHelpers
 from ditto_live.errors import UsageError
+from ditto_live.generation.methods import METHODS, STUDENTS
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and method")
     g.add_argument("--model", help="bundled model name or bundle folder (default: settings; 'tiny-untrained' "
                    "builds random weights in memory to exercise the pipeline)")
-    g.add_argument("--method", choices=("ditto2", "ditto"), help="ditto2 (distilled surrogate) or ditto (baseline)")
-    g.add_argument("--student", choices=("ctm", "cm"), help="distilled student for ditto2")
+    g.add_argument("--method", choices=tuple(METHODS),
+                   help="; ".join(f"{name}: {m.summary}" for name, m in METHODS.items()))
+    g.add_argument("--student", choices=STUDENTS, help="distilled student for ditto2")
     g.add_argument("--device", help="cpu, cuda or auto")
     g.add_argument("--job", metavar="JSON_FILE", help="a job file (the server's job language); flags override it")
     c = p.add_argument_group("controls")

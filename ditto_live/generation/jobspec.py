@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ditto_live.errors import UsageError
+from ditto_live.generation.methods import METHODS, STUDENTS  # job.method and job.student name its rows
 
-METHODS = ("ditto2", "ditto")
-STUDENTS = ("ctm", "cm")
 INTENSITY_SHAPES = ("crescendo", "decrescendo", "swell", "dip", "steps", "flat")
 SURROGATES = tuple(str(m) for m in range(1, 9)) + ("adaptive",)  # M during optimisation (ASCII digits only)
 

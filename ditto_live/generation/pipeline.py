@@ -7,7 +7,7 @@
 ``generate`` reads top to bottom: for each model window it cuts the clip's targets into the engine's
 controls (a window after the first also opens with the previous window's last frames, chained in
 memory), draws x_T and the student's sampling-noise seed from the job's seed, optimises x_T (DITTO or
-DITTO-2: :data:`METHODS` decides, nowhere else does), decodes the best row with the optimisation's
+DITTO-2: ``methods.METHODS`` decides, nowhere else does), decodes the best row with the optimisation's
 noise and crossfades it into the clip's mel. The unoptimised output of the same x_T, decoded with the
 same noise, is the "before" of every loss. ``generate``, ``serve``, the stream, ``demo``, ``eval`` and
 ``bench`` all run this; the job runner (``jobs.py``) adds the engine lock, files and measurement.
@@ -35,24 +35,15 @@ from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, StepperFactory
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import combined_loss, loss_function
-from ditto_live.engine.ito import (
-    ItoResult,
-    JobCancelled,
-    ditto2_decode,
-    ditto2_optimise,
-    ditto_decode,
-    ditto_optimise,
-    draw_noise_seed,
-)
-from ditto_live.errors import UsageError
+from ditto_live.engine.ito import ItoResult, JobCancelled, draw_noise_seed
 from ditto_live.generation.execution import Backends, resolve_backend
 from ditto_live.generation.jobspec import JobSpec, clip_seconds
+from ditto_live.generation.methods import METHODS, Method  # the one table of methods
 from ditto_live.generation.targets import build_targets, encode_tags, window_controls, wrap_for_loop
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
-DITTO_STEPS = 20  # DITTO optimises through and decodes with the teacher's DDIM chain of this many calls (M = T)
 UNCONTROLLED_DECODE_STEPS = 2  # T of a job without controls that names none
 __all__ = ["METHODS", "Backends", "Engine", "Generated", "Plan", "clip_losses", "decode", "decode_steps_of",
            "generate", "optimise", "plan_job", "resolve_backend", "vocode", "window_noise"]
@@ -60,60 +51,6 @@ __all__ = ["METHODS", "Backends", "Engine", "Generated", "Plan", "clip_losses", 
 
 def _silent(*_: Any) -> None:
     return None
-
-
-# ---------------------------------------------------------------------------------------------
-# the method: DITTO-2 (the distilled student's surrogate) or DITTO (the teacher's DDIM chain)
-
-
-@dataclass(frozen=True)
-class Method:
-    """How one method optimises x_T and decodes it; :data:`METHODS` holds the two."""
-
-    name: str  # "ditto2" or "ditto"
-    model: Callable[[Any, JobSpec], Any]  # (bundle, spec) -> the network it runs
-    optimise: Callable[..., ItoResult]  # (model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> result
-    decode: Callable[..., Tensor]  # (model, x_T [1,1,F,N], cond, spec, noise_seed, decode_steps) -> x0
-    teacher_chain: bool = False  # optimises through and decodes with the teacher's DDIM chain (DITTO); False:
-    # a distilled student, with the job's surrogate M, decode steps T and spec.student
-
-    @property
-    def chain(self) -> int | None:
-        """M = T of the fixed chain the method optimises through and decodes with; None for a student."""
-        return DITTO_STEPS if self.teacher_chain else None  # read per call: DITTO_STEPS is the one home
-
-
-def _ditto2_model(bundle: Any, spec: JobSpec) -> Any:
-    return bundle.student(spec.student)
-
-
-def _ditto2_optimise(model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> ItoResult:
-    return ditto2_optimise(model, x_T, cond, loss_fn, steps, spec.lr, spec.surrogate, student_kind=spec.student,
-                           gamma=spec.gamma, noise_seed=noise_seed, **hooks)
-
-
-def _ditto2_decode(model, x_T, cond, spec, noise_seed, decode_steps) -> Tensor:
-    return ditto2_decode(model, x_T, cond, decode_steps, spec.gamma, spec.student, noise_seed=noise_seed)
-
-
-def _ditto_model(bundle: Any, spec: JobSpec) -> Any:
-    if bundle.base is None:
-        raise UsageError(f"model {spec.model!r} has no base model for the DITTO baseline")
-    return bundle.base
-
-
-def _ditto_optimise(model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> ItoResult:
-    return ditto_optimise(model, x_T, cond, loss_fn, steps, spec.lr, sampling_steps=DITTO_STEPS, **hooks)
-
-
-def _ditto_decode(model, x_T, cond, spec, noise_seed, decode_steps) -> Tensor:
-    return ditto_decode(model, x_T, cond, DITTO_STEPS)  # its own chain: what it optimised through
-
-
-METHODS: dict[str, Method] = {
-    "ditto2": Method("ditto2", _ditto2_model, _ditto2_optimise, _ditto2_decode),
-    "ditto": Method("ditto", _ditto_model, _ditto_optimise, _ditto_decode, teacher_chain=True),
-}
 
 
 @dataclass

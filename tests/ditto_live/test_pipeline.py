@@ -3,15 +3,21 @@ its fallback, the window chain in memory, and the whole pipeline on the tiny unt
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import subprocess
+import sys
+
 import pytest
 import torch
 
+from ditto_live.commands import generate as generate_command
 from ditto_live.engine import backends
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.backends import EagerStepper
 from ditto_live.errors import UsageError
-from ditto_live.generation import pipeline
-from ditto_live.generation.jobspec import parse_job
+from ditto_live.generation import jobspec, methods, pipeline
+from ditto_live.generation.jobspec import JobSpecError, parse_job
 from ditto_live.generation.pipeline import Backends, Engine, generate, plan_job, resolve_backend, window_noise
 
 from .test_jobs import MEL, narrow_bundle
@@ -41,6 +47,7 @@ def test_each_method_moves_x_T_and_lowers_its_objective(method, tmp_path):
 
 def test_the_methods_table_is_the_one_place_that_tells_them_apart(tmp_path):
     assert set(pipeline.METHODS) == {"ditto", "ditto2"}
+    assert pipeline.METHODS is methods.METHODS and jobspec.METHODS is methods.METHODS  # one home, read
     ditto = _plan(tmp_path, method="ditto")
     assert ditto.model is ditto.bundle.base
     ditto2 = _plan(tmp_path, method="ditto2", student="cm")
@@ -118,7 +125,7 @@ def test_decode_steps_default_to_the_smallest_of_the_controls_and_reach_the_deco
         seen.append(steps)
         return x_T
 
-    monkeypatch.setattr(pipeline, "ditto2_decode", spy)
+    monkeypatch.setattr("ditto_live.engine.ito.ditto2_decode", spy)  # what methods.METHODS decodes with
     plan = _plan(tmp_path, controls=controls, decode_steps=asked, steps=1)
     assert plan.decode_steps == pipeline.decode_steps_of(plan.spec) == runs
     generate(plan, Engine("cpu"))
@@ -140,3 +147,22 @@ def test_a_melody_in_its_register_also_reads_the_spectrum_the_plan_s_vocoder_wil
     (with_vocoder,) = window_controls(plan.targets, MEL, 0, plan.total, vocoder=plan.vocoder)
     differs = not torch.allclose(without.loss(x0), with_vocoder.loss(x0))
     assert differs == register  # octave-free chroma ("register": false) has no written pitch to hear
+
+
+def test_the_job_language_the_cli_and_the_bench_read_their_method_names_from_the_one_table(monkeypatch):
+    row = dataclasses.replace(methods.METHODS["ditto2"], name="ditto3")
+    monkeypatch.setitem(methods.METHODS, "ditto3", row)  # a third method: only the table changes
+    assert parse_job({"method": "ditto3"}).method == "ditto3"
+    with pytest.raises(JobSpecError, match="ditto3"):  # the error lists the table's names
+        parse_job({"method": "nope"})
+    assert {"ditto3-ctm", "ditto3-cm", "ditto"} <= set(methods.bench_names())
+    assert methods.split_bench_name("ditto3-cm") == ("ditto3", "cm") and methods.split_bench_name("ditto") == (
+        "ditto", None)
+    parser = argparse.ArgumentParser()
+    generate_command.add_arguments(parser)
+    assert parser.parse_args(["--method", "ditto3"]).method == "ditto3"
+
+
+def test_the_methods_table_imports_no_torch():
+    code = "import sys, ditto_live.generation.methods, ditto_live.generation.jobspec; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

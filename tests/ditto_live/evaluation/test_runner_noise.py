@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ditto_live.engine import ito
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.evaluation import runner
 from ditto_live.evaluation.cases import load_test_split, make_cases
 from ditto_live.evaluation.runner import Embedder, Setting, run_case
 from ditto_live.evaluation.suites import unoptimised
-from ditto_live.generation import pipeline
+from ditto_live.generation import methods
 from ditto_live.generation.text_encoder import FakeSentenceEncoder
 
 from .conftest import MEL, narrow_bundle
@@ -24,7 +25,7 @@ class Spy:
 
     def __init__(self, monkeypatch):
         self.losses, self.decodes, self.starts = [], [], []
-        real_loss, real_decode, real_optimise = runner.loss_function, pipeline.ditto2_decode, pipeline.ditto2_optimise
+        real_loss, real_decode, real_optimise = runner.loss_function, ito.ditto2_decode, ito.ditto2_optimise
 
         def loss_function(controls):
             fn = real_loss(controls)
@@ -42,8 +43,8 @@ class Spy:
             return real_optimise(*args, **kwargs)
 
         monkeypatch.setattr(runner, "loss_function", loss_function)
-        monkeypatch.setattr(pipeline, "ditto2_decode", ditto2_decode)
-        monkeypatch.setattr(pipeline, "ditto2_optimise", ditto2_optimise)
+        monkeypatch.setattr(ito, "ditto2_decode", ditto2_decode)  # methods.METHODS calls it
+        monkeypatch.setattr(ito, "ditto2_optimise", ditto2_optimise)
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_every_setting_of_a_case_decodes_with_one_noise_seed_and_the_unoptimised
 def test_a_settings_m_and_t_come_from_the_methods_table():
     """DITTO's row optimises through and decodes with its fixed chain whatever the setting says; DITTO-2's with
     the setting's own M and T."""
-    assert Setting("DITTO", "ditto", surrogate="1", decode_steps=(2,)).m_label == str(pipeline.DITTO_STEPS)
-    assert Setting("DITTO", "ditto", decode_steps=(2,)).decodes() == (pipeline.DITTO_STEPS,)
+    assert Setting("DITTO", "ditto", surrogate="1", decode_steps=(2,)).m_label == str(methods.DITTO_STEPS)
+    assert Setting("DITTO", "ditto", decode_steps=(2,)).decodes() == (methods.DITTO_STEPS,)
     assert Setting("CTM", "ditto2", surrogate="2", decode_steps=(2, 4)).m_label == "2"
     assert Setting("CTM", "ditto2", decode_steps=(2, 4)).decodes() == (2, 4)

@@ -19,7 +19,7 @@ CHAIN = 2  # DITTO's DDIM chain is shortened from 20 here: the engine tests the 
 
 @pytest.fixture(autouse=True)
 def short_ditto_chain(monkeypatch):
-    monkeypatch.setattr("ditto_live.generation.pipeline.DITTO_STEPS", CHAIN)
+    monkeypatch.setattr("ditto_live.generation.methods.DITTO_STEPS", CHAIN)
 
 
 def run(suite: str, corpus, out, **kw):
@@ -117,7 +117,7 @@ def test_cli_refuses_bad_arguments(tmp_path, capfd, argv, message):
 @pytest.mark.slow
 def test_cli_table1_with_the_real_tiny_untrained_model(corpus, tmp_path, monkeypatch):
     """The real tiny UNet, Griffin-Lim and DITTO's full 20-step chain (minutes on a CPU)."""
-    monkeypatch.setattr("ditto_live.generation.pipeline.DITTO_STEPS", 20)
+    monkeypatch.setattr("ditto_live.generation.methods.DITTO_STEPS", 20)
     monkeypatch.setattr("ditto_live.generation.text_encoder.default_encoder", FakeSentenceEncoder)
     out = tmp_path / "t1"
     code = main(["eval", "--suite", "table1", "--model", "tiny-untrained", "--cases", "2", "--steps", "1",

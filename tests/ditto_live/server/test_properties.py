@@ -47,7 +47,7 @@ def in_range(key: str) -> st.SearchStrategy:
 
 
 valid_job = st.fixed_dictionaries({}, optional={
-    "method": st.sampled_from(METHODS), "seconds": in_range("seconds"), "bpm": in_range("bpm"),
+    "method": st.sampled_from(tuple(METHODS)), "seconds": in_range("seconds"), "bpm": in_range("bpm"),
     "seed": in_range("seed"), "steps": in_range("steps"), "cfg": in_range("cfg"), "seeds": in_range("seeds"),
     "gamma": in_range("gamma"), "decode_steps": in_range("decode_steps"), "surrogate": st.sampled_from(["1", "4", "adaptive"]),
     "name": st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
