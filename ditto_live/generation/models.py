@@ -18,7 +18,7 @@ from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent / "assets"  # bundled models live here, one folder each
+ASSETS = Path(__file__).resolve().parents[1] / "assets"  # bundled models live here, one folder each
 COMPONENTS = ("base", "ctm", "cm", "vocoder", "clap")  # checkpoint folders a bundle may hold
 META_FILE = "model.json"
 CARD_FILE = "card.md"
