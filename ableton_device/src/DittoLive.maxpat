@@ -132,6 +132,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Intensity",
+     "annotation": "Target loudness of the result (smoothed RMS, dB). Automate it in a session clip's envelope to shape the level over the clip; otherwise this value holds for the whole clip.",
+     "annotation_name": "Intensity",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Intensity",
@@ -174,6 +176,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Melody",
+     "annotation": "On: the clip's unmuted notes inside the loop brace become the melody the result follows.",
+     "annotation_name": "Melody",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Melody",
@@ -221,6 +225,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Use_Intensity",
+     "annotation": "On: send the Intensity target (envelope or dial). Off: loudness is left to the model.",
+     "annotation_name": "Use Intensity",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Use Intensity",
@@ -291,18 +297,21 @@
      ],
      "parameter_enable": 1,
      "varname": "Seed",
+     "annotation": "Random seed. The same seed and settings give the same clip; change it for another take.",
+     "annotation_name": "Seed",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Seed",
        "parameter_shortname": "Seed",
-       "parameter_type": 1,
+       "parameter_type": 0,
        "parameter_invisible": 0,
-       "parameter_mmin": 0,
-       "parameter_mmax": 99999,
+       "parameter_mmin": 0.0,
+       "parameter_mmax": 99999.0,
        "parameter_initial": [
-        0
+        0.0
        ],
-       "parameter_initial_enable": 1
+       "parameter_initial_enable": 1,
+       "parameter_unitstyle": 0
       }
      }
     }
@@ -356,6 +365,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Genre",
+     "annotation": "Genre tag for the model (Any: none).",
+     "annotation_name": "Genre",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Genre",
@@ -429,6 +440,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Mood",
+     "annotation": "Mood tag for the model (Any: none).",
+     "annotation_name": "Mood",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Mood",
@@ -498,6 +511,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Instrument",
+     "annotation": "Instrument tag for the model (Any: none).",
+     "annotation_name": "Instrument",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Instrument",
@@ -577,6 +592,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Quality",
+     "annotation": "Draft is fastest; Normal uses each control's default steps; High optimises longer; DITTO (slow) is the original method, for comparison.",
+     "annotation_name": "Quality",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Quality",
@@ -647,6 +664,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Mode",
+     "annotation": "New: generate the loop. Inpaint: regenerate the loop brace inside the audio clip beside this one on the target track. Continue: continue that clip. Loop: a seamless loop.",
+     "annotation_name": "Mode",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Mode",
@@ -716,7 +735,9 @@
       17.0
      ],
      "items": [],
-     "varname": "target_track"
+     "varname": "target_track",
+     "annotation": "The audio track that receives results. A saved track that is missing shows as (missing) until you pick another.",
+     "annotation_name": "Target"
     }
    },
    {
@@ -746,7 +767,9 @@
      ],
      "varname": "caption",
      "hint": "describe the sound (text control), press Enter",
-     "fontsize": 10.0
+     "fontsize": 10.0,
+     "annotation": "Describe the sound (text control). Press Enter to apply.",
+     "annotation_name": "Caption"
     }
    },
    {
@@ -774,6 +797,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Generate",
+     "annotation": "Read this track's clip and send the job to ditto-live serve.",
+     "annotation_name": "Generate",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Generate",
@@ -835,6 +860,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Cancel",
+     "annotation": "Stop the running or queued job, or stop reading the clip.",
+     "annotation_name": "Cancel",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Cancel",
@@ -896,6 +923,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Check_Server",
+     "annotation": "Check the server now; the outcome shows on the status line.",
+     "annotation_name": "Check Server",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Check Server",
@@ -982,7 +1011,9 @@
      "text": "Loading...",
      "linecount": 3,
      "fontsize": 9.5,
-     "varname": "status"
+     "varname": "status",
+     "annotation": "What the device is doing, the job's progress, and any error in words.",
+     "annotation_name": "Status"
     }
    },
    {
@@ -1013,7 +1044,9 @@
      "readonly": 1,
      "fontsize": 9.0,
      "varname": "result_path",
-     "hint": "result WAV (drag it in on Live < 12.0.5)"
+     "hint": "result WAV (drag it in on Live < 12.0.5)",
+     "annotation": "The last WAV the server wrote.",
+     "annotation_name": "Result"
     }
    },
    {
@@ -1041,6 +1074,8 @@
      ],
      "parameter_enable": 1,
      "varname": "Show_File",
+     "annotation": "Open the folder of the last result. Drag the WAV onto a track when Live could not place it.",
+     "annotation_name": "Show File",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Show File",
@@ -1127,7 +1162,9 @@
      ],
      "text": "127.0.0.1",
      "fontsize": 9.0,
-     "varname": "host"
+     "varname": "host",
+     "annotation": "The computer ditto-live serve runs on (default 127.0.0.1: this one).",
+     "annotation_name": "Server"
     }
    },
    {
@@ -1197,18 +1234,21 @@
      ],
      "parameter_enable": 1,
      "varname": "Port",
+     "annotation": "The UDP port ditto-live serve listens on (default 9010, --port).",
+     "annotation_name": "Port",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Port",
        "parameter_shortname": "Port",
-       "parameter_type": 1,
+       "parameter_type": 0,
        "parameter_invisible": 1,
-       "parameter_mmin": 1024,
-       "parameter_mmax": 65535,
+       "parameter_mmin": 1024.0,
+       "parameter_mmax": 65535.0,
        "parameter_initial": [
-        9010
+        9010.0
        ],
-       "parameter_initial_enable": 1
+       "parameter_initial_enable": 1,
+       "parameter_unitstyle": 0
       }
      }
     }
@@ -1261,18 +1301,21 @@
      ],
      "parameter_enable": 1,
      "varname": "Reply_Port",
+     "annotation": "The UDP port this device receives replies on (default 9011). Give each DittoLive its own.",
+     "annotation_name": "Reply Port",
      "saved_attribute_attributes": {
       "valueof": {
        "parameter_longname": "Reply Port",
        "parameter_shortname": "Reply Port",
-       "parameter_type": 1,
+       "parameter_type": 0,
        "parameter_invisible": 1,
-       "parameter_mmin": 1024,
-       "parameter_mmax": 65535,
+       "parameter_mmin": 1024.0,
+       "parameter_mmax": 65535.0,
        "parameter_initial": [
-        9011
+        9011.0
        ],
-       "parameter_initial_enable": 1
+       "parameter_initial_enable": 1,
+       "parameter_unitstyle": 0
       }
      }
     }
@@ -1616,7 +1659,9 @@
      ],
      "text": "Server: checking...",
      "fontsize": 9.0,
-     "varname": "server_state"
+     "varname": "server_state",
+     "annotation": "The server's state: checking, not running, reply port not receiving, connected, warming up, ready, or protocol mismatch.",
+     "annotation_name": "Server line"
     }
    },
    {
@@ -2335,18 +2380,6 @@
      ],
      "destination": [
       "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-21",
       0
      ]
     }

@@ -27,6 +27,8 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
     "use strict";
 
     var BUSY = { reading: 1, submitting: 1, queued: 1, running: 1, cancelling: 1 };
+    // Whole numbers that arrive as floats: Live keeps wide integer ranges as Float parameters (Int unit style).
+    var WHOLE = { seed: 1, port: 1, reply_port: 1, max_datagram: 1, sample_rate_out: 1 };
     // Share of the progress bar per server stage (start, end) in percent; optimisation dominates.
     var STAGES = {
         parse: [0, 2], target: [2, 5], optimise: [5, 85], decode: [85, 93], vocode: [93, 97], write: [97, 100]
@@ -174,7 +176,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 throw new Error("unknown setting " + name);
             }
             var text = name === "caption" || name === "host", old = s[keys[name]];
-            s[keys[name]] = text ? String(value) : Number(value);
+            s[keys[name]] = text ? String(value) : WHOLE[name] ? Math.round(Number(value)) : Number(value);
             if (name === "host" && s.host !== old) {
                 ui(["store_host", s.host]);
             }

@@ -9,37 +9,30 @@ var os = require("node:os");
 var vm = require("node:vm");
 var child = require("node:child_process");
 var support = require("../test_support/fake_live.js");
+var harness = require("../test_support/max_harness.js");
 
 var ROOT = path.join(__dirname, "..");
 function plain(x) { return JSON.parse(JSON.stringify(x)); } // arrays from the vm realm
 
 var MAX_SOURCES = ["protocol.js", "clip.js", "live.js", "link.js", "persist.js", "reader.js", "controller.js", "max_main.js"];
 
+// Build into dir and open the device the way Live does: the one .amxd, its js frozen inside.
 function buildInto(dir) {
     child.execFileSync(process.env.PYTHON || "python3", [path.join(ROOT, "build_amxd.py"), "--out", dir], { stdio: "pipe" });
-    return fs.readFileSync(path.join(dir, "ditto_live_device.js"), "utf8");
+    var device = harness.readAmxd(fs.readFileSync(path.join(dir, "DittoLive.amxd")));
+    assert.equal(device.type, "mmmm", "a MIDI effect");
+    assert.ok(device.frozen, "frozen: the device carries its js");
+    return device;
 }
 
 var built = null; // one fresh build shared by the tests below: {dir, code, patcher}
 function freshBuild() {
     if (!built) {
         var dir = fs.mkdtempSync(path.join(os.tmpdir(), "ditto-amxd-"));
-        var code = buildInto(dir);
-        built = { dir: dir, code: code, patcher: readAmxd(fs.readFileSync(path.join(dir, "DittoLive.amxd"))) };
+        var device = buildInto(dir);
+        built = { dir: dir, code: device.files["ditto_live_device.js"].toString("utf8"), patcher: device.patcher };
     }
     return built;
-}
-
-// The patcher inside a .amxd: chunks of a 4-byte tag and a little-endian uint32 size; ptch holds the JSON.
-function readAmxd(buf) {
-    var at = 0, chunks = {};
-    while (at + 8 <= buf.length) {
-        var tag = buf.toString("latin1", at, at + 4), size = buf.readUInt32LE(at + 4);
-        chunks[tag] = buf.subarray(at + 8, at + 8 + size);
-        at += 8 + size;
-    }
-    assert.equal(chunks.ampf.toString("latin1"), "mmmm", "a MIDI effect");
-    return JSON.parse(chunks.ptch.toString("utf8").replace(/\0+$/, "")).patcher;
 }
 
 function boxesById(patcher) {
@@ -94,11 +87,10 @@ test("target, host and caption are blob pattr parameters stored with the set, wr
 
 test("the committed prebuilt device is byte-identical to a fresh build (rebuild: python3 build_amxd.py --out prebuilt)", function () {
     var fresh = freshBuild().dir;
-    ["DittoLive.amxd", "ditto_live_device.js"].forEach(function (name) {
-        var committed = fs.readFileSync(path.join(ROOT, "prebuilt", name)), now = fs.readFileSync(path.join(fresh, name));
-        assert.ok(committed.equals(now), "prebuilt/" + name + " is stale: run `python3 ableton_device/build_amxd.py --out "
-            + "ableton_device/prebuilt` and commit it");
-    });
+    assert.deepEqual(fs.readdirSync(path.join(ROOT, "prebuilt")), ["DittoLive.amxd"], "one file, nothing to keep beside it");
+    var committed = fs.readFileSync(path.join(ROOT, "prebuilt", "DittoLive.amxd"));
+    assert.ok(committed.equals(fs.readFileSync(path.join(fresh, "DittoLive.amxd"))), "prebuilt/DittoLive.amxd is stale: run "
+        + "`python3 ableton_device/build_amxd.py --out ableton_device/prebuilt` and commit it");
     var again = fs.mkdtempSync(path.join(os.tmpdir(), "ditto-amxd-"));
     buildInto(again);
     assert.ok(fs.readFileSync(path.join(again, "DittoLive.amxd")).equals(fs.readFileSync(path.join(fresh, "DittoLive.amxd"))),

@@ -24,6 +24,37 @@ HERE = Path(__file__).resolve().parent.parent
 JS_NAME = "ditto_live_device.js"
 
 
+# Live's Info View text for every control (the box's annotation), shown while the mouse is over it.
+INFO = {
+    "Intensity": "Target loudness of the result (smoothed RMS, dB). Automate it in a session clip's envelope "
+                 "to shape the level over the clip; otherwise this value holds for the whole clip.",
+    "Melody": "On: the clip's unmuted notes inside the loop brace become the melody the result follows.",
+    "Use Intensity": "On: send the Intensity target (envelope or dial). Off: loudness is left to the model.",
+    "Seed": "Random seed. The same seed and settings give the same clip; change it for another take.",
+    "Genre": "Genre tag for the model (Any: none).",
+    "Mood": "Mood tag for the model (Any: none).",
+    "Instrument": "Instrument tag for the model (Any: none).",
+    "Quality": "Draft is fastest; Normal uses each control's default steps; High optimises longer; "
+               "DITTO (slow) is the original method, for comparison.",
+    "Mode": "New: generate the loop. Inpaint: regenerate the loop brace inside the audio clip beside this one "
+            "on the target track. Continue: continue that clip. Loop: a seamless loop.",
+    "Target": "The audio track that receives results. A saved track that is missing shows as (missing) "
+              "until you pick another.",
+    "Caption": "Describe the sound (text control). Press Enter to apply.",
+    "Generate": "Read this track's clip and send the job to ditto-live serve.",
+    "Cancel": "Stop the running or queued job, or stop reading the clip.",
+    "Check Server": "Check the server now; the outcome shows on the status line.",
+    "Show File": "Open the folder of the last result. Drag the WAV onto a track when Live could not place it.",
+    "Result": "The last WAV the server wrote.",
+    "Status": "What the device is doing, the job's progress, and any error in words.",
+    "Server line": "The server's state: checking, not running, reply port not receiving, connected, "
+                   "warming up, ready, or protocol mismatch.",
+    "Server": "The computer ditto-live serve runs on (default 127.0.0.1: this one).",
+    "Port": "The UDP port ditto-live serve listens on (default 9010, --port).",
+    "Reply Port": "The UDP port this device receives replies on (default 9011). Give each DittoLive its own.",
+}
+
+
 def choices() -> dict:
     """The menus' labels, read from clip.js so the patcher and the JS cannot drift apart."""
     out = subprocess.run(
@@ -57,14 +88,25 @@ class Patcher:
         return self.box("newobj", rect, ins, outs, outtypes, text=text, **a)
 
     def param(self, maxclass: str, rect, ins, outs, outtypes, pres, name: str, ptype: int, visibility: int = 0,
-              **valueof) -> str:
-        """A Live parameter object; ptype 0 float, 1 int, 2 enum. visibility 0 automatable, 1 stored, 2 hidden."""
+              info: str = "", **valueof) -> str:
+        """A Live parameter object; ptype 0 float, 1 int, 2 enum. visibility 0 automatable, 1 stored, 2 hidden.
+
+        info: the text Live's Info View shows while the mouse is over the control (annotation).
+        Live's Int type holds at most 256 values: a wider integer range is a Float with the Int unit style
+        (int_param), and build_amxd.py refuses an Int parameter over 256 values.
+        """
         v = {"parameter_longname": name, "parameter_shortname": name[:12], "parameter_type": ptype,
              "parameter_invisible": visibility, **valueof}
         oid = self.box(maxclass, rect, ins, outs, outtypes, pres, parameter_enable=1, varname=name.replace(" ", "_"),
-                       saved_attribute_attributes={"valueof": v})
+                       annotation=info, annotation_name=name, saved_attribute_attributes={"valueof": v})
         self.parameters[oid] = [name, name[:12], 0]
         return oid
+
+    def int_param(self, rect, pres, name: str, low: int, high: int, initial: int, visibility: int, info: str) -> str:
+        """A whole-number live.numbox over a range wider than Live's Int type: Float type, Int unit style (0)."""
+        return self.param("live.numbox", rect, 1, 2, ["", "float"], pres, name, 0, visibility, info,
+                          parameter_mmin=float(low), parameter_mmax=float(high), parameter_initial=[float(initial)],
+                          parameter_initial_enable=1, parameter_unitstyle=0)
 
     def stored(self, name: str, varname: str, rect: list[float]) -> str:
         """A pattr in parameter mode holding a blob (any atoms), stored with the set, never automated."""
@@ -99,17 +141,16 @@ def build() -> dict:
 
     # Column 1: intensity dial, control switches, seed.
     dial = p.param("live.dial", [20, 120, 60, 48], 1, 2, ["", "float"], [6, 4, 58, 48], "Intensity", 0,
-                   parameter_mmin=-60.0, parameter_mmax=0.0, parameter_initial=[-20.0], parameter_initial_enable=1,
+                   info=INFO["Intensity"], parameter_mmin=-60.0, parameter_mmax=0.0, parameter_initial=[-20.0], parameter_initial_enable=1,
                    parameter_unitstyle=4)
     controls.append((dial, "intensity", 0))
     for i, (name, setting) in enumerate([("Melody", "use_melody"), ("Use Intensity", "use_intensity")]):
         t = p.param("live.text", [90 + 70 * i, 120, 60, 18], 1, 2, ["", ""], [6, 56 + 20 * i, 58, 17], name, 2,
-                    parameter_enum=["off", "on"], parameter_mmax=1, parameter_initial=[1], parameter_initial_enable=1)
+                    info=INFO[name], parameter_enum=["off", "on"], parameter_mmax=1, parameter_initial=[1], parameter_initial_enable=1)
         p.boxes[-1]["box"].update({"mode": 1, "text": name.replace("Use ", ""), "texton": name.replace("Use ", "")})
         controls.append((t, setting, 0))
     p.label("Seed", [6, 98, 58, 15])
-    seed = p.param("live.numbox", [230, 120, 50, 15], 1, 2, ["", "float"], [6, 114, 58, 15], "Seed", 1,
-                   parameter_mmin=0, parameter_mmax=99999, parameter_initial=[0], parameter_initial_enable=1)
+    seed = p.int_param([230, 120, 50, 15], [6, 114, 58, 15], "Seed", 0, 99999, 0, 0, INFO["Seed"])
     controls.append((seed, "seed", 0))
 
     # Column 2: the menus.
@@ -118,24 +159,25 @@ def build() -> dict:
         p.label(field.capitalize(), [70, y, 58, 16])
         labels = c[field]
         m = p.param("live.menu", [300 + 110 * i, 120, 100, 15], 1, 3, ["", "", "float"], [128, y + 1, 100, 15],
-                    field.capitalize(), 2, parameter_enum=labels, parameter_mmax=len(labels) - 1,
+                    field.capitalize(), 2, info=INFO[field.capitalize()], parameter_enum=labels, parameter_mmax=len(labels) - 1,
                     parameter_initial=[1 if field == "quality" else 0], parameter_initial_enable=1)
         controls.append((m, field, 0))
     p.label("Target", [70, 100, 58, 16])
     tracks = p.box("umenu", [20, 200, 120, 22], 1, 3, ["int", "", ""], [128, 101, 100, 17], items=[],
-                   varname="target_track")
+                   varname="target_track", annotation=INFO["Target"], annotation_name="Target")
     controls.append((tracks, "target", 0))
 
     # Column 3: caption, buttons, progress, status, result path, server settings.
     caption = p.box("textedit", [20, 240, 200, 22], 1, 4, ["", "int", "", ""], [236, 4, 318, 20],
-                    varname="caption", hint="describe the sound (text control), press Enter", fontsize=10.0)
+                    varname="caption", hint="describe the sound (text control), press Enter", fontsize=10.0,
+                    annotation=INFO["Caption"], annotation_name="Caption")
     p.line(caption, 0, js)  # textedit sends "text ...", which calls text() in the js
     buttons = []
     for i, (name, msg, rect) in enumerate([("Generate", "generate", [236, 28, 100, 22]),
                                            ("Cancel", "cancel", [342, 28, 70, 22]),
                                            ("Check Server", "ping", [418, 28, 136, 22])]):
         b = p.param("live.text", [20 + 110 * i, 280, 100, 20], 1, 2, ["", ""], rect, name, 2, 2,
-                    parameter_enum=["off", "on"], parameter_mmax=1)
+                    info=INFO[name], parameter_enum=["off", "on"], parameter_mmax=1)
         p.boxes[-1]["box"].update({"mode": 0, "text": name, "texton": name})
         m = p.box("message", [20 + 110 * i, 330, 60, 22], 2, 1, text=msg)
         p.line(b, 0, m)  # a button-mode live.text sends one bang per click
@@ -144,11 +186,12 @@ def build() -> dict:
     progress = p.box("slider", [350, 280, 150, 16], 1, 1, [""], [236, 54, 318, 8], orientation=1, size=101.0,
                      ignoreclick=1, varname="progress")
     status = p.box("comment", [350, 300, 300, 30], 1, 0, pres=[236, 64, 318, 44], text="Loading...",
-                   linecount=3, fontsize=9.5, varname="status")
+                   linecount=3, fontsize=9.5, varname="status", annotation=INFO["Status"], annotation_name="Status")
     path = p.box("textedit", [350, 340, 300, 22], 1, 4, ["", "int", "", ""], [236, 110, 250, 18], readonly=1,
-                 fontsize=9.0, varname="result_path", hint="result WAV (drag it in on Live < 12.0.5)")
+                 fontsize=9.0, varname="result_path", hint="result WAV (drag it in on Live < 12.0.5)",
+                 annotation=INFO["Result"], annotation_name="Result")
     show = p.param("live.text", [660, 340, 60, 20], 1, 2, ["", ""], [490, 110, 64, 18], "Show File", 2, 2,
-                   parameter_enum=["off", "on"], parameter_mmax=1)
+                   info=INFO["Show File"], parameter_enum=["off", "on"], parameter_mmax=1)
     p.boxes[-1]["box"].update({"mode": 0, "text": "Show file", "texton": "Show file"})
     show_msg = p.box("message", [660, 390, 50, 22], 2, 1, text="reveal")
     p.line(show, 0, show_msg)
@@ -156,29 +199,29 @@ def build() -> dict:
 
     p.label("Server", [236, 132, 40, 16])
     host = p.box("textedit", [20, 370, 120, 22], 1, 4, ["", "int", "", ""], [276, 132, 90, 16], text="127.0.0.1",
-                 fontsize=9.0, varname="host")
+                 fontsize=9.0, varname="host", annotation=INFO["Server"], annotation_name="Server")
     host_route = p.obj("route text", [20, 395, 60, 22], 2, 2)
     p.line(host, 0, host_route)
     controls.append((host_route, "host", 0))
     p.label("Port", [370, 132, 30, 16])
-    port = p.param("live.numbox", [150, 370, 50, 15], 1, 2, ["", "float"], [400, 132, 50, 15], "Port", 1, 1,
-                   parameter_mmin=1024, parameter_mmax=65535, parameter_initial=[9010], parameter_initial_enable=1)
+    port = p.int_param([150, 370, 50, 15], [400, 132, 50, 15], "Port", 1024, 65535, 9010, 1, INFO["Port"])
     controls.append((port, "port", 0))
     p.label("Reply", [456, 132, 34, 16])
-    reply = p.param("live.numbox", [210, 370, 50, 15], 1, 2, ["", "float"], [490, 132, 50, 15], "Reply Port", 1, 1,
-                    parameter_mmin=1024, parameter_mmax=65535, parameter_initial=[9011], parameter_initial_enable=1)
+    reply = p.int_param([210, 370, 50, 15], [490, 132, 50, 15], "Reply Port", 1024, 65535, 9011, 1,
+                        INFO["Reply Port"])
     controls.append((reply, "reply_port", 0))
 
     # Controls -> [prepend setting] -> js. Live parameters output their restored values as the device
     # loads (the js keeps them until init); then the init trigger bangs the controls a bang re-outputs
-    # without changing (not live.text: a bang would flip a toggle, or press a button).
+    # without changing (not live.text: a bang would flip a toggle, or press a button; not the Target
+    # umenu: the js fills and selects it, and its bang would save a stand-in over a missing saved target).
     for k, (oid, setting, outlet) in enumerate(controls):
         pre = p.obj(f"prepend {setting}", [20 + 100 * (k % 7), 450 + 25 * (k // 7), 95, 22], 1, 1)
         p.line(oid, outlet, pre)
         p.line(pre, 0, js)
         if oid == host_route:
             p.line(trig, 0, host)
-        elif p.boxes[int(oid.split("-")[1]) - 1]["box"]["maxclass"] != "live.text":
+        elif p.boxes[int(oid.split("-")[1]) - 1]["box"]["maxclass"] not in ("live.text", "umenu"):
             p.line(trig, 0, oid)
 
     # Network.
@@ -197,7 +240,7 @@ def build() -> dict:
 
     # The server's state (not running / connected / warming up / ready), kept current by the js.
     server = p.box("comment", [350, 620, 220, 18], 1, 0, pres=[6, 134, 222, 16], text="Server: checking...",
-                   fontsize=9.0, varname="server_state")
+                   fontsize=9.0, varname="server_state", annotation=INFO["Server line"], annotation_name="Server line")
 
     # Saved with the set: pattr (blob) <- [route store_*] <- js, and pattr -> [prepend restore_*] -> js.
     stores = {}
