@@ -1,0 +1,187 @@
+"""Sharing the CPU with the DAW (DESIGN.md §10, issue 27).
+
+A producer's machine is never idle: Live's audio engine, plug-ins and the UI run beside the server. Three
+rules keep the server from collapsing (or starving the DAW) on a contended core:
+
+- **Never spin on a contended core.** OpenMP threads that busy-wait between parallel regions burn the
+  time slice the other process needs, and every region then waits for a descheduled thread: a 2-thread
+  job with one other busy core ran 4x slower than on an idle machine. :func:`prepare_openmp` sets the
+  passive wait policy before torch (and its OpenMP runtime) is loaded; it must run first.
+- **Take the cores that are free, not all of them.** :class:`CpuMeter` reads how much CPU the *other*
+  processes used over an interval (all CPU time minus this process's own), and :func:`choose_threads`
+  leaves them their cores. :class:`ThreadGovernor` does this before every job, in the thread that runs
+  it (OpenMP's thread count is a per-thread setting: set from another thread it does not apply), so a
+  machine that becomes busy while serving gets a server with fewer threads on its next job.
+- **Run below the DAW.** The engine thread (and the OpenMP team it creates, which inherits its priority)
+  runs at :data:`ENGINE_NICE`; measurement and plots run at idle priority (:func:`idle_priority`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import asdict, dataclass
+
+log = logging.getLogger(__name__)
+
+ENGINE_NICE = 10  # the job thread's niceness: any normal-priority process (the DAW, its plug-ins) goes first
+SPARE_CORE_SHARE = 0.35  # a core counts as free when others use at most 1 - this share of it (hysteresis)
+MIN_SAMPLE_S = 0.2  # shorter intervals than this are too noisy to read a load from; the last reading stands
+WAIT_POLICY_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")  # a user's own setting wins
+
+
+def prepare_openmp(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Ask OpenMP not to spin between parallel regions (``OMP_WAIT_POLICY=PASSIVE``), unless the user
+    chose a wait policy. Call before torch is imported: the runtime reads it once, when it loads.
+    Returns whether it set the policy."""
+    env = os.environ if environ is None else environ
+    if any(key in env for key in WAIT_POLICY_KEYS):
+        return False
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """A reading of the machine's CPU clocks."""
+
+    wall_s: float  # monotonic time of the reading
+    busy_s: float  # CPU time all processes have used since boot, summed over cores (-1: unknown)
+    own_s: float  # CPU time this process has used (all its threads)
+
+
+def read_proc_stat(path: str = "/proc/stat") -> float:
+    """Busy CPU seconds of the whole machine since boot (Linux ``/proc/stat``; -1 where it is missing)."""
+    try:
+        with open(path) as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return -1.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy_ticks = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal; guest is in user
+    return busy_ticks / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """How many cores the other processes used between two readings."""
+
+    def __init__(self, read_busy: Callable[[], float] = read_proc_stat,
+                 read_own: Callable[[], float] = time.process_time, clock: Callable[[], float] = time.monotonic):
+        self._read_busy, self._read_own, self._clock = read_busy, read_own, clock
+
+    def sample(self) -> CpuSample:
+        return CpuSample(self._clock(), self._read_busy(), self._read_own())
+
+    @staticmethod
+    def others_cores(before: CpuSample, after: CpuSample) -> float | None:
+        """Cores' worth of CPU the other processes used from ``before`` to ``after`` (None: unknown)."""
+        wall = after.wall_s - before.wall_s
+        if before.busy_s < 0 or after.busy_s < 0 or wall < MIN_SAMPLE_S:
+            return None
+        others = (after.busy_s - before.busy_s) - (after.own_s - before.own_s)
+        return max(0.0, others / wall)
+
+
+def choose_threads(cores: int, others: float | None) -> int:
+    """Engine threads for a machine of ``cores`` where the other processes use ``others`` cores: the
+    cores left free, at least one. Unknown load (no ``/proc/stat``): all cores but one, so a DAW keeps
+    one."""
+    if others is None:
+        return max(1, cores - 1)
+    return max(1, min(cores, math.floor(cores - others + SPARE_CORE_SHARE)))
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    """What the governor chose for a job, and why (the server's status reports it)."""
+
+    threads: int  # torch threads of the job
+    cores: int  # cores of the machine
+    others_cores: float | None  # cores the other processes used since the last choice (None: unknown)
+    fixed: bool  # set by the user (serve --threads / [server] threads), not by the load
+    reason: str  # one line for people
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class ThreadGovernor:
+    """Chooses the engine's threads before each job from the load the other processes put on the machine.
+
+    ``fixed`` > 0 pins the count (``serve --threads``). ``apply`` must be called in the thread that runs
+    the job: it sets that thread's OpenMP thread count (``torch.set_num_threads``) and, the first time, its
+    priority."""
+
+    def __init__(self, fixed: int = 0, cores: int | None = None, meter: CpuMeter | None = None,
+                 set_threads: Callable[[int], None] | None = None, nice: int = ENGINE_NICE):
+        self.fixed = fixed
+        self.cores = cores or os.cpu_count() or 1
+        self.meter = meter or CpuMeter()
+        self._set_threads = set_threads or _torch_set_threads
+        self.nice = nice
+        self._lock = threading.Lock()
+        self._last = self.meter.sample()
+        self._others: float | None = None  # the last load read over a long enough interval
+        self._niced: set[int] = set()  # native ids of threads already lowered
+        self.choice: ThreadChoice | None = None  # the last choice (None before the first job)
+
+    def decide(self) -> ThreadChoice:
+        """Read the load since the last decision and choose (no side effect on threads)."""
+        with self._lock:
+            now = self.meter.sample()
+            others = CpuMeter.others_cores(self._last, now)
+            if others is not None:
+                self._others, self._last = others, now
+            others = self._others
+        if self.fixed:
+            return ThreadChoice(self.fixed, self.cores, others, True, f"{self.fixed} thread(s) as set")
+        threads = choose_threads(self.cores, others)
+        if others is None:
+            reason = f"load unknown: {threads} of {self.cores} cores, one left to other programs"
+        else:
+            reason = f"other programs used {others:.2f} of {self.cores} cores: {threads} thread(s) on the rest"
+        return ThreadChoice(threads, self.cores, others, False, reason)
+
+    def apply(self) -> ThreadChoice:
+        """Decide and set this thread's torch threads (and lower its priority once)."""
+        choice = self.decide()
+        tid = threading.get_native_id()
+        if tid not in self._niced:
+            lower_priority(self.nice)
+            self._niced.add(tid)
+        self._set_threads(choice.threads)
+        if self.choice is None or choice.threads != self.choice.threads:
+            log.info("engine threads: %s", choice.reason)
+        self.choice = choice
+        return choice
+
+
+def _torch_set_threads(n: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def lower_priority(nice: int) -> None:
+    """Raise the calling thread's niceness to ``nice`` (Linux schedules threads as tasks; threads it
+    starts later, an OpenMP team included, inherit it). Never raises: a platform without it runs as is."""
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except (AttributeError, OSError) as exc:
+        log.debug("cannot lower the thread's priority: %s", exc)
+
+
+def idle_priority() -> None:
+    """Run the calling thread only when a core would otherwise idle (Linux ``SCHED_IDLE``; elsewhere the
+    lowest niceness): for measurement and plots, which nobody waits for."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
+    except (AttributeError, OSError):
+        lower_priority(19)

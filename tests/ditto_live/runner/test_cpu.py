@@ -1,0 +1,150 @@
+"""The CPU policy: threads chosen from the cores other programs leave free, the passive OpenMP wait policy
+reaching the runtime that torch loads, the job thread's thread count and priority set where it runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from ditto_live.runner.cpu import (
+    CpuMeter,
+    CpuSample,
+    ThreadGovernor,
+    choose_threads,
+    idle_priority,
+    prepare_openmp,
+    read_proc_stat,
+)
+
+
+class FakeClocks:
+    """Machine busy time, own CPU time and wall time that a test advances by hand."""
+
+    def __init__(self) -> None:
+        self.busy = self.own = self.wall = 0.0
+
+    def meter(self) -> CpuMeter:
+        return CpuMeter(lambda: self.busy, lambda: self.own, lambda: self.wall)
+
+    def advance(self, wall: float, others_cores: float, own_cores: float) -> None:
+        self.wall += wall
+        self.own += own_cores * wall
+        self.busy += (others_cores + own_cores) * wall
+
+
+@pytest.mark.parametrize(("others", "threads"), [(0.0, 2), (0.1, 2), (0.3, 2), (0.67, 1), (1.0, 1), (1.9, 1)])
+def test_threads_are_the_cores_the_other_programs_leave_free(others, threads):
+    assert choose_threads(2, others) == threads
+
+
+def test_a_many_core_machine_leaves_a_busy_daw_its_cores():
+    assert choose_threads(8, 2.5) == 5
+    assert choose_threads(8, 0.0) == 8
+
+
+def test_an_unknown_load_leaves_one_core_to_other_programs():
+    assert choose_threads(2, None) == 1
+    assert choose_threads(1, None) == 1
+    assert choose_threads(8, None) == 7
+
+
+def test_others_cores_subtract_this_process_own_time():
+    before = CpuSample(wall_s=0.0, busy_s=10.0, own_s=1.0)
+    after = CpuSample(wall_s=2.0, busy_s=14.0, own_s=3.0)  # 4 s busy in all, 2 s of it ours
+    assert CpuMeter.others_cores(before, after) == pytest.approx(1.0)
+    assert CpuMeter.others_cores(before, CpuSample(0.1, 10.2, 1.0)) is None  # too short to read
+    assert CpuMeter.others_cores(CpuSample(0.0, -1.0, 0.0), after) is None  # no /proc/stat
+
+
+def test_the_governor_adapts_when_the_machine_becomes_busy_and_idle_again():
+    clocks, set_to = FakeClocks(), []
+    governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(3.0, others_cores=0.05, own_cores=1.9)  # a job on an idle machine
+    assert governor.apply().threads == 2
+    clocks.advance(3.0, others_cores=1.0, own_cores=1.0)  # the DAW starts playing
+    choice = governor.apply()
+    assert choice.threads == 1 and choice.others_cores == pytest.approx(1.0) and not choice.fixed
+    assert "1.00 of 2 cores" in choice.reason
+    clocks.advance(3.0, others_cores=0.0, own_cores=1.0)  # it stops
+    assert governor.apply().threads == 2
+    assert set_to == [2, 1, 2]
+
+
+def test_a_short_interval_keeps_the_last_reading():
+    clocks, set_to = FakeClocks(), []
+    governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(2.0, others_cores=1.0, own_cores=1.0)
+    assert governor.apply().threads == 1
+    clocks.advance(0.05, others_cores=0.0, own_cores=1.0)  # back-to-back: too short to say it is idle now
+    assert governor.apply().threads == 1
+
+
+def test_threads_set_by_the_user_win_over_the_load():
+    clocks, set_to = FakeClocks(), []
+    governor = ThreadGovernor(fixed=2, cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(2.0, others_cores=1.5, own_cores=0.5)
+    choice = governor.apply()
+    assert (choice.threads, choice.fixed, set_to) == (2, True, [2])
+
+
+def test_the_job_thread_gets_its_thread_count_and_a_lower_priority_where_it_runs():
+    """torch's thread count is per thread: the governor sets it in the thread that runs the job."""
+    import torch
+
+    governor = ThreadGovernor(fixed=1, nice=os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + 3)
+    seen: dict[str, int] = {}
+
+    def job() -> None:
+        governor.apply()
+        seen["threads"] = torch.get_num_threads()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    worker.join()
+    assert seen == {"threads": 1, "nice": governor.nice}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < governor.nice  # the caller is untouched
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/stat and SCHED_IDLE are Linux's")
+def test_linux_readings_are_real():
+    assert read_proc_stat() > 0
+    seen: dict[str, int] = {}
+
+    def measure() -> None:
+        idle_priority()
+        seen["policy"] = os.sched_getscheduler(0)
+
+    worker = threading.Thread(target=measure)
+    worker.start()
+    worker.join()
+    assert seen["policy"] == os.SCHED_IDLE
+
+
+def test_a_users_wait_policy_is_kept():
+    env = {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert not prepare_openmp(env) and env == {"OMP_WAIT_POLICY": "ACTIVE"}
+    env = {}
+    assert prepare_openmp(env) and env == {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def test_the_cli_sets_the_passive_wait_policy_before_torch_loads_openmp():
+    """OMP_DISPLAY_ENV makes the OpenMP runtime print the policy it read when torch loaded it. libgomp
+    displays PASSIVE when nothing is set but then spins 300,000 rounds before sleeping; the policy set
+    explicitly makes that spin count 0."""
+    code = ("import sys; from ditto_live.cli import main; "
+            "sys.argv = ['ditto-live', 'models']; main()\n"
+            "import torch; torch.ones(64, 64) @ torch.ones(64, 64)")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    env["OMP_DISPLAY_ENV"] = "VERBOSE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    text = out.stdout + out.stderr
+    if "OPENMP DISPLAY ENVIRONMENT" not in text:
+        pytest.skip("this torch build's OpenMP runtime does not display its environment")
+    assert "OMP_WAIT_POLICY = 'PASSIVE'" in text, text[-2000:]
+    if "GOMP_SPINCOUNT" in text:  # libgomp (Linux torch wheels)
+        assert "GOMP_SPINCOUNT = '0'" in text, text[-2000:]
