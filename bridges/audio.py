@@ -33,13 +33,6 @@ def _sounddevice() -> Any:
     return sounddevice
 
 
-def rescan_devices() -> None:
-    """Re-initialise PortAudio so that servers started after import (JACK) show up as devices."""
-    sd = _sounddevice()
-    sd._terminate()
-    sd._initialize()
-
-
 def output_devices() -> list[dict[str, Any]]:
     """Every device with output channels: index, name, host API name, default rate."""
     sd = _sounddevice()

@@ -8,7 +8,7 @@
   position while it runs, else free time at a set tempo).
 - :class:`NoteRecorder`: notes -> ``[[pitch, start_beat, duration_beats], ...]`` (the melody target of
   a job, see ditto_live/generation/jobspec.py), top voice only. :class:`CCRecorder`: one controller's sweep ->
-  intensity points ``[[beat, dB], ...]``. :func:`notes_from_midi_file` does the same for a file.
+  intensity points ``[[beat, dB], ...]``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 import mido
 
@@ -29,7 +28,6 @@ from ditto_live.bridges.midi_ports import FakeMidiPort, MidiInput, list_midi_inp
 log = logging.getLogger(__name__)
 
 PPQN = 24  # MIDI clock ticks per quarter note
-DRUM_CHANNEL = 9  # General MIDI percussion (channel 10), skipped by melody extraction
 
 
 # -- clock ------------------------------------------------------------------------------------------
@@ -340,49 +338,3 @@ class CCRecorder:
         end = events[-1][0] if min_end is None else max(min_end, events[-1][0])
         pts = sample_and_hold(events, origin, max(end, origin), self.resolution)
         return [[round(b - origin, 6), round(db, 3)] for b, db in pts]
-
-
-# -- MIDI files -------------------------------------------------------------------------------------
-def midi_file_bpm(path: str | Path, default: float = 120.0) -> float:
-    """The file's first tempo (120 when it sets none)."""
-    for msg in mido.merge_tracks(mido.MidiFile(path).tracks):
-        if msg.type == "set_tempo":
-            return mido.tempo2bpm(msg.tempo)
-    return default
-
-
-def notes_from_midi_file(path: str | Path, bpm: float | None = None, channel: int = -1,
-                         legato: float = 0.125, min_duration: float = 1 / 32) -> list[list[float]]:
-    """The top voice of a MIDI file as ``[[pitch, start_beat, duration_beats], ...]``.
-
-    ``bpm=None``: beats of the score (ticks / ticks per beat). With ``bpm``, times follow the file's
-    tempo map in seconds and are expressed in beats at the constant ``bpm`` (a performance with
-    tempo changes keeps its timing). ``channel`` -1 takes every channel but drums (channel 10).
-    """
-    mid = mido.MidiFile(path)
-    tpb = mid.ticks_per_beat
-    tick = 0
-    seconds = 0.0
-    tempo = 500000  # microseconds per beat until a set_tempo
-    held: dict[tuple[int, int], float] = {}
-    intervals: list[tuple[int, float, float]] = []
-    for msg in mido.merge_tracks(mid.tracks):
-        tick += msg.time
-        seconds += mido.tick2second(msg.time, tpb, tempo)
-        if msg.type == "set_tempo":
-            tempo = msg.tempo
-            continue
-        if msg.type not in ("note_on", "note_off"):
-            continue
-        if (channel >= 0 and msg.channel != channel) or (channel < 0 and msg.channel == DRUM_CHANNEL):
-            continue
-        beat = tick / tpb if bpm is None else seconds * bpm / 60.0
-        key = (msg.channel, msg.note)
-        if msg.type == "note_on" and msg.velocity > 0:
-            if key in held:
-                intervals.append((msg.note, held[key], beat))
-            held[key] = beat
-        elif key in held:
-            intervals.append((msg.note, held.pop(key), beat))
-    notes = top_voice(intervals, legato, min_duration)
-    return _rounded(notes, 0.0)

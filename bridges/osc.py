@@ -280,11 +280,3 @@ class AllowList:
 
     def __str__(self) -> str:
         return ", ".join(map(str, self.networks)) or "nobody"
-
-
-def receive_messages(endpoint: OscEndpoint, timeout: float) -> list[tuple[OscMessage, Addr]]:
-    """Decoded messages of the next datagram (empty on timeout); a client-side convenience."""
-    dgram = endpoint.receive(timeout)
-    if dgram is None:
-        return []
-    return [(m, dgram.sender) for m in decode_packet(dgram.data)]

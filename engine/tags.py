@@ -5,7 +5,6 @@ Index 0 of every field is the null tag "<null>" (unknown or dropped for classifi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import torch
@@ -92,10 +91,3 @@ class TagVocab:
     @staticmethod
     def from_dict(d: dict[str, list[str]]) -> TagVocab:
         return TagVocab(tuple(tuple(ns) for ns in d.values()), tuple(d))
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @staticmethod
-    def from_json(s: str) -> TagVocab:
-        return TagVocab.from_dict(json.loads(s))

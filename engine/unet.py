@@ -277,4 +277,5 @@ class UNet(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Parameters of any network (UNet, vocoder, text encoder): the one count training and the bench report."""
     return sum(p.numel() for p in model.parameters())

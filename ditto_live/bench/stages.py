@@ -29,6 +29,7 @@ from ditto_live.bench.report import STAGES, check_targets, config_key, machine_i
 from ditto_live.controls import KINDS
 from ditto_live.engine.audio import PRESETS, MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, for_gpu
+from ditto_live.engine.unet import count_parameters
 from ditto_live.generation.jobspec import parse_job
 from ditto_live.generation.methods import DITTO_STEPS, METHODS, bench_names, split_bench_name
 from ditto_live.generation.pipeline import Backends, Engine, generate, plan_job, sync, vocode
@@ -91,7 +92,7 @@ class Models:
 
 
 def _count(model: Any) -> int | None:
-    return None if model is None else sum(p.numel() for p in model.parameters())
+    return None if model is None else count_parameters(model)
 
 
 def load_models(cfg: BenchConfig) -> Models:

@@ -83,8 +83,8 @@ def fad(generated: np.ndarray, reference: np.ndarray) -> float:
 
     ||mu_a - mu_b||^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^1/2), where tr((S_a S_b)^1/2) is the sum of the
     square roots of the eigenvalues of S_a S_b (real and >= 0: they are those of S_a^1/2 S_b S_a^1/2). The
-    same number as ``metrics.frechet_distance``, without a matrix square root that is slow and unstable
-    for the singular covariances of a few clips.
+    same number as the textbook formula with scipy's matrix square root (the test's reference), without
+    that square root, which is slow and unstable for the singular covariances of a few clips.
     """
     if len(generated) < 2 or len(reference) < 2:
         return float("nan")

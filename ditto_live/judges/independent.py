@@ -193,25 +193,3 @@ def judge_structure(audio: np.ndarray, sample_rate: int, target_labels: np.ndarr
     min_gap = 0.5 * duration / (len(ref) + 1)
     est = pick_boundaries(times, novelty, len(ref), min_gap)
     return {"structure_boundary_f": boundary_f(ref, est, duration)}
-
-
-JUDGES = {"melody": judge_melody, "intensity": judge_intensity, "structure": judge_structure}
-
-
-def judge_control(kind: str, audio: np.ndarray, sample_rate: int, target: np.ndarray) -> dict[str, float]:
-    """The judge of a control kind on one clip: melody with MIDI pitch per frame (-1 none), intensity with
-    the dB curve per frame, structure with the section label per frame; {} for a kind without a judge."""
-    judge = JUDGES.get(kind)
-    return {} if judge is None else judge(np.asarray(audio), sample_rate, np.asarray(target))
-
-
-def warm_judges(sample_rate: int = 22050) -> dict[str, dict[str, float]]:
-    """Run every judge once on a 2 s middle C whose answers are known, so that the first job's measurement
-    does not pay for librosa's and numba's first-call compilation (``serve`` warms its measurement code
-    before ready). -> {kind: figures}; the melody judge's raw pitch accuracy is ~1 when the judges work."""
-    frames = 2 * sample_rate // HOP
-    t = np.arange(frames * HOP) / sample_rate
-    audio = (0.1 * np.sin(2 * np.pi * 261.63 * t)).astype(np.float32)
-    return {"melody": judge_melody(audio, sample_rate, np.full(frames, 60)),
-            "intensity": judge_intensity(audio, sample_rate, np.linspace(-30.0, -20.0, frames)),
-            "structure": judge_structure(audio, sample_rate, (np.arange(frames) * 2) // frames)}

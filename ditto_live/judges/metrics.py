@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import librosa
 import numpy as np
-from scipy import linalg
 
 HOP = 256  # analysis hop in samples: the engine's frame grid at 22,050 Hz
 
@@ -71,14 +70,6 @@ def structure_mse(audio: np.ndarray, sr: int, target_ssm: np.ndarray) -> float:
     """MSE between the MFCC self-similarity of ``audio`` and a target block matrix (square)."""
     ssm = mfcc_self_similarity(audio, sr, size=target_ssm.shape[0])
     return float(np.mean((ssm - target_ssm) ** 2))
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two embedding sets [N, D] (the FAD formula)."""
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = np.real(linalg.sqrtm(cov_a @ cov_b))
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * covmean))
 
 
 def voiced_fraction(audio: np.ndarray, sr: int) -> float:

@@ -73,8 +73,3 @@ class EngineLock:
         self.release()
         self.acquire(False, is_cancelled)
         return True
-
-    @property
-    def busy(self) -> bool:
-        with self._cond:
-            return self._holder is not None

@@ -101,10 +101,3 @@ class ChunkAssembler:
             p = self._partials.pop(key)
             out.append((key, len(p.pieces), p.total))
         return out
-
-
-def split_payload(text: str, piece_chars: int) -> list[str]:
-    """Split a payload into pieces of at most ``piece_chars`` characters (the client side)."""
-    if piece_chars < 1:
-        raise ValueError("piece_chars must be >= 1")
-    return [text[i:i + piece_chars] for i in range(0, len(text), piece_chars)] or [""]

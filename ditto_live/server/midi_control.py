@@ -25,7 +25,7 @@ import mido
 
 from ditto_live.bridges.midi import CCRecorder, MidiClock, MidiInput, NoteRecorder, Timeline, open_midi_input
 from ditto_live.config import MidiConfig
-from ditto_live.generation.jobspec import LIVE_CONTROL_RANGES, JobSpec, parse_job
+from ditto_live.generation.jobspec import LIVE_CONTROL_RANGES
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,3 @@ class MidiControl:
         if "seconds" not in job and "bars" not in job and span > 0:
             job["bars"] = min(MAX_BARS, max(1, math.ceil(span / BEATS_PER_BAR - 1e-9)))
         return job
-
-    def job_spec(self, base: dict[str, Any] | None = None, now: float | None = None) -> JobSpec:
-        """:meth:`job_dict`, validated."""
-        return parse_job(self.job_dict(base, now))

@@ -213,9 +213,6 @@ class JobQueue:
             jobs = [self._running] if self._running is not None else []
             return [j for j in jobs + list(self._pending) if j.job_id == job_id]
 
-    def is_active(self, job_id: str, owner: Any = None) -> bool:
-        return self.find(job_id, owner) is not None
-
     def jobs_of(self, owner: Any) -> dict[str, Any]:
         """``owner``'s jobs: {"queued": [ids in order], "running": id or None}."""
         with self._cond:

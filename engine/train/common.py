@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from ditto_live.engine.train import distributed
 from ditto_live.engine.train.distributed import Ranks
 from ditto_live.engine.train.resume import STATE_FILE, CheckpointManager, find_resume, gen_states
+from ditto_live.engine.unet import count_parameters
 
 __all__ = ["STATE_FILE", "CheckpointManager", "find_resume"]  # re-exported: their home is resume.py
 
@@ -209,10 +210,6 @@ def describe_machine(device: torch.device | str = "cpu") -> str:
     return f"CPU {cpu_model_name()}, {torch.get_num_threads()} threads of {cores} cores (torch {torch.__version__})"
 
 
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 @dataclass(frozen=True)
 class RunSetup:
     """What a training entry point sets up first (``start_run``)."""
@@ -242,7 +239,7 @@ def checkpoint_meta(kind: str, model: nn.Module, model_config: dict, mel_config:
     """The JSON of a trained checkpoint (docs/architecture.md): its kind, configs, recipe, metrics with
     the parameter count, machine and wall time; ``more`` adds fields (the tag vocabulary)."""
     return {"kind": kind, "model_config": model_config, "mel_config": mel_config, **more, "recipe": recipe,
-            "metrics": metrics | {"params": count_params(model)}, "machine": machine,
+            "metrics": metrics | {"params": count_parameters(model)}, "machine": machine,
             "wall_time_s": metrics.get("wall_time_s")}
 
 
@@ -365,7 +362,7 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
                            f"{out_dir}/latest (a folder all machines share)")
     total = int(fitted or steps)  # the step the schedule ends at
     log.info("%s: %s parameters, steps %d to %d of %d, %d examples per step on %s", desc,
-             f"{count_params(model):,}", start, min(total, stop_at or total), total, examples_per_step,
+             f"{count_parameters(model):,}", start, min(total, stop_at or total), total, examples_per_step,
              describe_machine(device))
     bar = Progress(total, start, desc=desc, disable=not progress or not ranks.main)
     probe: list[float] = []  # times at the FIT_PROBE steps

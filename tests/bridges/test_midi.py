@@ -16,8 +16,6 @@ from ditto_live.bridges.midi import (
     NoteRecorder,
     Timeline,
     cc_to_db,
-    midi_file_bpm,
-    notes_from_midi_file,
     open_midi_input,
     quantize_notes,
     top_voice,
@@ -163,40 +161,6 @@ def test_midi_input_filters_channels_and_survives_a_failing_handler():
     port.send(mido.Message("note_on", channel=3, note=61))
     port.send(mido.Message("clock"))
     assert [m.type for m in got] == ["note_on", "clock"] and got[0].note == 60
-
-
-# -- files ------------------------------------------------------------------------------------------
-def write_midi(path, bpm=90.0):
-    mid = mido.MidiFile(ticks_per_beat=480)
-    meta, piano, drums = mido.MidiTrack(), mido.MidiTrack(), mido.MidiTrack()
-    mid.tracks += [meta, piano, drums]
-    meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
-    # beat 0: C-E-G chord (2 beats); beat 2: melody A then B over a held F bass
-    for p in (60, 64, 67):
-        piano.append(mido.Message("note_on", note=p, velocity=80, time=0))
-    piano.append(mido.Message("note_off", note=60, time=960))
-    piano.append(mido.Message("note_off", note=64, time=0))
-    piano.append(mido.Message("note_off", note=67, time=0))
-    piano.append(mido.Message("note_on", note=53, velocity=80, time=0))
-    piano.append(mido.Message("note_on", note=69, velocity=80, time=0))
-    piano.append(mido.Message("note_off", note=69, time=480))
-    piano.append(mido.Message("note_on", note=71, velocity=80, time=0))
-    piano.append(mido.Message("note_off", note=71, time=480))
-    piano.append(mido.Message("note_off", note=53, time=0))
-    drums.append(mido.Message("note_on", channel=9, note=81, velocity=100, time=0))  # above everything
-    drums.append(mido.Message("note_off", channel=9, note=81, time=1920))
-    mid.save(path)
-
-
-def test_a_midi_file_gives_its_top_voice_in_beats(tmp_path):
-    path = tmp_path / "song.mid"
-    write_midi(path, bpm=90.0)
-    assert midi_file_bpm(path) == pytest.approx(90.0)
-    assert notes_from_midi_file(path) == [[67, 0.0, 2.0], [69, 2.0, 1.0], [71, 3.0, 1.0]]
-    # the same performance expressed at 180 bpm spans twice as many beats
-    at_180 = notes_from_midi_file(path, bpm=180.0)
-    assert [n[0] for n in at_180] == [67, 69, 71]
-    assert [x for n in at_180 for x in n[1:]] == pytest.approx([0.0, 4.0, 4.0, 2.0, 6.0, 2.0], abs=1e-4)
 
 
 # -- real JACK MIDI ports ---------------------------------------------------------------------------

@@ -15,8 +15,13 @@ from ditto_live.bridges.osc import (
     decode_packet,
     encode_message,
     is_loopback,
-    receive_messages,
 )
+
+
+def receive_messages(endpoint, timeout: float) -> list:
+    """Decoded messages of the next datagram (empty on timeout), with its sender."""
+    dgram = endpoint.receive(timeout)
+    return [] if dgram is None else [(m, dgram.sender) for m in decode_packet(dgram.data)]
 
 
 def test_message_round_trips_with_forced_type_tags():

@@ -130,13 +130,3 @@ def test_judge_keys_name_what_each_judge_returns():
     assert set(judges.judge_intensity(crescendo_audio(target), SR, target)) == set(judges.JUDGE_KEYS["intensity"])
     assert set(judges.judge_structure(audio, SR, labels)) == set(judges.JUDGE_KEYS["structure"])
 
-
-def test_judge_control_dispatches_by_kind_and_is_empty_for_kinds_without_a_judge():
-    assert judges.judge_control("melody", tone(TUNE), SR, TUNE)["melody_raw_pitch_accuracy"] > 0.9
-    assert judges.judge_control("inpaint", tone(TUNE), SR, TUNE) == {}
-
-
-def test_warm_judges_runs_every_judge_on_a_clip_whose_pitch_it_finds():
-    figures = judges.warm_judges(SR)
-    assert set(figures) == set(judges.JUDGE_KEYS)
-    assert figures["melody"]["melody_raw_pitch_accuracy"] > 0.9

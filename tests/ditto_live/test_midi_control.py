@@ -7,6 +7,7 @@ import pytest
 
 from ditto_live.bridges.midi import FakeMidiPort, MidiInput
 from ditto_live.config import MidiConfig
+from ditto_live.generation.jobspec import parse_job
 from ditto_live.server.midi_control import MidiControl
 from tests.jack import jack_server  # noqa: F401  (pytest fixture)
 
@@ -60,7 +61,7 @@ def test_a_take_under_midi_clock_becomes_a_valid_job():
     events = [(t0, mido.Message("start"))] + clock_events(t0, 100.0, 12) + sweep
     events += scale_events(t0 + 2.4, 0.3)  # enters at beat 4 (bar 2), eighth notes at 100 bpm
     perform(midi_in, events)
-    spec = ctl.job_spec({"seed": 3, "controls": [{"type": "structure", "form": "AB"}]}, now=t0 + 7.0)
+    spec = parse_job(ctl.job_dict({"seed": 3, "controls": [{"type": "structure", "form": "AB"}]}, now=t0 + 7.0))
     assert spec.bpm == pytest.approx(100.0, abs=0.05) and spec.seed == 3
     kinds = [c.type for c in spec.controls]
     assert kinds == ["structure", "melody", "intensity"]

@@ -9,7 +9,12 @@ import random
 
 import pytest
 
-from ditto_live.server.chunks import ChunkAssembler, ChunkError, split_payload
+from ditto_live.server.chunks import ChunkAssembler, ChunkError
+
+
+def split_payload(text: str, piece_chars: int) -> list[str]:
+    """A client's side: a payload in pieces of at most ``piece_chars`` characters."""
+    return [text[i:i + piece_chars] for i in range(0, len(text), piece_chars)] or [""]
 
 
 class Clock:
