@@ -101,7 +101,7 @@ def serve_config(args: argparse.Namespace) -> Config:
 def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: bool = False) -> Any:
     """The job runner: the engine's (``ditto_live.runner.jobs.JobRunner``), or the model-free FakeRunner."""
     if fake:
-        from ditto_live.server.queue import FakeRunner
+        from ditto_live.runner.fake import FakeRunner
 
         return FakeRunner(Path(server.output_dir).expanduser(), steps=20, step_s=0.05, seconds=2.0)
     from ditto_live.runner.jobs import JobRunner  # imports torch and the engine: only when serving for real

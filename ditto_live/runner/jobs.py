@@ -25,13 +25,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ditto_live.controls import KINDS
 from ditto_live.engine.backends import default_autocast
 from ditto_live.errors import UsageError
 from ditto_live.generation.jobspec import JobSpec, JobSpecError, parse_job
@@ -49,29 +50,15 @@ from ditto_live.generation.pipeline import (
 from ditto_live.generation.targets import TextModel
 from ditto_live.judges.measure import measure_controls
 from ditto_live.results import safe_output_path, write_json, write_wav
+from ditto_live.runner.contract import JobResult, Progress, Window
 from ditto_live.runner.engine_lock import EngineLock
-from ditto_live.server.stream import Window
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 UNTRAINED = "tiny-untrained"  # model name that builds random-weight tiny models in memory
 UNTRAINED_PRESETS = {UNTRAINED: "tiny", "paper-untrained": "paper"}  # random-weight models by preset (timing)
 MAX_PENDING_MEASUREMENTS = 4  # more delivered jobs waiting to be measured: the next is not measured
 MEASURE_NICE = 10  # the measurement thread's niceness: the engine's next job goes first
-
-
-@dataclass
-class JobResult:
-    wav_path: Path  # the written WAV
-    summary: dict[str, Any]  # what the sidecar JSON holds (updated when the measurement lands)
-    measured: Future | None = field(default=None, repr=False)  # the measurement after delivery
-
-    def wait(self, timeout: float | None = None) -> dict[str, Any]:
-        """Wait for the measurement (if any) and return the final summary."""
-        if self.measured is not None:
-            self.measured.result(timeout)
-        return self.summary
 
 
 def pick_device(device: str) -> str:
@@ -182,6 +169,11 @@ class JobRunner:
         self._pending_lock = threading.Lock()
 
     @property
+    def description(self) -> dict[str, str]:
+        """Nothing beyond ``device`` in the server's status (the Runner contract)."""
+        return {}
+
+    @property
     def autocast(self) -> bool:
         return self.context.autocast
 
@@ -216,7 +208,7 @@ class JobRunner:
         ``Window.tail``; None for the first) and returns its audio and its own tail of ``overlap_s``."""
         began = time.perf_counter()
         if opening is not None:  # a continuation: painting controls give way to the chain
-            keep = tuple(c for c in spec.controls if c.type not in ("outpaint", "inpaint", "loop"))
+            keep = tuple(c for c in spec.controls if not KINDS[c.type].yields_to_chain)
             spec = dataclasses.replace(spec, controls=keep)
         with self.engine.hold(priority=spec.deadline_s > 0, is_cancelled=is_cancelled):
             plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, is_cancelled, began, opening)

@@ -5,9 +5,8 @@ error code (``cancelled``, ``bad_request``, ``forbidden``, ``not_found``, ``fail
 message. Whatever a runner raises becomes such an error; the worker keeps serving. Progress from
 the runner is throttled per job before it reaches ``JobEvents.progress``.
 
-``Runner`` is the engine-side interface (``ditto_live.runner.jobs.JobRunner`` implements it);
-``FakeRunner`` is an in-memory runner for tests and for trying the protocol without a model: it
-sleeps per step, honours cancellation every step and writes a real small WAV.
+The worker calls ``Runner.run`` (the contract: ``ditto_live/runner/contract.py``; the engine's
+``JobRunner`` and the in-memory ``FakeRunner`` implement it).
 """
 
 from __future__ import annotations
@@ -23,28 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from ditto_live.engine.cancel import JobCancelled  # torch-free
 from ditto_live.errors import UsageError
 from ditto_live.generation.jobspec import JobSpec
-from ditto_live.results import PathForbidden, check_output_path, write_result
+from ditto_live.results import PathForbidden, check_output_path
+from ditto_live.runner.contract import JobResult, Runner
 
 log = logging.getLogger(__name__)
-
-ProgressFn = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
-
-
-class RunResult(Protocol):
-    wav_path: Any  # str | Path of the result WAV (under the output folder)
-    summary: dict[str, Any]  # JSON-able: seed, timings, losses, sidecar path
-
-
-class Runner(Protocol):
-    """Runs one job to a WAV; raises on failure (``JobCancelled`` when ``is_cancelled()`` turns true)."""
-
-    def run(self, spec: JobSpec, progress: ProgressFn, is_cancelled: Callable[[], bool]) -> RunResult: ...
-
 
 class QueueFull(Exception):
     """The queue holds ``size`` waiting jobs already."""
@@ -70,7 +54,7 @@ class Job:
 class JobEvents(Protocol):
     def progress(self, job: Job, stage: str, step: int, total: int, loss: float) -> None: ...
 
-    def finished(self, job: Job, result: RunResult | None, code: str | None, message: str) -> None: ...
+    def finished(self, job: Job, result: JobResult | None, code: str | None, message: str) -> None: ...
 
 
 def classify_error(exc: BaseException) -> tuple[str, str]:
@@ -263,7 +247,7 @@ class JobQueue:
                 self._running = None
             self._finish(job, result, code, message)
 
-    def _run(self, job: Job) -> RunResult:
+    def _run(self, job: Job) -> JobResult:
         throttle = ProgressThrottle(self.progress_interval_s)
 
         def progress(stage: str, step: int, total: int, loss: float) -> None:
@@ -280,7 +264,7 @@ class JobQueue:
                 raise FileNotFoundError(f"the runner reported {path} but wrote no file there")
         return result
 
-    def _finish(self, job: Job, result: RunResult | None, code: str | None, message: str) -> None:
+    def _finish(self, job: Job, result: JobResult | None, code: str | None, message: str) -> None:
         """Record the outcome and send the job's one finished event (later calls do nothing)."""
         with self._cond:
             if job.ended:
@@ -295,76 +279,3 @@ class JobQueue:
             self.events.finished(job, result, code, message)
         except Exception:
             log.exception("finished event for %s failed", job.job_id)
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    wav_path: str  # the WAV written
-    summary: dict[str, Any]  # seed, steps, loss, sidecar
-
-
-class FakeRunner:
-    """A model-free runner: ``steps`` sleeps of ``step_s``, cancellable every step, then a real WAV.
-
-    ``failures`` maps a job ``name`` to the exception that job raises mid-run (tests of the
-    error path); the tone's loudness follows the job's seed so results differ.
-    """
-
-    def __init__(self, output_dir: str | Path, steps: int = 5, step_s: float = 0.01, seconds: float = 0.25,
-                 sample_rate: int = 22050, failures: dict[str, BaseException] | None = None) -> None:
-        self.output_dir = Path(output_dir)  # where results go
-        self.steps = steps  # optimisation steps each job pretends to take
-        self.step_s = step_s  # sleep per step
-        self.seconds = seconds  # length of the WAV written
-        self.sample_rate = sample_rate  # its rate
-        self.failures = dict(failures or {})  # job name -> exception raised at the middle step
-        self.running = threading.Event()  # set while a job runs (tests wait on it)
-        self.steps_run: dict[str, int] = {}  # job name -> steps executed by the last job of that name
-        self.description = {"model": "fake", "device": "cpu"}
-
-    def run(self, spec: JobSpec, progress: ProgressFn, is_cancelled: Callable[[], bool]) -> FakeResult:
-        t0 = time.perf_counter()
-        self.running.set()
-        try:
-            progress("parse", 1, 1, 0.0)
-            loss = 1.0
-            self.steps_run[spec.name] = 0
-            for step in range(self.steps):
-                if is_cancelled():
-                    raise JobCancelled(f"cancelled at step {step}")
-                if step == self.steps // 2 and spec.name in self.failures:
-                    raise self.failures[spec.name]
-                time.sleep(self.step_s)
-                self.steps_run[spec.name] = step + 1
-                loss *= 0.8
-                progress("optimise", step + 1, self.steps, loss)
-            progress("write", 1, 1, loss)
-            t = np.arange(int(self.seconds * self.sample_rate)) / self.sample_rate
-            amp = 0.1 + 0.4 * ((spec.seed % 7) / 6)
-            audio = amp * np.sin(2 * np.pi * 440.0 * t) * np.linspace(0.2, 1.0, t.size)
-            elapsed = time.perf_counter() - t0
-            wav, meta = write_result(self.output_dir, spec.name, audio, self.sample_rate,
-                                     {"job": spec.to_dict(), "runner": "fake", "loss": loss,
-                                      "timings": {"total_s": elapsed}})
-            return FakeResult(str(wav), {"seed": spec.seed, "steps": self.steps, "loss": loss,
-                                         "timings": {"total_s": round(elapsed, 4)}, "sidecar": str(meta)})
-        finally:
-            self.running.clear()
-
-    def model_format(self, model: str = "default") -> tuple[int, float]:
-        """(sample rate, seconds of a window) of the stream's windows."""
-        return self.sample_rate, self.seconds
-
-    def window(self, spec: JobSpec, opening: Any, overlap_s: float, is_cancelled: Callable[[], bool]):
-        """A stream window in memory: the tone of ``run``, cancellable every step (ditto_live/server/stream.py)."""
-        from ditto_live.server.stream import Window
-
-        steps = 0
-        for steps in range(self.steps):
-            if is_cancelled():
-                raise JobCancelled(f"cancelled at step {steps}")
-            time.sleep(self.step_s)
-        n = int(self.seconds * self.sample_rate)
-        audio = (0.1 + 0.4 * ((spec.seed % 7) / 6)) * np.sin(2 * np.pi * 440.0 * np.arange(n) / self.sample_rate)
-        return Window(audio.astype(np.float32), self.sample_rate, None,
-                      {"ito": [{"steps_run": steps + 1 if self.steps else 0}]})

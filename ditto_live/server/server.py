@@ -43,11 +43,12 @@ from ditto_live.errors import UsageError
 from ditto_live.generation.jobspec import JobSpec
 from ditto_live.protocol import BY_ADDRESS, PROTOCOL_VERSION, ArgumentError, coerce_args, type_tags
 from ditto_live.results import clean_output_dir
+from ditto_live.runner.contract import JobResult, Runner
 from ditto_live.server.budget import Budget, check_budget
 from ditto_live.server.chunks import ChunkAssembler, ChunkError
 from ditto_live.server.clients import ClientTable, QuotaExceeded, ReplyBudget
 from ditto_live.server.live import LiveRequests, MidiTake, StreamControl
-from ditto_live.server.queue import DuplicateJob, Job, JobQueue, QueueFull, Runner, RunResult
+from ditto_live.server.queue import DuplicateJob, Job, JobQueue, QueueFull
 from ditto_live.server.requests import (
     RequestError,
     error_code,
@@ -102,7 +103,7 @@ class Server(LiveRequests):
         # /ditto/control/set and the MIDI bridge write and the stream reads before every window; each
         # client's own controls (in the client table) fill in its own jobs
         self.live_controls: dict[str, float] = {} if live_controls is None else live_controls
-        self._warm = getattr(runner, "warm", None) if warm else None
+        self._warm = warm  # run the runner's warm() on start
         self.engine_state = "ready"  # "warming" while the runner's warm() runs
         self.warm_error: str | None = None  # what warm() raised, if it did
         self._lock = threading.Lock()  # guards chunks
@@ -150,15 +151,15 @@ class Server(LiveRequests):
         #                             by the first request, which would hold up the receive thread for seconds
         for path in clean_output_dir(self.output_dir, self.config.orphan_age_s):
             log.warning("removed %s (left by a writer that was killed)", path)
-        if self._warm is not None:
-            self._start_warming(self._warm)
+        if self._warm:
+            self._start_warming(self.runner.warm)
         self._queue.start()
         self._thread = threading.Thread(target=self._receive_loop, name="ditto-osc", daemon=True)
         self._thread.start()
         log.info("serving OSC on %s:%d, results in %s", *self.address, self.output_dir)
         return self
 
-    def _start_warming(self, warm: Callable[[], Any]) -> None:
+    def _start_warming(self, warm: Callable[[], object]) -> None:
         """Run the runner's ``warm()`` (load the model, prepare the backend) on its own thread; jobs
         accepted meanwhile wait in the queue, pings and status are answered throughout."""
         self.engine_state = "warming"
@@ -322,7 +323,7 @@ class Server(LiveRequests):
     def progress(self, job: Job, stage: str, step: int, total: int, loss: float) -> None:
         self._send([job.reply_to], "/ditto/job/progress", [job.job_id, stage, step, total, loss])
 
-    def finished(self, job: Job, result: RunResult | None, code: str | None, message: str) -> None:
+    def finished(self, job: Job, result: JobResult | None, code: str | None, message: str) -> None:
         self._count_job(job.reply_to, -1)
         to = [job.reply_to, *job.extra_reply_to]
         if code is not None or result is None:
@@ -372,8 +373,7 @@ class Server(LiveRequests):
         state: dict[str, Any] = {
             "version": PROTOCOL_VERSION, "engine": self.engine_state, **own, "queue_length": len(queue["queued"]),
             "queue_size": queue["queue_size"], "busy": queue["running"] is not None,
-            "device": getattr(self.runner, "device", None),
-            **dict(getattr(self.runner, "description", {}) or {}),
+            "device": self.runner.device, **self.runner.description,
             "controls": dict(self.live_controls), "output_dir": str(self.output_dir),
             "limits": {"max_clip_seconds": self.budget.max_clip_seconds, "max_work_steps": self.budget.max_work_steps,
                        "max_memory_mb": self.budget.max_memory_mb},

@@ -32,13 +32,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ditto_live.generation.jobspec import ControlSpec, JobSpec, clip_seconds, parse_job
 from ditto_live.protocol import LIVE_CONTROLS
+from ditto_live.runner.contract import WindowSource
 
 log = logging.getLogger(__name__)
 
@@ -334,16 +334,6 @@ def _adherence(summary: Mapping[str, Any] | None) -> dict[str, float] | None:
 
 
 # -- the real generator: the job runner's windows, chained in memory ---------------------------------------
-@dataclass
-class Window:
-    """One stream window from a runner (``runner.window(spec, opening, overlap_s, is_cancelled)``)."""
-
-    audio: np.ndarray  # [n] the window's audio, its opening overlap included
-    sample_rate: int  # its rate (the model's)
-    tail: Any  # what the next window opens with (the engine: the last overlap frames of the mel)
-    summary: dict[str, Any] = field(default_factory=dict)  # steps run, losses, timings
-
-
 class RunnerWindows:
     """``generate_window`` backed by a job runner's in-memory windows (``JobRunner.window``): window k > 0
     opens with the last ``overlap_seconds`` of window k - 1 (the runner's own tail, no file), under the
@@ -351,12 +341,12 @@ class RunnerWindows:
     optimisation step.
     """
 
-    def __init__(self, runner: Any, overlap_seconds: float, model_rate: int):
+    def __init__(self, runner: WindowSource, overlap_seconds: float, model_rate: int):
         self.runner = runner
         self.overlap_seconds = overlap_seconds  # seconds of the previous window that open the next
         self.model_rate = model_rate  # sample rate the stream expects
         self.last_summary: dict[str, Any] | None = None  # the last window's summary (steps run, losses)
-        self._tail: Any = None  # the last window's tail
+        self._tail: object | None = None  # the last window's tail (opaque: the runner's)
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -373,7 +363,7 @@ class RunnerWindows:
         return np.asarray(window.audio, dtype=np.float32).reshape(-1)
 
 
-def open_stream(runner: Any, audio_out: Any, model: str = "default", live_controls: Mapping[str, float] | None = None,
+def open_stream(runner: WindowSource, audio_out: Any, model: str = "default", live_controls: Mapping[str, float] | None = None,
                 overlap_seconds: float = 1.0, on_state: Callable[[str, int], None] | None = None,
                 budget_fraction: float = 0.0) -> Stream:
     """The server's stream: :class:`RunnerWindows` of ``runner`` into ``audio_out`` (an ``AudioOut``), at

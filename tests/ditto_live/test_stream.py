@@ -199,7 +199,7 @@ class ToneRunner:
         return RATE, self.length / RATE
 
     def window(self, spec, opening, overlap_s, is_cancelled):
-        from ditto_live.server.stream import Window
+        from ditto_live.runner.contract import Window
 
         self.calls.append((spec, opening, overlap_s))
         while self.block and not is_cancelled():

@@ -13,7 +13,7 @@ import pytest
 
 from ditto_live.bridges.osc import OscEndpoint, OscMessage, UdpEndpoint, decode_packet
 from ditto_live.config import ServerConfig
-from ditto_live.server.queue import FakeRunner
+from ditto_live.runner.fake import FakeRunner
 from ditto_live.server.server import Server
 
 INTENSITY_JOB = {"seconds": 1.0, "seed": 3, "controls": [{"type": "intensity", "shape": "crescendo"}]}

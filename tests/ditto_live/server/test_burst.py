@@ -9,7 +9,7 @@ import time
 import tracemalloc
 
 from ditto_live.bridges.osc import decode_packet
-from ditto_live.server.queue import FakeRunner
+from ditto_live.runner.fake import FakeRunner
 
 from .conftest import job_json
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from ditto_live.server.queue import FakeRunner
+from ditto_live.runner.fake import FakeRunner
 
 from .conftest import job_json
 

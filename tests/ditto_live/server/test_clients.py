@@ -136,7 +136,7 @@ def test_a_status_flood_is_rate_limited_with_one_notice_a_second(make_server, cl
 
 
 def test_status_names_only_the_asking_clients_jobs(make_server, client_for, out_dir):
-    from ditto_live.server.queue import FakeRunner
+    from ditto_live.runner.fake import FakeRunner
 
     server = make_server(runner=FakeRunner(out_dir, steps=40, step_s=0.01))
     owner, other = client_for(server), client_for(server)

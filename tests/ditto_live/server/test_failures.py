@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 from ditto_live.bridges.osc import MemoryNetwork, UdpEndpoint
 from ditto_live.config import ServerConfig
 from ditto_live.errors import UsageError
-from ditto_live.server.queue import FakeRunner
+from ditto_live.runner.contract import JobResult
+from ditto_live.runner.fake import FakeRunner
 from ditto_live.server.server import Server
 
 from .conftest import Client, job_json
@@ -77,21 +77,15 @@ def test_bad_job_ids_are_refused(make_server, client_for):
     assert client.expect_address("/ditto/job/error").args[1] == "bad_request"
 
 
-@dataclass
-class Result:
-    wav_path: str
-    summary: dict[str, Any]
-
-
-class EscapingRunner:
+class EscapingRunner(FakeRunner):
     """A broken runner that reports a result outside the output folder."""
 
     def run(self, spec, progress, is_cancelled):
-        return Result("/etc/hostname", {})
+        return JobResult(Path("/etc/hostname"), {})
 
 
-def test_a_result_outside_the_output_folder_is_refused(make_server, client_for):
-    server = make_server(runner=EscapingRunner())
+def test_a_result_outside_the_output_folder_is_refused(make_server, client_for, out_dir):
+    server = make_server(runner=EscapingRunner(out_dir))
     client = client_for(server)
     client.send("/ditto/job/submit", "esc", job_json())
     err = client.terminal("esc")

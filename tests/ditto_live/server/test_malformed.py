@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ditto_live.bridges.osc import MemoryNetwork, decode_packet, encode_message
 from ditto_live.config import ServerConfig
 from ditto_live.protocol import BY_ADDRESS, MESSAGES
-from ditto_live.server.queue import FakeRunner
+from ditto_live.runner.fake import FakeRunner
 from ditto_live.server.server import Server
 
 from .conftest import Client, job_json

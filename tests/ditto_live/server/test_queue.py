@@ -9,7 +9,8 @@ import pytest
 
 from ditto_live.generation.jobspec import JobSpec, JobSpecError
 from ditto_live.results import PathForbidden
-from ditto_live.server.queue import FakeRunner, Job, JobQueue, ProgressThrottle, QueueFull, classify_error
+from ditto_live.runner.fake import FakeRunner
+from ditto_live.server.queue import Job, JobQueue, ProgressThrottle, QueueFull, classify_error
 
 
 def test_the_engines_job_cancelled_is_classified_as_cancelled():

@@ -13,7 +13,7 @@ import pytest
 
 from ditto_live.bridges.osc import AllowList, Datagram, MemoryNetwork, encode_message, is_loopback
 from ditto_live.config import ServerConfig
-from ditto_live.server.queue import FakeRunner
+from ditto_live.runner.fake import FakeRunner
 from ditto_live.server.server import Server
 
 from .conftest import job_json

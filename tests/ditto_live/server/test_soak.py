@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ditto_live.bridges.osc import encode_message
-from ditto_live.server.queue import FakeRunner
+from ditto_live.runner.fake import FakeRunner
 
 from .conftest import Client
 

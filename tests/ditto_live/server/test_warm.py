@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 
-from ditto_live.server.queue import FakeRunner
+from ditto_live.runner.fake import FakeRunner
 
 from .conftest import job_json
 
@@ -21,11 +21,12 @@ class WarmingRunner(FakeRunner):
         self.warm_started = threading.Event()
         self.fail = fail
 
-    def warm(self) -> None:
+    def warm(self) -> dict[str, float]:
         self.warm_started.set()
         self.release.wait(10)
         if self.fail is not None:
             raise self.fail
+        return {}
 
 
 def engine_state(client) -> dict:
@@ -72,7 +73,7 @@ def test_a_job_cancelled_while_the_engine_warms_ends_at_once(make_server, client
     runner.release.set()
 
 
-def test_a_runner_without_warm_is_ready_at_once_and_warm_can_be_switched_off(make_server, client_for, out_dir):
+def test_a_runner_with_nothing_to_warm_is_ready_at_once_and_warm_can_be_switched_off(make_server, client_for, out_dir):
     plain = make_server()
     assert engine_state(client_for(plain))["engine"] == "ready"
     runner = WarmingRunner(out_dir)
