@@ -88,7 +88,7 @@
      "id": "obj-4",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 3,
+     "numoutlets": 4,
      "patching_rect": [
       20.0,
       420.0,
@@ -96,6 +96,7 @@
       22.0
      ],
      "outlettype": [
+      "",
       "",
       "",
       ""
@@ -1610,6 +1611,21 @@
      "id": "obj-57",
      "maxclass": "newobj",
      "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      320.0,
+      560.0,
+      140.0,
+      22.0
+     ],
+     "text": "udpsend 127.0.0.1 9011"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-58",
+     "maxclass": "newobj",
+     "numinlets": 1,
      "numoutlets": 1,
      "patching_rect": [
       800.0,
@@ -1625,7 +1641,7 @@
    },
    {
     "box": {
-     "id": "obj-58",
+     "id": "obj-59",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1640,7 +1656,7 @@
    },
    {
     "box": {
-     "id": "obj-59",
+     "id": "obj-60",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1666,7 +1682,7 @@
    },
    {
     "box": {
-     "id": "obj-60",
+     "id": "obj-61",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -1699,7 +1715,7 @@
    },
    {
     "box": {
-     "id": "obj-61",
+     "id": "obj-62",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1717,7 +1733,7 @@
    },
    {
     "box": {
-     "id": "obj-62",
+     "id": "obj-63",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -1750,7 +1766,7 @@
    },
    {
     "box": {
-     "id": "obj-63",
+     "id": "obj-64",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1768,7 +1784,7 @@
    },
    {
     "box": {
-     "id": "obj-64",
+     "id": "obj-65",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -1801,7 +1817,7 @@
    },
    {
     "box": {
-     "id": "obj-65",
+     "id": "obj-66",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1819,7 +1835,7 @@
    },
    {
     "box": {
-     "id": "obj-66",
+     "id": "obj-67",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 14,
@@ -1850,7 +1866,7 @@
    },
    {
     "box": {
-     "id": "obj-67",
+     "id": "obj-68",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1868,7 +1884,7 @@
    },
    {
     "box": {
-     "id": "obj-68",
+     "id": "obj-69",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1886,7 +1902,7 @@
    },
    {
     "box": {
-     "id": "obj-69",
+     "id": "obj-70",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2543,23 +2559,23 @@
    {
     "patchline": {
      "source": [
+      "obj-4",
+      3
+     ],
+     "destination": [
       "obj-57",
       0
-     ],
-     "destination": [
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-58",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-60",
-      0
      ],
      "destination": [
-      "obj-61",
+      "obj-59",
       0
      ]
     }
@@ -2571,7 +2587,7 @@
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-62",
       0
      ]
     }
@@ -2583,7 +2599,7 @@
       0
      ],
      "destination": [
-      "obj-63",
+      "obj-4",
       0
      ]
     }
@@ -2595,7 +2611,7 @@
       0
      ],
      "destination": [
-      "obj-4",
+      "obj-64",
       0
      ]
     }
@@ -2607,7 +2623,7 @@
       0
      ],
      "destination": [
-      "obj-65",
+      "obj-4",
       0
      ]
     }
@@ -2616,6 +2632,18 @@
     "patchline": {
      "source": [
       "obj-65",
+      0
+     ],
+     "destination": [
+      "obj-66",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-66",
       0
      ],
      "destination": [
@@ -2631,7 +2659,7 @@
       1
      ],
      "destination": [
-      "obj-66",
+      "obj-67",
       0
      ]
     }
@@ -2639,7 +2667,7 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-67",
       0
      ],
      "destination": [
@@ -2651,7 +2679,7 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-67",
       1
      ],
      "destination": [
@@ -2663,7 +2691,7 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-67",
       2
      ],
      "destination": [
@@ -2675,7 +2703,7 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-67",
       3
      ],
      "destination": [
@@ -2687,20 +2715,8 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
-      4
-     ],
-     "destination": [
       "obj-67",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-66",
-      5
+      4
      ],
      "destination": [
       "obj-68",
@@ -2711,8 +2727,8 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
-      6
+      "obj-67",
+      5
      ],
      "destination": [
       "obj-69",
@@ -2723,11 +2739,11 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
-      7
+      "obj-67",
+      6
      ],
      "destination": [
-      "obj-59",
+      "obj-70",
       0
      ]
     }
@@ -2735,8 +2751,8 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
-      8
+      "obj-67",
+      7
      ],
      "destination": [
       "obj-60",
@@ -2747,11 +2763,23 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-67",
+      8
+     ],
+     "destination": [
+      "obj-61",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-67",
       9
      ],
      "destination": [
-      "obj-62",
+      "obj-63",
       0
      ]
     }
@@ -2759,11 +2787,11 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-67",
       10
      ],
      "destination": [
-      "obj-64",
+      "obj-65",
       0
      ]
     }
@@ -2771,7 +2799,7 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-67",
       11
      ],
      "destination": [
@@ -2783,7 +2811,7 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-67",
       12
      ],
      "destination": [
@@ -2795,7 +2823,7 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-68",
       0
      ],
      "destination": [
@@ -2807,7 +2835,7 @@
    {
     "patchline": {
      "source": [
-      "obj-68",
+      "obj-69",
       0
      ],
      "destination": [
@@ -2893,17 +2921,17 @@
     "Reply Port",
     0
    ],
-   "obj-60": [
+   "obj-61": [
     "Target Track",
     "Target Track",
     0
    ],
-   "obj-62": [
+   "obj-63": [
     "Server Host",
     "Server Host",
     0
    ],
-   "obj-64": [
+   "obj-65": [
     "Caption",
     "Caption",
     0

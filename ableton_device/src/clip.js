@@ -14,7 +14,7 @@ var DittoClip = (function () {
 
     var ENVELOPE_GRID_BEATS = 0.25; // sample automation every 1/16 note
     var MAX_ENVELOPE_CALLS = 256; // at most this many value_at_time calls per job
-    var BEATS_PER_BAR = 4; // jobspec: a bar is 4 beats
+    var BEATS_PER_BAR = 4; // jobspec's unit: its `bars` are 4 beats (quarter notes), whatever the clip's meter
     var MAX_BARS = 64; // jobspec: 0 < bars <= 64
     var MAX_SECONDS = 60; // jobspec: 0 < seconds <= 60
 
@@ -172,8 +172,8 @@ var DittoClip = (function () {
     /*
      * Build the job dict. s (settings): {intensityDb, useMelody, useIntensity, genre, mood,
      * instrument, quality, mode (indices), seed, caption, sampleRateOut}. d (what was read from Live):
-     * {bpm, regionBeats, notes (triples), envelope (points or null), reference ({path, startBeats,
-     * endBeats}) or null}. Throws an Error with a producer-readable message when the job is impossible.
+     * {bpm, beatsPerBar (the clip's meter: 3 in 3/4 and 6/8; 4 when absent), regionBeats, notes (triples),
+     * envelope (points or null), reference ({path, startBeats, endBeats}) or null}. Throws an Error with a producer-readable message when the job is impossible.
      */
     function buildJob(s, d) {
         var mode = choice("mode", s.mode), q = choice("quality", s.quality);
@@ -230,7 +230,7 @@ var DittoClip = (function () {
             } else {
                 job.controls.push({
                     type: "outpaint", reference: d.reference.path,
-                    overlap: round(BEATS_PER_BAR * 60 / d.bpm, 4)
+                    overlap: round((d.beatsPerBar || BEATS_PER_BAR) * 60 / d.bpm, 4) // one bar of the clip's meter
                 });
             }
         } else if (mode === "loop") {

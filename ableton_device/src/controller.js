@@ -17,6 +17,7 @@
  *   api(path)   a LiveAPI object for a path
  *   send(msg)   one Max message [address, args...] to udpsend
  *   net(which, msg)  configure "udpsend" (host/port) or "udpreceive" (port)
+ *   probe(msg)  optional: one message to the probe udpsend (127.0.0.1, our reply port; see link.js)
  *   ui(msg)     one UI message [target, args...] (routed to the patcher's objects)
  *   clock       {after(ms, fn) -> handle, cancel(handle)}
  *   newJobId()  a unique job id
@@ -49,11 +50,13 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             stallTimeoutMs: 120000 // no news about a queued or running job within this: ask, then give up
         };
         var state = "idle", job = null, timer = null;
-        var tracks = [], targetId = 0, lastWav = "";
+        var tracks = [], targetId = 0, lastWav = "", menuOffset = 0; // menuOffset: 1 while "<saved> (missing)" heads the menu
         var target = Persist.targetKeeper(function (atoms) { ui(["store_target"].concat(atoms)); });
         var link = Link.create({
             send: send, subscribe: subscribe, ui: ui, clock: deps.clock, version: proto.version,
-            name: serverName, timeoutMs: function () { return s.ackTimeoutMs; }, onStatus: onServerStatus
+            name: serverName, timeoutMs: function () { return s.ackTimeoutMs; }, onStatus: onServerStatus,
+            probe: deps.probe ? function (token) { deps.probe([Link.PROBE_ADDRESS, token]); } : null,
+            replyPort: function () { return s.replyPort; }
         });
         var reader = Reader.create({ api: deps.api, clock: deps.clock });
 
@@ -91,6 +94,14 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             deps.send(proto.build(address, values));
         }
 
+        // A local give-up (no answer, a stall): the server may still be computing the job, so cancel it there.
+        function giveUp(message) {
+            if (job) {
+                send("/ditto/job/cancel", { job_id: job.id });
+            }
+            fail(message);
+        }
+
         function fail(message) {
             disarm();
             job = null;
@@ -106,6 +117,9 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             deps.net("udpsend", ["host", s.host]);
             deps.net("udpsend", ["port", s.port]);
             deps.net("udpreceive", ["port", s.replyPort]);
+            if (deps.probe) {
+                deps.probe(["port", s.replyPort]);
+            }
         }
 
         function subscribe() {
@@ -121,21 +135,28 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             return "";
         }
 
+        /*
+         * Fill the Target menu: the audio tracks, headed by "<name> (missing)" while the saved target is
+         * gone (then there is no target until the producer picks one: nothing stands in for it).
+         */
         function refreshTracks() {
             tracks = Live.audioTracks(deps.api);
+            var chosen = target.choose(tracks, targetId), gone = target.missing();
+            menuOffset = gone ? 1 : 0;
             ui(["tracks", "clear"]);
-            if (!tracks.length) {
+            if (gone) {
+                ui(["tracks", "append", gone + " (missing)"]);
+            } else if (!tracks.length) {
                 ui(["tracks", "append", "(no audio track)"]);
-                targetId = 0;
-                return;
             }
             for (var i = 0; i < tracks.length; i++) {
                 ui(["tracks", "append", tracks[i].name]);
             }
-            var chosen = target.choose(tracks, targetId);
-            targetId = tracks[chosen].id;
-            ui(["tracks", "set", chosen]);
-            target.follow(tracks[chosen]); // a rename or a move of the chosen track is saved
+            targetId = chosen >= 0 ? tracks[chosen].id : 0;
+            ui(["tracks", "set", chosen >= 0 ? chosen + menuOffset : 0]);
+            if (chosen >= 0) {
+                target.follow(tracks[chosen]); // a rename or a move of the chosen track is saved
+            }
         }
 
         function init() {
@@ -165,10 +186,13 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 sample_rate_out: "sampleRateOut"
             };
             if (name === "target") {
-                var t = tracks[Math.round(value)];
-                targetId = t ? t.id : 0;
-                if (t) {
+                var t = tracks[Math.round(value) - menuOffset];
+                if (t) { // not the "(missing)" or "(no audio track)" item: those choose nothing
+                    targetId = t.id;
                     target.pick(t);
+                    if (menuOffset) {
+                        refreshTracks(); // the "(missing)" item leaves the menu
+                    }
                 }
                 return;
             }
@@ -228,22 +252,27 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 status("Already generating: Cancel first.");
                 return;
             }
-            var mode = Clip.choice("mode", s.mode), path = "";
+            var mode = Clip.choice("mode", s.mode), path = "", trackId = 0;
             try {
                 refreshTracks();
                 path = targetPath();
+                trackId = targetId; // the job keeps the track by LOM id: it follows the track if tracks move
             } catch (e) {
                 fail(e.message);
                 return;
             }
+            if (target.missing()) {
+                status(target.note());
+                return;
+            }
             setState("reading");
             status("Reading the clip...");
-            reader.read(mode, path, function (ctx) { submit(ctx, path); }, function (e) { fail(e.message); },
+            reader.read(mode, path, function (ctx) { submit(ctx, trackId); }, function (e) { fail(e.message); },
                 function (done, total) { status("Reading the Intensity automation " + done + "/" + total + "..."); });
         }
 
         // The job read from Live goes to the server (one datagram, or chunks), subscribed first.
-        function submit(ctx, path) {
+        function submit(ctx, trackId) {
             var spec;
             try {
                 spec = Clip.buildJob(s, ctx);
@@ -252,7 +281,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 return;
             }
             var id = deps.newJobId(), json = JSON.stringify(spec);
-            job = { id: id, source: ctx.source, targetPath: path, offset: ctx.placeOffset, seed: spec.seed };
+            job = { id: id, source: ctx.source, targetId: trackId, offset: ctx.placeOffset, seed: spec.seed };
             subscribe();
             var msg = proto.build("/ditto/job/submit", { job_id: id, spec: json });
             var pieces = proto.fits(msg, s.maxDatagram) ? [msg] : proto.chunk(id, json, s.maxDatagram);
@@ -267,8 +296,10 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 + (ctx.envelopeNote ? "; " + ctx.envelopeNote : "") + ")"
                 + (link.state() === "warming" ? ": the server's engine is warming up, the job waits for it..." : "..."));
             arm(s.ackTimeoutMs, function () {
-                fail("no answer from the server at " + serverName() + " within " + s.ackTimeoutMs / 1000
-                    + " s. Is `ditto-live serve` running, and is the reply port " + s.replyPort + " free?");
+                giveUp("no answer from the server at " + serverName() + " within " + s.ackTimeoutMs / 1000
+                    + " s (" + (link.state() === "deaf" ? "this device's reply port " + s.replyPort + " is not receiving: "
+                    + "give it another Reply port" : "is `ditto-live serve` running, and is the reply port " + s.replyPort
+                    + " free?") + "). The job was cancelled.");
             });
         }
 
@@ -300,7 +331,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             arm(s.stallTimeoutMs, function () {
                 askJobState();
                 arm(s.ackTimeoutMs, function () {
-                    fail("the server stopped answering. If the job finishes, its WAV is in the server's output folder.");
+                    giveUp("the server stopped answering; the job was cancelled. Generate again.");
                 });
             });
         }
@@ -328,14 +359,14 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             var seed = summary.seed !== undefined ? summary.seed : j.seed;
             var name = "ditto " + seed;
             try {
-                var placed = Live.placeResult(deps.api, r.wav, j.source, j.targetPath, name, j.offset);
+                var placed = Live.placeResult(deps.api, r.wav, j.source, j.targetId, name, j.offset);
                 setState("idle");
                 if (placed.how === "manual") {
                     status("Done. This Live cannot add audio clips from a device (needs 12.0.5+): drag the file below into a track.");
                 } else if (placed.how === "session") {
                     status("Done: '" + name + "' in scene " + (placed.where + 1) + " of the target track.");
                 } else {
-                    status("Done: '" + name + "' in the arrangement at bar " + (Math.floor(placed.where / 4) + 1) + ".");
+                    status("Done: '" + name + "' in the arrangement at bar " + placed.bar + ".");
                 }
             } catch (e) {
                 setState("idle");
@@ -407,6 +438,10 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
 
         /* A reply from udpreceive: address and its arguments. */
         function onMessage(address, args) {
+            if (address === Link.PROBE_ADDRESS) {
+                link.onProbe((args || [])[0]);
+                return true;
+            }
             var r = proto.decode(address, args || []);
             if (!r) {
                 return false;

@@ -12,9 +12,15 @@
  * answers, slowly once ready), so a server started or restarted after the device is found and
  * subscribed without a click.
  *
+ * A check also sends a probe from the device to its own reply port (deps.probe, a second udpsend to
+ * 127.0.0.1:<reply port>): when the probe comes back, the device's udpreceive holds the port, so silence
+ * from the server means the server is not there; when it does not, the reply port is not ours (another
+ * program or DittoLive bound it), and no server could reach us.
+ *
  * States, shown in the device's server line:
  *   checking     a check is out, nothing heard yet
- *   not_running  no pong within the answer timeout
+ *   not_running  no pong within the answer timeout (and our reply port hears the probe)
+ *   deaf         no pong and no probe: this device's reply port is not receiving
  *   connected    the server answered a ping; its engine state is not known yet
  *   warming      /ditto/server/state says {"engine": "warming"}: the model is loading
  *   ready        engine "ready", or a server that does not report "engine" (older servers)
@@ -22,7 +28,8 @@
  *
  * deps: {send(address, values), subscribe() (sends /ditto/client/subscribe for the reply port),
  *        ui(msg), clock, version (the table's protocol version), name() ("host:port"), timeoutMs(),
- *        onStatus(status) (called with each parsed /ditto/server/state JSON)}
+ *        onStatus(status) (called with each parsed /ditto/server/state JSON),
+ *        probe(token) (optional: send PROBE_ADDRESS token to our own reply port), replyPort()}
  *
  * ES5 only; see protocol.js for how Node and Max load it.
  */
@@ -30,13 +37,14 @@ var DittoLink = (function () {
     "use strict";
 
     var LABELS = {
-        checking: "checking...", not_running: "not running", connected: "connected",
+        checking: "checking...", not_running: "not running", deaf: "reply port not receiving", connected: "connected",
         warming: "warming up", ready: "ready", mismatch: "protocol mismatch"
     };
     var BEAT_READY_MS = 15000; // keep the subscription fresh and notice a restart within this
     var BEAT_WARMING_MS = 2000; // poll quickly until the engine is warm
     var BEAT_DOWN_MIN_MS = 2000; // first retry after no answer; doubles per miss
     var BEAT_DOWN_MAX_MS = 30000;
+    var PROBE_ADDRESS = "/ditto/device/probe"; // device -> its own reply port; never sent to the server
 
     // "ready" unless the status says the engine is warming (a server without the key is ready).
     function engineOf(status) {
@@ -47,6 +55,7 @@ var DittoLink = (function () {
         var state = "checking", misses = 0, answerTimer = null, beatTimer = null, token = 0;
         var pendingReport = false; // a manual check reports its outcome on the status line
         var shown = "", stopped = false; // the server line's text; stop() was called (device removed)
+        var probeToken = "", probeHeard = false; // the last probe sent to our reply port, and whether it came back
 
         function show(next) {
             state = next;
@@ -76,7 +85,7 @@ var DittoLink = (function () {
             if (state === "warming" || state === "connected") {
                 return BEAT_WARMING_MS;
             }
-            if (state === "not_running" || state === "checking") {
+            if (state === "not_running" || state === "deaf" || state === "checking") {
                 return Math.min(BEAT_DOWN_MAX_MS, BEAT_DOWN_MIN_MS * Math.pow(2, Math.max(0, misses - 1)));
             }
             return BEAT_READY_MS;
@@ -93,10 +102,23 @@ var DittoLink = (function () {
         function noAnswer() {
             answerTimer = null;
             misses += 1;
-            show("not_running");
-            report("No answer from " + deps.name() + ": start it with `ditto-live serve` (the device keeps "
-                + "checking and connects by itself).", true);
+            if (deps.probe && !probeHeard) {
+                show("deaf");
+                report("This device's reply port " + deps.replyPort() + " is not receiving: another program or "
+                    + "DittoLive holds it (the Max console shows udpreceive errors). Give this device another Reply port.", true);
+            } else {
+                show("not_running");
+                report("No answer from " + deps.name() + ": start it with `ditto-live serve` (the device keeps "
+                    + "checking and connects by itself).", true);
+            }
             scheduleBeat();
+        }
+
+        // Our own probe came back through udpreceive: the reply port is ours.
+        function onProbe(token) {
+            if (String(token) === probeToken) {
+                probeHeard = true;
+            }
         }
 
         /* Subscribe first, then ping and ask the status. manual: report the outcome on the status line. */
@@ -104,6 +126,11 @@ var DittoLink = (function () {
             stopped = false;
             pendingReport = pendingReport || !!manual;
             token += 1;
+            if (deps.probe) {
+                probeToken = "probe" + token;
+                probeHeard = false;
+                deps.probe(probeToken);
+            }
             deps.subscribe();
             deps.send("/ditto/server/ping", { token: "link" + token });
             deps.send("/ditto/server/status", {});
@@ -168,12 +195,13 @@ var DittoLink = (function () {
             check: check,
             onPong: onPong,
             onState: onState,
+            onProbe: onProbe,
             stop: stop,
             state: function () { return state; }
         };
     }
 
-    return { create: create, engineOf: engineOf, LABELS: LABELS, BEAT_READY_MS: BEAT_READY_MS };
+    return { create: create, engineOf: engineOf, LABELS: LABELS, BEAT_READY_MS: BEAT_READY_MS, PROBE_ADDRESS: PROBE_ADDRESS };
 })();
 
 if (typeof module !== "undefined" && module.exports) {

@@ -12,8 +12,11 @@
  * device's own Intensity parameter (Clip.automation_envelope, then Envelope.value_at_time on a
  * 1/16-note grid, called by reader.js a few at a time).
  * Writes: the result onto the target audio track with ClipSlot.create_audio_clip(path) (session)
- * or Track.create_audio_clip(path, beat) (arrangement), both Live 12.0.5+, checking that the clip
- * appeared (and quoting a path with spaces when it did not).
+ * or Track.create_audio_clip(path, beat) (arrangement), both Live 12.0.5+, confirming the clip by the
+ * id the call returns or else by the clip now at the target position with that file (not by counting
+ * clips: a new arrangement clip over an old one replaces it), and quoting a path with spaces when no
+ * clip appeared. The target track is addressed by its LOM id, which follows the track when tracks are
+ * added, deleted or moved while the job runs.
  *
  * ES5 only; see protocol.js for how Node and Max load it.
  */
@@ -133,6 +136,15 @@ var DittoLive = (function (Clip) {
         return { api: clip, path: p, arrangement: p.indexOf("arrangement_clips") >= 0, slot: slot ? Number(slot[1]) : -1 };
     }
 
+    /*
+     * Beats (quarter notes) per bar of a clip's or the song's time signature: numerator * 4 / denominator
+     * (6/8 -> 3, 7/4 -> 7); 4 when Live gives none.
+     */
+    function beatsPerBar(obj) {
+        var n = num(obj.get("signature_numerator")), d = num(obj.get("signature_denominator"));
+        return n > 0 && d > 0 ? n * 4 / d : 4;
+    }
+
     function clipMarkers(clip) {
         return {
             looping: num(clip.get("looping")) === 1,
@@ -222,7 +234,8 @@ var DittoLive = (function (Clip) {
         // Inpaint covers the whole clip and regenerates the loop brace; the others cover the brace.
         var region = mode === "inpaint" ? { start: m.start_marker, end: m.end_marker, beats: m.end_marker - m.start_marker } : loop;
         var out = {
-            bpm: bpm, regionBeats: region.beats, notes: readNotes(source.api, region.start, region.end),
+            bpm: bpm, beatsPerBar: beatsPerBar(source.api), regionBeats: region.beats,
+            notes: readNotes(source.api, region.start, region.end),
             envelope: null, envelopePlan: null, reference: null, source: source, envelopeNote: "",
             placeOffset: region.start - m.start_marker
         };
@@ -270,24 +283,25 @@ var DittoLive = (function (Clip) {
     }
 
     /*
-     * Call create_audio_clip with the WAV path, check that a clip appeared (created() -> bool: Live
-     * reports a bad path in its log, not to the caller), and when it did not and the path has a space,
-     * call again with the path in double quotes: a Live that splits its arguments at spaces takes a
-     * quoted path whole. Throws a producer-readable Error when no clip appears.
+     * Call create_audio_clip with the WAV path, check that the clip exists (created(answer) -> bool:
+     * Live reports a bad path in its log, not to the caller), and when it does not and the path has a
+     * space, call again with the path in double quotes: a Live that splits its arguments at spaces
+     * takes a quoted path whole. Throws a producer-readable Error when no clip appears.
      */
     function createAudioClip(target, wav, extra, created) { // extra: [] (slot) or [beat] (track)
         var forms = hasSpace(wav) ? [wav, "\"" + wav + "\""] : [wav], lastError = null;
         for (var i = 0; i < forms.length; i++) {
+            var answer = null;
             try {
                 if (extra.length) { // no apply(): LiveAPI.call is a native method
-                    target.call("create_audio_clip", forms[i], extra[0]);
+                    answer = target.call("create_audio_clip", forms[i], extra[0]);
                 } else {
-                    target.call("create_audio_clip", forms[i]);
+                    answer = target.call("create_audio_clip", forms[i]);
                 }
             } catch (e) {
                 lastError = e;
             }
-            if (created()) {
+            if (created(answer)) {
                 return;
             }
         }
@@ -298,31 +312,77 @@ var DittoLive = (function (Clip) {
         throw lastError || new Error("Live did not create the clip from " + wav);
     }
 
+    function sameFile(a, b) {
+        return String(a).replace(/\\/g, "/") === String(b).replace(/\\/g, "/");
+    }
+
+    // The arrangement clip of the track that starts at `beat` and plays `wav`, or null.
+    function arrangementClipAt(api, trackPath, beat, wav) {
+        var n = api(trackPath).getcount("arrangement_clips");
+        for (var i = 0; i < n; i++) {
+            var c = api(trackPath + " arrangement_clips " + i);
+            if (Math.abs(num(c.get("start_time")) - beat) < 1e-6 && sameFile(str(c.get("file_path")), wav)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    // The clip a create_audio_clip answer names (["id", N]), or null when it names none.
+    function answeredClip(api, answer) {
+        var id = answer === null || answer === undefined ? 0 : idOf(answer);
+        var c = id ? api("id " + id) : null;
+        return c && exists(c) ? c : null;
+    }
+
     /*
-     * Put the WAV on the target track beside the source clip (in the arrangement, offsetBeats after
-     * the clip's start: where its loop brace begins). Returns {how, where}:
-     * how = "session" (where = scene index) | "arrangement" (where = beat) | "manual" (old Live:
-     * the caller shows the file for drag and drop). Throws on a Live error (e.g. a frozen track, or a
-     * path Live would not load); the caller then shows the file for drag and drop.
+     * The target track by its LOM id (it follows the track when tracks are added, deleted or moved
+     * during the job): its canonical path. Throws when the track is gone.
      */
-    function placeResult(api, wav, source, targetPath, name, offsetBeats) {
+    function targetTrackPath(api, targetId) {
+        var t = targetId ? api("id " + targetId) : null;
+        if (!t || !exists(t)) {
+            throw new Error(targetId ? "the target track was deleted while the job ran" : "Choose a target audio track in the device.");
+        }
+        return pathOf(t);
+    }
+
+    /* Bar number (from 1) of a song beat in the song's time signature. */
+    function barOf(api, beat) {
+        return Math.floor(beat / beatsPerBar(api("live_set")) + 1e-9) + 1;
+    }
+
+    /*
+     * Put the WAV on the target track (LOM id targetId) beside the source clip (in the arrangement,
+     * offsetBeats after the clip's start: where its loop brace begins). Returns {how, where, clip}:
+     * how = "session" (where = scene index) | "arrangement" (where = beat) | "manual" (old Live:
+     * the caller shows the file for drag and drop). Throws on a Live error (e.g. a frozen track, a
+     * deleted target, or a path Live would not load); the caller then shows the file for drag and drop.
+     */
+    function placeResult(api, wav, source, targetId, name, offsetBeats) {
         if (!canCreateAudioClips(liveVersion(api))) {
             return { how: "manual", where: wav };
         }
-        if (!targetPath || !exists(api(targetPath))) {
-            throw new Error("Choose a target audio track in the device.");
-        }
+        var targetPath = targetTrackPath(api, targetId), clip = null;
         if (source.arrangement) {
             var beat = Math.max(0, num(source.api.get("start_time")) + (offsetBeats || 0));
-            var track = api(targetPath), before = track.getcount("arrangement_clips");
-            createAudioClip(track, wav, [beat], function () { return api(targetPath).getcount("arrangement_clips") > before; });
-            return { how: "arrangement", where: beat };
+            createAudioClip(api(targetPath), wav, [beat], function (answer) {
+                clip = answeredClip(api, answer) || arrangementClipAt(api, targetPath, beat, wav);
+                return clip !== null;
+            });
+            if (name) {
+                clip.set("name", name);
+            }
+            return { how: "arrangement", where: beat, bar: barOf(api, beat) };
         }
         var slot = emptySlot(api, targetPath, source.slot);
         var slotPath = targetPath + " clip_slots " + slot;
-        createAudioClip(api(slotPath), wav, [], function () { return num(api(slotPath).get("has_clip")) === 1; });
-        var clip = api(slotPath + " clip");
-        if (exists(clip) && name) {
+        createAudioClip(api(slotPath), wav, [], function (answer) {
+            var inSlot = api(slotPath + " clip");
+            clip = answeredClip(api, answer) || (exists(inSlot) && sameFile(str(inSlot.get("file_path")), wav) ? inSlot : null);
+            return clip !== null;
+        });
+        if (name) {
             clip.set("name", name);
         }
         return { how: "session", where: slot };
@@ -335,6 +395,7 @@ var DittoLive = (function (Clip) {
         canCreateAudioClips: canCreateAudioClips,
         trackPathOfDevice: trackPathOfDevice,
         trackIndex: trackIndex,
+        beatsPerBar: beatsPerBar,
         findSourceClip: findSourceClip,
         readContext: readContext,
         envelopeSample: envelopeSample,

@@ -9,12 +9,13 @@
  * protocol.js, clip.js, live.js, link.js, persist.js, reader.js, controller.js and this file into
  * one ditto_live_device.js.
  *
- * Outlets: 0 -> udpsend (OSC messages, host/port), 1 -> UI (route by first word), 2 -> udpreceive.
+ * Outlets: 0 -> udpsend (OSC messages, host/port), 1 -> UI (route by first word), 2 -> udpreceive,
+ * 3 -> the probe udpsend (127.0.0.1, our own reply port: is udpreceive really receiving? see link.js).
  */
 /* global DITTO_PROTOCOL, DittoController, LiveAPI, Task, post, outlet, arrayfromargs, messagename, jsarguments */
 autowatch = 0;
 inlets = 1;
-outlets = 3;
+outlets = 4;
 
 var ctl = null;
 var pending = []; // settings and saved values that arrived before init (output as the device loads)
@@ -28,6 +29,7 @@ function makeController() {
         send: function (msg) { outlet(0, msg); },
         net: function (which, msg) { outlet(which === "udpsend" ? 0 : 2, msg); },
         ui: function (msg) { outlet(1, msg); },
+        probe: function (msg) { outlet(3, msg); },
         clock: {
             after: function (ms, fn) {
                 var t = new Task(fn, this);
@@ -56,8 +58,13 @@ function guard(fn) {
     }
 }
 
-// live.thisdevice bangs when the Live API is usable.
+// live.thisdevice bangs when the Live API is usable, and again on a preset load or a device save: then
+// the same controller (its settings, saved values, job and heartbeat) just re-reads Live.
 function init() {
+    if (ctl) {
+        guard(function () { ctl.init(); });
+        return;
+    }
     ctl = makeController();
     for (var i = 0; i < pending.length; i++) {
         guard(pending[i]);

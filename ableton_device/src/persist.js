@@ -10,7 +10,8 @@
  * The target track is saved as [index, name]: index is the track's position in `live_set tracks`,
  * name its name. LOM ids do not survive a reload, so on load the reference is re-resolved: the
  * audio track with that name (the one nearest the saved index when several share it), else the
- * audio track at the saved index (it was renamed), else none (it was deleted).
+ * audio track at the saved index (it was renamed), else none (it was deleted): then the saved choice is
+ * kept and shown as missing, and nothing overwrites it until the producer picks a track.
  *
  * A pattr that never stored anything outputs 0 or nothing; those restore nothing.
  *
@@ -96,14 +97,15 @@ var DittoPersist = (function () {
      * The target choice across a session and reloads. store(atoms) writes the reference to its pattr.
      *   restore(atoms)        the saved reference, as its pattr outputs it; false when unchanged
      *   choose(tracks, id)    position in tracks of the target: the track with LOM id `id` (this
-     *                         session), else the saved reference, else 0 (a stand-in, see note())
-     *   follow(track)         the chosen track, after choose(): saved again if renamed or moved,
-     *                         never when it is a stand-in for a saved track that is gone
+     *                         session), else the saved reference, else 0 (nothing saved yet); -1 when
+     *                         the saved track is missing (see missing()) or there is no track
+     *   follow(track)         the chosen track, after choose(): saved again if renamed or moved
      *   pick(track)           the producer chose track in the menu: save it
-     *   note()                why the target is not the saved one ("" when it is)
+     *   missing()             the saved track's name while it is missing ("" otherwise)
+     *   note()                why there is no target ("" when there is one)
      */
     function targetKeeper(store) {
-        var saved = null, standIn = false, why = "";
+        var saved = null, missing = false, why = "";
 
         function save(track) {
             var ref = refOf(track);
@@ -119,10 +121,10 @@ var DittoPersist = (function () {
                     return i;
                 }
             }
-            var found = saved ? resolveTarget(tracks, saved) : { at: 0, how: "default" };
-            standIn = found.how === "missing";
-            why = standIn ? "The saved target track '" + saved.name + "' is gone: using '" + tracks[0].name + "'." : "";
-            return standIn ? 0 : found.at;
+            var found = saved ? resolveTarget(tracks, saved) : { at: tracks.length ? 0 : -1, how: "default" };
+            missing = found.how === "missing";
+            why = missing ? "The saved target track '" + saved.name + "' is missing: pick a Target." : "";
+            return found.at;
         }
 
         return {
@@ -137,15 +139,16 @@ var DittoPersist = (function () {
             },
             choose: choose,
             follow: function (track) {
-                if (saved && !standIn) {
+                if (saved && !missing) {
                     save(track);
                 }
             },
             pick: function (track) {
-                standIn = false;
+                missing = false;
                 why = "";
                 save(track);
             },
+            missing: function () { return missing ? saved.name : ""; },
             note: function () { return why; }
         };
     }

@@ -115,7 +115,9 @@ test("no answer at all: a clear timeout message and the device is usable again",
     r.clock.advance(1);
     assert.equal(r.ctl.state(), "idle");
     assert.deepEqual(r.active(), [1, 0]);
-    assert.match(r.status(), /no answer from the server at 127\.0\.0\.1:9010 within 5 s\. Is `ditto-live serve` running, and is the reply port 9011 free\?/);
+    assert.match(r.status(), /no answer from the server at 127\.0\.0\.1:9010 within 5 s \(is `ditto-live serve` running, and is the reply port 9011 free\?\)\. The job was cancelled\./);
+    assert.deepEqual(sentTo(r, "/ditto/job/cancel"), [["/ditto/job/cancel", "job1"]],
+        "a server that got the job but cannot reach us stops computing it (issue 30, finding 7)");
     // A late reply for the abandoned job changes nothing.
     r.ctl.onMessage("/ditto/job/done", ["job1", "/x.wav", "{}"]);
     assert.equal(r.live.calls.filter(function (c) { return c.method === "create_audio_clip"; }).length, 0);
@@ -132,6 +134,7 @@ test("a stalled job: the device asks its state once, keeps waiting if running, g
     r.clock.advance(120000 + 5000);
     assert.equal(r.ctl.state(), "idle");
     assert.match(r.status(), /stopped answering/);
+    assert.deepEqual(sentTo(r, "/ditto/job/cancel"), [["/ditto/job/cancel", "job1"]], "the give-up cancels the job on the server");
     assert.deepEqual(r.active(), [1, 0]);
     r.ctl.generate();
     r.ctl.onMessage("/ditto/job/accepted", ["job2", 0]);

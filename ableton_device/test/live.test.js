@@ -158,14 +158,14 @@ test("lists only audio tracks for the target menu", function () {
 test("session result: ClipSlot.create_audio_clip(path) in the first empty slot from the source's scene", function () {
     var live = sessionSet();
     var ctx = Live.readContext(live.api, "new", "live_set tracks 2");
-    var placed = Live.placeResult(live.api, "/out/clip-1.wav", ctx.source, "live_set tracks 2", "ditto 7", ctx.placeOffset);
+    var placed = Live.placeResult(live.api, "/out/clip-1.wav", ctx.source, Number(live.tracks[2].id), "ditto 7", ctx.placeOffset);
     assert.deepEqual(placed, { how: "session", where: 2 }, "scene 1 is taken on the target, so scene 2");
     var create = live.calls.filter(function (c) { return c.method === "create_audio_clip"; });
     assert.deepEqual(create, [{ path: "live_set tracks 2 clip_slots 2", method: "create_audio_clip", args: ["/out/clip-1.wav"] }]);
     assert.ok(live.calls.some(function (c) { return c.method === "set" && c.args[0] === "name" && c.args[1] === "ditto 7"; }));
     // All slots full: a scene is created and the clip goes there.
     live.tracks[2].slots[0].clip = live.tracks[2].slots[1].clip;
-    Live.placeResult(live.api, "/out/clip-2.wav", ctx.source, "live_set tracks 2", "", 0);
+    Live.placeResult(live.api, "/out/clip-2.wav", ctx.source, Number(live.tracks[2].id), "", 0);
     assert.ok(live.calls.some(function (c) { return c.method === "create_scene"; }));
     assert.equal(live.tracks[2].slots[3].clip.data.file_path, "/out/clip-2.wav");
 });
@@ -177,8 +177,8 @@ test("arrangement result: Track.create_audio_clip(path, beat) where the loop bra
             start_marker: 0, end_marker: 12, start_time: 16, end_time: 28 }] }, { name: "Out", midi: false }]
     });
     var ctx = Live.readContext(live.api, "new", "live_set tracks 1");
-    var placed = Live.placeResult(live.api, "/out/a b.wav", ctx.source, "live_set tracks 1", "x", ctx.placeOffset);
-    assert.deepEqual(placed, { how: "arrangement", where: 20 });
+    var placed = Live.placeResult(live.api, "/out/a b.wav", ctx.source, Number(live.tracks[1].id), "x", ctx.placeOffset);
+    assert.deepEqual(placed, { how: "arrangement", where: 20, bar: 6 }, "beat 20 is bar 6 in 4/4");
     var create = live.calls.filter(function (c) { return c.method === "create_audio_clip"; });
     assert.deepEqual(create, [{ path: "live_set tracks 1", method: "create_audio_clip", args: ["/out/a b.wav", 20] }]);
 });
@@ -187,7 +187,7 @@ test("Live older than 12.0.5: no create_audio_clip call, the file is left for dr
     [[11, 3, 25], [12, 0, 4]].forEach(function (v) {
         var live = sessionSet({ version: v });
         var ctx = Live.readContext(live.api, "new", "live_set tracks 2");
-        assert.deepEqual(Live.placeResult(live.api, "/out/c.wav", ctx.source, "live_set tracks 2", "n", 0),
+        assert.deepEqual(Live.placeResult(live.api, "/out/c.wav", ctx.source, Number(live.tracks[2].id), "n", 0),
             { how: "manual", where: "/out/c.wav" });
         assert.ok(!live.calls.some(function (c) { return c.method === "create_audio_clip"; }));
     });
@@ -205,7 +205,7 @@ test("idOf reads the id answers LiveAPI gives across versions", function () {
 test("a WAV path with spaces: taken whole by a Live that reads it verbatim", function () {
     var live = sessionSet();
     var ctx = Live.readContext(live.api, "new", "live_set tracks 2");
-    Live.placeResult(live.api, "/Users/me/My Music/ditto out/live 1.wav", ctx.source, "live_set tracks 2", "n", 0);
+    Live.placeResult(live.api, "/Users/me/My Music/ditto out/live 1.wav", ctx.source, Number(live.tracks[2].id), "n", 0);
     assert.equal(live.tracks[2].slots[2].clip.data.file_path, "/Users/me/My Music/ditto out/live 1.wav");
     assert.equal(live.calls.filter(function (c) { return c.method === "create_audio_clip"; }).length, 1, "no retry needed");
 });
@@ -214,7 +214,7 @@ test("a WAV path with spaces: a Live that splits at spaces gets the quoted path 
     var live = sessionSet({ audioPaths: "split" });
     var ctx = Live.readContext(live.api, "new", "live_set tracks 2");
     var wav = "C:\\Users\\Jo Smith\\ditto_live_out\\live-1.wav";
-    assert.deepEqual(Live.placeResult(live.api, wav, ctx.source, "live_set tracks 2", "n", 0), { how: "session", where: 2 });
+    assert.deepEqual(Live.placeResult(live.api, wav, ctx.source, Number(live.tracks[2].id), "n", 0), { how: "session", where: 2 });
     var args = live.calls.filter(function (c) { return c.method === "create_audio_clip"; }).map(function (c) { return c.args[0]; });
     assert.deepEqual(args, [wav, "\"" + wav + "\""]);
     assert.equal(live.tracks[2].slots[2].clip.data.file_path, wav);
@@ -225,11 +225,11 @@ test("a WAV path with spaces that Live cannot load: a clear error, nothing place
     var live = sessionSet({ audioPaths: "broken" });
     var ctx = Live.readContext(live.api, "new", "live_set tracks 2");
     assert.throws(function () {
-        Live.placeResult(live.api, "/Users/me/My Music/x.wav", ctx.source, "live_set tracks 2", "n", 0);
+        Live.placeResult(live.api, "/Users/me/My Music/x.wav", ctx.source, Number(live.tracks[2].id), "n", 0);
     }, /path has spaces.*--output-dir/);
     assert.equal(live.tracks[2].slots[2].clip, null);
     // A path without spaces is unaffected by the same Live.
-    Live.placeResult(live.api, "/Users/me/ditto_live_out/x.wav", ctx.source, "live_set tracks 2", "n", 0);
+    Live.placeResult(live.api, "/Users/me/ditto_live_out/x.wav", ctx.source, Number(live.tracks[2].id), "n", 0);
     assert.equal(live.tracks[2].slots[2].clip.data.file_path, "/Users/me/ditto_live_out/x.wav");
 });
 
@@ -240,7 +240,7 @@ test("arrangement placement checks the clip appeared and quotes a spaced path to
             start_marker: 0, end_marker: 8, start_time: 8, end_time: 16 }] }, { name: "Out", midi: false }]
     });
     var ctx = Live.readContext(live.api, "new", "live_set tracks 1");
-    Live.placeResult(live.api, "/a b/c.wav", ctx.source, "live_set tracks 1", "x", 0);
+    Live.placeResult(live.api, "/a b/c.wav", ctx.source, Number(live.tracks[1].id), "x", 0);
     assert.equal(live.tracks[1].arrangement.length, 1);
     assert.equal(live.tracks[1].arrangement[0].data.file_path, "/a b/c.wav");
     assert.equal(live.tracks[1].arrangement[0].data.start_time, 8);

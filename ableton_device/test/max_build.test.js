@@ -109,7 +109,7 @@ test("the built js, loaded like Max loads it, restores the saved target and driv
             envelopes: { Intensity: function (b) { return -30 + 5 * b; } } } } },
         { name: "Ditto", midi: false }, { name: "Ditto 2", midi: false }]
     });
-    var clock = support.fakeClock(), outs = [[], [], []], posts = [];
+    var clock = support.fakeClock(), outs = [[], [], [], []], posts = [];
     function Task(fn) { this.fn = fn; }
     Task.prototype.schedule = function (ms) { this.h = clock.after(ms, this.fn); };
     Task.prototype.cancel = function () { if (this.h) { clock.cancel(this.h); } };
@@ -123,7 +123,7 @@ test("the built js, loaded like Max loads it, restores the saved target and driv
     };
     vm.createContext(ctx);
     vm.runInContext(code, ctx, { filename: "ditto_live_device.js" });
-    assert.equal(ctx.outlets, 3);
+    assert.equal(ctx.outlets, 4);
     assert.equal(typeof ctx.module, "undefined");
 
     ctx.seed(5); // Live parameters output their stored values before live.thisdevice bangs

@@ -77,15 +77,21 @@ test("a renamed target is found by its index; two tracks with its name: the one 
     assert.deepEqual(twins.last("tracks"), ["set", 2], "the 'Ditto out' at live_set tracks 3, not the one at 1");
 });
 
-test("a deleted target: the first audio track stands in, the device says so, and the saved choice is kept", function () {
+test("a deleted target: shown as missing, no stand-in, the saved choice kept until the producer picks", function () {
     var r = reloadWith([["target", [5, "Ditto out"]]], set([{ name: "Bass", midi: true }, { name: "Vox", midi: false }]));
-    assert.equal(chosenName(r), "Vox");
-    assert.match(r.status(), /The saved target track 'Ditto out' is gone: using 'Vox'\./);
-    assert.equal(r.stored("target"), null, "the stand-in is not written over the saved choice");
+    assert.equal(chosenName(r), "Ditto out (missing)");
+    assert.match(r.status(), /The saved target track 'Ditto out' is missing: pick a Target\./);
+    assert.equal(r.stored("target"), null, "nothing is written over the saved choice");
     r.ctl.refreshTracks(); // Live's tracks observer fires later: still not written
+    r.ctl.set("target", 0); // the menu outputs its "(missing)" item (a bang, or the producer clicks it)
     assert.equal(r.stored("target"), null);
-    r.ctl.set("target", 0); // the producer confirms it
+    r.ctl.generate(); // no target: the job is not sent to land nowhere (or on a track nobody chose)
+    assert.equal(r.sentTo("/ditto/job/submit").length, 0);
+    assert.match(r.status(), /missing: pick a Target/);
+    r.ctl.set("target", 1); // the producer picks Vox (item 1, after the missing one)
     assert.deepEqual(r.stored("target"), [2, "Vox"]);
+    assert.equal(chosenName(r), "Vox", "the (missing) item leaves the menu");
+    assert.deepEqual(r.last("tracks"), ["set", 0]);
 });
 
 test("a value saved after the device started (pattr output after init) still applies", function () {

@@ -14,7 +14,16 @@
  *     file: like Live, the call then creates nothing and only logs (model.errors), it does not throw;
  *   - a reloaded set: reload(changes) gives the same set after saving and opening it again, where
  *     every LOM id is new (ids do not survive a reload) and `changes` (spec keys) apply, e.g. a
- *     track inserted before the others.
+ *     track inserted before the others;
+ *   - tracks added, deleted or reordered while a job runs: insertTrack(at, spec) and deleteTrack(i)
+ *     keep every object's id and move the paths of the tracks after it (an object reached by id
+ *     reports its new path, as Live's canonical paths follow the object);
+ *   - an arrangement clip created over existing ones replaces what it covers (Live's arrangement
+ *     lane holds no overlapping clips), so the number of clips need not grow; the new clip lasts
+ *     spec.resultBeats (16). create_audio_clip answers ["id", <new clip>] (spec.createAnswer "id",
+ *     the default) or ["id", 0] ("none": what it returns through LiveAPI.call is not documented);
+ *   - a time signature: spec.signature [numerator, denominator] for the song and each clip's
+ *     signature_numerator/denominator (default 4/4).
  *
  * fakeLive(spec) -> {api(path), LiveAPI, calls, tracks, param(name), errors, reload(changes)}. spec:
  *   version [12, 1, 0], tempo 120, device {track, index}, params [{name, min, max, value}],
@@ -35,6 +44,7 @@ function fakeLive(spec) {
         return n;
     }
 
+    var signature = spec.signature || [4, 4];
     var set = node("live_set", "song", { tempo: spec.tempo || 120 });
     var app = node("live_app", "app", {});
     var scenes = spec.scenes || 4;
@@ -46,7 +56,7 @@ function fakeLive(spec) {
         return clip;
     }
 
-    (spec.tracks || []).forEach(function (t, ti) {
+    function makeTrack(t, ti) {
         var tp = "live_set tracks " + ti;
         var track = node(tp, "track", t);
         track.slots = [];
@@ -59,15 +69,37 @@ function fakeLive(spec) {
         track.arrangement = (t.arrangement || []).map(function (c, k) {
             return makeClip(tp + " arrangement_clips " + k, c);
         });
-        tracks.push(track);
+        return track;
+    }
+
+    (spec.tracks || []).forEach(function (t, ti) {
+        tracks.push(makeTrack(t, ti));
     });
 
     var dev = spec.device || { track: 0, index: 0 };
     var device = node("live_set tracks " + dev.track + " devices " + dev.index, "device", {});
+    var deviceTrack = tracks[dev.track];
     device.params = (spec.params || [{ name: "Device On", min: 0, max: 1, value: 1 },
         { name: "Intensity", min: -60, max: 0, value: -20 }]).map(function (p, i) {
         return node(device.path + " parameters " + i, "param", p);
     });
+
+    // Canonical paths after tracks moved: every track, slot, clip and the device follow their position.
+    function repath() {
+        tracks.forEach(function (t, ti) {
+            t.path = "live_set tracks " + ti;
+            t.slots.forEach(function (slot, si) {
+                slot.path = t.path + " clip_slots " + si;
+                if (slot.clip) {
+                    slot.clip.path = slot.path + " clip";
+                }
+            });
+            t.arrangement.sort(function (a, b) { return a.data.start_time - b.data.start_time; });
+            t.arrangement.forEach(function (c, k) { c.path = t.path + " arrangement_clips " + k; });
+        });
+        device.path = deviceTrack.path + " devices " + dev.index;
+        device.params.forEach(function (p, i) { p.path = device.path + " parameters " + i; });
+    }
 
     function paramByName(name) {
         for (var i = 0; i < device.params.length; i++) {
@@ -123,7 +155,7 @@ function fakeLive(spec) {
             if ((m = /^ arrangement_clips (\d+)$/.exec(rest))) {
                 return t.arrangement[Number(m[1])] || null;
             }
-            if (rest === " devices " + dev.index && Number(/\d+/.exec(path)[0]) === dev.track) {
+            if (rest === " devices " + dev.index && t === deviceTrack) {
                 return device;
             }
         }
@@ -143,6 +175,10 @@ function fakeLive(spec) {
         var d = n.data;
         switch (n.kind + "." + prop) {
         case "song.tempo": return [d.tempo];
+        case "song.signature_numerator": return [signature[0]];
+        case "song.signature_denominator": return [signature[1]];
+        case "clip.signature_numerator": return [(d.signature || signature)[0]];
+        case "clip.signature_denominator": return [(d.signature || signature)[1]];
         case "track.name": return [d.name];
         case "track.has_audio_input": return [d.midi ? 0 : 1];
         case "track.has_midi_input": return [d.midi ? 1 : 0];
@@ -243,16 +279,24 @@ function fakeLive(spec) {
             if (t.data.midi) {
                 throw new Error("create_audio_clip: not an audio track");
             }
+            var made;
             if (n.kind === "slot") {
                 if (n.clip) {
                     throw new Error("create_audio_clip: slot is not empty");
                 }
-                n.clip = makeClip(n.path + " clip", { midi: false, file_path: args[0] });
+                made = n.clip = makeClip(n.path + " clip", { midi: false, file_path: args[0] });
             } else {
-                t.arrangement.push(makeClip(t.path + " arrangement_clips " + t.arrangement.length,
-                    { midi: false, file_path: args[0], start_time: args[1] }));
+                var start = args[1], end = start + (spec.resultBeats || 16);
+                // The new clip replaces the clips it covers: an equal span leaves the count unchanged.
+                t.arrangement = t.arrangement.filter(function (c) {
+                    return !(c.data.start_time >= start - 1e-9 && c.data.end_time <= end + 1e-9);
+                });
+                made = makeClip(t.path + " arrangement_clips " + t.arrangement.length,
+                    { midi: false, file_path: args[0], start_time: start, end_time: end });
+                t.arrangement.push(made);
+                repath();
             }
-            return ["id", 0];
+            return ["id", spec.createAnswer === "none" ? 0 : Number(made.id)];
         }
         throw new Error("fake LiveAPI: no method " + n.kind + "." + method);
     }
@@ -265,10 +309,16 @@ function fakeLive(spec) {
         this._node = n;
         this.id = n ? n.id : "0";
         // Worst case for the device: an object reached through an alias ("this_device",
-        // "live_set view detail_clip") reports that alias; only "id N" gives the canonical path.
-        this.unquotedpath = !n ? "" : /^id \d+$/.test(String(path)) ? n.path : String(path).replace(/^"|"$/g, "");
-        this.path = '"' + this.unquotedpath + '"';
+        // "live_set view detail_clip") reports that alias; only "id N" gives the canonical path,
+        // which follows the object when tracks move.
+        this._alias = !n || /^id \d+$/.test(String(path)) ? null : String(path).replace(/^"|"$/g, "");
     }
+    Object.defineProperty(LiveAPI.prototype, "unquotedpath", {
+        get: function () { return !this._node ? "" : this._alias !== null ? this._alias : this._node.path; }
+    });
+    Object.defineProperty(LiveAPI.prototype, "path", {
+        get: function () { return '"' + this.unquotedpath + '"'; }
+    });
     LiveAPI.prototype.get = function (prop) {
         if (!this._node) {
             return [];
@@ -299,6 +349,16 @@ function fakeLive(spec) {
         errors: errors,
         tracks: tracks,
         param: paramByName,
+        // A track added at position `at` (or deleted) while the device runs: ids stay, paths move.
+        insertTrack: function (at, t) {
+            tracks.splice(at, 0, makeTrack(t, at));
+            repath();
+        },
+        deleteTrack: function (i) {
+            var gone = tracks.splice(i, 1)[0];
+            delete byId[gone.id];
+            repath();
+        },
         // The set saved and opened again: new ids for everything, then `changes` to the spec.
         reload: function (changes) {
             return fakeLive(Object.assign({}, spec, changes || {}, { idBase: nextId + 1000 }));

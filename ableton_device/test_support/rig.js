@@ -9,7 +9,9 @@
  *   r.stored(key) -> the last store_<key> value the device wrote to its pattr (atoms), or null
  *   r.savedValues() -> [[restore name, atoms]] of every store_* written: what a reloaded set restores
  * opts: {server (a fakeServer: sends go to it and its replies come back), clock, init (default true),
- *        before(ctl) (called before init: settings and saved values that arrive while loading)}
+ *        before(ctl) (called before init: settings and saved values that arrive while loading),
+ *        replyPortTaken (the probe to our own reply port never comes back: another program holds it)}
+ * The device's probe to its reply port comes back at once (udpreceive holds the port) unless replyPortTaken.
  */
 "use strict";
 var path = require("node:path");
@@ -37,6 +39,11 @@ function deviceRig(live, opts) {
             }
         },
         net: function (w, m) { r.net.push([w].concat(m)); },
+        probe: function (m) {
+            if (m[0] !== "port" && !opts.replyPortTaken) {
+                r.ctl.onMessage(m[0], m.slice(1));
+            }
+        },
         ui: function (m) { r.ui.push(m); },
         newJobId: function () { r.n += 1; return "job" + r.n; }
     });

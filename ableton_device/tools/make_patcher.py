@@ -7,7 +7,9 @@ patcher has been edited in Max (Open ``DittoLive.maxpat``, edit, save), edit it 
 Wiring: live.thisdevice -> [t b b] -> "init" to the js object, then a bang to the controls that
 re-output their value on a bang (dial, number boxes, menus); settings that arrive before init are
 kept by the js and applied at init. Controls -> [prepend <setting>] -> js. js outlet 0 -> udpsend
-(OSC + host/port), outlet 1 -> [route ...] -> the UI objects, outlet 2 -> udpreceive (port).
+(OSC + host/port), outlet 1 -> [route ...] -> the UI objects, outlet 2 -> udpreceive (port), outlet 3 ->
+a second udpsend to 127.0.0.1:<reply port> (the probe that tells a stopped server from a reply port that
+is not ours).
 udpreceive -> [deferlow] -> js, so Live is only touched from the low-priority thread.
 MIDI passes through unchanged: midiin -> midiout (a MIDI effect that does not pass MIDI on silences
 its track). What is saved with the set beyond the Live parameters (target track, server host,
@@ -131,7 +133,7 @@ def build() -> dict:
     dev = p.obj("live.thisdevice", [20, 20, 90, 22], 1, 3, ["bang", "int", "int"])
     trig = p.obj("t b b", [20, 50, 40, 22], 1, 2, ["bang", "bang"])
     init = p.box("message", [70, 80, 35, 22], 2, 1, text="init")
-    js = p.obj(f"js {JS_NAME}", [20, 420, 200, 22], 1, 3, saved_object_attributes={"filename": JS_NAME,
+    js = p.obj(f"js {JS_NAME}", [20, 420, 200, 22], 1, 4, saved_object_attributes={"filename": JS_NAME,
                                                                                   "parameter_enable": 0})
     p.line(dev, 0, trig)
     p.line(trig, 1, init)
@@ -232,6 +234,9 @@ def build() -> dict:
     p.line(js, 2, recv)
     p.line(recv, 0, defer)
     p.line(defer, 0, js)
+    # The probe: the js sends a token to its own reply port; its return proves udpreceive holds the port.
+    probe = p.obj("udpsend 127.0.0.1 9011", [320, 560, 140, 22], 1, 0)
+    p.line(js, 3, probe)
 
     # MIDI passes through: the instrument after this device still gets the clip's and the player's notes.
     midi_in = p.obj("midiin", [800, 20, 50, 22], 1, 1, ["int"])
