@@ -5,6 +5,7 @@ request goes through.
   overwrite a WAV it references, so nothing is ever overwritten) and proves it stays inside.
 - ``resolve_input_path`` resolves a path a request names (symlinks and ``..`` included) and
   refuses it unless it lies under one of the allowed roots.
+- ``resample`` brings a result to the DAW's rate before it is written.
 - ``write_wav`` / ``write_json`` write to a temporary file in the same folder, flush it to disk,
   then rename it into place, so a reader never sees a half-written file; ``clean_output_dir``
   removes what a killed writer left (temp files, a result WAV whose sidecar never came).
@@ -13,6 +14,7 @@ request goes through.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -117,6 +119,16 @@ def _atomic_replace(path: Path, write: Any) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def resample(audio: np.ndarray, sr: int, sr_out: int) -> np.ndarray:
+    """Polyphase resampling to the DAW's rate ([n] at ``sr`` -> [m] at ``sr_out``; 0 or ``sr``: unchanged)."""
+    if sr_out in (0, sr):
+        return audio
+    from scipy.signal import resample_poly
+
+    g = math.gcd(sr, sr_out)
+    return resample_poly(audio, sr_out // g, sr // g).astype(np.float32)
 
 
 def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int) -> Path:

@@ -18,9 +18,9 @@ import torch
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.controls.melody import melody_target
 from ditto_live.evaluation.cases import load_test_split, make_cases
+from ditto_live.generation.models import default_loader
 from ditto_live.generation.pipeline import vocode
 from ditto_live.judges import independent as judges
-from ditto_live.runner.jobs import default_loader
 
 
 def harmonic_tone(pitch: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:

@@ -97,26 +97,15 @@ def _count(model: Any) -> int | None:
 
 def load_models(cfg: BenchConfig) -> Models:
     """Random weights of ``cfg.preset`` (timing does not depend on the weights), or a bundle."""
-    if cfg.model == "random":
-        from ditto_live.engine.distill import init_student_from_teacher
-        from ditto_live.engine.tags import TagVocab
-        from ditto_live.engine.unet import UNET_PRESETS, UNet
-        from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder
+    from ditto_live.generation.models import load_bundle, random_bundle
 
-        vocab = TagVocab.from_names(tempo=["slow", "moderate", "fast", "very fast"])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            base = UNet(UNET_PRESETS[cfg.preset], vocab.sizes).to(cfg.device).eval()
-            voc = Vocoder(VOCODER_PRESETS[cfg.preset]).to(cfg.device).eval() if cfg.vocoder == "neural" else None
-        student = init_student_from_teacher(base).eval()
-        models = Models(base, student, student, voc, PRESETS[cfg.preset], vocab.to_dict())
+    if cfg.model == "random":
+        b = random_bundle(cfg.preset, cfg.device, vocoder=cfg.vocoder == "neural")
         weights = "random"
     else:
-        from ditto_live.generation.models import load_bundle
-
         b = load_bundle(cfg.model, cfg.device)
-        models = Models(b.base, b.ctm, b.cm, b.vocoder if cfg.vocoder == "neural" else None, b.mel_config, b.tags)
         weights = "trained"
+    models = Models(b.base, b.ctm, b.cm, b.vocoder if cfg.vocoder == "neural" else None, b.mel_config, b.tags)
     models.info = {"name": cfg.model, "weights": weights, "preset": cfg.preset,
                    "vocoder": "griffin-lim (32 iterations)" if models.vocoder is None else f"neural ({weights})",
                    "parameters": {"base": _count(models.base), "student": _count(models.ctm),

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from ditto_live.engine.backends import default_autocast
     from ditto_live.evaluation import evaluate
     from ditto_live.evaluation.suites import EvalConfig
-    from ditto_live.runner.jobs import pick_device
+    from ditto_live.generation.models import pick_device
 
     if args.cases < 2:
         raise UsageError("--cases: at least 2 (FAD needs two clips per row)")

@@ -54,7 +54,7 @@ def evaluate(cfg, bundle: Any = None, sentence_encoder: Any = None):
     from ditto_live.evaluation.report import write_report
     from ditto_live.evaluation.runner import Embedder
     from ditto_live.evaluation.suites import run_suite
-    from ditto_live.runner.jobs import default_loader
+    from ditto_live.generation.models import default_loader
 
     bundle = bundle or default_loader(cfg.model, cfg.device)
     undistilled = fill_missing_students(bundle)

@@ -150,6 +150,65 @@ def load_bundle(name_or_path: str | Path = "default", device: str = "cpu",
 
 
 # ---------------------------------------------------------------------------------------------
+# where models run, and random-weight bundles
+
+UNTRAINED = "tiny-untrained"  # model name that builds random-weight tiny models in memory
+UNTRAINED_PRESETS = {UNTRAINED: "tiny", "paper-untrained": "paper"}  # random-weight models by preset (timing)
+TEMPO_TAGS = ("slow", "moderate", "fast", "very fast")  # the tag vocabulary of a random-weight bundle
+
+
+def pick_device(device: str) -> str:
+    """"auto" -> cuda when available, else cpu; a CUDA device where there is none is a UsageError."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r}: CUDA is not available here (use --device cpu)")
+    return device
+
+
+def random_bundle(preset: str = "tiny", device: str = "cpu", seed: int = 0, name: str | None = None,
+                  vocoder: bool = False) -> Bundle:
+    """The one random-weight bundle builder: a base UNet of ``preset``, CTM/CM students initialised from it,
+    a random neural vocoder when ``vocoder`` (else Griffin-Lim), no text model. Seeded; the global RNG is
+    left as it was. Every stage runs on it (timing does not depend on the weights); the audio is noise-like.
+    """
+    import torch
+
+    from ditto_live.engine.audio import PRESETS
+    from ditto_live.engine.distill import init_student_from_teacher
+    from ditto_live.engine.tags import TagVocab
+    from ditto_live.engine.unet import UNET_PRESETS, UNet
+    from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder
+
+    vocab = TagVocab.from_names(tempo=list(TEMPO_TAGS))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        base = UNet(UNET_PRESETS[preset], vocab.sizes).to(device).eval()
+        voc = Vocoder(VOCODER_PRESETS[preset]).to(device).eval() if vocoder else None
+    student = init_student_from_teacher(base).eval()
+    meta = {"mel_config": PRESETS[preset].to_dict(), "tags": vocab.to_dict(), "kind": "base"}
+    return Bundle(name=name or f"{preset}-random", path=Path("<memory>"), base=base, ctm=student, cm=student,
+                  vocoder=voc, meta={"base": meta, "ctm": {**meta, "kind": "ctm"}, "cm": {**meta, "kind": "cm"}})
+
+
+def untrained_bundle(device: str = "cpu", seed: int = 0, name: str = UNTRAINED) -> Bundle:
+    """The random-weight bundle a model name of ``UNTRAINED_PRESETS`` stands for (Griffin-Lim): for running
+    the whole pipeline before a trained bundle exists."""
+    log.warning("model %r: RANDOM, UNTRAINED weights -- the audio will not sound like music; "
+                "train a bundle (ditto-live train all) or use the default model", name)
+    return random_bundle(UNTRAINED_PRESETS[name], device, seed, name)
+
+
+def default_loader(name: str, device: str) -> Bundle:
+    """A model by name for the runner: a random-weight one (``UNTRAINED_PRESETS``), else :func:`load_bundle`."""
+    if name in UNTRAINED_PRESETS:
+        return untrained_bundle(device, name=name)
+    return load_bundle(name, device)
+
+
+# ---------------------------------------------------------------------------------------------
 # listing
 
 

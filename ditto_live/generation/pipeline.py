@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ditto_live.controls import DEFAULT_OVERLAP_S, KINDS, ClipTarget
+from ditto_live.controls import CHAIN, DEFAULT_OVERLAP_S, KINDS, ClipTarget
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.backends import BackendRefused, StepperFactory
 from ditto_live.engine.conditioning import Cond
@@ -39,7 +39,7 @@ from ditto_live.engine.ito import ItoResult, JobCancelled, draw_noise_seed
 from ditto_live.generation.execution import Backends, resolve_backend
 from ditto_live.generation.jobspec import JobSpec, clip_seconds
 from ditto_live.generation.methods import METHODS, Method  # the one table of methods
-from ditto_live.generation.targets import build_targets, encode_tags, window_controls, wrap_for_loop
+from ditto_live.generation.targets import build_targets, encode_tags, seam_of, window_controls, wrap_for_loop
 
 log = logging.getLogger(__name__)
 
@@ -145,16 +145,16 @@ class Plan:
 
 
 def job_frames(spec: JobSpec, mel: MelConfig) -> int:
-    """Frames of the clip a job asks for; by default a loop and its seam fill one window."""
+    """Frames of the clip a job asks for; by default a loop and its seam fill one window (``Kind.seam_s``)."""
     frames = int(round(clip_seconds(spec, mel.window_seconds) * mel.frame_rate))
-    if spec.seconds is None and spec.bars is None and any(c.type == "loop" for c in spec.controls):
-        frames -= int(round(DEFAULT_OVERLAP_S / 2 * mel.frame_rate))
+    if spec.seconds is None and spec.bars is None:
+        frames -= int(round(max((KINDS[c.type].seam_s for c in spec.controls), default=0.0) * mel.frame_rate))
     return frames
 
 
 def decode_steps_of(spec: JobSpec) -> int:
     """T of a job: its own, else the smallest of its controls' defaults (a melody decodes the one-step
-    output it was optimised through; engine.controls.DEFAULT_DECODE_STEPS)."""
+    output it was optimised through; each kind's ``Kind.decode_steps``)."""
     return spec.decode_steps or min((KINDS[c.type].decode_steps for c in spec.controls),
                                     default=UNCONTROLLED_DECODE_STEPS)
 
@@ -171,15 +171,15 @@ def plan_job(spec: JobSpec, bundle: Any, device: str, allowed_roots: Iterable[st
     tags = encode_tags(spec, bundle.tags).to(device)
     frames = job_frames(spec, mel)
     targets = build_targets(spec, mel, frames, allowed_roots, front)
-    seam = next((t.overlap for t in targets if t.kind == "loop"), 0)
+    seam = seam_of(targets)
     wrap_for_loop(targets, seam)
-    text = text_model() if text_model is not None and any(t.kind == "text" for t in targets) else None
+    text = text_model() if text_model is not None and any(KINDS[t.kind].text_model for t in targets) else None
     window, total = window_frames or mel.frames, frames + seam
     chain = min(int(round(DEFAULT_OVERLAP_S * mel.frame_rate)), window // 4)
     starts = [0] if total <= window else list(range(0, total - chain, window - chain))
     chaining = len(starts) > 1 or continuing
-    kinds = [t.kind for t in targets] + (["outpaint"] if chaining else [])
-    steps = spec.steps or max((KINDS[k].steps for k in kinds), default=0)
+    defaults = [KINDS[t.kind].steps for t in targets] + ([CHAIN.steps] if chaining else [])
+    steps = spec.steps or max(defaults, default=0)
     return Plan(spec, bundle, method, model, mel, front, tags, frames, seam, targets, starts, chain, steps,
                 decode_steps_of(spec), text, window_frames)
 

@@ -12,7 +12,8 @@ a server's first job costs what its later ones do.
 One runner serves several threads (the server's job worker and the stream's producer): the model
 cache is locked and the engine is held through :class:`EngineLock`. A deadline (``JobSpec.deadline_s``)
 stops the optimisation early, keeping its best x_T, so that the measured decode, vocode and write
-times still fit in the budget.
+times (``runner/costs.py``) still fit in the budget. Model loading is ``generation/models.py``'s; the
+measurement after delivery is ``runner/measurement.py``'s.
 """
 
 from __future__ import annotations
@@ -20,118 +21,37 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ditto_live.controls import KINDS
 from ditto_live.engine.backends import default_autocast
-from ditto_live.errors import UsageError
 from ditto_live.generation.jobspec import JobSpec, JobSpecError, parse_job
+from ditto_live.generation.models import UNTRAINED_PRESETS, default_loader, pick_device
 from ditto_live.generation.pipeline import (
     Backends,
     Engine,
     Generated,
     Plan,
     clip_losses,
-    decode_steps_of,
     generate,
     plan_job,
     vocode,
 )
 from ditto_live.generation.targets import TextModel
 from ditto_live.judges.measure import measure_controls
-from ditto_live.results import safe_output_path, write_json, write_wav
+from ditto_live.results import resample, safe_output_path, write_json, write_wav
 from ditto_live.runner.contract import JobResult, Progress, Window
+from ditto_live.runner.costs import DeadlineCosts
 from ditto_live.runner.engine_lock import EngineLock
+from ditto_live.runner.measurement import BackgroundMeasurer, MeasureSettings, rounded
 
 log = logging.getLogger(__name__)
-
-UNTRAINED = "tiny-untrained"  # model name that builds random-weight tiny models in memory
-UNTRAINED_PRESETS = {UNTRAINED: "tiny", "paper-untrained": "paper"}  # random-weight models by preset (timing)
-MAX_PENDING_MEASUREMENTS = 4  # more delivered jobs waiting to be measured: the next is not measured
-MEASURE_NICE = 10  # the measurement thread's niceness: the engine's next job goes first
-
-
-def pick_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"device {device!r}: CUDA is not available here (use --device cpu)")
-    return device
-
-
-def untrained_bundle(device: str = "cpu", seed: int = 0, name: str = UNTRAINED):
-    """A random-weight base model of the name's preset (``UNTRAINED_PRESETS``), CTM/CM students initialised
-    from it, Griffin-Lim, no text model.
-
-    For running the whole pipeline before a trained bundle exists: the audio is noise-like, but every
-    stage (targets, ITO, decode, vocode, measure, write) is real.
-    """
-    from ditto_live.engine.audio import PRESETS
-    from ditto_live.engine.distill import init_student_from_teacher
-    from ditto_live.engine.tags import TagVocab
-    from ditto_live.engine.unet import UNET_PRESETS, UNet
-    from ditto_live.generation.models import Bundle
-
-    preset = UNTRAINED_PRESETS[name]
-    log.warning("model %r: RANDOM, UNTRAINED weights -- the audio will not sound like music; "
-                "train a bundle (ditto-live train all) or use the default model", name)
-    vocab = TagVocab.from_names(tempo=["slow", "moderate", "fast", "very fast"])
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        base = UNet(UNET_PRESETS[preset], vocab.sizes).to(device).eval()
-    student = init_student_from_teacher(base).eval()
-    meta = {"mel_config": PRESETS[preset].to_dict(), "tags": vocab.to_dict(), "kind": "base"}
-    return Bundle(name=name, path=Path("<memory>"), base=base, ctm=student, cm=student,
-                  meta={"base": meta, "ctm": {**meta, "kind": "ctm"}, "cm": {**meta, "kind": "cm"}})
-
-
-def default_loader(name: str, device: str):
-    if name in UNTRAINED_PRESETS:
-        return untrained_bundle(device, name=name)
-    from ditto_live.generation.models import load_bundle
-
-    return load_bundle(name, device)
-
-
-def resample(audio: np.ndarray, sr: int, sr_out: int) -> np.ndarray:
-    """Polyphase resampling to the DAW's rate (0 or ``sr``: unchanged)."""
-    if sr_out in (0, sr):
-        return audio
-    from scipy.signal import resample_poly
-
-    g = math.gcd(sr, sr_out)
-    return resample_poly(audio, sr_out // g, sr // g).astype(np.float32)
-
-
-@dataclass
-class StageCosts:
-    """Measured wall time of the stages after the optimisation, per model and decoder (the deadline
-    reserves them). Follows a slower run at once and a faster one slowly (safer for a deadline)."""
-
-    decode_s: float  # decoding one window
-    tail_s_per_s: float  # vocode + write, per second of audio
-
-    def update(self, decode_s: float, tail_s_per_s: float, keep: float = 0.5) -> None:
-        self.decode_s = max(decode_s, keep * self.decode_s + (1 - keep) * decode_s)
-        self.tail_s_per_s = max(tail_s_per_s, keep * self.tail_s_per_s + (1 - keep) * tail_s_per_s)
-
-
-def _nice_thread() -> None:
-    """Lower this thread's priority (Linux schedules threads as tasks), so measurement yields the CPU."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MEASURE_NICE)
-    except (AttributeError, OSError):
-        pass
 
 
 class JobRunner:
@@ -147,10 +67,7 @@ class JobRunner:
         self.output_dir = output_dir
         self.allowed_roots = tuple(allowed_roots)
         self.device = pick_device(device)
-        self.plot = plot  # also write a PNG of the spectrogram with target vs achieved curves
-        self.measure = measure  # measure adherence after delivery (and plot); off for live use
         self.warm_model = warm_model  # what warm() prepares ("" = nothing)
-        self.measure_baseline = measure_baseline  # also vocode and measure the unoptimised output
         self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
         self.laion_clap = laion_clap  # path of a LAION-CLAP checkpoint for the text control ("" = the bundle's own)
         # bf16 autocast of the model calls during optimisation; None: on a CPU with native bf16 (backends.py)
@@ -162,11 +79,9 @@ class JobRunner:
         self._bundles: dict[str, Any] = {}
         self._bundles_lock = threading.Lock()  # one load per bundle, never a half-built cache
         self._fronts: dict[str, Any] = {}  # model name -> its MelFrontEnd on the device
-        self._costs: dict[tuple, StageCosts] = {}  # (model, method, student, decode_steps) -> measured costs
-        self._warmed: set[tuple] = set()  # cost keys whose first (warm-up) run is over
-        self._measurer: ThreadPoolExecutor | None = None
-        self._pending = 0  # measurements submitted and not finished
-        self._pending_lock = threading.Lock()
+        self._costs = DeadlineCosts()  # what a deadline reserves for decode, vocode and write
+        # after delivery: adherence (off for live use), the unoptimised output's too, a PNG per result
+        self._measurer = BackgroundMeasurer(MeasureSettings(measure, measure_baseline, plot))
 
     @property
     def description(self) -> dict[str, str]:
@@ -199,8 +114,8 @@ class JobRunner:
             plan, gen, audio, timings, reserved = self._generate(spec, report, is_cancelled, began)
             result = self._deliver(plan, gen, audio, timings, reserved, began, out_prefix, report)
             self._learn_costs(plan, gen, (timings["vocode"] + timings["write"]) / 1000)
-        if (self.measure and plan.targets) or (self.plot and not spec.deadline_s):
-            result.measured = self._measure_later(plan, gen, audio, result)
+        if self._measurer.settings.wanted(plan):
+            result.measured = self._measurer.submit(plan, gen, audio, result)
         return result
 
     def window(self, spec: JobSpec, opening: Any, overlap_s: float, is_cancelled: Callable[[], bool]) -> Window:
@@ -214,7 +129,7 @@ class JobRunner:
             plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, is_cancelled, began, opening)
             self._learn_costs(plan, gen, timings["vocode"] / 1000)
         losses = clip_losses(plan, gen, opening)
-        summary = {"ito": gen.windows, "loss": losses, "timings_ms": _rounded(timings), "steps": plan.steps}
+        summary = {"ito": gen.windows, "loss": losses, "timings_ms": rounded(timings), "steps": plan.steps}
         overlap = max(1, int(round(overlap_s * plan.mel.frame_rate)))
         return Window(audio, plan.mel.sample_rate, gen.tail(overlap), summary)
 
@@ -240,8 +155,7 @@ class JobRunner:
         report("parse", 0, 1, math.nan)
         plan = self._plan(spec, continuing=opening is not None)
         timings["parse"] = (time.perf_counter() - t0) * 1000
-        costs = self._costs.get(_cost_key(spec))
-        reserved = costs.decode_s * len(plan.starts) + costs.tail_s_per_s * plan.seconds if costs else 0.0
+        reserved = self._costs.reserved_s(spec, len(plan.starts), plan.seconds)
         ito_end = began + spec.deadline_s - reserved if spec.deadline_s else None
 
         def check() -> bool:  # every step: a deadline job waiting goes first; cancelled?
@@ -261,15 +175,8 @@ class JobRunner:
 
     def _learn_costs(self, plan: Plan, gen: Generated, tail_s: float) -> None:
         """Update what a deadline reserves for decoding and the tail (vocode, write) after optimising."""
-        key = _cost_key(plan.spec)
         decode_s = sum(w["decode_s"] for w in gen.windows) / len(plan.starts)
-        tail = tail_s / max(plan.seconds, 1e-3)
-        if key not in self._warmed:  # a first run warms caches up (JIT, allocator): not a measure
-            self._warmed.add(key)
-        elif key not in self._costs:
-            self._costs[key] = StageCosts(decode_s, tail)
-        else:
-            self._costs[key].update(decode_s, tail)
+        self._costs.learn(plan.spec, decode_s, tail_s, plan.seconds)
 
     def _deliver(self, plan: Plan, gen: Generated, audio: np.ndarray, timings: dict[str, float], reserved: float,
                  began: float, out_prefix: str | None, report: Progress) -> JobResult:
@@ -287,8 +194,8 @@ class JobRunner:
             "backend": self.context.backends.name, "steps": plan.steps, "decode_steps": plan.decode_steps,
             "frames": plan.frames,
             "windows": len(plan.starts), "ito": gen.windows, "targets": [{"type": t.kind, **t.info} for t in plan.targets],
-            "loss": clip_losses(plan, gen), "metrics": {}, "measurement": "pending" if self.measure else "off",
-            "timings_ms": _rounded(timings), "untrained": spec.model in UNTRAINED_PRESETS,
+            "loss": clip_losses(plan, gen), "metrics": {}, "measurement": "pending" if self._measurer.settings.measure else "off",
+            "timings_ms": rounded(timings), "untrained": spec.model in UNTRAINED_PRESETS,
             "wav": str(wav), "sample_rate": sr_out, "seconds": round(plan.seconds, 4),
         }
         if spec.deadline_s:
@@ -297,52 +204,6 @@ class JobRunner:
                                    "elapsed_s": round(elapsed, 4), "met": elapsed <= spec.deadline_s}
         write_json(wav.with_suffix(".json"), summary)
         return JobResult(wav, summary)
-
-    # -- after delivery ---------------------------------------------------------------------------------
-    def _measure_later(self, plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> Future | None:
-        with self._pending_lock:
-            if self._pending >= MAX_PENDING_MEASUREMENTS:
-                result.summary["measurement"] = "skipped (too many jobs waiting to be measured)"
-                write_json(result.wav_path.with_suffix(".json"), result.summary)
-                return None
-            self._pending += 1
-            if self._measurer is None:
-                self._measurer = ThreadPoolExecutor(1, "ditto-measure", initializer=_nice_thread)
-        return self._measurer.submit(self._measure, plan, gen, audio, result)
-
-    def _measure(self, plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> None:
-        """Measure each control on the delivered audio (and the unoptimised one), plot, rewrite the sidecar."""
-        try:
-            summary = dict(result.summary)
-            timings = dict(summary["timings_ms"])
-            t0 = time.perf_counter()
-            spec = plan.spec
-            metrics: dict[str, Any] = {}
-            if self.measure and plan.targets:
-                measure = lambda a: measure_controls(plan.targets, a, plan.front, plan.text_model)  # noqa: E731
-                metrics["output"] = measure(audio)
-                if self.measure_baseline and gen.unoptimised is not None and plan.steps > 0:
-                    metrics["unoptimised"] = measure(vocode(plan.bundle, gen.unoptimised))
-                timings["measure"] = (time.perf_counter() - t0) * 1000
-            if self.plot and not spec.deadline_s:
-                from ditto_live.judges.plots import plot_result
-
-                t1 = time.perf_counter()
-                png = result.wav_path.with_suffix(".png")
-                plot_result(png, gen.mel[0].cpu().numpy(), audio, plan.front, plan.targets,
-                            title=f"{spec.method} {spec.model} seed {spec.seed}")
-                summary["png"] = str(png)
-                timings["plot"] = (time.perf_counter() - t1) * 1000
-            summary.update(metrics=metrics, measurement="done", timings_ms=_rounded(timings))
-            write_json(result.wav_path.with_suffix(".json"), summary)
-            result.summary = summary
-        except Exception as exc:  # a measurement never takes the delivered job down with it
-            log.exception("measuring %s failed", result.wav_path)
-            result.summary = dict(result.summary, measurement=f"failed: {type(exc).__name__}: {exc}")
-            write_json(result.wav_path.with_suffix(".json"), result.summary)
-        finally:
-            with self._pending_lock:
-                self._pending -= 1
 
     # -- warm-up -------------------------------------------------------------------------------------------
     def warm(self, model: str | None = None) -> dict[str, float]:
@@ -366,7 +227,7 @@ class JobRunner:
                 plan, gen, audio, _, _ = self._generate(spec, lambda *a: None, None, t1)
             took["engine_s"] = time.perf_counter() - t1
             t2 = time.perf_counter()
-            if self.measure:
+            if self._measurer.settings.measure:
                 measure_controls(plan.targets, audio, plan.front)
             took["measure_s"] = time.perf_counter() - t2
             log.info("warm: %s", {k: round(v, 2) for k, v in took.items()})
@@ -387,10 +248,3 @@ class JobRunner:
 
         return TextModel(b.clap, self.sentence_encoder or default_encoder())
 
-
-def _cost_key(spec: JobSpec) -> tuple:
-    return spec.model, spec.method, spec.student, decode_steps_of(spec)
-
-
-def _rounded(timings: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 1) for k, v in timings.items()}

@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
+import ditto_live.generation.models as models
 import ditto_live.runner.jobs as jobs
 from ditto_live.cli import main
 from tests.ditto_live.test_jobs import narrow_bundle, write_midi, write_wav
@@ -78,7 +79,7 @@ def test_bad_input_gives_one_error_line_and_exit_2(tmp_path, capsys, argv, messa
 
 
 def test_tiny_untrained_builds_a_full_size_tiny_base_and_students():
-    bundle = jobs.untrained_bundle()
+    bundle = models.untrained_bundle()
     assert bundle.mel_config.n_mels == 80 and bundle.mel_config.frames == 512
     assert bundle.ctm.takes_w and not bundle.base.takes_w and bundle.vocoder is None
     assert bundle.tags["tempo"][0] == "<null>"
@@ -87,7 +88,7 @@ def test_tiny_untrained_builds_a_full_size_tiny_base_and_students():
 @pytest.mark.slow
 def test_tiny_untrained_runs_the_real_pipeline_end_to_end(tmp_path, monkeypatch):
     """The full-size tiny preset (80 x 512) through `generate`, as `make run` would, minus training."""
-    monkeypatch.setattr(jobs, "default_loader", lambda name, device: jobs.untrained_bundle(device))
+    monkeypatch.setattr(jobs, "default_loader", lambda name, device: models.untrained_bundle(device))
     out = tmp_path / "tiny"
     assert main(["generate", "--model", "tiny-untrained", "--intensity", "crescendo", "--steps", "2",
                  "--out", str(out)]) == 0

@@ -99,11 +99,11 @@ def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path
 def test_the_sidecar_measures_the_delivered_audio_and_the_unoptimised_row_its_own(tmp_path, monkeypatch):
     """What the sidecar calls "output" is measured on the WAV that was written, "unoptimised" on the same
     x_T decoded without optimisation (a measurement of the wrong audio fails here)."""
-    import ditto_live.runner.jobs as jobs
+    import ditto_live.runner.measurement as measurement
 
     measured = []
-    real = jobs.measure_controls
-    monkeypatch.setattr(jobs, "measure_controls", lambda targets, audio, *a, **k: (
+    real = measurement.measure_controls
+    monkeypatch.setattr(measurement, "measure_controls", lambda targets, audio, *a, **k: (
         measured.append(np.asarray(audio).copy()), real(targets, audio, *a, **k))[1])
     spec = parse_job({"model": "narrow", "seconds": 0.7, "steps": 4, "lr": 0.05, "decode_steps": 1,
                       "controls": [{"type": "intensity", "shape": "crescendo"}]})

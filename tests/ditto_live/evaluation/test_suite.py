@@ -91,7 +91,7 @@ def test_a_bundle_without_students_runs_with_the_undistilled_teacher_and_says_so
 
 
 def test_cli_runs_table2_without_ditto_and_labels_a_stand_in_embedding(corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr("ditto_live.runner.jobs.default_loader", lambda name, device: narrow_bundle(name, device, clap=False))
+    monkeypatch.setattr("ditto_live.generation.models.default_loader", lambda name, device: narrow_bundle(name, device, clap=False))
     monkeypatch.setattr("ditto_live.generation.text_encoder.default_encoder", FakeSentenceEncoder)
     out = tmp_path / "t2"
     code = main(["eval", "--suite", "table2", "--model", "narrow", "--cases", "2", "--steps", "2", "--out", str(out),

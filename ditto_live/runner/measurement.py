@@ -1,0 +1,119 @@
+"""Measurement after delivery: each control's adherence on the delivered audio, and the plot, on a
+background thread of lower priority that rewrites the sidecar when it is done (DESIGN.md §7: deliver first).
+
+:class:`BackgroundMeasurer` holds one worker thread; more than ``MAX_PENDING_MEASUREMENTS`` delivered jobs
+waiting means the next is not measured (its sidecar says so). A measurement that fails never takes the
+delivered job down: its sidecar records the failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ditto_live.generation.pipeline import Generated, Plan, vocode
+from ditto_live.judges.measure import measure_controls
+from ditto_live.results import write_json
+from ditto_live.runner.contract import JobResult
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_MEASUREMENTS = 4  # more delivered jobs waiting to be measured: the next is not measured
+MEASURE_NICE = 10  # the measurement thread's niceness: the engine's next job goes first
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    measure: bool  # each control's adherence on the delivered audio
+    baseline: bool  # also vocode and measure the unoptimised output
+    plot: bool  # a PNG of the spectrogram with target vs achieved curves (not for deadline jobs)
+
+    def wanted(self, plan: Plan) -> bool:
+        """Whether a delivered job of ``plan`` has anything to measure or plot."""
+        return (self.measure and bool(plan.targets)) or (self.plot and not plan.spec.deadline_s)
+
+
+def _nice_thread() -> None:
+    """Lower this thread's priority (Linux schedules threads as tasks), so measurement yields the CPU."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MEASURE_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
+def rounded(timings: dict[str, float]) -> dict[str, float]:
+    """Stage timings in ms, to 0.1 ms (what sidecars record)."""
+    return {k: round(v, 1) for k, v in timings.items()}
+
+
+class BackgroundMeasurer:
+    """Measures delivered jobs one at a time on a low-priority thread (started on first use)."""
+
+    def __init__(self, settings: MeasureSettings) -> None:
+        self.settings = settings
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending = 0  # measurements submitted and not finished
+        self._lock = threading.Lock()
+
+    def submit(self, plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> Future[None] | None:
+        """Queue the measurement of a delivered job (audio [n]); None when too many are waiting."""
+        with self._lock:
+            if self._pending >= MAX_PENDING_MEASUREMENTS:
+                result.summary["measurement"] = "skipped (too many jobs waiting to be measured)"
+                write_json(result.wav_path.with_suffix(".json"), result.summary)
+                return None
+            self._pending += 1
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, "ditto-measure", initializer=_nice_thread)
+        return self._executor.submit(self._measure, plan, gen, audio, result)
+
+    def _measure(self, plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> None:
+        """Measure each control on the delivered audio (and the unoptimised one), plot, rewrite the sidecar."""
+        try:
+            summary = dict(result.summary)
+            timings = dict(summary["timings_ms"])
+            metrics, took = self._metrics(plan, gen, audio)
+            timings.update(took)
+            if self.settings.plot and not plan.spec.deadline_s:
+                t1 = time.perf_counter()
+                summary["png"] = self._plot(plan, gen, audio, result)
+                timings["plot"] = (time.perf_counter() - t1) * 1000
+            summary.update(metrics=metrics, measurement="done", timings_ms=rounded(timings))
+            write_json(result.wav_path.with_suffix(".json"), summary)
+            result.summary = summary
+        except Exception as exc:  # a measurement never takes the delivered job down with it
+            log.exception("measuring %s failed", result.wav_path)
+            result.summary = dict(result.summary, measurement=f"failed: {type(exc).__name__}: {exc}")
+            write_json(result.wav_path.with_suffix(".json"), result.summary)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def _metrics(self, plan: Plan, gen: Generated, audio: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
+        """-> ({"output": ..., "unoptimised": ...} per control, {"measure": ms}) ({} when not measuring)."""
+        if not (self.settings.measure and plan.targets):
+            return {}, {}
+        t0 = time.perf_counter()
+        measure = lambda a: measure_controls(plan.targets, a, plan.front, plan.text_model)  # noqa: E731
+        metrics: dict[str, Any] = {"output": measure(audio)}
+        if self.settings.baseline and gen.unoptimised is not None and plan.steps > 0:
+            metrics["unoptimised"] = measure(vocode(plan.bundle, gen.unoptimised))
+        return metrics, {"measure": (time.perf_counter() - t0) * 1000}
+
+    @staticmethod
+    def _plot(plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> str:
+        """The result's PNG beside its WAV -> its path."""
+        from ditto_live.judges.plots import plot_result
+
+        spec = plan.spec
+        png = result.wav_path.with_suffix(".png")
+        plot_result(png, gen.mel[0].cpu().numpy(), audio, plan.front, plan.targets,
+                    title=f"{spec.method} {spec.model} seed {spec.seed}")
+        return str(png)
