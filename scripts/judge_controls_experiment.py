@@ -20,18 +20,19 @@ import time
 import numpy as np
 import torch
 
+from ditto_live.controls.intensity import EVAL_SHAPES as INTENSITY_SHAPES
+from ditto_live.controls.structure import EVAL_FORMS as FORMS
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import loss_function
 from ditto_live.engine.controls.intensity import band_weights, intensity_control, intensity_shape
 from ditto_live.engine.controls.structure import form_labels, labels_to_target, structure_control
 from ditto_live.engine.ito import ditto2_decode, ditto2_optimise, draw_noise_seed
 from ditto_live.engine.train.common import cpu_model_name
-from ditto_live.evaluation.cases import FORMS, INTENSITY_SHAPES
 from ditto_live.evaluation.scoring import mean_interval
 from ditto_live.judges import metrics
 from ditto_live.judges.independent import judge_intensity, judge_structure
 
-STEPS = {"intensity": 70, "structure": 150}  # DEFAULT_STEPS of the two controls
+STEPS = {"intensity": 70, "structure": 150}  # the two kinds' default K (Kind.steps)
 SSM_SIZE = 64  # pooled self-similarity size of the structure control and metric
 FIGURES = {"intensity": ("intensity_mse_db2", "intensity_loudness_mae_db", "intensity_loudness_corr"),
            "structure": ("structure_mse", "structure_boundary_f")}

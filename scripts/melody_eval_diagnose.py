@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ditto_live.controls.melody import EVAL_BASE_PITCH as MELODY_BASE_PITCH
 from ditto_live.engine.train.dataset import load_truth, read_windows
-from ditto_live.evaluation.cases import MELODY_BASE_PITCH
 from ditto_live.judges import independent as judges
 
 NEAR_CHANGE_FRAMES = 10  # 116 ms at 86.13 frames / s

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ditto_live.engine.controls import DEFAULT_STEPS
+from ditto_live.controls import KINDS
 
 if TYPE_CHECKING:
     from ditto_live.bench.stages import BenchConfig
@@ -109,7 +109,7 @@ def check_targets(rows: list[dict[str, Any]], cfg: BenchConfig, full_window: boo
     def pick(task: str, seeds: int, backend: str | None = None) -> dict[str, Any] | None:
         """The fastest DITTO-2 CTM M1T2 row at the task's default K (of ``backend`` when given)."""
         found = [r for r in rows if r["task"] == task and r["method"] == "ditto2-ctm" and r["setting"] == "M1T2"
-                 and r["seeds"] == seeds and r["K"] == DEFAULT_STEPS[task] and backend in (None, r["backend"])]
+                 and r["seeds"] == seeds and r["K"] == KINDS[task].steps and backend in (None, r["backend"])]
         return min(found, key=lambda r: r["total_ms"], default=None)
 
     for task, limit in (("intensity", TARGETS["intensity_ms"]), ("melody", TARGETS["melody_ms"])):

@@ -21,11 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ditto_live.bench.coload import CoLoad
 from ditto_live.bench.report import machine_info
 from ditto_live.bench.stages import task_job, write_reference
 from ditto_live.bridges.osc import UdpEndpoint, decode_packet
@@ -50,6 +52,8 @@ class ServerBenchConfig:
     timeout_s: float = 600.0  # longest wait for readiness or for one job
     out_dir: str = "bench_server_out"  # the server's output folder (and the painting tasks' reference)
     fake_runner: bool = False  # the server answers with its model-free test tone (tests of this bench)
+    co_load: int = 0  # busy stand-in processes for the DAW: a second pass of every task beside them (0 = none)
+    co_load_solo_s: float = 3.0  # seconds the co-load's speed alone is read for, before its servers start
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
@@ -170,10 +174,10 @@ def run_job(client: OscClient, job_id: str, job: dict[str, Any], timeout: float)
 
 
 def summarise(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per task: the process's first job (if it was this task's) and the warm jobs' percentiles."""
+    """Per phase and task: the fresh server's first job and the warm jobs' percentiles."""
     rows = []
-    for task in dict.fromkeys(j["task"] for j in jobs):
-        mine = [j for j in jobs if j["task"] == task]
+    for phase, task in dict.fromkeys((j.get("phase", "idle"), j["task"]) for j in jobs):
+        mine = [j for j in jobs if j.get("phase", "idle") == phase and j["task"] == task]
         warm = [j["latency_s"] for j in mine if not j["first"]]
         first = next((j["latency_s"] for j in mine if j["first"]), None)
         stages: dict[str, float] = {}
@@ -182,7 +186,8 @@ def summarise(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                       and stage in j["summary"].get("timings_ms", {})]
             stages[stage] = round(statistics.median(values), 1)
         p50 = percentile(warm, 50) if warm else None
-        rows.append({"task": task, "warm_jobs": len(warm), "first_s": first,
+        threads = sorted({j["summary"]["cpu"]["threads"] for j in mine if "cpu" in j["summary"]})
+        rows.append({"phase": phase, "task": task, "warm_jobs": len(warm), "first_s": first, "threads": threads,
                      "warm_p50_s": None if p50 is None else round(p50, 4),
                      "warm_p95_s": round(percentile(warm, 95), 4) if warm else None,
                      "warm_max_s": round(max(warm), 4) if warm else None,
@@ -208,12 +213,9 @@ def job_line(record: dict[str, Any]) -> str:
             f"ms: {stages or '?'}; backend {backend}")
 
 
-def run_server_bench(cfg: ServerBenchConfig, on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Start (or connect to) a server, time its jobs over OSC, return the report; ``on_update(report)`` after
-    the server is ready and after each job (the command rewrites its JSON, so a run cut short keeps them)."""
-    update = on_update or (lambda _report: None)
-    out = Path(cfg.out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def served(cfg: ServerBenchConfig, out: Path) -> Iterator[tuple[OscClient, dict[str, Any]]]:
+    """A ready server (a fresh process, or the one ``cfg.connect`` names) and how long it took to start."""
     proc = None
     if cfg.connect:
         host, _, port = cfg.connect.rpartition(":")
@@ -222,59 +224,99 @@ def run_server_bench(cfg: ServerBenchConfig, on_update: Callable[[dict[str, Any]
         proc = ServerProcess(cfg, out)
         address = proc.address
     client = OscClient(address)
-    report: dict[str, Any] = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                              "machine": machine_info("cpu"), "config": asdict(cfg), "jobs": []}
+    start: dict[str, Any] = {}
     try:
         alive = (lambda: proc.proc.poll() is None) if proc else (lambda: True)
         pong_s, ready_s = wait_until_ready(client, cfg.timeout_s, alive)
         if proc is not None:  # from the process's start, not from our first ping
             since = time.perf_counter() - proc.started
-            report["server_start"] = {"pong_s": round(since - (ready_s - pong_s), 3), "ready_s": round(since, 3),
-                                      "numba_cache": "fresh" if cfg.fresh_numba_cache else "as found"}
-            log.info("server answered ping after %.1f s, ready after %.1f s", report["server_start"]["pong_s"], since)
-        update(report)
-        from ditto_live.engine.audio import PRESETS
-
-        reference = str(write_reference(out, PRESETS["tiny"], cfg.seconds))
-        n = 0
-        for task in cfg.tasks:
-            for i in range(cfg.jobs + (1 if n == 0 else 0)):
-                job = task_job(task, cfg.seconds, reference) | {"name": f"bench_{task}", "seed": i,
-                                                                "model": cfg.model}
-                record = run_job(client, f"{task}-{i}", job, cfg.timeout_s)
-                record.update(task=task, first=n == 0, audio_s=round(cfg.seconds, 4))
-                report["jobs"].append(record)
-                log.info("%s", job_line(record))
-                report["rows"] = summarise(report["jobs"])
-                update(report)
-                n += 1
-        report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            start = {"pong_s": round(since - (ready_s - pong_s), 3), "ready_s": round(since, 3),
+                     "numba_cache": "fresh" if cfg.fresh_numba_cache else "as found", "log": str(proc.log_path)}
+            log.info("server answered ping after %.1f s, ready after %.1f s", start["pong_s"], since)
+        yield client, start
     finally:
         client.close()
         if proc is not None:
             proc.stop()
-            report["server_log"] = str(proc.log_path)
+
+
+def phases(co_load: int) -> list[tuple[str, int]]:
+    """(name, busy stand-in processes): idle, then with the co-load if one is asked for."""
+    return [("idle", 0)] + ([(f"co-load {co_load}", co_load)] if co_load else [])
+
+
+def run_server_bench(cfg: ServerBenchConfig, on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Time the server's jobs over OSC, per phase (idle, then beside ``cfg.co_load`` busy processes) and per
+    task on a fresh server (its first job is a fresh server's first job), and what the server costs the
+    co-load; ``on_update(report)`` after each server start and each job (the command rewrites its JSON, so
+    a run cut short keeps them)."""
+    update = on_update or (lambda _report: None)
+    out = Path(cfg.out_dir).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                              "machine": machine_info("cpu"), "config": asdict(cfg), "servers": [], "jobs": []}
+    from ditto_live.engine.audio import PRESETS
+
+    reference = str(write_reference(out, PRESETS["tiny"], cfg.seconds))
+    for phase, processes in phases(cfg.co_load):
+        with CoLoad(processes) if processes else nullcontext() as load:
+            solo = load.solo_rate(cfg.co_load_solo_s) if load else None
+            loaded: list[float] = []
+            for task in cfg.tasks:
+                with served(cfg, out) as (client, start):
+                    report["servers"].append({"phase": phase, "task": task, **start})
+                    update(report)
+                    if load:
+                        load.mark()
+                    for i in range(cfg.jobs + 1):
+                        job = task_job(task, cfg.seconds, reference) | {"name": f"bench_{task}", "seed": i,
+                                                                        "model": cfg.model}
+                        record = run_job(client, f"{phase}-{task}-{i}".replace(" ", ""), job, cfg.timeout_s)
+                        record.update(phase=phase, task=task, first=i == 0 and bool(start),
+                                      audio_s=round(cfg.seconds, 4))
+                        report["jobs"].append(record)
+                        log.info("%s", job_line(record))
+                        report["rows"] = summarise(report["jobs"])
+                        update(report)
+                    if load:
+                        loaded.append(load.rate())
+            if load and solo:
+                report["co_load"] = {"processes": processes, "solo_rounds_per_s": round(solo, 2),
+                                     "rounds_per_s_while_serving": round(statistics.fmean(loaded), 2),
+                                     "keeps": round(statistics.fmean(loaded) / solo, 4)}
+                update(report)
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return report
 
 
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
+    cfg = report["config"]
     load = report.get("load_average_after")
     lines = [f"Server bench ({report['created']}), {m['cpu']}, {m['cpu_cores']} cores, torch {m['torch']}; "
-             f"load average before {m.get('load_average')}, after {load}; backend {report['config']['backend']}, model {report['config']['model']}, "
-             f"measure {'on' if report['config']['measure'] else 'off'}.", ""]
-    start = report.get("server_start")
-    if start:
-        lines += [f"Fresh `ditto-live serve` (numba cache {start['numba_cache']}): answers ping after "
-                  f"{start['pong_s']:.1f} s, ready after {start['ready_s']:.1f} s.", ""]
-    lines += ["| task | audio s | first job s | warm jobs | warm p50 s | warm p95 s | warm max s | first / p50 | "
-              "warm RTF p50 |", "|---|---|---|---|---|---|---|---|---|"]
+             f"load average before {m.get('load_average')}, after {load}; backend {cfg['backend']}, "
+             f"model {cfg['model']}, threads {cfg['threads'] or 'chosen by the server'}, "
+             f"measure {'on' if cfg['measure'] else 'off'}.", ""]
+    starts = [s for s in report.get("servers", []) if s.get("ready_s")]
+    if starts:
+        ready = ", ".join(f"{s['ready_s']:.1f}" for s in starts)
+        lines += [f"Fresh `ditto-live serve` per phase and task (numba cache {starts[0]['numba_cache']}): "
+                  f"ready after {ready} s.", ""]
+    lines += ["| phase | task | audio s | threads | first job s | warm jobs | warm p50 s | warm p95 s | "
+              "warm max s | first / p50 | warm RTF p50 |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report.get("rows", []):
         first = "-" if r["first_s"] is None else f"{r['first_s']:.2f}"
         ratio = "-" if r["first_over_warm_p50"] is None else f"{r['first_over_warm_p50']:.2f}"
-        lines.append(f"| {r['task']} | {r['audio_s']:.2f} | {first} | {r['warm_jobs']} | {r['warm_p50_s']:.2f} | "
-                     f"{r['warm_p95_s']:.2f} | {r['warm_max_s']:.2f} | {ratio} | {r['warm_rtf_p50']:.2f} |")
+        threads = "/".join(str(n) for n in r.get("threads", [])) or "?"
+        lines.append(f"| {r.get('phase', 'idle')} | {r['task']} | {r['audio_s']:.2f} | {threads} | {first} | "
+                     f"{r['warm_jobs']} | {r['warm_p50_s']:.2f} | {r['warm_p95_s']:.2f} | {r['warm_max_s']:.2f} | "
+                     f"{ratio} | {r['warm_rtf_p50']:.2f} |")
+    co = report.get("co_load")
+    if co:
+        lines.append(f"\nThe co-load ({co['processes']} busy process(es), a stand-in for the DAW) kept "
+                     f"{100 * co['keeps']:.1f} % of its speed alone while the server ran jobs back to back.")
     for r in report.get("rows", []):
         stages = ", ".join(f"{k} {v:.0f}" for k, v in r["warm_stage_median_ms"].items())
-        lines.append(f"\n{r['task']}: warm stage medians (ms, the jobs' own records): {stages}")
+        lines.append(f"\n{r.get('phase', 'idle')}, {r['task']}: warm stage medians (ms, the jobs' own records): "
+                     f"{stages}")
     return "\n".join(lines) + "\n"

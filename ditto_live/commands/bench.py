@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ditto_live.engine.backend_names import BACKENDS
 from ditto_live.errors import UsageError
 from ditto_live.generation.methods import bench_names
 
@@ -28,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--keep-numba-cache", action="store_true",
                    help="with --server: start the server with the numba cache as found (default: a new, empty one)")
     s.add_argument("--no-measure", action="store_true", help="with --server: the server does not measure adherence")
+    s.add_argument("--co-load", type=int, default=0, metavar="N",
+                   help="with --server: run every task again beside N busy processes (a stand-in for the DAW) "
+                   "and report how much of its speed alone the co-load keeps (default 0: idle only)")
     p.add_argument("--preset", choices=("tiny", "paper"), default="tiny", help="mel + UNet preset (default tiny)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--model", default="random",
@@ -41,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "'paper' = all of the paper's Table 2")
     p.add_argument("--backend", default="eager",
                    help="comma list of execution backends for DITTO-2's ITO steps and decoding, each timed: "
-                   "eager, cudagraph, compiled, exported, tensorrt (default eager)")
+                   f"{', '.join(BACKENDS)} (default eager)")
     p.add_argument("--baseline-backend", default="eager",
                    help="backend of the DITTO baseline (default eager); 'cudagraph,eager' falls back to eager "
                    "when cudagraph is refused (the refusal is reported, the row names the backend used)")
@@ -65,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from ditto_live.bench.stages import BENCH_METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
-    from ditto_live.engine.backends import BACKENDS, default_autocast
+    from ditto_live.engine.backends import default_autocast
 
     tasks, methods = _list(args.tasks), _list(args.methods)
     settings = PAPER_SETTINGS if args.settings == "paper" else _list(args.settings)
@@ -115,12 +119,15 @@ def run_server(args: argparse.Namespace) -> int:
     bad = [t for t in tasks if t not in TASKS]
     if bad or args.jobs < 1:
         raise UsageError(f"--tasks: {bad} not in {', '.join(TASKS)}" if bad else "--jobs: expected at least 1")
+    if args.co_load < 0:
+        raise UsageError("--co-load: expected 0 or more busy processes")
     backend = _list(args.backend)
     if len(backend) != 1:
         raise UsageError("--server times one backend: give --backend once")
     model = "default" if args.model == "random" else args.model
     cfg = ServerBenchConfig(tasks=tasks, jobs=args.jobs, model=model, backend=backend[0], measure=not args.no_measure,
                             threads=args.threads, connect=args.connect, fresh_numba_cache=not args.keep_numba_cache,
+                            co_load=args.co_load,
                             out_dir=args.out_dir)
     keep = (lambda report: write_json(Path(args.json), report)) if args.json else None
     report = run_server_bench(cfg, on_update=keep)  # the JSON is rewritten after each job

@@ -1,6 +1,8 @@
-"""What every control kind shares: the clip target it builds, the contexts its steps get, its
-``generate`` flags (:class:`CliFlags`), and the one row (:class:`Kind`) that the table in
-``ditto_live/controls/__init__.py`` holds for it.
+"""What every control kind shares: the clip target it builds (:class:`ClipTarget` around the kind's own
+:class:`Payload`), the contexts its steps get, its ``generate`` flags (:class:`CliFlags`), how the evaluation
+draws its cases (:class:`EvalTask`), and the one row (:class:`Kind`) that the table in
+``ditto_live/controls/__init__.py`` holds for it. Nothing outside a kind's two modules (this package's and
+``engine/controls/``'s) names it: the pipeline, the runner and the evaluation read its row.
 
 Importing the table imports no torch, numpy or engine. Every subcommand's ``--help`` builds the ``generate``
 parser, whose control flags are the kinds' own (``Kind.cli``), and must answer at once, not after torch's
@@ -17,7 +19,8 @@ import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ditto_live.generation.jobspec import ControlSpec, JobSpec, JobSpecError
 
@@ -32,19 +35,29 @@ DEFAULT_OVERLAP_S = 1.0  # outpaint overlap, loop seam and window-chaining overl
 SSM_SIZE = 64  # resolution of the structure control's self-similarity matrix
 
 
+class Payload(Protocol):
+    """What the pipeline asks of every kind's target data (each kind's module defines its own type)."""
+
+    @property
+    def seam(self) -> int:
+        """Frames the clip is generated past its end, then dropped (a loop's seam; 0: none)."""
+        ...
+
+    def wrapped(self, seam: int) -> Payload:
+        """The payload over ``seam`` more frames that repeat the clip's start (a loop generates them)."""
+        ...
+
+
+P = TypeVar("P", bound=Payload)
+
+
 @dataclass
-class ClipTarget:
+class ClipTarget(Generic[P]):
     """One control's target over the whole clip (frames of the clip's grid)."""
 
     kind: str  # control type (a key of controls.KINDS)
     weight: float  # weight in the loss sum
-    curve: Tensor | None = None  # intensity: RMS dB per frame [L]
-    pitch: Tensor | None = None  # melody: MIDI pitch per frame, -1 = none [L]
-    labels: Tensor | None = None  # structure: section index per frame [L]
-    reference: Tensor | None = None  # inpaint / outpaint: reference mel on the clip grid [1, F, L]
-    mask: Tensor | None = None  # inpaint / outpaint: 1 where the reference is enforced [L]
-    overlap: int = 0  # loop: seam length in frames
-    caption: str = ""  # text
+    payload: P  # the kind's own target data over the clip (its module's payload type)
     info: dict[str, Any] = field(default_factory=dict)  # what the sidecar records about the target
     params: dict[str, Any] = field(default_factory=dict)  # the control's own job keys (e.g. melody's register)
 
@@ -122,6 +135,34 @@ class CliFlags:
 
 
 @dataclass(frozen=True)
+class EvalWindow:
+    """One held-out test window that an evaluation case is anchored on, as a kind's case builder reads it."""
+
+    index: int  # case number within the task (cycles the kind's variants: shapes, forms)
+    meta: dict[str, Any]  # its windows.jsonl row (work, caption, tags, bpm)
+    pitch: np.ndarray  # [N] truth pitch class per frame, -1 = none
+    audio: np.ndarray | None  # [samples] its waveform at the model rate; None: the corpus has no audio shards
+    frame_rate: float  # mel frames per second
+    sample_rate: int  # the model's audio rate
+    window_s: float  # seconds of one model window
+    reference_wav: Path  # where a case that needs a reference WAV writes it (the job names it by path)
+
+
+@dataclass(frozen=True)
+class EvalTask:
+    """How ``ditto-live eval`` draws, names and reports a kind's held-out cases (paper §4.1)."""
+
+    title: str  # the report's section title
+    case: Callable[[EvalWindow], tuple[list[dict[str, Any]], dict[str, Any]]]  # -> (job controls, target record)
+    metric: tuple[str, str, float] | None = None  # loss-shaped metric: (reported key, column title, scale)
+    judges: tuple[tuple[str, str, float], ...] = ()  # independent judges (key, title, scale); claims rest on these
+    usable: Callable[[EvalWindow], bool] | None = None  # whether a window may anchor a case (None: any)
+    needs_audio: bool = False  # its cases need the corpus's audio shards
+    suite: str = "table1"  # the suite whose table its rows go in ("table1": control adherence, "text": Table 3)
+    renamed: tuple[tuple[str, str], ...] = ()  # (measured key, the report's name for it)
+
+
+@dataclass(frozen=True)
 class Kind:
     """One control kind: its job fields, target, window slice, loss (through the engine), measurement, plot."""
 
@@ -135,20 +176,15 @@ class Kind:
     example: Callable[[float, str], dict[str, Any]] | None = None  # the bench's control for a clip of s, reference
     default_unit: str = "beats"  # time unit of its positions when the job gives none
     cli: CliFlags | None = None  # its `generate` flags (shared ones, --unit and --weight, are generate's)
-
-    @property
-    def steps(self) -> int:
-        """Its default K (DESIGN §4); a job runs the largest of its controls'."""
-        from ditto_live.engine.controls import DEFAULT_STEPS
-
-        return DEFAULT_STEPS[self.name]
-
-    @property
-    def decode_steps(self) -> int:
-        """Its default T; a job decodes with the smallest of its controls'."""
-        from ditto_live.engine.controls import DEFAULT_DECODE_STEPS
-
-        return DEFAULT_DECODE_STEPS[self.name]
+    steps: int = 70  # its default K (DESIGN §4); a job runs the largest of its controls'
+    decode_steps: int = 2  # its default T; a job decodes with the smallest of its controls'
+    once: bool = False  # at most one such control in a job
+    seam_s: float = 0.0  # seconds generated past the clip's end by default (a loop's seam): a job that gives
+    # no length is shortened by them, so clip and seam fill one model window
+    text_model: bool = False  # its window control reads the text-audio model (loaded only for such a job)
+    yields_to_chain: bool = False  # dropped from a stream window that continues the last (it pins the frames
+    # the chain pins)
+    evaluation: EvalTask | None = None  # how `ditto-live eval` draws and reports its cases (None: not evaluated)
 
 
 def check(cond: bool, message: str) -> None:
@@ -205,3 +241,10 @@ def reference_mel(path: str, allowed_roots: Iterable[str], front_end: MelFrontEn
         mono = librosa.resample(mono, orig_sr=sr, target_sr=front_end.cfg.sample_rate)
     with torch.no_grad():
         return front_end(torch.from_numpy(np.ascontiguousarray(mono))[None].to(front_end.window.device))[0].cpu()
+
+
+def repeat_start(series: Tensor, seam: int) -> Tensor:
+    """[..., L] -> [..., L + seam]: a per-frame target whose last ``seam`` frames repeat its first (a loop)."""
+    import torch
+
+    return torch.cat([series, series[..., :seam]], -1)

@@ -4,6 +4,7 @@ the mel's frame energy; judged by ITU-R BS.1770 momentary loudness and by libros
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -11,11 +12,14 @@ from ditto_live.controls.base import (
     CliFlags,
     CliHelpers,
     ClipTarget,
+    EvalTask,
+    EvalWindow,
     Kind,
     Measuring,
     TargetContext,
     WindowSlice,
     check,
+    repeat_start,
     unit_of,
 )
 from ditto_live.generation.jobspec import INTENSITY_DB, INTENSITY_SHAPES, ControlSpec, Range
@@ -24,6 +28,19 @@ if TYPE_CHECKING:  # the engine and torch load when a target is built, not on im
     from torch import Tensor
 
     from ditto_live.engine.controls import Control
+
+EVAL_SHAPES = ("crescendo", "decrescendo", "swell", "steps")  # the curves of the evaluation protocol
+
+
+@dataclass(frozen=True)
+class IntensityTarget:
+    """The intensity control's target: a loudness curve over the clip."""
+
+    curve: Tensor  # [L] RMS dB per frame
+    seam = 0  # generates nothing past the clip's end
+
+    def wrapped(self, seam: int) -> IntensityTarget:
+        return IntensityTarget(repeat_start(self.curve, seam))
 
 
 def _check_db(value: Any, where: str) -> None:
@@ -55,15 +72,15 @@ def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
         intensity_shape,
     )
 
-    p, t = c.params, ClipTarget(c.type, c.weight, params=c.params)
+    p = c.params
     if "points" in p:
-        t.curve = intensity_from_points(p["points"], unit_of(c, "beats", key), ctx.spec.bpm, ctx.frames,
-                                        ctx.mel.frame_rate)
+        curve = intensity_from_points(p["points"], unit_of(c, "beats", key), ctx.spec.bpm, ctx.frames,
+                                      ctx.mel.frame_rate)
     else:
         low, high = float(p.get("low_db", DEFAULT_LOW_DB)), float(p.get("high_db", DEFAULT_HIGH_DB))
-        t.curve = intensity_shape(p["shape"], ctx.frames, low, high)
-    t.info = {k: v for k, v in p.items() if k != "points"} | {"points": p.get("points")}
-    return t
+        curve = intensity_shape(p["shape"], ctx.frames, low, high)
+    info = {k: v for k, v in p.items() if k != "points"} | {"points": p.get("points")}
+    return ClipTarget(c.type, c.weight, IntensityTarget(curve), info, c.params)
 
 
 @lru_cache(maxsize=8)
@@ -73,30 +90,30 @@ def _weights(n_mels: int, fmin: float, fmax: float, device: str) -> Tensor:
     return band_weights(n_mels, fmin, fmax).to(device)
 
 
-def window(t: ClipTarget, w: WindowSlice) -> Control:
+def window(t: ClipTarget[IntensityTarget], w: WindowSlice) -> Control:
     from ditto_live.engine.controls.intensity import intensity_control
 
     bw = _weights(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device)
-    return intensity_control(t.curve[w.start:w.stop].to(w.device), w.mel.min_db, w.mel.max_db, bw, weight=t.weight)
+    return intensity_control(t.payload.curve[w.start:w.stop].to(w.device), w.mel.min_db, w.mel.max_db, bw, weight=t.weight)
 
 
-def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+def measure(t: ClipTarget[IntensityTarget], m: Measuring) -> dict[str, float]:
     from ditto_live.judges import independent as judges
     from ditto_live.judges import metrics
 
-    curve = t.curve.numpy()
+    curve = t.payload.curve.numpy()
     return {"intensity_mse_db2": metrics.intensity_mse(m.audio, m.sample_rate, curve),
             **judges.judge_intensity(m.audio, m.sample_rate, curve)}
 
 
-def plot(ax, t: ClipTarget, m: Measuring) -> bool:
+def plot(ax, t: ClipTarget[IntensityTarget], m: Measuring) -> bool:
     import numpy as np
 
     from ditto_live.judges import metrics
 
     fr = m.mel.frame_rate
     achieved = metrics.rms_db_curve(m.audio, m.sample_rate)
-    ax.plot(np.arange(len(t.curve)) / fr, t.curve.numpy(), label="target", lw=2)
+    ax.plot(np.arange(len(t.payload.curve)) / fr, t.payload.curve.numpy(), label="target", lw=2)
     ax.plot(np.arange(len(achieved)) / fr, achieved, label="achieved (librosa RMS)", alpha=0.8)
     ax.set(ylabel="dB")
     return True
@@ -104,6 +121,17 @@ def plot(ax, t: ClipTarget, m: Measuring) -> bool:
 
 def example(seconds: float, reference: str) -> dict[str, Any]:
     return {"type": "intensity", "shape": "crescendo"}
+
+
+def eval_case(w: EvalWindow) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The protocol's curves in turn."""
+    shape = EVAL_SHAPES[w.index % len(EVAL_SHAPES)]
+    return [{"type": "intensity", "shape": shape}], {"shape": shape}
+
+
+EVALUATION = EvalTask(
+    "Intensity", eval_case, metric=("intensity_mse_db2", "MSE (dB²)", 1.0),
+    judges=(("intensity_loudness_mae_db", "BS.1770 MAE (dB)", 1.0), ("intensity_loudness_corr", "BS.1770 r", 1.0)))
 
 
 def from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]]:
@@ -127,4 +155,4 @@ CLI = CliFlags((
 
 KIND = Kind("intensity", validate, target, window, measure,
             "a loudness curve: shape (crescendo, decrescendo, swell, dip, steps, flat) or points [[time, dB], ...]",
-            plot=plot, example=example, cli=CLI)
+            plot=plot, example=example, cli=CLI, steps=70, decode_steps=2, evaluation=EVALUATION)

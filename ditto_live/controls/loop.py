@@ -5,6 +5,7 @@ the wrap against the clip's typical frame-to-frame step."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ditto_live.controls.base import (
@@ -25,6 +26,22 @@ from ditto_live.generation.jobspec import ControlSpec
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from ditto_live.engine.controls import Control
 
+SEAM_S = DEFAULT_OVERLAP_S / 2  # the seam when the job gives none: half a second (a quarter of a short clip)
+
+
+@dataclass(frozen=True)
+class LoopTarget:
+    """The loop control's target: the seam, frames generated past the clip's end that must equal its first."""
+
+    overlap: int  # seam length in frames
+
+    @property
+    def seam(self) -> int:
+        return self.overlap
+
+    def wrapped(self, seam: int) -> LoopTarget:
+        return self
+
 
 def validate(params: dict[str, Any], key: str) -> None:
     if "reference" in params:
@@ -32,35 +49,33 @@ def validate(params: dict[str, Any], key: str) -> None:
 
 
 def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
-    t = ClipTarget(c.type, c.weight, params=c.params)
     if "overlap" in c.params:
-        t.overlap = frames_of(c.params["overlap"], unit_of(c, "seconds", key), ctx.spec.bpm, ctx.mel.frame_rate,
-                              f"{key}.overlap")
+        overlap = frames_of(c.params["overlap"], unit_of(c, "seconds", key), ctx.spec.bpm, ctx.mel.frame_rate,
+                            f"{key}.overlap")
     else:  # half a second, or a quarter of a short clip
-        t.overlap = min(int(round(DEFAULT_OVERLAP_S / 2 * ctx.mel.frame_rate)), ctx.frames // 4)
-    check(0 < t.overlap <= ctx.frames // 2, f"{key}.overlap: must be > 0 and at most half the clip")
-    t.info = {"overlap_frames": t.overlap}
-    return t
+        overlap = min(int(round(SEAM_S * ctx.mel.frame_rate)), ctx.frames // 4)
+    check(0 < overlap <= ctx.frames // 2, f"{key}.overlap: must be > 0 and at most half the clip")
+    return ClipTarget(c.type, c.weight, LoopTarget(overlap), {"overlap_frames": overlap}, c.params)
 
 
-def window(t: ClipTarget, w: WindowSlice) -> Control | None:
+def window(t: ClipTarget[LoopTarget], w: WindowSlice) -> Control | None:
     import torch
 
     from ditto_live.engine.controls.masked import loop_control, masked_control
 
     if w.start == 0 and w.is_last:  # one window: its end continues into its own start
-        return loop_control(t.overlap, t.weight)
+        return loop_control(t.payload.overlap, t.weight)
     if w.is_last and w.head is not None:  # the last of several: it ends on the clip's first frames
-        head = w.head[..., :t.overlap].to(w.device)
+        head = w.head[..., :t.payload.overlap].to(w.device)
         ref = torch.zeros(head.shape[0], head.shape[1], w.length, device=w.device)
-        ref[..., -t.overlap:] = head
+        ref[..., -t.payload.overlap:] = head
         mask = torch.zeros(w.length, device=w.device)
-        mask[-t.overlap:] = 1
+        mask[-t.payload.overlap:] = 1
         return masked_control("loop", ref, mask, t.weight)
     return None
 
 
-def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+def measure(t: ClipTarget[LoopTarget], m: Measuring) -> dict[str, float]:
     db = m.remel_db
     return {"loop_seam_jump_db": float((db[:, -1] - db[:, 0]).abs().mean()),
             "loop_median_jump_db": float((db[:, 1:] - db[:, :-1]).abs().mean(0).median())}
@@ -74,4 +89,4 @@ CLI = CliFlags((("--loop", dict(action="store_true", help="make the clip loop se
 
 KIND = Kind("loop", validate, target, window, measure,
             "a seamless loop: the end runs into the start (overlap: the seam, seconds unless unit says)",
-            default_unit="seconds", cli=CLI)
+            default_unit="seconds", cli=CLI, once=True, seam_s=SEAM_S, yields_to_chain=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -14,17 +15,21 @@ from ditto_live.controls.base import (
     CliFlags,
     CliHelpers,
     ClipTarget,
+    EvalTask,
+    EvalWindow,
     Kind,
     Measuring,
     TargetContext,
     WindowSlice,
     check,
     read_input,
+    repeat_start,
     unit_of,
 )
 from ditto_live.generation.jobspec import ControlSpec, JobSpecError, Range
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
+    import numpy as np
     from torch import Tensor
 
     from ditto_live.engine.controls import Control
@@ -32,6 +37,19 @@ if TYPE_CHECKING:  # the engine and torch load when a target is built, not on im
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 REGISTER = True  # follow the written octave too (engine/controls/melody.py); "register": false = octave-free chroma
+MIN_VOICED = 0.3  # an evaluation case needs a note in at least this share of frames
+EVAL_BASE_PITCH = 60  # the evaluation's truth pitch classes become MIDI notes in the octave above middle C
+
+
+@dataclass(frozen=True)
+class MelodyTarget:
+    """The melody control's target: a pitch per frame over the clip."""
+
+    pitch: Tensor  # [L] MIDI pitch per frame, -1 = none
+    seam = 0  # generates nothing past the clip's end
+
+    def wrapped(self, seam: int) -> MelodyTarget:
+        return MelodyTarget(repeat_start(self.pitch, seam))
 
 
 def validate(params: dict[str, Any], key: str) -> None:
@@ -79,15 +97,14 @@ def notes_from_midi(path: str, allowed_roots: Iterable[str]) -> list[list[float]
 def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
     from ditto_live.engine.controls.melody import melody_target
 
-    p, t = c.params, ClipTarget(c.type, c.weight, params=c.params)
+    p = c.params
     notes = p["notes"] if "notes" in p else notes_from_midi(p["midi"], ctx.allowed_roots)
     unit = unit_of(c, "beats", key) if "notes" in p else "seconds"
-    t.pitch = melody_target(notes, unit, ctx.spec.bpm, ctx.frames, ctx.mel.frame_rate, keep_octave=True)
-    if int((t.pitch >= 0).sum()) == 0:
+    pitch = melody_target(notes, unit, ctx.spec.bpm, ctx.frames, ctx.mel.frame_rate, keep_octave=True)
+    if int((pitch >= 0).sum()) == 0:
         raise JobSpecError(f"{key}: no note sounds inside the clip")
-    t.info = {"notes": len(notes), "voiced_frames": int((t.pitch >= 0).sum()),
-              "register": bool(p.get("register", REGISTER))}
-    return t
+    info = {"notes": len(notes), "voiced_frames": int((pitch >= 0).sum()), "register": bool(p.get("register", REGISTER))}
+    return ClipTarget(c.type, c.weight, MelodyTarget(pitch), info, c.params)
 
 
 @lru_cache(maxsize=8)
@@ -121,10 +138,10 @@ def _audible(vocoder: Any, sample_rate: int, device: str) -> AudiblePitch | None
     return AudiblePitch(vocoder.log_power, _spectrum_contrast(vocoder.cfg.n_fft, sample_rate, device))
 
 
-def window(t: ClipTarget, w: WindowSlice) -> Control | None:
+def window(t: ClipTarget[MelodyTarget], w: WindowSlice) -> Control | None:
     from ditto_live.engine.controls.melody import melody_control
 
-    pitch = t.pitch[w.start:w.stop]
+    pitch = t.payload.pitch[w.start:w.stop]
     if not (pitch >= 0).any():
         return None
     cw = _weights(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device)
@@ -136,23 +153,23 @@ def window(t: ClipTarget, w: WindowSlice) -> Control | None:
                           audible=audible)
 
 
-def measure(t: ClipTarget, m: Measuring) -> dict[str, float]:
+def measure(t: ClipTarget[MelodyTarget], m: Measuring) -> dict[str, float]:
     from ditto_live.judges import independent as judges
     from ditto_live.judges import metrics
 
-    pitch = t.pitch.numpy()
+    pitch = t.payload.pitch.numpy()
     return {"melody_accuracy": metrics.melody_accuracy(m.audio, m.sample_rate, pitch),
             **judges.judge_melody(m.audio, m.sample_rate, pitch)}
 
 
-def plot(ax, t: ClipTarget, m: Measuring) -> bool:
+def plot(ax, t: ClipTarget[MelodyTarget], m: Measuring) -> bool:
     import numpy as np
 
     from ditto_live.judges import metrics
 
     fr = m.mel.frame_rate
     achieved = metrics.chroma_argmax(m.audio, m.sample_rate)
-    tgt = t.pitch.numpy().astype(float)
+    tgt = t.payload.pitch.numpy().astype(float)
     tgt[tgt < 0] = np.nan
     ax.plot(np.arange(len(tgt)) / fr, tgt % 12, "s", ms=3, label="target")
     ax.plot(np.arange(len(achieved)) / fr, achieved, ".", ms=2, alpha=0.7, label="achieved (librosa chroma argmax)")
@@ -165,6 +182,39 @@ def example(seconds: float, reference: str) -> dict[str, Any]:
     step = seconds / 8
     return {"type": "melody", "unit": "seconds",
             "notes": [[60 + p, i * step, step] for i, p in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]}
+
+
+def melody_notes(pitch: np.ndarray, frame_rate: float) -> list[list[float]]:
+    """Pitch class per frame [N] (-1 none) -> notes [[pitch, start_s, dur_s]] that melody_target maps back
+    to exactly these frames (starts a quarter frame early so rounding never drops a frame)."""
+    notes: list[list[float]] = []
+    i, n = 0, len(pitch)
+    while i < n:
+        j = i
+        while j < n and pitch[j] == pitch[i]:
+            j += 1
+        if pitch[i] >= 0:
+            start = max(0.0, (i - 0.25) / frame_rate)
+            notes.append([EVAL_BASE_PITCH + int(pitch[i]), start, (j - 0.25) / frame_rate - start])
+        i = j
+    return notes
+
+
+def eval_case(w: EvalWindow) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The held-out window's own tune (its truth pitch classes)."""
+    controls = [{"type": "melody", "notes": melody_notes(w.pitch, w.frame_rate), "unit": "seconds"}]
+    return controls, {"work": w.meta["work"], "voiced": round(float((w.pitch >= 0).mean()), 3)}
+
+
+def eval_usable(w: EvalWindow) -> bool:
+    return float((w.pitch >= 0).mean()) >= MIN_VOICED
+
+
+EVALUATION = EvalTask(
+    "Melody", eval_case, metric=("melody_accuracy", "Acc. (%)", 100.0),
+    judges=(("melody_raw_pitch_accuracy", "pYIN raw pitch (%)", 100.0),
+            ("melody_raw_chroma_accuracy", "pYIN raw chroma (%)", 100.0)),
+    usable=eval_usable)
 
 
 def from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]]:
@@ -188,4 +238,4 @@ CLI = CliFlags((
 KIND = Kind("melody", validate, target, window, measure,
             "a tune: notes [[pitch, start, duration], ...] or midi (a file path), in its written octave "
             "(register, default true) or as pitch classes (register false)",
-            plot=plot, example=example, cli=CLI)
+            plot=plot, example=example, cli=CLI, steps=150, decode_steps=1, evaluation=EVALUATION)

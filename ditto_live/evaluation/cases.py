@@ -4,7 +4,9 @@ The test split's works are divided in two halves by a hash of the work id: the *
 set FAD compares against; the *case* half supplies the cases (melodies, inpainting and outpainting
 references, tags and captions) and the real-data reference row, so no case is scored against itself.
 Each case is one model window (5.94 s) anchored on one test window: its tags, tempo and caption
-condition the generation, and its truth melody or audio gives the target where the task needs one.
+condition the generation, and its truth melody or audio gives the target where the task needs one. A task is
+a control kind with an evaluation (``Kind.evaluation`` in ``ditto_live/controls/``): the kind draws its own
+case from the window; nothing here names a kind.
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ditto_live.controls import KINDS, EvalTask, EvalWindow
 from ditto_live.engine.train.dataset import load_truth, read_shards, read_windows
 
 log = logging.getLogger(__name__)
 
-TASKS = ("intensity", "melody", "structure", "inpaint", "outpaint", "text")
-INTENSITY_SHAPES = ("crescendo", "decrescendo", "swell", "steps")  # the curves of the protocol
-FORMS = ("ABA", "AABA", "ABAB")  # the musical forms of the protocol
-PAINT_OVERLAP_S = 1.0  # o: seconds of reference kept on each side (inpaint) or carried over (outpaint)
-MIN_VOICED = 0.3  # a melody case needs a note in at least this share of frames
-MELODY_BASE_PITCH = 60  # pitch classes become MIDI notes in the octave above middle C
+
+
+def task_table() -> dict[str, EvalTask]:
+    """The evaluated control kinds, in KINDS order (the order seeds each task's case choice)."""
+    return {name: kind.evaluation for name, kind in KINDS.items() if kind.evaluation is not None}
 
 
 @dataclass
@@ -88,28 +90,12 @@ def load_test_split(root: str | Path, preset: str, front_end: Any = None, split:
 class Case:
     """One held-out generation request of a task."""
 
-    task: str  # one of TASKS
+    task: str  # an evaluated control kind (a key of task_table())
     index: int  # case number within the task
     row: int  # test-split row it is anchored on
     caption: str  # the window's caption (the CLAP score's text)
     job: dict[str, Any]  # job dict (ditto_live.generation.jobspec language) without method settings
     target: dict[str, Any] = field(default_factory=dict)  # what the report records about the target
-
-
-def melody_notes(pitch: np.ndarray, frame_rate: float) -> list[list[float]]:
-    """Pitch class per frame [N] (-1 none) -> notes [[pitch, start_s, dur_s]] that melody_target maps back
-    to exactly these frames (starts a quarter frame early so rounding never drops a frame)."""
-    notes: list[list[float]] = []
-    i, n = 0, len(pitch)
-    while i < n:
-        j = i
-        while j < n and pitch[j] == pitch[i]:
-            j += 1
-        if pitch[i] >= 0:
-            start = max(0.0, (i - 0.25) / frame_rate)
-            notes.append([MELODY_BASE_PITCH + int(pitch[i]), start, (j - 0.25) / frame_rate - start])
-        i = j
-    return notes
 
 
 def _job_base(meta: dict, vocab: dict[str, list[str]], seed: int) -> dict[str, Any]:
@@ -119,26 +105,30 @@ def _job_base(meta: dict, vocab: dict[str, list[str]], seed: int) -> dict[str, A
     return {"bpm": float(min(max(meta.get("bpm", 120.0), 1.0), 400.0)), "seed": seed, "tags": tags}
 
 
-def write_reference_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """A test window's audio as a WAV (the inpaint / outpaint reference goes in by path, as for users)."""
-    import soundfile as sf
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), audio.astype(np.float32), sample_rate)
-    return path
+def _window(split: TestSplit, row: int, index: int, task: str, frame_rate: float, sample_rate: int,
+            window_s: float, ref_dir: Path) -> EvalWindow:
+    """Test row ``row`` as case ``index`` of ``task`` reads it."""
+    audio = None if split.audio is None else split.audio[row].numpy()
+    return EvalWindow(index, split.meta[row], split.truth[row].numpy(), audio, frame_rate, sample_rate, window_s,
+                      ref_dir / f"{task}-{index:03d}-row{row}.wav")
 
 
 def make_cases(task: str, split: TestSplit, n: int, vocab: dict[str, list[str]], frame_rate: float,
                sample_rate: int, window_s: float, ref_dir: Path, seed: int = 0) -> list[Case]:
-    """``n`` cases of ``task`` from the case half of the test split (deterministic in ``seed``)."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r} (one of {', '.join(TASKS)})")
+    """``n`` cases of ``task`` from the case half of the test split (deterministic in ``seed``); the task's
+    kind draws each case's controls from its window (``EvalTask.case``)."""
+    known = task_table()
+    if task not in known:
+        raise ValueError(f"unknown task {task!r} (one of {', '.join(known)})")
+    ev = known[task]
+    if ev.needs_audio and split.audio is None:
+        raise FileNotFoundError(f"{task} cases need the corpus's audio shards")
     rows = list(split.case_rows)
-    if task == "melody":
-        rows = [r for r in rows if float((split.truth[r] >= 0).float().mean()) >= MIN_VOICED] or rows
-    if task in ("inpaint", "outpaint") and split.audio is None:
-        raise FileNotFoundError("inpainting and outpainting cases need the corpus's audio shards")
-    rng = np.random.default_rng([seed, TASKS.index(task)])
+    if ev.usable is not None:
+        usable = ev.usable
+        rows = [r for r in rows if usable(_window(split, r, 0, task, frame_rate, sample_rate, window_s, ref_dir))] \
+            or rows
+    rng = np.random.default_rng([seed, list(known).index(task)])
     picks = [rows[i] for i in rng.permutation(len(rows))[:n]]
     while len(picks) < n:  # fewer windows than cases: cycle
         picks.append(rows[len(picks) % len(rows)])
@@ -146,26 +136,6 @@ def make_cases(task: str, split: TestSplit, n: int, vocab: dict[str, list[str]],
     for i, row in enumerate(picks):
         meta = split.meta[row]
         job = _job_base(meta, vocab, seed * 1000 + i)
-        if task == "intensity":
-            shape = INTENSITY_SHAPES[i % len(INTENSITY_SHAPES)]
-            job["controls"], target = [{"type": "intensity", "shape": shape}], {"shape": shape}
-        elif task == "melody":
-            pitch = split.truth[row].numpy()
-            job["controls"] = [{"type": "melody", "notes": melody_notes(pitch, frame_rate), "unit": "seconds"}]
-            target = {"work": meta["work"], "voiced": round(float((pitch >= 0).mean()), 3)}
-        elif task == "structure":
-            form = FORMS[i % len(FORMS)]
-            job["controls"], target = [{"type": "structure", "form": form}], {"form": form}
-        elif task in ("inpaint", "outpaint"):
-            wav = write_reference_wav(ref_dir / f"{task}-{i:03d}-row{row}.wav", split.audio[row].numpy(), sample_rate)
-            if task == "inpaint":
-                ctl = {"type": "inpaint", "reference": str(wav.resolve()), "start": PAINT_OVERLAP_S,
-                       "end": round(window_s - PAINT_OVERLAP_S, 4), "unit": "seconds"}
-            else:
-                ctl = {"type": "outpaint", "reference": str(wav.resolve()), "overlap": PAINT_OVERLAP_S,
-                       "unit": "seconds"}
-            job["controls"], target = [ctl], {"work": meta["work"], "overlap_s": PAINT_OVERLAP_S}
-        else:  # text
-            job["controls"], target = [{"type": "text", "caption": meta["caption"]}], {}
+        job["controls"], target = ev.case(_window(split, row, i, task, frame_rate, sample_rate, window_s, ref_dir))
         cases.append(Case(task, i, row, meta.get("caption", ""), job, target))
     return cases

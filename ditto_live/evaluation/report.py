@@ -7,22 +7,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ditto_live.controls import KINDS, EvalTask
 from ditto_live.evaluation.scoring import Row
-from ditto_live.evaluation.suites import SuiteResult
+from ditto_live.evaluation.suites import INTENSITY_FIGURES, SuiteResult
 
-TASK_TITLES = {"intensity": "Intensity", "melody": "Melody", "structure": "Musical Structure",
-               "outpaint": "Outpainting", "inpaint": "Inpainting", "text": "Text"}
-# control metric per task: (metric key, column title, scale)
-TASK_METRIC = {"intensity": ("intensity_mse_db2", "MSE (dB²)", 1.0), "melody": ("melody_accuracy", "Acc. (%)", 100.0),
-               "structure": ("structure_mse", "MSE", 1.0), "outpaint": ("outpaint_mse_db2", "overlap MSE (dB²)", 1.0),
-               "inpaint": ("inpaint_mse_db2", "overlap MSE (dB²)", 1.0)}
-# the independent judges per task (ditto_live.judges.independent): [(metric key, column title, scale)]; claims rest on these
-TASK_JUDGES = {
-    "intensity": [("intensity_loudness_mae_db", "BS.1770 MAE (dB)", 1.0), ("intensity_loudness_corr", "BS.1770 r", 1.0)],
-    "melody": [("melody_raw_pitch_accuracy", "pYIN raw pitch (%)", 100.0),
-               ("melody_raw_chroma_accuracy", "pYIN raw chroma (%)", 100.0)],
-    "structure": [("structure_boundary_f", "novelty boundary F", 1.0)],
-}
 JUDGES_NOTE = ("- Judges (DESIGN §5, `ditto_live/judges/independent.py`), which no loss imitates: melody by librosa's pYIN f0 "
                "scored with mir_eval's raw pitch / raw chroma accuracy (50 cents) over the frames where the target "
                "sounds; intensity by ITU-R BS.1770 momentary loudness (pyloudnorm, 400 ms) against the target "
@@ -70,20 +58,29 @@ def _with_interval(row: Row, key: str, scale: float = 1.0, digits: int = 3) -> s
     return text
 
 
+def _evaluation(task: str) -> EvalTask:
+    """The task's kind's evaluation row (its title, metric and judges' columns)."""
+    ev = KINDS[task].evaluation
+    if ev is None:
+        raise KeyError(f"{task}: a control kind without an evaluation")
+    return ev
+
+
 def _metric(row: Row, task: str) -> str:
-    if task not in TASK_METRIC:
+    metric = _evaluation(task).metric
+    if metric is None:
         return ""
-    key, _, scale = TASK_METRIC[task]
+    key, _, scale = metric
     return _with_interval(row, key, scale, 1 if scale == 100.0 else 3)
 
 
 def _judges(row: Row, task: str) -> list[str]:
-    """The judges' cells of a row, in TASK_JUDGES order."""
-    return [_with_interval(row, key, scale, 1 if scale == 100.0 else 2) for key, _, scale in TASK_JUDGES.get(task, [])]
+    """The judges' cells of a row, in the kind's ``EvalTask.judges`` order."""
+    return [_with_interval(row, key, scale, 1 if scale == 100.0 else 2) for key, _, scale in _evaluation(task).judges]
 
 
 def _judge_titles(task: str) -> list[str]:
-    return [title for _, title, _ in TASK_JUDGES.get(task, [])]
+    return [title for _, title, _ in _evaluation(task).judges]
 
 
 def _header(res: SuiteResult) -> list[str]:
@@ -144,7 +141,7 @@ def _rows_of(res: SuiteResult, task: str) -> list[Row]:
 
 def _vs_unoptimised(row: Row, base: Row | None, task: str) -> str:
     """The row's control metric over the unoptimised output's (MSE: lower is better; accuracy: higher)."""
-    key = TASK_METRIC.get(task, ("",))[0]
+    key = (_evaluation(task).metric or ("",))[0]
     if base is None or row is base or key not in row.metrics or not base.metrics.get(key):
         return "–"
     return f"{row.metrics[key] / base.metrics[key]:.2f}×"
@@ -158,9 +155,10 @@ def markdown(res: SuiteResult) -> str:
     if suite == "table1":
         lines += ["## Table 1: controllable generation benchmark", ""]
         for task in tasks:
-            mcol = TASK_METRIC[task][1] if task in TASK_METRIC else "metric"
+            ev = _evaluation(task)
+            mcol = ev.metric[1] if ev.metric is not None else "metric"
             jcols = _judge_titles(task)
-            lines += [f"### {TASK_TITLES[task]}", "", f"| Method | M | T | Time (s) | speed-up | FAD | KID×10³ | CLAP | {mcol} "
+            lines += [f"### {ev.title}", "", f"| Method | M | T | Time (s) | speed-up | FAD | KID×10³ | CLAP | {mcol} "
                       f"| ÷ unoptimised |{''.join(f' {j} |' for j in jcols)}",
                       "|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(jcols)]
             ditto = next((r.seconds for r in _rows_of(res, task) if r.label == "DITTO"), None)
@@ -179,7 +177,7 @@ def markdown(res: SuiteResult) -> str:
     elif suite in ("table2", "fig5"):
         title = "Table 2: intensity control, (M, T) settings" if suite == "table2" else \
             "Figure 5: intensity control vs decoding steps T (M = 1)"
-        jcols = _judge_titles("intensity")
+        jcols = _judge_titles(INTENSITY_FIGURES[0])
         lines += [f"## {title}", "", "| Method | M | T | Runtime (s) | FAD | KID×10³ | CLAP | MSE (dB²) |"
                   + "".join(f" {j} |" for j in jcols), "|---|---|---|---|---|---|---|---|" + "---|" * len(jcols)]
         lines += [f"| {r.label} | {r.M} | {r.T} | {_with_interval(r, 'seconds', 1.0, 2)} | {_f(r.fad)} | {_f(r.kid, 2)} | "
@@ -227,7 +225,9 @@ def plot_fig4(rows: list[Row], path: Path, window_s: float) -> Path:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    pts = [r for r in rows if r.task == "intensity" and "intensity_mse_db2" in r.metrics]
+    task = INTENSITY_FIGURES[0]
+    key = (_evaluation(task).metric or ("",))[0]
+    pts = [r for r in rows if r.task == task and key in r.metrics]
     fads = [r.fad for r in pts if math.isfinite(r.fad)]
     lo, hi = (min(fads), max(fads)) if fads else (0.0, 1.0)
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -236,9 +236,9 @@ def plot_fig4(rows: list[Row], path: Path, window_s: float) -> Path:
         family = r.label.split(" M=")[0].split(" adaptive")[0]
         colour = colours.setdefault(family, f"C{len(colours)}")
         size = 60 + 440 * ((r.fad - lo) / (hi - lo) if math.isfinite(r.fad) and hi > lo else 0.5)
-        ax.scatter(r.seconds, r.metrics["intensity_mse_db2"], s=size, color=colour, alpha=0.6,
+        ax.scatter(r.seconds, r.metrics[key], s=size, color=colour, alpha=0.6,
                    label=family if family not in ax.get_legend_handles_labels()[1] else None)
-        ax.annotate(f"{r.M}/{r.T}", (r.seconds, r.metrics["intensity_mse_db2"]), fontsize=8, ha="center", va="center")
+        ax.annotate(f"{r.M}/{r.T}", (r.seconds, r.metrics[key]), fontsize=8, ha="center", va="center")
     ax.axvline(window_s, color="k", ls="--", lw=1, label="real time")
     ax.set(xscale="log", xlabel="runtime per clip (s)", ylabel="intensity MSE (dB²)",
            title="runtime vs control MSE (point size: FAD, larger is worse; label M/T)")
@@ -288,7 +288,7 @@ def write_report(res: SuiteResult, window_s: float) -> dict[str, Path]:
     paths = {"json": out / "results.json", "md": out / "results.md"}
     paths["json"].write_text(json.dumps(to_json(res), indent=1, allow_nan=False))
     paths["md"].write_text(markdown(res))
-    if any(r.task == "intensity" for r in res.rows):
+    if any(r.task in INTENSITY_FIGURES for r in res.rows):
         paths["fig4"] = plot_fig4(res.rows, out / "fig4.png", window_s)
     if res.config.suite == "fig5":
         paths["fig5"] = plot_fig5(res.rows, out / "fig5.png")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ditto_live.controls import KINDS
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import loss_function
@@ -143,10 +144,10 @@ class Embedder:
 
 def control_metrics(targets: list[ClipTarget], audio: np.ndarray, front: MelFrontEnd) -> dict[str, float]:
     """Each control's adherence on vocoded audio, as the job runner measures it (``measure.measure_controls``:
-    the loss-shaped metric and the independent judge), under the report's names: the inpaint / outpaint dB^2
-    error on the enforced frames is ``<kind>_mse_db2``."""
+    the loss-shaped metric and the independent judge), under the report's names (each kind's
+    ``EvalTask.renamed``: the inpaint / outpaint dB^2 error on the enforced frames is ``<kind>_mse_db2``)."""
     measured = measure_controls(targets, audio, front)
-    renamed = {f"{k}_mel_mse_db2": f"{k}_mse_db2" for k in ("inpaint", "outpaint")}
+    renamed = dict(pair for t in targets if (ev := KINDS[t.kind].evaluation) is not None for pair in ev.renamed)
     return {renamed.get(k, k): v for k, v in measured.items()}
 
 

@@ -63,24 +63,22 @@ def build_targets(spec: JobSpec, mel: MelConfig, frames: int, allowed_roots: Ite
     """Every control of the job -> its target over the clip's ``frames`` frames (its kind's ``target``)."""
     ctx = TargetContext(spec, mel, frames, tuple(allowed_roots), front_end)
     targets = [KINDS[c.type].target(c, f"controls[{i}]", ctx) for i, c in enumerate(spec.controls)]
-    if sum(t.kind == "loop" for t in targets) > 1:
-        raise JobSpecError("job.controls: at most one loop control")
+    for name, kind in KINDS.items():
+        if kind.once and sum(t.kind == name for t in targets) > 1:
+            raise JobSpecError(f"job.controls: at most one {name} control")
     return targets
 
 
+def seam_of(targets: list[ClipTarget]) -> int:
+    """Frames the clip is generated past its end, then dropped (a loop's seam; 0: none)."""
+    return max((t.payload.seam for t in targets), default=0)
+
+
 def wrap_for_loop(targets: list[ClipTarget], seam: int) -> None:
-    """Extend every per-frame target by ``seam`` frames that repeat its start: a loop generates its seam
-    (the frames after the end that must equal the first ones), then drops it."""
+    """Extend every target by ``seam`` frames that repeat its start (each payload's ``wrapped``): a loop
+    generates its seam (the frames after the end that must equal the first ones), then drops it."""
     for t in targets:
-        if t.curve is not None:
-            t.curve = torch.cat([t.curve, t.curve[:seam]])
-        if t.pitch is not None:
-            t.pitch = torch.cat([t.pitch, t.pitch[:seam]])
-        if t.labels is not None:
-            t.labels = torch.cat([t.labels, t.labels[:seam]])
-        if t.reference is not None:
-            t.reference = torch.cat([t.reference, torch.zeros(*t.reference.shape[:-1], seam)], -1)
-            t.mask = torch.cat([t.mask, torch.zeros(seam)])
+        t.payload = t.payload.wrapped(seam)
 
 
 def _cropped(c: Control, length: int) -> Control:

@@ -35,14 +35,41 @@ def test_a_served_process_is_timed_from_submit_to_done_over_osc(tmp_path):
                             fresh_numba_cache=False, timeout_s=60)
     seen: list[int] = []  # jobs in the report at each update: a run cut short keeps what it timed
     report = run_server_bench(cfg, on_update=lambda r: seen.append(len(r["jobs"])))
-    assert seen == [0, 1, 2, 3, 4, 5]
-    assert [j["job_id"] for j in report["jobs"]] == ["intensity-0", "intensity-1", "intensity-2", "melody-0", "melody-1"]
+    assert seen == [0, 1, 2, 3, 3, 4, 5, 6]  # a fresh server per task, then its jobs one by one
+    assert [j["job_id"] for j in report["jobs"]] == ["idle-intensity-0", "idle-intensity-1", "idle-intensity-2",
+                                                      "idle-melody-0", "idle-melody-1", "idle-melody-2"]
     assert all(j["latency_s"] > 0 and j["wav"].endswith(".wav") for j in report["jobs"])
-    assert report["server_start"]["ready_s"] >= report["server_start"]["pong_s"] > 0
+    assert all(s["ready_s"] >= s["pong_s"] > 0 for s in report["servers"]) and len(report["servers"]) == 2
     intensity, melody = report["rows"]
-    assert intensity["first_s"] is not None and intensity["warm_jobs"] == 2 and melody["first_s"] is None
-    assert "| intensity | 5.94 |" in markdown(report)
+    assert intensity["first_s"] is not None and intensity["warm_jobs"] == 2
+    assert melody["first_s"] is not None and melody["warm_jobs"] == 2  # each task's fresh server's first job
+    assert "co_load" not in report
+    assert "| idle | intensity | 5.94 |" in markdown(report)
     assert (tmp_path / "server.log").is_file()
+
+
+def test_a_co_load_pass_times_every_task_again_and_reports_what_the_co_load_kept(tmp_path):
+    cfg = ServerBenchConfig(tasks=("intensity",), jobs=1, fake_runner=True, out_dir=str(tmp_path),
+                            fresh_numba_cache=False, timeout_s=60, co_load=1, co_load_solo_s=0.5)
+    report = run_server_bench(cfg)
+    assert [(r["phase"], r["task"]) for r in report["rows"]] == [("idle", "intensity"), ("co-load 1", "intensity")]
+    co = report["co_load"]
+    assert co["processes"] == 1 and co["solo_rounds_per_s"] > 0 and 0 < co["keeps"] < 2
+    assert "The co-load (1 busy process(es)" in markdown(report)
+
+
+def test_the_co_load_counts_its_work_and_stops():
+    import time
+
+    from ditto_live.bench.coload import CoLoad
+
+    with CoLoad(1) as load:
+        assert load.solo_rate(0.5) > 0
+        load.mark()
+        time.sleep(0.3)
+        assert load.rate() > 0
+        procs = list(load._procs)
+    assert not any(p.is_alive() for p in procs)
 
 
 def test_the_log_line_of_a_job_names_its_stages_and_the_backend_that_ran_it():

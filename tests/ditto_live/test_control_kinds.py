@@ -15,7 +15,6 @@ from ditto_live.bench import stages as bench
 from ditto_live.commands import generate
 from ditto_live.config import Config
 from ditto_live.controls import KINDS, CliFlags, Kind
-from ditto_live.engine.controls import DEFAULT_STEPS
 from ditto_live.errors import UsageError
 from ditto_live.generation.jobspec import CONTROL_TYPES, JobSpecError, parse_job
 
@@ -24,7 +23,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "controls.md"
 
 def test_the_job_language_takes_exactly_the_registered_kinds():
     assert CONTROL_TYPES == tuple(KINDS)
-    assert set(DEFAULT_STEPS) == set(KINDS) and all(KINDS[k].steps == DEFAULT_STEPS[k] for k in KINDS)
+    defaults = {k: (kind.steps, kind.decode_steps) for k, kind in KINDS.items()}  # DESIGN §4's K; T 1 for melody
+    assert defaults == {"intensity": (70, 2), "melody": (150, 1), "structure": (150, 2), "inpaint": (70, 2),
+                        "outpaint": (70, 2), "loop": (70, 2), "text": (70, 2)}
     with pytest.raises(JobSpecError, match="controls\\[0\\].type"):
         parse_job({"controls": [{"type": "tempo"}]})
 

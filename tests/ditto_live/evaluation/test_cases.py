@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ditto_live.controls.intensity import EVAL_SHAPES
+from ditto_live.controls.melody import melody_notes
+from ditto_live.controls.structure import EVAL_FORMS
 from ditto_live.engine.controls.melody import melody_target
-from ditto_live.evaluation.cases import FORMS, INTENSITY_SHAPES, load_test_split, make_cases, melody_notes
+from ditto_live.evaluation.cases import load_test_split, make_cases
 from ditto_live.generation.jobspec import parse_job
 
 from .conftest import MEL
@@ -37,7 +40,7 @@ def test_cases_cover_the_protocol_and_parse_as_jobs(corpus, tmp_path):
     args = (split, 8, vocab, MEL.frame_rate, MEL.sample_rate, MEL.window_seconds, tmp_path / "refs")
     shapes = [c.target["shape"] for c in make_cases("intensity", *args)]
     forms = [c.target["form"] for c in make_cases("structure", *args)]
-    assert set(shapes) == set(INTENSITY_SHAPES) and set(forms) == set(FORMS)
+    assert set(shapes) == set(EVAL_SHAPES) and set(forms) == set(EVAL_FORMS)
     for task in ("intensity", "melody", "structure", "inpaint", "outpaint", "text"):
         cases = make_cases(task, *args)
         assert len(cases) == 8 and all(c.row in split.case_rows for c in cases)

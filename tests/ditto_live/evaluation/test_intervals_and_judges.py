@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from ditto_live.evaluation.report import TASK_JUDGES, markdown
+from ditto_live.controls import KINDS
+from ditto_live.evaluation.report import markdown
 from ditto_live.evaluation.runner import Generation
 from ditto_live.evaluation.scoring import JUDGE_METRIC_KEYS, aggregate, mean_interval
 from ditto_live.evaluation.suites import EvalConfig, SuiteResult
@@ -51,7 +52,7 @@ def test_aggregate_gives_means_and_intervals_of_metrics_time_and_clap_skipping_u
 
 def test_judge_keys_are_the_scoring_and_report_keys():
     assert set(JUDGE_METRIC_KEYS) == {k for keys in JUDGE_KEYS.values() for k in keys}
-    reported = {key for cols in TASK_JUDGES.values() for key, _, _ in cols}
+    reported = {key for kind in KINDS.values() if kind.evaluation for key, _, _ in kind.evaluation.judges}
     assert reported <= set(JUDGE_METRIC_KEYS)
 
 

@@ -10,9 +10,10 @@ import torch
 from scipy import linalg
 
 from ditto_live.controls import ClipTarget
+from ditto_live.controls.melody import melody_notes
+from ditto_live.controls.painting import MaskedTarget
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.controls.melody import melody_target
-from ditto_live.evaluation.cases import melody_notes
 from ditto_live.evaluation.runner import control_metrics
 from ditto_live.evaluation.scoring import fad, kernel_distance
 from ditto_live.judges import metrics
@@ -71,7 +72,7 @@ def test_overlap_error_is_zero_when_the_audio_is_its_reference_and_large_when_si
     mask = torch.zeros(MEL.frames)
     mask[:86] = 1
     mask[-86:] = 1
-    target = ClipTarget("inpaint", 1.0, reference=ref, mask=mask)
+    target = ClipTarget("inpaint", 1.0, MaskedTarget(ref, mask))
     same = control_metrics([target], audio, front)["inpaint_mse_db2"]
     silent = control_metrics([target], np.zeros_like(audio), front)["inpaint_mse_db2"]
     assert same == pytest.approx(0.0, abs=1e-6) and silent > 100.0

@@ -101,10 +101,10 @@ def test_the_windows_counted_match_the_pipelines_window_chaining():
 
 
 def test_the_budget_constants_follow_the_engine():
+    from ditto_live.controls import KINDS
     from ditto_live.engine.audio import PRESETS
-    from ditto_live.engine.controls import DEFAULT_STEPS
 
-    assert MAX_DEFAULT_STEPS == max(DEFAULT_STEPS.values())
+    assert MAX_DEFAULT_STEPS == max(kind.steps for kind in KINDS.values())
     for preset in PRESETS.values():
         assert preset.frames == WINDOW_FRAMES and preset.sample_rate / preset.hop_length == pytest.approx(22050 / 256)
 
