@@ -1,5 +1,6 @@
 """The server's live-performance requests: live controls, the stream and the MIDI take (``/ditto/control/*``,
-``/ditto/stream/*``, ``/ditto/midi/*``), mixed into :class:`ditto_live.server.server.Server`.
+``/ditto/stream/*``, ``/ditto/midi/*``), held by :class:`ditto_live.server.server.Server`, which passes in
+what they need: its replies, its client table, the shared live controls, the work budget and its job intake.
 
 Live controls obey the ranges of the job fields they stand for (``jobspec.LIVE_CONTROL_RANGES``): a
 value out of range is refused at once and changes nothing. A client's controls fill in its own later
@@ -13,6 +14,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ditto_live.generation.jobspec import JobSpec, JobSpecError, check_live_control
@@ -35,6 +37,14 @@ class StreamControl(Protocol):
         """("stopped" | "running", underruns so far)."""
         ...
 
+    def set_control(self, name: str, value: float) -> None:
+        """A live control changed (the next window uses it); raises when the stream refuses it."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the status reply (underruns, generation time vs audio per window)."""
+        ...
+
 
 class MidiTake(Protocol):
     """What the server needs from the MIDI bridge (``ditto_live.server.midi_control.MidiControl``)."""
@@ -50,21 +60,49 @@ class MidiTake(Protocol):
         ...
 
 
-class LiveRequests:
-    """Handlers for the live requests; the Server provides what is declared here."""
+class JobIntake(Protocol):
+    """How the server reads and queues jobs (``ditto_live.server.server.Server`` provides it)."""
 
-    stream: StreamControl | None
-    midi: MidiTake | None
-    live_controls: dict[str, float]
-    budget: Budget
-    _clients: ClientTable
-    _stream_lock: threading.Lock
-    _send: Callable[[list[Addr | None], str, list[Any]], None]
-    _send_error: Callable[[Addr, str, str], None]
-    _send_job_error: Callable[[str, list[Addr | None], str, str], None]
-    load_spec: Callable[..., JobSpec]
-    load_base: Callable[[str], dict[str, Any]]
-    submit_job: Callable[..., int]
+    def load_spec(self, text: str, defaults: dict[str, float] | None = None) -> JobSpec: ...
+
+    def load_base(self, text: str) -> dict[str, Any]: ...
+
+    def submit_job(self, job_id: str, job: dict[str, Any] | str, reply_to: Addr | None = None) -> int: ...
+
+
+Send = Callable[[list[Addr | None], str, list[Any]], None]  # (to, address, args); None in to: every subscription
+SendError = Callable[[Addr, str, str], None]  # (sender, code, message) -> /ditto/error
+SendJobError = Callable[[str, list[Addr | None], str, str], None]  # (job id, to, code, message) -> /ditto/job/error
+
+
+@dataclass(frozen=True)
+class Replies:
+    """The server's ways of answering (each checks the datagram's reply budget)."""
+
+    send: Send  # any reply
+    error: SendError  # /ditto/error to one sender
+    job_error: SendJobError  # /ditto/job/error for a job
+
+
+class LiveRequests:
+    """Handlers for the live requests (``handlers()``: address -> handler) and their part of the status."""
+
+    def __init__(self, replies: Replies, clients: ClientTable, live_controls: dict[str, float], budget: Budget,
+                 jobs: JobIntake, stream: StreamControl | None = None, midi: MidiTake | None = None) -> None:
+        self._send, self._send_error, self._send_job_error = replies.send, replies.error, replies.job_error
+        self._clients = clients  # per-client controls (they fill in the client's own jobs)
+        self.live_controls = live_controls  # the shared controls the stream reads (the MIDI bridge writes it too)
+        self.budget = budget  # what a stream window or a MIDI take may cost
+        self.jobs = jobs  # reads and queues a MIDI take's job
+        self.stream = stream  # the continuous stream (None: served without audio streaming)
+        self.midi = midi  # the MIDI take (None: served without --midi)
+        self._stream_lock = threading.Lock()  # one stream start/stop at a time
+
+    def handlers(self) -> dict[str, Callable[[list[Any], Addr], None]]:
+        """The live requests' addresses and their handlers, for the server's dispatch table."""
+        return {"/ditto/control/set": self._control_set, "/ditto/control/reset": self._control_reset,
+                "/ditto/stream/start": self._stream_start, "/ditto/stream/stop": self._stream_stop,
+                "/ditto/midi/take": self._midi_take, "/ditto/midi/reset": self._midi_reset}
 
     # -- live controls ------------------------------------------------------------------------------
     def _control_set(self, args: list[Any], sender: Addr) -> None:
@@ -76,10 +114,9 @@ class LiveRequests:
             return
         self._clients.set_control(sender, name, value)
         self.live_controls[name] = value
-        setter = getattr(self.stream, "set_control", None)
-        if setter is not None:
+        if self.stream is not None:
             try:
-                setter(name, value)
+                self.stream.set_control(name, value)
             except Exception as exc:
                 log.warning("stream refused control %s=%s: %s", name, value, exc)
         self._send([sender], "/ditto/control/value", [name, value])
@@ -102,9 +139,7 @@ class LiveRequests:
         state: dict[str, Any] = {}
         if self.stream is not None:
             state["stream"] = self._stream_status()[0]
-            stats = getattr(self.stream, "stats", None)
-            if stats is not None:  # underruns beside generation time vs audio per window
-                state["stream_stats"] = stats()
+            state["stream_stats"] = self.stream.stats()  # underruns beside generation time vs audio per window
         if self.midi is not None:
             notes, bpm = self.midi.take_state()
             state["midi"] = {"notes": notes, "bpm": bpm}
@@ -127,7 +162,7 @@ class LiveRequests:
             self._stream_call(sender, lambda stream: None)
             return
         try:
-            spec = self.load_spec(args[0])
+            spec = self.jobs.load_spec(args[0])
             check_budget(spec, self.budget, "stream window", slowest_bpm=True)
         except Exception as exc:
             code, message = error_code(exc)
@@ -166,10 +201,10 @@ class LiveRequests:
             if self.midi is None:
                 raise RequestError("failed", "no MIDI input: start the server with --midi")
             try:
-                job = self.midi.take_job(self.load_base(base_text))
+                job = self.midi.take_job(self.jobs.load_base(base_text))
             except ValueError as exc:  # an empty take
                 raise RequestError("bad_request", str(exc)) from exc
-            self.submit_job(job_id, job, sender)
+            self.jobs.submit_job(job_id, job, sender)
         except RequestError as exc:
             self._send_job_error(job_id, [sender], exc.code, str(exc))
 

@@ -11,7 +11,7 @@ datagram) lives in ``ditto_live/server/clients.py``. Job ids are per client; onl
 holder of the token sent in ``accepted``, may cancel a job. Bound beyond loopback, datagrams from addresses outside the allow-list
 are dropped and logged. Reading a request's job (JSON or a file, inputs under the allowed roots,
 error codes) lives in ``ditto_live/server/requests.py``; the stream, MIDI and live-control requests in
-``ditto_live/server/live.py``.
+``ditto_live/server/live.py`` (a ``LiveRequests`` the server holds).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from ditto_live.runner.contract import JobResult, Runner
 from ditto_live.server.budget import Budget, check_budget
 from ditto_live.server.chunks import ChunkAssembler, ChunkError
 from ditto_live.server.clients import ClientTable, QuotaExceeded, ReplyBudget
-from ditto_live.server.live import LiveRequests, MidiTake, StreamControl
+from ditto_live.server.live import LiveRequests, MidiTake, Replies, StreamControl
 from ditto_live.server.queue import DuplicateJob, Job, JobQueue, QueueFull
 from ditto_live.server.requests import (
     RequestError,
@@ -69,7 +69,7 @@ JOB_ID_ADDRESSES = ("/ditto/job/submit", "/ditto/job/chunk", "/ditto/job/cancel"
                     "/ditto/midi/take")  # requests whose errors are job errors when a job id can be read
 
 
-class Server(LiveRequests):
+class Server:
     """OSC front of the engine: ``start()``, ``stop()``, or ``serve_forever()`` until ``stop()``."""
 
     def __init__(self, config: ServerConfig, runner: Runner, stream: StreamControl | None = None,
@@ -107,22 +107,21 @@ class Server(LiveRequests):
         self.engine_state = "ready"  # "warming" while the runner's warm() runs
         self.warm_error: str | None = None  # what warm() raised, if it did
         self._lock = threading.Lock()  # guards chunks
-        self._stream_lock = threading.Lock()  # one stream start/stop at a time
         self._local = threading.local()  # the receive thread's reply budget for the datagram in hand
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._warm_thread: threading.Thread | None = None
         self._housekept = 0.0
         self.dropped = 0  # datagrams refused by the allow-list
+        # the live requests (controls, stream, MIDI take), given what they answer with and act on
+        self.live = LiveRequests(Replies(self._send, self._send_error, self._send_job_error), self._clients,
+                                 self.live_controls, self.budget, self, stream, midi)
         self._handlers: dict[str, Callable[[list[Any], Addr], None]] = {
             "/ditto/server/ping": self._ping, "/ditto/server/status": self._status,
             "/ditto/job/submit": self._submit, "/ditto/job/chunk": self._chunk,
             "/ditto/job/cancel": self._cancel, "/ditto/job/revoke": self._revoke,
-            "/ditto/job/status": self._job_status, "/ditto/control/set": self._control_set,
-            "/ditto/control/reset": self._control_reset, "/ditto/stream/start": self._stream_start,
-            "/ditto/stream/stop": self._stream_stop, "/ditto/midi/take": self._midi_take,
-            "/ditto/midi/reset": self._midi_reset, "/ditto/client/subscribe": self._subscribe,
-            "/ditto/client/unsubscribe": self._unsubscribe,
+            "/ditto/job/status": self._job_status, "/ditto/client/subscribe": self._subscribe,
+            "/ditto/client/unsubscribe": self._unsubscribe, **self.live.handlers(),
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -382,7 +381,11 @@ class Server(LiveRequests):
             state["warm_error"] = self.warm_error
         if client is not None:
             state["client"] = self._clients.describe(client)
-        return state | self.live_state()
+        return state | self.live.live_state()
+
+    def notify_stream_state(self, state: str, underruns: int) -> None:
+        """Tell every subscription the stream's state (hook for ``Stream.on_state``: it stopped, say)."""
+        self.live.notify_stream_state(state, underruns)
 
     def _subscribe(self, args: list[Any], sender: Addr) -> None:
         port = args[0]

@@ -44,6 +44,9 @@ class FakeStream:
     def set_control(self, name: str, value: float) -> None:
         self.controls[name] = value
 
+    def stats(self) -> dict[str, Any]:
+        return {"state": self.current, "underruns": 0}
+
 
 class FakeMidiTake:
     """A stand-in for ditto_live/server/midi_control.py's take: two notes, or empty after reset()."""
