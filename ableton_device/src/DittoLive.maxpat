@@ -1039,7 +1039,7 @@
      "presentation_rect": [
       236.0,
       110.0,
-      250.0,
+      118.0,
       18.0
      ],
      "readonly": 1,
@@ -1116,12 +1116,187 @@
    {
     "box": {
      "id": "obj-34",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      740.0,
+      340.0,
+      60.0,
+      20.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      358.0,
+      110.0,
+      62.0,
+      18.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Audition",
+     "annotation": "Play the waiting result on the target track (a preview clip in an empty scene slot); press again to stop it.",
+     "annotation_name": "Audition",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Audition",
+       "parameter_shortname": "Audition",
+       "parameter_type": 2,
+       "parameter_invisible": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1
+      }
+     },
+     "mode": 0,
+     "text": "Audition",
+     "texton": "Audition"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-35",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      740.0,
+      390.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "audition"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-36",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      810.0,
+      340.0,
+      60.0,
+      20.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      424.0,
+      110.0,
+      62.0,
+      18.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Place",
+     "annotation": "Put the waiting result on the target track, as without Review first, and remove the preview clip.",
+     "annotation_name": "Place",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Place",
+       "parameter_shortname": "Place",
+       "parameter_type": 2,
+       "parameter_invisible": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1
+      }
+     },
+     "mode": 0,
+     "text": "Place",
+     "texton": "Place"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-37",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      810.0,
+      390.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "place"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-38",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      880.0,
+      340.0,
+      70.0,
+      20.0
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      128.0,
+      120.0,
+      100.0,
+      13.0
+     ],
+     "parameter_enable": 1,
+     "varname": "Review",
+     "annotation": "On: a finished result waits for Audition and Place. Off: it lands on the target track at once.",
+     "annotation_name": "Review",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Review",
+       "parameter_shortname": "Review",
+       "parameter_type": 2,
+       "parameter_invisible": 1,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1
+      }
+     },
+     "mode": 1,
+     "text": "Review first",
+     "texton": "Review first"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-39",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      660.0,
+      760.0,
       100.0,
       18.0
      ],
@@ -1138,7 +1313,7 @@
    },
    {
     "box": {
-     "id": "obj-35",
+     "id": "obj-40",
      "maxclass": "textedit",
      "numinlets": 1,
      "numoutlets": 4,
@@ -1170,7 +1345,7 @@
    },
    {
     "box": {
-     "id": "obj-36",
+     "id": "obj-41",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 2,
@@ -1189,13 +1364,13 @@
    },
    {
     "box": {
-     "id": "obj-37",
+     "id": "obj-42",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      720.0,
+      820.0,
       100.0,
       18.0
      ],
@@ -1212,7 +1387,7 @@
    },
    {
     "box": {
-     "id": "obj-38",
+     "id": "obj-43",
      "maxclass": "live.numbox",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1256,13 +1431,13 @@
    },
    {
     "box": {
-     "id": "obj-39",
+     "id": "obj-44",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
      "patching_rect": [
       900.0,
-      760.0,
+      860.0,
       100.0,
       18.0
      ],
@@ -1279,7 +1454,7 @@
    },
    {
     "box": {
-     "id": "obj-40",
+     "id": "obj-45",
      "maxclass": "live.numbox",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1323,7 +1498,7 @@
    },
    {
     "box": {
-     "id": "obj-41",
+     "id": "obj-46",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1341,7 +1516,7 @@
    },
    {
     "box": {
-     "id": "obj-42",
+     "id": "obj-47",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1359,7 +1534,7 @@
    },
    {
     "box": {
-     "id": "obj-43",
+     "id": "obj-48",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1377,7 +1552,7 @@
    },
    {
     "box": {
-     "id": "obj-44",
+     "id": "obj-49",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1395,7 +1570,7 @@
    },
    {
     "box": {
-     "id": "obj-45",
+     "id": "obj-50",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1413,7 +1588,7 @@
    },
    {
     "box": {
-     "id": "obj-46",
+     "id": "obj-51",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1431,7 +1606,7 @@
    },
    {
     "box": {
-     "id": "obj-47",
+     "id": "obj-52",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1449,7 +1624,7 @@
    },
    {
     "box": {
-     "id": "obj-48",
+     "id": "obj-53",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1467,7 +1642,7 @@
    },
    {
     "box": {
-     "id": "obj-49",
+     "id": "obj-54",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1485,7 +1660,7 @@
    },
    {
     "box": {
-     "id": "obj-50",
+     "id": "obj-55",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1503,7 +1678,7 @@
    },
    {
     "box": {
-     "id": "obj-51",
+     "id": "obj-56",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1516,12 +1691,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend host"
+     "text": "prepend review"
     }
    },
    {
     "box": {
-     "id": "obj-52",
+     "id": "obj-57",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1534,12 +1709,12 @@
      "outlettype": [
       ""
      ],
-     "text": "prepend port"
+     "text": "prepend host"
     }
    },
    {
     "box": {
-     "id": "obj-53",
+     "id": "obj-58",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1552,12 +1727,30 @@
      "outlettype": [
       ""
      ],
+     "text": "prepend port"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-59",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      620.0,
+      475.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
      "text": "prepend reply_port"
     }
    },
    {
     "box": {
-     "id": "obj-54",
+     "id": "obj-60",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1572,7 +1765,7 @@
    },
    {
     "box": {
-     "id": "obj-55",
+     "id": "obj-61",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1590,7 +1783,7 @@
    },
    {
     "box": {
-     "id": "obj-56",
+     "id": "obj-62",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1608,7 +1801,7 @@
    },
    {
     "box": {
-     "id": "obj-57",
+     "id": "obj-63",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1623,7 +1816,7 @@
    },
    {
     "box": {
-     "id": "obj-58",
+     "id": "obj-64",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1641,7 +1834,7 @@
    },
    {
     "box": {
-     "id": "obj-59",
+     "id": "obj-65",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1656,7 +1849,7 @@
    },
    {
     "box": {
-     "id": "obj-60",
+     "id": "obj-66",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1682,7 +1875,7 @@
    },
    {
     "box": {
-     "id": "obj-61",
+     "id": "obj-67",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -1715,7 +1908,7 @@
    },
    {
     "box": {
-     "id": "obj-62",
+     "id": "obj-68",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1733,7 +1926,7 @@
    },
    {
     "box": {
-     "id": "obj-63",
+     "id": "obj-69",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -1766,7 +1959,7 @@
    },
    {
     "box": {
-     "id": "obj-64",
+     "id": "obj-70",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1784,7 +1977,7 @@
    },
    {
     "box": {
-     "id": "obj-65",
+     "id": "obj-71",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 3,
@@ -1817,7 +2010,7 @@
    },
    {
     "box": {
-     "id": "obj-66",
+     "id": "obj-72",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1835,10 +2028,10 @@
    },
    {
     "box": {
-     "id": "obj-67",
+     "id": "obj-73",
      "maxclass": "newobj",
      "numinlets": 2,
-     "numoutlets": 14,
+     "numoutlets": 15,
      "patching_rect": [
       250.0,
       450.0,
@@ -1859,14 +2052,15 @@
       "",
       "",
       "",
+      "",
       ""
      ],
-     "text": "route status progress path tracks generate_active cancel_active reveal server store_target store_host store_caption host_text caption_text"
+     "text": "route status progress path tracks generate_active cancel_active reveal server store_target store_host store_caption host_text caption_text review_active"
     }
    },
    {
     "box": {
-     "id": "obj-68",
+     "id": "obj-74",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1884,7 +2078,7 @@
    },
    {
     "box": {
-     "id": "obj-69",
+     "id": "obj-75",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1902,7 +2096,7 @@
    },
    {
     "box": {
-     "id": "obj-70",
+     "id": "obj-76",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1916,6 +2110,24 @@
       ""
      ],
      "text": ";\rmax launchbrowser $1"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-77",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      620.0,
+      510.0,
+      90.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend active"
     }
    }
   ],
@@ -2067,11 +2279,59 @@
    {
     "patchline": {
      "source": [
+      "obj-34",
+      0
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-35",
       0
      ],
      "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-36",
+      0
+     ],
+     "destination": [
+      "obj-37",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-37",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-40",
+      0
+     ],
+     "destination": [
+      "obj-41",
       0
      ]
     }
@@ -2083,7 +2343,7 @@
       0
      ],
      "destination": [
-      "obj-41",
+      "obj-46",
       0
      ]
     }
@@ -2091,7 +2351,7 @@
    {
     "patchline": {
      "source": [
-      "obj-41",
+      "obj-46",
       0
      ],
      "destination": [
@@ -2119,7 +2379,7 @@
       0
      ],
      "destination": [
-      "obj-42",
+      "obj-47",
       0
      ]
     }
@@ -2127,7 +2387,7 @@
    {
     "patchline": {
      "source": [
-      "obj-42",
+      "obj-47",
       0
      ],
      "destination": [
@@ -2143,174 +2403,6 @@
       0
      ],
      "destination": [
-      "obj-43",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-43",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-9",
-      0
-     ],
-     "destination": [
-      "obj-44",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-44",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-9",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-11",
-      0
-     ],
-     "destination": [
-      "obj-45",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-45",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-11",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-13",
-      0
-     ],
-     "destination": [
-      "obj-46",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-46",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-13",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-15",
-      0
-     ],
-     "destination": [
-      "obj-47",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-47",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-15",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-17",
-      0
-     ],
-     "destination": [
       "obj-48",
       0
      ]
@@ -2331,19 +2423,7 @@
    {
     "patchline": {
      "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-17",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-19",
+      "obj-9",
       0
      ],
      "destination": [
@@ -2371,147 +2451,159 @@
       0
      ],
      "destination": [
+      "obj-9",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-11",
+      0
+     ],
+     "destination": [
+      "obj-50",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-50",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-11",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-13",
+      0
+     ],
+     "destination": [
+      "obj-51",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-13",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-15",
+      0
+     ],
+     "destination": [
+      "obj-52",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-52",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-15",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-17",
+      0
+     ],
+     "destination": [
+      "obj-53",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-53",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-17",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-19",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-21",
-      0
-     ],
-     "destination": [
-      "obj-50",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-50",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-36",
-      0
-     ],
-     "destination": [
-      "obj-51",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-51",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-35",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-38",
-      0
-     ],
-     "destination": [
-      "obj-52",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-52",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-38",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-40",
-      0
-     ],
-     "destination": [
-      "obj-53",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-53",
-      0
-     ],
-     "destination": [
-      "obj-4",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-2",
-      0
-     ],
-     "destination": [
-      "obj-40",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-4",
       0
      ],
      "destination": [
@@ -2523,8 +2615,32 @@
    {
     "patchline": {
      "source": [
+      "obj-54",
+      0
+     ],
+     "destination": [
       "obj-4",
-      2
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-19",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      0
      ],
      "destination": [
       "obj-55",
@@ -2536,6 +2652,18 @@
     "patchline": {
      "source": [
       "obj-55",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-38",
       0
      ],
      "destination": [
@@ -2559,11 +2687,47 @@
    {
     "patchline": {
      "source": [
-      "obj-4",
-      3
+      "obj-41",
+      0
      ],
      "destination": [
       "obj-57",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-57",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-40",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-43",
+      0
+     ],
+     "destination": [
+      "obj-58",
       0
      ]
     }
@@ -2575,7 +2739,79 @@
       0
      ],
      "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-43",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-45",
+      0
+     ],
+     "destination": [
       "obj-59",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-59",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-45",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      0
+     ],
+     "destination": [
+      "obj-60",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      2
+     ],
+     "destination": [
+      "obj-61",
       0
      ]
     }
@@ -2607,11 +2843,11 @@
    {
     "patchline": {
      "source": [
-      "obj-63",
-      0
+      "obj-4",
+      3
      ],
      "destination": [
-      "obj-64",
+      "obj-63",
       0
      ]
     }
@@ -2620,6 +2856,30 @@
     "patchline": {
      "source": [
       "obj-64",
+      0
+     ],
+     "destination": [
+      "obj-65",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-67",
+      0
+     ],
+     "destination": [
+      "obj-68",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-68",
       0
      ],
      "destination": [
@@ -2631,11 +2891,11 @@
    {
     "patchline": {
      "source": [
-      "obj-65",
+      "obj-69",
       0
      ],
      "destination": [
-      "obj-66",
+      "obj-70",
       0
      ]
     }
@@ -2643,7 +2903,31 @@
    {
     "patchline": {
      "source": [
-      "obj-66",
+      "obj-70",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-71",
+      0
+     ],
+     "destination": [
+      "obj-72",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-72",
       0
      ],
      "destination": [
@@ -2659,7 +2943,7 @@
       1
      ],
      "destination": [
-      "obj-67",
+      "obj-73",
       0
      ]
     }
@@ -2667,7 +2951,7 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-73",
       0
      ],
      "destination": [
@@ -2679,7 +2963,7 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-73",
       1
      ],
      "destination": [
@@ -2691,7 +2975,7 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-73",
       2
      ],
      "destination": [
@@ -2703,7 +2987,7 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-73",
       3
      ],
      "destination": [
@@ -2715,11 +2999,11 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-73",
       4
      ],
      "destination": [
-      "obj-68",
+      "obj-74",
       0
      ]
     }
@@ -2727,8 +3011,56 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-73",
       5
+     ],
+     "destination": [
+      "obj-75",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      6
+     ],
+     "destination": [
+      "obj-76",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      7
+     ],
+     "destination": [
+      "obj-66",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      8
+     ],
+     "destination": [
+      "obj-67",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-73",
+      9
      ],
      "destination": [
       "obj-69",
@@ -2739,59 +3071,11 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
-      6
-     ],
-     "destination": [
-      "obj-70",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-67",
-      7
-     ],
-     "destination": [
-      "obj-60",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-67",
-      8
-     ],
-     "destination": [
-      "obj-61",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-67",
-      9
-     ],
-     "destination": [
-      "obj-63",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-67",
+      "obj-73",
       10
      ],
      "destination": [
-      "obj-65",
+      "obj-71",
       0
      ]
     }
@@ -2799,11 +3083,11 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-73",
       11
      ],
      "destination": [
-      "obj-35",
+      "obj-40",
       0
      ]
     }
@@ -2811,7 +3095,7 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-73",
       12
      ],
      "destination": [
@@ -2823,7 +3107,19 @@
    {
     "patchline": {
      "source": [
-      "obj-68",
+      "obj-73",
+      13
+     ],
+     "destination": [
+      "obj-77",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-74",
       0
      ],
      "destination": [
@@ -2835,11 +3131,35 @@
    {
     "patchline": {
      "source": [
-      "obj-69",
+      "obj-75",
       0
      ],
      "destination": [
       "obj-25",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-77",
+      0
+     ],
+     "destination": [
+      "obj-34",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-77",
+      0
+     ],
+     "destination": [
+      "obj-36",
       0
      ]
     }
@@ -2911,27 +3231,42 @@
     "Show File",
     0
    ],
+   "obj-34": [
+    "Audition",
+    "Audition",
+    0
+   ],
+   "obj-36": [
+    "Place",
+    "Place",
+    0
+   ],
    "obj-38": [
+    "Review",
+    "Review",
+    0
+   ],
+   "obj-43": [
     "Port",
     "Port",
     0
    ],
-   "obj-40": [
+   "obj-45": [
     "Reply Port",
     "Reply Port",
     0
    ],
-   "obj-61": [
+   "obj-67": [
     "Target Track",
     "Target Track",
     0
    ],
-   "obj-63": [
+   "obj-69": [
     "Server Host",
     "Server Host",
     0
    ],
-   "obj-65": [
+   "obj-71": [
     "Caption",
     "Caption",
     0

@@ -2,7 +2,9 @@
  * controller.js — the device's state machine: Generate, Cancel, server replies, timeouts.
  *
  * States: idle -> reading (the envelope, a few LOM calls per tick) -> submitting (sent, waiting for
- * the server) -> queued -> running -> idle, with cancelling in between on Cancel. Every path ends
+ * the server) -> queued -> running -> idle, with cancelling in between on Cancel. With Review first on,
+ * a finished result waits (idle, `waiting` set) for Audition (a preview clip fired on the target track)
+ * and Place (the preview removed, the result placed as without Review); Generate drops a waiting result. Every path ends
  * in idle with the Generate button active again:
  * a terminal reply (done or error), a Live error while reading or placing, no answer within
  * ackTimeoutMs (server not running), or no news for stallTimeoutMs (then the job's state is
@@ -43,13 +45,14 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
         var proto = Protocol.create(deps.table);
         var s = {
             intensityDb: -20, useMelody: 1, useIntensity: 1, genre: 0, mood: 0, instrument: 0,
-            quality: 1, mode: 0, seed: 0, caption: "", sampleRateOut: 44100,
+            quality: 1, mode: 0, seed: 0, caption: "", sampleRateOut: 44100, review: 0,
             host: "127.0.0.1", port: 9010, replyPort: 9011,
             maxDatagram: 8000, // largest datagram sent; bigger job JSON goes as /ditto/job/chunk
             ackTimeoutMs: 5000, // no answer at all within this: the server is not there
             stallTimeoutMs: 120000 // no news about a queued or running job within this: ask, then give up
         };
         var state = "idle", job = null, timer = null;
+        var waiting = null; // a result held for Audition/Place: {wav, source, targetId, name, offset, preview}
         var tracks = [], targetId = 0, lastWav = "", menuOffset = 0; // menuOffset: 1 while "<saved> (missing)" heads the menu
         var target = Persist.targetKeeper(function (atoms) { ui(["store_target"].concat(atoms)); });
         var link = Link.create({
@@ -163,6 +166,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             configureNet();
             setState("idle");
             ui(["progress", 0]);
+            ui(["review_active", waiting ? 1 : 0]);
             var v;
             try {
                 refreshTracks();
@@ -183,7 +187,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 mood: "mood", instrument: "instrument", quality: "quality", mode: "mode", seed: "seed",
                 caption: "caption", host: "host", port: "port", reply_port: "replyPort",
                 max_datagram: "maxDatagram", ack_timeout_ms: "ackTimeoutMs", stall_timeout_ms: "stallTimeoutMs",
-                sample_rate_out: "sampleRateOut"
+                sample_rate_out: "sampleRateOut", review: "review"
             };
             if (name === "target") {
                 var t = tracks[Math.round(value) - menuOffset];
@@ -265,6 +269,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
                 status(target.note());
                 return;
             }
+            dropWaiting();
             setState("reading");
             status("Reading the clip...");
             reader.read(mode, path, function (ctx) { submit(ctx, trackId); }, function (e) { fail(e.message); },
@@ -357,9 +362,22 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             ui(["progress", 100]);
             ui(["path", "set", r.wav]);
             var seed = summary.seed !== undefined ? summary.seed : j.seed;
-            var name = "ditto " + seed;
+            var result = { wav: r.wav, source: j.source, targetId: j.targetId, name: "ditto " + seed, offset: j.offset, preview: null };
+            if (s.review) {
+                setState("idle");
+                waiting = result;
+                ui(["review_active", 1]);
+                status("Done: press Audition to hear '" + result.name + "' on the target track, Place to keep it.");
+                return;
+            }
+            placeNow(result);
+        }
+
+        // Put a result on the target track and say where (or why not: the file stays shown for drag and drop).
+        function placeNow(result) {
+            var name = result.name;
             try {
-                var placed = Live.placeResult(deps.api, r.wav, j.source, j.targetId, name, j.offset);
+                var placed = Live.placeResult(deps.api, result.wav, result.source, result.targetId, name, result.offset);
                 setState("idle");
                 if (placed.how === "manual") {
                     status("Done. This Live cannot add audio clips from a device (needs 12.0.5+): drag the file below into a track.");
@@ -371,6 +389,58 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             } catch (e) {
                 setState("idle");
                 status("Done, but Live would not place the clip (" + e.message + "): drag the file below into a track.");
+            }
+        }
+
+        // Audition: fire the waiting result as a preview clip on the target track; again: stop it.
+        function audition() {
+            if (!waiting) {
+                status("No result waiting: turn on Review first, then Generate.");
+                return;
+            }
+            var w = waiting;
+            try {
+                if (w.playing && Live.stopPreview(deps.api, w.preview)) {
+                    w.playing = false;
+                    status("Preview stopped. Audition plays it again, Place keeps it.");
+                    return;
+                }
+                if (!w.preview || !Live.firePreview(deps.api, w.preview)) { // none yet, or the producer deleted it
+                    w.preview = Live.previewResult(deps.api, w.wav, w.targetId, w.source.arrangement ? 0 : w.source.slot);
+                }
+                w.playing = true;
+                status("Auditioning '" + w.name + "' in scene " + (w.preview.slot + 1)
+                    + " of the target track: Place keeps it, Generate drops it.");
+            } catch (e) {
+                status("Could not audition (" + e.message + "): drag the file below into a track.");
+            }
+        }
+
+        // Place: the waiting result goes where it would have gone without Review; the preview clip goes.
+        function place() {
+            if (!waiting) {
+                status("No result waiting to place.");
+                return;
+            }
+            var result = waiting;
+            dropWaiting();
+            placeNow(result);
+        }
+
+        // Forget a waiting result and remove its preview clip (a new Generate, or after Place).
+        function dropWaiting() {
+            if (!waiting) {
+                return;
+            }
+            var preview = waiting.preview;
+            waiting = null;
+            ui(["review_active", 0]);
+            if (preview) {
+                try {
+                    Live.discardPreview(deps.api, preview);
+                } catch (e) {
+                    status("Could not remove the preview clip (" + e.message + ").");
+                }
             }
         }
 
@@ -494,6 +564,8 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             restore: restore,
             generate: generate,
             cancel: cancel,
+            audition: audition,
+            place: place,
             ping: ping,
             reveal: reveal,
             close: close,

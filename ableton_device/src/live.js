@@ -388,7 +388,63 @@ var DittoLive = (function (Clip) {
         return { how: "session", where: slot };
     }
 
+    /*
+     * Audition: the WAV as a clip in the first empty session slot of the target track from scene
+     * fromSlot on, fired (Clip.fire: Live plays it at its launch quantisation and starts the transport
+     * when it is stopped). A MIDI effect has no audio output of its own (plugout~ belongs to audio
+     * effects and instruments), so the preview plays through the target track. Returns {slot, clipId}.
+     */
+    function previewResult(api, wav, targetId, fromSlot) {
+        if (!canCreateAudioClips(liveVersion(api))) {
+            throw new Error("this Live cannot add audio clips from a device (needs 12.0.5+): drag the file below into a track");
+        }
+        var targetPath = targetTrackPath(api, targetId), slot = emptySlot(api, targetPath, Math.max(0, fromSlot || 0));
+        var slotPath = targetPath + " clip_slots " + slot, clip = null;
+        createAudioClip(api(slotPath), wav, [], function (answer) {
+            var inSlot = api(slotPath + " clip");
+            clip = answeredClip(api, answer) || (exists(inSlot) && sameFile(str(inSlot.get("file_path")), wav) ? inSlot : null);
+            return clip !== null;
+        });
+        clip.set("name", "ditto preview");
+        clip.call("fire");
+        return { slot: slot, clipId: Number(clip.id) };
+    }
+
+    // Call fire or stop on the preview clip; false when it is gone (the producer deleted it).
+    function previewCall(api, preview, method) {
+        var c = api("id " + preview.clipId);
+        if (!exists(c)) {
+            return false;
+        }
+        c.call(method);
+        return true;
+    }
+
+    function stopPreview(api, preview) {
+        return previewCall(api, preview, "stop");
+    }
+
+    function firePreview(api, preview) {
+        return previewCall(api, preview, "fire");
+    }
+
+    /* Remove the preview clip from its slot (ClipSlot.delete_clip), wherever the slot has moved to. */
+    function discardPreview(api, preview) {
+        var c = api("id " + preview.clipId);
+        if (!exists(c)) {
+            return;
+        }
+        var slotPath = pathOf(c).replace(/ clip$/, "");
+        if (/clip_slots \d+$/.test(slotPath)) {
+            api(slotPath).call("delete_clip");
+        }
+    }
+
     return {
+        previewResult: previewResult,
+        stopPreview: stopPreview,
+        firePreview: firePreview,
+        discardPreview: discardPreview,
         MIN_VERSION_FOR_AUDIO_CLIPS: MIN_VERSION_FOR_AUDIO_CLIPS,
         idOf: idOf,
         liveVersion: liveVersion,

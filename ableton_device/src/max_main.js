@@ -77,6 +77,8 @@ function init() {
 
 function generate() { guard(function () { ctl.generate(); }); }
 function cancel() { guard(function () { ctl.cancel(); }); }
+function audition() { guard(function () { ctl.audition(); }); }
+function place() { guard(function () { ctl.place(); }); }
 function ping() { guard(function () { ctl.ping(); }); }
 function reveal() { guard(function () { ctl.reveal(); }); }
 function refresh() { guard(function () { ctl.refreshTracks(); }); }
@@ -117,6 +119,7 @@ function seed(v) { setting("seed", v); }
 function target(v) { setting("target", v); }
 function port(v) { setting("port", v); }
 function reply_port(v) { setting("reply_port", v); }
+function review(v) { setting("review", v); }
 function max_datagram(v) { setting("max_datagram", v); } // not in the UI: send "max_datagram 4000" to the js
 function sample_rate_out(v) { setting("sample_rate_out", v); } // 0 (model rate), 22050, 44100 or 48000
 

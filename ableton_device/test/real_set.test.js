@@ -227,3 +227,45 @@ test("finding 7c: bars follow the clip's and the song's meter, not 4/4", functio
     finish(r, "/o/c.wav");
     assert.match(r.status(), /in the arrangement at bar 5\./);
 });
+
+test("audition before placing: with Review first, a result waits, plays as a preview on the target track, then Place keeps it", function () {
+    var live = support.fakeLive({ detail: { track: 0, slot: 0 }, tracks: [MELODY, { name: "Out", midi: false }] });
+    var r = rigs.deviceRig(live), creates = function () {
+        return live.calls.filter(function (c) { return c.method === "create_audio_clip"; }).length;
+    };
+    r.ctl.set("review", 1);
+    r.ctl.generate();
+    finish(r, "/o/r.wav");
+    assert.equal(creates(), 0, "nothing placed yet");
+    assert.deepEqual(r.last("review_active"), [1], "Audition and Place light up");
+    assert.match(r.status(), /press Audition to hear 'ditto 3'/);
+    r.ctl.audition();
+    var preview = live.tracks[1].slots[0].clip;
+    assert.equal(preview.data.file_path, "/o/r.wav");
+    assert.equal(preview.data.name, "ditto preview");
+    assert.equal(preview.data.playing, true, "fired: it plays through the target track");
+    r.ctl.audition();
+    assert.equal(preview.data.playing, false, "a second press stops it");
+    r.ctl.place();
+    assert.equal(live.tracks[1].slots[0].clip.data.name, "ditto 3", "placed where it would have gone without Review");
+    assert.equal(live.tracks[1].slots.filter(function (s) { return s.clip; }).length, 1, "the preview clip is gone");
+    assert.deepEqual(r.last("review_active"), [0]);
+    assert.match(r.status(), /^Done: 'ditto 3' in scene 1/);
+    r.ctl.place();
+    assert.match(r.status(), /No result waiting/);
+});
+
+test("audition: a new Generate drops the waiting result and its preview; arrangement results preview in a session slot", function () {
+    var live = arrangementSet(), r = rigs.deviceRig(live);
+    r.ctl.set("review", 1);
+    r.ctl.generate();
+    finish(r, "/o/p.wav");
+    r.ctl.audition();
+    assert.equal(live.tracks[1].slots[0].clip.data.file_path, "/o/p.wav", "previewed in the session, scene 1");
+    r.ctl.generate(); // the producer wants another take: the preview goes
+    assert.equal(live.tracks[1].slots[0].clip, null);
+    finish(r, "/o/q.wav");
+    r.ctl.place();
+    assert.deepEqual(live.tracks[1].arrangement.map(function (c) { return c.data.file_path; }), ["/o/q.wav"]);
+    assert.match(r.status(), /in the arrangement at bar 1\./);
+});

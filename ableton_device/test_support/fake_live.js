@@ -22,6 +22,8 @@
  *     lane holds no overlapping clips), so the number of clips need not grow; the new clip lasts
  *     spec.resultBeats (16). create_audio_clip answers ["id", <new clip>] (spec.createAnswer "id",
  *     the default) or ["id", 0] ("none": what it returns through LiveAPI.call is not documented);
+ *   - auditions: Clip.fire/stop set clip.data.playing; ClipSlot.delete_clip empties the slot (the
+ *     clip's id then names nothing);
  *   - a time signature: spec.signature [numerator, denominator] for the song and each clip's
  *     signature_numerator/denominator (default 4/4).
  *
@@ -258,6 +260,17 @@ function fakeLive(spec) {
         }
         if (n.kind === "envelope" && method === "value_at_time") {
             return n.data.fn(args[0]);
+        }
+        if (n.kind === "clip" && (method === "fire" || method === "stop")) {
+            n.data.playing = method === "fire";
+            return 0;
+        }
+        if (n.kind === "slot" && method === "delete_clip") {
+            if (n.clip) {
+                delete byId[n.clip.id];
+            }
+            n.clip = null;
+            return 0;
         }
         if (n.kind === "song" && method === "create_scene") {
             tracks.forEach(function (t) {

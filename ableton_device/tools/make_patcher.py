@@ -46,6 +46,10 @@ INFO = {
     "Generate": "Read this track's clip and send the job to ditto-live serve.",
     "Cancel": "Stop the running or queued job, or stop reading the clip.",
     "Check Server": "Check the server now; the outcome shows on the status line.",
+    "Audition": "Play the waiting result on the target track (a preview clip in an empty scene slot); "
+                "press again to stop it.",
+    "Place": "Put the waiting result on the target track, as without Review first, and remove the preview clip.",
+    "Review": "On: a finished result waits for Audition and Place. Off: it lands on the target track at once.",
     "Show File": "Open the folder of the last result. Drag the WAV onto a track when Live could not place it.",
     "Result": "The last WAV the server wrote.",
     "Status": "What the device is doing, the job's progress, and any error in words.",
@@ -189,7 +193,7 @@ def build() -> dict:
                      ignoreclick=1, varname="progress")
     status = p.box("comment", [350, 300, 300, 30], 1, 0, pres=[236, 64, 318, 44], text="Loading...",
                    linecount=3, fontsize=9.5, varname="status", annotation=INFO["Status"], annotation_name="Status")
-    path = p.box("textedit", [350, 340, 300, 22], 1, 4, ["", "int", "", ""], [236, 110, 250, 18], readonly=1,
+    path = p.box("textedit", [350, 340, 300, 22], 1, 4, ["", "int", "", ""], [236, 110, 118, 18], readonly=1,
                  fontsize=9.0, varname="result_path", hint="result WAV (drag it in on Live < 12.0.5)",
                  annotation=INFO["Result"], annotation_name="Result")
     show = p.param("live.text", [660, 340, 60, 20], 1, 2, ["", ""], [490, 110, 64, 18], "Show File", 2, 2,
@@ -198,6 +202,21 @@ def build() -> dict:
     show_msg = p.box("message", [660, 390, 50, 22], 2, 1, text="reveal")
     p.line(show, 0, show_msg)
     p.line(show_msg, 0, js)
+    # Review first: results wait for Audition (a preview clip played on the target track) and Place.
+    for i, (name, msg, rect) in enumerate([("Audition", "audition", [358, 110, 62, 18]),
+                                           ("Place", "place", [424, 110, 62, 18])]):
+        b = p.param("live.text", [740 + 70 * i, 340, 60, 20], 1, 2, ["", ""], rect, name, 2, 2,
+                    info=INFO[name], parameter_enum=["off", "on"], parameter_mmax=1)
+        p.boxes[-1]["box"].update({"mode": 0, "text": name, "texton": name})
+        m = p.box("message", [740 + 70 * i, 390, 60, 22], 2, 1, text=msg)
+        p.line(b, 0, m)
+        p.line(m, 0, js)
+        buttons.append(b)
+    review = p.param("live.text", [880, 340, 70, 20], 1, 2, ["", ""], [128, 120, 100, 13], "Review", 2, 1,
+                     info=INFO["Review"], parameter_enum=["off", "on"], parameter_mmax=1, parameter_initial=[0],
+                     parameter_initial_enable=1)
+    p.boxes[-1]["box"].update({"mode": 1, "text": "Review first", "texton": "Review first"})
+    controls.append((review, "review", 0))
 
     p.label("Server", [236, 132, 40, 16])
     host = p.box("textedit", [20, 370, 120, 22], 1, 4, ["", "int", "", ""], [276, 132, 90, 16], text="127.0.0.1",
@@ -258,17 +277,20 @@ def build() -> dict:
 
     # UI feedback from the js.
     targets = ["status", "progress", "path", "tracks", "generate_active", "cancel_active", "reveal", "server",
-               "store_target", "store_host", "store_caption", "host_text", "caption_text"]
+               "store_target", "store_host", "store_caption", "host_text", "caption_text", "review_active"]
     route = p.obj("route " + " ".join(targets), [250, 450, 400, 22], 2, len(targets) + 1)
     p.line(js, 1, route)
     act_gen = p.obj("prepend active", [420, 480, 90, 22], 1, 1)
     act_can = p.obj("prepend active", [520, 480, 90, 22], 1, 1)
     launch = p.box("message", [620, 480, 160, 22], 2, 1, text=";\rmax launchbrowser $1")
+    act_review = p.obj("prepend active", [620, 510, 90, 22], 1, 1)
     for i, dst in enumerate([status, progress, path, tracks, act_gen, act_can, launch, server, stores["target"],
-                             stores["host"], stores["caption"], host, caption]):
+                             stores["host"], stores["caption"], host, caption, act_review]):
         p.line(route, i, dst)
     p.line(act_gen, 0, buttons[0])
     p.line(act_can, 0, buttons[1])
+    p.line(act_review, 0, buttons[3])  # Audition and Place are active while a result waits
+    p.line(act_review, 0, buttons[4])
 
     return {"patcher": {
         "fileversion": 1,
