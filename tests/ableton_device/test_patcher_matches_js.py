@@ -80,7 +80,8 @@ def test_buttons_fire_once_per_click_and_init_never_presses_or_flips_them(patche
     trig = next(i for i, b in boxes.items() if b.get("text") == "t b b")
     banged = [boxes[ln["patchline"]["destination"][0]] for ln in patcher["lines"] if ln["patchline"]["source"][0] == trig]
     assert banged and all(b["maxclass"] != "live.text" for b in banged)
+    assert all(b["maxclass"] != "umenu" for b in banged), "a bang on the Target menu would save a stand-in (issue 30)"
     for i, b in boxes.items():
         if b["maxclass"] == "live.text" and b.get("mode") == 0:  # button mode: one bang per click
             (dst,) = [boxes[ln["patchline"]["destination"][0]] for ln in patcher["lines"] if ln["patchline"]["source"][0] == i]
-            assert dst["maxclass"] == "message" and dst["text"] in ("generate", "cancel", "ping", "reveal")
+            assert dst["maxclass"] == "message" and dst["text"] in ("generate", "cancel", "ping", "reveal", "audition", "place")
