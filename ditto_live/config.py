@@ -73,8 +73,8 @@ class GenerateConfig:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    backend: str = "auto"  # ITO/decode backend: auto (fastest measured for the device), eager, cudagraph,
-    #                        compiled, exported or tensorrt; one refused by its parity check falls back to eager
+    backend: str = "auto"  # ITO/decode backend: one of engine/backend_names.py BACKEND_CHOICES (auto = fastest
+    #                        measured for the device); one refused by its parity check falls back to eager
     measure: bool = True  # measure adherence (and plot) after delivering each job; off for live use
     warm: bool = True  # serve: load the default model, prepare the backend and measurement code before "ready"
 

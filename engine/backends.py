@@ -1,7 +1,9 @@
 """Execution backends for the ITO step and the decoding path (DESIGN.md §9).
 
-An ITO step is one Adam update of x_T on a control objective: ``objective(x_T) -> losses [B]``
-(one loss per seed; seeds are independent, so the gradient of the sum is each seed's gradient).
+An ITO step is one Adam update of x_T on a control objective: ``objective(x_T) -> (total [B], parts)``
+(one loss per seed, and each control's share; seeds are independent, so the gradient of the sum is each
+seed's gradient). Every stepper's ``step()`` returns the total and the parts at the x_T it updated from;
+``engine/ito.py`` runs the one ITO loop over this interface (eager is one stepper among the others).
 
 - ``eager``: autograd + torch.optim.Adam.
 - ``cudagraph`` (CUDA only): the eager objective, with the whole step (forward, backward, Adam) captured
@@ -15,7 +17,9 @@ An ITO step is one Adam update of x_T on a control objective: ``objective(x_T) -
 
 Every stepper is prepared through :func:`prepare_stepper`, which runs a parity check against eager
 on the probe and refuses a backend whose trajectory disagrees; :class:`StepperFactory` does that once
-per input signature and builds unchecked steppers after. The decoding path (a no-grad denoiser) goes
+per input signature, builds unchecked steppers after, keeps the exported graphs (the tensors an objective
+reads -- a job's targets -- are the graph's inputs, so a second job reuses it), and is the one place
+where a refused backend falls back to eager. The decoding path (a no-grad denoiser) goes
 through :func:`prepare_module` with the same kind of check; :func:`for_gpu` gives a model bf16 weights
 and channels-last convolutions.
 """
@@ -24,23 +28,52 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
+import functools
 import logging
 import time
+import types
 from collections.abc import Callable, Hashable
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from ditto_live.engine.backend_names import BACKENDS
+
 log = logging.getLogger(__name__)
 
-Objective = Callable[[Tensor], Tensor]  # x_T [B, 1, F, N] -> per-seed losses [B]
-BACKENDS = ("eager", "cudagraph", "compiled", "exported", "tensorrt")
+Losses = tuple[Tensor, dict[str, Tensor]]  # (total [B], {control name: [B]})
+Objective = Callable[[Tensor], Losses]  # x_T [B, 1, F, N] -> (per-seed total [B], per-control parts)
+GradFn = Callable[..., tuple[Tensor, Tensor, dict[str, Tensor]]]  # (x_T, *inputs) -> (grad, total, parts)
 TENSORRT_HINT = "the tensorrt backend needs torch-tensorrt: pip install 'ditto-live[tensorrt]' on a CUDA machine"
 
 
 class BackendRefused(RuntimeError):
     """A backend failed its parity check against eager, or cannot run here."""
+
+
+class Stepper(Protocol):
+    """What the ITO loop drives: the x_T being optimised and one Adam update at a time."""
+
+    x: Tensor  # [B, 1, F, N], updated in place by ``step``
+
+    def step(self) -> Losses:
+        """One Adam update; the total [B] and parts at the x_T it started from, detached."""
+        ...
+
+    def restart(self, x_T: Tensor) -> Stepper:
+        """Start again from ``x_T`` (same shape) with a fresh Adam, keeping what was prepared."""
+        ...
+
+
+StepperMaker = Callable[[Objective, Tensor, float, Objective | None], Stepper]  # (objective, x_T, lr, float32 ref)
+
+
+def detached(losses: Losses) -> Losses:
+    total, parts = losses
+    return total.detach(), {k: v.detach() for k, v in parts.items()}
 
 
 class EagerStepper:
@@ -60,13 +93,18 @@ class EagerStepper:
         self.opt = torch.optim.Adam([self.x], lr=self.lr)
         return self
 
-    def step(self) -> Tensor:
-        """One Adam update; returns the per-seed losses before the update, detached. [B]"""
+    def step(self) -> Losses:
+        """One Adam update; returns the total [B] and parts before the update, detached."""
         self.opt.zero_grad(set_to_none=True)
-        losses = self.objective(self.x)
-        losses.sum().backward(inputs=[self.x])
+        total, parts = self.objective(self.x)
+        total.sum().backward(inputs=[self.x])  # only x_T's gradient: no weight gradients (a third of the backward)
         self.opt.step()
-        return losses.detach()
+        return detached((total, parts))
+
+
+def eager_stepper(objective: Objective, x_T: Tensor, lr: float, reference: Objective | None = None) -> Stepper:
+    """The default :data:`StepperMaker`: an :class:`EagerStepper` (``reference`` is not needed)."""
+    return EagerStepper(objective, x_T, lr)
 
 
 class CompiledStepper(EagerStepper):
@@ -128,15 +166,15 @@ class CudaGraphStepper:
         with torch.cuda.stream(side), self.copies:
             for _ in range(max(1, warmup)):
                 self.opt.zero_grad(set_to_none=True)
-                objective(self.x).sum().backward(inputs=[self.x])
+                objective(self.x)[0].sum().backward(inputs=[self.x])
                 self.opt.step()
         torch.cuda.current_stream().wait_stream(side)
         self._reset(start)
         self.graph = torch.cuda.CUDAGraph()
         self.opt.zero_grad(set_to_none=True)
         with self.copies, torch.cuda.graph(self.graph):
-            self.losses = objective(self.x)
-            self.losses.sum().backward(inputs=[self.x])
+            self.losses = objective(self.x)  # static (total [B], parts), overwritten by every replay
+            self.losses[0].sum().backward(inputs=[self.x])
             self.opt.step()
         self._reset(start)
 
@@ -154,39 +192,99 @@ class CudaGraphStepper:
         self._reset(x_T)
         return self
 
-    def step(self) -> Tensor:
+    def step(self) -> Losses:
         self.graph.replay()
-        return self.losses.detach().clone()
+        total, parts = detached(self.losses)
+        return total.clone(), {k: v.clone() for k, v in parts.items()}
 
 
-def export_grad_graph(objective: Objective, x_probe: Tensor) -> torch.fx.GraphModule:
-    """Trace forward + backward of the objective into one graph: x_T -> (grad [like x_T], losses [B])."""
+def export_grad_graph(objective: Objective, x_probe: Tensor, inputs: tuple[Tensor, ...] = ()) -> torch.fx.GraphModule:
+    """Trace forward + backward of the objective into one graph: (x_T, *inputs) -> (grad [like x_T], total [B],
+    parts). ``inputs``: tensors the objective reads (see :func:`objective_inputs`); the trace finds them by
+    identity and makes them placeholders instead of constants, so the graph can be called with another job's."""
     from torch.func import grad_and_value
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    def total(x: Tensor) -> tuple[Tensor, Tensor]:
-        losses = objective(x)
-        return losses.sum(), losses
+    def summed(x: Tensor) -> tuple[Tensor, Losses]:
+        total, parts = objective(x)
+        return total.sum(), (total, parts)
 
-    def grad_and_losses(x: Tensor) -> tuple[Tensor, Tensor]:
-        grad, (_, losses) = grad_and_value(total, has_aux=True)(x)
-        return grad, losses
+    def grad_and_losses(x: Tensor, *_inputs: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        grad, (_, (total, parts)) = grad_and_value(summed, has_aux=True)(x)
+        return grad, total, parts
 
-    return make_fx(grad_and_losses)(x_probe.detach())
+    return make_fx(grad_and_losses)(x_probe.detach(), *inputs)
 
 
 class GraphStepper(EagerStepper):
-    """Adam on x_T driven by a graph that returns (grad, losses): the exported or TensorRT path."""
+    """Adam on x_T driven by a graph that returns (grad, total, parts): the exported or TensorRT path.
+    ``inputs``: the tensors passed after x_T (the job's targets, see :func:`objective_inputs`)."""
 
-    def __init__(self, grad_fn: Callable[[Tensor], tuple[Tensor, Tensor]], x_T: Tensor, lr: float):
-        super().__init__(None, x_T, lr)
-        self.grad_fn = grad_fn
+    def __init__(self, grad_fn: GradFn, x_T: Tensor, lr: float, inputs: tuple[Tensor, ...] = ()):
+        super().__init__(lambda x: grad_fn(x, *inputs)[1:], x_T, lr)
+        self.grad_fn = grad_fn  # the prepared graph, kept by :class:`StepperFactory` for the next job
+        self.inputs = inputs
 
-    def step(self) -> Tensor:
-        grad, losses = self.grad_fn(self.x.detach())
+    def step(self) -> Losses:
+        grad, total, parts = self.grad_fn(self.x.detach(), *self.inputs)
         self.x.grad = grad
         self.opt.step()
-        return losses.detach()
+        return detached((total, parts))
+
+
+def objective_inputs(objective: object) -> tuple[Hashable, tuple[Tensor, ...]]:
+    """What a traced graph of ``objective`` depends on, split for reuse: ``(key, tensors)``.
+
+    ``tensors``: every tensor its closures reach (a job's targets, weights), in a fixed order -- the
+    graph's inputs. ``key``: everything else the trace bakes in -- the code, the numbers, the tensors'
+    shapes and dtypes, modules and other objects by identity. Two objectives with equal keys trace the
+    same graph up to their tensors. Walks functions' closures and defaults, bound methods, partials,
+    dataclasses, lists, tuples and dicts; anything else counts by identity (never reused wrongly)."""
+    tensors: list[Tensor] = []
+    index: dict[int, int] = {}
+    active: set[int] = set()
+
+    def walk(v: object) -> Hashable:
+        if isinstance(v, Tensor):
+            if id(v) not in index:
+                index[id(v)] = len(tensors)
+                tensors.append(v)
+            return ("tensor", index[id(v)], tuple(v.shape), v.dtype, str(v.device))
+        if v is None or isinstance(v, (bool, int, float, str, torch.dtype, torch.device)):
+            return v
+        if isinstance(v, nn.Module) or id(v) in active:
+            return ("object", id(v))
+        active.add(id(v))
+        try:
+            return walk_inside(v)
+        finally:
+            active.discard(id(v))
+
+    def walk_inside(v: object) -> Hashable:
+        if isinstance(v, (list, tuple)):
+            return (type(v).__name__, tuple(walk(i) for i in v))
+        if isinstance(v, dict):
+            return ("dict", tuple((repr(k), walk(i)) for k, i in v.items()))
+        if isinstance(v, types.FunctionType):
+            cells = tuple(walk(cell_contents(c)) for c in v.__closure__ or ())
+            return ("function", v.__code__, cells, walk(v.__defaults__), walk(v.__kwdefaults__))
+        if isinstance(v, types.MethodType):
+            return ("method", walk(v.__func__), walk(v.__self__))
+        if isinstance(v, functools.partial):
+            return ("partial", walk(v.func), walk(v.args), walk(v.keywords))
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return (type(v), tuple(walk(getattr(v, f.name)) for f in dataclasses.fields(v)))
+        return ("object", id(v))
+
+    key = walk(objective)
+    return key, tuple(tensors)
+
+
+def cell_contents(cell: types.CellType) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not filled yet (a name defined later in the enclosing function)
+        return None
 
 
 def _import_tensorrt():
@@ -197,20 +295,21 @@ def _import_tensorrt():
     return torch_tensorrt
 
 
-def _tensorrt_grad_fn(objective: Objective, x_probe: Tensor) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+def _tensorrt_grad_fn(objective: Objective, x_probe: Tensor, inputs: tuple[Tensor, ...]) -> GradFn:
     torch_tensorrt = _import_tensorrt()
-    graph = export_grad_graph(objective, x_probe)
-    return torch_tensorrt.compile(graph, ir="dynamo", inputs=[x_probe.detach()],
+    graph = export_grad_graph(objective, x_probe, inputs)
+    return torch_tensorrt.compile(graph, ir="dynamo", inputs=[x_probe.detach(), *inputs],
                                   enabled_precisions={torch.float32, torch.bfloat16})
 
 
 def make_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, compiler: str = "inductor",
-                 warmup: int = 3):
+                 warmup: int = 3, inputs: tuple[Tensor, ...] = ()) -> Stepper:
     """Build the stepper of ``backend`` without checking it (see :func:`prepare_stepper`).
 
     ``compiler`` is torch.compile's backend for ``compiled`` ("inductor"; "aot_eager" traces the same
     forward/backward graphs without code generation, for quick CPU checks); ``warmup``: steps before a
-    CUDA-graph capture (one suffices once the process has compiled and run the graph's kernels).
+    CUDA-graph capture (one suffices once the process has compiled and run the graph's kernels);
+    ``inputs``: the tensors the objective reads, made inputs of an exported or TensorRT graph.
     """
     if backend == "eager":
         return EagerStepper(objective, x_T, lr)
@@ -222,9 +321,9 @@ def make_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, com
                                     host_copies=False)
         return CompiledStepper(objective, x_T, lr, compiler)
     if backend == "exported":
-        return GraphStepper(export_grad_graph(objective, x_T), x_T, lr)
+        return GraphStepper(export_grad_graph(objective, x_T, inputs), x_T, lr, inputs)
     if backend == "tensorrt":
-        return GraphStepper(_tensorrt_grad_fn(objective, x_T), x_T, lr)
+        return GraphStepper(_tensorrt_grad_fn(objective, x_T, inputs), x_T, lr, inputs)
     raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
 
 
@@ -257,7 +356,8 @@ def parity_error(stepper, reference: EagerStepper, steps: int) -> float:
 
 
 def prepare_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, probe_steps: int = 3,
-                    tolerance: float = 1e-2, compiler: str = "inductor", reference: Objective | None = None):
+                    tolerance: float = 1e-2, compiler: str = "inductor", reference: Objective | None = None,
+                    inputs: tuple[Tensor, ...] = ()) -> Stepper:
     """A stepper for ``backend`` that has matched eager on a probe run from ``x_T``, or BackendRefused.
 
     The probe runs ``probe_steps`` Adam steps with both and compares the trajectories; the probe
@@ -268,7 +368,7 @@ def prepare_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, 
     if backend == "eager":
         return EagerStepper(objective, x_T, lr)
     try:
-        probe = make_stepper(backend, objective, x_T, lr, compiler)
+        probe = make_stepper(backend, objective, x_T, lr, compiler, inputs=inputs)
         err = parity_error(probe, EagerStepper(objective, x_T, lr), probe_steps)
     except BackendRefused:
         raise
@@ -288,37 +388,71 @@ def prepare_stepper(backend: str, objective: Objective, x_T: Tensor, lr: float, 
 
 
 class StepperFactory:
-    """Prepares the steppers of one backend: the parity check runs for the first stepper of each input
-    signature (shape, dtype, device, and a caller's ``key`` naming the objective), later ones are built
-    unchecked. Call it as ITO's ``backend``: ``factory(objective, x_T, lr, reference) -> stepper``
-    (``reference``: the objective in float32 when it runs under bf16, see :func:`prepare_stepper`)."""
+    """Prepares the steppers of one backend, a :data:`StepperMaker`: ``factory(objective, x_T, lr, reference)``.
+
+    The parity check runs for the first stepper of each input signature (shape, dtype, device, a caller's
+    ``key`` naming the model, and the objective's :func:`objective_inputs` key: its code and the numbers it
+    bakes in); later ones are built unchecked. An exported or TensorRT graph is kept per signature and
+    called with the next job's tensors (its targets), so a second job prepares nothing. A refused backend
+    falls back to eager here, the one place (``fallback``), for good: ``refused`` says why."""
 
     def __init__(self, backend: str, probe_steps: int = 3, tolerance: float = 1e-2, compiler: str = "inductor",
-                 key: Hashable = ()):
+                 key: Hashable = (), fallback: bool = False):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         self.backend = backend  # one of BACKENDS
         self.probe_steps = probe_steps  # Adam steps of the parity probe
         self.tolerance = tolerance  # largest x_T difference to eager accepted, relative to eager's move
         self.compiler = compiler  # torch.compile backend for "compiled"
-        self.key = key  # names the objective (model, controls); part of the signature
+        self.key = key  # names the objective's model; part of the signature
+        self.fallback = fallback  # a refused backend runs eager (the product); False: BackendRefused (the bench)
         self.verified: set[Hashable] = set()  # signatures that passed the parity check
+        self.graphs: dict[Hashable, GradFn] = {}  # signature -> prepared exported/TensorRT graph
+        self.refused: str | None = None  # why this backend was refused (then every stepper is eager)
+        self.preparations = 0  # graphs built (traced, compiled or captured), parity probes included
         self.last_prepare_s = 0.0  # wall time of the last call (probe + build), synchronised on CUDA
         self.last_checked = False  # whether the last call ran the parity check
+        self.last_reused = False  # whether the last call reused a kept graph
 
-    def __call__(self, objective: Objective, x_T: Tensor, lr: float, reference: Objective | None = None):
+    @property
+    def running(self) -> str:
+        """The backend the steppers run on now: this one, or eager once it was refused."""
+        return "eager" if self.refused is not None else self.backend
+
+    def __call__(self, objective: Objective, x_T: Tensor, lr: float, reference: Objective | None = None) -> Stepper:
         start = time.perf_counter()
-        signature = (tuple(x_T.shape), x_T.dtype, str(x_T.device), self.key)
-        self.last_checked = self.backend != "eager" and signature not in self.verified
-        if self.last_checked:
-            stepper = prepare_stepper(self.backend, objective, x_T, lr, self.probe_steps, self.tolerance,
-                                      self.compiler, reference)
-            self.verified.add(signature)
-        else:
-            stepper = make_stepper(self.backend, objective, x_T, lr, self.compiler, warmup=1)
+        self.last_checked = self.last_reused = False
+        try:
+            stepper = self._make(objective, x_T, lr, reference)
+        except BackendRefused as exc:
+            if not self.fallback:
+                raise
+            log.warning("backend %s refused for %s, running eager: %s", self.backend, self.key, exc)
+            self.refused = str(exc)
+            stepper = EagerStepper(objective, x_T, lr)
         if x_T.device.type == "cuda":
             torch.cuda.synchronize(x_T.device)
         self.last_prepare_s = time.perf_counter() - start
+        return stepper
+
+    def _make(self, objective: Objective, x_T: Tensor, lr: float, reference: Objective | None) -> Stepper:
+        if self.running == "eager":
+            return EagerStepper(objective, x_T, lr)
+        graph_key, inputs = objective_inputs(objective)
+        signature = (tuple(x_T.shape), x_T.dtype, str(x_T.device), self.key, graph_key)
+        if signature in self.graphs:
+            self.last_reused = True
+            return GraphStepper(self.graphs[signature], x_T, lr, inputs)
+        self.preparations += 1
+        if signature in self.verified:
+            stepper = make_stepper(self.backend, objective, x_T, lr, self.compiler, warmup=1, inputs=inputs)
+        else:
+            self.last_checked = True
+            stepper = prepare_stepper(self.backend, objective, x_T, lr, self.probe_steps, self.tolerance,
+                                      self.compiler, reference, inputs)
+            self.verified.add(signature)
+        if isinstance(stepper, GraphStepper):
+            self.graphs[signature] = stepper.grad_fn
         return stepper
 
 

@@ -7,9 +7,10 @@ x_T* with T steps of CTM gamma-sampling or CM multistep sampling. DITTO optimise
 decodes with the same chain, so its objective is exactly its output.
 
 Beyond the paper: B seeds are optimised as one batch (the losses are per row, so Adam's per-element
-updates keep the rows independent) and the best is returned; a loss tolerance stops early; a previous
-x_T* can be passed as the start (warm start); a callback reports every step; ``is_cancelled`` is
-checked before every step (and, for DITTO, before every sampler call, and on a CPU before every call's
+updates keep the rows independent) and the best is returned; a loss tolerance stops early, and so
+may a plateau of the best loss (``Plateau``, off by default); a previous x_T* can be passed as the
+start (warm start); a callback reports every step; one loop (:func:`optimise_latent`) runs every
+execution backend, eager being one stepper among them; ``is_cancelled`` is checked before every step (and, for DITTO, before every sampler call, and on a CPU before every call's
 backward) and raises :class:`JobCancelled`;
 ``should_stop`` is checked every step too but does not raise: the loop ends and returns the best x_T
 so far (a time budget, as the live stream's deadline uses), with ``steps_run`` < K.
@@ -28,13 +29,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ditto_live.engine import student_sampling as ss
-from ditto_live.engine.backends import Objective, prepare_stepper
+from ditto_live.engine.backends import StepperMaker, eager_stepper
 from ditto_live.engine.cancel import JobCancelled
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.distill import cm_denoise, ctm_G
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 LossFn = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]  # x0 [B,1,F,N] -> (total [B], {name: [B]})
 Callback = Callable[[int, int, dict[str, float]], None]  # (step, total steps, losses of the best row)
-StepperMaker = Callable[[Objective, Tensor, float, Objective | None], Any]  # (objective, x_T, lr, float32 reference)
 T_MAX = NUM_TRAIN_STEPS - 1  # time index of x_T
 
 
@@ -120,12 +119,13 @@ class ItoResult:
     loss: float  # best row's total loss at its best x_T (surrogate objective)
     losses: dict[str, float]  # best row's per-control losses at its best x_T
     initial_losses: dict[str, float]  # the same row's per-control losses at the starting x_T
-    steps_run: int  # gradient steps taken (< K when the tolerance or ``should_stop`` stopped it)
+    steps_run: int  # gradient steps taken (< K when the tolerance, a plateau or ``should_stop`` stopped it)
     seconds: float  # wall time of the optimisation
     history: list[float] = field(default_factory=list)  # lowest total loss over the batch, per evaluation
     schedule: list[int] = field(default_factory=list)  # M used at each step
     noise_seed: int | None = None  # DITTO-2: seed of the best row's sampling noise (row i used base + i);
     # ditto2_decode(..., noise_seed=noise_seed) draws the same noise, so T = M decodes the surrogate's output
+    stopped: str | None = None  # why it ended before K: "tolerance", "plateau", "should_stop"; None: ran K steps
 
 
 def _autocast(enabled: bool, device: torch.device):
@@ -134,157 +134,130 @@ def _autocast(enabled: bool, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
+@dataclass(frozen=True)
+class Plateau:
+    """Stop when the best total loss has stopped improving (issue 27: melody and structure run K = 150)."""
+
+    window: int  # steps over which the best total loss must improve (> 0)
+    min_improvement: float  # relative improvement of the best total loss over ``window`` steps below which it stops
+
+
+def plateaued(best_so_far: list[float], plateau: Plateau) -> bool:
+    """Whether the best total loss (one entry per step, non-increasing) improved by less than
+    ``plateau.min_improvement`` of its value over the last ``plateau.window`` steps."""
+    if len(best_so_far) <= plateau.window:
+        return False
+    before, now = best_so_far[-1 - plateau.window], best_so_far[-1]
+    return before - now < plateau.min_improvement * abs(before)
+
+
+@dataclass
+class Surrogate:
+    """The ITO objective: x_T -> (total [B], parts) through ``forward(x_T, m)`` (under bf16 autocast when
+    ``autocast``), the losses in float32. ``m`` is the current step's M; a backend holds one."""
+
+    forward: Callable[[Tensor, int], Tensor]  # (x_T [B,1,F,N], M) -> x0 [B,1,F,N]
+    loss_fn: LossFn  # x0 -> (total [B], {name: [B]})
+    autocast: bool  # bf16 autocast of the model calls
+    m: int = 1  # M of the current step
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        with _autocast(self.autocast, x.device):
+            x0 = self.forward(x, self.m)
+        return self.loss_fn(x0.float())
+
+    def in_float32(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The objective without autocast: a backend's parity check judges bf16 against it."""
+        return self.loss_fn(self.forward(x, self.m).float())
+
+
+class BestSoFar:
+    """Per row, the x_T with the lowest total seen, its parts, the first parts, and the batch's best per step.
+    Everything stays on the device (no sync per step: a CUDA graph's replays queue up)."""
+
+    def __init__(self, x: Tensor):
+        self.total = torch.full((x.shape[0],), math.inf, device=x.device)  # [B]
+        self.x = x.detach().clone()  # [B, 1, F, N]
+        self.parts: dict[str, Tensor] = {}  # {name: [B]} at each row's best
+        self.first: dict[str, Tensor] = {}  # {name: [B]} at the start
+        self.history: list[Tensor] = []  # lowest total over the batch, per evaluation
+
+    def keep(self, total: Tensor, parts: dict[str, Tensor], at: Tensor) -> None:
+        total = total.float()
+        if not self.first:
+            self.first = {k: v.detach().clone() for k, v in parts.items()}
+        better = total < self.total
+        self.total = torch.where(better, total, self.total)
+        self.x.copy_(torch.where(better.view(-1, *([1] * (at.dim() - 1))), at, self.x))
+        for k, v in parts.items():
+            self.parts[k] = torch.where(better, v.float(), self.parts.get(k, torch.full_like(total, math.inf)))
+        self.history.append(total.min())
+
+    def lowest(self) -> float:
+        return float(self.total.min())
+
+
+def report_step(callback: Callback, step: int, steps: int, total: Tensor, parts: dict[str, Tensor]) -> None:
+    """The callback gets the losses of the step's best row (the row with the lowest total at that x_T)."""
+    row = int(total.argmin())
+    callback(step, steps, {"total": float(total[row]), **{k: float(v[row]) for k, v in parts.items()}})
+
+
 def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_fn: LossFn, schedule: list[int],
                     lr: float = 5e-3, callback: Callback | None = None,
                     is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
-                    autocast: bool = False, backend: str | StepperMaker = "eager", *,
-                    should_stop: Callable[[], bool] | None = None) -> ItoResult:
-    """Adam on x_T through ``forward(x_T, M) -> x0``; one entry of ``schedule`` (M) per step.
+                    autocast: bool = False, stepper: StepperMaker = eager_stepper, *,
+                    should_stop: Callable[[], bool] | None = None, plateau: Plateau | None = None) -> ItoResult:
+    """The one ITO loop: Adam on x_T through ``forward(x_T, M) -> x0``, one entry of ``schedule`` (M) per step,
+    the steps run by a stepper (``stepper``: eager, or a backend's maker such as a ``backends.StepperFactory``;
+    a backend needs a fixed M). x_T: [B, 1, F, N].
 
-    Keeps, per row, the x_T with the lowest loss seen (every step's x_T and the final one are
-    evaluated), stops once the best loss is <= ``tolerance`` (when > 0) or ``should_stop()`` answers
-    True (checked after each evaluation, so the x_T it stops at is scored). x_T: [B, 1, F, N].
-    ``backend``: "eager" (this loop), another engine/backends.py name, or a stepper maker such as
-    a ``backends.StepperFactory`` (see :func:`_optimise_with_stepper`).
+    Before each step ``is_cancelled`` (raises :class:`JobCancelled`) and ``should_stop`` (ends the loop) are
+    asked. A step returns the losses at the x_T it updated from; per row the x_T with the lowest total is
+    kept, and the callback gets the step's best row. The loop stops after the step whose x_T reached
+    ``tolerance`` (when > 0) or a ``plateau``; otherwise the final x_T is scored once more, without a step.
     """
-    if backend != "eager":
-        return _optimise_with_stepper(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance,
-                                      autocast, backend, should_stop)
-    start = time.perf_counter()
-    x = x_T.detach().clone().float().requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=lr)
-    b = x.shape[0]
-    best = torch.full((b,), math.inf, device=x.device)
-    best_x = x.detach().clone()
-    best_parts: dict[str, Tensor] = {}
-    first_parts: dict[str, Tensor] = {}
-    history: list[float] = []
-    total_steps = len(schedule)
-    steps_run = 0
-
-    def evaluate(m: int, grad: bool) -> tuple[Tensor, dict[str, Tensor]]:
-        nonlocal best, best_parts, first_parts
-        with torch.set_grad_enabled(grad), _autocast(autocast, x.device):
-            x0 = forward(x, m)
-        total, parts = loss_fn(x0.float())
-        with torch.no_grad():
-            if not first_parts:
-                first_parts = {k: v.detach().clone() for k, v in parts.items()}
-            better = total.detach() < best
-            best = torch.where(better, total.detach(), best)
-            best_x[better] = x.detach()[better]
-            for k, v in parts.items():
-                kept = best_parts.get(k, torch.full_like(v, math.inf))
-                best_parts[k] = torch.where(better, v.detach(), kept)
-            history.append(float(total.detach().min()))
-        return total, parts
-
-    for step, m in enumerate(schedule):
-        if is_cancelled is not None and is_cancelled():
-            raise JobCancelled(f"cancelled at step {step} of {total_steps}")
-        total, parts = evaluate(m, grad=True)
-        if tolerance > 0 and float(best.min()) <= tolerance:
-            log.debug("tolerance %.4g reached after %d steps", tolerance, step)
-            break
-        if should_stop is not None and should_stop():
-            log.debug("stopped by should_stop after %d of %d steps", step, total_steps)
-            break
-        opt.zero_grad(set_to_none=True)
-        total.sum().backward(inputs=[x])  # only x_T's gradient: no weight gradients (a third of the backward)
-        opt.step()
-        steps_run += 1
-        if callback is not None:
-            row = int(total.detach().argmin())
-            callback(step + 1, total_steps, {"total": float(total.detach()[row]),
-                                             **{k: float(v.detach()[row]) for k, v in parts.items()}})
-    else:
-        if schedule:
-            evaluate(schedule[-1], grad=False)
-    if not schedule:
-        evaluate(1, grad=False)
-    i = int(best.argmin())
-    return ItoResult(
-        x_T=best_x[i:i + 1].detach(), x_T_batch=best_x.detach(), best_index=i, loss=float(best[i]),
-        losses={k: float(v[i]) for k, v in best_parts.items()},
-        initial_losses={k: float(v[i]) for k, v in first_parts.items()},
-        steps_run=steps_run, seconds=time.perf_counter() - start, history=history, schedule=list(schedule))
-
-
-def _optimise_with_stepper(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_fn: LossFn,
-                           schedule: list[int], lr: float, callback: Callback | None,
-                           is_cancelled: Callable[[], bool] | None, tolerance: float, autocast: bool,
-                           backend: str | StepperMaker,
-                           should_stop: Callable[[], bool] | None = None) -> ItoResult:
-    """:func:`optimise_latent` with the Adam steps run by an engine/backends.py stepper (compiled, CUDA
-    graph, exported, TensorRT), prepared with its parity check against eager.
-
-    Needs a fixed M (a stepper holds one objective). A stepper returns each step's total losses before
-    its update, so the callback gets only "total", the tolerance stops after the step that reached it,
-    ``should_stop`` is checked before each step (the x_T it stops at is scored once more, without a
-    step), and the per-control losses are evaluated once at the start and once at the best x_T.
-    """
-    if len(set(schedule)) > 1:
+    if len(set(schedule)) > 1 and stepper is not eager_stepper:
         raise ValueError("an execution backend needs a fixed surrogate M; the adaptive schedule runs eager")
     start = time.perf_counter()
-    m = schedule[0] if schedule else 1
-    x = x_T.detach().clone().float()
-
-    def x0_of(x_in: Tensor, amp: bool = autocast) -> Tensor:
-        with _autocast(amp, x_in.device):
-            return forward(x_in, m).float()
-
-    def objective(x_in: Tensor) -> Tensor:  # x_T [B, 1, F, N] -> total loss [B]
-        return loss_fn(x0_of(x_in))[0]
-
-    def in_float32(x_in: Tensor) -> Tensor:  # the objective without autocast: the parity check's precision floor
-        return loss_fn(x0_of(x_in, False))[0]
-
-    with torch.no_grad():
-        _, first_parts = loss_fn(x0_of(x))
-    make = ((lambda o, x0, rate, ref: prepare_stepper(backend, o, x0, rate, reference=ref))
-            if isinstance(backend, str) else backend)
-    stepper = make(objective, x, lr, in_float32 if autocast else None)
-    best = torch.full((x.shape[0],), math.inf, device=x.device)
-    best_x = x.clone()
-    history: list[Tensor] = []  # kept on the device: no sync per step (a CUDA graph's replays queue up)
-    steps_run = 0
-
-    def keep(total: Tensor, at: Tensor) -> None:
-        nonlocal best
-        better = total < best
-        best = torch.where(better, total, best)
-        best_x.copy_(torch.where(better.view(-1, *([1] * (at.dim() - 1))), at, best_x))
-        history.append(total.min())
-
-    reached = False  # the tolerance stopped it: the last x_T was scored by its step
-    for step in range(len(schedule)):
+    objective = Surrogate(forward, loss_fn, autocast, schedule[0] if schedule else 1)
+    steps = stepper(objective, x_T.detach().clone().float(), lr, objective.in_float32 if autocast else None)
+    best = BestSoFar(steps.x)
+    best_so_far: list[float] = []  # the batch's best total after each step (plateau only: one sync per step)
+    stopped: str | None = None
+    for step, m in enumerate(schedule):
         if is_cancelled is not None and is_cancelled():
             raise JobCancelled(f"cancelled at step {step} of {len(schedule)}")
         if should_stop is not None and should_stop():
-            log.debug("stopped by should_stop after %d of %d steps", step, len(schedule))
+            stopped = "should_stop"
             break
-        at = stepper.x.detach().clone()
-        total = stepper.step().float()
-        keep(total, at)
-        steps_run += 1
+        objective.m = m
+        at = steps.x.detach().clone()
+        total, parts = steps.step()
+        best.keep(total, parts, at)
         if callback is not None:
-            callback(step + 1, len(schedule), {"total": float(total.min())})
-        if tolerance > 0 and float(best.min()) <= tolerance:
-            log.debug("tolerance %.4g reached after %d steps", tolerance, steps_run)
-            reached = True
+            report_step(callback, step + 1, len(schedule), total, parts)
+        if tolerance > 0 and best.lowest() <= tolerance:
+            stopped = "tolerance"
+        elif plateau is not None:
+            best_so_far.append(best.lowest())
+            stopped = "plateau" if plateaued(best_so_far, plateau) else None
+        if stopped is not None:
             break
-    if not reached:
+    if stopped in (None, "should_stop"):  # score the x_T the loop ends at
         with torch.no_grad():
-            keep(objective(stepper.x.detach()).float(), stepper.x.detach())
-    with torch.no_grad():
-        _, best_parts = loss_fn(x0_of(best_x))
-    i = int(best.argmin())
+            total, parts = objective(steps.x.detach())
+        best.keep(total, parts, steps.x.detach())
+    if stopped is not None:
+        log.debug("stopped (%s) after %d of %d steps", stopped, len(best.history) - 1, len(schedule))
+    i = int(best.total.argmin())
+    steps_run = len(best.history) - (1 if stopped in (None, "should_stop") else 0)
     return ItoResult(
-        x_T=best_x[i:i + 1].clone(), x_T_batch=best_x, best_index=i, loss=float(best[i]),
-        losses={k: float(v[i]) for k, v in best_parts.items()},
-        initial_losses={k: float(v[i]) for k, v in first_parts.items()},
+        x_T=best.x[i:i + 1].clone(), x_T_batch=best.x, best_index=i, loss=float(best.total[i]),
+        losses={k: float(v[i]) for k, v in best.parts.items()},
+        initial_losses={k: float(v[i]) for k, v in best.first.items()},
         steps_run=steps_run, seconds=time.perf_counter() - start,
-        history=torch.stack(history).tolist() if history else [], schedule=list(schedule))
+        history=torch.stack(best.history).tolist(), schedule=list(schedule), stopped=stopped)
 
 
 Sampler = Callable[..., Tensor]  # sample(model, x, grid, cond, generator=None, ...) -> x0
@@ -315,9 +288,9 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
                     generator: torch.Generator | None = None, callback: Callback | None = None,
                     is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
                     autocast: bool = False, sampler: Sampler | None = None,
-                    grid_fn: Callable[[int], list[int]] | None = None,
-                    backend: str | StepperMaker = "eager",
-                    should_stop: Callable[[], bool] | None = None, noise_seed: int | None = None) -> ItoResult:
+                    grid_fn: Callable[[int], list[int]] | None = None, stepper: StepperMaker = eager_stepper,
+                    should_stop: Callable[[], bool] | None = None, noise_seed: int | None = None,
+                    plateau: Plateau | None = None) -> ItoResult:
     """DITTO-2 optimisation (Alg. 1, lines 1-6): Adam on x_T through the student surrogate.
 
     M = 1 uses G(x_T, T, 0); M > 1 runs M steps of the student's sampler (the decoding sampler,
@@ -330,13 +303,18 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
         sampler, grid_fn = student_sampler(student_kind, gamma)
     base_seed = draw_noise_seed(generator) if noise_seed is None else int(noise_seed)
 
-    def forward(x: Tensor, m: int) -> Tensor:
+    def one_step(x: Tensor, m: int) -> Tensor:
+        return one_step_x0(student, x, cond, student_kind)
+
+    def sampled(x: Tensor, m: int) -> Tensor:
         if m == 1:
-            return one_step_x0(student, x, cond, student_kind)
+            return one_step(x, m)
         return sampler(student, x, grid_fn(m), cond, generator=ss.row_generators(base_seed, x.shape[0], x.device))
 
+    # M = 1 does not read the noise seed: a backend's graph is then the same for every job's seed
+    forward = sampled if any(m > 1 for m in schedule) else one_step
     result = optimise_latent(forward, x_T, loss_fn, schedule, lr, callback, is_cancelled, tolerance, autocast,
-                             backend, should_stop=should_stop)
+                             stepper, should_stop=should_stop, plateau=plateau)
     result.noise_seed = base_seed + result.best_index
     return result
 
@@ -366,8 +344,8 @@ def ditto2_decode(student: nn.Module, x_T: Tensor, cond: Cond, decode_steps: int
 def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,
                    *, sampling_steps: int = 20, use_checkpoint: bool = True, callback: Callback | None = None,
                    is_cancelled: Callable[[], bool] | None = None, tolerance: float = 0.0,
-                   autocast: bool = False, backend: str | StepperMaker = "eager",
-                   should_stop: Callable[[], bool] | None = None) -> ItoResult:
+                   autocast: bool = False, stepper: StepperMaker = eager_stepper,
+                   should_stop: Callable[[], bool] | None = None, plateau: Plateau | None = None) -> ItoResult:
     """The DITTO baseline: Adam on x_T through the full DDIM chain (CFG, checkpoint per call)."""
     grid = teacher_grid(sampling_steps)
 
@@ -375,7 +353,7 @@ def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn,
         return ddim_chain(teacher, x, cond, grid, use_checkpoint, is_cancelled)
 
     return optimise_latent(forward, x_T, loss_fn, [sampling_steps] * steps, lr, callback, is_cancelled,
-                           tolerance, autocast, backend, should_stop=should_stop)
+                           tolerance, autocast, stepper, should_stop=should_stop, plateau=plateau)
 
 
 def ditto_decode(teacher: nn.Module, x_T: Tensor, cond: Cond, sampling_steps: int = 20) -> Tensor:

@@ -129,8 +129,10 @@ def run_server(args: argparse.Namespace) -> int:
                             threads=args.threads, connect=args.connect, fresh_numba_cache=not args.keep_numba_cache,
                             co_load=args.co_load,
                             out_dir=args.out_dir)
-    keep = (lambda report: write_json(Path(args.json), report)) if args.json else None
-    report = run_server_bench(cfg, on_update=keep)  # the JSON is rewritten after each job
+    def keep(report: dict[str, Any]) -> None:
+        write_json(Path(args.json), report)
+
+    report = run_server_bench(cfg, on_update=keep if args.json else None)  # the JSON is rewritten after each job
     text = markdown(report)
     if args.markdown:
         Path(args.markdown).write_text(text)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ditto_live.controls import KINDS, CliHelpers
+from ditto_live.engine.backend_names import BACKEND_CHOICES
 from ditto_live.errors import UsageError
 from ditto_live.generation.methods import METHODS, STUDENTS
 
@@ -57,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--cfg", dest="cfg_weight", type=float, metavar="W", help="classifier-free guidance weight w")
     o.add_argument("--seeds", type=int, help="B seeds optimised together; the best is kept")
     o.add_argument("--tolerance", type=float, help="stop early when the control loss falls below this")
-    o.add_argument("--backend", choices=("auto", "eager", "cudagraph", "compiled", "exported", "tensorrt"),
+    o.add_argument("--backend", choices=BACKEND_CHOICES,
                    help="execution backend (engine.backend; auto = fastest measured for the device)")
     o.add_argument("--autocast", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast of model calls while optimising (default: on a CPU with native bf16)")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ditto_live.config import AudioConfig, Config, ConfigError, EngineConfig, ServerConfig
+from ditto_live.engine.backend_names import BACKEND_CHOICES
 from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", metavar="DIR", help="result WAVs and sidecars go here (server.output_dir)")
     parser.add_argument("--allowed-root", dest="allowed_roots", action="append", metavar="DIR",
                         help="a folder requests may read inputs from (repeatable; server.allowed_roots)")
-    parser.add_argument("--backend", choices=("auto", "eager", "cudagraph", "compiled", "exported", "tensorrt"),
+    parser.add_argument("--backend", choices=BACKEND_CHOICES,
                         help="execution backend of the engine (engine.backend; default auto = the fastest measured "
                              "for the device: the CUDA graph on CUDA, eager on a CPU)")
     parser.add_argument("--no-measure", dest="measure", action="store_false", default=None,

@@ -1,8 +1,9 @@
 """The product's execution backend (DESIGN.md §7, §10): which backend runs the ITO steps and the decoder on
 this device, prepared once per (model, shape, batch) and kept; a refused backend falls back to eager.
 
-The backends themselves (eager, the CUDA graph, compiled, exported, TensorRT) and their parity checks are
-``engine/backends.py``; this module is the choice and the cache around them.
+The backends themselves (eager, the CUDA graph, compiled, exported, TensorRT; their names in
+``engine.backends.BACKENDS``), their parity checks and the ITO steps' fallback to eager are
+``engine/backends.py`` (``StepperFactory``); this module is the choice and the cache around them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from typing import Any
 
 from torch import Tensor
 
-from ditto_live.engine.backends import BACKENDS, BackendRefused, StepperFactory, prepare_module
+from ditto_live.engine.backend_names import BACKEND_CHOICES, CUDA_ONLY
+from ditto_live.engine.backends import (
+    BackendRefused,
+    StepperFactory,
+    StepperMaker,
+    eager_stepper,
+    prepare_module,
+)
 from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
 
-BACKEND_CHOICES = ("auto", *BACKENDS)
+__all__ = ["BACKEND_CHOICES", "Backends", "resolve_backend"]
 
 
 def resolve_backend(name: str, device: str) -> str:
@@ -29,18 +37,16 @@ def resolve_backend(name: str, device: str) -> str:
     cuda = str(device).startswith("cuda")
     if name == "auto":
         return "cudagraph" if cuda else "eager"
-    if name == "cudagraph" and not cuda:
-        raise UsageError("backend 'cudagraph' needs a CUDA device (this one is "
-                         f"{device!r}); use --backend auto, eager, compiled or exported")
-    if name == "tensorrt" and not cuda:
-        raise UsageError("backend 'tensorrt' needs a CUDA device and torch-tensorrt")
+    if name in CUDA_ONLY and not cuda:
+        usable = ", ".join(b for b in BACKEND_CHOICES if b not in CUDA_ONLY)
+        raise UsageError(f"backend {name!r} needs a CUDA device (this one is {device!r}); use --backend {usable}")
     return name
 
 
 class Backends:
     """The product's execution backend: resolved once per device; for each (model, shape, batch) key a
-    :class:`StepperFactory` for the ITO steps and a checked decoder, prepared once and kept. A key whose
-    backend was refused runs eager from then on, with the reason kept for the record."""
+    :class:`StepperFactory` for the ITO steps (it keeps the prepared graphs and falls back to eager when
+    refused) and a checked decoder, prepared once and kept."""
 
     def __init__(self, name: str = "auto", device: str = "cpu", compiler: str = "inductor",
                  tolerance: float = 1e-2, methods: tuple[str, ...] = ("ditto2",), fallback: bool = True):
@@ -52,18 +58,33 @@ class Backends:
         self.fallback = fallback  # a refused backend runs eager (the product); False: BackendRefused (the bench)
         self._factories: dict[tuple, StepperFactory] = {}
         self._decoders: dict[tuple, Any] = {}
-        self.refused: dict[tuple, str] = {}  # key -> why it runs eager
+        self.refused: dict[tuple, str] = {}  # decoder key -> why it decodes eager (the ITO's: its factory's)
 
     def applies(self, method: str) -> bool:
         return self.name != "eager" and method in self.methods
 
-    def for_key(self, key: tuple) -> str | StepperFactory:
-        """``backend`` argument of the ITO for this (model, shape, batch) key."""
-        if self.name == "eager" or key in self.refused:
-            return "eager"
+    def stepper(self, method: str, surrogate: int | str, key: tuple) -> tuple[StepperMaker, str | None]:
+        """The ITO's stepper maker for a job of ``method`` with this surrogate M and (model, shape, batch) key,
+        and why it runs eager when this backend does not apply (None otherwise)."""
+        if not self.applies(method):
+            return eager_stepper, None
+        if surrogate == "adaptive":
+            return eager_stepper, "the adaptive surrogate schedule runs eager (a backend holds one M)"
         if key not in self._factories:
-            self._factories[key] = StepperFactory(self.name, tolerance=self.tolerance, compiler=self.compiler, key=key)
-        return self._factories[key]
+            self._factories[key] = StepperFactory(self.name, tolerance=self.tolerance, compiler=self.compiler,
+                                                  key=key, fallback=self.fallback)
+        return self._factories[key], None
+
+    @staticmethod
+    def ran(maker: StepperMaker, why_eager: str | None) -> dict[str, Any]:
+        """The record of a job's ITO backend: which ran, why it fell back (or None), preparation seconds,
+        whether the parity check ran and whether a prepared graph was reused."""
+        if not isinstance(maker, StepperFactory):
+            return {"backend": "eager", "backend_fallback": why_eager, "backend_prepare_s": 0.0,
+                    "parity_checked": False, "graph_reused": False}
+        return {"backend": maker.running, "backend_fallback": maker.refused,
+                "backend_prepare_s": round(maker.last_prepare_s, 4), "parity_checked": maker.last_checked,
+                "graph_reused": maker.last_reused}
 
     def decoder(self, key: tuple, model: Any, example: tuple[Tensor, ...], autocast: bool) -> tuple[Any, float]:
         """The student prepared for decoding under this backend (checked against eager on ``example``, the
@@ -84,4 +105,3 @@ class Backends:
     def refuse(self, key: tuple, reason: str) -> None:
         log.warning("backend %s refused for %s, running eager: %s", self.name, key, reason)
         self.refused[key] = reason
-        self._factories.pop(key, None)

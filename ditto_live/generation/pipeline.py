@@ -32,7 +32,6 @@ from torch import Tensor
 
 from ditto_live.controls import CHAIN, DEFAULT_OVERLAP_S, KINDS, ClipTarget
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
-from ditto_live.engine.backends import BackendRefused, StepperFactory
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import combined_loss, loss_function
 from ditto_live.engine.ito import ItoResult, JobCancelled, draw_noise_seed
@@ -237,33 +236,14 @@ def decode(plan: Plan, x_T: Tensor, cond: Cond, noise_seed: int, decode_steps: i
 
 def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, loss_fn, noise_seed: int,
              **hooks: Any) -> tuple[ItoResult, dict[str, Any]]:
-    """x_T* of the plan's method through the engine's backend; a refused backend reruns eager.
-    -> (result, {backend that ran, why it fell back or None, preparation seconds, parity checked})"""
+    """x_T* of the plan's method through the engine's backend (a refused one runs eager: the backend's
+    ``StepperFactory`` decides). -> (result, ``Backends.ran``'s record: backend, fallback, preparation s, ...)"""
     spec = plan.spec
-    info: dict[str, Any] = {"backend": "eager", "backend_fallback": None, "backend_prepare_s": 0.0,
-                            "parity_checked": False}
-    backend: str | StepperFactory = "eager"
-    key = model_key(plan, x_start.shape, engine.autocast)
-    if engine.backends.applies(spec.method):
-        if spec.surrogate == "adaptive":
-            info["backend_fallback"] = "the adaptive surrogate schedule runs eager (a backend holds one M)"
-        else:
-            backend = engine.backends.for_key(key)
-            info["backend_fallback"] = engine.backends.refused.get(key)
-    run = dict(hooks, autocast=engine.autocast)
-    try:
-        res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed,
-                                   backend=backend, **run)
-    except BackendRefused as exc:
-        if not engine.backends.fallback:
-            raise
-        engine.backends.refuse(key, str(exc))
-        backend, info["backend_fallback"] = "eager", str(exc)
-        res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed, **run)
-    if isinstance(backend, StepperFactory):
-        info.update(backend=backend.backend, backend_prepare_s=round(backend.last_prepare_s, 4),
-                    parity_checked=backend.last_checked)
-    return res, info
+    maker, why_eager = engine.backends.stepper(spec.method, spec.surrogate,
+                                               model_key(plan, x_start.shape, engine.autocast))
+    res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed,
+                               stepper=maker, autocast=engine.autocast, **hooks)
+    return res, engine.backends.ran(maker, why_eager)
 
 
 def model_key(plan: Plan, shape: tuple[int, ...], autocast: bool) -> tuple:

@@ -73,7 +73,7 @@ def test_bench_on_the_tiny_preset_writes_every_field(tmp_path):
 
 
 def test_a_backend_that_disagrees_is_refused_and_reported(tmp_path, monkeypatch):
-    wrong = lambda x: (x**2).mean(dim=(1, 2, 3))  # noqa: E731 - not the job's objective
+    wrong = lambda x: ((x**2).mean(dim=(1, 2, 3)), {})  # noqa: E731 - not the job's objective
     monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a, **k: EagerStepper(wrong, x_T, lr))
     out = tmp_path / "b.json"
     rc = main(["bench", *SHORT, "--methods", "ditto2-ctm", "--backend", "exported", "--repeats", "0",
@@ -143,7 +143,7 @@ def test_a_refused_baseline_backend_falls_back_to_the_next_one_named(tmp_path, m
 
     def exported_disagrees(name, obj, x_T, lr, *a, **k):
         if name == "exported":  # a wrong objective: refused by the parity check
-            return EagerStepper(lambda x: (x**2).mean(dim=(1, 2, 3)), x_T, lr)
+            return EagerStepper(lambda x: ((x**2).mean(dim=(1, 2, 3)), {}), x_T, lr)
         return real(name, obj, x_T, lr, *a, **k)
 
     monkeypatch.setattr(backends, "make_stepper", exported_disagrees)

@@ -25,9 +25,9 @@ from .test_jobs import MEL, narrow_bundle
 INTENSITY = [{"type": "intensity", "shape": "crescendo"}]
 
 
-def _plan(tmp_path, **job):
+def _plan(tmp_path, bundle=None, **job):
     spec = parse_job({"model": "narrow", "seconds": 0.7, "controls": INTENSITY, **job})
-    return plan_job(spec, narrow_bundle(), "cpu", [str(tmp_path)], MelFrontEnd(MEL))
+    return plan_job(spec, bundle or narrow_bundle(), "cpu", [str(tmp_path)], MelFrontEnd(MEL))
 
 
 @pytest.mark.parametrize("method", ["ditto", "ditto2"])
@@ -65,17 +65,20 @@ def test_auto_is_the_cuda_graph_on_cuda_and_eager_on_a_cpu():
 
 
 def test_the_exported_backend_is_checked_once_per_shape_and_then_reused(tmp_path):
-    engine = Engine("cpu", backends=Backends("exported", "cpu"))
-    first = generate(_plan(tmp_path, steps=2), engine).windows[0]
-    second = generate(_plan(tmp_path, steps=2, seed=1), engine).windows[0]
+    engine, bundle = Engine("cpu", backends=Backends("exported", "cpu")), narrow_bundle()  # one model, as served
+    first = generate(_plan(tmp_path, bundle, steps=2), engine).windows[0]
+    swell = [{"type": "intensity", "shape": "swell"}]
+    second = generate(_plan(tmp_path, bundle, steps=2, seed=1, controls=swell), engine).windows[0]
     assert first["backend"] == second["backend"] == "exported" and first["backend_fallback"] is None
     assert first["parity_checked"] and not second["parity_checked"]  # the check runs for the first job only
+    # another job's targets are the graph's inputs: the second job traces nothing (issue 27.4)
+    assert not first["graph_reused"] and second["graph_reused"]
     assert first["decoder_prepare_s"] > 0 and second["decoder_prepare_s"] == 0  # the decoder is kept
     assert second["steps_run"] == 2
 
 
 def test_a_refused_backend_falls_back_to_eager_and_says_why(tmp_path, monkeypatch):
-    wrong = lambda x: (x**2).mean(dim=(1, 2, 3))  # noqa: E731 - not the job's objective
+    wrong = lambda x: ((x**2).mean(dim=(1, 2, 3)), {})  # noqa: E731 - not the job's objective
     monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a, **k: EagerStepper(wrong, x_T, lr))
     engine = Engine("cpu", backends=Backends("exported", "cpu"))
     window = generate(_plan(tmp_path, steps=2), engine).windows[0]

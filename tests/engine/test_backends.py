@@ -43,7 +43,8 @@ def make_objective(seed: int = 0):
     target = torch.randn(1, 1, 8, 16, generator=g)
 
     def objective(x):
-        return ((net(x) - target) ** 2).mean(dim=(1, 2, 3))  # [B]
+        total = ((net(x) - target) ** 2).mean(dim=(1, 2, 3))  # [B]
+        return total, {"mse": total}
 
     return objective
 
@@ -62,7 +63,7 @@ def tiny_ito_objective(batch: int = 2, device: str = "cpu", controls_on: str = "
     weights = band_weights(80, 0.0, 11025.0).to(controls_on)
     loss_fn = loss_function([intensity_control(curve, -80.0, 0.0, weights, smooth_frames=9)])
     cond = Cond(torch.ones(batch, 4, dtype=torch.long, device=device), w=3.0)
-    return (lambda x: loss_fn(one_step_x0(student, x, cond, "ctm"))[0]), student, cond, loss_fn
+    return (lambda x: loss_fn(one_step_x0(student, x, cond, "ctm"))), student, cond, loss_fn
 
 
 def tiny_x(batch: int = 2, seed: int = 1):
@@ -70,11 +71,12 @@ def tiny_x(batch: int = 2, seed: int = 1):
 
 
 def assert_grad_matches_autograd(objective, x):
-    grad, losses = export_grad_graph(objective, x)(x)
+    grad, losses, parts = export_grad_graph(objective, x)(x)
     xr = x.clone().requires_grad_(True)
-    ref = objective(xr)
+    ref, ref_parts = objective(xr)
     ref.sum().backward()
     torch.testing.assert_close(losses, ref.detach())
+    torch.testing.assert_close(parts, {k: v.detach() for k, v in ref_parts.items()})
     assert backends.relative_error(grad, xr.grad) < 1e-4  # float32 summation order differs, nothing more
     assert grad.abs().sum() > 0
 
@@ -91,7 +93,7 @@ def test_exported_ito_step_graph_of_the_tiny_preset_gives_the_autograd_gradient(
 def run_both(stepper, objective, x, lr, steps=4):
     ref = EagerStepper(objective, x, lr)
     for _ in range(steps):
-        got, want = stepper.step(), ref.step()
+        got, want = stepper.step(), ref.step()  # (total [B], parts) each
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(stepper.x.detach(), ref.x.detach(), rtol=1e-4, atol=1e-5)
     assert not torch.equal(stepper.x.detach(), x)  # it moved
@@ -134,7 +136,8 @@ def noisy_objective(scale: float):
     """A quadratic whose gradient carries fresh noise on every call: eager is not deterministic against itself,
     as on a GPU (atomics, bf16)."""
     def objective(x):
-        return (x.square() + scale * x * torch.randn_like(x)).sum(dim=(1, 2, 3))
+        total = (x.square() + scale * x * torch.randn_like(x)).sum(dim=(1, 2, 3))
+        return total, {"noisy": total}
     return objective
 
 
@@ -160,7 +163,8 @@ def bf16_objective(objective):
     """``objective`` under bf16 autocast (the CPU default where bf16 is native), its losses in float32."""
     def run(x):
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            return objective(x).float()
+            total, parts = objective(x)
+        return total.float(), {k: v.float() for k, v in parts.items()}
     return run
 
 
@@ -190,14 +194,14 @@ def test_ito_under_autocast_gives_the_factory_its_float32_objective():
         return EagerStepper(obj, x_T, lr)
 
     for autocast in (False, True):
-        ditto2_optimise(student, tiny_x(1), cond, loss_fn, steps=2, backend=factory, autocast=autocast)
+        ditto2_optimise(student, tiny_x(1), cond, loss_fn, steps=2, stepper=factory, autocast=autocast)
     assert seen[0] is None and callable(seen[1])
     x = tiny_x(1)
     torch.testing.assert_close(seen[1](x), objective(x))  # the reference is the objective in float32
 
 
 def test_a_backend_that_cannot_build_is_refused_with_its_reason(monkeypatch):
-    def broken(*args):
+    def broken(*args, **kwargs):
         raise RuntimeError("no kernel for this op")
 
     monkeypatch.setattr(backends, "make_stepper", broken)
@@ -254,7 +258,7 @@ def test_ito_through_a_backend_reaches_the_eager_result():
     kw = dict(steps=4, lr=5e-2, student_kind="ctm")
     eager = ditto2_optimise(student, x, cond, loss_fn, **kw)
     factory = StepperFactory("exported")
-    graph = ditto2_optimise(student, x, cond, loss_fn, backend=factory, **kw)
+    graph = ditto2_optimise(student, x, cond, loss_fn, stepper=factory, **kw)
     assert factory.last_checked
     assert graph.best_index == eager.best_index and graph.steps_run == eager.steps_run == 4
     torch.testing.assert_close(graph.x_T_batch, eager.x_T_batch, rtol=1e-4, atol=1e-5)
@@ -262,7 +266,7 @@ def test_ito_through_a_backend_reaches_the_eager_result():
     assert graph.losses.keys() == eager.losses.keys() and graph.initial_losses == pytest.approx(eager.initial_losses)
     assert graph.loss < graph.initial_losses["intensity"]
     with pytest.raises(ValueError, match="fixed surrogate M"):
-        ditto2_optimise(student, x, cond, loss_fn, surrogate="adaptive", backend="exported", **kw)
+        ditto2_optimise(student, x, cond, loss_fn, surrogate="adaptive", stepper=factory, **kw)
 
 
 def test_decode_module_is_checked_against_eager():
@@ -313,10 +317,10 @@ class AccumulatingStepper(EagerStepper):
     """The bug a CUDA graph captured with a zeroed (not None) grad has: gradients add up across steps."""
 
     def step(self):
-        losses = self.objective(self.x)
-        losses.sum().backward()
+        total, parts = self.objective(self.x)
+        total.sum().backward()
         self.opt.step()
-        return losses.detach()
+        return backends.detached((total, parts))
 
 
 def test_parity_check_catches_gradients_that_accumulate_across_steps(monkeypatch):
@@ -354,3 +358,61 @@ def test_bf16_autocast_is_the_default_only_on_a_cpu_that_computes_bf16_natively(
     assert not cpu_has_native_bf16(str(tmp_path / "missing"))
     assert not default_autocast("cuda") and not default_autocast("cuda:0")
     assert default_autocast("cpu") == cpu_has_native_bf16()
+
+
+def intensity_loss(shape: str):
+    curve = intensity_shape(shape, TINY_FRAMES, -30.0, -12.0)
+    return loss_function([intensity_control(curve, -80.0, 0.0, band_weights(80, 0.0, 11025.0), smooth_frames=9)])
+
+
+def test_a_second_job_with_other_targets_reuses_the_exported_graph_and_matches_eager():
+    """Issue 27.4: the job's targets are inputs of the exported step, so the second job (another curve, another
+    seed's x_T) builds no graph and still follows eager."""
+    _, student, cond, _ = tiny_ito_objective()
+    factory = StepperFactory("exported")
+    kw = dict(steps=3, lr=5e-2, student_kind="ctm")
+    ditto2_optimise(student, tiny_x(seed=1), cond, intensity_loss("crescendo"), stepper=factory, **kw)
+    assert factory.preparations == 1 and factory.last_checked and not factory.last_reused
+    second_loss, x = intensity_loss("swell"), tiny_x(seed=7)
+    graph = ditto2_optimise(student, x, cond, second_loss, stepper=factory, **kw)
+    assert factory.preparations == 1 and factory.last_reused and not factory.last_checked
+    eager = ditto2_optimise(student, x, cond, second_loss, **kw)
+    assert parity_relative(graph.x_T_batch, eager.x_T_batch, x) <= 1e-2  # the parity check's tolerance
+    assert graph.loss == pytest.approx(eager.loss, rel=1e-3)
+    # a control whose numbers change the graph (another smoothing width) is a new graph
+    other = loss_function([intensity_control(intensity_shape("dip", TINY_FRAMES), -80.0, 0.0,
+                                             band_weights(80, 0.0, 11025.0), smooth_frames=5)])
+    ditto2_optimise(student, x, cond, other, stepper=factory, **kw)
+    assert factory.preparations == 2 and not factory.last_reused
+
+
+def parity_relative(got: torch.Tensor, want: torch.Tensor, start: torch.Tensor) -> float:
+    """||got - want|| / ||want - start||: the parity check's measure, on a whole run."""
+    return backends.relative_error(got - start, want - start)
+
+
+def test_objective_inputs_keys_numbers_and_code_and_lists_the_tensors():
+    a, b = torch.ones(3), torch.zeros(3)
+    key_a, tensors_a = backends.objective_inputs(lambda x: (x * a).sum() * 2.0)
+    key_b, tensors_b = backends.objective_inputs(lambda x: (x * b).sum() * 2.0)
+    assert tensors_a[0] is a and tensors_b[0] is b
+    assert key_a != key_b  # two lambdas: two code objects
+
+    def scaled(t: torch.Tensor, k: float):
+        return lambda x: (x * t).sum() * k
+
+    assert backends.objective_inputs(scaled(a, 2.0))[0] == backends.objective_inputs(scaled(b, 2.0))[0]
+    assert backends.objective_inputs(scaled(a, 2.0))[0] != backends.objective_inputs(scaled(a, 3.0))[0]
+    assert backends.objective_inputs(scaled(torch.ones(4), 2.0))[0] != backends.objective_inputs(scaled(a, 2.0))[0]
+
+
+def test_a_refused_backend_falls_back_to_eager_in_the_factory(monkeypatch):
+    objective = make_objective()
+    x = torch.randn(1, 1, 8, 16)
+    wrong = make_objective(seed=5)
+    monkeypatch.setattr(backends, "make_stepper", lambda name, obj, x_T, lr, *a, **k: EagerStepper(wrong, x_T, lr))
+    factory = StepperFactory("exported", fallback=True)
+    stepper = factory(objective, x, 1e-2)
+    assert type(stepper) is EagerStepper and factory.running == "eager" and "disagrees" in factory.refused
+    run_both(stepper, objective, x, 1e-2)  # the eager fallback runs the job's own objective
+    assert type(factory(objective, x, 1e-2)) is EagerStepper  # and keeps running eager

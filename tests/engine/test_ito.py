@@ -73,7 +73,8 @@ def test_tolerance_stops_early_and_warm_start_resumes_from_the_optimum():
     cold = ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_fn, steps=10, lr=0.05)
     target = cold.history[5]
     early = ditto2_optimise(student, noise(), Cond.null(1, w=3.0), loss_fn, steps=10, lr=0.05, tolerance=target)
-    assert early.steps_run == 5 and early.loss <= target
+    # the 6th step scored the x_T of 5 updates, reached the tolerance and stopped; that x_T is kept
+    assert early.steps_run == 6 and early.loss == pytest.approx(target) and early.stopped == "tolerance"
     warm = ditto2_optimise(student, cold.x_T, Cond.null(1, w=3.0), loss_fn, steps=2, lr=0.05)
     assert warm.initial_losses["intensity"] == pytest.approx(cold.loss, rel=1e-4)
 
@@ -155,10 +156,11 @@ def test_the_backend_objective_matches_the_optimiser_and_drives_the_eager_steppe
     student = make_model(True)
     loss_fn = loss_function(all_controls()[:1])
     cond = Cond.null(2, w=3.0)
-    objective = lambda x_T: loss_fn(one_step_x0(student, x_T, cond))[0]  # noqa: E731 - the M = 1 objective
+    objective = lambda x_T: loss_fn(one_step_x0(student, x_T, cond))  # noqa: E731 - the M = 1 objective
     x = noise(2)
     stepper = EagerStepper(objective, x, lr=0.05)
-    first = stepper.step()
+    first, first_parts = stepper.step()
     for _ in range(5):
-        last = stepper.step()
+        last, parts = stepper.step()
     assert (last < first).all()
+    assert parts.keys() == first_parts.keys() == {"intensity"}  # a step returns the total and the parts

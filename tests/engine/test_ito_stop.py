@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from ditto_live.engine.backends import EagerStepper
+from ditto_live.engine.backends import EagerStepper, eager_stepper
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.ito import ditto2_optimise, optimise_latent
 from tests.engine.test_ito import make_model, noise
@@ -36,14 +36,14 @@ def stop_after(n: int):
     return should_stop, calls
 
 
-BACKENDS = {"eager": "eager", "stepper": lambda objective, x, lr, reference: EagerStepper(objective, x, lr)}
+BACKENDS = {"eager": eager_stepper, "stepper": lambda objective, x, lr, reference: EagerStepper(objective, x, lr)}
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_should_stop_ends_the_loop_without_raising_and_keeps_the_best_x_T(backend):
     x_T = torch.zeros(2, 1, 4, 8)
     should_stop, calls = stop_after(3)
-    res = optimise_latent(identity, x_T, distance, [1] * 50, lr=0.05, backend=BACKENDS[backend],
+    res = optimise_latent(identity, x_T, distance, [1] * 50, lr=0.05, stepper=BACKENDS[backend],
                           should_stop=should_stop)
     assert res.steps_run == 3
     assert res.loss < res.initial_losses["mse"]  # three steps towards the target were kept
@@ -56,7 +56,7 @@ def test_should_stop_ends_the_loop_without_raising_and_keeps_the_best_x_T(backen
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_should_stop_at_once_returns_the_start_scored(backend):
     x_T = torch.randn(2, 1, 4, 8, generator=torch.Generator().manual_seed(0))
-    res = optimise_latent(identity, x_T, distance, [1] * 10, lr=0.05, backend=BACKENDS[backend],
+    res = optimise_latent(identity, x_T, distance, [1] * 10, lr=0.05, stepper=BACKENDS[backend],
                           should_stop=lambda: True)
     assert res.steps_run == 0
     torch.testing.assert_close(res.x_T_batch, x_T)
