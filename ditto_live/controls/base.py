@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from ditto_live.generation.jobspec import ControlSpec, JobSpec, JobSpecError
+from ditto_live.generation.spec import ControlSpec, JobSpec, JobSpecError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -148,12 +148,15 @@ class EvalWindow:
     reference_wav: Path  # where a case that needs a reference WAV writes it (the job names it by path)
 
 
+EvalCase = Callable[[EvalWindow], tuple[list[dict[str, Any]], dict[str, Any]]]  # -> (job controls, target record)
+
+
 @dataclass(frozen=True)
 class EvalTask:
     """How ``ditto-live eval`` draws, names and reports a kind's held-out cases (paper §4.1)."""
 
     title: str  # the report's section title
-    case: Callable[[EvalWindow], tuple[list[dict[str, Any]], dict[str, Any]]]  # -> (job controls, target record)
+    case: EvalCase  # a held-out window -> the case's job controls and what the report records about its target
     metric: tuple[str, str, float] | None = None  # loss-shaped metric: (reported key, column title, scale)
     judges: tuple[tuple[str, str, float], ...] = ()  # independent judges (key, title, scale); claims rest on these
     usable: Callable[[EvalWindow], bool] | None = None  # whether a window may anchor a case (None: any)
@@ -164,7 +167,8 @@ class EvalTask:
 
 @dataclass(frozen=True)
 class Kind:
-    """One control kind: its job fields, target, window slice, loss (through the engine), measurement, plot."""
+    """One control kind: its job fields, target, window slice, loss (through the engine), measurement, plot,
+    and what the pipeline, the runner and the evaluation ask of it (its defaults, its evaluation cases)."""
 
     name: str  # the job language's "type"
     validate: Callable[[dict[str, Any], str], None]  # (params, key) -> None; a JobSpecError names the bad key

@@ -12,6 +12,7 @@ from ditto_live.controls.base import (
     CliFlags,
     CliHelpers,
     ClipTarget,
+    EvalCase,
     EvalTask,
     EvalWindow,
     Kind,
@@ -24,7 +25,7 @@ from ditto_live.controls.base import (
     unit_of,
 )
 from ditto_live.errors import UsageError
-from ditto_live.generation.jobspec import ControlSpec, JobSpecError
+from ditto_live.generation.spec import ControlSpec, JobSpecError
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from torch import Tensor
@@ -145,7 +146,7 @@ def outpaint_case(w: EvalWindow) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return [ctl], {"work": w.meta["work"], "overlap_s": EVAL_OVERLAP_S}
 
 
-def _evaluation(kind: str, title: str, case) -> EvalTask:
+def _evaluation(kind: str, title: str, case: EvalCase) -> EvalTask:
     """The report names the dB^2 error on the enforced frames ``<kind>_mse_db2``."""
     return EvalTask(title, case, metric=(f"{kind}_mse_db2", "overlap MSE (dB²)", 1.0), needs_audio=True,
                     renamed=((f"{kind}_mel_mse_db2", f"{kind}_mse_db2"),))
