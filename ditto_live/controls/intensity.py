@@ -22,7 +22,7 @@ from ditto_live.controls.base import (
     repeat_start,
     unit_of,
 )
-from ditto_live.generation.jobspec import INTENSITY_DB, INTENSITY_SHAPES, ControlSpec, Range
+from ditto_live.generation.spec import INTENSITY_DB, INTENSITY_SHAPES, ControlSpec, Range
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from torch import Tensor

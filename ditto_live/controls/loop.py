@@ -21,7 +21,7 @@ from ditto_live.controls.base import (
     frames_of,
     unit_of,
 )
-from ditto_live.generation.jobspec import ControlSpec
+from ditto_live.generation.spec import ControlSpec
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from ditto_live.engine.controls import Control

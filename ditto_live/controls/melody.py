@@ -26,7 +26,7 @@ from ditto_live.controls.base import (
     repeat_start,
     unit_of,
 )
-from ditto_live.generation.jobspec import ControlSpec, JobSpecError, Range
+from ditto_live.generation.spec import ControlSpec, JobSpecError, Range
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     import numpy as np

@@ -22,7 +22,7 @@ from ditto_live.controls.base import (
     check,
     repeat_start,
 )
-from ditto_live.generation.jobspec import ControlSpec
+from ditto_live.generation.spec import ControlSpec
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from torch import Tensor

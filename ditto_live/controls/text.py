@@ -19,7 +19,7 @@ from ditto_live.controls.base import (
     WindowSlice,
     check,
 )
-from ditto_live.generation.jobspec import ControlSpec, JobSpecError
+from ditto_live.generation.spec import ControlSpec, JobSpecError
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     from ditto_live.engine.controls import Control
