@@ -162,10 +162,13 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             }
         }
 
+        // At load, and again when live.thisdevice bangs again: a job in flight keeps its state and buttons.
         function init() {
             configureNet();
-            setState("idle");
-            ui(["progress", 0]);
+            setState(state);
+            if (!BUSY[state]) {
+                ui(["progress", 0]);
+            }
             ui(["review_active", waiting ? 1 : 0]);
             var v;
             try {

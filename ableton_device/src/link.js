@@ -56,6 +56,8 @@ var DittoLink = (function () {
         var pendingReport = false; // a manual check reports its outcome on the status line
         var shown = "", stopped = false; // the server line's text; stop() was called (device removed)
         var probeToken = "", probeHeard = false; // the last probe sent to our reply port, and whether it came back
+        // This device's own mark on its probes: another DittoLive holding our port must not take them for its own.
+        var me = Math.floor(Math.random() * 2176782336).toString(36);
 
         function show(next) {
             state = next;
@@ -127,7 +129,7 @@ var DittoLink = (function () {
             pendingReport = pendingReport || !!manual;
             token += 1;
             if (deps.probe) {
-                probeToken = "probe" + token;
+                probeToken = "probe" + me + "-" + token;
                 probeHeard = false;
                 deps.probe(probeToken);
             }

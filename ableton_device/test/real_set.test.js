@@ -105,6 +105,19 @@ test("finding 2: a second live.thisdevice bang (preset load, device save) keeps 
     assert.equal(spec.controls.filter(function (c) { return c.type === "melody"; }).length, 0, "Melody off survives it");
 });
 
+test("finding 2: a second live.thisdevice bang while a job runs keeps the job, its buttons and its result", function () {
+    var o = openDevice([{ name: "Out", midi: false }]), dev = o.dev;
+    dev.ctx.generate();
+    var id = dev.sent("/ditto/job/submit")[0][1];
+    dev.reply("/ditto/job/accepted", support.padReply(rigs.TABLE, "/ditto/job/accepted", [id, 0]));
+    harness.bangThisDevice(dev, o.patcher, o.model);
+    assert.deepEqual(dev.ui("generate_active"), [0], "Generate stays greyed while the job runs");
+    dev.ctx.generate();
+    assert.equal(dev.sent("/ditto/job/submit").length, 1, "no second job");
+    dev.reply("/ditto/job/done", support.padReply(rigs.TABLE, "/ditto/job/done", [id, "/o/k.wav", "{}"]));
+    assert.equal(o.live.tracks[1].slots[0].clip.data.file_path, "/o/k.wav");
+});
+
 test("finding 3: the patcher's load sequence does not overwrite a saved target that is missing", function () {
     var o = openDevice([{ name: "Bass", midi: true }, { name: "Vox", midi: false }], function (ctx) {
         ctx.restore_target(5, "Ditto out"); // saved, but the set has no such track any more
@@ -225,7 +238,11 @@ test("finding 7c: bars follow the clip's and the song's meter, not 4/4", functio
     var spec = JSON.parse(r.sentTo("/ditto/job/submit")[0][2]);
     assert.equal(spec.controls.filter(function (c) { return c.type === "outpaint"; })[0].overlap, 1.5, "3 beats at 120 BPM");
     finish(r, "/o/c.wav");
-    assert.match(r.status(), /in the arrangement at bar 5\./);
+    assert.match(r.status(), /in the arrangement at bar 5\./);    // Bars of other meters: numerator * 4 / denominator quarter notes.
+    var Live = require("../src/live.js"), meter = function (n, d) {
+        return { get: function (k) { return [k === "signature_numerator" ? n : d]; } };
+    };
+    assert.deepEqual([Live.beatsPerBar(meter(6, 8)), Live.beatsPerBar(meter(7, 4)), Live.beatsPerBar(meter(4, 4))], [3, 7, 4]);
 });
 
 test("audition before placing: with Review first, a result waits, plays as a preview on the target track, then Place keeps it", function () {
