@@ -6,15 +6,15 @@ when the producer fell behind. Sample-rate conversion is the producer's job: the
 at the device rate. Route the output into a DAW through a loopback device (BlackHole, VB-Cable, JACK;
 see docs/midi_audio.md).
 
-:class:`AudioOut` is the real adapter; :class:`FakeAudioOut` drains the buffer from a plain thread at
-the same pace (or faster) and is what tests and machines without a sound card use.
+:class:`AudioOut` is the real adapter over :class:`RingOutput` (what any output shares); the tests' in-memory
+output (``tests/fakes.py``) drains the same buffer from a plain thread.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,7 @@ def find_output_device(name: str = "", hostapi: str = "") -> int | None:
     raise RuntimeError(f"no audio output matches name={name!r} hostapi={hostapi!r}; outputs: {known}")
 
 
-class _RingOutput:
+class RingOutput:
     """What both outputs share: the ring buffer, the per-block fill, counters and an optional tap."""
 
     def __init__(self, sample_rate: int, buffer_seconds: float, block_size: int, record: bool):
@@ -77,7 +77,8 @@ class _RingOutput:
         """Short blocks while playback was armed plus late callbacks reported by the backend."""
         return self.ring.underruns + self.device_underflows
 
-    def write(self, samples: np.ndarray, timeout: float | None = None, should_stop=lambda: False) -> int:
+    def write(self, samples: np.ndarray, timeout: float | None = None,
+              should_stop: Callable[[], bool] = lambda: False) -> int:
         """Queue mono audio at :attr:`sample_rate`, waiting for room (see ``RingBuffer.write_all``)."""
         return self.ring.write_all(samples, timeout=timeout, should_stop=should_stop)
 
@@ -102,7 +103,7 @@ class _RingOutput:
         self.started_at = time.monotonic()
 
 
-class AudioOut(_RingOutput):
+class AudioOut(RingOutput):
     """A sounddevice ``OutputStream`` whose callback drains the ring buffer.
 
     ``device`` is a sounddevice index, a name substring, or "" for the system default; mono audio is
@@ -156,47 +157,3 @@ class AudioOut(_RingOutput):
         if status.output_underflow:
             self.device_underflows += 1
         outdata[:] = self._fill(frames)[:, None]
-
-
-class FakeAudioOut(_RingOutput):
-    """An in-memory output: a thread drains one block every ``block_size / rate / speed`` seconds.
-
-    Blocks are scheduled against absolute times, so playback does not drift; ``speed > 1`` plays
-    faster than real time. ``record`` defaults to True so tests can inspect what was played.
-    """
-
-    def __init__(self, sample_rate: int, buffer_seconds: float = 4.0, block_size: int = 512,
-                 speed: float = 1.0, record: bool = True):
-        super().__init__(sample_rate, buffer_seconds, block_size, record)
-        self.speed = float(speed)  # playback speed relative to real time
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        if self.running:
-            return
-        self._reset_counters()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="fake-audio-out", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        self._thread = None
-
-    def _run(self) -> None:
-        period = self.block_size / self.sample_rate / self.speed
-        t0 = time.monotonic()
-        k = 0
-        while not self._stop.is_set():
-            self._fill(self.block_size)
-            k += 1
-            delay = t0 + k * period - time.monotonic()
-            if delay > 0:
-                self._stop.wait(delay)

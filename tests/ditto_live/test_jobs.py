@@ -20,9 +20,9 @@ from ditto_live.engine.tags import TagVocab
 from ditto_live.engine.unet import UNet, UNetConfig
 from ditto_live.generation.jobspec import JobSpecError, parse_job
 from ditto_live.generation.models import Bundle
-from ditto_live.generation.text_encoder import FakeSentenceEncoder
 from ditto_live.results import PathForbidden
 from ditto_live.runner.jobs import JobRunner
+from tests.fakes import FakeSentenceEncoder
 
 MEL = MelConfig(frames=64)  # a 0.74 s window keeps every test small
 FR = MEL.frame_rate

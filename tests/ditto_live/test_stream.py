@@ -9,9 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from ditto_live.bridges.audio import AudioOut, FakeAudioOut, find_output_device
+from ditto_live.bridges.audio import AudioOut, find_output_device
 from ditto_live.generation.jobspec import ControlSpec, JobSpec, parse_job
 from ditto_live.server.stream import Splicer, Stream, apply_live_controls, linear_crossfade
+from tests.fakes import FakeAudioOut
 from tests.jack import jack_server  # noqa: F401  (pytest fixture)
 
 RATE = 22050

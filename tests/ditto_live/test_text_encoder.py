@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ditto_live.generation.text_encoder import FakeSentenceEncoder, SentenceEncoder
+from ditto_live.generation.text_encoder import SentenceEncoder
+from tests.fakes import FakeSentenceEncoder
 
 
 def test_fake_encoder_is_deterministic_and_unit_norm():

@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 from ditto_live.engine.checkpoint import load_checkpoint
 from ditto_live.engine.train.clap import ClapRecipe, load_captioned_mels, train_clap
-from ditto_live.generation.text_encoder import FakeSentenceEncoder
+from tests.fakes import FakeSentenceEncoder
 
 
 def write_corpus(root, n=24):

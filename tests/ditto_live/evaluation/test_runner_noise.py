@@ -14,7 +14,7 @@ from ditto_live.evaluation.cases import load_test_split, make_cases
 from ditto_live.evaluation.runner import Embedder, Setting, run_case
 from ditto_live.evaluation.suites import unoptimised
 from ditto_live.generation import methods
-from ditto_live.generation.text_encoder import FakeSentenceEncoder
+from tests.fakes import FakeSentenceEncoder
 
 from .conftest import MEL, narrow_bundle
 

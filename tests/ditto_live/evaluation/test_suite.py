@@ -10,7 +10,7 @@ import pytest
 from ditto_live.cli import main
 from ditto_live.evaluation import evaluate
 from ditto_live.evaluation.suites import EvalConfig, suite_settings
-from ditto_live.generation.text_encoder import FakeSentenceEncoder
+from tests.fakes import FakeSentenceEncoder
 
 from .conftest import narrow_bundle
 

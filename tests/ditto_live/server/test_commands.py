@@ -114,8 +114,8 @@ def test_serve_runs_jobs_dropped_into_a_folder_and_tells_subscribers(tmp_path):
 
 
 def test_stream_start_and_stop_over_osc_drive_the_continuous_stream(make_server, client_for, out_dir):
-    from ditto_live.bridges.audio import FakeAudioOut
     from ditto_live.runner.fake import FakeRunner
+    from tests.fakes import FakeAudioOut
 
     runner = FakeRunner(out_dir, steps=1, step_s=0.0, seconds=0.5)
     live: dict[str, float] = {}
@@ -139,8 +139,8 @@ def test_stream_start_and_stop_over_osc_drive_the_continuous_stream(make_server,
 
 
 def test_stream_settings_from_a_toml_file_reach_the_stream_and_flags_override_them(tmp_path, out_dir):
-    from ditto_live.bridges.audio import FakeAudioOut
     from ditto_live.runner.fake import FakeRunner
+    from tests.fakes import FakeAudioOut
 
     toml = tmp_path / "live.toml"
     toml.write_text("[server]\nthreads = 1\n[audio]\nstream_budget = 0.4\nstream_overlap = 0.5\n")
