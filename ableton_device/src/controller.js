@@ -2,9 +2,7 @@
  * controller.js — the device's state machine: Generate, Cancel, server replies, timeouts.
  *
  * States: idle -> reading (the envelope, a few LOM calls per tick) -> submitting (sent, waiting for
- * the server) -> queued -> running -> idle, with cancelling in between on Cancel. With Review first on,
- * a finished result waits (idle, `waiting` set) for Audition (a preview clip fired on the target track)
- * and Place (the preview removed, the result placed as without Review); Generate drops a waiting result. Every path ends
+ * the server) -> queued -> running -> idle, with cancelling in between on Cancel. Every path ends
  * in idle with the Generate button active again:
  * a terminal reply (done or error), a Live error while reading or placing, no answer within
  * ackTimeoutMs (server not running), or no news for stallTimeoutMs (then the job's state is
@@ -12,6 +10,10 @@
  * share a server. The server's presence and engine state are link.js's; what is saved with the set
  * (target track, host, caption) is restored through restore() and written back through the store_*
  * UI messages (persist.js).
+ *
+ * With Review first on, a finished result waits (idle, `waiting` set) for Audition (a preview clip fired
+ * on the target track) and Place (the preview removed, the result placed as without Review); Generate
+ * drops a waiting result. A local give-up (no answer, a stall) cancels the job on the server.
  *
  * Dependencies come in (deps), so node tests drive it with a fake LiveAPI, a fake clock and
  * recorded outputs:

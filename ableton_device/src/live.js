@@ -342,7 +342,8 @@ var DittoLive = (function (Clip) {
     function targetTrackPath(api, targetId) {
         var t = targetId ? api("id " + targetId) : null;
         if (!t || !exists(t)) {
-            throw new Error(targetId ? "the target track was deleted while the job ran" : "Choose a target audio track in the device.");
+            throw new Error(targetId ? "the target track was deleted while the job ran"
+                : "Choose a target audio track in the device.");
         }
         return pathOf(t);
     }
@@ -376,16 +377,23 @@ var DittoLive = (function (Clip) {
             return { how: "arrangement", where: beat, bar: barOf(api, beat) };
         }
         var slot = emptySlot(api, targetPath, source.slot);
-        var slotPath = targetPath + " clip_slots " + slot;
-        createAudioClip(api(slotPath), wav, [], function (answer) {
-            var inSlot = api(slotPath + " clip");
-            clip = answeredClip(api, answer) || (exists(inSlot) && sameFile(str(inSlot.get("file_path")), wav) ? inSlot : null);
-            return clip !== null;
-        });
+        clip = createInSlot(api, targetPath + " clip_slots " + slot, wav);
         if (name) {
             clip.set("name", name);
         }
         return { how: "session", where: slot };
+    }
+
+    /* ClipSlot.create_audio_clip, confirmed by the clip it returns or the clip now in the slot with that file. */
+    function createInSlot(api, slotPath, wav) {
+        var clip = null;
+        createAudioClip(api(slotPath), wav, [], function (answer) {
+            var inSlot = api(slotPath + " clip");
+            clip = answeredClip(api, answer)
+                || (exists(inSlot) && sameFile(str(inSlot.get("file_path")), wav) ? inSlot : null);
+            return clip !== null;
+        });
+        return clip;
     }
 
     /*
@@ -396,15 +404,11 @@ var DittoLive = (function (Clip) {
      */
     function previewResult(api, wav, targetId, fromSlot) {
         if (!canCreateAudioClips(liveVersion(api))) {
-            throw new Error("this Live cannot add audio clips from a device (needs 12.0.5+): drag the file below into a track");
+            throw new Error("this Live cannot add audio clips from a device (needs 12.0.5+): drag the file below "
+                + "into a track");
         }
         var targetPath = targetTrackPath(api, targetId), slot = emptySlot(api, targetPath, Math.max(0, fromSlot || 0));
-        var slotPath = targetPath + " clip_slots " + slot, clip = null;
-        createAudioClip(api(slotPath), wav, [], function (answer) {
-            var inSlot = api(slotPath + " clip");
-            clip = answeredClip(api, answer) || (exists(inSlot) && sameFile(str(inSlot.get("file_path")), wav) ? inSlot : null);
-            return clip !== null;
-        });
+        var clip = createInSlot(api, targetPath + " clip_slots " + slot, wav);
         clip.set("name", "ditto preview");
         clip.call("fire");
         return { slot: slot, clipId: Number(clip.id) };
