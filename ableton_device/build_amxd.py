@@ -17,7 +17,8 @@ size, offset, version, flags, HFS+ date). This is the layout Ableton's own reade
 ``ditto_live_device.js`` is the table as ``var DITTO_PROTOCOL = {...};`` followed by the sources in
 JS_SOURCES order, for the patcher's ``js`` object (ES5, one file, so Max needs no module loader and the
 device speaks exactly the server's table). ``--with-js`` also writes it beside the device (to edit the
-device in Max unfrozen).
+device in Max unfrozen); ``--unfrozen`` writes the older layout, a plain ``ptch`` patcher that loads the js
+from beside it (a fallback should a Live not open the frozen device).
 
 The build validates what it wrote: it parses the container back, checks the patcher references
 only files frozen inside it, passes MIDI through (midiin -> midiout) and declares no Int parameter
@@ -263,25 +264,25 @@ def check_js(path: Path, code: bytes) -> None:
         raise AmxdError(f"{path.name} does not parse: {result.stderr.strip()}")
 
 
-def build(out: Path, protocol: Path = PROTOCOL, with_js: bool = False) -> Path:
-    """Write the frozen device into ``out`` (and its js beside it with with_js) and validate it; returns the
-    .amxd path."""
+def build(out: Path, protocol: Path = PROTOCOL, with_js: bool = False, frozen: bool = True) -> Path:
+    """Write the device into ``out`` and validate it; returns the .amxd path. frozen: the js inside the
+    device (with_js: also beside it); not frozen: the js beside it, where the device looks for it."""
     out.mkdir(parents=True, exist_ok=True)
     js = device_js(protocol.read_text(encoding="utf-8")).encode("utf-8")
     with tempfile.TemporaryDirectory() as tmpdir:
         check_js(Path(tmpdir) / JS_NAME, js)
     patcher = json.loads(PATCHER.read_text(encoding="utf-8"))
+    if with_js or not frozen:
+        (out / JS_NAME).write_bytes(js)
     amxd = out / DEVICE_NAME
     tmp = amxd.with_suffix(".amxd.tmp")
-    tmp.write_bytes(frozen_amxd_bytes(patcher, [(JS_NAME, b"TEXT", js)]))
+    tmp.write_bytes(frozen_amxd_bytes(patcher, [(JS_NAME, b"TEXT", js)]) if frozen else amxd_bytes(patcher))
     kind, parsed = parse_amxd(tmp.read_bytes())
     embedded = embedded_files(tmp.read_bytes())
-    if kind != "midi effect" or parsed != patcher or embedded.get(JS_NAME) != js:
+    if kind != "midi effect" or parsed != patcher or (frozen and embedded.get(JS_NAME) != js):
         raise AmxdError("the written device does not read back as the patcher and its js")
-    check_patcher(parsed, None, embedded)
+    check_patcher(parsed, None if frozen else out, embedded)
     tmp.replace(amxd)
-    if with_js:
-        (out / JS_NAME).write_bytes(js)
     return amxd
 
 
@@ -292,13 +293,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="the protocol table to embed (default: %(default)s)")
     parser.add_argument("--with-js", action="store_true",
                         help=f"also write {JS_NAME} beside the device (to edit it unfrozen in Max)")
+    parser.add_argument("--unfrozen", action="store_true",
+                        help=f"write an unfrozen device that loads {JS_NAME} from beside it (a fallback)")
     args = parser.parse_args(argv)
     try:
-        amxd = build(args.out, args.protocol, args.with_js)
+        amxd = build(args.out, args.protocol, args.with_js, frozen=not args.unfrozen)
     except AmxdError as exc:
         sys.stderr.write(f"build_amxd: {exc}\n")
         return 1
-    sys.stdout.write(f"wrote {amxd} (frozen, {JS_NAME} inside)" + (" and its js beside it" if args.with_js else "") + "\n")
+    what = f"unfrozen, {JS_NAME} beside it" if args.unfrozen else f"frozen, {JS_NAME} inside" + (
+        ", and beside it" if args.with_js else "")
+    sys.stdout.write(f"wrote {amxd} ({what})\n")
     return 0
 
 

@@ -150,3 +150,12 @@ def test_saved_values_are_parameters_and_their_names_unique(built, build_amxd):
     pattr["saved_attribute_attributes"]["valueof"]["parameter_longname"] = "Intensity"
     with pytest.raises(build_amxd.AmxdError, match="duplicate parameter names"):
         build_amxd.check_patcher(twin, None, build_amxd.embedded_files(amxd.read_bytes()))
+
+
+def test_unfrozen_fallback_loads_its_js_from_beside_it(build_amxd, tmp_path):
+    amxd = build_amxd.build(tmp_path, frozen=False)
+    data = amxd.read_bytes()
+    assert data[32:33] == b"{" and build_amxd.embedded_files(data) == {}, "a plain patcher in ptch"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["DittoLive.amxd", "ditto_live_device.js"]
+    _, patcher = build_amxd.parse_amxd(data)
+    build_amxd.check_patcher(patcher, tmp_path)
