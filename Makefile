@@ -1,10 +1,11 @@
 # The two set-up commands of the README:
 #   make run   installs ditto-live and generates a clip with the embedded default model
-#   make test  installs what the tests need and runs them (what CI runs)
+#   make test  installs what the tests need (system packages first: scripts/install_system_deps.sh) and runs
+#              ruff, mypy, pytest and the device's node tests (what CI runs)
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install install-dev run test lint pytest node-test slow-test
+.PHONY: install install-dev run test system-deps lint typecheck pytest node-test slow-test
 
 install:
 	$(PIP) install -q torch==2.13.0
@@ -23,8 +24,16 @@ run: install
 		ditto-live generate --model tiny-untrained --intensity crescendo --out out/first_clip; \
 	fi
 
+# JACK, PortAudio, FluidSynth, liblo-tools, Node.js: apt installs the missing ones (sudo when not root); without
+# apt it stops here with one line naming what is missing and how to get it, not deep inside a test
+system-deps:
+	@bash scripts/install_system_deps.sh
+
 lint:
 	$(PYTHON) -m ruff check .
+
+typecheck:
+	$(PYTHON) scripts/typecheck.py
 
 pytest:
 	$(PYTHON) -m pytest -q
@@ -32,7 +41,7 @@ pytest:
 node-test:
 	@if [ -f ableton_device/package.json ]; then cd ableton_device && node --test; fi
 
-test: install-dev lint pytest node-test
+test: system-deps install-dev lint typecheck pytest node-test
 
 slow-test:
 	$(PYTHON) -m pytest -q -m slow

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class RingBuffer:
             return n
 
     def write_all(self, samples: np.ndarray, timeout: float | None = None,
-                  should_stop=lambda: False) -> int:
+                  should_stop: Callable[[], bool] = lambda: False) -> int:
         """Write every sample, waiting for room; stop early on ``should_stop()`` or ``timeout`` seconds.
 
         Returns the number of samples written. Waits wake on each read, and at least every 50 ms to

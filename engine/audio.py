@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import librosa
 import torch
@@ -36,7 +37,7 @@ class MelConfig:
     def window_seconds(self) -> float:
         return self.frames * self.hop_length / self.sample_rate
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -120,6 +121,10 @@ class MelFrontEnd(nn.Module):
     Differentiable from wav to mel; runs on any device the module is moved to. The STFT uses
     ``center=True`` and drops the last frame, so ``frames * hop`` samples give ``frames`` frames.
     """
+
+    filterbank: Tensor  # buffers, named for the type checker (nn.Module's __getattr__ says Tensor | Module)
+    filterbank_pinv: Tensor
+    window: Tensor
 
     def __init__(self, cfg: MelConfig):
         super().__init__()

@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -74,7 +75,8 @@ def complete_meta(model: nn.Module, meta: dict) -> dict:
     if "model_config" not in meta and cfg is not None and hasattr(cfg, "to_dict"):
         meta["model_config"] = cfg.to_dict()
     if "vocab_sizes" not in meta and hasattr(model, "vocab_sizes"):
-        meta["vocab_sizes"] = list(model.vocab_sizes)
+        sizes: Any = model.vocab_sizes  # a tuple attribute of the UNet, not a parameter or buffer
+        meta["vocab_sizes"] = list(sizes)
     if "model_config" not in meta:
         raise ValueError("checkpoint metadata needs a 'model_config' (the model has no cfg.to_dict())")
     return meta

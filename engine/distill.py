@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -231,7 +232,8 @@ def init_student_from_teacher(teacher: nn.Module) -> nn.Module:
     """
     import dataclasses
 
-    cfg = dataclasses.replace(teacher.cfg, w_embed=True)
+    teacher_cfg: Any = teacher.cfg  # the UNet's config, a plain attribute
+    cfg = dataclasses.replace(teacher_cfg, w_embed=True)
     student = type(teacher)(cfg, teacher.vocab_sizes)
     student = student.to(next(teacher.parameters()).device)
     missing, unexpected = student.load_state_dict(teacher.state_dict(), strict=False)

@@ -37,7 +37,7 @@ class TagVocab:
     names: tuple[tuple[str, ...], ...]  # names[field][index]
     fields: tuple[str, ...] = TAG_FIELDS  # field names, the columns of a tag tensor
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         names = tuple(tuple(n) for n in self.names)
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "fields", tuple(self.fields))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +39,7 @@ class UNetConfig:
     w_embed: bool = False  # take the guidance weight w as an input (distilled students)
     w_scale: float = 1000.0  # w is multiplied by this before its sinusoidal embedding (as in LCM)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
         object.__setattr__(self, "blocks", tuple(self.blocks))
         object.__setattr__(self, "attention", tuple(bool(a) for a in self.attention))
@@ -50,12 +51,13 @@ class UNetConfig:
         """Input height and width must be multiples of this."""
         return self.stem * 2 ** (len(self.channels) - 1)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @staticmethod
-    def from_dict(d: dict) -> UNetConfig:
-        return UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    def from_dict(d: dict[str, Any]) -> UNetConfig:
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return UNetConfig(**fields)
 
 
 UNET_PRESETS: dict[str, UNetConfig] = {
@@ -130,7 +132,7 @@ class AttentionBlock(nn.Module):
         self.qkv = nn.Linear(channels, 3 * channels)
         self.proj = nn.Linear(channels, channels)
         self.cross = context_dim is not None
-        if self.cross:
+        if context_dim is not None:
             self.norm_x = nn.LayerNorm(channels)
             self.q_x = nn.Linear(channels, channels)
             self.kv_x = nn.Linear(context_dim, 2 * channels)
@@ -185,9 +187,10 @@ class UNet(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], e), nn.SiLU(), nn.Linear(e, e))
         self.tag_emb = nn.ModuleList([nn.Embedding(v, e) for v in self.vocab_sizes])
         if cfg.w_embed:
-            self.w_mlp = nn.Sequential(nn.Linear(ch[0], e), nn.SiLU(), nn.Linear(e, e))
-            nn.init.zeros_(self.w_mlp[-1].weight)
-            nn.init.zeros_(self.w_mlp[-1].bias)
+            w_out = nn.Linear(e, e)
+            nn.init.zeros_(w_out.weight)
+            nn.init.zeros_(w_out.bias)
+            self.w_mlp = nn.Sequential(nn.Linear(ch[0], e), nn.SiLU(), w_out)
 
         self.conv_in = nn.Conv2d(cfg.stem**2, ch[0], 3, padding=1)
         self.down = nn.ModuleList()
@@ -260,7 +263,7 @@ class UNet(nn.Module):
         h = self.conv_in(h)  # [B, C0, F/stem, N/stem]
         skips = [h]
         for i, level in enumerate(self.down):
-            h = self._level(level, h, emb, context, None, skips)
+            h = self._level(cast(Level, level), h, emb, context, None, skips)
             if i < len(self.downsample):
                 h = self.downsample[i](h)
                 skips.append(h)
@@ -269,7 +272,7 @@ class UNet(nn.Module):
             h = self.mid_attn(h, context)
         h = self.mid2(h, emb)
         for i, level in enumerate(self.up):
-            h = self._level(level, h, emb, context, skips, None)
+            h = self._level(cast(Level, level), h, emb, context, skips, None)
             if i < len(self.upsample):
                 h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
         h = self.conv_out(F.silu(self.norm_out(h)))

@@ -72,6 +72,8 @@ class ISTFTHead(nn.Module):
     """Per-frame features -> complex STFT (log-magnitude and phase) -> waveform by ISTFT.
     x: [B, C, N] -> wav [B, N * hop]"""
 
+    window: Tensor  # a buffer, named for the type checker (nn.Module's __getattr__ says Tensor | Module)
+
     def __init__(self, dim: int, n_fft: int, hop_length: int, max_log_mag: float):
         super().__init__()
         self.n_fft, self.hop_length, self.max_log_mag = n_fft, hop_length, max_log_mag
@@ -116,7 +118,8 @@ class Vocoder(nn.Module):
     def _init(m: nn.Module) -> None:
         if isinstance(m, (nn.Conv1d, nn.Linear)):
             nn.init.trunc_normal_(m.weight, std=0.02)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
     def features(self, mel: Tensor) -> Tensor:
         """mel [B, 1, F, N] -> [B, dim, N]"""

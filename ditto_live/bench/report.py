@@ -85,7 +85,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for key, rs in groups.items():
         cold = next((r for r in rs if r["cold"]), None)
         warm = [r for r in rs if not r["cold"]]
-        basis = warm or [cold]
+        basis = warm or ([cold] if cold is not None else [])
         if cold is None:  # only warm runs were kept
             cold = {**rs[0], "total_ms": None, "backend_prepare_ms": None, "decode_prepare_ms": None}
         stages = {s: round(statistics.median(r["stages_ms"][s] for r in basis), 2) for s in STAGES}

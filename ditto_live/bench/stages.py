@@ -87,7 +87,7 @@ class Models:
     cm: Any  # CM student
     vocoder: Any  # neural vocoder or None (Griffin-Lim)
     mel: MelConfig  # the preset's mel config
-    tags: dict  # tag vocabulary {field: [names]}
+    tags: dict[str, list[str]]  # tag vocabulary {field: [names]}
     info: dict[str, Any] = field(default_factory=dict)  # name, weights, parameter counts
 
 
@@ -167,7 +167,8 @@ class Clock:
     """Lap timer whose laps end with the device synchronised."""
 
     def __init__(self, device: str):
-        self.device, self.ms = device, {}
+        self.device = device
+        self.ms: dict[str, float] = {}  # milliseconds per stage
         sync(device)
         self.last = time.perf_counter()
 

@@ -6,11 +6,14 @@ import argparse
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditto_live.engine.backend_names import BACKENDS
 from ditto_live.errors import UsageError
 from ditto_live.generation.methods import bench_names
+
+if TYPE_CHECKING:
+    from ditto_live.bench.stages import BenchConfig
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", metavar="FILE", help="write the table as markdown")
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
     from ditto_live.bench.stages import BENCH_METHODS, PAPER_SETTINGS, TASKS, BenchConfig, parse_setting
     from ditto_live.engine.backends import default_autocast
 

@@ -15,6 +15,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def order_works(refs: list[WorkRef], seed: int) -> list[WorkRef]:
     for name in sorted(by_source):
         items = by_source[name]
         queues.append([items[i] for i in rng.permutation(len(items))])
-    out = []
+    out: list[WorkRef] = []
     for i in range(max((len(q) for q in queues), default=0)):
         out.extend(q[i] for q in queues if i < len(q))
     return out
@@ -179,7 +180,7 @@ def _in_order(pool, jobs, ahead: int):
     """
     from concurrent.futures.process import BrokenProcessPool
 
-    pending = deque()
+    pending: deque[Any] = deque()  # futures, in the jobs' order
 
     def take():
         try:

@@ -10,6 +10,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def parse_work(ref: WorkRef) -> Work:
     """Parse one work with music21 and reduce it to note lists. Raises on anything unusable."""
     from music21 import bar, converter, meter, repeat
 
-    kwargs = {"number": ref.number} if ref.number is not None else {}
+    kwargs: dict[str, Any] = {"number": ref.number} if ref.number is not None else {}
     score = converter.parse(ref.path, storePickle=False, **kwargs)
     if hasattr(score, "scores"):  # an Opus: take its first score
         score = score.scores[0]

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -92,7 +93,7 @@ def train_clap(data_dir: str | Path, out_dir: str | Path, embed_captions: Callab
         return contrastive_loss(gather(audio), gather(txt), gather(b_ids), scale)
 
     def on_checkpoint(step: int, averaged: nn.Module, finished: bool) -> dict:
-        return {"train_captions": len(vocab)} | evaluate_clap(averaged, data_dir, recipe.preset, embed_captions,
+        return {"train_captions": len(vocab)} | evaluate_clap(cast(ClapModel, averaged), data_dir, recipe.preset, embed_captions,
                                                              str(dev))
 
     def export_meta(metrics: dict) -> dict:

@@ -106,7 +106,8 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float,
                    betas: tuple[float, float] = (0.9, 0.99), decay_vectors: bool = False) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices and kernels only (biases, norms and embeddings' 1-D
     parameters are not decayed, unless ``decay_vectors``)."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for p in model.parameters():
         if p.requires_grad:
             (decay if p.dim() >= 2 or decay_vectors else no_decay).append(p)
@@ -391,6 +392,7 @@ def train_loop(model: nn.Module, loss_fn: Callable[[int], Tensor], steps: int, o
         """Every rank hands in its generators; rank 0 exports (unless given) and writes."""
         rank_gens = distributed.gather(gen_states(gens))
         if ranks.main:
+            assert ckpt is not None, "save needs an out_dir"
             extra = {"wall_time_s": wall()} | ({"schedule_steps": total} if fitted else {})
             ckpt.save(step, *(exported or export(step)), model, optimizer, ema, gens,
                       extra=extra, name=name, others=others, rank_gens=rank_gens)

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -136,6 +137,8 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
     mel_cfg = teacher_meta.get("mel_config", {})
     preset = preset or teacher_meta.get("recipe", {}).get("preset", "tiny")
     if data is None:
+        if data_dir is None:
+            raise ValueError("train_distill needs a corpus: data_dir or data")
         data = load_mel_data(data_dir, preset, "train", limit, part=ranks.part)
     else:
         data = data.part(*ranks.part)
@@ -176,7 +179,8 @@ def train_distill(kind: str, teacher: str | Path | tuple[nn.Module, dict], data_
         return metrics | {"eval_w": eval_w, "eval_time_s": round(time.perf_counter() - t_eval, 1)}
 
     def export_meta(metrics: dict) -> dict:
-        return checkpoint_meta(kind, student, student.cfg.to_dict() if hasattr(student, "cfg") else {}, mel_cfg,
+        student_cfg: Any = getattr(student, "cfg", None)  # the UNet's config, a plain attribute
+        return checkpoint_meta(kind, student, student_cfg.to_dict() if student_cfg is not None else {}, mel_cfg,
                                recipe.to_dict() | {"data": str(data_dir), "windows": windows, "preset": preset,
                                                    "teacher": str(teacher) if not isinstance(teacher, tuple) else None},
                                metrics, machine, tags=teacher_meta.get("tags", {}),

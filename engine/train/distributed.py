@@ -152,7 +152,8 @@ def wrap(model: nn.Module) -> nn.Module:
     device = next(model.parameters()).device
     ids = [device.index] if device.type == "cuda" else None
     newer = "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
-    return DDP(model, device_ids=ids, **{"forward_sync_buffers" if newer else "broadcast_buffers": False})
+    no_sync: dict[str, Any] = {"forward_sync_buffers" if newer else "broadcast_buffers": False}
+    return DDP(model, device_ids=ids, **no_sync)
 
 
 # ---------------------------------------------------------------------------------------------

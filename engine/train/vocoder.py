@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ditto_live.engine.audio import PRESETS as MEL_PRESETS
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
@@ -80,8 +80,9 @@ def mel_l1(pred_wav: Tensor, target_mel: Tensor, front: MelFrontEnd) -> Tensor:
     return (front.wav_to_mel(pred_wav) - target_mel).abs().mean()
 
 
-def vocoder_loss(vocoder: Vocoder, wav: Tensor, front: MelFrontEnd, mel_weight: float) -> Tensor:
-    """The full training loss on a batch of clean crops wav [B, frames * hop]."""
+def vocoder_loss(vocoder: nn.Module, wav: Tensor, front: MelFrontEnd, mel_weight: float) -> Tensor:
+    """The full training loss on a batch of clean crops wav [B, frames * hop]; ``vocoder``: a ``Vocoder``, or
+    one wrapped for DDP."""
     with torch.no_grad():
         mel = front.wav_to_mel(wav)  # [B, 1, F, N]
     pred = vocoder(mel)  # [B, N * hop]
