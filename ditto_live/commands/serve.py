@@ -14,6 +14,7 @@ from typing import Any
 from ditto_live.config import AudioConfig, Config, ConfigError, EngineConfig, ServerConfig
 from ditto_live.engine.backend_names import BACKEND_CHOICES
 from ditto_live.errors import UsageError
+from ditto_live.runner.contract import Runner  # torch-free
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def serve_config(args: argparse.Namespace) -> Config:
                                engine=engine_config(args.cfg, args))
 
 
-def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: bool = False) -> Any:
+def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: bool = False) -> Runner:
     """The job runner: the engine's (``ditto_live.runner.jobs.JobRunner``), or the model-free FakeRunner."""
     if fake:
         from ditto_live.runner.fake import FakeRunner
@@ -127,7 +128,7 @@ def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
     return control
 
 
-def build_stream(cfg: Config, runner: Any, live_controls: dict[str, float], audio_out: Any = None) -> Any:
+def build_stream(cfg: Config, runner: Runner, live_controls: dict[str, float], audio_out: Any = None) -> Any:
     """Continuous mode: windows of ``[generate] model`` from the runner, each opening with the last
     ``[audio] stream_overlap`` seconds of the one before (chained in memory), into the [audio] output, each
     with a deadline of ``[audio] stream_budget`` x the audio it must cover (0 = none)."""
