@@ -18,7 +18,7 @@ bands resolve semitones (pYIN finds the default model's tunes +24 semitones off)
   it the contrast is met by a faint fundamental under a loud fourth harmonic, which pitch trackers hear
   two octaves up.
 
-Chosen by measurement (scripts/melody_register_experiment.py, docs/results.md; pYIN + mir_eval):
+Chosen by measurement (scripts/experiments/melody_register_experiment.py, docs/results.md; pYIN + mir_eval):
 chroma alone put the tunes 12-24 semitones up (raw pitch 3 %); the octave-only contrast +12; the octave
 energy fixed the octave but left pitch errors (a harmonic standing in for the pitch class); the contrast
 over every nearby pitch fixed both (raw pitch 89 % at weight 1). The register weight beside the chroma

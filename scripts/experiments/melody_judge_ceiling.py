@@ -3,7 +3,10 @@ tone (six harmonics, 0.7 decay), judged by pYIN + mir_eval as they are and after
 default bundle's vocoder. If the vocoded tone scores near the raw tone, the mel + vocoder do not cap the
 melody figures; the generation does.
 
-Usage: python scripts/melody_judge_ceiling.py --data CORPUS [--split test] [--cases 16] [--seed 0]
+An experiment kept in scripts/experiments/: it produced
+docs/results/cpu_xeon/decode_T/ceiling_written_notes_vocoded.log (its printout).
+
+Usage: python scripts/experiments/melody_judge_ceiling.py --data CORPUS [--split test] [--cases 16] [--seed 0]
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
 """Melody in the written register: octave-free chroma (the paper's control) against chroma + register term.
 
+An experiment kept in scripts/experiments/: it produced the "Melody" table of docs/results.md (octave-free
+chroma against the register term; the per-clip JSONL went to /tmp and was not kept; the table is typed
+there). Rows: ``--seeds 2``; held-out rows: ``--first-seed 2 --seeds 2 --register-weights 0.5,1.0``.
+
 Runs DITTO-2 (CTM, M = 1, K = 150, T = 2) on the default bundle through the engine API, on tunes written
 here in C4-C5 (not in the corpus), decodes, vocodes, and judges the audio with pYIN + mir_eval
 (``ditto_live.judges.independent.judge_melody``). One JSON line per (tune, seed, variant) goes to --out, then a summary
 table on stdout with means and 95 % bootstrap intervals.
 
-    python3 scripts/melody_register_experiment.py --out /tmp/melody_register.jsonl
+    python3 scripts/experiments/melody_register_experiment.py --out /tmp/melody_register.jsonl
 """
 
 from __future__ import annotations

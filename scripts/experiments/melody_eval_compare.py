@@ -1,10 +1,14 @@
 """Paired comparison of two `ditto-live eval` melody runs on the same cases (same split, seed and noise).
 
+An experiment kept in scripts/experiments/: it produced the paired-difference table ("knob (val split)") of
+docs/results.md: the eval folder of docs/results/cpu_xeon/eval_register/melody_val_base against those of
+melody_val_T05 and melody_val_lr01 (its printout, typed into the table).
+
 Prints each run's CTM means and the per-case paired difference with two 95 % bootstrap intervals: over
 the cases (as the eval's own intervals) and over the works the cases come from (a case is one window of
 a work, and several cases can share a work, so the clip intervals are too narrow when they do).
 
-Usage: python scripts/melody_eval_compare.py BASE_DIR OTHER_DIR [--row "DITTO-2 (CTM)"]
+Usage: python scripts/experiments/melody_eval_compare.py BASE_DIR OTHER_DIR [--row "DITTO-2 (CTM)"]
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Intensity and structure on the default model, graded twice: by the loss-shaped metric and by the judge.
 
+An experiment kept in scripts/experiments/: it produced the "Intensity" table of docs/results.md (16 cases,
+the command below; the per-clip JSONL went to /tmp and was not kept; the table is typed there).
+
 Runs DITTO-2 (CTM, M = 1, default K: 70 intensity / 150 structure, T = 2) and the same noise decoded
 without optimisation, through the engine API, for the protocol's intensity shapes and musical forms
 (cycled over --cases cases with varied tags and seeds). Each clip is vocoded and measured with
@@ -7,7 +10,7 @@ without optimisation, through the engine API, for the protocol's intensity shape
 (BS.1770 momentary loudness, chroma-novelty boundaries). One JSON line per clip goes to --out, then a
 markdown table with means and 95 % bootstrap intervals.
 
-    python3 scripts/judge_controls_experiment.py --out /tmp/judge_controls.jsonl --cases 16 --threads 1
+    python3 scripts/experiments/judge_controls_experiment.py --out /tmp/judge_controls.jsonl --cases 16 --threads 1
 """
 
 from __future__ import annotations

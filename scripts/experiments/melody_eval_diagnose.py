@@ -1,5 +1,9 @@
 """Where the eval's melody clips miss, frame by frame: pYIN's f0 against the written pitch.
 
+An experiment kept in scripts/experiments/: it produced docs/results/cpu_xeon/eval_register/melody_diagnosis.md
+(the test-split eval of melody.json) and melody_val_base_diagnosis.md (the val-split eval of
+melody_val_base.json), each from that eval's folder run with ``--save-audio``.
+
 Reads an eval folder run with ``--save-audio N`` (``ditto-live eval --suite table1 --tasks melody``): its
 results.json (cases, per-clip judges and losses) and audio/*.wav, and the corpus split the cases came
 from. For each clip of one row, every frame where the target sounds is put in one class:
@@ -11,7 +15,7 @@ from. For each clip of one row, every frame where the target sounds is put in on
 - and, across classes, how many of the frames pYIN calls unvoiced and how many lie within 116 ms of a
   note change (the written melody's onsets and offsets).
 
-Usage: python scripts/melody_eval_diagnose.py EVAL_DIR --data CORPUS [--split test] [--row "DITTO-2 (CTM)"]
+Usage: python scripts/experiments/melody_eval_diagnose.py EVAL_DIR --data CORPUS [--split test] [--row "DITTO-2 (CTM)"]
 """
 
 from __future__ import annotations

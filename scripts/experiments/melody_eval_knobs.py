@@ -1,5 +1,11 @@
 """`ditto-live eval` with one knob of the melody job changed for one run (an experiment, not a product setting).
 
+An experiment kept in scripts/experiments/: the exploratory eval runs of docs/results.md ("Closing the gap")
+are its output: docs/results/cpu_xeon/decode_T/test_*.{md,json} and val_T1_T2.{md,json} (``--ctm-only`` with
+the T list of the name, plus ``--surrogate``, ``--gamma``, ``--seeds``, ``--register-weight`` as named), and
+the knob run eval_register/melody_val_T05.{md,json} (``--chroma-temperature 0.5``; on the test split,
+melody_chroma_T0.5.{md,json}).
+
 Patches the modules the eval builds its jobs and controls from, then hands the rest of the command line
 to ``ditto-live eval``:
 
@@ -13,7 +19,7 @@ to ``ditto-live eval``:
   --seeds B               B initial noises optimised together, the lowest loss decoded (a job's "seeds";
                           row 0 is the single-seed run's noise)
 
-Usage: python scripts/melody_eval_knobs.py --ctm-only 1,2 -- eval --suite table1 --tasks melody ...
+Usage: python scripts/experiments/melody_eval_knobs.py --ctm-only 1,2 -- eval --suite table1 --tasks melody ...
 Choose on ``--split val``; confirm on the test split.
 """
 
