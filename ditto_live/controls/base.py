@@ -189,6 +189,8 @@ class Kind:
     yields_to_chain: bool = False  # dropped from a stream window that continues the last (it pins the frames
     # the chain pins)
     evaluation: EvalTask | None = None  # how `ditto-live eval` draws and reports its cases (None: not evaluated)
+    pinned: Callable[[ClipTarget], Tensor] | None = None  # [L] 1 where its target pins the clip to a reference
+    # (shaded on the plot's spectrogram); None: it pins nothing
 
 
 def check(cond: bool, message: str) -> None:

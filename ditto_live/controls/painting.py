@@ -102,6 +102,11 @@ def window(t: ClipTarget[MaskedTarget], w: WindowSlice) -> Control | None:
     return masked_control(t.kind, t.payload.reference[..., w.start:w.stop].to(w.device), mask.to(w.device), t.weight)
 
 
+def pinned(t: ClipTarget[MaskedTarget]) -> Tensor:
+    """[L] 1 where the reference is enforced."""
+    return t.payload.mask
+
+
 def measure(t: ClipTarget[MaskedTarget], m: Measuring) -> dict[str, float]:
     """dB^2 error of the re-analysed mel against the reference, on the enforced frames."""
     from ditto_live.engine.audio import norm_to_db
@@ -176,6 +181,7 @@ def outpaint_from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[
 INPAINT = Kind("inpaint", validate, inpaint_target, window, measure,
                "fill a gap: reference (a WAV path) kept outside start..end (seconds unless unit says)",
                example=inpaint_example, default_unit="seconds", yields_to_chain=True,
+               pinned=pinned,
                evaluation=_evaluation("inpaint", "Inpainting", inpaint_case),
                cli=CliFlags((
                    ("--inpaint", dict(metavar="WAV", help="reference audio to inpaint")),
@@ -184,6 +190,7 @@ INPAINT = Kind("inpaint", validate, inpaint_target, window, measure,
 OUTPAINT = Kind("outpaint", validate, outpaint_target, window, measure,
                 "continue a clip: the last overlap seconds of reference (a WAV path) open the new one",
                 example=outpaint_example, default_unit="seconds", yields_to_chain=True,
+                pinned=pinned,
                 evaluation=_evaluation("outpaint", "Outpainting", outpaint_case),
                 cli=CliFlags((
                     ("--outpaint", dict(metavar="WAV", help="reference audio to continue")),

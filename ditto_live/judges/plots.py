@@ -33,8 +33,8 @@ def plot_result(path: str | Path, mel: np.ndarray, audio: np.ndarray, front: Mel
               vmin=-1, vmax=1)
     ax.set(title=title or "result", ylabel="mel band")
     for t in targets:
-        if t.mask is not None:
-            on = t.mask.numpy() > 0
+        if (pinned := KINDS[t.kind].pinned) is not None:
+            on = pinned(t).numpy() > 0
             ax.fill_between(np.arange(len(on)) / frame_rate, 0, mel.shape[0], where=on, color="cyan", alpha=0.15,
                             label=f"{t.kind} reference")
     measured = Measuring(audio, front.cfg.sample_rate, front, front.cfg)

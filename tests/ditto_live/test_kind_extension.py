@@ -35,6 +35,7 @@ from ditto_live.controls import (
 from ditto_live.controls.base import check, repeat_start
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.controls import Control
+from ditto_live.generation import jobspec
 from ditto_live.generation.jobspec import ControlSpec, JobSpecError, parse_job
 from ditto_live.generation.pipeline import plan_job
 
@@ -101,9 +102,11 @@ KIND = Kind("level", validate, target, window, measure, "a mean mel level",
 
 @pytest.fixture
 def level_kind(monkeypatch):
-    """The toy kind in KINDS, as a row in controls/__init__.py puts it (CONTROL_TYPES is the table's keys)."""
+    """The toy kind in KINDS, as a row in controls/__init__.py puts it (CONTROL_TYPES, the table's keys, is
+    computed once on import: patched where it is bound)."""
     monkeypatch.setitem(KINDS, "level", KIND)
-    monkeypatch.setattr(controls, "CONTROL_TYPES", tuple(KINDS))
+    for module in (controls, jobspec):
+        monkeypatch.setattr(module, "CONTROL_TYPES", tuple(KINDS))
     return KIND
 
 
