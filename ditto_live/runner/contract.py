@@ -4,20 +4,21 @@
 :class:`ditto_live.runner.fake.FakeRunner` (in memory, for tests and ``serve --fake``) implement it. The
 stream needs only the window half (:class:`WindowSource`). The types a runner hands back live here too:
 ``JobResult`` (a written WAV and its summary), ``Window`` (one in-memory stream window) and ``Progress``.
-Torch-free: the server imports this without the engine.
+Torch- and numpy-free at import: the server and the CLI import this without the engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the CLI imports this module and must not wait for numpy
+    from concurrent.futures import Future
 
-if TYPE_CHECKING:
+    import numpy as np
+
     from ditto_live.generation.jobspec import JobSpec
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
