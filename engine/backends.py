@@ -28,11 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
-import functools
 import logging
 import time
-import types
 from collections.abc import Callable, Hashable
 from typing import Protocol
 
@@ -41,6 +38,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 from ditto_live.engine.backend_names import BACKENDS
+from ditto_live.engine.graph_inputs import objective_inputs
 
 log = logging.getLogger(__name__)
 
@@ -230,61 +228,6 @@ class GraphStepper(EagerStepper):
         self.x.grad = grad
         self.opt.step()
         return detached((total, parts))
-
-
-def objective_inputs(objective: object) -> tuple[Hashable, tuple[Tensor, ...]]:
-    """What a traced graph of ``objective`` depends on, split for reuse: ``(key, tensors)``.
-
-    ``tensors``: every tensor its closures reach (a job's targets, weights), in a fixed order -- the
-    graph's inputs. ``key``: everything else the trace bakes in -- the code, the numbers, the tensors'
-    shapes and dtypes, modules and other objects by identity. Two objectives with equal keys trace the
-    same graph up to their tensors. Walks functions' closures and defaults, bound methods, partials,
-    dataclasses, lists, tuples and dicts; anything else counts by identity (never reused wrongly)."""
-    tensors: list[Tensor] = []
-    index: dict[int, int] = {}
-    active: set[int] = set()
-
-    def walk(v: object) -> Hashable:
-        if isinstance(v, Tensor):
-            if id(v) not in index:
-                index[id(v)] = len(tensors)
-                tensors.append(v)
-            return ("tensor", index[id(v)], tuple(v.shape), v.dtype, str(v.device))
-        if v is None or isinstance(v, (bool, int, float, str, torch.dtype, torch.device)):
-            return v
-        if isinstance(v, nn.Module) or id(v) in active:
-            return ("object", id(v))
-        active.add(id(v))
-        try:
-            return walk_inside(v)
-        finally:
-            active.discard(id(v))
-
-    def walk_inside(v: object) -> Hashable:
-        if isinstance(v, (list, tuple)):
-            return (type(v).__name__, tuple(walk(i) for i in v))
-        if isinstance(v, dict):
-            return ("dict", tuple((repr(k), walk(i)) for k, i in v.items()))
-        if isinstance(v, types.FunctionType):
-            cells = tuple(walk(cell_contents(c)) for c in v.__closure__ or ())
-            return ("function", v.__code__, cells, walk(v.__defaults__), walk(v.__kwdefaults__))
-        if isinstance(v, types.MethodType):
-            return ("method", walk(v.__func__), walk(v.__self__))
-        if isinstance(v, functools.partial):
-            return ("partial", walk(v.func), walk(v.args), walk(v.keywords))
-        if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return (type(v), tuple(walk(getattr(v, f.name)) for f in dataclasses.fields(v)))
-        return ("object", id(v))
-
-    key = walk(objective)
-    return key, tuple(tensors)
-
-
-def cell_contents(cell: types.CellType) -> object:
-    try:
-        return cell.cell_contents
-    except ValueError:  # a cell not filled yet (a name defined later in the enclosing function)
-        return None
 
 
 def _import_tensorrt():

@@ -29,6 +29,7 @@ from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import intensity_control, intensity_shape, loss_function
 from ditto_live.engine.controls.intensity import band_weights
 from ditto_live.engine.distill import init_student_from_teacher
+from ditto_live.engine.graph_inputs import objective_inputs
 from ditto_live.engine.ito import ditto2_optimise, one_step_x0
 from ditto_live.engine.unet import UNET_PRESETS, UNet
 
@@ -393,17 +394,17 @@ def parity_relative(got: torch.Tensor, want: torch.Tensor, start: torch.Tensor) 
 
 def test_objective_inputs_keys_numbers_and_code_and_lists_the_tensors():
     a, b = torch.ones(3), torch.zeros(3)
-    key_a, tensors_a = backends.objective_inputs(lambda x: (x * a).sum() * 2.0)
-    key_b, tensors_b = backends.objective_inputs(lambda x: (x * b).sum() * 2.0)
+    key_a, tensors_a = objective_inputs(lambda x: (x * a).sum() * 2.0)
+    key_b, tensors_b = objective_inputs(lambda x: (x * b).sum() * 2.0)
     assert tensors_a[0] is a and tensors_b[0] is b
     assert key_a != key_b  # two lambdas: two code objects
 
     def scaled(t: torch.Tensor, k: float):
         return lambda x: (x * t).sum() * k
 
-    assert backends.objective_inputs(scaled(a, 2.0))[0] == backends.objective_inputs(scaled(b, 2.0))[0]
-    assert backends.objective_inputs(scaled(a, 2.0))[0] != backends.objective_inputs(scaled(a, 3.0))[0]
-    assert backends.objective_inputs(scaled(torch.ones(4), 2.0))[0] != backends.objective_inputs(scaled(a, 2.0))[0]
+    assert objective_inputs(scaled(a, 2.0))[0] == objective_inputs(scaled(b, 2.0))[0]
+    assert objective_inputs(scaled(a, 2.0))[0] != objective_inputs(scaled(a, 3.0))[0]
+    assert objective_inputs(scaled(torch.ones(4), 2.0))[0] != objective_inputs(scaled(a, 2.0))[0]
 
 
 def test_a_refused_backend_falls_back_to_eager_in_the_factory(monkeypatch):
