@@ -1,7 +1,7 @@
 # The two set-up commands of the README:
 #   make run   installs ditto-live and generates a clip with the embedded default model
 #   make test  installs what the tests need (system packages first: scripts/install_system_deps.sh) and runs
-#              ruff, mypy, pytest and the device's node tests (what CI runs)
+#              ruff, the figures check, mypy, pytest and the device's node tests (what CI runs)
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
@@ -31,6 +31,7 @@ system-deps:
 
 lint:
 	$(PYTHON) -m ruff check .
+	$(PYTHON) scripts/figures.py --check
 
 typecheck:
 	$(PYTHON) scripts/typecheck.py

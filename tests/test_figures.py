@@ -98,3 +98,9 @@ def test_the_card_size_header_is_checked_against_the_bundle_on_disk(checkout: Pa
     problem = figures.card_size_problem(checkout)
 
     assert problem is not None and "48.4 MB" in str(problem)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_test_runs_the_check():
+    out = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "scripts/figures.py --check" in out
