@@ -333,6 +333,47 @@ def intensity_t1_vs_t2(raw: Raw) -> str:
             f"{by_t[2]['intensity_mse_db2']:.0f} dB² (T = 1 against T = 2; `docs/results/{INTENSITY_T}`)")
 
 
+def melody_cells(row: dict, bold: bool = False) -> str:
+    """pYIN raw pitch, raw chroma, chroma argmax (with intervals), FAD and KID of one melody row."""
+    cells = []
+    for i, name in enumerate((MEL_PITCH, MEL_CHROMA, "melody_accuracy")):
+        mean = pct(row["metrics"][name])
+        cells.append(f"{f'**{mean}**' if bold and i < 2 else mean} {pct_ci(row['intervals'][name])}")
+    return " | ".join([*cells, f"{row['fad']:.3f}", f"{row['kid']:.2f}"])
+
+
+def melody_rows_by_t(raw: Raw, rel: str) -> dict[int, dict]:
+    return {row["T"]: row for row in raw.json(rel)["rows"]}
+
+
+def melody_audible(raw: Raw) -> str:
+    """The melody at the defaults with and without the audible-pitch term, test and val split (CTM)."""
+    rows = [("test split, with the audible term", raw.row(f"{XEON}/melody_test.json", CTM), True),
+            ("test split, without it (T = 1)", melody_rows_by_t(raw, f"{XEON}/test_T1_T2_T4.json")[1], False),
+            ("val split, with the audible term", raw.row(f"{XEON}/melody_val.json", CTM), True),
+            ("val split, without it (T = 1)", melody_rows_by_t(raw, f"{XEON}/val_T1_T2.json")[1], False)]
+    lines = ["| DITTO-2 (CTM), default settings | pYIN raw pitch | pYIN raw chroma | chroma argmax (loss-shaped) "
+             "| FAD | KID×10³ |", "|---|---|---|---|---|---|"]
+    lines += [f"| {label} | {melody_cells(row, bold)} |" for label, row, bold in rows]
+    return block(lines)
+
+
+def melody_decode_t(raw: Raw) -> str:
+    """Decoding one optimised x_T* with T = 1, 2, 4 (and γ = 0) on the test split (CTM, no audible term)."""
+    by_t = melody_rows_by_t(raw, f"{XEON}/test_T1_T2_T4.json")
+    g0 = melody_rows_by_t(raw, f"{XEON}/test_gamma0_T2_T3.json")
+    lines = ["| decoding of one x_T* (test split) | pYIN raw pitch | pYIN raw chroma | chroma argmax (loss-shaped) "
+             "| FAD | KID×10³ |", "|---|---|---|---|---|---|"]
+    lines += [f"| T = 1 | {melody_cells(by_t[1], bold=True)} |",
+              f"| T = 2 (the default until 6 Dec) | {melody_cells(by_t[2])} |",
+              f"| T = 4 | {melody_cells(by_t[4])} |"]
+    pair = [" / ".join(pct(g0[t]["metrics"][name]) for t in (2, 3)) for name in (MEL_PITCH, MEL_CHROMA,
+                                                                                   "melody_accuracy")]
+    pair += [" / ".join(f"{g0[t][key]:{fmt}}" for t in (2, 3)) for key, fmt in (("fad", ".3f"), ("kid", ".2f"))]
+    lines.append(f"| T = 2, γ = 0 / T = 3, γ = 0 | {' | '.join(pair)} |")
+    return block(lines)
+
+
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
     "judges-sentence": judges_sentence,
@@ -347,6 +388,8 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "table1-cpu-fad": table1_cpu_fad,
     "ditto-gpu-cold": ditto_gpu_cold,
     "intensity-t1-vs-t2": intensity_t1_vs_t2,
+    "melody-audible": melody_audible,
+    "melody-decode-t": melody_decode_t,
 }
 
 
