@@ -374,6 +374,29 @@ def melody_decode_t(raw: Raw) -> str:
     return block(lines)
 
 
+def served_table(rel: str) -> Callable[[Raw], str]:
+    """The table of one `ditto-live bench --server` run: start-up, first job, warm jobs, stages."""
+
+    def render(raw: Raw) -> str:
+        bench = raw.json(rel)
+        start, row = bench["server_start"], bench["rows"][0]
+        stages = ", ".join(f"{k} {v:.0f}" for k, v in row["warm_stage_median_ms"].items() if k != "wait")
+        speed = "faster" if row["warm_rtf_p50"] < 1 else "slower"
+        lines = ["| | |", "|---|---|",
+                 f"| fresh `serve` answers ping | {start['pong_s']:.1f} s after start |",
+                 "| fresh `serve` ready (model, engine warm-up, measurement code compiled from an "
+                 f"{'empty' if start['numba_cache'] == 'fresh' else 'existing'} numba cache) | {start['ready_s']:.1f} s |",
+                 f"| **first job**, submit → done | **{row['first_s']:.2f} s** |",
+                 f"| warm jobs ({row['warm_jobs']}), submit → done | p50 **{row['warm_p50_s']:.2f} s**, p95 "
+                 f"{row['warm_p95_s']:.2f} s, max {row['warm_max_s']:.2f} s (**RTF {row['warm_rtf_p50']:.2f}**: "
+                 f"{speed} than real time) |",
+                 f"| first job / warm p50 | **{row['first_over_warm_p50']:.2f}** |",
+                 f"| warm stages (median, ms) | {stages} |"]
+        return block(lines)
+
+    return render
+
+
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
     "judges-sentence": judges_sentence,
@@ -390,6 +413,8 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "intensity-t1-vs-t2": intensity_t1_vs_t2,
     "melody-audible": melody_audible,
     "melody-decode-t": melody_decode_t,
+    "served-table-xeon": served_table(SERVED_XEON),
+    "served-table-epyc": served_table(SERVED_EPYC),
 }
 
 
