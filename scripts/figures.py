@@ -41,6 +41,7 @@ EPYC_IS = "cpu_default/eval_register/intensity_structure.json"  # same cases, fp
 TABLE1_CPU = "cpu_default/table1.json"  # 26 Nov, T = 2, loss-shaped metrics, before register/audible terms
 GPU_T1 = "gpu_h200/intensity/results.json"
 GPU_MELODY = "gpu_h200/ditto_melody/results.json"
+GPU_TABLE2 = "gpu_h200/table2/results.json"
 GPU_BENCH = "gpu_h200/bench_bf16_cudagraph.json"
 GPU_SERVED = "gpu_h200/server_2026-12-04.json"
 SERVED_XEON = "cpu_xeon/server_bench_intensity.json"
@@ -397,6 +398,23 @@ def served_table(rel: str) -> Callable[[Raw], str]:
     return render
 
 
+def table2_gpu(raw: Raw) -> str:
+    """Table 2's intensity MSE by (M, T) on the H200 (before the shared-noise fix)."""
+    rows = raw.json(GPU_TABLE2)["rows"]
+
+    def mse(label: str, T: int) -> str:
+        row = next(r for r in rows if r["label"] == label and r["T"] == T)
+        return f"{row['metrics']['intensity_mse_db2']:.1f}"
+
+    def cases(label: str) -> int:
+        return next(r["n"] for r in rows if r["label"] == label)
+
+    return (f"CTM M=1 T=1/2/4: {mse('CTM M=1', 1)} / **{mse('CTM M=1', 2)}** / {mse('CTM M=1', 4)} dB² "
+            f"({cases('CTM M=1')} cases); M=2 T=2/4: {mse('CTM M=2', 2)} / {mse('CTM M=2', 4)}; adaptive T=4: "
+            f"{mse('CTM adaptive', 4)} ({cases('CTM adaptive')} cases); CM M=1 T=1/2/4: {mse('CM M=1', 1)} / "
+            f"{mse('CM M=1', 2)} / {mse('CM M=1', 4)} ({cases('CM M=1')} cases)")
+
+
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
     "judges-sentence": judges_sentence,
@@ -413,6 +431,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "intensity-t1-vs-t2": intensity_t1_vs_t2,
     "melody-audible": melody_audible,
     "melody-decode-t": melody_decode_t,
+    "table2-gpu": table2_gpu,
     "served-table-xeon": served_table(SERVED_XEON),
     "served-table-epyc": served_table(SERVED_EPYC),
 }
