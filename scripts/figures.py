@@ -39,6 +39,8 @@ STRUCTURE = f"{XEON}/structure.json"  # structure CTM at today's defaults (bf16,
 INTENSITY_T = f"{XEON}/test_intensity_T1_T2.json"  # intensity-only jobs decoded at T = 1 and T = 2
 EPYC_IS = "cpu_default/eval_register/intensity_structure.json"  # same cases, fp32 EPYC: CM + unoptimised
 TABLE1_CPU = "cpu_default/table1.json"  # 26 Nov, T = 2, loss-shaped metrics, before register/audible terms
+FIG5 = "cpu_default/fig5.json"  # intensity MSE against T, CTM and CM, 4 cases (26 Nov)
+TEXT = "cpu_default/text.json"  # Table 3, text control (26 Nov)
 GPU_T1 = "gpu_h200/intensity/results.json"
 GPU_MELODY = "gpu_h200/ditto_melody/results.json"
 GPU_TABLE2 = "gpu_h200/table2/results.json"
@@ -46,6 +48,7 @@ GPU_BENCH = "gpu_h200/bench_bf16_cudagraph.json"
 GPU_SERVED = "gpu_h200/server_2026-12-04.json"
 SERVED_XEON = "cpu_xeon/server_bench_intensity.json"
 SERVED_EPYC = "cpu_default/server_bench_intensity.json"
+BACKEND_REUSE = "cpu_xeon/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
 ENGINE_BENCH = {  # (threads, precision) -> in-process engine bench of the default model, 26 Nov
     (2, "bf16 autocast"): "cpu_default/bench_intensity_t2.json",
     (2, "fp32"): "cpu_default/bench_intensity_t2_fp32.json",
@@ -274,6 +277,21 @@ def served_cpu(raw: Raw) -> str:
             f"slower than real time ({epyc['created'][:10]})")
 
 
+def backend_reuse(raw: Raw) -> str:
+    """Preparation against job seconds of two exported-backend jobs in one process (the second reuses the graph)."""
+    data = raw.json(BACKEND_REUSE)
+    lines = [f"{data['machine']['Model name']}, {data['threads']} threads, {data['precision']}, {data['date'][:10]}, "
+             f"load average {data['load_average_1_5_15min']['end'][0]:.1f} (the machine was shared)", "",
+             "| job | targets | parity checked | graph reused | preparation s | job s | preparation share |",
+             "|---|---|---|---|---|---|---|"]
+    for i, job in enumerate(data["jobs"], 1):
+        prepare = job["backend_prepare_s"] + job["decoder_prepare_s"]
+        lines.append(f"| {i} | intensity {job['job']['controls'][0]['shape']}, seed {job['job']['seed']} | "
+                     f"{'yes' if job['parity_checked'] else 'no'} | {'yes' if job['graph_reused'] else 'no'} | "
+                     f"{prepare:.3f} | {job['job_s']:.1f} | {100 * prepare / job['job_s']:.3f} % |")
+    return block(lines)
+
+
 def cpu_engine_bench(raw: Raw) -> str:
     """The card's in-process CPU bench of the default model (not a served job)."""
     first = raw.json(ENGINE_BENCH[(2, "bf16 autocast")])
@@ -415,6 +433,32 @@ def table2_gpu(raw: Raw) -> str:
             f"{mse('CM M=1', 2)} / {mse('CM M=1', 4)} ({cases('CM M=1')} cases)")
 
 
+def fig5_trend(raw: Raw) -> str:
+    """Figure 5's intensity MSE at each decoding T for CTM and CM."""
+    by = {(r["label"], r["T"]): r["metrics"]["intensity_mse_db2"] for r in raw.json(FIG5)["rows"]}
+
+    def series(label: str) -> str:
+        return ", ".join(f"{by[(label, T)]:.1f}" for T in sorted(t for lab, t in by if lab == label))
+
+    return f"CTM MSE (T = 1, 2, … 8) {series('CTM')} dB²; CM {series('CM')}"
+
+
+def table3_text(raw: Raw) -> str:
+    """Table 3: CLAP score and FAD with and without the text control, and the reference rows."""
+    conds = {"Base model (DDIM 20)": ("Base model (DDIM 20)", "tags"),
+             "DITTO-2 (CTM), unoptimised": ("DITTO-2 (CTM), unoptimised", "tags"),
+             "DITTO-2 (CTM) + text control": ("DITTO-2 (CTM) + text control", "tags"),
+             "DITTO-2 (CTM) + text control, null tags": ("DITTO-2 (CTM) + text control", "null tags")}
+    lines = ["| Method | Condition | CLAP | FAD | text loss before → after |", "|---|---|---|---|---|"]
+    for label, (method, cond) in conds.items():
+        r = raw.row(TEXT, label)
+        loss = (f"{r['loss_text_before']:.3f} → {r['loss_text_after']:.3f}" if "loss_text_before" in r else "–")
+        lines.append(f"| {method} | {cond} | {r['clap']:.3f} | {r['fad']:.3f} | {loss} |")
+    refs = {r["label"]: r["clap"] for r in raw.json(TEXT)["references"]}
+    lines += ["", "Reference rows' CLAP: " + ", ".join(f"{k} {v:.3f}" for k, v in refs.items()) + "."]
+    return block(lines)
+
+
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
     "judges-sentence": judges_sentence,
@@ -432,8 +476,11 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "melody-audible": melody_audible,
     "melody-decode-t": melody_decode_t,
     "table2-gpu": table2_gpu,
+    "fig5-trend": fig5_trend,
+    "table3-text": table3_text,
     "served-table-xeon": served_table(SERVED_XEON),
     "served-table-epyc": served_table(SERVED_EPYC),
+    "backend-reuse": backend_reuse,
 }
 
 
