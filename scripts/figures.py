@@ -44,6 +44,7 @@ TEXT = "cpu_default/text.json"  # Table 3, text control (26 Nov)
 GPU_T1 = "gpu_h200/intensity/results.json"
 GPU_MELODY = "gpu_h200/ditto_melody/results.json"
 GPU_TABLE2 = "gpu_h200/table2/results.json"
+GPU_DITTO2 = "gpu_h200/ditto2/results.json"  # DITTO-2 alone, 8 cases per task (26 Nov)
 GPU_BENCH = "gpu_h200/bench_bf16_cudagraph.json"
 GPU_SERVED = "gpu_h200/server_2026-12-04.json"
 SERVED_XEON = "cpu_xeon/server_bench_intensity.json"
@@ -459,6 +460,27 @@ def table3_text(raw: Raw) -> str:
     return block(lines)
 
 
+def gpu_melody_and_others(raw: Raw) -> str:
+    """Table 1's melody with DITTO (1 case) and DITTO-2 alone on the other tasks (8 cases), H200."""
+    d, cm, ctm = (raw.row(GPU_MELODY, label) for label in ("DITTO", CM, CTM))
+    acc = "melody_accuracy"
+
+    def pair(task: str, name: str, fmt: str) -> str:
+        return " / CM ".join(fmt.format(raw.row(GPU_DITTO2, label, task)["metrics"][name]) for label in (CTM, CM))
+
+    refs = {r["label"]: r["fad"] for r in raw.json(GPU_DITTO2)["references"]}
+    return (f"DITTO {pct(d['metrics'][acc])} in {d['seconds']:.1f} s; DITTO-2 CM {pct(cm['metrics'][acc])} in "
+            f"{cm['seconds']:.2f} s ({ratio(d['seconds'], cm['seconds'])}), CTM {pct(ctm['metrics'][acc])} in "
+            f"{ctm['seconds']:.2f} s ({ratio(d['seconds'], ctm['seconds'])}); chroma argmax, octave-free, before "
+            f"the register term. Over {raw.row(GPU_DITTO2, CTM, 'melody')['n']} cases DITTO-2 alone "
+            f"([report](results/gpu_h200/ditto2/results.md)): melody (chroma argmax) CTM "
+            f"{pair('melody', acc, '{:.1%}').replace('%', ' %')}; structure SSM MSE CTM "
+            f"{pair('structure', 'structure_mse', '{:.3f}')}; outpainting overlap MSE CTM "
+            f"{pair('outpaint', 'outpaint_mse_db2', '{:.1f}')} dB²; inpainting CTM "
+            f"{pair('inpaint', 'inpaint_mse_db2', '{:.1f}')} dB². Reference rows' FAD: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in refs.items()))
+
+
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
     "judges-sentence": judges_sentence,
@@ -476,6 +498,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "melody-audible": melody_audible,
     "melody-decode-t": melody_decode_t,
     "table2-gpu": table2_gpu,
+    "gpu-melody-and-others": gpu_melody_and_others,
     "fig5-trend": fig5_trend,
     "table3-text": table3_text,
     "served-table-xeon": served_table(SERVED_XEON),
