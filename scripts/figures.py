@@ -9,6 +9,7 @@ the raw file (or re-measure) and re-render.
     python scripts/figures.py --check    # rewrite nothing; exit 1 if a span differs from its rendering,
                                          # names no figure, or its raw file is missing
     python scripts/figures.py --root DIR # another checkout (the tests use a copy)
+    python scripts/figures.py --provenance  # each figure's raw files and what they do not record
 
 ``--check`` also checks the card's generated size header against the bundle on disk
 (``generation.models.shipped_size``), the one measured figure of the card that a raw JSON does not hold.
@@ -68,8 +69,10 @@ class Raw:
     def __init__(self, root: Path):
         self.results = root / "docs" / "results"
         self._cache: dict[str, dict] = {}
+        self.read: set[str] = set()  # the raw files read since this was made (the provenance report)
 
     def json(self, rel: str) -> dict:
+        self.read.add(rel)
         if rel not in self._cache:
             path = self.results / rel
             if not path.is_file():
@@ -562,6 +565,40 @@ def card_size_problem(root: Path) -> Problem | None:
     return None
 
 
+# DESIGN §12: what a raw file records; each field is found under one of these keys (top level or "info")
+PROVENANCE = {"command": ("command", "config"), "commit": ("commit",), "machine": ("machine",),
+              "precision": ("precision", "autocast", "bf16"), "threads": ("threads", "torch_threads"),
+              "weights": ("weights", "untrained", "model"), "date": ("created", "date")}
+
+
+def _keys(doc: dict) -> set[str]:
+    """The keys of a raw file's top level, its info, machine and config."""
+    found = set(doc)
+    for part in ("info", "machine", "config"):
+        for holder in (doc, doc.get("info") or {}):
+            if isinstance(holder.get(part), dict):
+                found |= set(holder[part])
+    return found
+
+
+def missing_provenance(doc: dict) -> list[str]:
+    """The DESIGN §12 fields a raw file does not record."""
+    keys = _keys(doc)
+    return [field for field, names in PROVENANCE.items() if not keys & set(names)]
+
+
+def provenance(root: Path) -> list[str]:
+    """One line per figure: its raw files and the provenance fields each lacks."""
+    lines = []
+    for name, render in FIGURES.items():
+        raw = Raw(root)
+        render(raw)
+        for rel in sorted(raw.read):
+            lack = missing_provenance(raw.json(rel))
+            lines.append(f"{name}: docs/results/{rel}: " + (f"lacks {', '.join(lack)}" if lack else "complete"))
+    return lines
+
+
 def run(root: Path, check: bool) -> list[Problem]:
     """Render (or check) every span of every doc under ``root``; the problems found."""
     raw = Raw(root)
@@ -582,7 +619,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="rewrite nothing; exit 1 on any stale figure")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout (default: this one)")
+    parser.add_argument("--provenance", action="store_true",
+                        help="list each figure's raw files and the DESIGN §12 fields they lack; change nothing")
     args = parser.parse_args(argv)
+    if args.provenance:
+        print("\n".join(provenance(args.root.resolve())))
+        return 0
     problems = run(args.root.resolve(), args.check)
     stale = problems if args.check else [p for p in problems if p.what != STALE]  # rewritten, so not stale
     for problem in stale:

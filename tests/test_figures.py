@@ -104,3 +104,9 @@ def test_the_card_size_header_is_checked_against_the_bundle_on_disk(checkout: Pa
 def test_make_test_runs_the_check():
     out = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "scripts/figures.py --check" in out
+
+
+def test_provenance_names_the_fields_a_raw_file_does_not_record():
+    assert figures.missing_provenance({"machine": {"cpu": "x", "torch_threads": 1}, "created": "2026"}) == [
+        "command", "commit", "precision", "weights"]
+    assert any(line.endswith("lacks commit, date") for line in figures.provenance(ROOT))
