@@ -356,13 +356,18 @@ def intensity_t1_vs_t2(raw: Raw) -> str:
             f"{by_t[2]['intensity_mse_db2']:.0f} dB² (T = 1 against T = 2; `docs/results/{INTENSITY_T}`)")
 
 
-def melody_cells(row: dict, bold: bool = False) -> str:
-    """pYIN raw pitch, raw chroma, chroma argmax (with intervals), FAD and KID of one melody row."""
+def judged_cells(row: dict, bold: bool = False) -> str:
+    """pYIN raw pitch, raw chroma and chroma argmax of one melody row, with intervals."""
     cells = []
     for i, name in enumerate((MEL_PITCH, MEL_CHROMA, "melody_accuracy")):
         mean = pct(row["metrics"][name])
         cells.append(f"{f'**{mean}**' if bold and i < 2 else mean} {pct_ci(row['intervals'][name])}")
-    return " | ".join([*cells, f"{row['fad']:.3f}", f"{row['kid']:.2f}"])
+    return " | ".join(cells)
+
+
+def melody_cells(row: dict, bold: bool = False) -> str:
+    """The judged cells of one melody row, then its FAD and KID."""
+    return f"{judged_cells(row, bold)} | {row['fad']:.3f} | {row['kid']:.2f}"
 
 
 def melody_rows_by_t(raw: Raw, rel: str) -> dict[int, dict]:
@@ -484,6 +489,32 @@ def gpu_melody_and_others(raw: Raw) -> str:
             + ", ".join(f"{k} {v:.3f}" for k, v in refs.items()))
 
 
+def melody_register_epyc(raw: Raw) -> str:
+    """The eval's melody cases after the register term, T = 2, EPYC fp32 (4 Dec)."""
+    rel = "cpu_default/eval_register/melody.json"
+    lines = ["| row | pYIN raw pitch | pYIN raw chroma | chroma argmax (loss-shaped) |", "|---|---|---|---|"]
+    lines += [f"| {name} | {judged_cells(raw.row(rel, label), bold=label == CTM)} |"
+              for name, label in ((CTM, CTM), (CM, CM), ("unoptimised (same noise)", UNOPT))]
+    return block(lines)
+
+
+def melody_register_xeon(raw: Raw) -> str:
+    """The same cases on the Xeon in bf16 and in float32, with the time per clip (6 Dec)."""
+    bf16, fp32 = "cpu_xeon/eval_register/melody.json", "cpu_xeon/eval_register/melody_fp32.json"
+
+    def secs(row: dict, with_ci: bool) -> str:
+        return f"{row['seconds']:.2f} s" + (f" {ci(row['intervals']['seconds'])}" if with_ci else "")
+
+    rows = [("DITTO-2 (CTM), bf16 autocast (default here)", raw.row(bf16, CTM), True, True),
+            ("DITTO-2 (CM), bf16 autocast", raw.row(bf16, CM), False, False),
+            ("unoptimised (same noise)", raw.row(bf16, UNOPT), False, False),
+            ("DITTO-2 (CTM), float32 (as on the EPYC)", raw.row(fp32, CTM), False, True)]
+    lines = ["| row (16 test-split cases) | pYIN raw pitch | pYIN raw chroma | chroma argmax (loss-shaped) "
+             "| time per clip (opt. + decode) |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {judged_cells(row, bold)} | {secs(row, with_ci)} |" for name, row, bold, with_ci in rows]
+    return block(lines)
+
+
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
     "judges-sentence": judges_sentence,
@@ -501,6 +532,8 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "melody-audible": melody_audible,
     "melody-decode-t": melody_decode_t,
     "table2-gpu": table2_gpu,
+    "melody-register-epyc": melody_register_epyc,
+    "melody-register-xeon": melody_register_xeon,
     "gpu-melody-and-others": gpu_melody_and_others,
     "fig5-trend": fig5_trend,
     "table3-text": table3_text,
