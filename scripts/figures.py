@@ -542,6 +542,17 @@ def gpu_bench_table(raw: Raw) -> str:
     return block(lines)
 
 
+def gpu_served_table(raw: Raw) -> str:
+    """Each served job on the H200 (the log's lines), first job and warm jobs per task."""
+    jobs = raw.json(GPU_SERVED)["jobs"]
+    lines = ["| task | first job, submit → done | warm jobs, submit → done |", "|---|---|---|"]
+    for task, label in (("intensity", "intensity (K = 70, T = 2)"), ("melody", "melody (K = 150, T = 2)")):
+        first = [f"{j['submit_to_done_s']:.2f} s" for j in jobs if j["task"] == task and j["first"]]
+        warm = [f"{j['submit_to_done_s']:.2f}" for j in jobs if j["task"] == task and not j["first"]]
+        lines.append(f"| {label} | {first[0] if first else '(not first)'} | {', '.join(warm)} s |")
+    return block(lines)
+
+
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
     "judges-sentence": judges_sentence,
@@ -550,6 +561,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "gpu-table1-intensity": gpu_table1_intensity,
     "gpu-engine-latency": gpu_engine_latency,
     "gpu-served": gpu_served,
+    "gpu-served-table": gpu_served_table,
     "served-cpu": served_cpu,
     "cpu-engine-bench": cpu_engine_bench,
     "table1-cpu": table1_cpu,
