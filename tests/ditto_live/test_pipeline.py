@@ -64,6 +64,18 @@ def test_auto_is_the_cuda_graph_on_cuda_and_eager_on_a_cpu():
         resolve_backend("fastest", "cpu")
 
 
+def test_the_cli_backend_choices_are_the_one_table():
+    import argparse
+
+    from ditto_live.cli import build_parser
+    from ditto_live.engine.backend_names import BACKEND_CHOICES
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command in ("generate", "serve"):
+        backend = next(a for a in subparsers.choices[command]._actions if "--backend" in a.option_strings)
+        assert tuple(backend.choices) == BACKEND_CHOICES
+
+
 def test_the_exported_backend_is_checked_once_per_shape_and_then_reused(tmp_path):
     engine, bundle = Engine("cpu", backends=Backends("exported", "cpu")), narrow_bundle()  # one model, as served
     first = generate(_plan(tmp_path, bundle, steps=2), engine).windows[0]
