@@ -21,6 +21,7 @@ import argparse
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOC_GLOBS = ("README.md", "docs/*.md", "ditto_live/assets/default/card.md")
 BUNDLE = Path("ditto_live/assets/default")
-SPAN = re.compile(r"<!-- figure: (?P<name>[\w.-]+) -->(?P<body>.*?)<!-- /figure -->", re.S)
+SPAN = re.compile(r"<!-- figure: (?P<name>[a-z][\w.-]*) -->(?P<body>(?:(?!<!-- figure:).)*?)<!-- /figure -->", re.S)
+OPEN = re.compile(r"<!-- figure: (?P<name>[a-z][\w.-]*) -->")  # every opening marker, closed or not
 STALE = "differs from its raw file"
 SIZE_HEADER = re.compile(r"; (?P<mb>[\d.]+) MB on disk;")
 
@@ -622,7 +624,10 @@ def render_doc(text: str, raw: Raw, doc: str) -> tuple[str, list[Problem]]:
             problems.append(Problem(doc, name, STALE))
         return f"<!-- figure: {name} -->{new}<!-- /figure -->"
 
-    return SPAN.sub(replace, text), problems
+    new = SPAN.sub(replace, text)
+    unclosed = Counter(OPEN.findall(text)) - Counter(m["name"] for m in SPAN.finditer(text))
+    problems += [Problem(doc, name, "opening marker without its closing <!-- /figure -->") for name in unclosed]
+    return new, problems
 
 
 def card_size_problem(root: Path) -> Problem | None:

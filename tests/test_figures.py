@@ -110,3 +110,14 @@ def test_provenance_names_the_fields_a_raw_file_does_not_record():
     assert figures.missing_provenance({"machine": {"cpu": "x", "torch_threads": 1}, "created": "2026"}) == [
         "command", "commit", "precision", "weights"]
     assert any(line.endswith("lacks commit, date") for line in figures.provenance(ROOT))
+
+
+def test_an_unclosed_marker_fails_the_check_and_swallows_nothing(checkout: Path):
+    doc = checkout / "docs" / "results.md"
+    text = doc.read_text()
+    doc.write_text("<!-- figure: fad-noise -->typed, never closed\n" + text)
+
+    result = check(checkout)
+
+    assert result.returncode == 1 and "without its closing" in result.stderr
+    assert result.stderr.count("differs from its raw file") == 0  # the spans after it still match
