@@ -617,7 +617,7 @@ def render_doc(text: str, raw: Raw, doc: str) -> tuple[str, list[Problem]]:
             return match[0]
         try:
             new = FIGURES[name](raw)
-        except (RawMissing, KeyError) as err:
+        except (RawMissing, KeyError, StopIteration) as err:  # a file, row or field the figure needs
             problems.append(Problem(doc, name, f"raw file missing: {err}"))
             return match[0]
         if new != body:
