@@ -133,6 +133,11 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}×"
 
 
+def cpu_name(raw_name: str) -> str:
+    """A CPU model as lscpu gives it, without the trademark signs ("Intel(R) Xeon(R) Processor" -> "Intel Xeon")."""
+    return raw_name.replace("(R)", "").replace(" Processor", "")
+
+
 def block(lines: list[str]) -> str:
     """A multi-line figure: its own lines, a blank line after so a table ends before the closing marker."""
     return "\n" + "\n".join(lines) + "\n\n"
@@ -187,10 +192,10 @@ def judges_table(raw: Raw) -> str:
     info, epyc = raw.json(MELODY)["info"], raw.json(EPYC_IS)["info"]
     notes = [
         "",
-        f"{judges_split_note(raw)}. Machine: 2-core {info['machine']['processor']}, "
+        f"{judges_split_note(raw)}. Machine: 2-core {cpu_name(info['machine']['processor'])}, "
         f"{info['machine']['torch_threads']} torch thread, bf16 autocast, torch {info['machine']['torch']} "
         f"(raw: `docs/results/{MELODY}`, `{INTENSITY}`, `{STRUCTURE}`). "
-        f"¹ The same cases on the 2-core {epyc['machine']['processor']} in fp32 on 4 Dec (raw: `{EPYC_IS}`); "
+        f"¹ The same cases on the 2-core {cpu_name(epyc['machine']['processor'])} in fp32 on 4 Dec (raw: `{EPYC_IS}`); "
         "those code paths did not change since. CTM is not better than CM on every task: on the melody the CM "
         "student scores as high or higher.",
     ]
@@ -278,8 +283,8 @@ def served_cpu(raw: Raw) -> str:
     return (f"a {x['audio_s']:.2f} s intensity-controlled clip (K = 70, T = 2), sent over OSC to a fresh "
             f"`ditto-live serve`, is done (submit to done) in {x['first_s']:.2f} s for the server's first job "
             f"and {x['warm_p50_s']:.2f} s for warm jobs (p50, RTF {x['warm_rtf_p50']:.2f}) on a "
-            f"{xeon['machine']['cpu_cores']}-core {xeon['machine']['cpu']} with native bf16 "
-            f"({xeon['created'][:10]}); on a {epyc['machine']['cpu_cores']}-core {epyc['machine']['cpu']} without "
+            f"{xeon['machine']['cpu_cores']}-core {cpu_name(xeon['machine']['cpu'])} with native bf16 "
+            f"({xeon['created'][:10]}); on a {epyc['machine']['cpu_cores']}-core {cpu_name(epyc['machine']['cpu'])} without "
             f"native bf16 (fp32) in {e['first_s']:.2f} s and {e['warm_p50_s']:.2f} s (RTF {e['warm_rtf_p50']:.2f}), "
             f"slower than real time ({epyc['created'][:10]})")
 
