@@ -1,0 +1,262 @@
+"""The quality judge's sanity table (issue 31): FD and KID in musicnn's embedding of sets whose rank is
+known, against the corpus's held-out test audio; writes docs/results/quality_judge/sanity.json and
+docs/results/quality.json.
+
+Sets (the same clips count in each; every set but the noise is built from the same val windows, so the
+intervals resample the val works):
+
+- real: the val split's audio (other works than the test split's);
+- vocoded: the same windows' stored mels through the bundle's vocoder;
+- shuffled: the same mels with their frames shuffled in time, vocoded (the right spectrum, no music);
+- white_noise, pink_noise: at the real clips' median RMS (loudness is not the tell);
+- default_model: the bundle's unoptimised output for each window's tags and tempo (the evaluation's
+  intensity case of the window, decoded from x_T without optimisation);
+- controlled: the same x_T optimised to follow that case's intensity curve (DITTO-2, CTM, defaults).
+
+    nice -n 15 python scripts/quality_judge.py [--corpus DIR] [--model default] [--clips 48] [--threads 1]
+
+Generated audio is cached (``--cache``), so the embedding step can be rerun without generating. The
+judges' interpreter comes from ``scripts/setup_judges.sh`` (or $DITTO_LIVE_JUDGES_PYTHON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ditto_live.judges.quality import (
+    SANITY_ORDER,
+    Bootstrap,
+    MusicnnEmbedding,
+    Reference,
+    judges_python,
+    musicnn_missing,
+    pink_noise,
+    rms,
+    sanity_ordering,
+    score_set,
+    shuffle_frames,
+    white_noise,
+)
+
+log = logging.getLogger("quality_judge")
+ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = ROOT / "docs" / "results" / "quality_judge"  # the raw sanity results
+SUMMARY = ROOT / "docs" / "results" / "quality.json"  # the issue's {"judge", "rows"} file
+MODELS = ("MSD_musicnn", "MTT_musicnn")  # musicnn checkpoints judged (the first is the judge of record)
+SEED = 0  # seeds the clip choice, the shuffles, the noise and the generations
+
+
+def vocode_all(bundle: Any, mels: torch.Tensor, batch: int = 8) -> np.ndarray:
+    """[n, 1, F, N] normalised mels -> [n, N * hop] by the bundle's vocoder."""
+    with torch.no_grad():
+        return torch.cat([bundle.mel_to_wav(mels[i:i + batch]).cpu() for i in range(0, len(mels), batch)]).numpy()
+
+
+def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
+    """Crop or zero-pad clips to ``samples``. [n, s] -> [n, samples]"""
+    out = np.zeros((len(audio), samples), dtype=np.float32)
+    n = min(samples, audio.shape[1])
+    out[:, :n] = audio[:, :n]
+    return out
+
+
+def generate_sets(bundle: Any, split: Any, rows: list[int], front: Any, threads: int) -> dict[str, np.ndarray]:
+    """The bundle's unoptimised and intensity-controlled output for the evaluation's intensity case of each
+    val window in ``rows``. -> {"default_model": [n, s], "controlled": [n, s]}"""
+    from ditto_live.evaluation.cases import make_cases
+    from ditto_live.generation.jobspec import parse_job
+    from ditto_live.generation.pipeline import Backends, Engine, generate, plan_job, vocode
+
+    mel = bundle.mel_config
+    torch.set_num_threads(threads)
+    window = dataclasses.replace(split, case_rows=rows)
+    cases = make_cases("intensity", window, len(rows), bundle.tags, mel.frame_rate, mel.sample_rate,
+                       mel.window_seconds, Path("/tmp/quality_judge_refs"), seed=SEED)
+    by_row = {c.row: c for c in cases}
+    plain, controlled = [], []
+    for i, row in enumerate(rows):
+        case = by_row[row]
+        start = time.perf_counter()
+        spec = parse_job({**case.job, "model": bundle.name})
+        plan = plan_job(spec, bundle, "cpu", [], front)
+        gen = generate(plan, Engine("cpu", backends=Backends("eager", "cpu")), unoptimised=True)
+        assert gen.unoptimised is not None
+        plain.append(vocode(bundle, gen.unoptimised))
+        controlled.append(vocode(bundle, gen.mel))
+        log.info("generated %d/%d (row %d, %s) in %.1f s", i + 1, len(rows), row,
+                 case.target.get("shape", ""), time.perf_counter() - start)
+    samples = split.audio.shape[1]
+    return {"default_model": fit_length(np.stack([a[:samples] for a in plain]), samples),
+            "controlled": fit_length(np.stack([a[:samples] for a in controlled]), samples)}
+
+
+def choose_rows(meta: list[dict], clips: int, rng: np.random.Generator) -> list[int]:
+    """``clips`` rows of the split spread over its works (round-robin over works in a seeded order)."""
+    works: dict[str, list[int]] = {}
+    for i, m in enumerate(meta):
+        works.setdefault(m["work"], []).append(i)
+    queues = [list(rng.permutation(v)) for _, v in sorted(works.items())]
+    rows: list[int] = []
+    while len(rows) < min(clips, len(meta)):
+        for q in queues:
+            if q and len(rows) < clips:
+                rows.append(int(q.pop()))
+    return sorted(rows)
+
+
+def build_sets(corpus: str, model: str, clips: int, threads: int, cache: Path) -> dict[str, Any]:
+    """Every audio set of the table, the test reference and the groups (works) of the val clips."""
+    from ditto_live.engine.audio import MelFrontEnd
+    from ditto_live.evaluation import preset_of
+    from ditto_live.evaluation.cases import load_test_split
+    from ditto_live.generation.models import load_bundle
+
+    bundle = load_bundle(model, "cpu")
+    mel = bundle.mel_config
+    front = MelFrontEnd(mel)
+    val = load_test_split(corpus, preset_of(mel), front, "val")
+    test = load_test_split(corpus, preset_of(mel), front, "test")
+    if val.audio is None or test.audio is None:
+        raise SystemExit(f"{corpus}: the val and test splits need their audio shards")
+    rng = np.random.default_rng(SEED)
+    rows = choose_rows(val.meta, clips, rng)
+    real = val.audio[rows].numpy()
+    level = float(np.median(rms(real)))
+    mels = val.mels[rows]
+    sets = {"real": real, "vocoded": vocode_all(bundle, mels),
+            "shuffled": vocode_all(bundle, torch.from_numpy(shuffle_frames(mels.numpy(), rng))),
+            "white_noise": white_noise(len(rows), real.shape[1], level, rng),
+            "pink_noise": pink_noise(len(rows), real.shape[1], level, rng)}
+    if cache.is_file():
+        with np.load(cache) as data:
+            generated = {k: data[k] for k in ("default_model", "controlled")}
+            if not np.array_equal(data["rows"], rows):
+                raise SystemExit(f"{cache} holds other rows; delete it to regenerate")
+    else:
+        generated = generate_sets(bundle, val, rows, front, threads)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, rows=np.array(rows), **generated)
+    sets.update(generated)
+    sets = {k: fit_length(np.asarray(v, dtype=np.float32), real.shape[1]) for k, v in sets.items()}
+    works = [val.meta[r]["work"] for r in rows]
+    groups = {k: (works if "noise" not in k else [f"noise{i}" for i in range(len(rows))]) for k in sets}
+    return {"sets": sets, "groups": groups, "reference": test.audio.numpy(), "sample_rate": mel.sample_rate,
+            "rows": rows, "level_rms": level, "val_works": len(set(works)),
+            "test_windows": len(test.meta), "test_works": len({m["work"] for m in test.meta})}
+
+
+def machine() -> dict[str, Any]:
+    """The CPU (model and flags, as lscpu gives them), cores, load, torch and Python."""
+    from ditto_live.bench.report import machine_info
+
+    info = machine_info("cpu")
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    for key, field in (("Model name", "cpu"), ("Flags", "cpu_flags")):
+        found = re.search(rf"^{key}:\s*(.+)$", lscpu, re.MULTILINE)
+        if found:
+            info[field] = found.group(1).strip()
+    return info
+
+
+def commit() -> str:
+    """HEAD of the working tree, with "+dirty" when the judge's own files differ from it."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "ditto_live/judges", "scripts/quality_judge.py"],
+                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    return head + ("+dirty" if dirty else "")
+
+
+def judge(data: dict[str, Any], threads: int, python: str) -> dict[str, Any]:
+    """Embed every set with each musicnn checkpoint and score it against the test reference."""
+    audio = {**data["sets"], "reference": data["reference"]}
+    out: dict[str, Any] = {}
+    for model in MODELS:
+        emb = MusicnnEmbedding(python, model=model, threads=threads)
+        start = time.perf_counter()
+        vectors = emb.embed(audio, data["sample_rate"])
+        seconds = time.perf_counter() - start
+        reference = vectors.pop("reference")
+        ref = Reference.of(reference)
+        scores = {k: score_set(v, data["groups"][k], ref, Bootstrap(seed=SEED)) for k, v in vectors.items()}
+        out[emb.name] = {"rows": {k: s.to_dict() for k, s in scores.items()},
+                         "ordering": sanity_ordering(scores), "embed_seconds": round(seconds, 1),
+                         "dims": int(reference.shape[-1]), "patches_per_clip": int(reference.shape[1])}
+        log.info("%s: %s", emb.name, {k: round(s.fd, 3) for k, s in scores.items()})
+    return out
+
+
+def table(judges: dict[str, Any]) -> str:
+    """The sanity table as markdown: FD [interval] and KID per set and judge."""
+    names = list(judges)
+    sets = list(next(iter(judges.values()))["rows"])
+    head = "| set | " + " | ".join(f"{n}: FD | KID×10³" for n in names) + " |"
+    lines = [head, "|---|" + "---|---|" * len(names)]
+    for s in sets:
+        cells = []
+        for n in names:
+            r = judges[n]["rows"][s]
+            lo, hi = r["fd_interval"]
+            klo, khi = r["kid_interval"]
+            cells.append(f"{r['fd']:.2f} [{lo:.2f}, {hi:.2f}] | {r['kid_x1000']:.0f} [{klo:.0f}, {khi:.0f}]")
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    for n in names:
+        lines.append(f"\n{n}: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in judges[n]["ordering"].items()))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default=os.environ.get("DITTO_LIVE_DATA", str(Path.home() / "ditto_live_data" /
+                                                                                 "corpus")))
+    parser.add_argument("--model", default="default", help="bundle name or folder")
+    parser.add_argument("--clips", type=int, default=48, help="clips per set (val windows, spread over works)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and TensorFlow threads")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "ditto_live" / "quality_judge.npz")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder of the raw sanity.json")
+    parser.add_argument("--summary", type=Path, default=SUMMARY, help="the {judge, rows} summary file")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    python = judges_python()
+    missing = musicnn_missing(python)
+    if missing:
+        raise SystemExit(missing)
+    started = time.perf_counter()
+    data = build_sets(args.corpus, args.model, args.clips, args.threads, args.cache)
+    judges = judge(data, args.threads, python)
+    record = {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "commit": commit(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(), "precision": "float32 (generation, vocoder and musicnn)", "threads": args.threads,
+        "weights": f"bundle {args.model!r} (trained); musicnn checkpoints from the musicnn 0.1.0 wheel",
+        "corpus": args.corpus, "reference": f"test split audio: {data['test_windows']} windows of "
+                                            f"{data['test_works']} works",
+        "candidates": f"{len(data['rows'])} val windows of {data['val_works']} works (rows {data['rows']})",
+        "noise_rms": data["level_rms"], "sanity_order": [f"{a} < {b}" for a, b in SANITY_ORDER],
+        "seconds": round(time.perf_counter() - started, 1), "judges": judges,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sanity.json").write_text(json.dumps(record, indent=1) + "\n")
+    name, first = next(iter(judges.items()))
+    summary = {"judge": name, "passes_sanity": first["ordering"]["passes"], "source": "quality_judge/sanity.json",
+               "rows": {k: r["fd"] for k, r in first["rows"].items()},
+               "kid_x1000": {k: r["kid_x1000"] for k, r in first["rows"].items()}}
+    args.summary.write_text(json.dumps(summary, indent=1) + "\n")
+    print(table(judges))
+
+
+if __name__ == "__main__":
+    main()
