@@ -138,6 +138,11 @@ def cpu_name(raw_name: str) -> str:
     return raw_name.replace("(R)", "").replace(" Processor", "")
 
 
+def pace(rtf: float) -> str:
+    """Faster or slower than real time, from a real-time factor (seconds of work per second of audio)."""
+    return "faster" if rtf < 1 else "slower"
+
+
 def block(lines: list[str]) -> str:
     """A multi-line figure: its own lines, a blank line after so a table ends before the closing marker."""
     return "\n" + "\n".join(lines) + "\n\n"
@@ -300,7 +305,7 @@ def served_cpu(raw: Raw) -> str:
             f"{xeon['machine']['cpu_cores']}-core {cpu_name(xeon['machine']['cpu'])} with native bf16 "
             f"({xeon['created'][:10]}); on a {epyc['machine']['cpu_cores']}-core {cpu_name(epyc['machine']['cpu'])} without "
             f"native bf16 (fp32) in {e['first_s']:.2f} s and {e['warm_p50_s']:.2f} s (RTF {e['warm_rtf_p50']:.2f}), "
-            f"slower than real time ({epyc['created'][:10]})")
+            f"{pace(e['warm_rtf_p50'])} than real time ({epyc['created'][:10]})")
 
 
 def backend_reuse(raw: Raw) -> str:
@@ -431,7 +436,6 @@ def served_table(rel: str) -> Callable[[Raw], str]:
         bench = raw.json(rel)
         start, row = bench["server_start"], bench["rows"][0]
         stages = ", ".join(f"{k} {v:.0f}" for k, v in row["warm_stage_median_ms"].items() if k != "wait")
-        speed = "faster" if row["warm_rtf_p50"] < 1 else "slower"
         lines = ["| | |", "|---|---|",
                  f"| fresh `serve` answers ping | {start['pong_s']:.1f} s after start |",
                  "| fresh `serve` ready (model, engine warm-up, measurement code compiled from an "
@@ -439,7 +443,7 @@ def served_table(rel: str) -> Callable[[Raw], str]:
                  f"| **first job**, submit → done | **{row['first_s']:.2f} s** |",
                  f"| warm jobs ({row['warm_jobs']}), submit → done | p50 **{row['warm_p50_s']:.2f} s**, p95 "
                  f"{row['warm_p95_s']:.2f} s, max {row['warm_max_s']:.2f} s (**RTF {row['warm_rtf_p50']:.2f}**: "
-                 f"{speed} than real time) |",
+                 f"{pace(row['warm_rtf_p50'])} than real time) |",
                  f"| first job / warm p50 | **{row['first_over_warm_p50']:.2f}** |",
                  f"| warm stages (median, ms) | {stages} |"]
         return block(lines)
