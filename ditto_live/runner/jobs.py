@@ -48,6 +48,7 @@ from ditto_live.judges.measure import measure_controls
 from ditto_live.results import resample, safe_output_path, write_json, write_wav
 from ditto_live.runner.contract import JobResult, Progress, Window
 from ditto_live.runner.costs import DeadlineCosts
+from ditto_live.runner.cpu import ThreadChoice, ThreadGovernor
 from ditto_live.runner.engine_lock import EngineLock
 from ditto_live.runner.measurement import BackgroundMeasurer, MeasureSettings, rounded
 
@@ -62,12 +63,14 @@ class JobRunner:
                  allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
                  measure_baseline: bool = False, autocast: bool | None = None, sentence_encoder: Any = None,
                  warm_start: bool = False, laion_clap: str = "", backend: str = "auto", measure: bool = True,
-                 warm_model: str = "default"):
+                 warm_model: str = "default", governor: ThreadGovernor | None = None):
         self.bundle_loader = bundle_loader
         self.output_dir = output_dir
         self.allowed_roots = tuple(allowed_roots)
         self.device = pick_device(device)
         self.warm_model = warm_model  # what warm() prepares ("" = nothing)
+        self.governor = governor  # chooses each job's threads from the free cores (None: torch's as set)
+        self.threads: ThreadChoice | None = None  # what the governor chose for the job running or last run
         self.sentence_encoder = sentence_encoder  # captions -> sentence embeddings (None: the shipped MiniLM)
         self.laion_clap = laion_clap  # path of a LAION-CLAP checkpoint for the text control ("" = the bundle's own)
         # bf16 autocast of the model calls during optimisation; None: on a CPU with native bf16 (backends.py)
@@ -85,8 +88,8 @@ class JobRunner:
 
     @property
     def description(self) -> dict[str, str]:
-        """Nothing beyond ``device`` in the server's status (the Runner contract)."""
-        return {}
+        """The server's status beyond ``device`` (the Runner contract): the engine's threads and why."""
+        return {} if self.threads is None else {"threads": self.threads.reason}
 
     @property
     def autocast(self) -> bool:
@@ -130,6 +133,8 @@ class JobRunner:
             self._learn_costs(plan, gen, timings["vocode"] / 1000)
         losses = clip_losses(plan, gen, opening)
         summary = {"ito": gen.windows, "loss": losses, "timings_ms": rounded(timings), "steps": plan.steps}
+        if self.threads is not None:
+            summary["cpu"] = self.threads.to_dict()
         overlap = max(1, int(round(overlap_s * plan.mel.frame_rate)))
         return Window(audio, plan.mel.sample_rate, gen.tail(overlap), summary)
 
@@ -151,6 +156,8 @@ class JobRunner:
                   opening: Any = None) -> tuple[Plan, Generated, np.ndarray, dict[str, float], float]:
         """Plan, generate and vocode under the engine lock. -> (plan, generated, audio, timings ms, reserved s)"""
         timings = {"wait": (time.perf_counter() - began) * 1000}
+        if self.governor is not None:  # in this thread, which runs the job: OpenMP's count is per thread
+            self.threads = self.governor.apply()
         t0 = time.perf_counter()
         report("parse", 0, 1, math.nan)
         plan = self._plan(spec, continuing=opening is not None)
@@ -198,6 +205,8 @@ class JobRunner:
             "timings_ms": rounded(timings), "untrained": spec.model in UNTRAINED_PRESETS,
             "wav": str(wav), "sample_rate": sr_out, "seconds": round(plan.seconds, 4),
         }
+        if self.threads is not None:
+            summary["cpu"] = self.threads.to_dict()
         if spec.deadline_s:
             elapsed = time.perf_counter() - began
             summary["deadline"] = {"budget_s": spec.deadline_s, "reserved_s": round(reserved, 4),

@@ -9,7 +9,6 @@ delivered job down: its sidecar records the failure.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,11 +21,11 @@ from ditto_live.generation.pipeline import Generated, Plan, vocode
 from ditto_live.judges.measure import measure_controls
 from ditto_live.results import write_json
 from ditto_live.runner.contract import JobResult
+from ditto_live.runner.cpu import idle_priority
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_MEASUREMENTS = 4  # more delivered jobs waiting to be measured: the next is not measured
-MEASURE_NICE = 10  # the measurement thread's niceness: the engine's next job goes first
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,6 @@ class MeasureSettings:
     def wanted(self, plan: Plan) -> bool:
         """Whether a delivered job of ``plan`` has anything to measure or plot."""
         return (self.measure and bool(plan.targets)) or (self.plot and not plan.spec.deadline_s)
-
-
-def _nice_thread() -> None:
-    """Lower this thread's priority (Linux schedules threads as tasks), so measurement yields the CPU."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MEASURE_NICE)
-    except (AttributeError, OSError):
-        pass
 
 
 def rounded(timings: dict[str, float]) -> dict[str, float]:
@@ -71,7 +62,7 @@ class BackgroundMeasurer:
                 return None
             self._pending += 1
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, "ditto-measure", initializer=_nice_thread)
+                self._executor = ThreadPoolExecutor(1, "ditto-measure", initializer=idle_priority)  # nobody waits for it
         return self._executor.submit(self._measure, plan, gen, audio, result)
 
     def _measure(self, plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> None:

@@ -148,3 +148,29 @@ def test_the_cli_sets_the_passive_wait_policy_before_torch_loads_openmp():
     assert "OMP_WAIT_POLICY = 'PASSIVE'" in text, text[-2000:]
     if "GOMP_SPINCOUNT" in text:  # libgomp (Linux torch wheels)
         assert "GOMP_SPINCOUNT = '0'" in text, text[-2000:]
+
+
+def test_a_runner_with_a_governor_sets_each_jobs_threads_in_its_thread_and_records_them(tmp_path):
+    """The server's runner: the job thread gets the chosen count, and the sidecar and status say why."""
+    import json
+
+    import torch
+
+    from ditto_live.generation.jobspec import parse_job
+    from tests.ditto_live.test_jobs import runner
+
+    r = runner(tmp_path, measure=False, governor=ThreadGovernor(fixed=1, nice=0))
+    seen: dict[str, int] = {}
+
+    def job() -> None:
+        torch.set_num_threads(2)  # what the thread had before: the governor must set it
+        res = r.run(parse_job({"model": "narrow", "seconds": 0.7, "steps": 2, "name": "cpu",
+                               "controls": [{"type": "intensity", "shape": "flat"}]}))
+        seen["threads"] = torch.get_num_threads()
+        seen["sidecar"] = json.loads(res.wav_path.with_suffix(".json").read_text())["cpu"]["threads"]
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    worker.join()
+    assert seen == {"threads": 1, "sidecar": 1}
+    assert r.description == {"threads": "1 thread(s) as set"}
