@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ditto_live.controls.intensity import EVAL_SHAPES
+from ditto_live.controls.intensity import EVAL_CURVES
 from ditto_live.controls.melody import melody_notes
 from ditto_live.controls.structure import EVAL_FORMS
 from ditto_live.engine.controls.melody import melody_target
@@ -38,9 +38,13 @@ def test_cases_cover_the_protocol_and_parse_as_jobs(corpus, tmp_path):
     split = load_test_split(corpus, "tiny")
     vocab = {"genre": ["<null>", "folk"], "mood": ["<null>", "major"], "tempo": ["<null>", "moderate"]}
     args = (split, 8, vocab, MEL.frame_rate, MEL.sample_rate, MEL.window_seconds, tmp_path / "refs")
-    shapes = [c.target["shape"] for c in make_cases("intensity", *args)]
+    intensity = make_cases("intensity", *args)
     forms = [c.target["form"] for c in make_cases("structure", *args)]
-    assert set(shapes) == set(EVAL_SHAPES) and set(forms) == set(EVAL_FORMS)
+    assert [c.target["shape"] for c in intensity] == [name for name, _, _ in EVAL_CURVES] and set(forms) == set(EVAL_FORMS)
+    assert {c.target["class"] for c in intensity} == {"ramp", "swell", "step"}
+    for c in intensity:  # the judge's ceiling for the curve: 1 for a smooth one, below for a drawn step
+        assert 0.85 < c.target["ceiling_corr"] <= 1.0 and c.target["ceiling_mae_db"] >= 0.0
+        assert (c.target["ceiling_corr"] > 0.999) == (c.target["class"] != "step")
     for task in ("intensity", "melody", "structure", "inpaint", "outpaint", "text"):
         cases = make_cases(task, *args)
         assert len(cases) == 8 and all(c.row in split.case_rows for c in cases)
