@@ -199,23 +199,55 @@ def judge(data: dict[str, Any], threads: int, python: str) -> dict[str, Any]:
     return out
 
 
-def table(judges: dict[str, Any]) -> str:
-    """The sanity table as markdown: FD [interval] and KID per set and judge."""
-    names = list(judges)
-    sets = list(next(iter(judges.values()))["rows"])
-    head = "| set | " + " | ".join(f"{n}: FD | KID×10³" for n in names) + " |"
-    lines = [head, "|---|" + "---|---|" * len(names)]
-    for s in sets:
-        cells = []
-        for n in names:
-            r = judges[n]["rows"][s]
-            lo, hi = r["fd_interval"]
-            klo, khi = r["kid_interval"]
-            cells.append(f"{r['fd']:.2f} [{lo:.2f}, {hi:.2f}] | {r['kid_x1000']:.0f} [{klo:.0f}, {khi:.0f}]")
-        lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    for n in names:
-        lines.append(f"\n{n}: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in judges[n]["ordering"].items()))
-    return "\n".join(lines)
+CLIP_NAME = re.compile(r"^(?P<task>[a-z]+)-(?P<case>\d{3})-(?P<row>.+)$")  # how eval names a saved clip
+
+
+def eval_clips(eval_dir: Path, samples: int) -> tuple[dict[str, np.ndarray], dict[str, list[str]], int]:
+    """The clips an eval run saved (``--save-audio N``: DIR/audio/<task>-<case>-<setting>-T<T>.wav), one set
+    per row (task, setting, T). -> ({row: [n, samples]}, {row: case ids, the intervals' groups}, rate)"""
+    import soundfile as sf
+
+    clips: dict[str, list[np.ndarray]] = {}
+    cases: dict[str, list[str]] = {}
+    rate = 0
+    for path in sorted((eval_dir / "audio").glob("*.wav")):
+        found = CLIP_NAME.match(path.stem)
+        if not found:
+            continue
+        audio, rate = sf.read(path, dtype="float32")
+        row = f"{found['task']}: {found['row']}"
+        clips.setdefault(row, []).append(audio if audio.ndim == 1 else audio.mean(axis=1))
+        cases.setdefault(row, []).append(found["case"])
+    if not clips:
+        raise SystemExit(f"{eval_dir}/audio holds no clips (run eval with --save-audio N)")
+    return {k: np.concatenate([fit_length(c[None], samples) for c in v]) for k, v in clips.items()}, cases, rate
+
+
+def judge_eval_dir(eval_dir: Path, corpus: str, model: str, threads: int, python: str) -> dict[str, Any]:
+    """Score every row of an eval run's saved clips against the FAD reference half of the test split (the
+    evaluation's own reference); writes DIR/quality.json."""
+    from ditto_live.engine.audio import MelFrontEnd
+    from ditto_live.evaluation import preset_of
+    from ditto_live.evaluation.cases import load_test_split
+    from ditto_live.generation.models import load_bundle
+
+    mel = load_bundle(model, "cpu", components=("vocoder",)).mel_config
+    test = load_test_split(corpus, preset_of(mel), MelFrontEnd(mel), "test")
+    if test.audio is None:
+        raise SystemExit(f"{corpus}: the test split needs its audio shards")
+    reference = test.audio[test.reference_rows].numpy()
+    sets, cases, rate = eval_clips(eval_dir, reference.shape[1])
+    if rate != mel.sample_rate:
+        raise SystemExit(f"{eval_dir}: clips at {rate} Hz, the corpus at {mel.sample_rate} Hz")
+    emb = MusicnnEmbedding(python, model=MODELS[0], threads=threads)
+    vectors = emb.embed({**sets, "reference": reference}, rate)
+    ref = Reference.of(vectors.pop("reference"))
+    scores = {k: score_set(v, cases[k], ref, Bootstrap(seed=SEED)) for k, v in vectors.items()}
+    out = {"judge": emb.name, "reference": f"test split FAD-reference half: {len(reference)} windows",
+           "note": "FD depends on a row's clip count: compare rows of equal n only; KID does not",
+           "rows": {k: s.fd for k, s in scores.items()}, "details": {k: s.to_dict() for k, s in scores.items()}}
+    (eval_dir / "quality.json").write_text(json.dumps(out, indent=1) + "\n")
+    return out
 
 
 def main() -> None:
@@ -228,12 +260,18 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "ditto_live" / "quality_judge.npz")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder of the raw sanity.json")
     parser.add_argument("--summary", type=Path, default=SUMMARY, help="the {judge, rows} summary file")
+    parser.add_argument("--eval-dir", type=Path, help="instead: judge the clips an eval run saved (--save-audio N)"
+                                                      " and write DIR/quality.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     python = judges_python()
     missing = musicnn_missing(python)
     if missing:
         raise SystemExit(missing)
+    if args.eval_dir:
+        scored = judge_eval_dir(args.eval_dir, args.corpus, args.model, args.threads, python)
+        print(json.dumps(scored["details"], indent=1))
+        return
     started = time.perf_counter()
     data = build_sets(args.corpus, args.model, args.clips, args.threads, args.cache)
     judges = judge(data, args.threads, python)
@@ -255,7 +293,8 @@ def main() -> None:
                "rows": {k: r["fd"] for k, r in first["rows"].items()},
                "kid_x1000": {k: r["kid_x1000"] for k, r in first["rows"].items()}}
     args.summary.write_text(json.dumps(summary, indent=1) + "\n")
-    print(table(judges))
+    for name, j in judges.items():  # the published table is rendered by scripts/figures.py (quality-sanity)
+        print(name, {k: round(r["fd"], 2) for k, r in j["rows"].items()}, "passes:", j["ordering"]["passes"])
 
 
 if __name__ == "__main__":
