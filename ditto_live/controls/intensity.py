@@ -46,7 +46,7 @@ class Objective:
     k_weighted: bool = True  # the audible term reads BS.1770 loudness (LU), else RMS dB of the rendered audio
 
 
-OBJECTIVE = Objective(mel_weight=1.0, audible_weight=0.0, block_s=0.4)
+OBJECTIVE = Objective(mel_weight=0.0, audible_weight=1.0, block_s=0.4, straight_through=True)
 
 # The evaluation's curves (name, class, breakpoints in seconds over a 5.94 s window, or a named shape): ramps and
 # swells as the paper's protocol, and steps as producers draw them (a staircase, a drop, a build cut off, a gap)
@@ -236,4 +236,4 @@ CLI = CliFlags((
 
 KIND = Kind("intensity", validate, target, window, measure,
             "a loudness curve: shape (crescendo, decrescendo, swell, dip, steps, flat) or points [[time, dB], ...]",
-            plot=plot, example=example, cli=CLI, steps=70, decode_steps=2, evaluation=EVALUATION)
+            plot=plot, example=example, cli=CLI, steps=70, decode_steps=1, evaluation=EVALUATION)
