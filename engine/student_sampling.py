@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.distill import TEACHER_STEPS, cm_denoise, ctm_jump, predict_x0_eps
-from ditto_live.engine.schedule import CLEAN, alpha_sigma, q_sample, teacher_grid
+from ditto_live.engine.schedule import CLEAN, NUM_TRAIN_STEPS, alpha_sigma, q_sample, teacher_grid
 
 Callback = Callable[[int, int, Tensor], None]
 
@@ -144,3 +144,28 @@ def cm_multistep_sample(model: nn.Module, x: Tensor, grid: Sequence[int], cond: 
         if callback is not None:
             callback(n + 1, total, x)
     return x
+
+
+def ddim_invert(model: nn.Module, x0: Tensor, cond: Cond, steps: int) -> Tensor:
+    """Deterministic DDIM inversion through a student: the x_T whose trajectory ends near ``x0``.
+
+    From the clean level up to t = T in ``steps`` even jumps; each jump re-reads the model's (x0_hat,
+    eps_hat) at the current level and moves to the next with them (the DDIM step run upwards), starting
+    from ``x0`` itself. No gradients. x0: [B, 1, F, N] -> x_T [B, 1, F, N]
+    """
+    levels = torch.linspace(0, NUM_TRAIN_STEPS - 1, steps + 1).round().tolist()
+    x = x0
+    with torch.no_grad():
+        for i, (t, s) in enumerate(zip(levels[:-1], levels[1:])):
+            x0_hat, eps_hat = predict_x0_eps(model, x, torch.full((x.shape[0],), t, device=x.device), cond)
+            alpha_s, sigma_s = alpha_sigma(torch.full((x.shape[0],), s, device=x.device))
+            x = ctm_jump(x0 if i == 0 else x0_hat, eps_hat, alpha_s, sigma_s)
+    return x
+
+
+def mix_start(inverted: Tensor, noise: Tensor, share: float) -> Tensor:
+    """An initial noise that holds ``share`` of its variance from an inversion (normalised to unit
+    variance) and the rest from ``noise``: sqrt(share) x_inv + sqrt(1 - share) eps.
+    inverted: [1, 1, F, N]; noise: [B, 1, F, N] -> [B, 1, F, N]"""
+    unit = inverted / inverted.std().clamp_min(1e-6)
+    return share ** 0.5 * unit + (1 - share) ** 0.5 * noise

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the engine and torch load when a target is built, not on im
     import numpy as np
     from torch import Tensor
 
+    from ditto_live.engine.audio import MelConfig, MelFrontEnd
     from ditto_live.engine.controls import Control
     from ditto_live.engine.controls.melody import AudiblePitch, RegisterWeights
 
@@ -149,8 +150,24 @@ def window(t: ClipTarget[MelodyTarget], w: WindowSlice) -> Control | None:
     register = t.params.get("register", REGISTER) and bool((voiced >= 12).all())  # below C0 nothing sounds
     rw = _register(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device) if register else None
     audible = _audible(w.vocoder, w.mel.sample_rate, w.device) if register else None
+    sketch = _sketch(pitch, w.mel, w.device) if register else None
     return melody_control(pitch.to(w.device), w.mel.min_db, w.mel.max_db, cw, weight=t.weight, register=rw,
-                          audible=audible)
+                          audible=audible, sketch=sketch)
+
+
+def _sketch(pitch: Tensor, mel: MelConfig, device: str) -> Tensor:
+    """The window's notes rendered and taken to the model's mel [1, 1, F, N]: where DITTO-2 starts."""
+    from ditto_live.engine.controls.melody import render_notes
+
+    audio = render_notes(pitch, mel.sample_rate, mel.hop_length).to(device)
+    return _front(mel, device).wav_to_mel(audio[None])
+
+
+@lru_cache(maxsize=4)
+def _front(mel: MelConfig, device: str) -> MelFrontEnd:
+    from ditto_live.engine.audio import MelFrontEnd
+
+    return MelFrontEnd(mel).to(device)
 
 
 def measure(t: ClipTarget[MelodyTarget], m: Measuring) -> dict[str, float]:

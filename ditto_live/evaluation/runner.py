@@ -24,7 +24,6 @@ from torch import Tensor
 from ditto_live.controls import KINDS
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.conditioning import Cond
-from ditto_live.engine.controls import loss_function
 from ditto_live.evaluation.cases import Case
 from ditto_live.generation import pipeline
 from ditto_live.generation.jobspec import parse_job
@@ -178,7 +177,7 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     x_star, before, after, k_run, decode_seed = x_T, {}, {}, 0, noise_seed
     if setting.optimise and controls and plan.steps > 0:
         engine = Engine(device, autocast=autocast, backends=Backends("eager", device))
-        res, _ = optimise(plan, engine, x_T, cond, loss_function(controls), noise_seed)
+        res, _ = optimise(plan, engine, x_T, cond, controls, noise_seed)
         decode_seed = res.noise_seed if res.noise_seed is not None else noise_seed  # M = T: the surrogate's x0
         x_star, before, after, k_run = res.x_T, res.initial_losses, res.losses, res.steps_run
     sync(dev)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +33,9 @@ from torch import Tensor
 from ditto_live.controls import CHAIN, DEFAULT_OVERLAP_S, KINDS, ClipTarget
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.conditioning import Cond
-from ditto_live.engine.controls import combined_loss, loss_function
+from ditto_live.engine.controls import Control, combined_loss, loss_function
 from ditto_live.engine.ito import ItoResult, JobCancelled, draw_noise_seed
+from ditto_live.engine.student_sampling import ddim_invert, mix_start
 from ditto_live.generation.execution import Backends, resolve_backend
 from ditto_live.generation.jobspec import JobSpec, clip_seconds
 from ditto_live.generation.methods import METHODS, Method  # the one table of methods
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 UNCONTROLLED_DECODE_STEPS = 2  # T of a job without controls that names none
+SKETCH_SHARE = 0.7  # share of a DITTO-2 start's variance from the inverted sketch (melody, val split: docs/bench.md)
+SKETCH_INVERSION_STEPS = 8  # student calls that invert a sketch to x_T
 __all__ = ["METHODS", "Backends", "Engine", "Generated", "Plan", "clip_losses", "decode", "decode_steps_of",
            "generate", "optimise", "plan_job", "resolve_backend", "vocode", "window_noise"]
 
@@ -234,16 +237,33 @@ def decode(plan: Plan, x_T: Tensor, cond: Cond, noise_seed: int, decode_steps: i
     return x0.float().clamp(-1, 1)  # an untrained or overshooting model can leave the range
 
 
-def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, loss_fn, noise_seed: int,
-             **hooks: Any) -> tuple[ItoResult, dict[str, Any]]:
+def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, controls: Sequence[Control], noise_seed: int,
+             from_sketch: bool = True, **hooks: Any) -> tuple[ItoResult, dict[str, Any]]:
     """x_T* of the plan's method through the engine's backend (a refused one runs eager: the backend's
-    ``StepperFactory`` decides). -> (result, ``Backends.ran``'s record: backend, fallback, preparation s, ...)"""
+    ``StepperFactory`` decides), from ``x_start`` moved towards the controls' sketch (``from_sketch``; see
+    :func:`start_near_sketch`). -> (result, ``Backends.ran``'s record: backend, fallback, preparation s, ...)"""
     spec = plan.spec
+    if from_sketch:
+        x_start = start_near_sketch(plan, engine, x_start, cond, controls)
     maker, why_eager = engine.backends.stepper(spec.method, spec.surrogate,
                                                model_key(plan, x_start.shape, engine.autocast))
-    res = plan.method.optimise(plan.model, x_start, cond, loss_fn, plan.steps, spec, noise_seed,
+    res = plan.method.optimise(plan.model, x_start, cond, loss_function(controls), plan.steps, spec, noise_seed,
                                stepper=maker, autocast=engine.autocast, **hooks)
     return res, engine.backends.ran(maker, why_eager)
+
+
+def start_near_sketch(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond, controls: Sequence[Control]) -> Tensor:
+    """Start DITTO-2 near a solution: a control's sketch (a melody's notes rendered) inverted through the
+    student to an x_T, holding ``SKETCH_SHARE`` of the start's variance beside the job's own noise, so the
+    one-step output already follows the sketch and fewer steps reach the target (issue 27). The DITTO
+    baseline keeps the paper's plain noise. x_T: [B, 1, F, N] -> [B, 1, F, N]"""
+    sketch = next((c.sketch for c in controls if c.sketch is not None), None)
+    if sketch is None or plan.method.chain is not None:
+        return x_T
+    sketch = torch.nn.functional.pad(sketch.to(x_T.device), (0, x_T.shape[-1] - sketch.shape[-1]), value=-1.0)
+    with torch.autocast(torch.device(engine.device).type, dtype=torch.bfloat16, enabled=engine.autocast):
+        inverted = ddim_invert(plan.model, sketch, Cond(cond.tags[:1], cond.w), SKETCH_INVERSION_STEPS)
+    return mix_start(inverted.float(), x_T, SKETCH_SHARE)
 
 
 def model_key(plan: Plan, shape: tuple[int, ...], autocast: bool) -> tuple:
@@ -325,7 +345,7 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
                 report("optimise", _w * k + step, k * n, losses["total"])
 
             res, backend_info = optimise(
-                plan, engine, engine.last_x[key] if warm else x_T, cond, loss_function(controls), noise_seed,
+                plan, engine, engine.last_x[key] if warm else x_T, cond, controls, noise_seed, from_sketch=not warm,
                 callback=cb, is_cancelled=check, tolerance=spec.tolerance,
                 should_stop=StepDeadline(stop_at) if stop_at is not None else None)
             engine.remember(key, res.x_T_batch)

@@ -9,6 +9,7 @@ an unknown tag -- raises a ``UsageError`` subclass with one line that names it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -82,9 +83,9 @@ def wrap_for_loop(targets: list[ClipTarget], seam: int) -> None:
 
 
 def _cropped(c: Control, length: int) -> Control:
-    """The control applied to the first ``length`` frames of the window."""
-    return Control(c.name, lambda x0: c.loss(x0[..., :length]), c.weight,
-                   None if c.feature is None else (lambda x0: c.feature(x0[..., :length])), c.target)
+    """The control applied to the first ``length`` frames of the window (its sketch, if any, covers them)."""
+    return dataclasses.replace(c, loss=lambda x0: c.loss(x0[..., :length]),
+                               feature=None if c.feature is None else (lambda x0: c.feature(x0[..., :length])))
 
 
 def continuation(previous: Tensor, length: int) -> Control:

@@ -25,6 +25,7 @@ class Control:
     weight: float = 1.0  # weight of this loss in the sum
     feature: FeatureFn | None = None  # x0 -> per-frame feature [B, ...] (curve, chroma, matrix), for plots
     target: Tensor | None = None  # the target the feature is compared with, for plots
+    sketch: Tensor | None = None  # [1, 1, F, N] a mel near what meets the control (DITTO-2 starts near it)
 
 
 def unique_names(controls: Sequence[Control]) -> list[str]:

@@ -292,13 +292,46 @@ def audible_pitch_loss(x0: Tensor, target: Tensor, audible: AudiblePitch) -> Ten
     return melody_loss(register_log_probs(sal, target, offsets), register_target(target, offsets))
 
 
+SKETCH_HARMONICS = 8  # harmonics of the rendered notes' tone
+SKETCH_DECAY = 0.6  # amplitude of harmonic h: decay ** (h - 1)
+SKETCH_ATTACK_S = 0.01  # linear rise at each note start
+SKETCH_RELEASE_S = 1.2  # exponential decay constant of a held note
+SKETCH_PEAK = 0.3  # peak amplitude of the rendering
+
+
+def render_notes(target: Tensor, sample_rate: int, hop: int) -> Tensor:
+    """The written notes as a plain harmonic tone, for a warm start of the optimisation (the sketch the
+    initial noise is inverted from). Phase-continuous partials at the written pitch, a short attack at
+    each note start and an exponential decay; silence where no note sounds.
+    target: [N] MIDI pitch per frame (-1 none) -> audio [N * hop] in [-1, 1]"""
+    target = target.long().cpu()
+    voiced = target >= 0
+    f0 = torch.where(voiced, 440.0 * 2.0 ** ((target.double() - 69) / 12), torch.zeros((), dtype=torch.float64))
+    starts = voiced & torch.cat([torch.ones(1, dtype=torch.bool), target[1:] != target[:-1]])
+    frame = torch.arange(len(target))
+    last_start = torch.cummax(torch.where(starts, frame, torch.full_like(frame, -10**9)), 0).values
+    since = ((frame - last_start).double() * hop).repeat_interleave(hop) + torch.arange(hop).repeat(len(target))
+    since = since / sample_rate  # seconds since the sounding note began, per sample
+    envelope = torch.clamp(since / SKETCH_ATTACK_S, max=1.0) * torch.exp(-since / SKETCH_RELEASE_S)
+    f0_s = f0.repeat_interleave(hop)
+    phase = 2 * math.pi * torch.cumsum(f0_s, 0) / sample_rate
+    tone = torch.zeros_like(phase)
+    for h in range(1, SKETCH_HARMONICS + 1):
+        audible = (f0_s * h < sample_rate / 2 - 500).double()  # no partial folds back over Nyquist
+        tone += SKETCH_DECAY ** (h - 1) * torch.sin(h * phase) * audible
+    tone = tone * envelope * voiced.repeat_interleave(hop)
+    return (SKETCH_PEAK * tone / tone.abs().max().clamp_min(1e-6)).float()
+
+
 def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor, weight: float = 1.0,
                    register: RegisterWeights | None = None, register_weight: float = REGISTER_WEIGHT,
-                   audible: AudiblePitch | None = None, audible_weight: float = AUDIBLE_WEIGHT) -> Control:
+                   audible: AudiblePitch | None = None, audible_weight: float = AUDIBLE_WEIGHT,
+                   sketch: Tensor | None = None) -> Control:
     """The melody control for a target per frame [N]: pitch classes (octave-free chroma, the paper's
     control) or MIDI pitches. ``register`` (``register_weights(n_mels, fmin, fmax)``) turns the register
     term on, ``audible`` the audible-pitch term; both need MIDI pitches
-    (``melody_target(..., keep_octave=True)``)."""
+    (``melody_target(..., keep_octave=True)``). ``sketch``: the notes rendered to a mel [1, 1, F, N], where
+    the optimisation may start (``render_notes``)."""
     if (register is not None or audible is not None) and bool(((target >= 0) & (target < 12)).any()):
         raise ValueError("the register and audible-pitch terms need MIDI pitches per frame "
                          "(melody_target(..., keep_octave=True)), not pitch classes")
@@ -315,4 +348,4 @@ def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor
             total = total + audible_weight * audible_pitch_loss(x0, target, audible)
         return total
 
-    return Control("melody", loss, weight, feature, classes)
+    return Control("melody", loss, weight, feature, classes, sketch)

@@ -74,10 +74,10 @@ def _batch_seeds(runner, seeds: int) -> None:
 
     optimise = runner.optimise
 
-    def batched(plan, engine, x_T, cond, loss_fn, noise_seed, **hooks):
+    def batched(plan, engine, x_T, cond, controls, noise_seed, **hooks):
         rows, _ = runner.window_noise(plan.spec.seed, 0, seeds, plan.mel, str(x_T.device))
         assert bool((rows[:1] == x_T).all()), "row 0 is the single-seed noise"
-        return optimise(plan, engine, rows, Cond(cond.tags.expand(seeds, -1), w=cond.w), loss_fn, noise_seed,
+        return optimise(plan, engine, rows, Cond(cond.tags.expand(seeds, -1), w=cond.w), controls, noise_seed,
                         **hooks)
 
     runner.optimise = batched

@@ -181,3 +181,30 @@ def test_the_job_language_the_cli_and_the_bench_read_their_method_names_from_the
 def test_the_methods_table_imports_no_torch():
     code = "import sys, ditto_live.generation.methods, ditto_live.generation.jobspec; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("method", "controls", "moved"), [
+    ("ditto2", [MELODY], True),  # a melody brings its sketch: DITTO-2 starts near the notes
+    ("ditto", [MELODY], False),  # the DITTO baseline keeps the paper's plain noise
+    ("ditto2", INTENSITY, False),  # no sketch
+])
+def test_ditto2_starts_from_a_controls_sketch_and_nothing_else_does(tmp_path, method, controls, moved):
+    plan = _plan(tmp_path, method=method, controls=controls)
+    targets = pipeline.window_controls(plan.targets, plan.mel, 0, plan.total, None, device="cpu")
+    assert (targets[0].sketch is not None) == (controls[0] is MELODY)
+    x_T, _ = window_noise(0, 0, 1, plan.mel, "cpu", plan.window)
+    cond = pipeline.Cond(plan.tags[None], w=plan.spec.cfg)
+    start = pipeline.start_near_sketch(plan, Engine("cpu"), x_T, cond, targets)
+    assert (not torch.equal(start, x_T)) == moved and start.shape == x_T.shape
+
+
+def test_a_warm_started_job_does_not_sketch_again(tmp_path, monkeypatch):
+    """The second job of a warm-start engine resumes from its previous optimum, not from the sketch."""
+    sketched: list[bool] = []
+    real = pipeline.start_near_sketch
+    monkeypatch.setattr(pipeline, "start_near_sketch", lambda *a: sketched.append(True) or real(*a))
+    engine = Engine("cpu", warm_start=True)
+    plan = _plan(tmp_path, controls=[MELODY], steps=1)
+    generate(plan, engine, unoptimised=False)
+    generate(plan, engine, unoptimised=False)
+    assert sketched == [True]

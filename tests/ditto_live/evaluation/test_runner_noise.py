@@ -9,11 +9,10 @@ import torch
 
 from ditto_live.engine import ito
 from ditto_live.engine.audio import MelFrontEnd
-from ditto_live.evaluation import runner
 from ditto_live.evaluation.cases import load_test_split, make_cases
 from ditto_live.evaluation.runner import Embedder, Setting, run_case
 from ditto_live.evaluation.suites import unoptimised
-from ditto_live.generation import methods
+from ditto_live.generation import methods, pipeline
 from tests.fakes import FakeSentenceEncoder
 
 from .conftest import MEL, narrow_bundle
@@ -25,7 +24,7 @@ class Spy:
 
     def __init__(self, monkeypatch):
         self.losses, self.decodes, self.starts = [], [], []
-        real_loss, real_decode, real_optimise = runner.loss_function, ito.ditto2_decode, ito.ditto2_optimise
+        real_loss, real_decode, real_optimise = pipeline.loss_function, ito.ditto2_decode, ito.ditto2_optimise
 
         def loss_function(controls):
             fn = real_loss(controls)
@@ -42,7 +41,7 @@ class Spy:
             self.starts.append(args[1].clone())
             return real_optimise(*args, **kwargs)
 
-        monkeypatch.setattr(runner, "loss_function", loss_function)
+        monkeypatch.setattr(pipeline, "loss_function", loss_function)  # the one optimise builds it
         monkeypatch.setattr(ito, "ditto2_decode", ditto2_decode)  # methods.METHODS calls it
         monkeypatch.setattr(ito, "ditto2_optimise", ditto2_optimise)
 

@@ -1,0 +1,72 @@
+"""The warm start from a sketch (issue 27): the written notes rendered as a tone at the written pitch,
+the student's deterministic DDIM inversion, and the mix that keeps the start's variance."""
+
+from __future__ import annotations
+
+import torch
+
+from ditto_live.engine.conditioning import Cond
+from ditto_live.engine.controls.melody import render_notes
+from ditto_live.engine.distill import ctm_G, init_student_from_teacher
+from ditto_live.engine.student_sampling import ddim_invert, mix_start
+from ditto_live.engine.unet import UNET_PRESETS, UNet
+
+SR, HOP = 22050, 256
+
+
+def test_rendered_notes_sound_at_the_written_pitch_and_are_silent_between_them():
+    pitch = torch.full((64,), -1)
+    pitch[8:40] = 69  # A4 = 440 Hz
+    audio = render_notes(pitch, SR, HOP)
+    assert audio.shape == (64 * HOP,) and float(audio.abs().max()) <= 0.3 + 1e-6
+    held = audio[12 * HOP:36 * HOP]
+    spectrum = torch.fft.rfft(held * torch.hann_window(len(held)))
+    peak_hz = float(spectrum.abs().argmax()) * SR / len(held)
+    assert abs(peak_hz - 440.0) < 5.0
+    assert float(audio[:8 * HOP].abs().max()) == 0.0 and float(audio[40 * HOP:].abs().max()) == 0.0
+
+
+def test_a_new_note_starts_with_an_attack():
+    pitch = torch.tensor([60] * 20 + [62] * 20)
+    audio = render_notes(pitch, SR, HOP)
+    onset = 20 * HOP
+    assert float(audio[onset]) == 0.0  # the second note rises again from silence...
+    assert float(audio[onset:onset + 60].abs().max()) < 0.5 * float(audio[onset + 220:onset + 280].abs().max())
+    assert float(audio[onset - 60:onset].abs().max()) > 0.2  # ...where the first was still sounding
+
+
+def test_the_mix_keeps_unit_variance_and_holds_its_share_of_the_inversion():
+    gen = torch.Generator().manual_seed(0)
+    inverted = 5.0 * torch.randn(1, 1, 80, 512, generator=gen)
+    noise = torch.randn(1, 1, 80, 512, generator=gen)
+    start = mix_start(inverted, noise, 0.7)
+    assert abs(float(start.std()) - 1.0) < 0.02
+    corr = float(torch.corrcoef(torch.stack([start.flatten(), inverted.flatten()]))[0, 1])
+    assert abs(corr - 0.7 ** 0.5) < 0.02
+    assert torch.equal(mix_start(inverted, noise, 0.0), noise)
+
+
+def test_the_inversion_is_deterministic():
+    torch.manual_seed(0)
+    student = init_student_from_teacher(UNet(UNET_PRESETS["tiny"], (3, 3, 3, 3))).eval()
+    cond = Cond(torch.zeros(1, 4, dtype=torch.long), w=3.0)
+    sketch = torch.rand(1, 1, 80, 64) * 2 - 1
+    x_T = ddim_invert(student, sketch, cond, steps=4)
+    assert x_T.shape == sketch.shape and not x_T.requires_grad
+    assert torch.equal(x_T, ddim_invert(student, sketch, cond, steps=4))
+
+
+def test_the_default_students_one_step_output_from_the_inverted_notes_follows_them():
+    """On the shipped model: G(x_T) from the inverted rendering is nearer the rendering than from noise."""
+    from ditto_live.engine.audio import MelFrontEnd
+    from ditto_live.generation.models import load_bundle
+
+    bundle = load_bundle("default")
+    student = bundle.ctm
+    cond = Cond(torch.zeros(1, 4, dtype=torch.long), w=3.0)
+    pitch = torch.tensor(([60] * 43 + [64] * 43 + [67] * 42) * 4)  # 512 frames: C E G, four times
+    sketch = MelFrontEnd(bundle.mel_config).wav_to_mel(render_notes(pitch, SR, HOP)[None])
+    x_T = ddim_invert(student, sketch, cond, steps=8)
+    back = ctm_G(student, x_T, 999, -1, cond).detach()
+    noise_out = ctm_G(student, torch.randn_like(sketch), 999, -1, cond).detach()
+    assert float((back - sketch).square().mean()) < float((noise_out - sketch).square().mean())
