@@ -5,7 +5,8 @@ stop changing it is read, handed to ``submit(job_id, job)`` and moved to ``accep
 is not a JSON object, is too big, or that ``submit`` refuses goes to ``rejected/`` with a
 ``<name>.error.txt`` beside it saying why. Write files atomically (to ``.name.json.tmp`` or any name
 not ending in ``.json``, then rename) or let the settle time catch a slow writer. Polling keeps this
-free of OS-specific watchers.
+free of OS-specific watchers. A symbolic link is never followed (it could point anywhere: it is moved to
+``rejected/`` unread), and the error text names only the kind of problem, never the file's content.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ class FileDrop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def prepare(self) -> None:
+        """Make the folder (OSError when it cannot be made or is not a folder)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+
     def start(self) -> None:
         """Scan in a background thread until :meth:`stop`."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.prepare()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="ditto-filedrop", daemon=True)
         self._thread.start()
@@ -73,7 +78,13 @@ class FileDrop:
         submitted = []
         present = set()
         for path in sorted(self.folder.glob("*.json")):
-            if path.name.startswith(".") or not path.is_file():
+            if path.name.startswith("."):
+                continue
+            if path.is_symlink():  # never followed: it could point outside the allowed roots
+                self._move(path, self.rejected_dir, "refused: a symbolic link (drop the file itself)\n")
+                log.warning("file drop refused %s: a symbolic link", path.name)
+                continue
+            if not path.is_file():
                 continue
             present.add(path)
             st = path.stat()
@@ -100,7 +111,11 @@ class FileDrop:
             if not isinstance(job, dict):
                 raise ValueError("expected a JSON object")
             self.submit(job_id, job)
-        except Exception as exc:  # bad JSON, refused by the server: keep the file and say why
+        except json.JSONDecodeError as exc:  # its position only: the message would quote the file
+            self._move(path, self.rejected_dir, f"not JSON: line {exc.lineno} column {exc.colno}\n")
+            log.warning("file drop rejected %s: not JSON", path.name)
+            return None
+        except Exception as exc:  # refused by the server: keep the file and say why
             self._move(path, self.rejected_dir, f"{type(exc).__name__}: {exc}\n")
             log.warning("file drop rejected %s: %s", path.name, exc)
             return None

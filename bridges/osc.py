@@ -265,11 +265,20 @@ def is_loopback(host: str) -> bool:
     return ip is not None and ip.is_loopback
 
 
+def _unmapped(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An IPv4-mapped IPv6 network (``::ffff:127.0.0.1``) as the IPv4 network it stands for: clients are
+    matched by their IPv4 address (``parse_ip``), so the mapped form must be too."""
+    mapped = net.network_address.ipv4_mapped if isinstance(net, ipaddress.IPv6Network) else None
+    if mapped is None or net.prefixlen < 96:
+        return net
+    return ipaddress.IPv4Network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+
+
 class AllowList:
     """Client addresses or CIDR networks (e.g. "192.168.1.0/24") a LAN-bound server answers."""
 
     def __init__(self, entries: Sequence[str]) -> None:
-        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries]  # ValueError if malformed
+        self.networks = [_unmapped(ipaddress.ip_network(e, strict=False)) for e in entries]  # ValueError if malformed
 
     def __contains__(self, host: object) -> bool:
         ip = parse_ip(str(host))

@@ -7,6 +7,7 @@ unknown key, or gives a value of the wrong type, is an error that names the key.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -14,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ditto_live.generation.jobspec import JobSpec
+
+MAX_PAYLOAD_LIMIT = 64_000_000  # largest server.max_payload_bytes (a job JSON held in memory while read)
+MAX_THREADS = 1024  # largest server.threads
+DEVICES = ("auto", "cpu", "cuda", "mps")  # generate.device: a name, or cuda:N
+MIDI_CHANNELS = range(-1, 16)  # midi.channel: 0-15, -1 = all
 
 
 class ConfigError(ValueError):
@@ -43,7 +49,9 @@ class ServerConfig:
     max_subscriptions: int = 4  # reply ports one client may subscribe at once
     max_chunked: int = 4  # chunked payloads one client may have in flight at once
     chunk_timeout_s: float = 30.0  # a chunked payload not complete this long after its first piece is dropped
-    status_per_s: float = 10.0  # status requests answered per client per second (bursts of twice that)
+    status_per_s: float = 10.0  # status requests answered per host per second (bursts of twice that)
+    max_queued_per_client: int = 2  # jobs one client may have waiting; more is "busy" (the rest is for others)
+    allow_untrained: bool = False  # jobs may name the random-weight models (tiny-/paper-untrained: benches, tests)
     orphan_age_s: float = 60.0  # at start, temp files and WAVs without a sidecar older than this are removed
 
     def __post_init__(self) -> None:
@@ -70,6 +78,11 @@ class GenerateConfig:
     sample_rate_out: int = JobSpec.sample_rate_out  # resample results to this rate (44100/48000); 0 = the model's
     laion_clap: str = ""  # path of a LAION-CLAP checkpoint for the text control; "" = the bundle's own model
 
+    def __post_init__(self) -> None:
+        ok = self.device in DEVICES or re.fullmatch(r"cuda:\d{1,2}", self.device) is not None
+        if not ok:
+            raise ConfigError(f"generate.device = {self.device!r}: expected one of {', '.join(DEVICES)} or cuda:N")
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -84,6 +97,12 @@ class MidiConfig:
     input_port: str = ""  # name of the MIDI input to open; "" = a virtual port named "ditto-live"
     intensity_cc: int = 1  # controller number whose sweep becomes the intensity curve
     channel: int = -1  # MIDI channel to listen to (0-15); -1 = all
+
+    def __post_init__(self) -> None:
+        if self.channel not in MIDI_CHANNELS:
+            raise ConfigError(f"midi.channel = {self.channel!r}: expected 0..15, or -1 for all")
+        if not 0 <= self.intensity_cc <= 127:
+            raise ConfigError(f"midi.intensity_cc = {self.intensity_cc!r}: expected a controller number 0..127")
 
 
 @dataclass(frozen=True)
@@ -107,20 +126,25 @@ class Config:
 def check_server_config(server: ServerConfig) -> None:
     """Every ``[server]`` value within its range; ConfigError naming the first key that is not."""
     rules: tuple[tuple[str, bool, str], ...] = (
-        ("host", server.host.strip() != "", "an address to bind (\"\" would bind every interface)"),
+        ("host", server.host.strip() != "" and server.host.isprintable() and len(server.host) <= 253,
+         "an address to bind, printable (\"\" would bind every interface)"),
         ("port", 0 <= server.port < 65536, "0..65535 (0 = any free port)"),
         ("reply_port", 0 <= server.reply_port < 65536, "0..65535 (0 = the sender's port)"),
         ("queue_size", server.queue_size >= 1, ">= 1"),
         ("progress_interval_s", 0 <= server.progress_interval_s <= 60, "0..60 seconds"),
         ("max_chunks", server.max_chunks >= 1, ">= 1"),
-        ("max_payload_bytes", server.max_payload_bytes >= 1024, ">= 1024"),
+        ("reply_port", server.reply_port == 0 or server.reply_port != server.port,
+         "not the server's own port (it would answer its own replies)"),
+        ("max_payload_bytes", 1024 <= server.max_payload_bytes <= MAX_PAYLOAD_LIMIT, f"1024..{MAX_PAYLOAD_LIMIT}"),
+        ("threads", server.threads <= MAX_THREADS, f"at most {MAX_THREADS}"),
         ("threads", server.threads >= 0, ">= 0 (0 = torch's default)"),
         ("max_clip_seconds", 0 < server.max_clip_seconds <= 3600, "0 < seconds <= 3600"),
         ("max_work_steps", server.max_work_steps >= 1, ">= 1"),
         ("max_memory_mb", server.max_memory_mb >= 64, ">= 64"),
-        ("max_clients", server.max_clients >= 1, ">= 1"),
+        ("max_clients", 1 <= server.max_clients <= 65536, "1..65536"),
         ("client_ttl_s", server.client_ttl_s > 0, "> 0 seconds"),
-        ("max_subscriptions", server.max_subscriptions >= 0, ">= 0"),
+        ("max_subscriptions", 0 <= server.max_subscriptions <= 64, "0..64"),
+        ("max_queued_per_client", server.max_queued_per_client >= 1, ">= 1"),
         ("max_chunked", server.max_chunked >= 1, ">= 1"),
         ("chunk_timeout_s", server.chunk_timeout_s > 0, "> 0 seconds"),
         ("status_per_s", server.status_per_s > 0, "> 0"),

@@ -2,7 +2,8 @@
 
 Addresses follow ``/ditto/<noun>/<verb>``. Type tags are OSC's: ``s`` string, ``i`` int32,
 ``f`` float32. Requests come from clients (the Live device, TouchOSC, Max, SuperCollider, Pd);
-replies go back to the sender's address (or the configured reply port). Every job request gets
+replies go back to the sender's address (or the configured reply port); the server never answers a
+reply row (they are dropped, so two peers cannot loop). Every job request gets
 exactly one terminal reply (``/ditto/job/done`` or ``/ditto/job/error``) with progress in between.
 Audio never travels in OSC: results are WAV paths. Large payloads travel as chunks or as the path
 of a JSON file under an allowed root (a ``spec`` argument starting with ``@``).
@@ -44,7 +45,8 @@ MESSAGES: tuple[Message, ...] = (
     _m("/ditto/server/ping", "request", "token:s", ("/ditto/server/pong",),
        "liveness check; answered at once even while a job runs"),
     _m("/ditto/server/status", "request", "", ("/ditto/server/state",),
-       "server state: queue length, running job, model, device"),
+       "server state: queue length, running job, model, device; a host not yet confirmed gets only version, "
+       "engine and the code that confirms it (/ditto/client/confirm)"),
     _m("/ditto/job/submit", "request", "job_id:s spec:s",
        ("/ditto/job/accepted", "/ditto/job/progress") + _JOB_TERMINAL,
        "submit a job; spec is the job JSON (see ditto_live/generation/jobspec.py) or '@' + path of a JSON file"),
@@ -74,10 +76,17 @@ MESSAGES: tuple[Message, ...] = (
        "whole bars; spec is a base job JSON ('' = none) whose other keys and controls are kept"),
     _m("/ditto/midi/reset", "request", "", ("/ditto/midi/state", "/ditto/error"),
        "start a new MIDI take: forget the notes and CC recorded so far"),
-    _m("/ditto/client/subscribe", "request", "port:i", ("/ditto/client/subscribed", "/ditto/error"),
-       "also send this client's replies, and stream state, to this UDP port on the sender's host"),
+    _m("/ditto/client/subscribe", "request", "port:i",
+       ("/ditto/client/challenge", "/ditto/client/subscribed", "/ditto/error"),
+       "also send this client's replies, and stream state, to this UDP port on the sender's host, once "
+       "confirmed: the port gets /ditto/client/challenge, whose code comes back in /ditto/client/confirm "
+       "(the sender's own port on a confirmed host needs none; the server's own port is refused)"),
     _m("/ditto/client/unsubscribe", "request", "port:i", ("/ditto/client/subscribed",),
        "stop sending replies to this port"),
+    _m("/ditto/client/confirm", "request", "code:s", ("/ditto/client/subscribed", "/ditto/error"),
+       "send back a code the server sent to this host (/ditto/client/challenge to a subscribed port, or the "
+       "'code' of the short status): it activates that subscription and confirms the host (full status, "
+       "the larger reply budget)"),
     # replies -------------------------------------------------------------------------------------
     _m("/ditto/server/pong", "reply", "token:s version:i", (), "answer to ping, with the protocol version"),
     _m("/ditto/server/state", "reply", "state:s", (), "JSON: queue, running job, model, device"),
@@ -94,7 +103,11 @@ MESSAGES: tuple[Message, ...] = (
     _m("/ditto/control/state", "reply", "controls:s", (), "JSON: this client's live controls now in force"),
     _m("/ditto/stream/state", "reply", "state:s underruns:i", (), "stopped|running, underruns so far"),
     _m("/ditto/midi/state", "reply", "notes:i bpm:f", (), "the MIDI take: notes recorded, tempo in force"),
-    _m("/ditto/client/subscribed", "reply", "port:i on:i", (), "subscription state for the port"),
+    _m("/ditto/client/subscribed", "reply", "port:i on:i", (),
+       "subscription state for the port: 1 on, 0 off or waiting for its confirmation"),
+    _m("/ditto/client/challenge", "reply", "code:s", (),
+       "sent to a port a client asked to subscribe, only there: send the code back with /ditto/client/confirm "
+       "to activate the subscription"),
     _m("/ditto/error", "reply", "code:s message:s", (),
        "a datagram that was not a well-formed request (unknown address, wrong types, a malformed bundle), "
        "or a request that cannot be served (a control out of range, no stream, too many subscriptions, "
@@ -103,6 +116,7 @@ MESSAGES: tuple[Message, ...] = (
 # fmt: on
 
 BY_ADDRESS: dict[str, Message] = {m.address: m for m in MESSAGES}
+TERMINAL_ERRORS = ("/ditto/error", "/ditto/job/error")  # error replies: cut short rather than withheld
 ERROR_CODES = ("bad_request", "busy", "cancelled", "not_found", "failed", "forbidden", "too_large")
 LIVE_CONTROLS = tuple(LIVE_CONTROL_RANGES)  # intensity, cfg, seed, bpm
 

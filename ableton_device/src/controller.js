@@ -521,6 +521,13 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             if (!r) {
                 return false;
             }
+            if (address === "/ditto/client/challenge") {
+                // Our subscription takes effect once its code, sent to our reply port, comes back; then check
+                // again (the ping and status of this check went to a subscription not yet confirmed).
+                send("/ditto/client/confirm", { code: r.code });
+                link.check(false);
+                return true;
+            }
             if (address === "/ditto/server/pong") {
                 link.onPong(r);
                 return true;

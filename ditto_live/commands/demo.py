@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 from ditto_live.commands.serve import add_server_flags, make_runner
+from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +126,20 @@ def run(args: argparse.Namespace) -> int:
     from ditto_live.bridges.osc import UdpEndpoint
     from ditto_live.server.server import Server
 
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout {args.timeout}: expected a number of seconds > 0")
     cfg = args.cfg.server
     out = Path(args.output_dir or cfg.output_dir).expanduser().resolve()
     roots = tuple(args.allowed_roots or cfg.allowed_roots)
+    model = "fake" if args.fake_runner else demo_model(args.model)
     config = dataclasses.replace(cfg, host="127.0.0.1", port=0, reply_port=0, output_dir=str(out),
-                                 allowed_roots=roots, progress_interval_s=min(cfg.progress_interval_s, 0.5))
+                                 allowed_roots=roots, progress_interval_s=min(cfg.progress_interval_s, 0.5),
+                                 allow_untrained=True)  # the demo may run tiny-untrained (no model yet)
     if config.threads and not args.fake_runner:  # [server] threads, as serve applies it
         import torch
 
         torch.set_num_threads(config.threads)
     runner = make_runner(args.cfg, config, fake=args.fake_runner, plot=True)
-    model = "fake" if args.fake_runner else demo_model(args.model)
     client = UdpEndpoint("127.0.0.1", 0)
     with Server(config, runner, warm=args.cfg.engine.warm) as server:
         log.info("demo server on %s:%d; client on %s:%d", *server.address, *client.address)
@@ -142,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
             address, reply, latency = send_and_follow(client, server.address, "demo-1",
                                                       demo_job(args.shape, args.steps, args.seed, model),
                                                       args.timeout)
+        except TimeoutError as exc:
+            raise UsageError(f"{exc} (--timeout)") from None
         finally:
             client.close()
     if address == "/ditto/job/error":

@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="client address or network accepted when bound beyond loopback (repeatable; "
                              "server.allow)")
     parser.add_argument("--queue-size", type=int, help="jobs waiting before 'busy' (server.queue_size)")
+    parser.add_argument("--allow-untrained", action="store_true", default=None,
+                        help="accept jobs naming the random-weight models tiny-untrained and paper-untrained "
+                             "(benches and tests; server.allow_untrained)")
     add_server_flags(parser)
     parser.add_argument("--midi", action="store_true",
                         help="also listen to MIDI ([midi] settings): the CC rides intensity, clock sets bpm, "
@@ -66,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def server_config(cfg: Config, args: argparse.Namespace) -> ServerConfig:
     """``cfg.server`` with the command-line flags applied."""
     changes: dict[str, Any] = {}
-    for flag in ("host", "port", "reply_port", "queue_size", "output_dir", "threads"):
+    for flag in ("host", "port", "reply_port", "queue_size", "output_dir", "threads", "allow_untrained"):
         value = getattr(args, flag, None)
         if value is not None:
             changes[flag] = value
@@ -175,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
         from ditto_live.bridges.filedrop import FileDrop
 
         drop = FileDrop(args.drop_folder, server.submit_job)
+        try:
+            drop.prepare()
+        except OSError as exc:
+            raise UsageError(f"--drop-folder {args.drop_folder}: {exc.strerror or exc}") from None
     previous = signal.signal(signal.SIGTERM, lambda *_: server.stop())
     try:
         server.start()

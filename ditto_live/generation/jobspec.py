@@ -27,6 +27,8 @@ from ditto_live.generation.spec import (
     INTENSITY_DB,
     INTENSITY_SHAPES,
     LIVE_CONTROL_RANGES,
+    MAX_CONTROLS,
+    MAX_PARAM_DEPTH,
     ControlSpec,
     JobSpec,
     JobSpecError,
@@ -69,8 +71,20 @@ def parse_control(raw: Any, index: int) -> ControlSpec:
     weight = raw.get("weight", 1.0)
     _check(Range(0, 1e6).contains(weight), f"controls[{index}].weight: expected a number 0..1e6")
     params = {k: v for k, v in raw.items() if k not in ("type", "weight")}
+    for name, value in params.items():
+        _check(_depth(value) <= MAX_PARAM_DEPTH,
+               f"controls[{index}].{name!s:.40}: nested deeper than {MAX_PARAM_DEPTH} levels")
     KINDS[kind].validate(params, f"controls[{index}]")  # each kind checks its own keys (ditto_live/controls/)
     return ControlSpec(kind, float(weight), params)
+
+
+def _depth(value: Any, limit: int = MAX_PARAM_DEPTH + 1) -> int:
+    """How deep lists and objects nest in ``value`` (counted no further than ``limit``: junk 900 levels
+    deep is refused without recursing through it)."""
+    if not isinstance(value, list | dict) or limit <= 0:
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
 
 
 def parse_job(raw: Any) -> JobSpec:
@@ -83,6 +97,8 @@ def parse_job(raw: Any) -> JobSpec:
                f"job.{key}: wrong type {type(value).__name__}")
     d = dict(raw)
     d["surrogate"] = str(d.get("surrogate", "1"))
+    _check(len(d.get("controls", [])) <= MAX_CONTROLS, f"job.controls: at most {MAX_CONTROLS} controls, "
+           f"got {len(d.get('controls', []))}")
     d["controls"] = tuple(parse_control(c, i) for i, c in enumerate(d.get("controls", [])))
     spec = JobSpec(**d)
     _check(spec.method in METHODS, f"job.method: {spec.method!r} is not one of {', '.join(METHODS)}")

@@ -70,7 +70,7 @@ class Range:
     unit: str = ""  # said in messages ("seconds", "dB")
 
     def contains(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             return False
         if self.integer and not float(value).is_integer():
             return False
@@ -80,6 +80,14 @@ class Range:
         low = f"{_number(self.low)} {'<' if self.open_low else '<='} "
         kind = "a whole number " if self.integer else ""
         return f"expected {kind}{low}{name} <= {_number(self.high)}{' ' + self.unit if self.unit else ''}"
+
+
+def _finite(value: int | float) -> bool:
+    """A finite number a float can hold (an int of 400 digits is not: ``math.isfinite`` would overflow)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _number(x: float) -> str:
@@ -102,6 +110,8 @@ FIELD_RANGES: dict[str, Range] = {
     "tolerance": Range(0, 1e6),
     "deadline_s": Range(0, 600, unit="seconds (0 = no deadline)"),
 }
+MAX_CONTROLS = 16  # most controls one job may list (each adds work to every step: ditto_live/server/budget.py)
+MAX_PARAM_DEPTH = 3  # most nesting of a control's values (a list of [time, dB] points is 2 deep)
 INTENSITY_DB = Range(-100, 0, unit="dB")  # intensity levels: low_db, high_db, curve points, the live control
 LIVE_CONTROL_RANGES: dict[str, Range] = {  # /ditto/control/set names -> the range they share with job fields
     "intensity": INTENSITY_DB, "cfg": FIELD_RANGES["cfg"], "seed": FIELD_RANGES["seed"], "bpm": FIELD_RANGES["bpm"],

@@ -5,13 +5,16 @@ what they need: its replies, its client table, the shared live controls, the wor
 Live controls obey the ranges of the job fields they stand for (``jobspec.LIVE_CONTROL_RANGES``): a
 value out of range is refused at once and changes nothing. A client's controls fill in its own later
 jobs; the shared ``live_controls`` dict (which the MIDI bridge also writes) steers the stream. The
-stream's spec and the MIDI take are held to the same work budget as a job.
+stream's spec and the MIDI take are held to the same check as a job (``JobIntake.check_work``: the work
+budget, untrained models). Stream starts and stops run one at a time on one helper thread with a short
+line of requests (a flood of them is ``busy``, never a thread each).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,11 +22,12 @@ from typing import Any, Protocol
 
 from ditto_live.generation.jobspec import JobSpec, JobSpecError, check_live_control
 from ditto_live.protocol import LIVE_CONTROLS
-from ditto_live.server.budget import Budget, check_budget
 from ditto_live.server.clients import Addr, ClientTable
 from ditto_live.server.requests import RequestError, error_code
 
 log = logging.getLogger(__name__)
+
+STREAM_CALLS_WAITING = 4  # stream start/stop requests waiting for the one helper thread; more are busy
 
 
 class StreamControl(Protocol):
@@ -67,6 +71,10 @@ class JobIntake(Protocol):
 
     def load_base(self, text: str) -> dict[str, Any]: ...
 
+    def check_work(self, spec: JobSpec, what: str = "job", slowest_bpm: bool = False) -> None:
+        """Refuse (RequestError or JobSpecError naming the limit) what the engine may not be asked to do."""
+        ...
+
     def submit_job(self, job_id: str, job: dict[str, Any] | str, reply_to: Addr | None = None) -> int: ...
 
 
@@ -87,16 +95,18 @@ class Replies:
 class LiveRequests:
     """Handlers for the live requests (``handlers()``: address -> handler) and their part of the status."""
 
-    def __init__(self, replies: Replies, clients: ClientTable, live_controls: dict[str, float], budget: Budget,
+    def __init__(self, replies: Replies, clients: ClientTable, live_controls: dict[str, float],
                  jobs: JobIntake, stream: StreamControl | None = None, midi: MidiTake | None = None) -> None:
         self._send, self._send_error, self._send_job_error = replies.send, replies.error, replies.job_error
         self._clients = clients  # per-client controls (they fill in the client's own jobs)
         self.live_controls = live_controls  # the shared controls the stream reads (the MIDI bridge writes it too)
-        self.budget = budget  # what a stream window or a MIDI take may cost
-        self.jobs = jobs  # reads and queues a MIDI take's job
+        self.jobs = jobs  # reads, checks and queues jobs (a MIDI take's, the stream's spec)
         self.stream = stream  # the continuous stream (None: served without audio streaming)
         self.midi = midi  # the MIDI take (None: served without --midi)
-        self._stream_lock = threading.Lock()  # one stream start/stop at a time
+        self._stream_calls: queue.Queue[tuple[Addr, Callable[[StreamControl], None]]] = queue.Queue(
+            STREAM_CALLS_WAITING)  # stream starts and stops waiting for the helper thread
+        self._stream_thread: threading.Thread | None = None  # the one helper thread (started on first use)
+        self._stream_lock = threading.Lock()  # guards starting the helper thread
 
     def handlers(self) -> dict[str, Callable[[list[Any], Addr], None]]:
         """The live requests' addresses and their handlers, for the server's dispatch table."""
@@ -163,7 +173,7 @@ class LiveRequests:
             return
         try:
             spec = self.jobs.load_spec(args[0])
-            check_budget(spec, self.budget, "stream window", slowest_bpm=True)
+            self.jobs.check_work(spec, "stream window", slowest_bpm=True)
         except Exception as exc:
             code, message = error_code(exc)
             self._send_error(sender, code, f"stream: {message}")
@@ -174,24 +184,36 @@ class LiveRequests:
         self._stream_call(sender, lambda stream: stream.stop())
 
     def _stream_call(self, sender: Addr, action: Callable[[StreamControl], None]) -> None:
-        """Start or stop the stream on a helper thread (stopping waits for the window in flight, which
-        must not hold up pings), one call at a time; then reply with its state."""
-        stream = self.stream
-        if stream is None:
+        """Start or stop the stream on the helper thread (stopping waits for the window in flight, which
+        must not hold up pings), one call at a time; then reply with its state. A full line is busy."""
+        if self.stream is None:
             self._send_error(sender, "failed", "stream unavailable: this server runs without audio streaming")
             return
+        try:
+            self._stream_calls.put_nowait((sender, action))
+        except queue.Full:
+            self._send_error(sender, "busy", f"stream: {STREAM_CALLS_WAITING} start/stop requests are waiting "
+                                             "already")
+            return
+        with self._stream_lock:
+            if self._stream_thread is None:
+                self._stream_thread = threading.Thread(target=self._stream_calls_loop, name="ditto-stream-control",
+                                                       daemon=True)
+                self._stream_thread.start()
 
-        def call() -> None:
-            with self._stream_lock:
-                try:
-                    action(stream)
-                except Exception as exc:
-                    code, message = error_code(exc)
-                    self._send_error(sender, code, f"stream: {message}")
-                    return
-                self._send([sender], "/ditto/stream/state", list(self._stream_status()))
-
-        threading.Thread(target=call, name="ditto-stream-control", daemon=True).start()
+    def _stream_calls_loop(self) -> None:
+        """The helper thread: run each waiting stream call in turn, for the life of the process."""
+        while True:
+            sender, action = self._stream_calls.get()
+            stream = self.stream
+            assert stream is not None
+            try:
+                action(stream)
+            except Exception as exc:
+                code, message = error_code(exc)
+                self._send_error(sender, code, f"stream: {message}")
+                continue
+            self._send([sender], "/ditto/stream/state", list(self._stream_status()))
 
     # -- the MIDI take ------------------------------------------------------------------------------
     def _midi_take(self, args: list[Any], sender: Addr) -> None:
@@ -200,10 +222,12 @@ class LiveRequests:
         try:
             if self.midi is None:
                 raise RequestError("failed", "no MIDI input: start the server with --midi")
+            base = self.jobs.load_base(base_text)
             try:
-                job = self.midi.take_job(self.jobs.load_base(base_text))
-            except ValueError as exc:  # an empty take
-                raise RequestError("bad_request", str(exc)) from exc
+                job = self.midi.take_job(base)
+            except Exception as exc:  # an empty take; a base whose keys the take cannot merge with ("controls": 5)
+                raise RequestError("bad_request", f"MIDI take: {type(exc).__name__}: {exc}" if not
+                                   isinstance(exc, ValueError) else str(exc)) from exc
             self.jobs.submit_job(job_id, job, sender)
         except RequestError as exc:
             self._send_job_error(job_id, [sender], exc.code, str(exc))

@@ -1,5 +1,10 @@
 """The job queue: a bounded line of jobs feeding ONE worker thread (the engine is one resource).
 
+The line is fair: each owner (client) may have at most ``max_per_owner`` jobs waiting, and the worker
+takes the owners' jobs in turn (the owner served longest ago first), so one client submitting without
+pause neither fills the queue (others' jobs are never ``busy`` because of it) nor delays another's job by
+more than one of its own.
+
 Every job submitted ends exactly once, through ``JobEvents.finished``: with a result, or with an
 error code (``cancelled``, ``bad_request``, ``forbidden``, ``not_found``, ``failed``) and a readable
 message. Whatever a runner raises becomes such an error; the worker keeps serving. Progress from
@@ -30,8 +35,11 @@ from ditto_live.runner.contract import JobResult, Runner
 
 log = logging.getLogger(__name__)
 
+MAX_OWNERS_REMEMBERED = 1024  # owners whose last turn is remembered (the longest ago forgotten first)
+
+
 class QueueFull(Exception):
-    """The queue holds ``size`` waiting jobs already."""
+    """The queue holds ``size`` waiting jobs already, or this owner its share."""
 
 
 class DuplicateJob(Exception):
@@ -95,15 +103,18 @@ class JobQueue:
     """A bounded FIFO of jobs and the single worker thread that runs them."""
 
     def __init__(self, runner: Runner, events: JobEvents, size: int, progress_interval_s: float,
-                 output_dir: str | Path | None = None, history: int = 256) -> None:
+                 output_dir: str | Path | None = None, history: int = 256, max_per_owner: int | None = None) -> None:
         self.runner = runner
         self.events = events
         self.size = size  # most jobs waiting (the running one not counted)
+        self.max_per_owner = size if max_per_owner is None else max_per_owner  # most jobs one owner has waiting
         self.progress_interval_s = progress_interval_s
         self.output_dir = output_dir  # when set, a result outside it is refused
         self._history_size = history  # finished job states remembered for /ditto/job/status
         self._pending: deque[Job] = deque()
         self._running: Job | None = None
+        self._served: dict[Any, int] = {}  # owner -> when the worker last took its job (a turn counter)
+        self._turn = 0  # jobs taken so far
         self._history: OrderedDict[tuple[Any, str], str] = OrderedDict()  # (owner, job id) -> done | error
         self._cond = threading.Condition()
         self._stopping = False
@@ -155,6 +166,9 @@ class JobQueue:
                 raise DuplicateJob(f"job {job.job_id!r} is already queued or running")
             if len(self._pending) >= self.size:
                 raise QueueFull(f"queue full ({self.size} waiting)")
+            if job.reply_to is not None and sum(j.reply_to == job.reply_to for j in self._pending) >= self.max_per_owner:
+                raise QueueFull(f"this client has {self.max_per_owner} job(s) waiting already "
+                                "(server.max_queued_per_client): the rest of the queue is for other clients")
             position = len(self._pending) + (1 if self._running is not None else 0)
             if on_queued is not None:
                 on_queued(position)
@@ -228,9 +242,20 @@ class JobQueue:
                 self._cond.wait()
             if self._stopping:
                 return None
-            job = self._running = self._pending.popleft()
+            job = self._running = self._take_turn()
             job.started = time.monotonic()
             return job
+
+    def _take_turn(self) -> Job:
+        """The next job: the oldest of the owner whose job was taken longest ago (call holding the lock)."""
+        job = min(self._pending, key=lambda j: self._served.get(j.reply_to, -1))
+        self._pending.remove(job)
+        self._turn += 1
+        self._served[job.reply_to] = self._turn
+        if len(self._served) > MAX_OWNERS_REMEMBERED:  # forget the owners served longest ago
+            for owner in sorted(self._served, key=self._served.__getitem__)[: len(self._served) // 2]:
+                del self._served[owner]
+        return job
 
     def _work(self) -> None:
         while (job := self._next()) is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ditto_live.errors import UsageError
@@ -60,12 +61,27 @@ def error_code(exc: Exception) -> tuple[str, str]:
     return "failed", f"{type(exc).__name__}: {exc}"
 
 
+def input_path(text: str, allowed_roots: tuple[str, ...], directory: bool = False,
+               suffixes: tuple[str, ...] = ()) -> Path:
+    """``text`` resolved under the allowed roots (``resolve_input_path``), refusing first, with one message,
+    what would tell a request about the machine: ``~user`` (which users exist) and, for a folder, any
+    hidden part below its root."""
+    if text.startswith("~") and not (text == "~" or text.startswith("~/")):
+        raise PathForbidden(f"{text!r:.80}: only ~ (this user's home) may start a path")
+    real = resolve_input_path(text, allowed_roots, directory=directory, suffixes=suffixes)
+    if directory:
+        for root in (Path(r).expanduser().resolve() for r in allowed_roots):
+            if real.is_relative_to(root) and any(p.startswith(".") for p in real.relative_to(root).parts):
+                raise PathForbidden(f"{text!r:.80}: hidden files and folders are not readable by requests")
+    return real
+
+
 def read_json(text: str, max_bytes: int, allowed_roots: tuple[str, ...]) -> Any:
     """JSON text, or '@' + path of a JSON file under an allowed root, of at most ``max_bytes``."""
     if len(text.encode("utf-8", "replace")) > max_bytes:
         raise RequestError("too_large", f"spec exceeds {max_bytes} bytes")
     if text.startswith("@"):
-        path = resolve_input_path(text[1:], allowed_roots, suffixes=JOB_FILE_SUFFIXES)
+        path = input_path(text[1:], allowed_roots, suffixes=JOB_FILE_SUFFIXES)
         if path.stat().st_size > max_bytes:
             raise RequestError("too_large", f"{path} exceeds {max_bytes} bytes")
         text = path.read_text(encoding="utf-8")
@@ -95,11 +111,11 @@ def check_inputs(spec: JobSpec, allowed_roots: tuple[str, ...]) -> JobSpec:
             if key in params:
                 if not isinstance(params[key], str):
                     raise RequestError("bad_request", f"{c.type}.{key}: expected a path")
-                params[key] = str(resolve_input_path(params[key], allowed_roots, suffixes=suffixes))
+                params[key] = str(input_path(params[key], allowed_roots, suffixes=suffixes))
         controls.append(dataclasses.replace(c, params=params))
     model = spec.model
     if "/" in model or "\\" in model or model.startswith(("~", ".")):
-        model = str(resolve_input_path(model, allowed_roots, directory=True))
+        model = str(input_path(model, allowed_roots, directory=True))
     return dataclasses.replace(spec, controls=tuple(controls), model=model)
 
 

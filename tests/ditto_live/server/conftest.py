@@ -106,6 +106,32 @@ class Client:
         return self.expect(lambda m: m.address in ("/ditto/job/done", "/ditto/job/error")
                            and m.args[0] == job_id, timeout)
 
+    def subscribe(self, ear: OscEndpoint) -> OscMessage:
+        """Subscribe ``ear``'s port the way a client does: ask, read the code ``ear`` gets, send it back
+        (its own port on a confirmed host needs no code). -> the ``subscribed ... 1`` reply."""
+        port = ear.address[1]
+
+        def on(m: OscMessage) -> bool:
+            return m.address == "/ditto/client/subscribed" and m.args == (port, 1)
+
+        self.send("/ditto/client/subscribe", port)
+        if ear is self.endpoint:
+            got = self.expect(lambda m: on(m) or m.address == "/ditto/client/challenge")
+            if on(got):
+                return got
+        else:
+            got = Client(ear, self.server).expect_address("/ditto/client/challenge")
+        self.send("/ditto/client/confirm", got.args[0])
+        return self.expect(on)
+
+    def confirm_host(self) -> None:
+        """Confirm this client's host the way a client does: the short status's code, sent back."""
+        self.send("/ditto/server/status")
+        state = json.loads(self.expect_address("/ditto/server/state").args[0])
+        if "code" in state:
+            self.send("/ditto/client/confirm", state["code"])
+            self.expect_address("/ditto/client/subscribed")
+
     def drain(self, quiet_s: float = 0.2) -> list[OscMessage]:
         """Read until nothing arrives for ``quiet_s``."""
         got: list[OscMessage] = []
@@ -131,7 +157,7 @@ def make_server(tmp_path: Path, out_dir: Path):
 
     def make(runner: Any = None, stream: Any = None, endpoint: Any = None, chunk_timeout_s: float = 30.0,
              live_controls: dict[str, float] | None = None, midi: Any = None, warm: bool = True,
-             **cfg: Any) -> Server:
+             confirmed: bool = True, **cfg: Any) -> Server:
         defaults = dict(host="127.0.0.1", port=0, output_dir=str(out_dir), allowed_roots=(str(tmp_path),),
                         progress_interval_s=0.0)
         config = ServerConfig(**{**defaults, **cfg})
@@ -139,6 +165,8 @@ def make_server(tmp_path: Path, out_dir: Path):
         server = Server(config, runner, stream=stream, endpoint=endpoint, chunk_timeout_s=chunk_timeout_s,
                         live_controls=live_controls, midi=midi, warm=warm)
         servers.append(server.start())
+        if confirmed:  # as if the test's host had sent back its code (test_amplification.py covers the rest)
+            server._clients.confirm_host(server.address[0])
         return server
 
     yield make

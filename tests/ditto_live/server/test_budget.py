@@ -12,6 +12,8 @@ import pytest
 from ditto_live.generation.jobspec import JobSpecError, parse_job
 from ditto_live.server.budget import (
     MAX_DEFAULT_STEPS,
+    PLAIN_CONTROL,
+    TEXT_CONTROL,
     WINDOW_FRAMES,
     WINDOW_SECONDS,
     Budget,
@@ -61,7 +63,7 @@ def test_steps_times_seeds_times_windows_over_the_budget_is_refused_naming_max_w
 def test_the_ditto_baseline_counts_its_whole_chain_per_step(make_server, client_for):
     server = make_server(max_work_steps=5000)
     client = client_for(server)
-    assert "x 20 pass(es)" in refused_at_once(client, "chain", job_json(method="ditto", steps=300))
+    assert "20 surrogate pass(es)" in refused_at_once(client, "chain", job_json(method="ditto", steps=300))
     client.send("/ditto/job/submit", "fits", job_json(method="ditto2", steps=300))
     assert client.terminal("fits").address == "/ditto/job/done"
 
@@ -112,11 +114,11 @@ def test_the_budget_constants_follow_the_engine():
 def test_a_job_without_controls_costs_no_optimisation_and_defaults_cost_the_largest_k():
     assert estimate(parse_job({"seconds": 5})).work_steps == 0
     cost = estimate(parse_job({"seconds": 5, "controls": [{"type": "intensity", "shape": "flat"}]}))
-    assert cost.work_steps == MAX_DEFAULT_STEPS and cost.windows == 1
+    assert cost.work_steps == pytest.approx(MAX_DEFAULT_STEPS * (1 + PLAIN_CONTROL.step_units)) and cost.windows == 1
 
 
 def test_check_budget_returns_the_cost_of_what_fits_and_names_the_limit_of_what_does_not():
     fits = parse_job({"seconds": 30, "steps": 70, "seeds": 2, "controls": [{"type": "text", "caption": "x"}]})
-    assert check_budget(fits, DEFAULT).work_steps == 6 * 70 * 2
+    assert check_budget(fits, DEFAULT).work_steps == pytest.approx(6 * 70 * 2 * (1 + TEXT_CONTROL.step_units))
     with pytest.raises(JobSpecError, match="server.max_work_steps"):
         check_budget(fits, Budget(60, 100, 8192))

@@ -45,7 +45,8 @@ def burst(client, tag: str, status: list[str]) -> None:
 
 def test_burst_of_500_gets_busy_errors_completes_accepted_jobs_and_does_not_grow(make_server, client_for,
                                                                                   out_dir):
-    server = make_server(runner=FakeRunner(out_dir, steps=2, step_s=0.002, seconds=0.05), queue_size=8)
+    server = make_server(runner=FakeRunner(out_dir, steps=2, step_s=0.002, seconds=0.05), queue_size=8,
+                         max_queued_per_client=8)  # the whole queue to one client: its bound is what is tested
     client = client_for(server)
     first, second = [""] * N, [""] * N  # preallocated so the measurement sees only the server
     burst(client, "a", first)

@@ -9,7 +9,15 @@ import struct
 import time
 
 from ditto_live.bridges.osc import MAX_MESSAGES, UdpEndpoint, decode_packet, encode_message
-from ditto_live.server.clients import REPLY_FLOOR_BYTES, ClientTable, QuotaExceeded, ReplyBudget, TokenBucket
+from ditto_live.server.clients import (
+    REPLY_FLOOR_BYTES,
+    UDP_OVERHEAD,
+    ClientTable,
+    Confirmation,
+    QuotaExceeded,
+    ReplyBudget,
+    TokenBucket,
+)
 
 from .conftest import Client, job_json
 
@@ -32,8 +40,7 @@ def test_a_subscription_hears_only_the_replies_of_the_client_that_made_it(make_s
     victim, snoop = client_for(server), client_for(server)
     ear = UdpEndpoint("127.0.0.1", 0)
     try:
-        snoop.send("/ditto/client/subscribe", ear.address[1])
-        snoop.expect_address("/ditto/client/subscribed")
+        snoop.subscribe(ear)
         victim.send("/ditto/job/submit", "private", job_json(name="private"))
         assert victim.terminal("private").address == "/ditto/job/done"
         heard = Client(ear, server.address).drain(0.3)
@@ -48,22 +55,21 @@ def test_a_subscription_hears_only_the_replies_of_the_client_that_made_it(make_s
 def test_subscriptions_are_a_quota_per_client_so_one_client_cannot_take_them_all(make_server, client_for):
     server = make_server(max_subscriptions=2)
     hog, other = client_for(server), client_for(server)
-    base = hog.endpoint.address[1]
-    for port in (base + 1, base + 2):
-        hog.send("/ditto/client/subscribe", port)
-        assert hog.expect_address("/ditto/client/subscribed").args == (port, 1)
-    hog.send("/ditto/client/subscribe", base + 3)
+    ears = [UdpEndpoint("127.0.0.1", 0) for _ in range(3)]
+    for ear in ears[:2]:
+        assert hog.subscribe(ear).args == (ear.address[1], 1)
+    hog.send("/ditto/client/subscribe", ears[2].address[1])
     error = hog.expect_address("/ditto/error")
     assert error.args[0] == "busy" and "server.max_subscriptions" in error.args[1]
-    other.send("/ditto/client/subscribe", other.endpoint.address[1])
-    assert other.expect_address("/ditto/client/subscribed").args[1] == 1
+    assert other.subscribe(other.endpoint).args[1] == 1
+    for ear in ears:
+        ear.close()
 
 
 def test_an_idle_client_without_jobs_is_forgotten_with_its_subscriptions(make_server, client_for):
     server = make_server(client_ttl_s=0.4)
     client = client_for(server)
-    client.send("/ditto/client/subscribe", client.endpoint.address[1])
-    client.expect_address("/ditto/client/subscribed")
+    client.subscribe(client.endpoint)
     server.notify_stream_state("running", 0)
     assert client.expect_address("/ditto/stream/state").args[0] == "running"
     deadline = time.monotonic() + 5
@@ -159,8 +165,10 @@ def test_the_client_table_forgets_the_longest_idle_client_without_a_job_when_ful
     table.touch(("h", 2))
     table.touch(("h", 3))  # ("h", 1) is older but has a job: ("h", 2) makes room
     assert table.describe(("h", 1))["clients"] == 2 and table.controls_of(("h", 2)) == {}
-    table.subscribe(("h", 3), 7)
-    assert table.subscribers_of(("h", 3)) == [("h", 7)]
+    code = table.subscribe(("h", 3), 7)
+    assert table.subscribers_of(("h", 3)) == []  # pending until its code comes back
+    assert table.confirm(("h", 99), code) == Confirmation("h", ("h", 3), 7)
+    assert table.subscribers_of(("h", 3)) == [("h", 7)] and table.confirmed("h")
     try:
         table.subscribe(("h", 3), 8)
         raise AssertionError("a second subscription passed a quota of one")
@@ -178,7 +186,15 @@ def test_a_token_bucket_allows_its_burst_then_its_rate():
     assert bucket.take() and not bucket.take()
 
 
-def test_a_reply_budget_is_the_larger_of_the_floor_and_the_request():
+def test_a_reply_budget_is_the_larger_of_the_floor_and_the_request_for_all_destinations_together():
     small, large = ReplyBudget(20), ReplyBudget(10_000)
-    assert small.limit == REPLY_FLOOR_BYTES and large.limit == 10_000
-    assert small.allow(REPLY_FLOOR_BYTES) and not small.allow(1) and small.withheld == 1
+    assert small.limit == REPLY_FLOOR_BYTES and large.limit == 10_000 + UDP_OVERHEAD
+    assert small.allow(REPLY_FLOOR_BYTES // 2 - UDP_OVERHEAD, destinations=2) and not small.allow(1)
+    assert small.withheld == 1
+
+
+def test_an_unconfirmed_hosts_budget_is_twice_its_request_on_the_wire():
+    budget = ReplyBudget(100, confirmed=False)
+    assert budget.limit == 2 * (100 + UDP_OVERHEAD)
+    assert not budget.allow(2 * 100 + UDP_OVERHEAD + 1)
+    assert budget.allow(2 * 100 + UDP_OVERHEAD) and not budget.allow(0)

@@ -99,8 +99,7 @@ def test_serve_runs_jobs_dropped_into_a_folder_and_tells_subscribers(tmp_path):
     proc, port = start_serve(tmp_path, "--drop-folder", str(drop))
     try:
         client, _ = ping_until_up(port)
-        client.send("/ditto/client/subscribe", client.endpoint.address[1])
-        client.expect_address("/ditto/client/subscribed")
+        client.subscribe(client.endpoint)  # the port confirms it (the code comes back from the subscribed port)
         drop.mkdir(exist_ok=True)
         (drop / ".verse.json.tmp").write_text('{"seconds": 1.0, "name": "dropped"}')
         (drop / ".verse.json.tmp").rename(drop / "verse.json")

@@ -37,7 +37,7 @@ def test_a_control_out_of_range_is_refused_at_once_naming_the_range_and_changes_
 
 
 def test_after_an_attempted_poisoning_a_burst_of_jobs_that_leave_bpm_out_all_run(make_server, client_for):
-    server = make_server(queue_size=20)
+    server = make_server(queue_size=20, max_queued_per_client=20)
     client = client_for(server)
     client.send("/ditto/control/set", "bpm", 0.0, types="sf")
     client.expect_address("/ditto/error")

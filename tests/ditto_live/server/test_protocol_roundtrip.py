@@ -29,6 +29,7 @@ EXAMPLES = {
     "/ditto/midi/reset": [],
     "/ditto/client/subscribe": [0],  # port filled in by the test
     "/ditto/client/unsubscribe": [0],
+    "/ditto/client/confirm": ["0" * 16],  # a code the server never sent: forbidden
 }
 REQUESTS = [m for m in MESSAGES if m.direction == "request"]
 
@@ -70,7 +71,7 @@ def test_every_reply_row_is_produced_and_typed_as_declared(make_server, client_f
     client = client_for(server)
     sub = client_for(server)
     for address, args in EXAMPLES.items():
-        if address.startswith("/ditto/client/"):
+        if address.startswith("/ditto/client/") and "port" in [n for n, _ in BY_ADDRESS[address].args]:
             args = [sub.endpoint.address[1]]
         client.send(address, *args, types="".join(t for _, t in BY_ADDRESS[address].args))
     client.send("/ditto/nothing/here", 1)  # -> /ditto/error
@@ -80,9 +81,10 @@ def test_every_reply_row_is_produced_and_typed_as_declared(make_server, client_f
     client.terminal("rt-take")
     client.terminal("rt-bad")
     client.drain()
-    seen = {m.address for m in client.seen}
+    sub.drain()  # the subscribed port got the challenge (only there)
+    seen = {m.address for m in client.seen + sub.seen}
     assert seen == {m.address for m in MESSAGES if m.direction == "reply"}
-    for m in client.seen:
+    for m in client.seen + sub.seen:
         assert_matches_row(m)
     assert stream.current == "stopped" and len(stream.started_with) == 1
     assert server.live_controls == {"intensity": pytest.approx(-18.0)}

@@ -28,7 +28,7 @@ def start_serve(tmp_path, *extra: str) -> tuple[subprocess.Popen, int]:
     port = free_udp_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ditto_live", "serve", "--port", str(port), "--output-dir", str(tmp_path / "out"),
-         "--allowed-root", str(tmp_path), *extra],
+         "--allowed-root", str(tmp_path), "--allow-untrained", *extra],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"),  # noqa: SIM115 (closed with the process)
         env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     return proc, port
@@ -48,8 +48,8 @@ def connect(proc: subprocess.Popen, port: int, log_path, timeout: float = 90.0) 
             continue
     else:
         raise AssertionError(f"serve never answered: {log_path.read_text()[-3000:]}")
-    client.send("/ditto/client/subscribe", client.endpoint.address[1])
-    client.expect_address("/ditto/client/subscribed")
+    client.confirm_host()  # the full status, and replies beyond twice a request's size
+    client.subscribe(client.endpoint)
     return client
 
 

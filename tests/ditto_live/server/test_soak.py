@@ -198,7 +198,7 @@ def test_soak_with_the_real_engine(make_server, client_for, out_dir, tmp_path):
 
     runner = JobRunner(output_dir=str(out_dir), allowed_roots=(str(tmp_path),), device="cpu", measure=False,
                        warm_model="")
-    server = make_server(runner=runner, chunk_timeout_s=2.0)
+    server = make_server(runner=runner, chunk_timeout_s=2.0, allow_untrained=True)
     seconds = float(os.environ.get("DITTO_SOAK_S", "120"))
     soak(server, client_for, out_dir, seconds, lambda i: {
         "model": "tiny-untrained", "seconds": 1.0, "steps": 3, "decode_steps": 1, "seed": i,
