@@ -130,7 +130,7 @@ def test_the_plan_reads_the_kind_s_T_payload_and_once_from_its_row(tmp_path, lev
     assert isinstance(p.targets[0].payload, LevelTarget) and p.targets[0].payload.level.shape == (p.total,)
     melody = {"type": "melody", "notes": [[60, 0, 1]]}
     mixed = plan([{"type": "level", "level": 0.2}, melody])
-    assert (mixed.steps, mixed.decode_steps) == (150, 1)  # the largest K and the smallest T of the job's kinds
+    assert (mixed.steps, mixed.decode_steps) == (KINDS["melody"].steps, 1)  # the largest K, smallest T of the kinds
     looped = plan([{"type": "level", "level": 0.2}, {"type": "loop"}])
     assert looped.seam > 0 and looped.targets[0].payload.level.shape == (looped.total,)  # wrapped by its payload
     with pytest.raises(JobSpecError, match="at most one level control"):
