@@ -1,7 +1,8 @@
 """Running one evaluation case under one method setting, and measuring what came out.
 
-A case's job goes through the pipeline's own steps (``ditto_live.generation.pipeline``: plan, window noise,
-optimise, decode, vocode) one at a time, so that one optimised x_T* can be decoded with several T
+A case's job goes through the pipeline's own steps (``ditto_live.generation.pipeline``: ``plan_job``, then
+``optimise_window`` -- the window's controls, x_T, noise seed and optimisation, as ``generate`` runs each
+window --, then ``decode`` and ``vocode`` once per T), so that one optimised x_T* can be decoded with several T
 (Figure 5 and Table 2 vary T at a fixed optimisation) and so the timings hold only the method's own
 work: ITO plus decoding, on the same initial noise for every method. The student's sampling noise is
 one seed per case too: the M-step surrogate uses it and every T decodes with it, so M = T decodes
@@ -23,21 +24,21 @@ from torch import Tensor
 
 from ditto_live.controls import KINDS
 from ditto_live.engine.audio import MelFrontEnd
-from ditto_live.engine.conditioning import Cond
 from ditto_live.evaluation.cases import Case
 from ditto_live.generation import pipeline
 from ditto_live.generation.jobspec import parse_job
 from ditto_live.generation.pipeline import (
     Backends,
     Engine,
+    Laps,
     decode,
-    optimise,
+    job_cond,
+    optimise_window,
     plan_job,
     sync,
     vocode,
-    window_noise,
 )
-from ditto_live.generation.targets import ClipTarget, TextModel, window_controls
+from ditto_live.generation.targets import ClipTarget, TextModel
 from ditto_live.judges.measure import measure_controls
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,6 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     decoding as a job, so the unoptimised row differs from the optimised ones only in the optimisation.
     ``autocast``: the optimisation's model calls under bf16 autocast, as a job's on a CPU with native bf16
     (decoding stays float32, as a job's with float32 weights)."""
-    mel = bundle.mel_config
     dev = torch.device(device)
     job = {**case.job, "model": bundle.name, "method": setting.method, "student": setting.student,
            "surrogate": setting.surrogate, "lr": lr, "steps": steps}
@@ -167,27 +167,23 @@ def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, devi
     plan = plan_job(spec, bundle, device, allowed_roots, embedder.front, lambda: embedder.text_model)
     if setting.null_tags:
         plan.tags = torch.zeros(4, dtype=torch.long, device=dev)
-    controls = window_controls(plan.targets, mel, 0, plan.frames, plan.text_model, device=device,
-                               vocoder=plan.vocoder)
-    x_T, noise_seed = window_noise(spec.seed, 0, 1, mel, device)  # [1, 1, F, N] and the student's noise seed
-    cond = Cond(plan.tags[None], w=spec.cfg)
-
-    sync(dev)
-    start = time.perf_counter()
-    x_star, before, after, k_run, decode_seed = x_T, {}, {}, 0, noise_seed
-    if setting.optimise and controls and plan.steps > 0:
-        engine = Engine(device, autocast=autocast, backends=Backends("eager", device))
-        res, _ = optimise(plan, engine, x_T, cond, controls, noise_seed)
-        decode_seed = res.noise_seed if res.noise_seed is not None else noise_seed  # M = T: the surrogate's x0
-        x_star, before, after, k_run = res.x_T, res.initial_losses, res.losses, res.steps_run
-    sync(dev)
-    optimise_s = time.perf_counter() - start
+    if not setting.optimise:
+        plan.steps = 0  # the window's x_T decoded as drawn
+    cond = job_cond(plan)
+    engine = Engine(device, autocast=autocast, backends=Backends("eager", device))
+    clip = torch.zeros(1, plan.mel.n_mels, plan.total, device=dev)  # [1, F, N] nothing generated before it
+    lap = Laps(dev)
+    run = optimise_window(plan, engine, 0, cond, clip, lap=lap)  # x_T* [1, 1, F, N] and its noise seed
+    optimise_s = lap.ms["optimise"] / 1000
+    res = run.ito
+    before, after = (res.initial_losses, res.losses) if res is not None else ({}, {})
+    k_run = res.steps_run if res is not None else 0
 
     out = []
     for T in setting.decodes():
         T = T or plan.decode_steps
         start = time.perf_counter()
-        x0 = decode(plan, x_star, cond, decode_seed, T)
+        x0 = decode(plan, run.x_best, cond, run.best_noise, T)
         sync(dev)
         decode_s = time.perf_counter() - start
         start = time.perf_counter()

@@ -4,11 +4,12 @@
     gen = generate(plan, engine)                                    # per window: x_T -> optimise -> decode
     audio = vocode(plan.bundle, gen.mel)                            # -> waveform [samples]
 
-``generate`` reads top to bottom: for each model window it cuts the clip's targets into the engine's
-controls (a window after the first also opens with the previous window's last frames, chained in
-memory), draws x_T and the student's sampling-noise seed from the job's seed, optimises x_T (DITTO or
-DITTO-2: ``methods.METHODS`` decides, nowhere else does), decodes the best row with the optimisation's
-noise and crossfades it into the clip's mel. The unoptimised output of the same x_T, decoded with the
+``generate`` reads top to bottom: for each model window ``optimise_window`` cuts the clip's targets into the
+engine's controls (a window after the first also opens with the previous window's last frames, chained in
+memory), draws x_T and the student's sampling-noise seed from the job's seed and optimises x_T (DITTO or
+DITTO-2: ``methods.METHODS`` decides, nowhere else does); ``generate`` then decodes the best row with the
+optimisation's noise and crossfades it into the clip's mel. The evaluation calls ``optimise_window`` for its
+one window and decodes its x_T* with several T. The unoptimised output of the same x_T, decoded with the
 same noise, is the "before" of every loss. ``generate``, ``serve``, the stream, ``demo``, ``eval`` and
 ``bench`` all run this; the job runner (``jobs.py``) adds the engine lock, files and measurement.
 
@@ -47,8 +48,9 @@ Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 UNCONTROLLED_DECODE_STEPS = 2  # T of a job without controls that names none
 SKETCH_SHARE = 0.7  # share of a DITTO-2 start's variance from the inverted sketch (melody, val split: docs/bench.md)
 SKETCH_INVERSION_STEPS = 8  # student calls that invert a sketch to x_T
-__all__ = ["METHODS", "Backends", "Engine", "Generated", "Plan", "clip_losses", "decode", "decode_steps_of",
-           "generate", "optimise", "plan_job", "resolve_backend", "vocode", "window_noise"]
+__all__ = ["METHODS", "Backends", "Engine", "Generated", "Laps", "Plan", "WindowRun", "clip_losses", "decode",
+           "decode_steps_of", "generate", "job_cond", "optimise", "optimise_window", "plan_job", "resolve_backend",
+           "vocode", "window_noise"]
 
 
 def _silent(*_: Any) -> None:
@@ -299,6 +301,92 @@ def crossfade_into(out: Tensor, mel: Tensor, start: int, overlap: int) -> None:
         out[..., start:start + n] = mel[..., :n]
 
 
+class Laps:
+    """Stage times in milliseconds: ``lap(stage)`` adds the time since the previous lap to ``stage``, ending
+    with the device's queued work done."""
+
+    def __init__(self, device: str | torch.device):
+        self.device = device  # torch device the stages run on
+        self.ms: dict[str, float] = {}  # stage -> milliseconds, summed over its laps
+        self._clock = time.perf_counter()  # when the previous lap ended
+
+    def __call__(self, stage: str) -> None:
+        sync(self.device)
+        now = time.perf_counter()
+        self.ms[stage] = self.ms.get(stage, 0.0) + (now - self._clock) * 1000
+        self._clock = now
+
+
+def job_cond(plan: Plan) -> Cond:
+    """The job's conditioning: its tags [seeds, 4] (one row per seed optimised together) and CFG weight."""
+    return Cond(plan.tags[None].expand(plan.spec.seeds, -1), w=plan.spec.cfg)
+
+
+@dataclass
+class WindowRun:
+    """One model window up to its decode (:func:`optimise_window`): the x_T drawn for it and the x_T* to
+    decode, each with its student sampling-noise seed, and the window's record."""
+
+    x_T: Tensor  # [seeds, 1, F, N] the window's start drawn from the job's seed (row 0: the unoptimised output's)
+    noise_seed: int  # the student's sampling-noise seed drawn with x_T
+    x_best: Tensor  # [1, 1, F, N] x_T*: the best row optimised (x_T[:1] when nothing was optimised)
+    best_noise: int  # the noise seed x_best decodes with (the surrogate's: T = M decodes what was optimised)
+    ito: ItoResult | None  # the optimisation's result (None: no controls, K = 0)
+    record: dict[str, Any]  # the sidecar's window record: steps run, seeds, losses, backend, seconds
+
+    @property
+    def optimised(self) -> bool:
+        return self.ito is not None
+
+
+def optimise_window(plan: Plan, engine: Engine, w: int, cond: Cond, out: Tensor, previous: Tensor | None = None,
+                    check: Callable[[], bool] | None = None, ito_end: float | None = None,
+                    report: Progress = _silent, lap: Callable[[str], None] = _silent) -> WindowRun:
+    """Model window ``w`` of the plan up to its decode: its engine controls cut from the clip's targets (opening
+    with ``previous`` [1, F, o] or, after the first window, with the end of the clip ``out`` [1, F, total] so
+    far), x_T and the noise seed from the job's seed, and the optimisation (:func:`optimise`; a warm-started
+    job resumes from its last x_T* instead of the sketch). ``check`` (cancelled? before every step),
+    ``ito_end`` (perf_counter time every window's optimisation ends by), ``report`` (progress) and ``lap``
+    (stage timer: "target", then "optimise") as :func:`generate` gives them."""
+    spec, mel, dev, n = plan.spec, plan.mel, engine.device, len(plan.starts)
+    start = plan.starts[w]
+    length = min(plan.window, plan.total - start)
+    opening = previous if w == 0 else out[..., start:start + plan.chain]
+    head = out[..., :plan.seam] if plan.seam and w > 0 else None
+    controls = window_controls(plan.targets, mel, start, length, plan.text_model, opening, head,
+                               is_last=w == n - 1, so_far=out[..., :start] if w else None, device=dev,
+                               vocoder=plan.vocoder)
+    x_T, noise_seed = window_noise(spec.seed, w, spec.seeds, mel, dev, plan.window)
+    lap("target")
+    record: dict[str, Any] = {"window": w, "start_frame": start, "steps_run": 0, "noise_seed": noise_seed}
+    if not controls or plan.steps <= 0:
+        lap("optimise")
+        return WindowRun(x_T, noise_seed, x_T[:1], noise_seed, None, record)
+    key = (spec.model, spec.method, spec.student, spec.seed, spec.seeds, plan.total, w)
+    warm = engine.warm_start and key in engine.last_x
+    ito_start = time.perf_counter()
+    stop_at = ito_stop_at(ito_start, ito_end, n - w) if ito_end is not None else None
+
+    def cb(step: int, k: int, losses: dict[str, float]) -> None:
+        report("optimise", w * k + step, k * n, losses["total"])
+
+    res, backend_info = optimise(
+        plan, engine, engine.last_x[key] if warm else x_T, cond, controls, noise_seed, from_sketch=not warm,
+        callback=cb, is_cancelled=check, tolerance=spec.tolerance,
+        should_stop=StepDeadline(stop_at) if stop_at is not None else None)
+    engine.remember(key, res.x_T_batch)
+    best_noise = res.noise_seed if res.noise_seed is not None else noise_seed
+    record.update(
+        steps_run=res.steps_run, warm_start=warm, best_seed=res.best_index, noise_seed=best_noise,
+        **backend_info, surrogate_loss_before=res.initial_losses,
+        surrogate_loss_after=res.losses, seconds=round(res.seconds, 3),
+        ito_budget_s=None if stop_at is None else round(stop_at - ito_start, 4),
+        deadline_stop=bool(stop_at is not None and res.steps_run < plan.steps
+                           and not (spec.tolerance > 0 and res.loss <= spec.tolerance)))
+    lap("optimise")
+    return WindowRun(x_T, noise_seed, res.x_T, best_noise, res, record)
+
+
 def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
              check: Callable[[], bool] | None = None, ito_end: float | None = None,
              previous: Tensor | None = None, unoptimised: bool = True,
@@ -308,75 +396,35 @@ def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
     window's optimisation in time; ``previous`` [1, F, o]: frames the first window must open with (a
     stream's last window); ``unoptimised``: also decode x_T unoptimised, the losses' "before"."""
     report = progress or _silent
-    spec, mel, dev = plan.spec, plan.mel, engine.device
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:  # stage times end with the device synchronised
-        nonlocal clock
-        sync(dev)
-        now = time.perf_counter()
-        timings[stage] = timings.get(stage, 0.0) + (now - clock) * 1000
-        clock = now
-
+    mel, dev = plan.mel, engine.device
+    lap = Laps(dev)
     out = torch.zeros(1, mel.n_mels, plan.total, device=dev)
     base_out = torch.zeros_like(out) if unoptimised and plan.targets else None
-    cond = Cond(plan.tags[None].expand(spec.seeds, -1), w=spec.cfg)
+    cond = job_cond(plan)
     windows: list[dict[str, Any]] = []
     n = len(plan.starts)
     for w, start in enumerate(plan.starts):
-        length = min(plan.window, plan.total - start)
-        opening = previous if w == 0 else out[..., start:start + plan.chain]
-        head = out[..., :plan.seam] if plan.seam and w > 0 else None
-        controls = window_controls(plan.targets, mel, start, length, plan.text_model, opening, head,
-                                   is_last=w == n - 1, so_far=out[..., :start] if w else None, device=dev,
-                                   vocoder=plan.vocoder)
-        x_T, noise_seed = window_noise(spec.seed, w, spec.seeds, mel, dev, plan.window)
-        lap("target")
-        record: dict[str, Any] = {"window": w, "start_frame": start, "steps_run": 0, "noise_seed": noise_seed}
-        x_best, best_noise, optimised = x_T[:1], noise_seed, False
-        if controls and plan.steps > 0:
-            key = (spec.model, spec.method, spec.student, spec.seed, spec.seeds, plan.total, w)
-            warm = engine.warm_start and key in engine.last_x
-            ito_start = time.perf_counter()
-            stop_at = ito_stop_at(ito_start, ito_end, n - w) if ito_end is not None else None
-
-            def cb(step: int, k: int, losses: dict[str, float], _w: int = w) -> None:
-                report("optimise", _w * k + step, k * n, losses["total"])
-
-            res, backend_info = optimise(
-                plan, engine, engine.last_x[key] if warm else x_T, cond, controls, noise_seed, from_sketch=not warm,
-                callback=cb, is_cancelled=check, tolerance=spec.tolerance,
-                should_stop=StepDeadline(stop_at) if stop_at is not None else None)
-            engine.remember(key, res.x_T_batch)
-            x_best, best_noise, optimised = res.x_T, res.noise_seed if res.noise_seed is not None else noise_seed, True
-            record.update(
-                steps_run=res.steps_run, warm_start=warm, best_seed=res.best_index, noise_seed=best_noise,
-                **backend_info, surrogate_loss_before=res.initial_losses,
-                surrogate_loss_after=res.losses, seconds=round(res.seconds, 3),
-                ito_budget_s=None if stop_at is None else round(stop_at - ito_start, 4),
-                deadline_stop=bool(stop_at is not None and res.steps_run < plan.steps
-                                   and not (spec.tolerance > 0 and res.loss <= spec.tolerance)))
-        lap("optimise")
+        run = optimise_window(plan, engine, w, cond, out, previous, check, ito_end, report, lap)
+        record = run.record
         if check is not None and check():
             raise JobCancelled(f"cancelled before decoding window {w}")
         report("decode", w, n, math.nan)
         t0 = time.perf_counter()
-        decoder, record["decoder_prepare_s"] = decoder_for(plan, engine, x_best, cond)
+        decoder, record["decoder_prepare_s"] = decoder_for(plan, engine, run.x_best, cond)
         with torch.autocast(torch.device(dev).type, dtype=torch.bfloat16, enabled=engine.decode_autocast):
-            x0 = decode(plan, x_best, cond, best_noise, model=decoder)
+            x0 = decode(plan, run.x_best, cond, run.best_noise, model=decoder)
         sync(dev)
         record["decode_s"] = round(time.perf_counter() - t0, 4)
         crossfade_into(out, x0[0], start, plan.chain if w else 0)
         if base_out is not None:
-            x0_base = decode(plan, x_T[:1], cond, noise_seed) if optimised else x0
+            x0_base = decode(plan, run.x_T[:1], cond, run.noise_seed) if run.optimised else x0
             crossfade_into(base_out, x0_base[0], start, plan.chain if w else 0)
         windows.append(record)
         lap("decode")
         if between_windows is not None:
             between_windows()
         lap("wait")
-    return Generated(out, base_out, plan.frames, windows, timings)
+    return Generated(out, base_out, plan.frames, windows, lap.ms)
 
 
 def clip_losses(plan: Plan, gen: Generated, opening: Tensor | None = None) -> dict[str, dict[str, float | None]]:

@@ -12,7 +12,7 @@ from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.evaluation.cases import load_test_split, make_cases
 from ditto_live.evaluation.runner import Embedder, Setting, run_case
 from ditto_live.evaluation.suites import unoptimised
-from ditto_live.generation import methods, pipeline
+from ditto_live.generation import jobspec, methods, pipeline
 from tests.fakes import FakeSentenceEncoder
 
 from .conftest import MEL, narrow_bundle
@@ -94,3 +94,22 @@ def test_a_settings_m_and_t_come_from_the_methods_table():
     assert Setting("DITTO", "ditto", decode_steps=(2,)).decodes() == (methods.DITTO_STEPS,)
     assert Setting("CTM", "ditto2", surrogate="2", decode_steps=(2, 4)).m_label == "2"
     assert Setting("CTM", "ditto2", decode_steps=(2, 4)).decodes() == (2, 4)
+
+
+def test_the_evaluation_s_window_is_the_one_a_job_generates(intensity_case):
+    """The evaluation runs no inner loop of its own: its window (controls, x_T, noise seed, optimisation:
+    ``pipeline.optimise_window``) decoded with the job's T is the audio ``pipeline.generate`` makes of the
+    same job."""
+    bundle, case, embedder, roots = intensity_case
+    setting = Setting("CTM M=2", "ditto2", "ctm", "2", (0,))
+    (gen,) = run_case(bundle, case, setting, embedder, "cpu", roots, steps=3, keep_audio=True)
+    spec = jobspec.parse_job({**case.job, "model": bundle.name, "method": "ditto2", "student": "ctm",
+                              "surrogate": "2", "lr": 5e-3, "steps": 3})
+    plan = pipeline.plan_job(spec, bundle, "cpu", roots, embedder.front, lambda: embedder.text_model)
+    engine = pipeline.Engine("cpu", backends=pipeline.Backends("eager", "cpu"))
+    made = pipeline.generate(plan, engine, unoptimised=False)
+    (record,) = made.windows
+    assert gen.T == plan.decode_steps and gen.steps == record["steps_run"] == 3
+    assert gen.loss_after == record["surrogate_loss_after"]
+    assert gen.audio is not None and torch.equal(torch.as_tensor(gen.audio),
+                                                 torch.as_tensor(pipeline.vocode(bundle, made.mel)))
