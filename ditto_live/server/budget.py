@@ -31,7 +31,7 @@ FRAME_RATE = 22050 / 256  # mel frames a second (both presets share the time gri
 WINDOW_FRAMES = 512  # frames of one model window (both presets)
 WINDOW_SECONDS = WINDOW_FRAMES / FRAME_RATE  # 5.94 s
 CHAIN_SECONDS = 1.0  # what each window shares with the previous one (ditto_live/generation/targets.py DEFAULT_OVERLAP_S)
-MAX_DEFAULT_STEPS = 150  # the largest per-control K (each kind's Kind.steps): the cost of steps = 0
+MAX_DEFAULT_STEPS = max(kind.steps for kind in KINDS.values())  # the largest per-control K: the cost of steps = 0
 DITTO_CHAIN_CALLS = 20  # the DITTO baseline runs the whole 20-step DDIM chain every optimisation step
 ADAPTIVE_PASSES = 1.75  # the adaptive surrogate's mean M: 1 for K/2 steps, 2 for 3K/8, 4 for K/8
 ADAPTIVE_PEAK = 4  # the adaptive surrogate's largest M (what its memory peaks at)

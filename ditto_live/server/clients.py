@@ -321,8 +321,8 @@ class ReplyBudget:
         return (self.limit - self.spent) // max(1, destinations) - UDP_OVERHEAD
 
     def allow(self, nbytes: int, destinations: int = 1, force: bool = False) -> bool:
-        """Spend what a reply of ``nbytes`` to ``destinations`` costs, if it fits (or ``force``: a job's
-        one terminal reply, already cut to its shortest)."""
+        """Spend what a reply of ``nbytes`` to ``destinations`` costs, if it fits (or ``force``: a confirmed
+        host's job error, already cut to its shortest)."""
         cost = (nbytes + UDP_OVERHEAD) * destinations
         if self.spent + cost > self.limit and not force:
             self.withheld += 1

@@ -350,7 +350,8 @@ class Server:
 
     def _send(self, to: list[Addr | None], address: str, args: list[Any], notice: bool = False) -> None:
         """Send one reply to ``to`` (see :meth:`_targets`) within the datagram's reply budget: an error that
-        does not fit is cut short, a job's terminal error down to no message at all (it is always sent)."""
+        does not fit is cut short (down to no message at all); a confirmed host's job error is always sent
+        (every job request's one terminal reply, however many a bundle holds)."""
         if self._endpoint is None:
             return
         targets = self._targets(to)
@@ -364,8 +365,8 @@ class Server:
                 return
             budget.withheld -= 1  # an error is cut to fit instead
             data = self._cut_to_fit(address, args, budget.room(len(targets)))
-            if not budget.allow(len(data), len(targets), force=address == "/ditto/job/error"):
-                return
+            if not budget.allow(len(data), len(targets), force=budget.confirmed and address == "/ditto/job/error"):
+                return  # (an unconfirmed host's job errors, even cut, over twice its datagram: counted)
         for t in targets:
             self._endpoint.send_raw(data, t)
 

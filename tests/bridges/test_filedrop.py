@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from ditto_live.bridges.filedrop import FileDrop, job_id_for
 
 
@@ -70,3 +72,32 @@ def test_job_ids_are_safe_names():
     from pathlib import Path
 
     assert job_id_for(Path("../we ird;name.json")) == "we_ird_name"
+
+
+def test_a_symbolic_link_is_rejected_unread_and_its_targets_content_is_never_echoed(tmp_path):
+    """Issue 28: the drop folder followed links out of the allowed roots and quoted the target in *.error.txt."""
+    drop_dir, secret = tmp_path / "drop", tmp_path / "outside" / "secret.json"
+    drop_dir.mkdir()
+    secret.parent.mkdir()
+    secret.write_text('{"seconds": "TOP-SECRET-VALUE"}')
+    (drop_dir / "link.json").symlink_to(secret)
+    got = []
+    drop = FileDrop(drop_dir, lambda job_id, job: got.append(job), settle_s=0.0)
+    assert drop.scan(now=1.0) == [] and got == []
+    error = (drop_dir / "rejected" / "link.error.txt").read_text()
+    assert "symbolic link" in error and "TOP-SECRET" not in error
+    assert secret.read_text().startswith("{")  # the target itself is untouched
+
+
+def test_a_file_that_is_not_json_is_rejected_without_quoting_it(tmp_path):
+    (tmp_path / "bad.json").write_text("password=hunter2 and more")
+    drop = FileDrop(tmp_path, lambda *a: None, settle_s=0.0)
+    drop.scan(now=1.0)
+    error = (tmp_path / "rejected" / "bad.error.txt").read_text()
+    assert error.startswith("not JSON") and "hunter2" not in error
+
+
+def test_a_folder_that_cannot_be_made_raises_on_prepare(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(OSError):
+        FileDrop(tmp_path / "a-file" / "drop", lambda *a: None).prepare()

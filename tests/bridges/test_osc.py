@@ -131,3 +131,10 @@ def test_bundles_nest_a_few_levels_but_not_without_end():
     assert decode_packet(packet)[0].args == ("deep",)
     with pytest.raises(OscDecodeError, match="nested deeper"):
         decode_packet(_bundle(packet))
+
+
+def test_an_ipv4_mapped_allow_entry_matches_the_ipv4_client_it_names():
+    """Issue 28: ``--allow ::ffff:127.0.0.1`` never matched (clients are compared by their IPv4 address)."""
+    allow = AllowList(["::ffff:127.0.0.1", "::ffff:192.168.1.0/120"])
+    assert "127.0.0.1" in allow and "::ffff:127.0.0.1" in allow and "192.168.1.77" in allow
+    assert "192.168.2.1" not in allow and "::1" not in allow

@@ -122,3 +122,86 @@ def test_check_budget_returns_the_cost_of_what_fits_and_names_the_limit_of_what_
     assert check_budget(fits, DEFAULT).work_steps == pytest.approx(6 * 70 * 2 * (1 + TEXT_CONTROL.step_units))
     with pytest.raises(JobSpecError, match="server.max_work_steps"):
         check_budget(fits, Budget(60, 100, 8192))
+
+
+# -- issue 28: a budget that knows the model -----------------------------------------------------------------
+PAPER_LINE = {"model": "paper-untrained", "seconds": 5.94, "steps": 2000, "surrogate": 8,
+              "controls": [{"type": "intensity", "shape": "flat"}]}
+
+
+def test_the_issues_paper_preset_2000_step_line_is_refused_naming_the_limit(make_server, client_for):
+    server = make_server(allow_untrained=True)  # past the untrained-model gate: the budget must refuse it
+    client = client_for(server)
+    message = refused_at_once(client, "paper", json.dumps(PAPER_LINE))
+    assert "server.max_work_steps" in message and "paper preset" in message and "8 surrogate pass(es)" in message
+
+
+def test_untrained_models_are_forbidden_over_osc_unless_the_server_allows_them(make_server, client_for):
+    server = make_server()
+    client = client_for(server)
+    client.send("/ditto/job/submit", "rnd", job_json(model="tiny-untrained"))
+    error = client.terminal("rnd")
+    assert error.args[1] == "forbidden" and "--allow-untrained" in error.args[2]
+    client.send("/ditto/stream/start", job_json(model="paper-untrained"))
+    assert client.expect_address("/ditto/error").args[0] in ("forbidden", "failed")  # no stream here: failed first
+
+
+def test_the_estimate_scales_with_the_preset_surrogate_seeds_and_controls():
+    def work(**job):
+        return estimate(parse_job({"seconds": 5, "steps": 100, "controls": [{"type": "intensity", "shape": "flat"}],
+                                   **job}))
+
+    tiny, paper = work(model="tiny-untrained"), work(model="paper-untrained")
+    plain = PLAIN_CONTROL.step_units  # the intensity control's own cost does not scale with the preset
+    assert paper.work_steps / tiny.work_steps == pytest.approx((40 + plain) / (1 + plain)) and paper.preset == "paper"
+    assert work(surrogate="4").work_steps > 3.9 * tiny.work_steps
+    assert work(seeds=4).work_steps == pytest.approx(4 * tiny.work_steps)
+    assert work(seeds=4).memory_mb > tiny.memory_mb + 3 * 100
+    assert work(surrogate="8", model="paper-untrained").memory_mb > 9000  # the issue measured 9.3 GB
+    text = estimate(parse_job({"seconds": 5, "steps": 100, "controls": [{"type": "text", "caption": "x"}] * 8}))
+    plain = estimate(parse_job({"seconds": 5, "steps": 100, "controls": [{"type": "intensity", "shape": "flat"}] * 8}))
+    assert text.work_steps > plain.work_steps > tiny.work_steps  # each control counts, a text one more
+
+
+def test_a_model_folder_is_costed_by_its_preset_and_an_unreadable_one_as_the_largest(tmp_path):
+    from ditto_live.server.budget import model_preset
+
+    for preset, bins in (("tiny", 80), ("paper", 160)):
+        folder = tmp_path / preset / "base"
+        folder.mkdir(parents=True)
+        (folder / "model.json").write_text(json.dumps({"kind": "base", "mel_config": {"n_mels": bins}}))
+        assert model_preset(str(tmp_path / preset)) == preset
+    assert model_preset(str(tmp_path / "nothing-here")) == "paper"
+    assert model_preset("default") == "tiny"  # the bundled model
+
+
+def test_the_issues_stream_bars_line_is_refused_with_its_steps_seeds_and_surrogate_counted(make_server, client_for):
+    stream = FakeStream()
+    server = make_server(stream=stream)
+    client = client_for(server)
+    client.send("/ditto/stream/start", json.dumps({"bars": 4, "steps": 2000, "seeds": 16, "surrogate": 8,
+                                                   "controls": [{"type": "intensity", "shape": "flat"}]}))
+    error = client.expect_address("/ditto/error", timeout=1.0)
+    assert error.args[0] == "bad_request" and "server.max_work_steps" in error.args[1], error.args
+    assert stream.started_with == []
+
+
+def test_1000_controls_are_refused_and_16_is_the_cap(make_server, client_for):
+    from ditto_live.generation.spec import MAX_CONTROLS
+
+    server = make_server()
+    client = client_for(server)
+    many = job_json(controls=[{"type": "intensity", "shape": "flat"}] * 1000)
+    assert "at most 16 controls" in refused_at_once(client, "many", many)
+    assert "at most 16 controls" in refused_at_once(client, "17", job_json(
+        controls=[{"type": "intensity", "shape": "flat"}] * (MAX_CONTROLS + 1)))
+    client.send("/ditto/job/submit", "16", job_json(controls=[{"type": "intensity", "shape": "flat"}] * MAX_CONTROLS))
+    assert client.terminal("16").address == "/ditto/job/done"
+
+
+def test_a_midi_take_is_held_to_the_same_estimate_as_a_job(make_server, client_for):
+    server = make_server(midi=FakeMidiTake(), allow_untrained=True)
+    client = client_for(server)
+    client.send("/ditto/midi/take", "take", json.dumps({"model": "paper-untrained", "steps": 2000, "surrogate": 8}))
+    error = client.terminal("take", timeout=1.0)
+    assert error.args[1] == "bad_request" and "server.max_work_steps" in error.args[2]

@@ -1,8 +1,9 @@
 """A bounded soak (issue 16's "done when"): several clients at once over real UDP on 127.0.0.1 send valid
 jobs (plain and chunked, with live controls set and reset), hostile requests (over the work budget,
 poisoned controls, other clients' cancels, hostile paths, quota grabs, status floods) and malformed
-datagrams. It ends with every valid job done, every hostile request refused at once, the server's memory
-flat, and no orphan files. The default run uses the FakeRunner for ~20 s; ``-m slow`` runs the real
+datagrams, while one more client submits jobs without pause (issue 28's fair queue: the others' jobs are
+never busy because of it). It ends with every valid job done, every hostile request refused at once, the
+server's memory flat, and no orphan files. The default run uses the FakeRunner for ~20 s; ``-m slow`` runs the real
 engine (the random-weight tiny model)."""
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ def hostile_client(client: Client, until: float, failures: list[str]) -> None:
         elif kind == 3:  # grab chunk slots: the fifth is busy, the rest expire
             client.send("/ditto/job/chunk", f"grab{n}", 0, 2, "{")
             forget(client)
+        elif kind == 4 and n % 12 == 4:  # subscribe the server to itself (issue 28's reply loop): refused
+            client.send("/ditto/client/subscribe", client.server[1])
+            refused(client, lambda m: m.address == "/ditto/error" and "own port" in m.args[1], "self-subscription",
+                    failures, ("bad_request",))
         elif kind == 4:  # grab subscriptions past the quota
             client.send("/ditto/client/subscribe", 20000 + n % 9)
             forget(client)
@@ -145,6 +150,35 @@ def malformed_client(client: Client, until: float, failures: list[str]) -> None:
         time.sleep(0.01)
 
 
+def flood_client(client: Client, until: float, job: Callable[[int], dict], done: list[str],
+                 failures: list[str]) -> None:
+    """Submit without waiting for replies (busy is its lot once it holds its share); collect what it got done."""
+    sent = 0
+    ended: set[str] = set()
+    busy = 0
+
+    def collect(timeout: float) -> None:
+        nonlocal busy
+        for m in client.drain(timeout):
+            if m.address in ("/ditto/job/done", "/ditto/job/error") and m.args[0] not in ended:
+                ended.add(m.args[0])
+                if m.address == "/ditto/job/done":
+                    done.append(m.args[1])
+                busy += m.address == "/ditto/job/error" and m.args[1] == "busy"
+
+    while time.monotonic() < until:
+        client.send("/ditto/job/submit", f"flood-{sent}", json.dumps({**job(sent), "name": "flood"}))
+        sent += 1
+        collect(0.01)
+    deadline = time.monotonic() + 60
+    while len(ended) < sent and time.monotonic() < deadline:
+        collect(0.2)
+    if len(ended) != sent:
+        failures.append(f"flood: {sent - len(ended)} of {sent} jobs without a terminal reply")
+    if busy == 0:
+        failures.append(f"flood: {sent} jobs and never busy: it did not flood")
+
+
 def soak(server, client_for, out_dir: Path, seconds: float, job: Callable[[int], dict], valid: int = 3) -> int:
     """Run the mixed traffic for ``seconds``; assert the outcome; -> valid jobs done."""
     done: list[str] = []
@@ -156,11 +190,12 @@ def soak(server, client_for, out_dir: Path, seconds: float, job: Callable[[int],
     done.append(first.args[1])
     until = time.monotonic() + seconds
     valid_clients = [client_for(server) for _ in range(valid)]
-    hostile, broken = client_for(server), client_for(server)
+    hostile, broken, flood = client_for(server), client_for(server), client_for(server)
     threads = [threading.Thread(target=valid_client, args=(c, f"v{k}", until, job, done, failures))
                for k, c in enumerate(valid_clients)]
     threads += [threading.Thread(target=hostile_client, args=(hostile, until, failures)),
-                threading.Thread(target=malformed_client, args=(broken, until, failures))]
+                threading.Thread(target=malformed_client, args=(broken, until, failures)),
+                threading.Thread(target=flood_client, args=(flood, until, job, done, failures))]
     rss = []
     REFUSALS.clear()
     for t in threads:
@@ -179,7 +214,7 @@ def soak(server, client_for, out_dir: Path, seconds: float, job: Callable[[int],
     assert [p for p in out_dir.rglob("*.part")] == [], "temp files left"
     growth_mb = (rss[1] - rss[0]) / 1024
     assert growth_mb < 40, f"RSS grew {growth_mb:.1f} MB over the soak"
-    assert len(server._clients) <= valid + 3  # the valid ones, the hostile, the malformed, the primer
+    assert len(server._clients) <= valid + 4  # the valid ones, the hostile, the malformed, the flood, the primer
     return len(done)
 
 
