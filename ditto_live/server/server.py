@@ -489,7 +489,8 @@ class Server:
             self._send([sender], "/ditto/client/subscribed", [port, 1])
             return
         self._send_to((sender[0], port), "/ditto/client/challenge", [code])
-        self._send([sender], "/ditto/client/subscribed", [port, 0])  # pending (withheld for an unconfirmed host)
+        if self._clients.confirmed(sender[0]):  # (an unconfirmed host's budget holds the challenge only)
+            self._send([sender], "/ditto/client/subscribed", [port, 0])  # pending until the code comes back
 
     def _send_to(self, target: Addr, address: str, args: list[Any]) -> None:
         """One reply to one address (not a client's routing: a subscription's code goes to that port only)."""
