@@ -31,7 +31,8 @@ import copy
 import logging
 import time
 from collections.abc import Callable, Hashable
-from typing import Protocol
+from types import ModuleType
+from typing import Any, Protocol, cast
 
 import torch
 from torch import Tensor, nn
@@ -83,7 +84,7 @@ class EagerStepper:
         self.lr = lr
         self.opt = torch.optim.Adam([self.x], lr=lr)
 
-    def restart(self, x_T: Tensor):
+    def restart(self, x_T: Tensor) -> EagerStepper:
         """Start again from ``x_T`` (same shape) with a fresh Adam; the prepared graph is kept. -> self"""
         with torch.no_grad():
             self.x.copy_(x_T)
@@ -118,11 +119,12 @@ class DeviceCopies(TorchFunctionMode):
     synchronises the stream, which a CUDA-graph capture forbids; with the cache the captured graph
     reads the device copies made before the capture. A CPU tensor modified in place gets a new entry."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.cache: dict[tuple, tuple[Tensor, Tensor]] = {}  # key -> (CPU source kept alive, device copy)
+        self.cache: dict[tuple[object, ...], tuple[Tensor, Tensor]] = {}  # key -> (CPU source kept alive, copy)
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func: Any, types: object, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:  # torch's override protocol
         kwargs = kwargs or {}
         src = args[0] if args else None
         if func not in (Tensor.to, Tensor.cuda) or not isinstance(src, Tensor) or src.device.type != "cpu":
@@ -185,7 +187,7 @@ class CudaGraphStepper:
                     if torch.is_tensor(value):
                         value.zero_()
 
-    def restart(self, x_T: Tensor):
+    def restart(self, x_T: Tensor) -> CudaGraphStepper:
         """Start again from ``x_T`` (same shape) with Adam's state zeroed; the captured graph is kept. -> self"""
         self._reset(x_T)
         return self
@@ -230,7 +232,7 @@ class GraphStepper(EagerStepper):
         return detached((total, parts))
 
 
-def _import_tensorrt():
+def _import_tensorrt() -> ModuleType:
     try:
         import torch_tensorrt
     except ImportError as exc:
@@ -284,7 +286,7 @@ PRECISION_MULTIPLE = 2.0  # under bf16 autocast a backend may differ from eager 
 # to float32; 2 leaves a margin. (CPU, tiny UNet, 3 steps: exported 0.14 and eager-bf16 0.21 from eager-fp32.)
 
 
-def parity_error(stepper, reference: EagerStepper, steps: int) -> float:
+def parity_error(stepper: Stepper, reference: EagerStepper, steps: int) -> float:
     """Largest difference of x_T between ``stepper`` and eager after each of ``steps`` steps, relative to
     how far eager has moved x_T: ||x - x_eager|| / ||x_eager - x_start||. (Relative to ||x_T|| itself a
     wrong update would hide: K Adam steps move x_T by about K * lr of its norm.)"""
@@ -428,14 +430,14 @@ def for_gpu(model: nn.Module, bf16: bool = True, channels_last: bool = True) -> 
     if bf16:
         out = out.to(dtype=torch.bfloat16)
     if channels_last:
-        out = out.to(memory_format=torch.channels_last)
+        out = out.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # (Module.to takes it)
     return out
 
 
 class _Exported(nn.Module):
     """An exported or TensorRT graph that keeps the denoiser's attributes (``takes_w``, ``cfg``)."""
 
-    def __init__(self, graph: Callable, original: nn.Module):
+    def __init__(self, graph: Callable[..., Tensor], original: nn.Module):
         super().__init__()
         self.graph = graph
         self.takes_w = getattr(original, "takes_w", False)
@@ -445,12 +447,12 @@ class _Exported(nn.Module):
         return self.graph(*args)
 
 
-def make_module(backend: str, model: nn.Module, example: tuple[Tensor, ...], compiler: str = "inductor"):
+def make_module(backend: str, model: nn.Module, example: tuple[Tensor, ...], compiler: str = "inductor") -> nn.Module:
     """``model`` for ``backend`` (unchecked): compiled, exported with static shapes, or TensorRT."""
     if backend in ("eager", "cudagraph"):
         return model  # a decode is 1-8 calls; the CUDA graph pays off in the ITO loop
     if backend == "compiled":
-        return torch.compile(model, dynamic=False, backend=compiler)
+        return cast(nn.Module, torch.compile(model, dynamic=False, backend=compiler))  # an OptimizedModule
     if backend == "exported":
         return _Exported(torch.export.export(model, example).module(), model)
     if backend == "tensorrt":
@@ -462,7 +464,7 @@ def make_module(backend: str, model: nn.Module, example: tuple[Tensor, ...], com
 
 
 def prepare_module(backend: str, model: nn.Module, example: tuple[Tensor, ...], tolerance: float = 1e-3,
-                   compiler: str = "inductor", autocast: bool = False):
+                   compiler: str = "inductor", autocast: bool = False) -> nn.Module:
     """``model`` for ``backend`` after its output on ``example`` matched eager's, or BackendRefused."""
     if backend in ("eager", "cudagraph"):
         return model

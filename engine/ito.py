@@ -96,17 +96,20 @@ def ddim_chain(model: nn.Module, x_T: Tensor, cond: Cond, grid: list[int], use_c
     """The teacher's DDIM sampler (``sampling.ddim_sample``, the engine's one DDIM) on ``grid``, differentiable,
     optionally checkpointed per call. ``is_cancelled`` is consulted after every call (so before the next),
     and on a CPU before every call's backward too. x_T: [B, 1, F, N] -> x0 [B, 1, F, N]"""
+    if is_cancelled is None:
+        return ddim_sample(model, x_T, grid, cond, grad_checkpoint=use_checkpoint)
+    cancelled = is_cancelled
+
     def check(step: int, total: int, x: Tensor) -> None:
-        if is_cancelled():
+        if cancelled():
             raise JobCancelled(f"cancelled inside the sampler after call {step} of {total}")
         # CPU only: a CPU backward runs on the thread that called it, so the hook may wait there (a
         # server's job stepping aside); a CUDA backward runs on autograd's one thread per device, shared
         # by every thread's backward, and a hook waiting there would stall the job it waits for
         if x.requires_grad and x.device.type == "cpu":
-            x.register_hook(_backward_check(is_cancelled, step))
+            x.register_hook(_backward_check(cancelled, step))
 
-    return ddim_sample(model, x_T, grid, cond, callback=check if is_cancelled is not None else None,
-                       grad_checkpoint=use_checkpoint)
+    return ddim_sample(model, x_T, grid, cond, callback=check, grad_checkpoint=use_checkpoint)
 
 
 @dataclass
@@ -128,7 +131,7 @@ class ItoResult:
     stopped: str | None = None  # why it ended before K: "tolerance", "plateau", "should_stop"; None: ran K steps
 
 
-def _autocast(enabled: bool, device: torch.device):
+def _autocast(enabled: bool, device: torch.device) -> contextlib.AbstractContextManager[object]:
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
@@ -301,6 +304,7 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
     schedule = surrogate_schedule(steps, surrogate)
     if any(m > 1 for m in schedule) and sampler is None:
         sampler, grid_fn = student_sampler(student_kind, gamma)
+    draw, grid_of = sampler, grid_fn
     base_seed = draw_noise_seed(generator) if noise_seed is None else int(noise_seed)
 
     def one_step(x: Tensor, m: int) -> Tensor:
@@ -309,7 +313,8 @@ def ditto2_optimise(student: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn
     def sampled(x: Tensor, m: int) -> Tensor:
         if m == 1:
             return one_step(x, m)
-        return sampler(student, x, grid_fn(m), cond, generator=ss.row_generators(base_seed, x.shape[0], x.device))
+        assert draw is not None and grid_of is not None, "an M > 1 surrogate needs a sampler and its grid"
+        return draw(student, x, grid_of(m), cond, generator=ss.row_generators(base_seed, x.shape[0], x.device))
 
     # M = 1 does not read the noise seed: a backend's graph is then the same for every job's seed
     forward = sampled if any(m > 1 for m in schedule) else one_step
@@ -334,11 +339,10 @@ def ditto2_decode(student: nn.Module, x_T: Tensor, cond: Cond, decode_steps: int
     with torch.no_grad():
         if decode_steps == 1 and sampler is None:
             return one_step_x0(student, x_T, cond, student_kind)
-        if sampler is None:
+        if sampler is None or grid_fn is None:
             sampler, grid_fn = student_sampler(student_kind, gamma)
-        if noise_seed is not None:
-            generator = ss.row_generators(int(noise_seed), x_T.shape[0], x_T.device)
-        return sampler(student, x_T, grid_fn(decode_steps), cond, generator=generator)
+        noise = generator if noise_seed is None else ss.row_generators(int(noise_seed), x_T.shape[0], x_T.device)
+        return sampler(student, x_T, grid_fn(decode_steps), cond, generator=noise)
 
 
 def ditto_optimise(teacher: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float = 5e-3,

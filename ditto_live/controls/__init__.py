@@ -25,6 +25,7 @@ from ditto_live.controls.base import (
     Measuring,
     Payload,
     TargetContext,
+    TextAudio,
     WindowSlice,
 )
 
@@ -34,4 +35,4 @@ CONTROL_TYPES = tuple(KINDS)
 CHAIN = painting.OUTPAINT  # what opening a window with the last one's frames is: its K counts when windows chain
 
 __all__ = ["CHAIN", "CONTROL_TYPES", "DEFAULT_OVERLAP_S", "KINDS", "SSM_SIZE", "CliFlags", "CliHelpers", "ClipTarget",
-           "EvalTask", "EvalWindow", "Kind", "Measuring", "Payload", "TargetContext", "WindowSlice"]
+           "EvalTask", "EvalWindow", "Kind", "Measuring", "Payload", "TargetContext", "TextAudio", "WindowSlice"]

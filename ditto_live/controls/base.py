@@ -26,10 +26,13 @@ from ditto_live.generation.spec import ControlSpec, JobSpec, JobSpecError
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
+    from matplotlib.axes import Axes
     from torch import Tensor
 
     from ditto_live.engine.audio import MelConfig, MelFrontEnd
     from ditto_live.engine.controls import Control
+    from ditto_live.engine.vocoder import Vocoder
 
 DEFAULT_OVERLAP_S = 1.0  # outpaint overlap, loop seam and window-chaining overlap when not given
 SSM_SIZE = 64  # resolution of the structure control's self-similarity matrix
@@ -49,6 +52,25 @@ class Payload(Protocol):
 
 
 P = TypeVar("P", bound=Payload)
+
+
+class TextAudio(Protocol):
+    """The text-audio model a text control optimises against and its measurement reads: the engine's
+    ``TextAudioModel`` (``generation.targets.TextModel`` around the bundle's own, the LAION-CLAP adapter), on
+    a device."""
+
+    @property
+    def device(self) -> torch.device:
+        """Where its weights are: the measured audio's mel goes there."""
+        ...
+
+    def encode_audio(self, mel: Tensor) -> Tensor:
+        """mel [B, 1, F, N] -> unit-norm embeddings [B, D]."""
+        ...
+
+    def encode_text(self, captions: list[str]) -> Tensor:
+        """captions -> unit-norm embeddings [len(captions), D]."""
+        ...
 
 
 @dataclass
@@ -82,10 +104,10 @@ class WindowSlice:
     length: int  # frames of the window
     device: str  # where the control's tensors live
     is_last: bool = True  # the clip's last window
-    text_model: Any = None  # encode_audio / encode_text, for the text control
+    text_model: TextAudio | None = None  # for the text control
     head: Tensor | None = None  # [1, F, o] the clip's first frames (a loop's last window ends on them)
     so_far: Tensor | None = None  # [1, F, start] the clip generated before this window
-    vocoder: Any = None  # the bundle's neural vocoder (log_power), for the melody's audible-pitch term
+    vocoder: Vocoder | None = None  # the bundle's neural vocoder (log_power), for the audible terms
 
     @property
     def stop(self) -> int:
@@ -100,7 +122,7 @@ class Measuring:
     sample_rate: int  # its rate
     front: MelFrontEnd  # the model's front end
     mel: MelConfig  # mel settings (dB range)
-    text_model: Any = None  # for the text control (None: text is not measured)
+    text_model: TextAudio | None = None  # for the text control (None: text is not measured)
 
     @cached_property
     def remel(self) -> Tensor:
@@ -172,11 +194,11 @@ class Kind:
 
     name: str  # the job language's "type"
     validate: Callable[[dict[str, Any], str], None]  # (params, key) -> None; a JobSpecError names the bad key
-    target: Callable[[ControlSpec, str, TargetContext], ClipTarget]  # (control, key, context) -> clip target
-    window: Callable[[ClipTarget, WindowSlice], Control | None]  # engine control of one window (None: none there)
-    measure: Callable[[ClipTarget, Measuring], dict[str, float]]  # adherence on the delivered audio
+    target: Callable[[ControlSpec, str, TargetContext], ClipTarget[Any]]  # (control, key, context) -> clip target
+    window: Callable[[ClipTarget[Any], WindowSlice], Control | None]  # engine control of one window (None: none)
+    measure: Callable[[ClipTarget[Any], Measuring], dict[str, float]]  # adherence on the delivered audio
     doc: str  # one line: what the control asks for (docs, --help)
-    plot: Callable[[Any, ClipTarget, Measuring], bool] | None = None  # draw a panel -> whether it has a time axis
+    plot: Callable[[Axes, ClipTarget[Any], Measuring], bool] | None = None  # draw a panel -> whether it has a time axis
     example: Callable[[float, str], dict[str, Any]] | None = None  # the bench's control for a clip of s, reference
     default_unit: str = "beats"  # time unit of its positions when the job gives none
     cli: CliFlags | None = None  # its `generate` flags (shared ones, --unit and --weight, are generate's)
@@ -189,7 +211,7 @@ class Kind:
     yields_to_chain: bool = False  # dropped from a stream window that continues the last (it pins the frames
     # the chain pins)
     evaluation: EvalTask | None = None  # how `ditto-live eval` draws and reports its cases (None: not evaluated)
-    pinned: Callable[[ClipTarget], Tensor] | None = None  # [L] 1 where its target pins the clip to a reference
+    pinned: Callable[[ClipTarget[Any]], Tensor] | None = None  # [L] 1 where its target pins the clip to a reference
     # (shaded on the plot's spectrogram); None: it pins nothing
 
 
@@ -198,7 +220,7 @@ def check(cond: bool, message: str) -> None:
         raise JobSpecError(message)
 
 
-def read_input(path: Any, allowed_roots: Iterable[str], what: str):
+def read_input(path: Any, allowed_roots: Iterable[str], what: str) -> Path:
     """A path a request names, resolved under the allowed roots, or a JobSpecError that names it."""
     from ditto_live.results import resolve_input_path
 

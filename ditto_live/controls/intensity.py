@@ -28,6 +28,7 @@ from ditto_live.generation.spec import INTENSITY_DB, INTENSITY_SHAPES, ControlSp
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     import numpy as np
+    from matplotlib.axes import Axes
     from torch import Tensor
 
     from ditto_live.engine.controls import Control
@@ -95,7 +96,7 @@ def validate(params: dict[str, Any], key: str) -> None:
             _check_db(pt[1], f"{key}.points[{j}]")
 
 
-def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget[IntensityTarget]:
     from ditto_live.engine.controls.intensity import (
         DEFAULT_HIGH_DB,
         DEFAULT_LOW_DB,
@@ -164,7 +165,7 @@ def measure(t: ClipTarget[IntensityTarget], m: Measuring) -> dict[str, float]:
             **judges.judge_intensity(m.audio, m.sample_rate, curve)}
 
 
-def plot(ax, t: ClipTarget[IntensityTarget], m: Measuring) -> bool:
+def plot(ax: Axes, t: ClipTarget[IntensityTarget], m: Measuring) -> bool:
     import numpy as np
 
     from ditto_live.judges import metrics

@@ -48,7 +48,7 @@ def validate(params: dict[str, Any], key: str) -> None:
         check(isinstance(params["reference"], str), f"{key}.reference: expected a WAV path")
 
 
-def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget[LoopTarget]:
     if "overlap" in c.params:
         overlap = frames_of(c.params["overlap"], unit_of(c, "seconds", key), ctx.spec.bpm, ctx.mel.frame_rate,
                             f"{key}.overlap")

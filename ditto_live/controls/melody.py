@@ -30,6 +30,7 @@ from ditto_live.generation.spec import ControlSpec, JobSpecError, Range
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
     import numpy as np
+    from matplotlib.axes import Axes
     from torch import Tensor
 
     from ditto_live.engine.audio import MelConfig, MelFrontEnd
@@ -78,7 +79,8 @@ def notes_from_midi(path: str, allowed_roots: Iterable[str]) -> list[list[float]
         messages = list(midi)  # iterating a MidiFile yields messages with .time in seconds
     except Exception as exc:  # mido raises many kinds on a bad file
         raise JobSpecError(f"{path}: not a readable MIDI file ({type(exc).__name__}{': ' * bool(str(exc))}{exc})") from exc
-    now, sounding, notes = 0.0, {}, []
+    now, notes = 0.0, []
+    sounding: dict[tuple[int, int], float] = {}  # (channel, note) -> onset s
     for msg in messages:
         now += msg.time
         if msg.type not in ("note_on", "note_off") or msg.channel == 9:
@@ -95,7 +97,7 @@ def notes_from_midi(path: str, allowed_roots: Iterable[str]) -> list[list[float]
     return sorted(notes, key=lambda n: (n[1], n[0]))
 
 
-def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget[MelodyTarget]:
     from ditto_live.engine.controls.melody import melody_target
 
     p = c.params
@@ -179,7 +181,7 @@ def measure(t: ClipTarget[MelodyTarget], m: Measuring) -> dict[str, float]:
             **judges.judge_melody(m.audio, m.sample_rate, pitch)}
 
 
-def plot(ax, t: ClipTarget[MelodyTarget], m: Measuring) -> bool:
+def plot(ax: Axes, t: ClipTarget[MelodyTarget], m: Measuring) -> bool:
     import numpy as np
 
     from ditto_live.judges import metrics

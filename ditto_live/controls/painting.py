@@ -55,7 +55,7 @@ def validate(params: dict[str, Any], key: str) -> None:
     check(isinstance(params.get("reference"), str), f"{key}.reference: expected a WAV path")
 
 
-def inpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+def inpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget[MaskedTarget]:
     import torch
 
     p, fr = c.params, ctx.mel.frame_rate
@@ -76,7 +76,7 @@ def inpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
     return ClipTarget(c.type, c.weight, MaskedTarget(reference, mask), info, c.params)
 
 
-def outpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+def outpaint_target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget[MaskedTarget]:
     import torch
 
     p = c.params

@@ -25,6 +25,7 @@ from ditto_live.controls.base import (
 from ditto_live.generation.spec import ControlSpec
 
 if TYPE_CHECKING:  # the engine and torch load when a target is built, not on import (controls/base.py)
+    from matplotlib.axes import Axes
     from torch import Tensor
 
     from ditto_live.engine.controls import Control
@@ -49,7 +50,7 @@ def validate(params: dict[str, Any], key: str) -> None:
           f"{key}.form: expected letters such as 'ABA'")
 
 
-def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget[StructureTarget]:
     from ditto_live.engine.controls.structure import form_labels
 
     labels = form_labels(c.params["form"], ctx.frames)
@@ -76,7 +77,7 @@ def measure(t: ClipTarget[StructureTarget], m: Measuring) -> dict[str, float]:
             **judges.judge_structure(m.audio, m.sample_rate, t.payload.labels.numpy())}
 
 
-def plot(ax, t: ClipTarget[StructureTarget], m: Measuring) -> bool:
+def plot(ax: Axes, t: ClipTarget[StructureTarget], m: Measuring) -> bool:
     import numpy as np
 
     from ditto_live.engine.controls.structure import labels_to_target

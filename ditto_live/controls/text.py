@@ -41,7 +41,7 @@ def validate(params: dict[str, Any], key: str) -> None:
           f"{key}.caption: expected a non-empty string")
 
 
-def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget:
+def target(c: ControlSpec, key: str, ctx: TargetContext) -> ClipTarget[TextTarget]:
     caption = c.params["caption"]
     return ClipTarget(c.type, c.weight, TextTarget(caption), {"caption": caption}, c.params)
 
@@ -60,7 +60,7 @@ def measure(t: ClipTarget[TextTarget], m: Measuring) -> dict[str, float]:
     if m.text_model is None:
         return {}
     with torch.no_grad():
-        emb = m.text_model.encode_audio(m.remel.to(next(m.text_model.clap.parameters()).device))
+        emb = m.text_model.encode_audio(m.remel.to(m.text_model.device))
         txt = m.text_model.encode_text([t.payload.caption])
     return {"text_cosine": float(torch.nn.functional.cosine_similarity(emb, txt).item())}
 

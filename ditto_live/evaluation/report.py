@@ -19,7 +19,8 @@ JUDGES_NOTE = ("- Judges (DESIGN §5, `ditto_live/judges/independent.py`), which
                "loss-shaped metric beside them is measured the way the loss is built. [a, b]: 95 % bootstrap "
                "interval of the mean over the row's clips")
 # the paper's Table 1 (A100, 41M-parameter model, 2.5K generations): (time s, FAD, CLAP, metric)
-PAPER_TABLE1 = {
+PaperRow = tuple[float, float, float, float | None]  # seconds, FAD, CLAP, the control's metric (None: none)
+PAPER_TABLE1: dict[str, dict[str, PaperRow]] = {
     "intensity": {"DITTO": (82.192, 0.682, 0.296, 4.758), "DITTO-2 (CM)": (5.206, 0.685, 0.320, 3.055),
                   "DITTO-2 (CTM)": (5.467, 0.640, 0.309, 3.311)},
     "melody": {"DITTO": (230.780, 0.699, 0.283, 82.625), "DITTO-2 (CM)": (21.867, 0.697, 0.303, 81.577),
@@ -124,7 +125,7 @@ def _header(res: SuiteResult) -> list[str]:
     return lines + [""]
 
 
-def _machine(m: dict) -> str:
+def _machine(m: dict[str, Any]) -> str:
     return m.get("gpu") or m.get("processor", "?")
 
 
@@ -231,7 +232,7 @@ def plot_fig4(rows: list[Row], path: Path, window_s: float) -> Path:
     fads = [r.fad for r in pts if math.isfinite(r.fad)]
     lo, hi = (min(fads), max(fads)) if fads else (0.0, 1.0)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = {}
+    colours: dict[str, str] = {}  # method family -> matplotlib colour
     for r in pts:
         family = r.label.split(" M=")[0].split(" adaptive")[0]
         colour = colours.setdefault(family, f"C{len(colours)}")
@@ -246,7 +247,7 @@ def plot_fig4(rows: list[Row], path: Path, window_s: float) -> Path:
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     legend = ax.legend(fontsize=8)
     for handle in legend.legend_handles:
-        if hasattr(handle, "set_sizes"):
+        if handle is not None and hasattr(handle, "set_sizes"):
             handle.set_sizes([60])
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Hashable
 from typing import Any
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from ditto_live.engine.backend_names import BACKEND_CHOICES, CUDA_ONLY
 from ditto_live.engine.backends import (
@@ -25,6 +26,8 @@ from ditto_live.engine.backends import (
 from ditto_live.errors import UsageError
 
 log = logging.getLogger(__name__)
+
+ModelKey = tuple[Hashable, ...]  # what a prepared backend is kept for: model, method, student, shape, precision
 
 __all__ = ["BACKEND_CHOICES", "Backends", "resolve_backend"]
 
@@ -56,14 +59,14 @@ class Backends:
         self.tolerance = tolerance  # parity: largest x_T difference to eager, relative to eager's move
         self.methods = methods  # methods whose ITO runs on the backend (DITTO's 20-call chain stays eager)
         self.fallback = fallback  # a refused backend runs eager (the product); False: BackendRefused (the bench)
-        self._factories: dict[tuple, StepperFactory] = {}
-        self._decoders: dict[tuple, Any] = {}
-        self.refused: dict[tuple, str] = {}  # decoder key -> why it decodes eager (the ITO's: its factory's)
+        self._factories: dict[ModelKey, StepperFactory] = {}
+        self._decoders: dict[ModelKey, nn.Module] = {}
+        self.refused: dict[ModelKey, str] = {}  # decoder key -> why it decodes eager (the ITO's: its factory's)
 
     def applies(self, method: str) -> bool:
         return self.name != "eager" and method in self.methods
 
-    def stepper(self, method: str, surrogate: int | str, key: tuple) -> tuple[StepperMaker, str | None]:
+    def stepper(self, method: str, surrogate: int | str, key: ModelKey) -> tuple[StepperMaker, str | None]:
         """The ITO's stepper maker for a job of ``method`` with this surrogate M and (model, shape, batch) key,
         and why it runs eager when this backend does not apply (None otherwise)."""
         if not self.applies(method):
@@ -86,7 +89,8 @@ class Backends:
                 "backend_prepare_s": round(maker.last_prepare_s, 4), "parity_checked": maker.last_checked,
                 "graph_reused": maker.last_reused}
 
-    def decoder(self, key: tuple, model: Any, example: tuple[Tensor, ...], autocast: bool) -> tuple[Any, float]:
+    def decoder(self, key: ModelKey, model: nn.Module, example: tuple[Tensor, ...],
+                autocast: bool) -> tuple[nn.Module, float]:
         """The student prepared for decoding under this backend (checked against eager on ``example``, the
         call model(x [1,1,F,N], t [1], tags [1,4], w [1])); eager's model when refused. -> (model, prepare s)"""
         if self.name == "eager" or ("decode", *key) in self.refused:
@@ -102,6 +106,6 @@ class Backends:
             return model, 0.0
         return self._decoders[key], time.perf_counter() - start
 
-    def refuse(self, key: tuple, reason: str) -> None:
+    def refuse(self, key: ModelKey, reason: str) -> None:
         log.warning("backend %s refused for %s, running eager: %s", self.name, key, reason)
         self.refused[key] = reason

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -38,10 +39,15 @@ def fft_resample(wav: Tensor, rate_in: int, rate_out: int) -> Tensor:
 class LaionClapText:
     """encode_audio(mel) / encode_text(captions) over a LAION-CLAP model (the text control's protocol)."""
 
-    def __init__(self, module, mel_to_wav: Callable[[Tensor], Tensor], sample_rate: int):
-        self.module = module  # laion_clap.CLAP_Module with its checkpoint loaded
+    def __init__(self, module: Any, mel_to_wav: Callable[[Tensor], Tensor], sample_rate: int):
+        self.module = module  # laion_clap.CLAP_Module with its checkpoint loaded (the package has no types)
         self.mel_to_wav = mel_to_wav  # differentiable vocoder: [B, 1, F, N] -> [B, samples]
         self.sample_rate = sample_rate
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are (the measured audio's mel goes there)."""
+        return next(self.module.parameters()).device
 
     def encode_audio(self, mel: Tensor) -> Tensor:
         wav = fft_resample(self.mel_to_wav(mel), self.sample_rate, CLAP_RATE)

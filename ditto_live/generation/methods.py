@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from ditto_live.errors import UsageError
 
 if TYPE_CHECKING:
-    from torch import Tensor
+    from torch import Tensor, nn
 
     from ditto_live.engine.ito import ItoResult
     from ditto_live.generation.jobspec import JobSpec
+    from ditto_live.generation.models import Bundle
 
 DITTO_STEPS = 20  # DITTO optimises through and decodes with the teacher's DDIM chain of this many calls (M = T)
 STUDENTS = ("ctm", "cm")  # the distilled students a DITTO-2 job may name (job.student)
@@ -31,7 +32,7 @@ class Method:
 
     name: str  # "ditto2" or "ditto"
     summary: str  # one line for the CLI's help
-    model: Callable[[Any, JobSpec], Any]  # (bundle, spec) -> the network it runs
+    model: Callable[[Bundle, JobSpec], nn.Module]  # (bundle, spec) -> the network it runs
     optimise: Callable[..., ItoResult]  # (model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> result
     decode: Callable[..., Tensor]  # (model, x_T [1,1,F,N], cond, spec, noise_seed, decode_steps) -> x0
     teacher_chain: bool = False  # optimises through and decodes with the teacher's DDIM chain (DITTO); False:
@@ -43,7 +44,7 @@ class Method:
         return DITTO_STEPS if self.teacher_chain else None  # read per call: DITTO_STEPS is the one home
 
 
-def _ditto2_model(bundle: Any, spec: JobSpec) -> Any:
+def _ditto2_model(bundle: Bundle, spec: JobSpec) -> nn.Module:
     return bundle.student(spec.student)
 
 
@@ -62,7 +63,7 @@ def _ditto2_decode(model: Any, x_T: Tensor, cond: Any, spec: JobSpec, noise_seed
     return ditto2_decode(model, x_T, cond, decode_steps, spec.gamma, spec.student, noise_seed=noise_seed)
 
 
-def _ditto_model(bundle: Any, spec: JobSpec) -> Any:
+def _ditto_model(bundle: Bundle, spec: JobSpec) -> nn.Module:
     if bundle.base is None:
         raise UsageError(f"model {spec.model!r} has no base model for the DITTO baseline")
     return bundle.base

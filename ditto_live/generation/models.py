@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditto_live.errors import UsageError
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+
+    from ditto_live.engine.audio import MelConfig
+    from ditto_live.engine.clap import ClapModel
+    from ditto_live.engine.vocoder import Vocoder
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +79,16 @@ class Bundle:
 
     name: str  # what the user asked for
     path: Path  # the bundle folder
-    base: Any = None  # teacher UNet (kind "base")
-    ctm: Any = None  # CTM student
-    cm: Any = None  # CM student
-    vocoder: Any = None  # neural vocoder; None = Griffin-Lim
-    clap: Any = None  # text-audio model
-    meta: dict[str, dict] = field(default_factory=dict)  # model.json of each present component
+    base: nn.Module | None = None  # teacher (an engine UNet, kind "base"; the bench may give a bf16 copy)
+    ctm: nn.Module | None = None  # CTM student (a UNet that takes w)
+    cm: nn.Module | None = None  # CM student
+    vocoder: Vocoder | None = None  # neural vocoder; None = Griffin-Lim
+    clap: ClapModel | None = None  # text-audio model
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # model.json of each present component
     card: str = ""  # card.md text
 
     @property
-    def mel_config(self):
+    def mel_config(self) -> MelConfig:
         """The bundle's MelConfig (from the first component that records one)."""
         from ditto_live.engine.audio import MelConfig
 
@@ -90,21 +98,21 @@ class Bundle:
         raise UsageError(f"bundle {self.path} records no mel config")
 
     @property
-    def tags(self) -> dict:
+    def tags(self) -> dict[str, list[str]]:
         """The tag vocabulary of the base model ({field: [names]}), or {} when none is recorded."""
         for comp in ("base", "ctm", "cm"):
             if "tags" in self.meta.get(comp, {}):
                 return self.meta[comp]["tags"]
         return {}
 
-    def student(self, kind: str = "ctm"):
+    def student(self, kind: str = "ctm") -> nn.Module:
         """The distilled student of this kind; a clear error when the bundle lacks it."""
         model = getattr(self, kind, None)
         if model is None:
             raise UsageError(f"model {self.name!r} has no {kind} student (has: {', '.join(self.meta)})")
         return model
 
-    def mel_to_wav(self, mel, n_iter: int = 32):
+    def mel_to_wav(self, mel: Tensor, n_iter: int = 32) -> Tensor:
         """Vocode mel [B, 1, F, N] -> wav [B, N * hop] with the bundle's vocoder, else Griffin-Lim."""
         from ditto_live.engine.vocoder import mel_to_wav
 
@@ -221,7 +229,7 @@ class ModelInfo:
     size_bytes: int  # bytes the bundle ships (weights, JSON, card)
     preset: str  # mel/UNet preset ("tiny", "paper", or "?")
     components: list[str]  # checkpoints present
-    metrics: dict[str, dict]  # each component's "metrics" from its model.json
+    metrics: dict[str, dict[str, Any]]  # each component's "metrics" from its model.json
     machine: str  # what trained the base model (or the first component)
 
 
@@ -238,7 +246,7 @@ def shipped_size(folder: Path) -> int:
     return total + (card.stat().st_size if card.is_file() else 0)
 
 
-def _preset_of(metas: dict[str, dict]) -> str:
+def _preset_of(metas: dict[str, dict[str, Any]]) -> str:
     from ditto_live.engine.audio import PRESETS
 
     for meta in metas.values():
@@ -261,7 +269,7 @@ def model_info(folder: Path, name: str | None = None) -> ModelInfo:
                      machine=str(first.get("machine", "")))
 
 
-def list_models(extra: list[str | Path] = ()) -> list[ModelInfo]:
+def list_models(extra: Sequence[str | Path] = ()) -> list[ModelInfo]:
     """The bundled models, then any extra bundle folders given (skipping ones that hold no checkpoint)."""
     infos = [model_info(ASSETS / n, n) for n in bundled_names()]
     for path in extra:

@@ -25,22 +25,26 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from ditto_live.controls import CHAIN, DEFAULT_OVERLAP_S, KINDS, ClipTarget
+from ditto_live.controls import CHAIN, DEFAULT_OVERLAP_S, KINDS, ClipTarget, TextAudio
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import Control, combined_loss, loss_function
 from ditto_live.engine.ito import ItoResult, JobCancelled, draw_noise_seed
 from ditto_live.engine.student_sampling import ddim_invert, mix_start
-from ditto_live.generation.execution import Backends, resolve_backend
+from ditto_live.generation.execution import Backends, ModelKey, resolve_backend
 from ditto_live.generation.jobspec import JobSpec, clip_seconds
 from ditto_live.generation.methods import METHODS, Method  # the one table of methods
 from ditto_live.generation.targets import build_targets, encode_tags, seam_of, window_controls, wrap_for_loop
+
+if TYPE_CHECKING:
+    from ditto_live.engine.vocoder import Vocoder
+    from ditto_live.generation.models import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +70,9 @@ class Engine:
     decode_autocast: bool = False  # bf16 autocast while decoding too (models with bf16 weights need it)
     backends: Backends = field(default_factory=Backends)  # the prepared execution backend
     warm_start: bool = False  # start from the last x_T* of a job with the same model, seed and length
-    last_x: dict[tuple, Tensor] = field(default_factory=dict)  # warm-start memory, most recent last
+    last_x: dict[ModelKey, Tensor] = field(default_factory=dict)  # warm-start memory, most recent last
 
-    def remember(self, key: tuple, x: Tensor, keep: int = 64) -> None:
+    def remember(self, key: ModelKey, x: Tensor, keep: int = 64) -> None:
         self.last_x.pop(key, None)
         self.last_x[key] = x
         while len(self.last_x) > keep:
@@ -113,20 +117,20 @@ class Plan:
     """A parsed job laid out for the engine: its targets over the clip and its model windows."""
 
     spec: JobSpec  # the job
-    bundle: Any  # the loaded model bundle (ditto_live.generation.models.Bundle)
+    bundle: Bundle  # the loaded model bundle
     method: Method  # DITTO-2 or DITTO
-    model: Any  # the network the method runs (student or teacher)
+    model: nn.Module  # the network the method runs: the bundle's student or teacher (an engine UNet)
     mel: MelConfig  # the bundle's mel front end settings
     front: MelFrontEnd  # waveform -> mel, on the device
     tags: Tensor  # [4] long tag indices on the device
     frames: int  # frames of the delivered clip
     seam: int  # frames a loop generates past the end, then drops
-    targets: list[ClipTarget]  # every control's target over frames + seam
+    targets: list[ClipTarget[Any]]  # every control's target over frames + seam
     starts: list[int]  # first clip frame of each model window
     chain: int  # frames each window shares with the one before
     steps: int  # K optimisation steps per window
     decode_steps: int  # T decoding steps of the student (the job's, else its controls' default)
-    text_model: Any = None  # for the text control: encode_audio / encode_text
+    text_model: TextAudio | None = None  # for the text control
     window_frames: int = 0  # frames of a model window (0: the model's own, mel.frames; the bench may shrink it)
 
     @property
@@ -134,9 +138,9 @@ class Plan:
         return self.frames + self.seam
 
     @property
-    def vocoder(self) -> Any:
-        """The bundle's neural vocoder, which the melody's audible-pitch term reads (None: Griffin-Lim)."""
-        return getattr(self.bundle, "vocoder", None)
+    def vocoder(self) -> Vocoder | None:
+        """The bundle's neural vocoder, which the audible terms read (None: Griffin-Lim)."""
+        return self.bundle.vocoder
 
     @property
     def window(self) -> int:
@@ -163,8 +167,8 @@ def decode_steps_of(spec: JobSpec) -> int:
                                     default=UNCONTROLLED_DECODE_STEPS)
 
 
-def plan_job(spec: JobSpec, bundle: Any, device: str, allowed_roots: Iterable[str], front: MelFrontEnd,
-             text_model: Callable[[], Any] | None = None, continuing: bool = False, window_frames: int = 0) -> Plan:
+def plan_job(spec: JobSpec, bundle: Bundle, device: str, allowed_roots: Iterable[str], front: MelFrontEnd,
+             text_model: Callable[[], TextAudio] | None = None, continuing: bool = False, window_frames: int = 0) -> Plan:
     """Targets, windows and K of a job. ``text_model()`` is called only when a text control needs one;
     ``continuing``: the first window opens with frames given to :func:`generate` (chaining counts it);
     ``window_frames``: a model window shorter than the model's own (a timing knob of the bench; a multiple
@@ -231,7 +235,7 @@ def window_noise(seed: int, window: int, rows: int, mel: MelConfig, device: str,
 
 
 def decode(plan: Plan, x_T: Tensor, cond: Cond, noise_seed: int, decode_steps: int | None = None,
-           model: Any = None) -> Tensor:
+           model: nn.Module | None = None) -> Tensor:
     """x_T [1, 1, F, N] -> x0 [1, 1, F, N] in the mel's range, by the plan's method (T = the plan's, or given;
     ``model``: a prepared decoder, else the plan's model)."""
     x0 = plan.method.decode(plan.model if model is None else model, x_T, Cond(cond.tags[:1], cond.w), plan.spec,
@@ -268,17 +272,17 @@ def start_near_sketch(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond, contr
     return mix_start(inverted.float(), x_T, SKETCH_SHARE)
 
 
-def model_key(plan: Plan, shape: tuple[int, ...], autocast: bool) -> tuple:
+def model_key(plan: Plan, shape: tuple[int, ...], autocast: bool) -> ModelKey:
     """What a prepared backend is kept for: the model, the method, the input shape (batch included), precision."""
     spec = plan.spec
     return spec.model, spec.method, spec.student, tuple(shape), autocast
 
 
-def decoder_for(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond) -> tuple[Any, float]:
+def decoder_for(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond) -> tuple[nn.Module, float]:
     """The network that decodes this plan's x_T [1, 1, F, N]: the student prepared under the engine's
     backend (DITTO-2), else the plan's own model. -> (model, preparation seconds)"""
     spec = plan.spec
-    if not engine.backends.applies(spec.method) or not getattr(plan.model, "takes_w", False):
+    if not engine.backends.applies(spec.method) or not plan.model.takes_w:
         return plan.model, 0.0
     from ditto_live.engine.student_sampling import student_grid
 
@@ -390,7 +394,7 @@ def optimise_window(plan: Plan, engine: Engine, w: int, cond: Cond, out: Tensor,
 def generate(plan: Plan, engine: Engine, progress: Progress | None = None,
              check: Callable[[], bool] | None = None, ito_end: float | None = None,
              previous: Tensor | None = None, unoptimised: bool = True,
-             between_windows: Callable[[], None] | None = None) -> Generated:
+             between_windows: Callable[[], object] | None = None) -> Generated:
     """Run the plan window by window. ``check()`` is called before every optimisation step (True:
     cancelled; it may also step aside for a deadline job); ``ito_end`` (perf_counter time) ends every
     window's optimisation in time; ``previous`` [1, F, o]: frames the first window must open with (a
@@ -442,7 +446,7 @@ def clip_losses(plan: Plan, gen: Generated, opening: Tensor | None = None) -> di
             for k, v in after.items()}
 
 
-def vocode(bundle: Any, mel: Tensor) -> np.ndarray:
+def vocode(bundle: Bundle, mel: Tensor) -> np.ndarray:
     """mel [1, F, N] -> waveform [N * hop] at the bundle's rate, by its vocoder."""
     with torch.no_grad():
         return bundle.mel_to_wav(mel[None].float())[0].cpu().numpy()

@@ -12,26 +12,36 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from ditto_live.controls import KINDS, ClipTarget, TargetContext, WindowSlice
+from ditto_live.controls import KINDS, ClipTarget, TargetContext, TextAudio, WindowSlice
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.controls import Control
 from ditto_live.engine.controls.masked import masked_control
 from ditto_live.engine.tags import TagVocab, tempo_bucket
 from ditto_live.generation.jobspec import JobSpec, JobSpecError
 
+if TYPE_CHECKING:
+    from ditto_live.engine.clap import ClapModel
+    from ditto_live.engine.vocoder import Vocoder
+    from ditto_live.generation.text_encoder import SentenceEmbedder
+
 log = logging.getLogger(__name__)
 
 
 class TextModel:
-    """Adapter: the engine's text control wants encode_audio(mel) and encode_text(list[str])."""
+    """The bundle's text-audio model as the text control reads it (``controls.TextAudio``): encode_audio(mel)
+    and encode_text(list[str]), the captions through a sentence encoder first."""
 
-    def __init__(self, clap: Any, sentence_encoder: Any):
+    def __init__(self, clap: ClapModel, sentence_encoder: SentenceEmbedder):
         self.clap, self.sentences = clap, sentence_encoder
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.clap.parameters()).device
 
     def encode_audio(self, mel: Tensor) -> Tensor:
         return self.clap.encode_audio(mel)
@@ -60,7 +70,7 @@ def encode_tags(spec: JobSpec, vocab: dict[str, list[str]]) -> Tensor:
 
 
 def build_targets(spec: JobSpec, mel: MelConfig, frames: int, allowed_roots: Iterable[str],
-                  front_end: MelFrontEnd) -> list[ClipTarget]:
+                  front_end: MelFrontEnd) -> list[ClipTarget[Any]]:
     """Every control of the job -> its target over the clip's ``frames`` frames (its kind's ``target``)."""
     ctx = TargetContext(spec, mel, frames, tuple(allowed_roots), front_end)
     targets = [KINDS[c.type].target(c, f"controls[{i}]", ctx) for i, c in enumerate(spec.controls)]
@@ -70,12 +80,12 @@ def build_targets(spec: JobSpec, mel: MelConfig, frames: int, allowed_roots: Ite
     return targets
 
 
-def seam_of(targets: list[ClipTarget]) -> int:
+def seam_of(targets: list[ClipTarget[Any]]) -> int:
     """Frames the clip is generated past its end, then dropped (a loop's seam; 0: none)."""
     return max((t.payload.seam for t in targets), default=0)
 
 
-def wrap_for_loop(targets: list[ClipTarget], seam: int) -> None:
+def wrap_for_loop(targets: list[ClipTarget[Any]], seam: int) -> None:
     """Extend every target by ``seam`` frames that repeat its start (each payload's ``wrapped``): a loop
     generates its seam (the frames after the end that must equal the first ones), then drops it."""
     for t in targets:
@@ -84,8 +94,9 @@ def wrap_for_loop(targets: list[ClipTarget], seam: int) -> None:
 
 def _cropped(c: Control, length: int) -> Control:
     """The control applied to the first ``length`` frames of the window (its sketch, if any, covers them)."""
+    feature = c.feature
     return dataclasses.replace(c, loss=lambda x0: c.loss(x0[..., :length]),
-                               feature=None if c.feature is None else (lambda x0: c.feature(x0[..., :length])))
+                               feature=None if feature is None else (lambda x0: feature(x0[..., :length])))
 
 
 def continuation(previous: Tensor, length: int) -> Control:
@@ -98,10 +109,10 @@ def continuation(previous: Tensor, length: int) -> Control:
     return masked_control("continuation", ref, mask)
 
 
-def window_controls(targets: list[ClipTarget], mel: MelConfig, start: int, length: int,
-                    text_model: Any = None, previous: Tensor | None = None, head: Tensor | None = None,
-                    is_last: bool = True, so_far: Tensor | None = None, device: str = "cpu",
-                    vocoder: Any = None) -> list[Control]:
+def window_controls(targets: list[ClipTarget[Any]], mel: MelConfig, start: int, length: int,
+                    text_model: TextAudio | None = None, previous: Tensor | None = None,
+                    head: Tensor | None = None, is_last: bool = True, so_far: Tensor | None = None,
+                    device: str = "cpu", vocoder: Vocoder | None = None) -> list[Control]:
     """Engine controls for the window holding clip frames [start, start + length), on ``device``.
 
     ``previous`` [1, F, o]: the generated frames this window must open with (chaining);

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from functools import lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -16,6 +17,13 @@ log = logging.getLogger(__name__)
 TEXT_DIM = 384  # width of all-MiniLM-L6-v2 sentence embeddings
 
 
+class SentenceEmbedder(Protocol):
+    """What reads captions for the text control: texts -> unit-norm embeddings [len(texts), D] float32
+    (:class:`SentenceEncoder`, :class:`PrecomputedSentenceEncoder`, the fake in tests)."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
 class SentenceEncoder:
     """Frozen all-MiniLM-L6-v2, loaded offline from its package on first use."""
 
@@ -23,9 +31,9 @@ class SentenceEncoder:
 
     def __init__(self, device: str = "cpu"):
         self.device = device
-        self._model = None
+        self._model: Any = None  # the package's sentence-transformers model, loaded on first use
 
-    def _load(self):
+    def _load(self) -> Any:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -52,7 +60,7 @@ class PrecomputedSentenceEncoder:
 
     dim = TEXT_DIM
 
-    def __init__(self, path: str | os.PathLike, fallback=None):
+    def __init__(self, path: str | os.PathLike[str], fallback: SentenceEmbedder | None = None):
         with np.load(path) as data:
             self.table = {str(t): e.astype(np.float32) for t, e in zip(data["texts"], data["embeddings"])}
         self.fallback = fallback  # an encoder for texts missing from the table, or None (then an error)
@@ -66,7 +74,7 @@ class PrecomputedSentenceEncoder:
         return np.stack([self.table[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
 
-def save_embeddings(encoder, texts: list[str], path: str | os.PathLike) -> int:
+def save_embeddings(encoder: SentenceEmbedder, texts: list[str], path: str | os.PathLike[str]) -> int:
     """Embed the distinct ``texts`` with ``encoder`` into an .npz table; returns how many."""
     unique = sorted(set(texts))
     np.savez(path, texts=np.array(unique), embeddings=encoder.encode(unique))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from ditto_live.engine.audio import MelFrontEnd
 
 
 def plot_result(path: str | Path, mel: np.ndarray, audio: np.ndarray, front: MelFrontEnd,
-                targets: list[ClipTarget], title: str = "") -> Path:
+                targets: list[ClipTarget[Any]], title: str = "") -> Path:
     """Write a PNG: spectrogram on top, then one panel per target whose kind draws one (``Kind.plot``).
     mel: [F, N] normalised; audio: [samples] at the front end's rate."""
     import matplotlib
@@ -39,8 +40,8 @@ def plot_result(path: str | Path, mel: np.ndarray, audio: np.ndarray, front: Mel
                             label=f"{t.kind} reference")
     measured = Measuring(audio, front.cfg.sample_rate, front, front.cfg)
     for ax_row, t in zip(axes[1:], panels):
-        ax = ax_row[0]
-        if KINDS[t.kind].plot(ax, t, measured):  # a panel over time
+        ax, draw = ax_row[0], KINDS[t.kind].plot
+        if draw is not None and draw(ax, t, measured):  # a panel over time
             ax.set(xlim=(0, seconds), xlabel="seconds", title=t.kind)
             ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()

@@ -25,14 +25,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
-from ditto_live.controls import KINDS
+from ditto_live.controls import KINDS, TextAudio
 from ditto_live.engine.backends import default_autocast
 from ditto_live.generation.jobspec import JobSpec, JobSpecError, parse_job
-from ditto_live.generation.models import UNTRAINED_PRESETS, default_loader, pick_device
+from ditto_live.generation.models import UNTRAINED_PRESETS, Bundle, default_loader, pick_device
 from ditto_live.generation.pipeline import (
     Backends,
     Engine,
@@ -52,16 +53,30 @@ from ditto_live.runner.cpu import ThreadChoice, ThreadGovernor
 from ditto_live.runner.engine_lock import EngineLock
 from ditto_live.runner.measurement import BackgroundMeasurer, MeasureSettings, rounded
 
+if TYPE_CHECKING:
+    from ditto_live.engine.audio import MelFrontEnd
+    from ditto_live.generation.laion import LaionClapText
+    from ditto_live.generation.text_encoder import SentenceEmbedder
+
 log = logging.getLogger(__name__)
+
+
+def tail_of(opening: object | None) -> torch.Tensor | None:
+    """A stream window's opening as this runner handed it out (the last ``Window.tail``: mel [1, F, o]);
+    the contract keeps it opaque."""
+    if opening is not None and not isinstance(opening, torch.Tensor):
+        raise TypeError(f"a window opens with the last window's tail, not a {type(opening).__name__}")
+    return opening
 
 
 class JobRunner:
     """Runs jobs on one device; model bundles are loaded once and kept. Safe to call from several
     threads: they take turns on the engine (:class:`EngineLock`)."""
 
-    def __init__(self, bundle_loader: Callable[[str, str], Any] | None = None, output_dir: str = "~/ditto_live_out",
+    def __init__(self, bundle_loader: Callable[[str, str], Bundle] | None = None, output_dir: str = "~/ditto_live_out",
                  allowed_roots: Iterable[str] = ("~",), device: str = "cpu", plot: bool = False,
-                 measure_baseline: bool = False, autocast: bool | None = None, sentence_encoder: Any = None,
+                 measure_baseline: bool = False, autocast: bool | None = None,
+                 sentence_encoder: SentenceEmbedder | None = None,
                  warm_start: bool = False, laion_clap: str = "", backend: str = "auto", measure: bool = True,
                  warm_model: str = "default", governor: ThreadGovernor | None = None):
         self.bundle_loader = bundle_loader
@@ -78,10 +93,10 @@ class JobRunner:
                               backends=Backends(backend, self.device), warm_start=warm_start)
         self.engine = EngineLock()  # jobs take turns on the engine; deadline jobs first
         self.ready = threading.Event()  # set once warm() has run (or was never asked for)
-        self._laion: Any = None
-        self._bundles: dict[str, Any] = {}
+        self._laion: LaionClapText | None = None
+        self._bundles: dict[str, Bundle] = {}
         self._bundles_lock = threading.Lock()  # one load per bundle, never a half-built cache
-        self._fronts: dict[str, Any] = {}  # model name -> its MelFrontEnd on the device
+        self._fronts: dict[str, MelFrontEnd] = {}  # model name -> its MelFrontEnd on the device
         self._costs = DeadlineCosts()  # what a deadline reserves for decode, vocode and write
         # after delivery: adherence (off for live use), the unoptimised output's too, a PNG per result
         self._measurer = BackgroundMeasurer(MeasureSettings(measure, measure_baseline, plot))
@@ -95,7 +110,7 @@ class JobRunner:
     def autocast(self) -> bool:
         return self.context.autocast
 
-    def bundle(self, name: str):
+    def bundle(self, name: str) -> Bundle:
         with self._bundles_lock:
             if name not in self._bundles:
                 self._bundles[name] = (self.bundle_loader or default_loader)(name, self.device)
@@ -121,7 +136,8 @@ class JobRunner:
             result.measured = self._measurer.submit(plan, gen, audio, result)
         return result
 
-    def window(self, spec: JobSpec, opening: Any, overlap_s: float, is_cancelled: Callable[[], bool]) -> Window:
+    def window(self, spec: JobSpec, opening: object | None, overlap_s: float,
+               is_cancelled: Callable[[], bool]) -> Window:
         """One window of a live stream, in memory: it opens with ``opening`` (the last window's
         ``Window.tail``; None for the first) and returns its audio and its own tail of ``overlap_s``."""
         began = time.perf_counter()
@@ -129,9 +145,10 @@ class JobRunner:
             keep = tuple(c for c in spec.controls if not KINDS[c.type].yields_to_chain)
             spec = dataclasses.replace(spec, controls=keep)
         with self.engine.hold(priority=spec.deadline_s > 0, is_cancelled=is_cancelled):
-            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, is_cancelled, began, opening)
+            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, is_cancelled, began,
+                                                          tail_of(opening))
             self._learn_costs(plan, gen, timings["vocode"] / 1000)
-        losses = clip_losses(plan, gen, opening)
+        losses = clip_losses(plan, gen, tail_of(opening))
         summary = {"ito": gen.windows, "loss": losses, "timings_ms": rounded(timings), "steps": plan.steps}
         if self.threads is not None:
             summary["cpu"] = self.threads.to_dict()
@@ -143,7 +160,7 @@ class JobRunner:
         return plan_job(spec, b, self.device, self.allowed_roots, self._front(spec.model, b),
                         lambda: self._text_model(b), continuing)
 
-    def _front(self, name: str, b: Any):
+    def _front(self, name: str, b: Bundle) -> MelFrontEnd:
         """The model's mel front end on the device, built once per model (its filterbank comes from librosa)."""
         with self._bundles_lock:
             if name not in self._fronts:
@@ -153,7 +170,7 @@ class JobRunner:
             return self._fronts[name]
 
     def _generate(self, spec: JobSpec, report: Progress, is_cancelled: Callable[[], bool] | None, began: float,
-                  opening: Any = None) -> tuple[Plan, Generated, np.ndarray, dict[str, float], float]:
+                  opening: torch.Tensor | None = None) -> tuple[Plan, Generated, np.ndarray, dict[str, float], float]:
         """Plan, generate and vocode under the engine lock. -> (plan, generated, audio, timings ms, reserved s)"""
         timings = {"wait": (time.perf_counter() - began) * 1000}
         if self.governor is not None:  # in this thread, which runs the job: OpenMP's count is per thread
@@ -244,7 +261,7 @@ class JobRunner:
         finally:
             self.ready.set()
 
-    def _text_model(self, b: Any) -> Any:
+    def _text_model(self, b: Bundle) -> TextAudio:
         if self.laion_clap:
             if self._laion is None:
                 from ditto_live.generation.laion import load_laion_clap
