@@ -44,6 +44,7 @@ from ditto_live.judges.quality import (
     Reference,
     judges_python,
     musicnn_missing,
+    paired_difference,
     pink_noise,
     rms,
     sanity_ordering,
@@ -63,7 +64,8 @@ SEED = 0  # seeds the clip choice, the shuffles, the noise and the generations
 def vocode_all(bundle: Any, mels: torch.Tensor, batch: int = 8) -> np.ndarray:
     """[n, 1, F, N] normalised mels -> [n, N * hop] by the bundle's vocoder."""
     with torch.no_grad():
-        return torch.cat([bundle.mel_to_wav(mels[i:i + batch]).cpu() for i in range(0, len(mels), batch)]).numpy()
+        parts = [bundle.mel_to_wav(mels[i:i + batch]).cpu() for i in range(0, len(mels), batch)]
+        return torch.cat(parts).numpy()
 
 
 def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
@@ -74,7 +76,8 @@ def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
     return out
 
 
-def generate_sets(bundle: Any, split: Any, rows: list[int], front: Any, threads: int) -> dict[str, np.ndarray]:
+def generate_sets(bundle: Any, split: Any, rows: list[int], front: Any,
+                  threads: int) -> dict[str, np.ndarray]:
     """The bundle's unoptimised and intensity-controlled output for the evaluation's intensity case of each
     val window in ``rows``. -> {"default_model": [n, s], "controlled": [n, s]}"""
     from ditto_live.evaluation.cases import make_cases
@@ -146,16 +149,18 @@ def build_sets(corpus: str, model: str, clips: int, threads: int, cache: Path) -
             generated = {k: data[k] for k in ("default_model", "controlled")}
             if not np.array_equal(data["rows"], rows):
                 raise SystemExit(f"{cache} holds other rows; delete it to regenerate")
+            provenance = str(data["provenance"]) if "provenance" in data.files else "not recorded"
     else:
+        provenance = f"commit {commit()}, {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}"
         generated = generate_sets(bundle, val, rows, front, threads)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, rows=np.array(rows), **generated)
+        np.savez(cache, rows=np.array(rows), provenance=np.array(provenance), **generated)
     sets.update(generated)
     sets = {k: fit_length(np.asarray(v, dtype=np.float32), real.shape[1]) for k, v in sets.items()}
     works = [val.meta[r]["work"] for r in rows]
     groups = {k: (works if "noise" not in k else [f"noise{i}" for i in range(len(rows))]) for k in sets}
     return {"sets": sets, "groups": groups, "reference": test.audio.numpy(), "sample_rate": mel.sample_rate,
-            "rows": rows, "level_rms": level, "val_works": len(set(works)),
+            "rows": rows, "level_rms": level, "val_works": len(set(works)), "generated": provenance,
             "test_windows": len(test.meta), "test_works": len({m["work"] for m in test.meta})}
 
 
@@ -174,25 +179,49 @@ def machine() -> dict[str, Any]:
 
 def commit() -> str:
     """HEAD of the working tree, with "+dirty" when the judge's own files differ from it."""
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "ditto_live/judges", "scripts/quality_judge.py"],
-                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+    head = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--", "ditto_live/judges", "scripts/quality_judge.py")
     return head + ("+dirty" if dirty else "")
 
 
-def judge(data: dict[str, Any], threads: int, python: str) -> dict[str, Any]:
-    """Embed every set with each musicnn checkpoint and score it against the test reference."""
+PAIRED = (("real", "vocoded"), ("vocoded", "shuffled"), ("vocoded", "default_model"),
+          ("controlled", "default_model"))  # (a, b): FD(b) - FD(a) with a paired interval (same windows)
+
+
+def embeddings(emb: MusicnnEmbedding, audio: dict[str, np.ndarray], sample_rate: int, cache: Path,
+               rows: list[int]) -> tuple[dict[str, np.ndarray], float]:
+    """Every set's embeddings, from ``cache`` when it holds them for these rows. -> (vectors, seconds)"""
+    if cache.is_file():
+        with np.load(cache) as data:
+            if np.array_equal(data["rows"], rows) and set(audio) <= set(data.files):
+                return {k: data[k] for k in audio}, float(data["seconds"])
+    start = time.perf_counter()
+    vectors = emb.embed(audio, sample_rate)
+    seconds = time.perf_counter() - start
+    np.savez(cache, rows=np.array(rows), seconds=np.array(seconds), **vectors)
+    return vectors, seconds
+
+
+def judge(data: dict[str, Any], threads: int, python: str, cache: Path) -> dict[str, Any]:
+    """Embed every set with each musicnn checkpoint and score it against the test reference; the sets made
+    from the same val windows are also compared pairwise (``PAIRED``)."""
     audio = {**data["sets"], "reference": data["reference"]}
     out: dict[str, Any] = {}
     for model in MODELS:
         emb = MusicnnEmbedding(python, model=model, threads=threads)
-        start = time.perf_counter()
-        vectors = emb.embed(audio, data["sample_rate"])
-        seconds = time.perf_counter() - start
+        vectors, seconds = embeddings(emb, audio, data["sample_rate"], cache.with_suffix(f".{model}.npz"),
+                                      data["rows"])
         reference = vectors.pop("reference")
         ref = Reference.of(reference)
-        scores = {k: score_set(v, data["groups"][k], ref, Bootstrap(seed=SEED)) for k, v in vectors.items()}
+        boot = Bootstrap(seed=SEED)
+        scores = {k: score_set(v, data["groups"][k], ref, boot) for k, v in vectors.items()}
+        pairs = {f"{b} - {a}": paired_difference(vectors[a], vectors[b], data["groups"][a], ref, boot)
+                 for a, b in PAIRED}
         out[emb.name] = {"rows": {k: s.to_dict() for k, s in scores.items()},
+                         "paired_differences": {k: d.to_dict() for k, d in pairs.items()},
                          "ordering": sanity_ordering(scores), "embed_seconds": round(seconds, 1),
                          "dims": int(reference.shape[-1]), "patches_per_clip": int(reference.shape[1])}
         log.info("%s: %s", emb.name, {k: round(s.fd, 3) for k, s in scores.items()})
@@ -220,7 +249,8 @@ def eval_clips(eval_dir: Path, samples: int) -> tuple[dict[str, np.ndarray], dic
         cases.setdefault(row, []).append(found["case"])
     if not clips:
         raise SystemExit(f"{eval_dir}/audio holds no clips (run eval with --save-audio N)")
-    return {k: np.concatenate([fit_length(c[None], samples) for c in v]) for k, v in clips.items()}, cases, rate
+    sets = {k: np.concatenate([fit_length(c[None], samples) for c in v]) for k, v in clips.items()}
+    return sets, cases, rate
 
 
 def judge_eval_dir(eval_dir: Path, corpus: str, model: str, threads: int, python: str) -> dict[str, Any]:
@@ -245,23 +275,26 @@ def judge_eval_dir(eval_dir: Path, corpus: str, model: str, threads: int, python
     scores = {k: score_set(v, cases[k], ref, Bootstrap(seed=SEED)) for k, v in vectors.items()}
     out = {"judge": emb.name, "reference": f"test split FAD-reference half: {len(reference)} windows",
            "note": "FD depends on a row's clip count: compare rows of equal n only; KID does not",
-           "rows": {k: s.fd for k, s in scores.items()}, "details": {k: s.to_dict() for k, s in scores.items()}}
+           "rows": {k: s.fd for k, s in scores.items()},
+           "details": {k: s.to_dict() for k, s in scores.items()}}
     (eval_dir / "quality.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", default=os.environ.get("DITTO_LIVE_DATA", str(Path.home() / "ditto_live_data" /
-                                                                                 "corpus")))
+    corpus = os.environ.get("DITTO_LIVE_DATA", str(Path.home() / "ditto_live_data" / "corpus"))
+    parser.add_argument("--corpus", default=corpus, help="corpus folder (ditto-live data build)")
     parser.add_argument("--model", default="default", help="bundle name or folder")
-    parser.add_argument("--clips", type=int, default=48, help="clips per set (val windows, spread over works)")
+    parser.add_argument("--clips", type=int, default=48, help="clips per set: val windows, spread over works")
     parser.add_argument("--threads", type=int, default=1, help="torch and TensorFlow threads")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "ditto_live" / "quality_judge.npz")
+    cache = Path.home() / ".cache" / "ditto_live" / "quality_judge.npz"
+    parser.add_argument("--cache", type=Path, default=cache,
+                        help="generated audio (and, beside it, embeddings) kept between runs")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder of the raw sanity.json")
     parser.add_argument("--summary", type=Path, default=SUMMARY, help="the {judge, rows} summary file")
-    parser.add_argument("--eval-dir", type=Path, help="instead: judge the clips an eval run saved (--save-audio N)"
-                                                      " and write DIR/quality.json")
+    parser.add_argument("--eval-dir", type=Path,
+                        help="instead: score an eval run's saved clips (--save-audio N): DIR/quality.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     python = judges_python()
@@ -272,24 +305,27 @@ def main() -> None:
         scored = judge_eval_dir(args.eval_dir, args.corpus, args.model, args.threads, python)
         print(json.dumps(scored["details"], indent=1))
         return
-    started = time.perf_counter()
+    started, head = time.perf_counter(), commit()
     data = build_sets(args.corpus, args.model, args.clips, args.threads, args.cache)
-    judges = judge(data, args.threads, python)
+    judges = judge(data, args.threads, python, args.cache)
     record = {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "commit": commit(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "commit": head,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": machine(), "precision": "float32 (generation, vocoder and musicnn)", "threads": args.threads,
+        "machine": machine(), "precision": "float32 (generation, vocoder and musicnn)",
+        "threads": args.threads,
         "weights": f"bundle {args.model!r} (trained); musicnn checkpoints from the musicnn 0.1.0 wheel",
         "corpus": args.corpus, "reference": f"test split audio: {data['test_windows']} windows of "
                                             f"{data['test_works']} works",
         "candidates": f"{len(data['rows'])} val windows of {data['val_works']} works (rows {data['rows']})",
-        "noise_rms": data["level_rms"], "sanity_order": [f"{a} < {b}" for a, b in SANITY_ORDER],
+        "generated_audio": data["generated"], "noise_rms": data["level_rms"],
+        "sanity_order": [f"{a} < {b}" for a, b in SANITY_ORDER],
         "seconds": round(time.perf_counter() - started, 1), "judges": judges,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sanity.json").write_text(json.dumps(record, indent=1) + "\n")
     name, first = next(iter(judges.items()))
-    summary = {"judge": name, "passes_sanity": first["ordering"]["passes"], "source": "quality_judge/sanity.json",
+    summary = {"judge": name, "passes_sanity": first["ordering"]["passes"],
+               "source": "quality_judge/sanity.json",
                "rows": {k: r["fd"] for k, r in first["rows"].items()},
                "kid_x1000": {k: r["kid_x1000"] for k, r in first["rows"].items()}}
     args.summary.write_text(json.dumps(summary, indent=1) + "\n")

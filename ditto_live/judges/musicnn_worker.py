@@ -63,10 +63,12 @@ class Musicnn:
                 self.x = tf.compat.v1.placeholder(tf.float32, [None, PATCH_FRAMES, config.N_MELS])
                 self.is_training = tf.compat.v1.placeholder(tf.bool)
                 out = models.define_model(self.x, self.is_training, model, len(labels))
-            named = {"taggram": tf.nn.sigmoid(out[0]), "mean_pool": out[6], "max_pool": out[7], "penultimate": out[8]}
+            named = {"taggram": tf.nn.sigmoid(out[0]), "mean_pool": out[6], "max_pool": out[7],
+                     "penultimate": out[8]}
             self.output = named[layer]
             self.session = tf.compat.v1.Session(graph=self.graph)
-            tf.compat.v1.train.Saver().restore(self.session, os.path.join(os.path.dirname(models.__file__), model) + "/")
+            checkpoint = os.path.join(os.path.dirname(models.__file__), model) + "/"
+            tf.compat.v1.train.Saver().restore(self.session, checkpoint)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """[B, 187, 96] -> [B, D]"""

@@ -19,8 +19,10 @@ from ditto_live.judges.quality import (
     frechet_to,
     judges_python,
     musicnn_missing,
+    paired_difference,
     pink_noise,
     pooled,
+    resampled_groups,
     rms,
     sanity_ordering,
     score_set,
@@ -38,7 +40,8 @@ def band_embedding(audio: np.ndarray, patches: int = 3, bands: int = 16) -> np.n
     out = []
     for c in chunks:
         power = np.abs(np.fft.rfft(c, axis=-1)) ** 2
-        out.append(np.log(np.stack([b.mean(axis=-1) for b in np.array_split(power, bands, axis=-1)], -1) + 1e-9))
+        energy = np.stack([b.mean(axis=-1) for b in np.array_split(power, bands, axis=-1)], -1)
+        out.append(np.log(energy + 1e-9))
     return np.stack(out, axis=1)
 
 
@@ -56,7 +59,8 @@ def test_frechet_to_a_fixed_reference_equals_the_evaluations_fad():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((30, 3, 8)) + 0.5
     b = rng.standard_normal((20, 3, 8)) @ rng.standard_normal((8, 8))
-    assert frechet_to(pooled(a), Reference.of(b)) == pytest.approx(fad(pooled(a), pooled(b)), rel=1e-6, abs=1e-9)
+    expected = fad(pooled(a), pooled(b))
+    assert frechet_to(pooled(a), Reference.of(b)) == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
 
 def test_a_set_scored_against_itself_is_near_zero_and_a_shifted_set_is_far():
@@ -87,7 +91,35 @@ def test_the_bootstrap_is_deterministic_in_its_seed():
     rng = np.random.default_rng(3)
     ref, cand = rng.standard_normal((30, 3, 5)), rng.standard_normal((24, 3, 5)) + 0.3
     groups = [f"w{i % 6}" for i in range(24)]
-    assert score_set(cand, groups, ref, Bootstrap(30, seed=4)) == score_set(cand, groups, ref, Bootstrap(30, seed=4))
+    boot = Bootstrap(30, seed=4)
+    assert score_set(cand, groups, ref, boot) == score_set(cand, groups, ref, boot)
+
+
+def test_a_paired_difference_resolves_a_moved_copy_and_not_the_same_set():
+    """FD(b) - FD(a) on the same resampled works: a copy moved away from the reference is worse beyond
+    the interval; a set against itself differs by exactly 0."""
+    rng = np.random.default_rng(9)
+
+    def works(n_works: int, n: int) -> np.ndarray:  # clips = their work's offset + noise
+        offsets = rng.standard_normal((n_works, 1, 6))
+        return rng.standard_normal((n, 3, 6)) + offsets[np.arange(n) % n_works]
+
+    groups = [f"w{i % 8}" for i in range(48)]
+    real, ref = works(8, 48), Reference.of(works(10, 60))
+    worse = paired_difference(real, real + 2.0, groups, ref, Bootstrap(resamples=100))
+    same = paired_difference(real, real, groups, ref, Bootstrap(resamples=100))
+    assert worse.fd > 0 and worse.resolved
+    assert same.fd == 0 and not same.resolved
+    with pytest.raises(ValueError, match="one group per clip"):
+        paired_difference(real, real[:10], groups, ref)
+
+
+def test_group_resamples_draw_whole_groups():
+    groups = ["a", "a", "b", "c", "c", "c"]
+    for picked in resampled_groups(groups, Bootstrap(resamples=20, seed=1)):
+        counts = {g: sum(groups[i] == g for i in picked) for g in "abc"}
+        assert counts["a"] % 2 == 0 and counts["c"] % 3 == 0  # a group comes whole or not at all
+    assert resampled_groups(["a"] * 4, Bootstrap()) == []
 
 
 def _score(fd: float) -> SetScore:
