@@ -123,12 +123,14 @@ def test_the_tiny_untrained_model_runs_the_whole_pipeline(tmp_path):
 
 
 MELODY = {"type": "melody", "notes": [[60, 0, 0.5]], "unit": "seconds"}
+STRUCTURE = {"type": "structure", "form": "AB"}
 
 
 @pytest.mark.parametrize(("controls", "asked", "runs"), [
     ([MELODY], 0, 1),  # a melody decodes the one-step output it was optimised through
-    (INTENSITY, 0, 2),
-    ([MELODY, *INTENSITY], 0, 1),  # the smallest of the job's controls'
+    (INTENSITY, 0, 1),  # so does an intensity curve (issue 33)
+    ([STRUCTURE], 0, 2),
+    ([MELODY, STRUCTURE], 0, 1),  # the smallest of the job's controls'
     ([], 0, pipeline.UNCONTROLLED_DECODE_STEPS),
     ([MELODY], 3, 3),  # a job's own T wins
 ])
