@@ -8,14 +8,16 @@ Kept apart from the job runner because the evaluation measures its cases the sam
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ditto_live.controls import KINDS, ClipTarget, Measuring
+from ditto_live.controls import KINDS, ClipTarget, Measuring, TextAudio
 from ditto_live.engine.audio import MelFrontEnd
 
 
-def measure_controls(targets: list[ClipTarget], audio: np.ndarray, front: MelFrontEnd,
-                     text_model=None) -> dict[str, float]:
+def measure_controls(targets: list[ClipTarget[Any]], audio: np.ndarray, front: MelFrontEnd,
+                     text_model: TextAudio | None = None) -> dict[str, float]:
     """Each control measured on vocoded audio [samples] at the front end's rate (text only when
     ``text_model`` is given)."""
     m = Measuring(audio, front.cfg.sample_rate, front, front.cfg, text_model)

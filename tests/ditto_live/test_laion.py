@@ -69,3 +69,22 @@ def test_missing_checkpoint_or_package_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "laion_clap", None)
     with pytest.raises(UsageError, match="pip install laion-clap"):
         load_laion_clap(ckpt, lambda m: m, 22050)
+
+
+def test_a_text_control_is_measured_through_the_adapter(tmp_path, monkeypatch):
+    """The text measurement reads only the ``controls.TextAudio`` protocol (encode_audio, encode_text, device),
+    so a job whose text control runs on LAION-CLAP is measured with it too."""
+    from ditto_live.controls import ClipTarget
+    from ditto_live.controls.text import TextTarget
+    from ditto_live.engine.audio import PRESETS, MelFrontEnd
+    from ditto_live.judges.measure import measure_controls
+
+    monkeypatch.setitem(sys.modules, "laion_clap", types.SimpleNamespace(CLAP_Module=FakeClapModule))
+    ckpt = tmp_path / "630k-audioset-best.pt"
+    ckpt.write_bytes(b"x")
+    model = load_laion_clap(ckpt, lambda mel: mel.mean(dim=(1, 2)).repeat_interleave(256, dim=-1), 22050)
+    assert model.device == torch.device("cpu")
+    audio = np.random.default_rng(0).normal(0, 0.1, 22050).astype(np.float32)
+    target = ClipTarget("text", 1.0, TextTarget("a sad song"))
+    measured = measure_controls([target], audio, MelFrontEnd(PRESETS["tiny"]), model)
+    assert set(measured) == {"text_cosine"} and -1 <= measured["text_cosine"] <= 1
