@@ -92,7 +92,8 @@ def main() -> None:
     sample_rate = int(data["sample_rate"])
     net = Musicnn(args.model, args.layer)
     out = {name: embed_set(net, data[name], sample_rate) for name in data.files if name != "sample_rate"}
-    np.savez(args.out, model=np.array(args.model), layer=np.array(args.layer), **out)
+    np.savez(args.out, model=np.array(args.model), layer=np.array(args.layer), **out)  # type: ignore[arg-type]
+    # (numpy's stub types the arrays' **kwds against its allow_pickle flag)
 
 
 if __name__ == "__main__":

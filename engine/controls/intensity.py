@@ -235,6 +235,7 @@ def intensity_control(target: Tensor, min_db: float, max_db: float, weights: Ten
         if audible is not None:
             heard = audible_weight * audible_intensity_loss(x0, target, audible)
             total = heard if total is None else mel_weight * total + heard
+        assert total is not None  # without an audible term the mel term always runs
         return total
 
     return Control("intensity", loss, weight, feature, target)
