@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 UNCONTROLLED_DECODE_STEPS = 2  # T of a job without controls that names none
-SKETCH_SHARE = 0.7  # share of a DITTO-2 start's variance from the inverted sketch (melody, val split: docs/bench.md)
+SKETCH_SHARE = 0.4  # share of a DITTO-2 start's variance from the inverted sketch (chosen on val: docs/bench.md)
 SKETCH_INVERSION_STEPS = 8  # student calls that invert a sketch to x_T
 __all__ = ["METHODS", "Backends", "Engine", "Generated", "Laps", "Plan", "WindowRun", "clip_losses", "decode",
            "decode_steps_of", "generate", "job_cond", "optimise", "optimise_window", "plan_job", "resolve_backend",
