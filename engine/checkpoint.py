@@ -39,7 +39,7 @@ def register_model_kind(kind: str, builder: Builder, with_meta: bool = False) ->
     _BUILDERS[kind] = (builder, with_meta)
 
 
-def vocab_sizes_of(meta: dict) -> tuple[int, ...]:
+def vocab_sizes_of(meta: dict[str, Any]) -> tuple[int, ...]:
     """Tag vocabulary sizes from a checkpoint's JSON: "vocab_sizes", else the lengths in "tags"."""
     if "vocab_sizes" in meta:
         return tuple(int(v) for v in meta["vocab_sizes"])
@@ -48,7 +48,7 @@ def vocab_sizes_of(meta: dict) -> tuple[int, ...]:
     raise ValueError("checkpoint JSON has neither 'vocab_sizes' nor 'tags'; cannot size the tag embeddings")
 
 
-def build_unet(model_config: dict, meta: dict) -> UNet:
+def build_unet(model_config: dict[str, Any], meta: dict[str, Any]) -> UNet:
     return UNet(UNetConfig.from_dict(model_config), vocab_sizes_of(meta))
 
 
@@ -56,8 +56,8 @@ for _kind in UNET_KINDS:
     register_model_kind(_kind, build_unet, with_meta=True)
 
 
-def _json_default(obj):
-    if dataclasses.is_dataclass(obj):
+def _json_default(obj: object) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return dataclasses.asdict(obj)
     if isinstance(obj, Path):
         return str(obj)
@@ -66,7 +66,7 @@ def _json_default(obj):
     raise TypeError(f"checkpoint metadata: cannot store {type(obj).__name__} as JSON")
 
 
-def complete_meta(model: nn.Module, meta: dict) -> dict:
+def complete_meta(model: nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``meta`` with "model_config" and "vocab_sizes" filled from the model when missing."""
     meta = dict(meta)
     if "kind" not in meta:
@@ -82,7 +82,7 @@ def complete_meta(model: nn.Module, meta: dict) -> dict:
     return meta
 
 
-def save_checkpoint(folder: str | Path, model: nn.Module, meta: dict, half: bool = False) -> Path:
+def save_checkpoint(folder: str | Path, model: nn.Module, meta: dict[str, Any], half: bool = False) -> Path:
     """Write ``model``'s state dict and ``meta`` to ``folder`` (created if needed).
 
     ``half`` stores floating-point tensors as float16 (shipping size); otherwise they are stored
@@ -105,7 +105,7 @@ def save_checkpoint(folder: str | Path, model: nn.Module, meta: dict, half: bool
     return folder
 
 
-def read_meta(folder: str | Path) -> dict:
+def read_meta(folder: str | Path) -> dict[str, Any]:
     """The JSON of a checkpoint folder."""
     path = Path(folder) / META_FILE
     if not path.is_file():
@@ -113,7 +113,7 @@ def read_meta(folder: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def build_model(meta: dict) -> nn.Module:
+def build_model(meta: dict[str, Any]) -> nn.Module:
     """An untrained module of the checkpoint's kind and config."""
     kind = meta.get("kind")
     if kind not in _BUILDERS:
@@ -124,7 +124,7 @@ def build_model(meta: dict) -> nn.Module:
 
 
 def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu",
-                    dtype: torch.dtype | None = torch.float32) -> tuple[nn.Module, dict]:
+                    dtype: torch.dtype | None = torch.float32) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the module saved in ``folder`` -> (model in eval mode on ``device``, meta).
 
     Floating-point weights are cast to ``dtype`` (None keeps the stored dtype).

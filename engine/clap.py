@@ -9,6 +9,7 @@ text control is ``1 - cos(encode_audio(x0), encode_text(caption))``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +26,7 @@ class ClapConfig:
     channels: tuple[int, ...] = (32, 64, 128, 128)  # conv widths of the mel encoder, one per stride-2 stage
     hidden: int = 256  # width of the projection MLPs
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -89,7 +90,7 @@ def retrieval_accuracy(audio: Tensor, text: Tensor, caption_ids: Tensor) -> floa
     return float((caption_ids[nearest] == caption_ids).float().mean())
 
 
-def build_clap(model_config: dict) -> ClapModel:
+def build_clap(model_config: dict[str, Any]) -> ClapModel:
     cfg = dict(model_config)
     cfg["channels"] = tuple(cfg.get("channels", ClapConfig.channels))
     return ClapModel(ClapConfig(**cfg))

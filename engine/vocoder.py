@@ -15,9 +15,13 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from ditto_live.engine.audio import MelConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +37,11 @@ class VocoderConfig:
     kernel: int = 7  # depthwise kernel size (frames)
     max_log_mag: float = 6.0  # clamp of the predicted log-magnitude (exp(6) ~ 400, Vocos clips at 100)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> VocoderConfig:
+    def from_dict(cls, d: dict[str, Any]) -> VocoderConfig:
         return cls(**d)
 
 
@@ -142,7 +146,7 @@ class Vocoder(nn.Module):
         return self.head(self.features(mel))
 
 
-def build_vocoder(model_config: dict) -> Vocoder:
+def build_vocoder(model_config: dict[str, Any]) -> Vocoder:
     """Rebuild a vocoder from the ``model_config`` stored in its checkpoint JSON."""
     return Vocoder(VocoderConfig.from_dict(model_config))
 
@@ -161,7 +165,8 @@ _register()
 
 
 @torch.no_grad()
-def mel_to_wav(mel: Tensor, vocoder: Vocoder | None = None, mel_config=None, n_iter: int = 32) -> Tensor:
+def mel_to_wav(mel: Tensor, vocoder: Vocoder | None = None, mel_config: MelConfig | None = None,
+               n_iter: int = 32) -> Tensor:
     """Vocode a mel with the trained vocoder when there is one, else Griffin-Lim.
 
     mel: [B, 1, F, N] in [-1, 1] -> wav [B, N * hop]. ``mel_config`` (engine/audio MelConfig) is needed

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ditto_live.engine.audio import MelConfig
+    from ditto_live.engine.clap import ClapModel
+    from ditto_live.evaluation.suites import EvalConfig, SuiteResult
+    from ditto_live.generation.models import Bundle
+    from ditto_live.generation.text_encoder import SentenceEmbedder
 
 log = logging.getLogger(__name__)
 
 
-def stand_in_clap(n_mels: int, device: str, seed: int = 0):
+def stand_in_clap(n_mels: int, device: str, seed: int = 0) -> ClapModel:
     """A random-weight text-audio model for bundles without one (numbers are labelled meaningless)."""
     import torch
 
@@ -24,7 +31,7 @@ def stand_in_clap(n_mels: int, device: str, seed: int = 0):
         return ClapModel(ClapConfig(n_mels=n_mels)).to(device).eval()
 
 
-def fill_missing_students(bundle) -> list[str]:
+def fill_missing_students(bundle: Bundle) -> list[str]:
     """A bundle with a base model but no CTM / CM student gets the teacher itself as that student (its
     x0 prediction as the one-step jump): DITTO runs as it is, DITTO-2 rows are labelled undistilled."""
     missing = [k for k in ("ctm", "cm") if getattr(bundle, k, None) is None]
@@ -40,14 +47,15 @@ def fill_missing_students(bundle) -> list[str]:
     return []
 
 
-def preset_of(mel_config) -> str:
+def preset_of(mel_config: MelConfig) -> str:
     """The name of the mel preset a bundle's MelConfig equals (the corpus's mels folder)."""
     from ditto_live.engine.audio import PRESETS
 
     return next((name for name, cfg in PRESETS.items() if cfg == mel_config), "tiny")
 
 
-def evaluate(cfg, bundle: Any = None, sentence_encoder: Any = None):
+def evaluate(cfg: EvalConfig, bundle: Bundle | None = None, sentence_encoder: SentenceEmbedder | None = None
+             ) -> tuple[SuiteResult, dict[str, Path]]:
     """Run one suite end to end. -> (SuiteResult, {"json"|"md"|"fig4"|"fig5": path})"""
     from ditto_live.engine.audio import MelFrontEnd
     from ditto_live.evaluation.cases import load_test_split

@@ -37,7 +37,7 @@ def task_table() -> dict[str, EvalTask]:
 class TestSplit:
     """The test windows of a corpus, in row order."""
 
-    meta: list[dict]  # windows.jsonl rows of the split
+    meta: list[dict[str, Any]]  # windows.jsonl rows of the split
     mels: Tensor  # [N, 1, F, 512] normalised mels of the model's preset
     audio: Tensor | None  # [N, 512 * hop] float32 waveforms, None when the corpus has no audio shards
     truth: Tensor  # [N, 512] pitch class per frame, -1 = none
@@ -98,7 +98,7 @@ class Case:
     target: dict[str, Any] = field(default_factory=dict)  # what the report records about the target
 
 
-def _job_base(meta: dict, vocab: dict[str, list[str]], seed: int) -> dict[str, Any]:
+def _job_base(meta: dict[str, Any], vocab: dict[str, list[str]], seed: int) -> dict[str, Any]:
     """Tags the model knows (tempo follows the bpm), tempo and seed of a window."""
     tags = {k: str(v) for k, v in (meta.get("tags") or {}).items()
             if k != "tempo" and k in vocab and str(v) in vocab[k]}

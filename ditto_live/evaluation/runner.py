@@ -27,6 +27,7 @@ from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.evaluation.cases import Case
 from ditto_live.generation import pipeline
 from ditto_live.generation.jobspec import parse_job
+from ditto_live.generation.models import Bundle
 from ditto_live.generation.pipeline import (
     Backends,
     Engine,
@@ -142,7 +143,7 @@ class Embedder:
         return self.text_model.encode_text(list(captions)).cpu().numpy().astype(np.float64)
 
 
-def control_metrics(targets: list[ClipTarget], audio: np.ndarray, front: MelFrontEnd) -> dict[str, float]:
+def control_metrics(targets: list[ClipTarget[Any]], audio: np.ndarray, front: MelFrontEnd) -> dict[str, float]:
     """Each control's adherence on vocoded audio, as the job runner measures it (``measure.measure_controls``:
     the loss-shaped metric and the independent judge), under the report's names (each kind's
     ``EvalTask.renamed``: the inpaint / outpaint dB^2 error on the enforced frames is ``<kind>_mse_db2``)."""
@@ -151,7 +152,7 @@ def control_metrics(targets: list[ClipTarget], audio: np.ndarray, front: MelFron
     return {renamed.get(k, k): v for k, v in measured.items()}
 
 
-def run_case(bundle: Any, case: Case, setting: Setting, embedder: Embedder, device: str, allowed_roots: tuple[str, ...],
+def run_case(bundle: Bundle, case: Case, setting: Setting, embedder: Embedder, device: str, allowed_roots: tuple[str, ...],
              steps: int = 0, lr: float = 5e-3, keep_audio: bool = False, autocast: bool = False) -> list[Generation]:
     """Optimise (unless the setting says not to) and decode ``case`` under ``setting``, once per T, through
     the pipeline's own steps (``ditto_live.generation.pipeline``): the same targets, x_T, noise seed, optimisation and

@@ -22,6 +22,7 @@ import torch
 
 from ditto_live.evaluation.cases import TestSplit
 from ditto_live.evaluation.runner import Embedder, Generation
+from ditto_live.generation.models import Bundle
 from ditto_live.judges.independent import JUDGE_KEYS
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ def reference_embeddings(split: TestSplit, embedder: Embedder) -> np.ndarray:
     return embedder.mels(split.mels[rows])
 
 
-def reference_rows(split: TestSplit, embedder: Embedder, bundle: Any, reference: np.ndarray, n: int,
+def reference_rows(split: TestSplit, embedder: Embedder, bundle: Bundle, reference: np.ndarray, n: int,
                    seed: int = 0) -> list[Row]:
     """Real, vocoded, frame-shuffled and noise clips (``n`` each, from the case half) scored like generations."""
     rng = np.random.default_rng([seed, 99])

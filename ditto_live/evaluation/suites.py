@@ -23,6 +23,7 @@ from ditto_live.engine.train.common import cpu_model_name
 from ditto_live.evaluation.cases import Case, TestSplit, make_cases, task_table
 from ditto_live.evaluation.runner import Embedder, Generation, Setting, run_case
 from ditto_live.evaluation.scoring import Row, aggregate, reference_embeddings, reference_rows
+from ditto_live.generation.models import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def machine_info(device: str) -> dict[str, Any]:
     return info
 
 
-def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit) -> SuiteResult:
+def run_suite(cfg: EvalConfig, bundle: Bundle, embedder: Embedder, split: TestSplit) -> SuiteResult:
     """Run every case of the suite under every setting; score against the test split."""
     started = time.perf_counter()
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -160,7 +161,7 @@ def run_suite(cfg: EvalConfig, bundle: Any, embedder: Embedder, split: TestSplit
     return SuiteResult(cfg, rows, refs, gens, settings, cases, info)
 
 
-def _generate(jobs: list[tuple[Case, Setting]], cfg: EvalConfig, bundle: Any, embedder: Embedder, out: Path,
+def _generate(jobs: list[tuple[Case, Setting]], cfg: EvalConfig, bundle: Bundle, embedder: Embedder, out: Path,
               journal: TextIO) -> list[Generation]:
     """Run each (case, setting), appending every clip to ``journal`` as it finishes."""
     gens: list[Generation] = []
