@@ -11,19 +11,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ditto_live.errors import UsageError
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
-    from ditto_live.engine.ito import ItoResult
+    from ditto_live.engine.conditioning import Cond
+    from ditto_live.engine.ito import ItoResult, LossFn
     from ditto_live.generation.jobspec import JobSpec
     from ditto_live.generation.models import Bundle
 
 DITTO_STEPS = 20  # DITTO optimises through and decodes with the teacher's DDIM chain of this many calls (M = T)
 STUDENTS = ("ctm", "cm")  # the distilled students a DITTO-2 job may name (job.student)
+
+
+class Optimiser(Protocol):
+    """A method's optimisation of x_T [B, 1, F, N] against ``loss_fn`` for K = ``steps``; ``hooks``: the ITO loop's
+    keywords (stepper, autocast, callback, is_cancelled, tolerance, should_stop)."""
+
+    def __call__(self, model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, spec: JobSpec,
+                 noise_seed: int | None, **hooks: Any) -> ItoResult: ...
+
+
+class Decoder(Protocol):
+    """A method's decode of x_T [1, 1, F, N] -> x0 [1, 1, F, N] with T = ``decode_steps`` and the given noise."""
+
+    def __call__(self, model: nn.Module, x_T: Tensor, cond: Cond, spec: JobSpec, noise_seed: int | None,
+                 decode_steps: int) -> Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -33,8 +49,8 @@ class Method:
     name: str  # "ditto2" or "ditto"
     summary: str  # one line for the CLI's help
     model: Callable[[Bundle, JobSpec], nn.Module]  # (bundle, spec) -> the network it runs
-    optimise: Callable[..., ItoResult]  # (model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> result
-    decode: Callable[..., Tensor]  # (model, x_T [1,1,F,N], cond, spec, noise_seed, decode_steps) -> x0
+    optimise: Optimiser  # (model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> result
+    decode: Decoder  # (model, x_T [1,1,F,N], cond, spec, noise_seed, decode_steps) -> x0
     teacher_chain: bool = False  # optimises through and decodes with the teacher's DDIM chain (DITTO); False:
     # a distilled student, with the job's surrogate M, decode steps T and spec.student
 
@@ -48,7 +64,7 @@ def _ditto2_model(bundle: Bundle, spec: JobSpec) -> nn.Module:
     return bundle.student(spec.student)
 
 
-def _ditto2_optimise(model: Any, x_T: Tensor, cond: Any, loss_fn: Any, steps: int, spec: JobSpec,
+def _ditto2_optimise(model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, spec: JobSpec,
                      noise_seed: int | None, **hooks: Any) -> ItoResult:
     from ditto_live.engine.ito import ditto2_optimise
 
@@ -56,7 +72,7 @@ def _ditto2_optimise(model: Any, x_T: Tensor, cond: Any, loss_fn: Any, steps: in
                            gamma=spec.gamma, noise_seed=noise_seed, **hooks)
 
 
-def _ditto2_decode(model: Any, x_T: Tensor, cond: Any, spec: JobSpec, noise_seed: int | None,
+def _ditto2_decode(model: nn.Module, x_T: Tensor, cond: Cond, spec: JobSpec, noise_seed: int | None,
                    decode_steps: int) -> Tensor:
     from ditto_live.engine.ito import ditto2_decode
 
@@ -69,14 +85,14 @@ def _ditto_model(bundle: Bundle, spec: JobSpec) -> nn.Module:
     return bundle.base
 
 
-def _ditto_optimise(model: Any, x_T: Tensor, cond: Any, loss_fn: Any, steps: int, spec: JobSpec,
+def _ditto_optimise(model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, spec: JobSpec,
                     noise_seed: int | None, **hooks: Any) -> ItoResult:
     from ditto_live.engine.ito import ditto_optimise
 
     return ditto_optimise(model, x_T, cond, loss_fn, steps, spec.lr, sampling_steps=DITTO_STEPS, **hooks)
 
 
-def _ditto_decode(model: Any, x_T: Tensor, cond: Any, spec: JobSpec, noise_seed: int | None,
+def _ditto_decode(model: nn.Module, x_T: Tensor, cond: Cond, spec: JobSpec, noise_seed: int | None,
                   decode_steps: int) -> Tensor:
     from ditto_live.engine.ito import ditto_decode
 
