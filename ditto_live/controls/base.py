@@ -213,6 +213,7 @@ class Kind:
     evaluation: EvalTask | None = None  # how `ditto-live eval` draws and reports its cases (None: not evaluated)
     pinned: Callable[[ClipTarget[Any]], Tensor] | None = None  # [L] 1 where its target pins the clip to a reference
     # (shaded on the plot's spectrogram); None: it pins nothing
+    keys: tuple[str, ...] = ()  # its job keys besides type, weight and unit: any other is refused (empty: unchecked)
 
 
 def check(cond: bool, message: str) -> None:

@@ -89,4 +89,5 @@ CLI = CliFlags((("--loop", dict(action="store_true", help="make the clip loop se
 
 KIND = Kind("loop", validate, target, window, measure,
             "a seamless loop: the end runs into the start (overlap: the seam, seconds unless unit says)",
-            default_unit="seconds", cli=CLI, once=True, seam_s=SEAM_S, yields_to_chain=True)
+            default_unit="seconds", cli=CLI, once=True, seam_s=SEAM_S, yields_to_chain=True,
+            keys=("reference", "overlap"))

@@ -181,7 +181,7 @@ def outpaint_from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[
 INPAINT = Kind("inpaint", validate, inpaint_target, window, measure,
                "fill a gap: reference (a WAV path) kept outside start..end (seconds unless unit says)",
                example=inpaint_example, default_unit="seconds", yields_to_chain=True,
-               pinned=pinned,
+               pinned=pinned, keys=("reference", "start", "end"),
                evaluation=_evaluation("inpaint", "Inpainting", inpaint_case),
                cli=CliFlags((
                    ("--inpaint", dict(metavar="WAV", help="reference audio to inpaint")),
@@ -190,7 +190,7 @@ INPAINT = Kind("inpaint", validate, inpaint_target, window, measure,
 OUTPAINT = Kind("outpaint", validate, outpaint_target, window, measure,
                 "continue a clip: the last overlap seconds of reference (a WAV path) open the new one",
                 example=outpaint_example, default_unit="seconds", yields_to_chain=True,
-                pinned=pinned,
+                pinned=pinned, keys=("reference", "overlap"),
                 evaluation=_evaluation("outpaint", "Outpainting", outpaint_case),
                 cli=CliFlags((
                     ("--outpaint", dict(metavar="WAV", help="reference audio to continue")),

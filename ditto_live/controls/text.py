@@ -78,4 +78,4 @@ CLI = CliFlags((("--text", dict(metavar="CAPTION", help="text control through th
                from_flags)
 
 KIND = Kind("text", validate, target, window, measure, "a caption, through the text-audio model", cli=CLI,
-            text_model=True, evaluation=EvalTask("Text", eval_case, suite="text"))
+            text_model=True, evaluation=EvalTask("Text", eval_case, suite="text"), keys=("caption",))

@@ -39,6 +39,7 @@ __all__ = ["CONTROL_TYPES", "FIELD_RANGES", "INTENSITY_DB", "INTENSITY_SHAPES", 
            "STUDENTS", "SURROGATES", "ControlSpec", "JobSpec", "JobSpecError", "Range", "check_live_control",
            "clip_seconds", "parse_control", "parse_job"]  # the job language: its data types (spec.py) and parsing
 
+COMMON_CONTROL_KEYS = ("unit",)  # what every control may say besides its kind's own keys (and type, weight)
 SURROGATES = tuple(str(m) for m in range(1, 9)) + ("adaptive",)  # M during optimisation (ASCII digits only)
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "method": (str,), "student": (str,), "model": (str,), "seconds": (int, float, type(None)),
@@ -71,6 +72,10 @@ def parse_control(raw: Any, index: int) -> ControlSpec:
     weight = raw.get("weight", 1.0)
     _check(Range(0, 1e6).contains(weight), f"controls[{index}].weight: expected a number 0..1e6")
     params = {k: v for k, v in raw.items() if k not in ("type", "weight")}
+    known = KINDS[kind].keys
+    unknown = sorted(str(k) for k in params if known and k not in known and k not in COMMON_CONTROL_KEYS)
+    _check(not unknown, f"controls[{index}].{unknown[0] if unknown else ''!s:.40}: unknown key for {kind} (its keys: "
+           f"{', '.join((*known, *COMMON_CONTROL_KEYS))})")
     for name, value in params.items():
         _check(_depth(value) <= MAX_PARAM_DEPTH,
                f"controls[{index}].{name!s:.40}: nested deeper than {MAX_PARAM_DEPTH} levels")

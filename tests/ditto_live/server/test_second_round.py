@@ -180,6 +180,30 @@ def test_numbers_too_large_and_deep_junk_are_bad_requests_before_accepted(spec, 
     assert not [m for m in client.seen if m.address == "/ditto/job/accepted"]
 
 
+@pytest.mark.parametrize("control", [
+    {"type": "intensity", "shape": "flat", "junk": 1}, {"type": "melody", "notes": [[60, 0, 1]], "velocity": 3},
+    {"type": "text", "caption": "x", "model": "y"}, {"type": "loop", "seam": 1},
+])
+def test_an_unknown_key_inside_a_control_is_a_bad_request_naming_it(control, make_server, client_for):
+    server = make_server()
+    client = client_for(server)
+    client.send("/ditto/job/submit", "keys", job_json(controls=[control]))
+    reply = client.terminal("keys")
+    unknown = next(k for k in control if k not in ("type", "shape", "notes", "caption"))
+    assert reply.args[1] == "bad_request" and f"controls[0].{unknown}: unknown key" in reply.args[2], reply.args
+
+
+def test_every_kind_declares_its_keys_and_its_example_uses_only_them():
+    from ditto_live.controls import KINDS
+    from ditto_live.generation.jobspec import COMMON_CONTROL_KEYS
+
+    for name, kind in KINDS.items():
+        assert kind.keys, f"{name} declares no keys: any junk would pass"
+        if kind.example is not None:
+            example = kind.example(5.94, "/tmp/ref.wav")
+            assert set(example) - {"type", "weight"} <= {*kind.keys, *COMMON_CONTROL_KEYS}, (name, example)
+
+
 # -- logs and forgotten clients ------------------------------------------------------------------------------
 def test_a_flood_of_withheld_replies_logs_one_warning_not_one_per_datagram(make_server, client_for, caplog):
     server = make_server(confirmed=False)
