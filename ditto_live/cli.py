@@ -13,7 +13,6 @@ from ditto_live import __version__
 from ditto_live.config import Config, ConfigError, load_config
 from ditto_live.errors import UsageError
 from ditto_live.log import setup_logging
-from ditto_live.runner.cpu import prepare_openmp
 
 # name -> one-line help; the order is the order `--help` shows.
 SUBCOMMANDS: dict[str, str] = {
@@ -80,7 +79,6 @@ def read_config(path: str | None, overrides: list[str]) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
-    prepare_openmp()  # before any command imports torch: its OpenMP runtime reads the wait policy once
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)

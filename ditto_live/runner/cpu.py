@@ -5,8 +5,10 @@ rules keep the server from collapsing (or starving the DAW) on a contended core:
 
 - **Never spin on a contended core.** OpenMP threads that busy-wait between parallel regions burn the
   time slice the other process needs, and every region then waits for a descheduled thread: a 2-thread
-  job with one other busy core ran 4x slower than on an idle machine. :func:`prepare_openmp` sets the
-  passive wait policy before torch (and its OpenMP runtime) is loaded; it must run first.
+  job with one other busy core ran 4x slower than on an idle machine. The cure is the thread count, not the
+  wait policy: a job given only the free cores has no thread waiting on a busy one (one thread has no team
+  at all). The passive policy was measured and rejected: it doubled the idle 2-thread step (the team sleeps
+  and wakes at every region) and still lost to one thread beside a busy core (docs/bench.md).
 - **Take the cores that are free, not all of them.** :class:`CpuMeter` reads how much CPU the *other*
   processes used over an interval (all CPU time minus this process's own), and :func:`choose_threads`
   leaves them their cores. :class:`ThreadGovernor` does this before every job, in the thread that runs
@@ -23,7 +25,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 log = logging.getLogger(__name__)
@@ -31,18 +33,6 @@ log = logging.getLogger(__name__)
 ENGINE_NICE = 10  # the job thread's niceness: any normal-priority process (the DAW, its plug-ins) goes first
 SPARE_CORE_SHARE = 0.35  # a core counts as free when others use at most 1 - this share of it (hysteresis)
 MIN_SAMPLE_S = 0.2  # shorter intervals than this are too noisy to read a load from; the last reading stands
-WAIT_POLICY_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")  # a user's own setting wins
-
-
-def prepare_openmp(environ: MutableMapping[str, str] | None = None) -> bool:
-    """Ask OpenMP not to spin between parallel regions (``OMP_WAIT_POLICY=PASSIVE``), unless the user
-    chose a wait policy. Call before torch is imported: the runtime reads it once, when it loads.
-    Returns whether it set the policy."""
-    env = os.environ if environ is None else environ
-    if any(key in env for key in WAIT_POLICY_KEYS):
-        return False
-    env["OMP_WAIT_POLICY"] = "PASSIVE"
-    return True
 
 
 @dataclass(frozen=True)
