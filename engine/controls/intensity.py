@@ -231,11 +231,9 @@ def intensity_control(target: Tensor, min_db: float, max_db: float, weights: Ten
         return intensity_feature(x0, min_db, max_db, weights, offset_db, smooth_frames)
 
     def loss(x0: Tensor) -> Tensor:
-        total = intensity_loss(feature(x0), target) if audible is None or mel_weight else None
-        if audible is not None:
-            heard = audible_weight * audible_intensity_loss(x0, target, audible)
-            total = heard if total is None else mel_weight * total + heard
-        assert total is not None  # without an audible term the mel term always runs
-        return total
+        if audible is None:  # a Griffin-Lim bundle: the mel term alone
+            return intensity_loss(feature(x0), target)
+        heard = audible_weight * audible_intensity_loss(x0, target, audible)
+        return heard + mel_weight * intensity_loss(feature(x0), target) if mel_weight else heard
 
     return Control("intensity", loss, weight, feature, target)
