@@ -58,6 +58,16 @@ MELODY_NOW = f"{SKETCH}/test_k30_share04.json"  # melody at today's defaults (K 
 STRUCTURE_NOW = f"{SKETCH}/test_structure_k60.json"  # structure at today's defaults (K = 60), test, CTM
 PRODUCER = "cpu_xeon/producer"  # issue 27: served jobs idle and beside one busy core, and pinned to one thread
 BACKEND_REUSE = "cpu_xeon/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
+QUALITY = "quality_judge/sanity.json"  # the quality judge's sanity table (issue 31): FD / KID in musicnn
+QUALITY_SETS = {  # set key of the raw file -> what the row is
+    "real": "real audio (val split: other works than the reference's)",
+    "vocoded": "the same windows, mel -> the bundle's vocoder",
+    "shuffled": "the same mels, frames shuffled in time, vocoded",
+    "white_noise": "white noise (the real clips' median RMS)",
+    "pink_noise": "pink noise (the same RMS)",
+    "default_model": "default model, unoptimised (each window's tags and tempo)",
+    "controlled": "default model, intensity control (DITTO-2 CTM, same noise)",
+}
 ENGINE_BENCH = {  # (threads, precision) -> in-process engine bench of the default model, 26 Nov
     (2, "bf16 autocast"): "cpu_default/bench_intensity_t2.json",
     (2, "fp32"): "cpu_default/bench_intensity_t2_fp32.json",
@@ -314,6 +324,35 @@ def served_cpu(raw: Raw) -> str:
             f"({xeon['created'][:10]}); on a {epyc['machine']['cpu_cores']}-core {cpu_name(epyc['machine']['cpu'])} without "
             f"native bf16 (fp32) in {e['first_s']:.2f} s and {e['warm_p50_s']:.2f} s (RTF {e['warm_rtf_p50']:.2f}), "
             f"{pace(e['warm_rtf_p50'])} than real time ({epyc['created'][:10]})")
+
+
+def quality_sanity(raw: Raw) -> str:
+    """The quality judge's sanity table: FD [interval] and KID of each set in each musicnn checkpoint's
+    embedding, whether each meets its ordering, and the paired FD differences of sets from the same windows."""
+    data = raw.json(QUALITY)
+    judges = data["judges"]
+    names = list(judges)
+    lines = ["| set | " + " | ".join(f"{n.split()[1]}: FD [95 %] | KID×10³" for n in names) + " |",
+             "|---|" + "---|---|" * len(names)]
+    for key, label in QUALITY_SETS.items():
+        cells = [f"{judges[n]['rows'][key]['fd']:.1f} {ci(judges[n]['rows'][key]['fd_interval'], 1)} | "
+                 f"{judges[n]['rows'][key]['kid_x1000']:.0f}" for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for n in names:
+        order = judges[n]["ordering"]
+        failed = [k[4:] for k, v in order.items() if k.startswith("fd:") and not v]
+        verdict = "meets its sanity ordering" if order["passes"] else "fails " + ", ".join(failed)
+        pairs = "; ".join(f"{k} {d['fd']:+.1f} {ci(d['fd_interval'], 1)}" + ("" if d["resolved"] else " (unresolved)")
+                          for k, d in judges[n]["paired_differences"].items())
+        lines.append(f"- **{n}** {verdict} (point estimates). Paired FD differences, the same windows' works "
+                     f"resampled jointly: {pairs}.")
+    lines.append(f"- {data['candidates'].split(' (rows')[0]} per set against the {data['reference']}; "
+                 f"{judges[names[0]]['patches_per_clip']} patches of 3 s per clip, {judges[names[0]]['dims']}-d "
+                 f"penultimate layer; intervals: 95 % percentile bootstraps over the val works (the noise: over "
+                 f"clips); {cpu_name(data['machine']['cpu'])}, {data['threads']} thread, {data['precision']}, "
+                 f"{data['date'][:10]}.")
+    return block(lines)
 
 
 def backend_reuse(raw: Raw) -> str:
@@ -690,6 +729,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "served-table-xeon": served_table(SERVED_XEON),
     "served-table-epyc": served_table(SERVED_EPYC),
     "backend-reuse": backend_reuse,
+    "quality-sanity": quality_sanity,
     "melody-sketch": melody_sketch,
     "producer-served": producer_served,
     "omp-wait-policy": omp_wait_policy,
