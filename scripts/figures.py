@@ -328,29 +328,31 @@ def served_cpu(raw: Raw) -> str:
 
 def quality_sanity(raw: Raw) -> str:
     """The quality judge's sanity table: FD [interval] and KID of each set in each musicnn checkpoint's
-    embedding, whether each meets its ordering, and the paired FD differences of sets from the same windows."""
+    embedding, whether each meets its ordering, and the paired FD differences of sets of the same windows."""
     data = raw.json(QUALITY)
     judges = data["judges"]
     names = list(judges)
     lines = ["| set | " + " | ".join(f"{n.split()[1]}: FD [95 %] | KID×10³" for n in names) + " |",
              "|---|" + "---|---|" * len(names)]
     for key, label in QUALITY_SETS.items():
-        cells = [f"{judges[n]['rows'][key]['fd']:.1f} {ci(judges[n]['rows'][key]['fd_interval'], 1)} | "
-                 f"{judges[n]['rows'][key]['kid_x1000']:.0f}" for n in names]
+        rows = [judges[n]["rows"][key] for n in names]
+        cells = [f"{r['fd']:.1f} {ci(r['fd_interval'], 1)} | {r['kid_x1000']:.0f}" for r in rows]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
     for n in names:
         order = judges[n]["ordering"]
         failed = [k[4:] for k, v in order.items() if k.startswith("fd:") and not v]
         verdict = "meets its sanity ordering" if order["passes"] else "fails " + ", ".join(failed)
-        pairs = "; ".join(f"{k} {d['fd']:+.1f} {ci(d['fd_interval'], 1)}" + ("" if d["resolved"] else " (unresolved)")
+        pairs = "; ".join(f"{k} {d['fd']:+.1f} {ci(d['fd_interval'], 1)}" + ("" if d["resolved"] else
+                                                                               " (unresolved)")
                           for k, d in judges[n]["paired_differences"].items())
-        lines.append(f"- **{n}** {verdict} (point estimates). Paired FD differences, the same windows' works "
-                     f"resampled jointly: {pairs}.")
+        lines.append(f"- **{n}** {verdict} (point estimates). Paired FD differences, the same windows' "
+                     f"works resampled jointly: {pairs}.")
+    first = judges[names[0]]
     lines.append(f"- {data['candidates'].split(' (rows')[0]} per set against the {data['reference']}; "
-                 f"{judges[names[0]]['patches_per_clip']} patches of 3 s per clip, {judges[names[0]]['dims']}-d "
-                 f"penultimate layer; intervals: 95 % percentile bootstraps over the val works (the noise: over "
-                 f"clips); {cpu_name(data['machine']['cpu'])}, {data['threads']} thread, {data['precision']}, "
+                 f"{first['patches_per_clip']} patches of 3 s per clip, {first['dims']}-d penultimate layer; "
+                 "intervals: 95 % percentile bootstraps over the val works (the noise: over clips); "
+                 f"{cpu_name(data['machine']['cpu'])}, {data['threads']} thread, {data['precision']}, "
                  f"{data['date'][:10]}.")
     return block(lines)
 
