@@ -38,7 +38,7 @@ class ServerConfig:
     progress_interval_s: float = 0.25  # at most one progress reply per job in this many seconds
     max_chunks: int = 256  # most datagrams one chunked payload may span
     max_payload_bytes: int = 1_000_000  # most bytes one reassembled payload may hold
-    threads: int = 0  # torch CPU threads the server's engine uses; 0 = torch's default (serve --threads)
+    threads: int = 0  # the engine's CPU threads; 0 = chosen per job from the cores other programs leave free
     # the work budget: a request over any of these is refused with bad_request before it is accepted
     max_clip_seconds: float = 60.0  # longest clip a job, a stream window or a MIDI take may ask for
     max_work_steps: int = 20_000  # most optimisation work: windows x steps x seeds x network passes a step
@@ -137,7 +137,7 @@ def check_server_config(server: ServerConfig) -> None:
          "not the server's own port (it would answer its own replies)"),
         ("max_payload_bytes", 1024 <= server.max_payload_bytes <= MAX_PAYLOAD_LIMIT, f"1024..{MAX_PAYLOAD_LIMIT}"),
         ("threads", server.threads <= MAX_THREADS, f"at most {MAX_THREADS}"),
-        ("threads", server.threads >= 0, ">= 0 (0 = torch's default)"),
+        ("threads", server.threads >= 0, ">= 0 (0 = chosen from the free cores)"),
         ("max_clip_seconds", 0 < server.max_clip_seconds <= 3600, "0 < seconds <= 3600"),
         ("max_work_steps", server.max_work_steps >= 1, ">= 1"),
         ("max_memory_mb", server.max_memory_mb >= 64, ">= 64"),

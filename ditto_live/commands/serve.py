@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds of the previous window that open the next, its outpaint reference "
                              f"(audio.stream_overlap, default {AudioConfig.stream_overlap})")
     parser.add_argument("--threads", type=int, metavar="N",
-                        help="torch CPU threads (server.threads; default 0 = torch's default)")
+                        help="engine threads (server.threads; default 0 = chosen before each job from the cores other "
+                        "programs leave free)")
     parser.add_argument("--drop-folder", metavar="DIR",
                         help="also run job JSON files dropped into DIR (replies go to OSC subscribers)")
 
@@ -109,11 +110,13 @@ def make_runner(cfg: Config, server: ServerConfig, fake: bool = False, plot: boo
         from ditto_live.runner.fake import FakeRunner
 
         return FakeRunner(Path(server.output_dir).expanduser(), steps=20, step_s=0.05, seconds=2.0)
+    from ditto_live.runner.cpu import ThreadGovernor
     from ditto_live.runner.jobs import JobRunner  # imports torch and the engine: only when serving for real
 
     return JobRunner(output_dir=server.output_dir, allowed_roots=server.allowed_roots, device=cfg.generate.device,
                      plot=plot, laion_clap=cfg.generate.laion_clap, backend=cfg.engine.backend,
-                     measure=cfg.engine.measure, warm_model=cfg.generate.model if cfg.engine.warm else "")
+                     measure=cfg.engine.measure, warm_model=cfg.generate.model if cfg.engine.warm else "",
+                     governor=ThreadGovernor(fixed=server.threads))
 
 
 def attach_midi(cfg: Config, live_controls: dict[str, float]) -> Any:
@@ -161,10 +164,6 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = serve_config(args)
     config = cfg.server
-    if config.threads and not args.fake_runner:
-        import torch
-
-        torch.set_num_threads(config.threads)
     runner = make_runner(cfg, config, fake=args.fake_runner)
     live: dict[str, float] = {}  # one dict: OSC /ditto/control/set and MIDI write it, the stream reads it
     stream = build_stream(cfg, runner, live) if args.stream else None

@@ -148,3 +148,13 @@ def test_a_runner_with_a_governor_sets_each_jobs_threads_in_its_thread_and_recor
     worker.join()
     assert seen == {"threads": 1, "sidecar": 1}
     assert r.description == {"threads": "1 thread(s) as set"}
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+def test_serve_s_runner_chooses_threads_per_job_unless_pinned(threads):
+    """`serve` hands its runner a governor; `--threads N` / [server] threads pins it."""
+    from ditto_live.commands.serve import make_runner
+    from ditto_live.config import Config, ServerConfig
+
+    runner = make_runner(Config(), ServerConfig(threads=threads))
+    assert isinstance(runner.governor, ThreadGovernor) and runner.governor.fixed == threads
