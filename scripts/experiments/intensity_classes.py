@@ -7,8 +7,12 @@ run, row and T: per class and over all cases, the mean BS.1770 r, its gap to the
 per case) and the offset-free MAE, each with the eval's 95 % bootstrap interval of the mean, plus the librosa
 level MSE and the time per clip.
 
+A run cut short has no ``results.json``: name its ``generations.jsonl`` instead, and the cases' targets are
+rebuilt from their index (a case's curve and ceiling depend on nothing else: ``intensity.eval_case``) on the
+default model's window.
+
 Usage: python scripts/experiments/intensity_classes.py --out docs/results/intensity_objective/val_summary.json \
-           NAME=DIR/results.json [NAME=DIR/results.json ...]
+           NAME=DIR/results.json [NAME=DIR/generations.jsonl ...]
 """
 
 from __future__ import annotations
@@ -81,6 +85,23 @@ def markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def from_journal(path: Path) -> dict[str, Any]:
+    """A results.json-like record from an eval journal: its clips, the machine line, targets rebuilt by index."""
+    from ditto_live.controls.base import EvalWindow
+    from ditto_live.controls.intensity import eval_case
+
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    gens = [g for g in lines if "task" in g]
+    sample_rate, hop, frames = 22050, 256, 512  # the default model's window (bundle mel config)
+    targets = []
+    for index in sorted({g["case"] for g in gens}):
+        w = EvalWindow(index, {}, None, None, sample_rate / hop, sample_rate, frames * hop / sample_rate, path)
+        targets.append({"index": index, "target": eval_case(w)[1]})
+    machine = next((line["machine"] for line in lines if "machine" in line), None)
+    return {"cases": {"intensity": targets}, "generations": gens,
+            "info": {"machine": machine, "config": None, "journal": str(path), "cut_short": True}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -89,7 +110,7 @@ def main() -> int:
     summary: dict[str, Any] = {"runs": {}, "sources": {}}
     for item in args.runs:
         name, path = item.split("=", 1)
-        results = json.loads(Path(path).read_text())
+        results = from_journal(Path(path)) if path.endswith(".jsonl") else json.loads(Path(path).read_text())
         summary["runs"][name] = summarise(results)
         info = results["info"]
         summary["sources"][name] = {"results": path, "config": info.get("config"), "machine": info.get("machine"),
