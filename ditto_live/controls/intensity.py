@@ -61,6 +61,8 @@ EVAL_CURVES: tuple[tuple[str, str, Any], ...] = (
     ("dip", "swell", "dip"),
     ("gap", "step", [[0, -14], [2.0, -14], [2.02, -32], [3.96, -32], [3.98, -14]]),
 )
+EVAL_SHAPES = ("crescendo", "decrescendo", "swell", "steps")  # the curves before issue 33 (the published
+# judge_controls experiment, scripts/experiments/, reproduces its figures with them)
 CEILING_SIGNAL_DB = -20.0  # white noise whose level the ceiling's test signal modulates (any level: offset-free)
 
 
