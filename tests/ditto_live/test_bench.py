@@ -86,7 +86,8 @@ def test_a_backend_that_disagrees_is_refused_and_reported(tmp_path, monkeypatch)
 
 
 def test_exported_backend_is_checked_on_the_cold_run_only(tmp_path):
-    cfg = BenchConfig(frames=32, steps=2, tasks=("intensity",), methods=("ditto2-ctm",), backends=("exported",),
+    """(Structure: since the intensity loss reads the vocoder's waveform (issue 33) it does not export and runs eager.)"""
+    cfg = BenchConfig(frames=32, steps=2, tasks=("structure",), methods=("ditto2-ctm",), backends=("exported",),
                       repeats=1, threads=1, out_dir=str(tmp_path))
     report = bench.Bench(cfg).run()
     cold, warm = report["runs"]
