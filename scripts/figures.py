@@ -55,7 +55,8 @@ SERVED_XEON = "cpu_xeon/server_bench_intensity.json"
 SERVED_EPYC = "cpu_default/server_bench_intensity.json"
 SKETCH = "cpu_xeon/melody_warm_start"  # issue 27: melody from the notes' sketch, K and share chosen on val
 MELODY_NOW = f"{SKETCH}/test_k30_share04.json"  # melody at today's defaults (K = 30, share 0.4), test, CTM
-STRUCTURE_NOW = f"{SKETCH}/test_structure_k60.json"  # structure at today's defaults (K = 60), test, CTM
+STRUCTURE_NOW = f"{SKETCH}/test_structure_k60.json"
+INTENSITY_NOW = "intensity_objective/test_default.json"  # issue 33: the audible objective, T = 1, test: CTM, CM  # structure at today's defaults (K = 60), test, CTM
 PRODUCER = "cpu_xeon/producer"  # issue 27: served jobs idle and beside one busy core, and pinned to one thread
 BACKEND_REUSE = "cpu_xeon/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
 QUALITY = "quality_judge/sanity.json"  # the quality judge's sanity table (issue 31): FD / KID in musicnn
@@ -206,11 +207,11 @@ def judges_table(raw: Raw) -> str:
     un_mel = f"{pct(raw.metric(MELODY, UNOPT, MEL_PITCH))} / {pct(raw.metric(MELODY, UNOPT, MEL_CHROMA))} ²"
     loss_mel = f"chroma argmax {pct(raw.metric(MELODY_NOW, CTM, 'melody_accuracy'))}"
     mae, corr = "intensity_loudness_mae_db", "intensity_loudness_corr"
-    ctm_int = (f"**{num(raw.metric(INTENSITY, CTM, mae))} dB** {ci(raw.interval(INTENSITY, CTM, mae))} / "
-               f"{num(raw.metric(INTENSITY, CTM, corr))}")
-    cm_int = f"{num(raw.metric(EPYC_IS, CM, mae))} dB / {num(raw.metric(EPYC_IS, CM, corr))} ¹"
-    un_int = f"{num(raw.metric(EPYC_IS, UNOPT, mae))} dB / {num(raw.metric(EPYC_IS, UNOPT, corr))} ¹"
-    loss_int = f"level MSE {raw.metric(INTENSITY, CTM, 'intensity_mse_db2'):.1f} dB²"
+    ctm_int = (f"**{num(raw.metric(INTENSITY_NOW, CTM, mae))} dB** {ci(raw.interval(INTENSITY_NOW, CTM, mae))} / "
+               f"{num(raw.metric(INTENSITY_NOW, CTM, corr))}")
+    cm_int = f"{num(raw.metric(INTENSITY_NOW, CM, mae))} dB / {num(raw.metric(INTENSITY_NOW, CM, corr))}"
+    un_int = f"{num(raw.metric(INTENSITY_NOW, UNOPT, mae))} dB / {num(raw.metric(INTENSITY_NOW, UNOPT, corr))}"
+    loss_int = f"level MSE {raw.metric(INTENSITY_NOW, CTM, 'intensity_mse_db2'):.1f} dB²"
     bf = "structure_boundary_f"
     ctm_st = f"**{num(raw.metric(STRUCTURE_NOW, CTM, bf))}** {ci(raw.interval(STRUCTURE_NOW, CTM, bf))}"
     cm_st = f"{num(raw.metric(EPYC_IS, CM, bf))} ¹"
@@ -221,7 +222,8 @@ def judges_table(raw: Raw) -> str:
         "| loss-shaped metric (CTM) |",
         "|---|---|---|---|---|---|",
         f"| {m[1]} | {m[2]} | {ctm_mel} | {cm_mel} | {un_mel} | {loss_mel} |",
-        f"| intensity (K = 70, T = 2) | BS.1770 momentary loudness MAE / r | {ctm_int} | {cm_int} | {un_int} "
+        f"| intensity (loudness as heard, K = 70, T = 1) | BS.1770 momentary loudness MAE / r ³ | {ctm_int} | "
+        f"{cm_int} | {un_int} "
         f"| {loss_int} |",
         f"| structure (K = 60, T = 2) | chroma-novelty boundary F (0.5 s) | {ctm_st} | {cm_st} | {un_st} "
         f"| {loss_st} |",
@@ -231,9 +233,11 @@ def judges_table(raw: Raw) -> str:
         "",
         f"{judges_split_note(raw)}. Machine: 2-core {cpu_name(info['machine']['processor'])}, "
         f"{info['machine']['torch_threads']} torch thread, bf16 autocast, torch {info['machine']['torch']} "
-        f"(raw: `docs/results/{MELODY_NOW}`, `{INTENSITY}`, `{STRUCTURE_NOW}`). "
+        f"(raw: `docs/results/{MELODY_NOW}`, `{INTENSITY_NOW}`, `{STRUCTURE_NOW}`). "
         f"¹ The same cases on the 2-core {cpu_name(epyc['machine']['processor'])} in fp32 on 4 Dec (raw: `{EPYC_IS}`); "
         f"those code paths did not change since. ² The same cases before the sketch, at K = 150 (raw: `{MELODY}`). "
+        "³ Since issue 33 the intensity loss reads K-weighted loudness of the vocoder's audio, as the judge does: "
+        "for intensity this judge is no longer independent of the loss. "
         f"{ctm_vs_cm(raw)}.",
     ]
     return block([*rows, *notes])
@@ -244,8 +248,9 @@ def judges_sentence(raw: Raw) -> str:
     return (f"a melody sounds at its written pitch on {pct(raw.metric(MELODY_NOW, CTM, MEL_PITCH))} of frames and "
             f"in its pitch class on {pct(raw.metric(MELODY_NOW, CTM, MEL_CHROMA))} (pYIN + mir_eval, K = 30 from the "
             "notes' sketch), "
-            f"an intensity curve is followed within {num(raw.metric(INTENSITY, CTM, 'intensity_loudness_mae_db'))}"
-            f" dB of BS.1770 loudness (r {num(raw.metric(INTENSITY, CTM, 'intensity_loudness_corr'))}), and a "
+            f"an intensity curve (ramps, swells and steps) is followed within "
+            f"{num(raw.metric(INTENSITY_NOW, CTM, 'intensity_loudness_mae_db'))} dB of BS.1770 loudness "
+            f"(r {num(raw.metric(INTENSITY_NOW, CTM, 'intensity_loudness_corr'))}), and a "
             f"form's boundaries are found with F {num(raw.metric(STRUCTURE_NOW, CTM, 'structure_boundary_f'))} "
             f"(unoptimised {num(raw.metric(EPYC_IS, UNOPT, 'structure_boundary_f'))}): "
             f"{judges_split_note(raw)}")
