@@ -39,7 +39,6 @@ XEON = "cpu_xeon/decode_T"
 MELODY = f"{XEON}/melody_table1.json"  # melody at today's defaults, test split, CTM + CM + unoptimised
 INTENSITY = f"{XEON}/intensity.json"  # intensity CTM at today's defaults (bf16, Xeon)
 STRUCTURE = f"{XEON}/structure.json"  # structure CTM at today's defaults (bf16, Xeon)
-INTENSITY_T = f"{XEON}/test_intensity_T1_T2.json"  # intensity-only jobs decoded at T = 1 and T = 2
 EPYC_IS = "cpu_default/eval_register/intensity_structure.json"  # same cases, fp32 EPYC: CM + unoptimised
 TABLE1_CPU = "cpu_default/table1.json"  # 26 Nov, T = 2, loss-shaped metrics, before register/audible terms
 FIG5 = "cpu_default/fig5.json"  # intensity MSE against T, CTM and CM, 4 cases (26 Nov)
@@ -429,14 +428,6 @@ def ditto_gpu_cold(raw: Raw) -> str:
             "not measured)")
 
 
-def intensity_t1_vs_t2(raw: Raw) -> str:
-    """Intensity decoded with T = 1 against T = 2 from one x_T* (intensity-only jobs, test split)."""
-    by_t = {r["T"]: r["metrics"] for r in raw.json(INTENSITY_T)["rows"]}
-    return (f"BS.1770 MAE {by_t[1]['intensity_loudness_mae_db']:.2f} against "
-            f"{by_t[2]['intensity_loudness_mae_db']:.2f} dB, level error {by_t[1]['intensity_mse_db2']:.0f} against "
-            f"{by_t[2]['intensity_mse_db2']:.0f} dB² (T = 1 against T = 2; `docs/results/{INTENSITY_T}`)")
-
-
 def judged_cells(row: dict, bold: bool = False) -> str:
     """pYIN raw pitch, raw chroma and chroma argmax of one melody row, with intervals."""
     cells = []
@@ -723,7 +714,6 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "table1-cpu": table1_cpu,
     "table1-cpu-fad": table1_cpu_fad,
     "ditto-gpu-cold": ditto_gpu_cold,
-    "intensity-t1-vs-t2": intensity_t1_vs_t2,
     "melody-audible": melody_audible,
     "melody-decode-t": melody_decode_t,
     "table2-gpu": table2_gpu,
