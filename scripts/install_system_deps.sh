@@ -26,8 +26,10 @@ if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; th
     exit 1
 fi
 
+# installed, not only known to dpkg: a removed package keeps its config files ("deinstall ok config-files")
+installed() { [[ "$(dpkg -s "$1" 2>/dev/null)" == *"Status: install ok installed"* ]]; }
 missing=()
-for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+for p in "${PKGS[@]}"; do installed "$p" || missing+=("$p"); done
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "system packages for the tests: present ($WHY)"
     exit 0

@@ -45,6 +45,9 @@ def _bin(tmp_path: Path, fakes: dict[str, str]) -> Path:
     return folder
 
 
+INSTALLED = "Status: install ok installed"  # what dpkg -s says of an installed package
+
+
 def _run(tmp_path: Path, fakes: dict[str, str]) -> subprocess.CompletedProcess:
     path = _bin(tmp_path, fakes)
     return subprocess.run([str(path / "bash"), str(SCRIPT)], env={"PATH": str(path)}, capture_output=True,
@@ -71,18 +74,28 @@ def test_without_apt_but_with_every_tool_it_passes(tmp_path):
 
 
 def test_with_apt_and_every_package_present_it_installs_nothing(tmp_path):
-    done = _run(tmp_path, {"dpkg": "exit 0", "apt-get": "exit 0", "sudo": '"$@"'})
+    done = _run(tmp_path, {"dpkg": f"echo '{INSTALLED}'", "apt-get": "exit 0", "sudo": '"$@"'})
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") == 1 and "present" in done.stdout
     assert not any(c.startswith(("apt-get", "sudo")) for c in _calls(tmp_path))
 
 
 def test_with_apt_it_installs_only_the_missing_packages_and_says_so_in_one_line(tmp_path):
-    fakes = {"dpkg": '[ "$2" != nodejs ] && [ "$2" != liblo-tools ]', "apt-get": "exit 0", "sudo": '"$@"',
-             "debconf-set-selections": "cat > /dev/null"}
+    fakes = {"dpkg": f'[ "$2" != nodejs ] && [ "$2" != liblo-tools ] && echo "{INSTALLED}"', "apt-get": "exit 0",
+             "sudo": '"$@"', "debconf-set-selections": "cat > /dev/null"}
     done = _run(tmp_path, fakes)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") == 1 and "liblo-tools nodejs" in done.stdout and "Node.js" in done.stdout
     installs = [c for c in _calls(tmp_path) if c.startswith("apt-get") and "install" in c.split()]
     assert len(installs) == 1 and installs[0].endswith("liblo-tools nodejs"), installs
     assert any(c.startswith("sudo") for c in _calls(tmp_path)) == (os.getuid() != 0)  # sudo only when not root
+
+
+def test_a_removed_package_that_kept_its_config_files_is_installed_again(tmp_path):
+    """`apt-get remove` leaves "deinstall ok config-files": dpkg still knows the package, nothing is installed."""
+    fakes = {"dpkg": f'if [ "$2" = jackd2 ]; then echo "Status: deinstall ok config-files"; else echo "{INSTALLED}"; fi',
+             "apt-get": "exit 0", "sudo": '"$@"', "debconf-set-selections": "cat > /dev/null"}
+    done = _run(tmp_path, fakes)
+    assert done.returncode == 0, done.stderr
+    installs = [c for c in _calls(tmp_path) if c.startswith("apt-get") and "install" in c.split()]
+    assert len(installs) == 1 and installs[0].endswith("install -y -qq --no-install-recommends jackd2"), installs
