@@ -26,13 +26,13 @@ from functools import lru_cache
 
 from ditto_live.controls import KINDS
 from ditto_live.generation.jobspec import FIELD_RANGES, JobSpec, JobSpecError, clip_seconds
+from ditto_live.generation.methods import METHODS
 
 FRAME_RATE = 22050 / 256  # mel frames a second (both presets share the time grid, DESIGN.md §2)
 WINDOW_FRAMES = 512  # frames of one model window (both presets)
 WINDOW_SECONDS = WINDOW_FRAMES / FRAME_RATE  # 5.94 s
 CHAIN_SECONDS = 1.0  # what each window shares with the previous one (ditto_live/generation/targets.py DEFAULT_OVERLAP_S)
 MAX_DEFAULT_STEPS = max(kind.steps for kind in KINDS.values())  # the largest per-control K: the cost of steps = 0
-DITTO_CHAIN_CALLS = 20  # the DITTO baseline runs the whole 20-step DDIM chain every optimisation step
 ADAPTIVE_PASSES = 1.75  # the adaptive surrogate's mean M: 1 for K/2 steps, 2 for 3K/8, 4 for K/8
 ADAPTIVE_PEAK = 4  # the adaptive surrogate's largest M (what its memory peaks at)
 AUDIO_COPIES = 4  # float32 copies of the clip's audio alive at once (vocoded, resampled, reference, write)
@@ -106,15 +106,15 @@ def window_count(seconds: float) -> int:
 
 def passes_per_step(spec: JobSpec) -> float:
     """Network evaluations (forward + backward) one optimisation step costs, on average."""
-    if spec.method == "ditto":
-        return float(DITTO_CHAIN_CALLS)
+    if (chain := METHODS[spec.method].chain) is not None:  # DITTO: through its whole teacher chain
+        return float(chain)
     return ADAPTIVE_PASSES if spec.surrogate == "adaptive" else float(spec.surrogate)
 
 
 def passes_held(spec: JobSpec) -> float:
     """Network passes whose activations one step holds at its peak (what memory scales with)."""
-    if spec.method == "ditto":
-        return float(DITTO_CHAIN_CALLS)
+    if (chain := METHODS[spec.method].chain) is not None:
+        return float(chain)
     return float(ADAPTIVE_PEAK) if spec.surrogate == "adaptive" else float(spec.surrogate)
 
 
