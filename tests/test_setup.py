@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None or shutil.which("ba
 
 
 def test_make_test_runs_the_system_deps_script_first_and_the_type_checker():
-    out = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # under make test
+    out = subprocess.run(["make", "-n", "--no-print-directory", "test"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True).stdout
     lines = out.splitlines()
     first = next(i for i, line in enumerate(lines) if "scripts/install_system_deps.sh" in line)
     assert first == 0, out  # before pip, ruff, mypy and pytest

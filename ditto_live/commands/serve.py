@@ -182,6 +182,9 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"--drop-folder {args.drop_folder}: {exc.strerror or exc}") from None
     previous = signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    # Ctrl-C stops the server even when it was started from a shell that ignores SIGINT for background jobs
+    # (Python then installs no handler of its own and a SIGINT would be lost)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.start()
         if drop is not None:
@@ -199,4 +202,5 @@ def run(args: argparse.Namespace) -> int:
         if midi_input is not None:
             midi_input.close()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     return 0
