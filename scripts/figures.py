@@ -646,18 +646,24 @@ def melody_sketch(raw: Raw) -> str:
     return block(lines)
 
 
+def producer_phases(raw: Raw) -> tuple[dict, dict[str, tuple[dict, dict]]]:
+    """The co-load bench's raw file and, per task in its order, its (idle, co-loaded) rows."""
+    both = raw.json(f"{PRODUCER}/served_coload.json")
+    rows = {(r["phase"], r["task"]): r for r in both["rows"]}
+    loaded = next(p for p, _ in rows if p != "idle")
+    return both, {task: (rows[("idle", task)], rows[(loaded, task)]) for task in dict.fromkeys(t for _, t in rows)}
+
+
 def producer_served(raw: Raw) -> str:
     """Issue 27: served jobs on two cores, idle and beside one busy core, against an idle server pinned to
     one thread; and what the busy core kept of its speed."""
-    both, one = raw.json(f"{PRODUCER}/served_coload.json"), raw.json(f"{PRODUCER}/served_1thread.json")
-    rows = {(r["phase"], r["task"]): r for r in both["rows"]}
-    pinned = {r["task"]: r for r in one["rows"]}
-    phase = next(p for p, _ in rows if p != "idle")
+    both, by_task = producer_phases(raw)
+    pinned = {r["task"]: r for r in raw.json(f"{PRODUCER}/served_1thread.json")["rows"]}
     lines = ["| task (5.94 s clip) | idle: threads, first job, warm p50 / p95 | one busy core beside: threads, "
              "first job, warm p50 / p95 | idle, pinned to 1 thread: warm p50 | co-loaded / pinned |",
              "|---|---|---|---|---|"]
-    for task in dict.fromkeys(t for _, t in rows):
-        idle, busy, pin = rows[("idle", task)], rows[(phase, task)], pinned[task]
+    for task, (idle, busy) in by_task.items():
+        pin = pinned[task]
 
         def cell(r: dict) -> str:
             threads = "/".join(str(n) for n in r["threads"])
@@ -686,11 +692,9 @@ def omp_wait_policy(raw: Raw) -> str:
 
 def producer_headline(raw: Raw) -> str:
     """Issue 27 in one sentence (README): warm served jobs idle and beside a busy core, per task."""
-    both = raw.json(f"{PRODUCER}/served_coload.json")
-    rows = {(r["phase"], r["task"]): r for r in both["rows"]}
-    phase = next(p for p, _ in rows if p != "idle")
-    parts = [f"{task} {rows[('idle', task)]['warm_p50_s']:.1f} s idle / {rows[(phase, task)]['warm_p50_s']:.1f} s "
-             f"beside a busy core" for task in dict.fromkeys(t for _, t in rows)]
+    both, by_task = producer_phases(raw)
+    parts = [f"{task} {idle['warm_p50_s']:.1f} s idle / {busy['warm_p50_s']:.1f} s beside a busy core"
+             for task, (idle, busy) in by_task.items()]
     m = both["machine"]
     amx = "amx_bf16" in (raw.results / PRODUCER / "lscpu.txt").read_text()
     return (f"warm served jobs of a 5.94 s clip take {', '.join(parts)} (p50, submit to done, "
