@@ -34,8 +34,8 @@ from torch import Tensor, nn
 from ditto_live.controls import CHAIN, DEFAULT_OVERLAP_S, KINDS, ClipTarget, TextAudio
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.conditioning import Cond
-from ditto_live.engine.controls import Control, combined_loss, loss_function
-from ditto_live.engine.ito import ItoResult, JobCancelled, draw_noise_seed
+from ditto_live.engine.controls import Control, combined_loss, loss_function, sketch_of
+from ditto_live.engine.ito import ItoResult, JobCancelled, draw_noise_seed, one_step_x0
 from ditto_live.engine.student_sampling import ddim_invert, mix_start
 from ditto_live.generation.execution import Backends, ModelKey, resolve_backend
 from ditto_live.generation.jobspec import JobSpec, clip_seconds
@@ -259,16 +259,20 @@ def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, controls: 
 
 
 def start_near_sketch(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond, controls: Sequence[Control]) -> Tensor:
-    """Start DITTO-2 near a solution: a control's sketch (a melody's notes rendered) inverted through the
-    student to an x_T, holding ``SKETCH_SHARE`` of the start's variance beside the job's own noise, so the
-    one-step output already follows the sketch and fewer steps reach the target (issue 27). The DITTO
-    baseline keeps the paper's plain noise. x_T: [B, 1, F, N] -> [B, 1, F, N]"""
-    sketch = next((c.sketch for c in controls if c.sketch is not None), None)
-    if sketch is None or plan.method.chain is not None:
+    """Start DITTO-2 near a solution (issue 27): the unoptimised one-step output of x_T's first row moved
+    towards the controls by their sketches (a melody's notes rendered, an intensity's gain, a form's
+    sections), inverted through the student to an x_T, holding ``SKETCH_SHARE`` of the start's variance
+    beside the job's own noise, so the one-step output already nears the targets and fewer steps reach them.
+    The DITTO baseline keeps the paper's plain noise. x_T: [B, 1, F, N] -> [B, 1, F, N]"""
+    if plan.method.chain is not None or not any(c.sketch is not None for c in controls):
         return x_T
-    sketch = torch.nn.functional.pad(sketch.to(x_T.device), (0, x_T.shape[-1] - sketch.shape[-1]), value=-1.0)
-    with torch.autocast(torch.device(engine.device).type, dtype=torch.bfloat16, enabled=engine.autocast):
-        inverted = ddim_invert(plan.model, sketch, Cond(cond.tags[:1], cond.w), SKETCH_INVERSION_STEPS)
+    one = Cond(cond.tags[:1], cond.w)
+    with torch.no_grad(), torch.autocast(torch.device(engine.device).type, dtype=torch.bfloat16,
+                                         enabled=engine.autocast):
+        x0 = one_step_x0(plan.model, x_T[:1], one, plan.spec.student).float().clamp(-1, 1)  # the surrogate's output
+        sketch = sketch_of(controls, x0)
+        assert sketch is not None
+        inverted = ddim_invert(plan.model, sketch.float(), one, SKETCH_INVERSION_STEPS)
     return mix_start(inverted.float(), x_T, SKETCH_SHARE)
 
 

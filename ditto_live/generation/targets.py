@@ -94,9 +94,11 @@ def wrap_for_loop(targets: list[ClipTarget[Any]], seam: int) -> None:
 
 def _cropped(c: Control, length: int) -> Control:
     """The control applied to the first ``length`` frames of the window (its sketch, if any, covers them)."""
-    feature = c.feature
+    feature, sketch = c.feature, c.sketch
     return dataclasses.replace(c, loss=lambda x0: c.loss(x0[..., :length]),
-                               feature=None if feature is None else (lambda x0: feature(x0[..., :length])))
+                               feature=None if feature is None else (lambda x0: feature(x0[..., :length])),
+                               sketch=None if sketch is None else (
+                                   lambda x0: torch.cat([sketch(x0[..., :length]), x0[..., length:]], -1)))
 
 
 def continuation(previous: Tensor, length: int) -> Control:

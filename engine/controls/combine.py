@@ -14,6 +14,7 @@ from torch import Tensor
 
 LossFn = Callable[[Tensor], Tensor]  # x0 [B, 1, F, N] -> loss [B]
 FeatureFn = Callable[[Tensor], Tensor]  # x0 [B, 1, F, N] -> feature (for plots and metrics)
+SketchFn = Callable[[Tensor], Tensor]  # x0 [1, 1, F, N] the unoptimised output -> a mel [1, 1, F, N] near the target
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Control:
     weight: float = 1.0  # weight of this loss in the sum
     feature: FeatureFn | None = None  # x0 -> per-frame feature [B, ...] (curve, chroma, matrix), for plots
     target: Tensor | None = None  # the target the feature is compared with, for plots
-    sketch: Tensor | None = None  # [1, 1, F, N] a mel near what meets the control (DITTO-2 starts near it)
+    sketch: SketchFn | None = None  # the model's own output moved towards the control (DITTO-2 starts near it)
 
 
 def unique_names(controls: Sequence[Control]) -> list[str]:
@@ -49,6 +50,17 @@ def combined_loss(controls: Sequence[Control], x0: Tensor) -> tuple[Tensor, dict
         parts[name] = value
         total = total + c.weight * value
     return total, parts
+
+
+def sketch_of(controls: Sequence[Control], x0: Tensor) -> Tensor | None:
+    """The controls' sketches applied in turn to the unoptimised output x0 [1, 1, F, N] (a melody's notes, then
+    an intensity's gain, ...): a mel near what meets them all; None when no control has one."""
+    sketches = [c.sketch for c in controls if c.sketch is not None]
+    if not sketches:
+        return None
+    for sketch in sketches:
+        x0 = sketch(x0)
+    return x0
 
 
 def loss_function(controls: Sequence[Control]) -> Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ditto_live.engine.audio import norm_to_db
-from ditto_live.engine.controls.combine import Control
+from ditto_live.engine.controls.combine import Control, SketchFn
 
 SHAPES = ("crescendo", "decrescendo", "swell", "dip", "steps", "flat")
 # sum_b w_b mel_b of a Hann-windowed STFT normalised by the window sum is 3/4 of the mean square of the
@@ -236,4 +236,27 @@ def intensity_control(target: Tensor, min_db: float, max_db: float, weights: Ten
         heard = audible_weight * audible_intensity_loss(x0, target, audible)
         return heard + mel_weight * intensity_loss(feature(x0), target) if mel_weight else heard
 
-    return Control("intensity", loss, weight, feature, target)
+    def level(x0: Tensor) -> tuple[Tensor, Tensor]:  # the level the loss reads [B, N] and its target [N]
+        with torch.no_grad():
+            if audible is None:
+                return feature(x0), target
+            return audible_intensity(x0, audible), block_target(target, audible.block_frames)
+
+    return Control("intensity", loss, weight, feature, target, gain_sketch(level, min_db, max_db))
+
+
+def apply_gain(x0: Tensor, gain_db: Tensor, min_db: float, max_db: float) -> Tensor:
+    """x0 with every band of frame n raised by gain_db[n] dB, within the mel's range.
+    x0: [B, 1, F, N] normalised mel; gain_db: [B, N] -> [B, 1, F, N]"""
+    return (x0 + gain_db[:, None, None, :] * 2.0 / (max_db - min_db)).clamp(-1.0, 1.0)
+
+
+def gain_sketch(level: Callable[[Tensor], tuple[Tensor, Tensor]], min_db: float, max_db: float) -> SketchFn:
+    """An intensity's sketch: the model's own output with each frame gained by what its level misses of the
+    target (issue 27's warm start), so the start already follows the curve while keeping the output's
+    sound. ``level``: x0 -> (level [B, N] dB, target [N] dB) as the loss reads them."""
+    def sketch(x0: Tensor) -> Tensor:
+        now, want = level(x0)
+        return apply_gain(x0, want.to(now) - now, min_db, max_db)
+
+    return sketch

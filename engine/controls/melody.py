@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ditto_live.engine.audio import norm_to_db
-from ditto_live.engine.controls.combine import Control
+from ditto_live.engine.controls.combine import Control, SketchFn
 from ditto_live.engine.controls.intensity import seconds_per_unit
 
 NO_NOTE = -1  # target value of a frame where no note sounds
@@ -348,4 +348,13 @@ def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor
             total = total + audible_weight * audible_pitch_loss(x0, target, audible)
         return total
 
-    return Control("melody", loss, weight, feature, classes, sketch)
+    return Control("melody", loss, weight, feature, classes, None if sketch is None else notes_sketch(sketch))
+
+
+def notes_sketch(notes: Tensor) -> SketchFn:
+    """A melody's sketch: the rendered notes' mel [1, 1, F, n] in place of the output (the notes carry the
+    pitch the loss asks for), silent past them. -> x0 [1, 1, F, N] -> [1, 1, F, N]"""
+    def sketch(x0: Tensor) -> Tensor:
+        return F.pad(notes.to(x0), (0, x0.shape[-1] - notes.shape[-1]), value=-1.0)
+
+    return sketch

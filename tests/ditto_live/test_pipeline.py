@@ -8,7 +8,9 @@ import dataclasses
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from ditto_live.commands import generate as generate_command
@@ -187,13 +189,17 @@ def test_the_methods_table_imports_no_torch():
 
 @pytest.mark.parametrize(("method", "controls", "moved"), [
     ("ditto2", [MELODY], True),  # a melody brings its sketch: DITTO-2 starts near the notes
+    ("ditto2", INTENSITY, True),  # an intensity's sketch: the output gained to the curve
+    ("ditto2", [STRUCTURE], True),  # a form's sketch: the output laid out as the form
     ("ditto", [MELODY], False),  # the DITTO baseline keeps the paper's plain noise
-    ("ditto2", INTENSITY, False),  # no sketch
+    ("ditto2", [{"type": "inpaint", "start": 0.1, "end": 0.4, "reference": "ref.wav"}], False),  # no sketch
 ])
 def test_ditto2_starts_from_a_controls_sketch_and_nothing_else_does(tmp_path, method, controls, moved):
+    sf.write(tmp_path / "ref.wav", 0.3 * np.sin(np.arange(MEL.sample_rate) * 0.05), MEL.sample_rate)
+    controls = [{**c, "reference": str(tmp_path / c["reference"])} if "reference" in c else c for c in controls]
     plan = _plan(tmp_path, method=method, controls=controls)
     targets = pipeline.window_controls(plan.targets, plan.mel, 0, plan.total, None, device="cpu")
-    assert (targets[0].sketch is not None) == (controls[0] is MELODY)
+    assert (targets[0].sketch is not None) == (controls[0]["type"] != "inpaint")
     x_T, _ = window_noise(0, 0, 1, plan.mel, "cpu", plan.window)
     cond = pipeline.Cond(plan.tags[None], w=plan.spec.cfg)
     start = pipeline.start_near_sketch(plan, Engine("cpu"), x_T, cond, targets)

@@ -70,3 +70,75 @@ def test_the_default_students_one_step_output_from_the_inverted_notes_follows_th
     back = ctm_G(student, x_T, 999, -1, cond).detach()
     noise_out = ctm_G(student, torch.randn_like(sketch), 999, -1, cond).detach()
     assert float((back - sketch).square().mean()) < float((noise_out - sketch).square().mean())
+
+
+def _music_like(frames: int = 256, seed: int = 0) -> torch.Tensor:
+    """A normalised mel with slow spectral and level movement (smoothed noise), [1, 1, 80, frames]."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 1, 80, frames, generator=gen)
+    x = torch.nn.functional.avg_pool2d(x, (5, 9), stride=1, padding=(2, 4)) * 2.0 - 0.3
+    return x.clamp(-1, 1)
+
+
+def test_an_intensity_sketch_gains_each_frame_to_the_curve_and_lowers_the_loss():
+    from ditto_live.engine.controls.intensity import band_weights, intensity_control
+
+    x0 = _music_like()
+    target = torch.linspace(-35.0, -12.0, x0.shape[-1])  # a crescendo in RMS dB
+    control = intensity_control(target, -100.0, 20.0, band_weights(80, 0.0, 11025.0), smooth_frames=9)
+    assert control.sketch is not None
+    sketched = control.sketch(x0)
+    assert sketched.shape == x0.shape and float(sketched.max()) <= 1.0 and float(sketched.min()) >= -1.0
+    assert float(control.loss(sketched)[0]) < 0.2 * float(control.loss(x0)[0])
+    # the gain is the same for every band of a frame: the frame's spectral shape is kept where nothing clips
+    inside = (sketched > -1) & (sketched < 1) & (x0 > -1) & (x0 < 1)
+    delta, inside = (sketched - x0)[0, 0], inside[0, 0]  # [F, N]
+    spread = torch.where(inside, delta, -torch.inf).amax(0) - torch.where(inside, delta, torch.inf).amin(0)
+    assert float(spread[inside.any(0)].max()) < 1e-5
+
+
+def test_a_form_sketch_repeats_a_returning_section_and_moves_a_new_letter():
+    from ditto_live.engine.controls.structure import (
+        form_labels,
+        form_sketch,
+        letter_shift,
+        sections,
+        shift_bins,
+    )
+
+    labels = form_labels("ABA", 240)
+    assert sections(labels) == [(0, 0, 80), (1, 80, 160), (0, 160, 240)]
+    x0 = _music_like(240)
+    sketched = form_sketch(labels)(x0)
+    assert torch.equal(sketched[..., 160:240], sketched[..., 0:80])  # A returns as the same music
+    assert torch.equal(sketched[..., 0:80], x0[..., 0:80])  # the first letter is the output itself
+    assert torch.equal(sketched[..., 80:160], shift_bins(x0[..., 80:160], letter_shift(1)))  # B moved
+    assert [letter_shift(k, 4) for k in range(5)] == [0, 4, -4, 8, -8]
+    up = shift_bins(torch.arange(6.0)[:, None], 2)
+    assert up[:, 0].tolist() == [0.0, 0.0, 0.0, 1.0, 2.0, 3.0]
+    assert shift_bins(torch.arange(6.0)[:, None], -2)[:, 0].tolist() == [2.0, 3.0, 4.0, 5.0, 5.0, 5.0]
+
+
+def test_a_form_sketch_stretches_a_returning_section_of_another_length():
+    from ditto_live.engine.controls.structure import form_sketch
+
+    labels = torch.tensor([0] * 40 + [1] * 40 + [0] * 80)  # A B A', the last A twice as long
+    x0 = _music_like(160)
+    sketched = form_sketch(labels)(x0)
+    stretched = torch.nn.functional.interpolate(x0[0, :, :, :40], size=80, mode="linear", align_corners=False)
+    assert torch.allclose(sketched[0, :, :, 80:], stretched)
+
+
+def test_the_form_sketch_lowers_the_structure_loss():
+    from ditto_live.engine.controls.structure import form_target, structure_control
+
+    x0 = _music_like(256, seed=3)
+    control = structure_control(form_target("AABA", 256, 16), -100.0, 20.0, labels=form_labels_of("AABA", 256))
+    assert control.sketch is not None
+    assert float(control.loss(control.sketch(x0))[0]) < float(control.loss(x0)[0])
+
+
+def form_labels_of(form: str, frames: int) -> torch.Tensor:
+    from ditto_live.engine.controls.structure import form_labels
+
+    return form_labels(form, frames)
