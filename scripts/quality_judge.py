@@ -42,6 +42,8 @@ from ditto_live.judges.quality import (
     Bootstrap,
     MusicnnEmbedding,
     Reference,
+    fit_length,
+    judge_sets,
     judges_python,
     musicnn_missing,
     paired_difference,
@@ -66,14 +68,6 @@ def vocode_all(bundle: Any, mels: torch.Tensor, batch: int = 8) -> np.ndarray:
     with torch.no_grad():
         parts = [bundle.mel_to_wav(mels[i:i + batch]).cpu() for i in range(0, len(mels), batch)]
         return torch.cat(parts).numpy()
-
-
-def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
-    """Crop or zero-pad clips to ``samples``. [n, s] -> [n, samples]"""
-    out = np.zeros((len(audio), samples), dtype=np.float32)
-    n = min(samples, audio.shape[1])
-    out[:, :n] = audio[:, :n]
-    return out
 
 
 def generate_sets(bundle: Any, split: Any, rows: list[int], front: Any,
@@ -270,9 +264,7 @@ def judge_eval_dir(eval_dir: Path, corpus: str, model: str, threads: int, python
     if rate != mel.sample_rate:
         raise SystemExit(f"{eval_dir}: clips at {rate} Hz, the corpus at {mel.sample_rate} Hz")
     emb = MusicnnEmbedding(python, model=MODELS[0], threads=threads)
-    vectors = emb.embed({**sets, "reference": reference}, rate)
-    ref = Reference.of(vectors.pop("reference"))
-    scores = {k: score_set(v, cases[k], ref, Bootstrap(seed=SEED)) for k, v in vectors.items()}
+    scores = judge_sets(emb, sets, cases, reference, rate, Bootstrap(seed=SEED))
     out = {"judge": emb.name, "reference": f"test split FAD-reference half: {len(reference)} windows",
            "note": "FD depends on a row's clip count: compare rows of equal n only; KID does not",
            "rows": {k: s.fd for k, s in scores.items()},

@@ -47,6 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="corpus split of the cases and the FAD reference (default test; val to choose a setting "
                         "before measuring it on test)")
+    p.add_argument("--no-quality", action="store_true",
+                   help="skip the sound-quality judge (musicnn FD / KID per row, in the interpreter that "
+                        "scripts/setup_judges.sh makes) for a quick run")
+    p.add_argument("--no-notes", action="store_true",
+                   help="skip the note-level melody judge (basic-pitch note F, same interpreter)")
     journal = p.add_mutually_exclusive_group()
     journal.add_argument("--resume", action="store_true",
                          help="keep the clips DIR/generations.jsonl already holds; run only the others")
@@ -80,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                      tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else (),
                      skip_ditto=args.skip_ditto, device=device,
                      seed=args.seed, save_audio=args.save_audio, resume=args.resume, report_only=args.report_only,
-                     autocast=default_autocast(device) if args.autocast is None else args.autocast, split=args.split)
+                     autocast=default_autocast(device) if args.autocast is None else args.autocast, split=args.split,
+                     quality=not args.no_quality, notes=not args.no_notes)
     if args.report_only and not (Path(cfg.out) / "generations.jsonl").is_file():
         raise UsageError(f"--report-only: {cfg.out} holds no generations.jsonl")
     try:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ditto_live.engine.audio import MelConfig
     from ditto_live.engine.clap import ClapModel
+    from ditto_live.evaluation.external import ExternalJudges
     from ditto_live.evaluation.suites import EvalConfig, SuiteResult
     from ditto_live.generation.models import Bundle
     from ditto_live.generation.text_encoder import SentenceEmbedder
@@ -54,9 +55,10 @@ def preset_of(mel_config: MelConfig) -> str:
     return next((name for name, cfg in PRESETS.items() if cfg == mel_config), "tiny")
 
 
-def evaluate(cfg: EvalConfig, bundle: Bundle | None = None, sentence_encoder: SentenceEmbedder | None = None
-             ) -> tuple[SuiteResult, dict[str, Path]]:
-    """Run one suite end to end. -> (SuiteResult, {"json"|"md"|"fig4"|"fig5": path})"""
+def evaluate(cfg: EvalConfig, bundle: Bundle | None = None, sentence_encoder: SentenceEmbedder | None = None,
+             judges: ExternalJudges | None = None) -> tuple[SuiteResult, dict[str, Path]]:
+    """Run one suite end to end. -> (SuiteResult, {"json"|"md"|"fig4"|"fig5": path}). ``judges``: the
+    external judges (default: those ``cfg`` asks for, from the judges' interpreter)."""
     from ditto_live.engine.audio import MelFrontEnd
     from ditto_live.evaluation.cases import load_test_split
     from ditto_live.evaluation.report import write_report
@@ -81,6 +83,6 @@ def evaluate(cfg: EvalConfig, bundle: Bundle | None = None, sentence_encoder: Se
     log.info("%s split of %s: %d windows (%d reference, %d for cases)", cfg.split, cfg.data, len(split.meta),
              len(split.reference_rows), len(split.case_rows))
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
-    result = run_suite(cfg, bundle, embedder, split)
+    result = run_suite(cfg, bundle, embedder, split, judges)
     result.info["undistilled_students"] = undistilled
     return result, write_report(result, mel.window_seconds)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ditto_live.controls import KINDS, EvalTask
+from ditto_live.evaluation.external import EXTERNAL_COLUMNS, row_key
 from ditto_live.evaluation.scoring import Row
 from ditto_live.evaluation.suites import INTENSITY_FIGURES, SuiteResult
 
@@ -75,13 +76,20 @@ def _metric(row: Row, task: str) -> str:
     return _with_interval(row, key, scale, 1 if scale == 100.0 else 3)
 
 
-def _judges(row: Row, task: str) -> list[str]:
-    """The judges' cells of a row, in the kind's ``EvalTask.judges`` order."""
-    return [_with_interval(row, key, scale, 1 if scale == 100.0 else 2) for key, _, scale in _evaluation(task).judges]
+def _judge_columns(res: SuiteResult, task: str) -> tuple[tuple[str, str, float], ...]:
+    """The judges' columns of a task: its kind's ``EvalTask.judges``, then the external judges' (the note
+    judge's on melody) where its rows carry them."""
+    external = tuple(c for c in EXTERNAL_COLUMNS.get(task, ()) if any(c[0] in r.metrics for r in _rows_of(res, task)))
+    return _evaluation(task).judges + external
 
 
-def _judge_titles(task: str) -> list[str]:
-    return [title for _, title, _ in _evaluation(task).judges]
+def _judges(row: Row, columns: tuple[tuple[str, str, float], ...]) -> list[str]:
+    """The judges' cells of a row, in ``columns`` order."""
+    return [_with_interval(row, key, scale, 1 if scale == 100.0 else 2) for key, _, scale in columns]
+
+
+def _judge_titles(columns: tuple[tuple[str, str, float], ...]) -> list[str]:
+    return [title for _, title, _ in columns]
 
 
 def _header(res: SuiteResult) -> list[str]:
@@ -158,7 +166,8 @@ def markdown(res: SuiteResult) -> str:
         for task in tasks:
             ev = _evaluation(task)
             mcol = ev.metric[1] if ev.metric is not None else "metric"
-            jcols = _judge_titles(task)
+            columns = _judge_columns(res, task)
+            jcols = _judge_titles(columns)
             lines += [f"### {ev.title}", "", f"| Method | M | T | Time (s) | speed-up | FAD | KID×10³ | CLAP | {mcol} "
                       f"| ÷ unoptimised |{''.join(f' {j} |' for j in jcols)}",
                       "|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(jcols)]
@@ -167,7 +176,7 @@ def markdown(res: SuiteResult) -> str:
             lines += [f"| {r.label} | {r.M} | {r.T} | {_with_interval(r, 'seconds', 1.0, 2)} | "
                       f"{f'{ditto / r.seconds:.1f}×' if ditto and r.label != 'DITTO' and r is not base else '–'} | "
                       f"{_f(r.fad)} | {_f(r.kid, 2)} | {_with_interval(r, 'clap')} | {_metric(r, task)} | "
-                      f"{_vs_unoptimised(r, base, task)} |{''.join(f' {c} |' for c in _judges(r, task))}"
+                      f"{_vs_unoptimised(r, base, task)} |{''.join(f' {c} |' for c in _judges(r, columns))}"
                       for r in _rows_of(res, task)]
             paper = PAPER_TABLE1.get(task, {})
             if paper:
@@ -178,11 +187,12 @@ def markdown(res: SuiteResult) -> str:
     elif suite in ("table2", "fig5"):
         title = "Table 2: intensity control, (M, T) settings" if suite == "table2" else \
             "Figure 5: intensity control vs decoding steps T (M = 1)"
-        jcols = _judge_titles(INTENSITY_FIGURES[0])
+        columns = _judge_columns(res, INTENSITY_FIGURES[0])
+        jcols = _judge_titles(columns)
         lines += [f"## {title}", "", "| Method | M | T | Runtime (s) | FAD | KID×10³ | CLAP | MSE (dB²) |"
                   + "".join(f" {j} |" for j in jcols), "|---|---|---|---|---|---|---|---|" + "---|" * len(jcols)]
         lines += [f"| {r.label} | {r.M} | {r.T} | {_with_interval(r, 'seconds', 1.0, 2)} | {_f(r.fad)} | {_f(r.kid, 2)} | "
-                  f"{_with_interval(r, 'clap')} | {_metric(r, r.task)} |{''.join(f' {c} |' for c in _judges(r, r.task))}"
+                  f"{_with_interval(r, 'clap')} | {_metric(r, r.task)} |{''.join(f' {c} |' for c in _judges(r, columns))}"
                   for r in res.rows]
         lines += ["", "![Figure 4 style](fig4.png)" if suite == "table2" else "![Figure 5 style](fig5.png)", ""]
     elif suite == "text":
@@ -195,8 +205,37 @@ def markdown(res: SuiteResult) -> str:
                          f"{_f(r.kid, 2)} | {_with_interval(r, 'clap')} | "
                          f"{_f(r.extra.get('loss_text_before'))} | {_f(r.extra.get('loss_text_after'))} |")
         lines.append("")
-    lines += _reference_table(res)
+    lines += _quality_table(res) + _reference_table(res)
     return "\n".join(lines)
+
+
+def _quality_table(res: SuiteResult) -> list[str]:
+    """The sound-quality judge's rows (FD / KID with intervals), or the line saying why there are none;
+    and the note judge's line."""
+    judged = res.judged
+    lines = []
+    if judged.note_judge is not None:
+        lines += [f"- Note judge: {judged.note_judge} transcriptions of {judged.note_clips} melody clips, scored "
+                  "with mir_eval against the written notes: note F on pitch (50 cents) and onset (50 ms), offsets "
+                  "ignored; chroma note F the same on pitch classes", ""]
+    elif judged.notes_skipped and not judged.notes_skipped.startswith("not asked"):
+        lines += [f"- Note judge (basic-pitch) not run: {judged.notes_skipped}", ""]
+    q = judged.quality
+    if q is None:
+        if judged.quality_skipped and not judged.quality_skipped.startswith("not asked"):
+            lines += [f"- Sound-quality judge (musicnn) not run: {judged.quality_skipped}", ""]
+        return lines
+    lines += [f"### Sound quality: {q.judge}", "",
+              f"Fréchet distance and KID×10³ of each row's clips to {q.reference}, in an embedding trained on real "
+              "music; [a, b]: 95 % interval resampling the row's works. FD grows as n shrinks: compare rows of "
+              "equal n (KID does not).", "", "| Task | Method | T | n | FD | KID×10³ |", "|---|---|---|---|---|---|"]
+    for r in res.rows:
+        s = q.rows.get(row_key(r.task, r.label, r.T))
+        if s is not None:
+            lines.append(f"| {r.task} | {r.label} | {r.T} | {s.clips} | {_f(s.fd, 2)} [{_f(s.fd_interval[0], 2)}, "
+                         f"{_f(s.fd_interval[1], 2)}] | {_f(s.kid, 2)} [{_f(s.kid_interval[0], 2)}, "
+                         f"{_f(s.kid_interval[1], 2)}] |")
+    return lines + [""]
 
 
 def _clean(value: Any) -> Any:
@@ -215,7 +254,7 @@ def to_json(res: SuiteResult) -> dict[str, Any]:
             "references": [r.to_dict() for r in res.references],
             "cases": {t: [{"index": c.index, "row": c.row, "caption": c.caption, "target": c.target} for c in cs]
                       for t, cs in res.cases.items()},
-            "generations": [g.to_dict() for g in res.generations]})
+            **res.judged.to_dict(), "generations": [g.to_dict() for g in res.generations]})
 
 
 def plot_fig4(rows: list[Row], path: Path, window_s: float) -> Path:

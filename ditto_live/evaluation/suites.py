@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ditto_live.engine.train.common import cpu_model_name
 from ditto_live.evaluation.cases import Case, TestSplit, make_cases, task_table
+from ditto_live.evaluation.external import CLIPS, ExternalJudges, Judged, clip_path, find_judges, run_external
 from ditto_live.evaluation.runner import Embedder, Generation, Setting, run_case
 from ditto_live.evaluation.scoring import Row, aggregate, reference_embeddings, reference_rows
 from ditto_live.generation.models import Bundle
@@ -96,6 +97,9 @@ class EvalConfig:
     report_only: bool = False  # run nothing: report the clips of OUT/generations.jsonl (a run cut short)
     autocast: bool = False  # bf16 autocast of the model calls while optimising (the CLI's default: the product's)
     split: str = "test"  # corpus split of the cases and the FAD reference ("val" to choose a setting before testing it)
+    quality: bool = False  # run the sound-quality judge (musicnn FD / KID per row) when its interpreter is there
+    # (the CLI asks unless --no-quality)
+    notes: bool = False  # run the note-level melody judge (basic-pitch) on the melody rows (the CLI: unless --no-notes)
 
 
 @dataclass
@@ -107,6 +111,7 @@ class SuiteResult:
     settings: list[Setting]  # what ran
     cases: dict[str, list[Case]]  # per task
     info: dict[str, Any] = field(default_factory=dict)  # machine, model, wall time, embedding model
+    judged: Judged = field(default_factory=Judged)  # the external judges' figures, or why there are none
 
 
 def machine_info(device: str) -> dict[str, Any]:
@@ -119,8 +124,10 @@ def machine_info(device: str) -> dict[str, Any]:
     return info
 
 
-def run_suite(cfg: EvalConfig, bundle: Bundle, embedder: Embedder, split: TestSplit) -> SuiteResult:
-    """Run every case of the suite under every setting; score against the test split."""
+def run_suite(cfg: EvalConfig, bundle: Bundle, embedder: Embedder, split: TestSplit,
+              judges: ExternalJudges | None = None) -> SuiteResult:
+    """Run every case of the suite under every setting; score against the test split. ``judges``: the
+    external judges (default: those ``cfg`` asks for, found in the judges' interpreter)."""
     started = time.perf_counter()
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out = Path(cfg.out)
@@ -140,13 +147,16 @@ def run_suite(cfg: EvalConfig, bundle: Bundle, embedder: Embedder, split: TestSp
     kept = len(gens)
     done = {(g.task, g.case, g.setting) for g in gens}
     machine = machine_info(cfg.device)
+    judges = judges or find_judges(cfg.quality, cfg.notes and "melody" in tasks, max(1, torch.get_num_threads()))
     if not cfg.report_only:  # case by case, so a run cut short stays paired; each clip journalled as it finishes
         jobs = [(c, s) for t in tasks for c in cases[t] for s in settings if (t, c.index, s.label) not in done]
         out.mkdir(parents=True, exist_ok=True)
         with open(journal_path, "a" if kept else "w", encoding="utf-8") as journal:
             if not kept:
                 journal.write(json.dumps({"machine": machine}) + "\n")
-            gens += _generate(jobs, cfg, bundle, embedder, out, journal)
+            gens += _generate(jobs, cfg, bundle, embedder, out, journal, judges.any)
+    judged = run_external(judges, gens, cases, split, out, mel.sample_rate, cfg.seed) if judges.any else \
+        Judged(quality_skipped=judges.quality_skipped, notes_skipped=judges.notes_skipped)
     reference = reference_embeddings(split, embedder)
     m_of = {s.label: s.m_label for s in settings}
     rows = aggregate(gens, reference, m_of)
@@ -158,22 +168,26 @@ def run_suite(cfg: EvalConfig, bundle: Bundle, embedder: Embedder, split: TestSp
             "reference_clips": int(len(reference)), "test_windows": len(split.meta), "clips_from_journal": kept,
             "wall_s": round(time.perf_counter() - started, 1), "config": asdict(cfg),
             "load_avg_1m": [load_before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None]}
-    return SuiteResult(cfg, rows, refs, gens, settings, cases, info)
+    return SuiteResult(cfg, rows, refs, gens, settings, cases, info, judged)
 
 
 def _generate(jobs: list[tuple[Case, Setting]], cfg: EvalConfig, bundle: Bundle, embedder: Embedder, out: Path,
-              journal: TextIO) -> list[Generation]:
-    """Run each (case, setting), appending every clip to ``journal`` as it finishes."""
+              journal: TextIO, every_clip: bool = False) -> list[Generation]:
+    """Run each (case, setting), appending every clip to ``journal`` as it finishes; ``every_clip``: each
+    clip's WAV also goes to OUT/clips (for the external judges)."""
     gens: list[Generation] = []
     roots = (str(out.resolve()),)
     bar = tqdm(jobs, desc=f"eval {cfg.suite}", unit="clip", dynamic_ncols=True)
     for case, setting in bar:
         bar.set_postfix_str(f"{case.task} #{case.index} {setting.label}")
         results = run_case(bundle, case, setting, embedder, cfg.device, roots, cfg.steps, cfg.lr,
-                           keep_audio=case.index < cfg.save_audio, autocast=cfg.autocast)
+                           keep_audio=every_clip or case.index < cfg.save_audio, autocast=cfg.autocast)
         for g in results:
             if g.audio is not None:
-                _write_audio(out / "audio", g, bundle.mel_config.sample_rate)
+                if case.index < cfg.save_audio:
+                    _write_audio(out / "audio", g, bundle.mel_config.sample_rate)
+                if every_clip:
+                    _write_audio(out / CLIPS, g, bundle.mel_config.sample_rate)
                 g.audio = None
             journal.write(json.dumps(g.to_dict()) + "\n")
         journal.flush()
@@ -196,6 +210,4 @@ def _write_audio(folder: Path, g: Generation, sample_rate: int) -> None:
     import soundfile as sf
 
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{g.task}-{g.case:03d}-{g.setting}-T{g.T}".replace(" ", "_").replace("(", "").replace(")", "")
-    name = "".join(ch for ch in name if ch.isalnum() or ch in "-_=.,")
-    sf.write(str(folder / f"{name}.wav"), np.asarray(g.audio, dtype=np.float32), sample_rate)
+    sf.write(str(clip_path(folder, g)), np.asarray(g.audio, dtype=np.float32), sample_rate)

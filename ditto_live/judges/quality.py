@@ -54,14 +54,27 @@ def judges_python() -> str:
     return os.environ.get(PYTHON_ENV) or str(DEFAULT_VENV / "bin" / "python")
 
 
+def interpreter_missing(python: str, modules: Sequence[str]) -> str | None:
+    """None when ``python`` can import every one of ``modules``, else why not, in one line that says how to
+    make it (for a skip, an error or the evaluation's report)."""
+    if not Path(python).is_file():
+        return f"no judges interpreter at {python} (make it with scripts/setup_judges.sh, or set {PYTHON_ENV})"
+    probe = subprocess.run([python, "-c", f"import {', '.join(modules)}"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+        return f"{python} cannot import {' and '.join(modules)} ({last}); rerun scripts/setup_judges.sh"
+    return None
+
+
 def musicnn_missing(python: str) -> str | None:
     """None when ``python`` can import musicnn and TensorFlow, else why not (for a skip or an error)."""
-    if not Path(python).is_file():
-        return f"no judges interpreter at {python} (run scripts/setup_judges.sh, or set {PYTHON_ENV})"
-    probe = subprocess.run([python, "-c", "import musicnn, tensorflow"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return f"{python} cannot import musicnn and tensorflow: {probe.stderr.strip().splitlines()[-1:]}"
-    return None
+    return interpreter_missing(python, ("musicnn", "tensorflow"))
+
+
+def judges_env(threads: int) -> dict[str, str]:
+    """The workers' environment: TensorFlow on ``threads`` CPU threads, quiet, no GPU."""
+    return {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads),
+            "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 
 
 @dataclass(frozen=True)
@@ -78,9 +91,7 @@ class MusicnnEmbedding:
         return f"musicnn {self.model} {self.layer}"
 
     def embed(self, sets: Mapping[str, np.ndarray], sample_rate: int) -> dict[str, np.ndarray]:
-        env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(self.threads),
-               "TF_NUM_INTEROP_THREADS": str(self.threads), "OMP_NUM_THREADS": str(self.threads),
-               "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+        env = judges_env(self.threads)
         with tempfile.TemporaryDirectory() as tmp:
             audio, out = Path(tmp) / "audio.npz", Path(tmp) / "embeddings.npz"
             arrays: dict[str, Any] = {k: np.asarray(v, dtype=np.float32) for k, v in sets.items()}
@@ -220,6 +231,25 @@ def paired_difference(a: np.ndarray, b: np.ndarray, groups: Sequence[str], ref: 
              for picked in resampled_groups(groups, boot)]
     lo, hi = percentile_interval(draws, boot.level)
     return Difference(frechet_to(pooled(b), ref) - frechet_to(pooled(a), ref), (lo, hi), bool(lo > 0))
+
+
+def judge_sets(emb: Embedding, sets: Mapping[str, np.ndarray], groups: Mapping[str, Sequence[str]],
+               reference: np.ndarray, sample_rate: int, boot: Bootstrap = Bootstrap()) -> dict[str, SetScore]:
+    """Every set [n, samples] (clip i from group ``groups[set][i]``) scored against ``reference``
+    [m, samples], all embedded in one call. -> {set: SetScore}"""
+    if "reference" in sets:
+        raise ValueError("'reference' names the reference set; rename that set")
+    vectors = emb.embed({**sets, "reference": reference}, sample_rate)
+    ref = Reference.of(vectors.pop("reference"))
+    return {k: score_set(v, groups[k], ref, boot) for k, v in vectors.items()}
+
+
+def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
+    """Crop or zero-pad clips to ``samples``. [n, s] -> [n, samples] float32"""
+    out = np.zeros((len(audio), samples), dtype=np.float32)
+    n = min(samples, audio.shape[1])
+    out[:, :n] = audio[:, :n]
+    return out
 
 
 def sanity_ordering(scores: Mapping[str, SetScore]) -> dict[str, bool]:

@@ -64,6 +64,13 @@ def write_corpus(root: Path, works: int = 4, per_work: int = 2) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def no_judges_interpreter(monkeypatch, tmp_path: Path) -> None:
+    """The evaluation's external judges (musicnn, basic-pitch) find no interpreter unless a test gives one,
+    so these tests do not depend on whether this machine has run scripts/setup_judges.sh."""
+    monkeypatch.setenv("DITTO_LIVE_JUDGES_PYTHON", str(tmp_path / "no-judges" / "python"))
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "corpus")
