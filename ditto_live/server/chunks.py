@@ -13,6 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)  # what names a payload (the server's: (sender, job_id))
 
 
 class ChunkError(ValueError):
@@ -32,8 +35,8 @@ class _Partial:
     created: float = 0.0  # clock time of the first piece
 
 
-class ChunkAssembler:
-    """Collects chunks per key (e.g. (sender, job_id)); thread-compatible, not thread-safe."""
+class ChunkAssembler(Generic[K]):
+    """Collects chunks per key ``K`` (e.g. (sender, job_id)); thread-compatible, not thread-safe."""
 
     def __init__(self, max_chunks: int, max_payload_bytes: int, timeout_s: float, max_pending: int = 64,
                  clock: Callable[[], float] = time.monotonic, max_per_owner: int = 4) -> None:
@@ -43,15 +46,15 @@ class ChunkAssembler:
         self.max_pending = max_pending  # most partial payloads held at once
         self.max_per_owner = max_per_owner  # most partial payloads of one owner
         self._clock = clock
-        self._partials: dict[Hashable, _Partial] = {}
+        self._partials: dict[K, _Partial] = {}
 
     def __len__(self) -> int:
         return len(self._partials)
 
-    def __contains__(self, key: Hashable) -> bool:
+    def __contains__(self, key: object) -> bool:
         return key in self._partials
 
-    def add(self, key: Hashable, index: int, total: int, data: str, owner: Hashable = None) -> str | None:
+    def add(self, key: K, index: int, total: int, data: str, owner: Hashable = None) -> str | None:
         """Store one piece of ``owner``'s payload ``key``; the joined payload when it was the last one,
         else None. Raises ChunkError (and forgets the key) when the piece breaks a limit or disagrees
         with earlier pieces."""
@@ -61,7 +64,7 @@ class ChunkAssembler:
             self._partials.pop(key, None)
             raise
 
-    def _add(self, key: Hashable, index: int, total: int, data: str, owner: Hashable) -> str | None:
+    def _add(self, key: K, index: int, total: int, data: str, owner: Hashable) -> str | None:
         if not 1 <= total <= self.max_chunks:
             code = "too_large" if total > self.max_chunks else "bad_request"
             raise ChunkError(code, f"chunk total {total}: expected 1..{self.max_chunks}")
@@ -88,15 +91,15 @@ class ChunkAssembler:
         del self._partials[key]
         return "".join(partial.pieces[i] for i in range(partial.total))
 
-    def discard(self, key: Hashable) -> bool:
+    def discard(self, key: K) -> bool:
         """Forget a partial payload (e.g. its job was cancelled); True if there was one."""
         return self._partials.pop(key, None) is not None
 
-    def expire(self) -> list[tuple[Hashable, int, int]]:
+    def expire(self) -> list[tuple[K, int, int]]:
         """Drop payloads begun ``timeout_s`` ago; returns (key, pieces received, total) for each."""
         now = self._clock()
         stale = [k for k, p in self._partials.items() if now - p.created >= self.timeout_s]
-        out = []
+        out: list[tuple[K, int, int]] = []
         for key in stale:
             p = self._partials.pop(key)
             out.append((key, len(p.pieces), p.total))

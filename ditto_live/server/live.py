@@ -17,12 +17,12 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ditto_live.generation.jobspec import JobSpec, JobSpecError, check_live_control
 from ditto_live.protocol import LIVE_CONTROLS
 from ditto_live.server.clients import Addr, ClientTable
+from ditto_live.server.outbox import Replies
 from ditto_live.server.requests import RequestError, error_code
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class MidiTake(Protocol):
 
 
 class JobIntake(Protocol):
-    """How the server reads and queues jobs (``ditto_live.server.server.Server`` provides it)."""
+    """How the server reads and queues jobs (``ditto_live.server.job_requests.JobRequests`` provides it)."""
 
     def load_spec(self, text: str, defaults: dict[str, float] | None = None) -> JobSpec: ...
 
@@ -76,20 +76,6 @@ class JobIntake(Protocol):
         ...
 
     def submit_job(self, job_id: str, job: dict[str, Any] | str, reply_to: Addr | None = None) -> int: ...
-
-
-Send = Callable[[list[Addr | None], str, list[Any]], None]  # (to, address, args); None in to: every subscription
-SendError = Callable[[Addr, str, str], None]  # (sender, code, message) -> /ditto/error
-SendJobError = Callable[[str, list[Addr | None], str, str], None]  # (job id, to, code, message) -> /ditto/job/error
-
-
-@dataclass(frozen=True)
-class Replies:
-    """The server's ways of answering (each checks the datagram's reply budget)."""
-
-    send: Send  # any reply
-    error: SendError  # /ditto/error to one sender
-    job_error: SendJobError  # /ditto/job/error for a job
 
 
 class LiveRequests:
