@@ -117,6 +117,40 @@ def test_the_sidecar_measures_the_delivered_audio_and_the_unoptimised_row_its_ow
     assert result.summary["decode_steps"] == 1  # the T that ran, as the job asked
 
 
+def test_the_wav_and_its_sidecar_are_delivered_before_anything_is_measured(tmp_path, monkeypatch):
+    """Deliver first (DESIGN.md §7), pinned by order: the WAV is written, then its sidecar, then ``run``
+    returns, and only then does any control's measurement begin (the spy holds it until ``run`` has
+    returned, for at most 2 s). A measurement moved ahead of the write, or into ``run``, fails here."""
+    import dataclasses
+    import threading
+
+    import ditto_live.runner.jobs as jobs
+    from ditto_live.controls import KINDS
+
+    order: list[str] = []
+    returned = threading.Event()
+
+    def spy(name: str, real, hold: bool = False):
+        def call(*args, **kwargs):
+            if hold:
+                returned.wait(2.0)
+            order.append(name)
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(jobs, "write_wav", spy("wav", jobs.write_wav))
+    monkeypatch.setattr(jobs, "write_json", spy("sidecar", jobs.write_json))
+    kind = KINDS["intensity"]  # every path to a measurement goes through the kind's own measure
+    monkeypatch.setitem(KINDS, "intensity", dataclasses.replace(kind, measure=spy("measure", kind.measure, hold=True)))
+    spec = parse_job({"model": "narrow", "seconds": 0.7, "steps": 1, "decode_steps": 1,
+                      "controls": [{"type": "intensity", "shape": "crescendo"}]})
+    result = runner(tmp_path).run(spec)
+    order.append("returned")
+    returned.set()
+    assert result.wait(30)["measurement"] == "done"
+    assert order == ["wav", "sidecar", "returned", "measure"]
+
+
 def test_long_clips_chain_windows_and_loops_drop_their_seam(tmp_path):
     spec = parse_job({"model": "narrow", "seconds": 1.8, "steps": 1, "decode_steps": 1,
                       "controls": [{"type": "intensity", "shape": "swell"}, {"type": "loop", "overlap": 0.1},
