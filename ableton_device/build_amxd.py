@@ -45,8 +45,8 @@ REPO = HERE.parent
 PREBUILT = HERE / "prebuilt"  # the committed device (DittoLive.amxd + its js)
 PATCHER = HERE / "src" / "DittoLive.maxpat"
 PROTOCOL = REPO / "ditto_live" / "protocol.json"
-JS_SOURCES = ("protocol.js", "clip.js", "live.js", "link.js", "persist.js", "reader.js", "controller.js",
-              "max_main.js")  # concatenation order
+JS_SOURCES = ("protocol.js", "clip.js", "live.js", "link.js", "persist.js", "reader.js", "settings.js", "tracks.js",
+              "review.js", "controller.js", "max_main.js")  # concatenation order: each after what it uses
 JS_NAME = "ditto_live_device.js"
 DEVICE_NAME = "DittoLive.amxd"
 DEVICE_TYPES = {b"mmmm": "midi effect", b"aaaa": "audio effect", b"iiii": "instrument"}

@@ -7,13 +7,11 @@
  * a terminal reply (done or error), a Live error while reading or placing, no answer within
  * ackTimeoutMs (server not running), or no news for stallTimeoutMs (then the job's state is
  * asked once before giving up). Replies carrying another job's id are ignored, so two devices can
- * share a server. The server's presence and engine state are link.js's; what is saved with the set
- * (target track, host, caption) is restored through restore() and written back through the store_*
- * UI messages (persist.js).
- *
- * With Review first on, a finished result waits (idle, `waiting` set) for Audition (a preview clip fired
- * on the target track) and Place (the preview removed, the result placed as without Review); Generate
- * drops a waiting result. A local give-up (no answer, a stall) cancels the job on the server.
+ * share a server. The server's presence and engine state are link.js's, the Target menu tracks.js's,
+ * placing a result (at once, or with Review first after Audition and Place) review.js's; what is saved with
+ * the set (target track, host, caption) is restored through restore() and written back through the store_*
+ * UI messages (persist.js). Generate drops a result waiting for review. A local give-up (no answer, a
+ * stall) cancels the job on the server.
  *
  * Dependencies come in (deps), so node tests drive it with a fake LiveAPI, a fake clock and
  * recorded outputs:
@@ -28,12 +26,10 @@
  *
  * ES5 only; see protocol.js for how Node and Max load it.
  */
-var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
+var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader, Settings, Tracks, Review) {
     "use strict";
 
     var BUSY = { reading: 1, submitting: 1, queued: 1, running: 1, cancelling: 1 };
-    // Whole numbers that arrive as floats: Live keeps wide integer ranges as Float parameters (Int unit style).
-    var WHOLE = { seed: 1, port: 1, reply_port: 1, max_datagram: 1, sample_rate_out: 1 };
     // Share of the progress bar per server stage (start, end) in percent; optimisation dominates.
     var STAGES = {
         parse: [0, 2], target: [2, 5], optimise: [5, 85], decode: [85, 93], vocode: [93, 97], write: [97, 100]
@@ -45,18 +41,11 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
 
     function create(deps) {
         var proto = Protocol.create(deps.table);
-        var s = {
-            intensityDb: -20, useMelody: 1, useIntensity: 1, genre: 0, mood: 0, instrument: 0,
-            quality: 1, mode: 0, seed: 0, caption: "", sampleRateOut: 44100, review: 0,
-            host: "127.0.0.1", port: 9010, replyPort: 9011,
-            maxDatagram: 8000, // largest datagram sent; bigger job JSON goes as /ditto/job/chunk
-            ackTimeoutMs: 5000, // no answer at all within this: the server is not there
-            stallTimeoutMs: 120000 // no news about a queued or running job within this: ask, then give up
-        };
+        var s = Settings.defaults(); // the settings, by the keys Clip.buildJob reads (settings.js)
         var state = "idle", job = null, timer = null;
-        var waiting = null; // a result held for Audition/Place: {wav, source, targetId, name, offset, preview}
-        var tracks = [], targetId = 0, lastWav = "", menuOffset = 0; // menuOffset: 1 while "<saved> (missing)" heads the menu
-        var target = Persist.targetKeeper(function (atoms) { ui(["store_target"].concat(atoms)); });
+        var lastWav = "";
+        var menu = Tracks.create({ api: deps.api, ui: ui }); // the Target menu
+        var review = Review.create({ api: deps.api, ui: ui, status: status, idle: function () { setState("idle"); } });
         var link = Link.create({
             send: send, subscribe: subscribe, ui: ui, clock: deps.clock, version: proto.version,
             name: serverName, timeoutMs: function () { return s.ackTimeoutMs; }, onStatus: onServerStatus,
@@ -131,39 +120,6 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             send("/ditto/client/subscribe", { port: s.replyPort });
         }
 
-        function targetPath() {
-            for (var i = 0; i < tracks.length; i++) {
-                if (tracks[i].id === targetId) {
-                    return tracks[i].path;
-                }
-            }
-            return "";
-        }
-
-        /*
-         * Fill the Target menu: the audio tracks, headed by "<name> (missing)" while the saved target is
-         * gone (then there is no target until the producer picks one: nothing stands in for it).
-         */
-        function refreshTracks() {
-            tracks = Live.audioTracks(deps.api);
-            var chosen = target.choose(tracks, targetId), gone = target.missing();
-            menuOffset = gone ? 1 : 0;
-            ui(["tracks", "clear"]);
-            if (gone) {
-                ui(["tracks", "append", gone + " (missing)"]);
-            } else if (!tracks.length) {
-                ui(["tracks", "append", "(no audio track)"]);
-            }
-            for (var i = 0; i < tracks.length; i++) {
-                ui(["tracks", "append", tracks[i].name]);
-            }
-            targetId = chosen >= 0 ? tracks[chosen].id : 0;
-            ui(["tracks", "set", chosen >= 0 ? chosen + menuOffset : 0]);
-            if (chosen >= 0) {
-                target.follow(tracks[chosen]); // a rename or a move of the chosen track is saved
-            }
-        }
-
         // At load, and again when live.thisdevice bangs again: a job in flight keeps its state and buttons.
         function init() {
             configureNet();
@@ -171,10 +127,10 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             if (!BUSY[state]) {
                 ui(["progress", 0]);
             }
-            ui(["review_active", waiting ? 1 : 0]);
+            ui(["review_active", review.waiting() ? 1 : 0]);
             var v;
             try {
-                refreshTracks();
+                menu.refresh();
                 v = Live.liveVersion(deps.api);
             } catch (e) {
                 status("Error: " + e.message);
@@ -182,41 +138,24 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             }
             var place = Live.canCreateAudioClips(v) ? "results land on the target track"
                 : "results are shown for drag and drop (Live 12.0.5+ places them)";
-            status("Ready (Live " + v.join(".") + "): " + place + "." + (target.note() ? " " + target.note() : ""));
+            status("Ready (Live " + v.join(".") + "): " + place + "." + (menu.note() ? " " + menu.note() : ""));
             link.check(false);
         }
 
         function set(name, value) {
-            var keys = {
-                intensity: "intensityDb", use_melody: "useMelody", use_intensity: "useIntensity", genre: "genre",
-                mood: "mood", instrument: "instrument", quality: "quality", mode: "mode", seed: "seed",
-                caption: "caption", host: "host", port: "port", reply_port: "replyPort",
-                max_datagram: "maxDatagram", ack_timeout_ms: "ackTimeoutMs", stall_timeout_ms: "stallTimeoutMs",
-                sample_rate_out: "sampleRateOut", review: "review"
-            };
             if (name === "target") {
-                var t = tracks[Math.round(value) - menuOffset];
-                if (t) { // not the "(missing)" or "(no audio track)" item: those choose nothing
-                    targetId = t.id;
-                    target.pick(t);
-                    if (menuOffset) {
-                        refreshTracks(); // the "(missing)" item leaves the menu
-                    }
-                }
+                menu.pick(value);
                 return;
             }
-            if (!keys[name]) {
-                throw new Error("unknown setting " + name);
-            }
-            var text = name === "caption" || name === "host", old = s[keys[name]];
-            s[keys[name]] = text ? String(value) : WHOLE[name] ? Math.round(Number(value)) : Number(value);
+            var key = Settings.key(name), old = s[key];
+            s[key] = Settings.coerce(name, value);
             if (name === "host" && s.host !== old) {
                 ui(["store_host", s.host]);
             }
             if (name === "caption" && s.caption !== old) {
                 ui(["store_caption", s.caption]);
             }
-            if ((name === "host" || name === "port" || name === "reply_port") && s[keys[name]] !== old) {
+            if ((name === "host" || name === "port" || name === "reply_port") && s[key] !== old) {
                 if (name === "reply_port") {
                     // The server keeps a few subscriptions per client: give the old port's back.
                     send("/ditto/client/unsubscribe", { port: old });
@@ -233,12 +172,7 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
          */
         function restore(name, atoms) {
             if (name === "target") {
-                if (target.restore(atoms)) {
-                    targetId = 0; // LOM ids change across reloads: resolve by the reference
-                    if (tracks.length) {
-                        refreshTracks();
-                    }
-                }
+                menu.restore(atoms);
                 return;
             }
             var value = Persist.decodeText(atoms);
@@ -263,18 +197,18 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             }
             var mode = Clip.choice("mode", s.mode), path = "", trackId = 0;
             try {
-                refreshTracks();
-                path = targetPath();
-                trackId = targetId; // the job keeps the track by LOM id: it follows the track if tracks move
+                menu.refresh();
+                path = menu.path();
+                trackId = menu.id(); // the job keeps the track by LOM id: it follows the track if tracks move
             } catch (e) {
                 fail(e.message);
                 return;
             }
-            if (target.missing()) {
-                status(target.note());
+            if (menu.missing()) {
+                status(menu.note());
                 return;
             }
-            dropWaiting();
+            review.drop();
             setState("reading");
             status("Reading the clip...");
             reader.read(mode, path, function (ctx) { submit(ctx, trackId); }, function (e) { fail(e.message); },
@@ -369,83 +303,9 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             var seed = summary.seed !== undefined ? summary.seed : j.seed;
             var result = { wav: r.wav, source: j.source, targetId: j.targetId, name: "ditto " + seed, offset: j.offset, preview: null };
             if (s.review) {
-                setState("idle");
-                waiting = result;
-                ui(["review_active", 1]);
-                status("Done: press Audition to hear '" + result.name + "' on the target track, Place to keep it.");
-                return;
-            }
-            placeNow(result);
-        }
-
-        // Put a result on the target track and say where (or why not: the file stays shown for drag and drop).
-        function placeNow(result) {
-            var name = result.name;
-            try {
-                var placed = Live.placeResult(deps.api, result.wav, result.source, result.targetId, name, result.offset);
-                setState("idle");
-                if (placed.how === "manual") {
-                    status("Done. This Live cannot add audio clips from a device (needs 12.0.5+): drag the file below into a track.");
-                } else if (placed.how === "session") {
-                    status("Done: '" + name + "' in scene " + (placed.where + 1) + " of the target track.");
-                } else {
-                    status("Done: '" + name + "' in the arrangement at bar " + placed.bar + ".");
-                }
-            } catch (e) {
-                setState("idle");
-                status("Done, but Live would not place the clip (" + e.message + "): drag the file below into a track.");
-            }
-        }
-
-        // Audition: fire the waiting result as a preview clip on the target track; again: stop it.
-        function audition() {
-            if (!waiting) {
-                status("No result waiting: turn on Review first, then Generate.");
-                return;
-            }
-            var w = waiting;
-            try {
-                if (w.playing && Live.stopPreview(deps.api, w.preview)) {
-                    w.playing = false;
-                    status("Preview stopped. Audition plays it again, Place keeps it.");
-                    return;
-                }
-                if (!w.preview || !Live.firePreview(deps.api, w.preview)) { // none yet, or the producer deleted it
-                    w.preview = Live.previewResult(deps.api, w.wav, w.targetId, w.source.arrangement ? 0 : w.source.slot);
-                }
-                w.playing = true;
-                status("Auditioning '" + w.name + "' in scene " + (w.preview.slot + 1)
-                    + " of the target track: Place keeps it, Generate drops it.");
-            } catch (e) {
-                status("Could not audition (" + e.message + "): drag the file below into a track.");
-            }
-        }
-
-        // Place: the waiting result goes where it would have gone without Review; the preview clip goes.
-        function place() {
-            if (!waiting) {
-                status("No result waiting to place.");
-                return;
-            }
-            var result = waiting;
-            dropWaiting();
-            placeNow(result);
-        }
-
-        // Forget a waiting result and remove its preview clip (a new Generate, or after Place).
-        function dropWaiting() {
-            if (!waiting) {
-                return;
-            }
-            var preview = waiting.preview;
-            waiting = null;
-            ui(["review_active", 0]);
-            if (preview) {
-                try {
-                    Live.discardPreview(deps.api, preview);
-                } catch (e) {
-                    status("Could not remove the preview clip (" + e.message + ").");
-                }
+                review.hold(result);
+            } else {
+                review.placeNow(result);
             }
         }
 
@@ -576,12 +436,12 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
             restore: restore,
             generate: generate,
             cancel: cancel,
-            audition: audition,
-            place: place,
+            audition: review.audition,
+            place: review.place,
             ping: ping,
             reveal: reveal,
             close: close,
-            refreshTracks: refreshTracks,
+            refreshTracks: menu.refresh,
             onMessage: onMessage,
             state: function () { return state; },
             server: function () { return link.state(); },
@@ -597,7 +457,10 @@ var DittoController = (function (Protocol, Clip, Live, Link, Persist, Reader) {
     typeof module !== "undefined" && module.exports ? require("./live.js") : DittoLive,
     typeof module !== "undefined" && module.exports ? require("./link.js") : DittoLink,
     typeof module !== "undefined" && module.exports ? require("./persist.js") : DittoPersist,
-    typeof module !== "undefined" && module.exports ? require("./reader.js") : DittoReader
+    typeof module !== "undefined" && module.exports ? require("./reader.js") : DittoReader,
+    typeof module !== "undefined" && module.exports ? require("./settings.js") : DittoSettings,
+    typeof module !== "undefined" && module.exports ? require("./tracks.js") : DittoTracks,
+    typeof module !== "undefined" && module.exports ? require("./review.js") : DittoReview
 );
 
 if (typeof module !== "undefined" && module.exports) {

@@ -14,7 +14,8 @@ var harness = require("../test_support/max_harness.js");
 var ROOT = path.join(__dirname, "..");
 function plain(x) { return JSON.parse(JSON.stringify(x)); } // arrays from the vm realm
 
-var MAX_SOURCES = ["protocol.js", "clip.js", "live.js", "link.js", "persist.js", "reader.js", "controller.js", "max_main.js"];
+var MAX_SOURCES = ["protocol.js", "clip.js", "live.js", "link.js", "persist.js", "reader.js", "settings.js", "tracks.js",
+    "review.js", "controller.js", "max_main.js"];
 
 // Build into dir and open the device the way Live does: the one .amxd, its js frozen inside.
 function buildInto(dir) {

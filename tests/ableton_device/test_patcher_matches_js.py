@@ -52,7 +52,8 @@ def test_every_message_into_the_js_object_has_a_handler(patcher):
 def test_ui_route_covers_exactly_what_the_controller_emits(patcher):
     route = next(b for b in _boxes(patcher).values() if str(b.get("text", "")).startswith("route status"))
     routed = set(route["text"].split()[1:])
-    code = "".join((DEVICE / "src" / name).read_text(encoding="utf-8") for name in ("controller.js", "link.js"))
+    emitters = ("controller.js", "link.js", "tracks.js", "review.js")  # the sources that send UI messages
+    code = "".join((DEVICE / "src" / name).read_text(encoding="utf-8") for name in emitters)
     emitted = set(re.findall(r'ui\(\["(\w+)"', code))
     assert routed == emitted
 
