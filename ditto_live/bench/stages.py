@@ -74,6 +74,12 @@ def parse_setting(setting: str) -> tuple[int | str, int]:
     return ("adaptive" if m.group(1) == "a" else int(m.group(1))), int(m.group(2))
 
 
+def on_teacher_chain(bench_name: str) -> bool:
+    """Whether a bench row's method runs the teacher's fixed chain (the DITTO baseline: timed once per task,
+    at the smallest B, with its own repeats and backend fallbacks), as the METHODS table says."""
+    return METHODS[split_bench_name(bench_name)[0]].teacher_chain
+
+
 # ---------------------------------------------------------------------------------------------
 # the models
 
@@ -226,7 +232,7 @@ class Bench:
         """Per task: DITTO-2 for every backend, method, setting and B; then DITTO once, at the smallest B
         (it costs 20 CFG calls per step, so a timeout cuts it rather than the DITTO-2 rows)."""
         cfg, out = self.cfg, []
-        chains = [m for m in cfg.methods if METHODS[split_bench_name(m)[0]].teacher_chain]
+        chains = [m for m in cfg.methods if on_teacher_chain(m)]
         for task in cfg.tasks:
             k = cfg.steps or KINDS[task].steps
             for backend in cfg.backends:
@@ -286,7 +292,7 @@ class Bench:
         while queue:
             c = queue.pop(0)
             repeats = self.cfg.repeats
-            if c.method == "ditto" and self.cfg.baseline_repeats is not None:
+            if on_teacher_chain(c.method) and self.cfg.baseline_repeats is not None:
                 repeats = self.cfg.baseline_repeats
             log.info("bench %s %s %s B=%d K=%d backend=%s", c.task, c.method, c.setting, c.seeds, c.steps, c.backend)
             try:
@@ -299,7 +305,7 @@ class Bench:
                 failed = (c.task, c.method, c.setting, c.seeds, c.steps, c.backend)
                 self.runs = [r for r in self.runs if config_key(r) != failed]  # no half-measured configuration
                 fallbacks = self.cfg.baseline_backend.split(",")
-                if c.method == "ditto" and c.backend in fallbacks[:-1]:  # the next baseline backend, named
+                if on_teacher_chain(c.method) and c.backend in fallbacks[:-1]:  # the next baseline backend, named
                     queue.insert(0, Config(c.task, c.method, c.setting, c.seeds, c.steps,
                                            fallbacks[fallbacks.index(c.backend) + 1]))
             if on_config is not None:
