@@ -47,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="corpus split of the cases and the FAD reference (default test; val to choose a setting "
                         "before measuring it on test)")
+    p.add_argument("--exclude-works", metavar="CORPUS",
+                   help="leave out every work of CORPUS (any split) from the cases and the FAD reference: an "
+                        "untouched hold-out when CORPUS is the one settings were tuned on")
     p.add_argument("--no-quality", action="store_true",
                    help="skip the sound-quality judge (musicnn FD / KID per row, in the interpreter that "
                         "scripts/setup_judges.sh makes) for a quick run")
@@ -57,6 +60,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                          help="keep the clips DIR/generations.jsonl already holds; run only the others")
     journal.add_argument("--report-only", action="store_true",
                          help="run nothing: rebuild the report from DIR/generations.jsonl (a run cut short)")
+
+
+def _excluded(folder: str | None) -> str:
+    """--exclude-works as an absolute corpus folder ("" when not given)."""
+    if not folder:
+        return ""
+    path = Path(os.path.expanduser(folder)).absolute()
+    if not (path / "windows.jsonl").is_file():
+        raise UsageError(f"--exclude-works {folder}: not a corpus folder (no windows.jsonl)")
+    return str(path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                      skip_ditto=args.skip_ditto, device=device,
                      seed=args.seed, save_audio=args.save_audio, resume=args.resume, report_only=args.report_only,
                      autocast=default_autocast(device) if args.autocast is None else args.autocast, split=args.split,
-                     quality=not args.no_quality, notes=not args.no_notes)
+                     quality=not args.no_quality, notes=not args.no_notes, exclude_works=_excluded(args.exclude_works))
     if args.report_only and not (Path(cfg.out) / "generations.jsonl").is_file():
         raise UsageError(f"--report-only: {cfg.out} holds no generations.jsonl")
     try:

@@ -60,7 +60,7 @@ def evaluate(cfg: EvalConfig, bundle: Bundle | None = None, sentence_encoder: Se
     """Run one suite end to end. -> (SuiteResult, {"json"|"md"|"fig4"|"fig5": path}). ``judges``: the
     external judges (default: those ``cfg`` asks for, from the judges' interpreter)."""
     from ditto_live.engine.audio import MelFrontEnd
-    from ditto_live.evaluation.cases import load_test_split
+    from ditto_live.evaluation.cases import corpus_works, load_test_split
     from ditto_live.evaluation.report import write_report
     from ditto_live.evaluation.runner import Embedder
     from ditto_live.evaluation.suites import run_suite
@@ -79,9 +79,11 @@ def evaluate(cfg: EvalConfig, bundle: Bundle | None = None, sentence_encoder: Se
 
         sentence_encoder = default_encoder()
     embedder = Embedder(bundle.clap, sentence_encoder, front, trained)
-    split = load_test_split(cfg.data, preset_of(mel), front, cfg.split)
-    log.info("%s split of %s: %d windows (%d reference, %d for cases)", cfg.split, cfg.data, len(split.meta),
-             len(split.reference_rows), len(split.case_rows))
+    excluded = corpus_works(cfg.exclude_works) if cfg.exclude_works else frozenset()
+    split = load_test_split(cfg.data, preset_of(mel), front, cfg.split, excluded)
+    log.info("%s split of %s: %d windows of %d works (%d reference, %d for cases; %d works left out as in %s)",
+             cfg.split, cfg.data, len(split.meta), len(split.works()), len(split.reference_rows),
+             len(split.case_rows), len(split.left_out), cfg.exclude_works or "no excluded corpus")
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     result = run_suite(cfg, bundle, embedder, split, judges)
     result.info["undistilled_students"] = undistilled

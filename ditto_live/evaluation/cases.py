@@ -43,6 +43,11 @@ class TestSplit:
     truth: Tensor  # [N, 512] pitch class per frame, -1 = none
     reference_rows: list[int]  # rows of the FAD reference half
     case_rows: list[int]  # rows of the case half
+    left_out: list[str] = field(default_factory=list)  # works of the split left out (in an excluded corpus), sorted
+
+    def works(self) -> list[str]:
+        """The split's works (after any exclusion), sorted."""
+        return sorted({str(m["work"]) for m in self.meta})
 
 
 def work_half(work: str) -> int:
@@ -62,13 +67,28 @@ def read_split_rows(folder: Path, split: str, key: str, n: int) -> Tensor | None
     return out
 
 
-def load_test_split(root: str | Path, preset: str, front_end: Any = None, split: str = "test") -> TestSplit:
-    """Read the split's windows, mels (or compute them from the audio with ``front_end``), audio, truth."""
+def corpus_works(root: str | Path) -> frozenset[str]:
+    """Every work id in any split of a corpus (its windows.jsonl): all the works a run on that corpus saw."""
+    return frozenset(str(m["work"]) for m in read_windows(Path(root)))
+
+
+def untouched_rows(meta: list[dict[str, Any]], excluded: frozenset[str]) -> list[int]:
+    """Indices of the windows whose work is not in ``excluded``, in order."""
+    return [i for i, m in enumerate(meta) if str(m["work"]) not in excluded]
+
+
+def load_test_split(root: str | Path, preset: str, front_end: Any = None, split: str = "test",
+                    exclude_works: frozenset[str] = frozenset()) -> TestSplit:
+    """Read the split's windows, mels (or compute them from the audio with ``front_end``), audio, truth;
+    the windows of works in ``exclude_works`` are left out before the split is halved."""
     root = Path(root)
     meta = sorted((m for m in read_windows(root) if m["split"] == split), key=lambda m: int(m["row"]))
     if not meta:
         raise FileNotFoundError(f"{root}: no {split!r} windows in windows.jsonl")
     n = len(meta)
+    keep = untouched_rows(meta, exclude_works)
+    if not keep:
+        raise ValueError(f"{root}: every {split!r} work is in the excluded corpus")
     audio = read_split_rows(root / "audio", split, "audio", n)
     audio = audio.float() if audio is not None else None
     mels = read_split_rows(root / "mels" / preset, split, "mel", n)
@@ -78,12 +98,17 @@ def load_test_split(root: str | Path, preset: str, front_end: Any = None, split:
         with torch.no_grad():
             mels = torch.cat([front_end(audio[i:i + 16]).cpu() for i in range(0, n, 16)])[:, 0]
     truth = load_truth(root, split).long()
+    left_out = sorted({str(m["work"]) for m in meta} & exclude_works)
+    if left_out:  # [n, ...] -> [len(keep), ...]
+        meta, mels, truth = [meta[i] for i in keep], mels[keep], truth[keep]
+        audio = audio[keep] if audio is not None else None
+        n = len(meta)
     halves = [work_half(m["work"]) for m in meta]
     ref = [i for i, h in enumerate(halves) if h == 0]
     cases = [i for i, h in enumerate(halves) if h == 1]
     if not ref or not cases:  # one work only, or every work hashed alike: split the rows instead
         ref, cases = list(range(0, n, 2)), list(range(1, n, 2)) or [0]
-    return TestSplit(meta, mels.float().unsqueeze(1), audio, truth, ref, cases)
+    return TestSplit(meta, mels.float().unsqueeze(1), audio, truth, ref, cases, left_out)
 
 
 @dataclass
@@ -96,6 +121,7 @@ class Case:
     caption: str  # the window's caption (the CLAP score's text)
     job: dict[str, Any]  # job dict (ditto_live.generation.jobspec language) without method settings
     target: dict[str, Any] = field(default_factory=dict)  # what the report records about the target
+    work: str = ""  # the work id of the window it is anchored on (intervals resample works)
 
 
 def _job_base(meta: dict[str, Any], vocab: dict[str, list[str]], seed: int) -> dict[str, Any]:
@@ -137,5 +163,5 @@ def make_cases(task: str, split: TestSplit, n: int, vocab: dict[str, list[str]],
         meta = split.meta[row]
         job = _job_base(meta, vocab, seed * 1000 + i)
         job["controls"], target = ev.case(_window(split, row, i, task, frame_rate, sample_rate, window_s, ref_dir))
-        cases.append(Case(task, i, row, meta.get("caption", ""), job, target))
+        cases.append(Case(task, i, row, meta.get("caption", ""), job, target, str(meta.get("work", ""))))
     return cases

@@ -18,7 +18,8 @@ JUDGES_NOTE = ("- Judges (DESIGN §5, `ditto_live/judges/independent.py`), which
                "curve, mean absolute error after removing the mean offset and Pearson r; structure by the hit-rate "
                "F (0.5 s) of CQT-chroma novelty boundaries against the form's. Claims rest on the judges; the "
                "loss-shaped metric beside them is measured the way the loss is built. [a, b]: 95 % bootstrap "
-               "interval of the mean over the row's clips")
+               "interval of the mean, resampling the row's works with all their clips (results.json: "
+               "metric_intervals_resample; clips where the cases carry no work id)")
 # the paper's Table 1 (A100, 41M-parameter model, 2.5K generations): (time s, FAD, CLAP, metric)
 PaperRow = tuple[float, float, float, float | None]  # seconds, FAD, CLAP, the control's metric (None: none)
 PAPER_TABLE1: dict[str, dict[str, PaperRow]] = {

@@ -1,8 +1,11 @@
 """From generations to table rows: FAD against the test split, CLAP score, control metrics, time.
 
 Every per-clip figure of a row (control metrics, the judges' figures, CLAP, time) comes with a 95 %
-percentile-bootstrap interval of its mean over the row's clips (``mean_interval``); FAD and KID are
-set-level distances and carry none.
+percentile-bootstrap interval of its mean. The control metrics resample the works the cases come from,
+each with all its clips (``work_interval``, a cluster bootstrap), when the cases carry work ids: clips of one
+work are not independent, and resampling them as if they were gives intervals too narrow. CLAP and time,
+and metrics without work ids, resample the clips (``mean_interval``). FAD and KID are set-level distances
+and carry none.
 
 FAD from a few dozen clips in a 128-d embedding is dominated by its small-sample bias, so every table
 also carries reference rows scored with the same number of clips: real held-out test windows (the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +37,8 @@ LOSS_METRIC_KEYS = ("intensity_mse_db2", "melody_accuracy", "structure_mse", "in
 JUDGE_METRIC_KEYS = tuple(k for keys in JUDGE_KEYS.values() for k in keys)  # ditto_live.judges.independent' figures
 METRIC_KEYS = LOSS_METRIC_KEYS + JUDGE_METRIC_KEYS
 CI_LEVEL = 0.95  # coverage of the intervals
-BOOTSTRAP_RESAMPLES = 2000  # resamples of a row's clips per interval
+BOOTSTRAP_RESAMPLES = 2000  # resamples of a row's clips (or works) per interval
+BY_WORKS, BY_CLIPS = "works", "clips"  # what a row's metric intervals resampled
 
 
 @dataclass
@@ -53,12 +58,15 @@ class Row:
     extra: dict[str, float] = field(default_factory=dict)  # optimise / decode split, surrogate losses
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95 % CI of a mean: metric keys,
     # "seconds" and "clap"
+    works: int = 0  # distinct works the row's cases come from (0: not known)
+    resampled: str = BY_CLIPS  # what the metric intervals resample: BY_WORKS (cluster bootstrap) or BY_CLIPS
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "label": self.label, "M": self.M, "T": self.T, "n": self.n,
                 "seconds": _num(self.seconds), "fad": _num(self.fad), "kid": _num(self.kid), "clap": _num(self.clap),
                 "metrics": {k: _num(v) for k, v in self.metrics.items()},
                 "intervals": {k: [_num(lo), _num(hi)] for k, (lo, hi) in self.intervals.items()},
+                "works": self.works, "metric_intervals_resample": self.resampled,
                 **{k: _num(v) for k, v in self.extra.items()}}
 
 
@@ -75,6 +83,30 @@ def mean_interval(values: list[float] | np.ndarray, level: float = CI_LEVEL, res
     if len(v) < 2:
         return float("nan"), float("nan")
     means = v[np.random.default_rng(seed).integers(0, len(v), (resamples, len(v)))].mean(axis=1)
+    return _percentiles(means, level)
+
+
+def work_interval(values: Sequence[float] | np.ndarray, works: Sequence[str], level: float = CI_LEVEL,
+                  resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """Cluster-bootstrap interval of the mean of per-clip values: each resample draws as many works as
+    there are, with replacement, and pools all the clips of the drawn works (mean = sum over drawn works of
+    their clips' sum / their clip count). Non-finite values are dropped; (nan, nan) with fewer than two
+    works. Deterministic in ``seed``. values: [n], works: [n] work id per clip -> (low, high)"""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) != len(works):
+        raise ValueError(f"{len(v)} values but {len(works)} work ids")
+    finite = np.isfinite(v)
+    ids, member = np.unique(np.asarray(works, dtype=str)[finite], return_inverse=True)
+    if len(ids) < 2:
+        return float("nan"), float("nan")
+    sums = np.bincount(member, weights=v[finite], minlength=len(ids))  # [W]
+    counts = np.bincount(member, minlength=len(ids)).astype(np.float64)  # [W]
+    drawn = np.random.default_rng(seed).integers(0, len(ids), (resamples, len(ids)))  # [R, W] work indices
+    return _percentiles(sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1), level)
+
+
+def _percentiles(means: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap means [R]."""
     tail = 100 * (1 - level) / 2
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
@@ -115,8 +147,10 @@ def kernel_distance(generated: np.ndarray, reference: np.ndarray) -> float:
     return float(within_a + within_b - 2 * k_ab.mean())
 
 
-def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str]) -> list[Row]:
-    """One row per (task, setting, T), in first-seen order."""
+def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str],
+              works: Mapping[tuple[str, int], str] | None = None) -> list[Row]:
+    """One row per (task, setting, T), in first-seen order. ``works``: (task, case) -> the case's work id;
+    given for every clip of a row, its metric intervals resample works (``work_interval``)."""
     groups: dict[tuple[str, str, int], list[Generation]] = defaultdict(list)
     for g in gens:
         groups[(g.task, g.setting, g.T)].append(g)
@@ -124,9 +158,15 @@ def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str
     for (task, label, T), gs in groups.items():
         keys = sorted({k for g in gs for k in g.metrics})
         per_clip = {k: [g.metrics[k] for g in gs if k in g.metrics] for k in keys}
-        per_clip |= {"seconds": [g.seconds for g in gs], "clap": [g.clap for g in gs]}
+        work_of = [works.get((g.task, g.case), "") for g in gs] if works is not None else []
+        by_works = bool(work_of) and all(work_of)
         means = {k: _finite_mean(per_clip[k]) for k in keys}
-        intervals = {k: mean_interval(v) for k, v in per_clip.items()}
+        if by_works:
+            intervals = {k: work_interval(per_clip[k], [w for g, w in zip(gs, work_of) if k in g.metrics])
+                         for k in keys}
+        else:
+            intervals = {k: mean_interval(per_clip[k]) for k in keys}
+        intervals |= {"seconds": mean_interval([g.seconds for g in gs]), "clap": mean_interval([g.clap for g in gs])}
         extra = {"optimise_s": float(np.mean([g.optimise_s for g in gs])),
                  "decode_s": float(np.mean([g.decode_s for g in gs])),
                  "vocode_s": float(np.mean([g.vocode_s for g in gs]))}
@@ -136,7 +176,8 @@ def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str
         emb = np.stack([g.embedding for g in gs])
         rows.append(Row(task, label, m_of.get(label, "?"), T, len(gs), float(np.mean([g.seconds for g in gs])),
                         fad(emb, reference), KID_SCALE * kernel_distance(emb, reference),
-                        float(np.mean([g.clap for g in gs])), means, extra, intervals))
+                        float(np.mean([g.clap for g in gs])), means, extra, intervals,
+                        len(set(work_of)) if by_works else 0, BY_WORKS if by_works else BY_CLIPS))
     return rows
 
 

@@ -100,6 +100,7 @@ class EvalConfig:
     quality: bool = False  # run the sound-quality judge (musicnn FD / KID per row) when its interpreter is there
     # (the CLI asks unless --no-quality)
     notes: bool = False  # run the note-level melody judge (basic-pitch) on the melody rows (the CLI: unless --no-notes)
+    exclude_works: str = ""  # a corpus folder whose works (any split) never supply a case or reference ("": none)
 
 
 @dataclass
@@ -159,7 +160,8 @@ def run_suite(cfg: EvalConfig, bundle: Bundle, embedder: Embedder, split: TestSp
         Judged(quality_skipped=judges.quality_skipped, notes_skipped=judges.notes_skipped)
     reference = reference_embeddings(split, embedder)
     m_of = {s.label: s.m_label for s in settings}
-    rows = aggregate(gens, reference, m_of)
+    works = {(c.task, c.index): c.work for cs in cases.values() for c in cs}
+    rows = aggregate(gens, reference, m_of, works)
     refs = reference_rows(split, embedder, bundle, reference, cfg.cases, cfg.seed)
     info = {"machine": recorded if cfg.report_only and recorded else machine,
             "journal_machine": recorded, "model": bundle.name, "model_path": str(bundle.path),
@@ -167,8 +169,18 @@ def run_suite(cfg: EvalConfig, bundle: Bundle, embedder: Embedder, split: TestSp
             "vocoder": "neural" if getattr(bundle, "vocoder", None) is not None else "Griffin-Lim",
             "reference_clips": int(len(reference)), "test_windows": len(split.meta), "clips_from_journal": kept,
             "wall_s": round(time.perf_counter() - started, 1), "config": asdict(cfg),
-            "load_avg_1m": [load_before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None]}
+            "load_avg_1m": [load_before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None],
+            "holdout": holdout_info(cfg, split, cases)}
     return SuiteResult(cfg, rows, refs, gens, settings, cases, info, judged)
+
+
+def holdout_info(cfg: EvalConfig, split: TestSplit, cases: dict[str, list[Case]]) -> dict[str, Any]:
+    """Which works the split and each task's cases come from, what was left out, and what the metric
+    intervals resample (the raw record of a hold-out's provenance)."""
+    return {"split": cfg.split, "excluded_corpus": cfg.exclude_works or None, "left_out_works": split.left_out,
+            "split_works": split.works(), "case_works": {t: sorted({c.work for c in cs}) for t, cs in cases.items()},
+            "metric_intervals": "95 % percentile bootstrap resampling the cases' works, each with all its clips "
+                                "(seconds and CLAP: over clips)"}
 
 
 def _generate(jobs: list[tuple[Case, Setting]], cfg: EvalConfig, bundle: Bundle, embedder: Embedder, out: Path,
