@@ -151,6 +151,30 @@ def test_the_wav_and_its_sidecar_are_delivered_before_anything_is_measured(tmp_p
     assert order == ["wav", "sidecar", "returned", "measure"]
 
 
+def test_warm_up_measures_each_control_of_its_short_job(tmp_path, monkeypatch):
+    """``warm()`` runs each control's measurement on its short job's audio (librosa's numba kernels, pYIN,
+    BS.1770 are compiled there, not in a fresh server's first delivered job). A warm-up that skips it fails here."""
+    import dataclasses
+
+    from ditto_live.controls import KINDS
+
+    measured: list[str] = []
+    for name in ("intensity", "melody", "structure"):  # a spy per kind: the kind's measure is what compiles
+        monkeypatch.setitem(KINDS, name, dataclasses.replace(
+            KINDS[name], measure=lambda t, m: (measured.append(t.kind), {})[1]))
+    r = runner(tmp_path, warm_model="narrow")
+
+    def quick(spec, *args, **kwargs):  # the warm job's own plan and a tone for its audio: what warm() does
+        plan = r._plan(spec, continuing=False)  # with its output is pinned here, not the engine
+        t = np.arange(plan.frames * MEL.hop_length) / MEL.sample_rate
+        return plan, None, (0.2 * np.sin(2 * np.pi * 262 * t)).astype(np.float32), {}, 0.0
+
+    monkeypatch.setattr(r, "_generate", quick)
+    took = r.warm()
+    assert sorted(measured) == ["intensity", "melody", "structure"]
+    assert {"load_s", "engine_s", "measure_s"} <= set(took) and r.ready.is_set()
+
+
 def test_long_clips_chain_windows_and_loops_drop_their_seam(tmp_path):
     spec = parse_job({"model": "narrow", "seconds": 1.8, "steps": 1, "decode_steps": 1,
                       "controls": [{"type": "intensity", "shape": "swell"}, {"type": "loop", "overlap": 0.1},
