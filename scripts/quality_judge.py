@@ -226,14 +226,18 @@ CLIP_NAME = re.compile(r"^(?P<task>[a-z]+)-(?P<case>\d{3})-(?P<row>.+)$")  # how
 
 
 def eval_clips(eval_dir: Path, samples: int) -> tuple[dict[str, np.ndarray], dict[str, list[str]], int]:
-    """The clips an eval run saved (``--save-audio N``: DIR/audio/<task>-<case>-<setting>-T<T>.wav), one set
-    per row (task, setting, T). -> ({row: [n, samples]}, {row: case ids, the intervals' groups}, rate)"""
+    """The clips an eval run wrote: every clip (DIR/clips, written when the eval ran its own judges), else
+    those it saved (``--save-audio N``: DIR/audio), named <task>-<case>-<setting>-T<T>.wav; one set per row
+    (task, setting, T). -> ({row: [n, samples]}, {row: case ids, the intervals' groups}, rate)"""
     import soundfile as sf
+
+    from ditto_live.evaluation.external import CLIPS
 
     clips: dict[str, list[np.ndarray]] = {}
     cases: dict[str, list[str]] = {}
     rate = 0
-    for path in sorted((eval_dir / "audio").glob("*.wav")):
+    folder = eval_dir / CLIPS if (eval_dir / CLIPS).is_dir() else eval_dir / "audio"
+    for path in sorted(folder.glob("*.wav")):
         found = CLIP_NAME.match(path.stem)
         if not found:
             continue
@@ -242,7 +246,7 @@ def eval_clips(eval_dir: Path, samples: int) -> tuple[dict[str, np.ndarray], dic
         clips.setdefault(row, []).append(audio if audio.ndim == 1 else audio.mean(axis=1))
         cases.setdefault(row, []).append(found["case"])
     if not clips:
-        raise SystemExit(f"{eval_dir}/audio holds no clips (run eval with --save-audio N)")
+        raise SystemExit(f"{folder} holds no clips (run eval with --save-audio N)")
     sets = {k: np.concatenate([fit_length(c[None], samples) for c in v]) for k, v in clips.items()}
     return sets, cases, rate
 
