@@ -24,6 +24,7 @@ from ditto_live.evaluation.cases import Case, TestSplit, make_cases, task_table
 from ditto_live.evaluation.external import CLIPS, ExternalJudges, Judged, clip_path, find_judges, run_external
 from ditto_live.evaluation.runner import Embedder, Generation, Setting, run_case
 from ditto_live.evaluation.scoring import Row, aggregate, reference_embeddings, reference_rows
+from ditto_live.generation.methods import METHODS
 from ditto_live.generation.models import Bundle
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def run_suite(cfg: EvalConfig, bundle: Bundle, embedder: Embedder, split: TestSp
             raise ValueError(f"suite {cfg.suite} has no task(s) {sorted(unknown)} (has {', '.join(tasks)})")
         tasks = tuple(t for t in tasks if t in cfg.tasks)
     settings = [s for s in suite_settings(cfg.suite, cfg.decode_steps)
-                if not (cfg.skip_ditto and s.method == "ditto" and s.optimise)]  # the base model's own row stays
+                if not (cfg.skip_ditto and METHODS[s.method].teacher_chain and s.optimise)]  # the base model's row stays
     mel = bundle.mel_config
     cases = {t: make_cases(t, split, cfg.cases, bundle.tags, mel.frame_rate, mel.sample_rate, mel.window_seconds,
                            out / "references", cfg.seed) for t in tasks}
