@@ -98,7 +98,7 @@ def test_the_eval_scores_every_row_with_the_judges_and_writes_their_figures(corp
     assert all("melody_note_f" in r["metrics"] and "melody_note_f" in r["intervals"] for r in melody_rows)
     md = paths["md"].read_text()
     assert "### Sound quality: fake band power" in md and "| melody | DITTO-2 (CM) | 1 | 2 |" in md
-    assert "note F (%)" in md and "chroma note F (%)" in md and "Note judge: fake transcriber" in md
+    assert "| note F (%) | note recall (%) | chroma note F (%) |" in md and "Note judge: fake transcriber" in md
 
 
 def test_without_the_judges_interpreter_the_eval_says_so_once_and_records_null(corpus, tmp_path, caplog):
