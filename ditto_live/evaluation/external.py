@@ -191,10 +191,14 @@ def run_external(judges: ExternalJudges, gens: list[Generation], cases: Mapping[
             works = {(c.task, c.index): split.meta[c.row]["work"] for cs in cases.values() for c in cs}
             assert split.audio is not None
             reference = split.audio[split.reference_rows].numpy()
-            rows = judge_quality(judges.quality, gens, works, reference, folder, sample_rate, seed)
-            result.quality = QualityFigures(judges.quality.name, f"{len(reference)} windows: the reference half "
-                                            "of the split (by work), as the evaluation's FAD", rows)
-            result.extra["quality_seconds"] = round(time.perf_counter() - start, 1)
+            try:
+                rows = judge_quality(judges.quality, gens, works, reference, folder, sample_rate, seed)
+            except RuntimeError as exc:  # the worker failed: said and recorded, the run goes on
+                result.quality_skipped = worker_failed("sound-quality judge", exc)
+            else:
+                result.quality = QualityFigures(judges.quality.name, f"{len(reference)} windows: the reference "
+                                                "half of the split (by work), as the evaluation's FAD", rows)
+                result.extra["quality_seconds"] = round(time.perf_counter() - start, 1)
     if judges.notes is not None:
         targets = {(c.task, c.index): n for cs in cases.values() for c in cs if (n := written_notes(c)) is not None}
         melodic = [g for g in gens if (g.task, g.case) in targets]
@@ -204,8 +208,20 @@ def run_external(judges: ExternalJudges, gens: list[Generation], cases: Mapping[
             result.notes_skipped = why
         elif melodic:
             start = time.perf_counter()
-            for i, scores in judge_notes(judges.notes, melodic, targets, folder).items():
-                melodic[i].metrics.update(scores)
-            result.note_judge, result.note_clips = judges.notes.name, len(melodic)
-            result.extra["notes_seconds"] = round(time.perf_counter() - start, 1)
+            try:
+                scored = judge_notes(judges.notes, melodic, targets, folder)
+            except RuntimeError as exc:
+                result.notes_skipped = worker_failed("note-level melody judge", exc)
+            else:
+                for i, scores in scored.items():
+                    melodic[i].metrics.update(scores)
+                result.note_judge, result.note_clips = judges.notes.name, len(melodic)
+                result.extra["notes_seconds"] = round(time.perf_counter() - start, 1)
     return result
+
+
+def worker_failed(judge: str, exc: RuntimeError) -> str:
+    """Log a judge's failed worker in one line; -> the reason recorded in its place."""
+    why = f"its worker failed: {' '.join(str(exc).split())[-300:]}"
+    log.warning("%s not run: %s", judge, why)
+    return why

@@ -115,6 +115,21 @@ def test_without_the_judges_interpreter_the_eval_says_so_once_and_records_null(c
     assert not (tmp_path / "out" / "clips").exists()
 
 
+class BrokenEmbedding(BandEmbedding):
+    """A worker that dies (TensorFlow missing a library, say)."""
+
+    def embed(self, sets: Mapping[str, np.ndarray], sample_rate: int) -> dict[str, np.ndarray]:
+        raise RuntimeError("musicnn worker failed (1): ImportError: libcuda")
+
+
+def test_a_failing_judge_worker_is_recorded_and_the_eval_goes_on(corpus, tmp_path):
+    tr = FixedTranscriber(Notes.of([[60, 0.0, 0.5]]))
+    result, paths = run_melody(corpus, tmp_path / "out", ExternalJudges(BrokenEmbedding(), tr))
+    data = json.loads(paths["json"].read_text())
+    assert data["quality"] is None and "libcuda" in data["quality_skipped"]
+    assert data["note_judge"]["clips"] == 6  # the other judge still ran
+
+
 def test_no_quality_and_no_notes_skip_without_a_warning(caplog):
     caplog.set_level(logging.WARNING, logger="ditto_live.evaluation.external")
     judges = find_judges(quality=False, notes=False)
