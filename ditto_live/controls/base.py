@@ -108,6 +108,8 @@ class WindowSlice:
     head: Tensor | None = None  # [1, F, o] the clip's first frames (a loop's last window ends on them)
     so_far: Tensor | None = None  # [1, F, start] the clip generated before this window
     vocoder: Vocoder | None = None  # the bundle's neural vocoder (log_power), for the audible terms
+    front: MelFrontEnd | None = None  # the plan's waveform -> mel front end (a melody renders its sketch
+    # through it; None: no sketch)
 
     @property
     def stop(self) -> int:

@@ -152,24 +152,18 @@ def window(t: ClipTarget[MelodyTarget], w: WindowSlice) -> Control | None:
     register = t.params.get("register", REGISTER) and bool((voiced >= 12).all())  # below C0 nothing sounds
     rw = _register(w.mel.n_mels, w.mel.fmin, w.mel.fmax, w.device) if register else None
     audible = _audible(w.vocoder, w.mel.sample_rate, w.device) if register else None
-    sketch = _sketch(pitch, w.mel, w.device) if register else None
+    sketch = _sketch(pitch, w.mel, w.front) if register and w.front is not None else None
     return melody_control(pitch.to(w.device), w.mel.min_db, w.mel.max_db, cw, weight=t.weight, register=rw,
                           audible=audible, sketch=sketch)
 
 
-def _sketch(pitch: Tensor, mel: MelConfig, device: str) -> Tensor:
-    """The window's notes rendered and taken to the model's mel [1, 1, F, N]: where DITTO-2 starts."""
+def _sketch(pitch: Tensor, mel: MelConfig, front: MelFrontEnd) -> Tensor:
+    """The window's notes rendered and taken to the model's mel [1, 1, F, N] by the plan's front end: where
+    DITTO-2 starts."""
     from ditto_live.engine.controls.melody import render_notes
 
-    audio = render_notes(pitch, mel.sample_rate, mel.hop_length).to(device)
-    return _front(mel, device).wav_to_mel(audio[None])
-
-
-@lru_cache(maxsize=4)
-def _front(mel: MelConfig, device: str) -> MelFrontEnd:
-    from ditto_live.engine.audio import MelFrontEnd
-
-    return MelFrontEnd(mel).to(device)
+    audio = render_notes(pitch, mel.sample_rate, mel.hop_length)
+    return front.wav_to_mel(audio[None].to(front.filterbank.device))
 
 
 def measure(t: ClipTarget[MelodyTarget], m: Measuring) -> dict[str, float]:

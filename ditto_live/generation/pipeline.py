@@ -363,7 +363,7 @@ def optimise_window(plan: Plan, engine: Engine, w: int, cond: Cond, out: Tensor,
     head = out[..., :plan.seam] if plan.seam and w > 0 else None
     controls = window_controls(plan.targets, mel, start, length, plan.text_model, opening, head,
                                is_last=w == n - 1, so_far=out[..., :start] if w else None, device=dev,
-                               vocoder=plan.vocoder)
+                               vocoder=plan.vocoder, front=plan.front)
     x_T, noise_seed = window_noise(spec.seed, w, spec.seeds, mel, dev, plan.window)
     lap("target")
     record: dict[str, Any] = {"window": w, "start_frame": start, "steps_run": 0, "noise_seed": noise_seed}

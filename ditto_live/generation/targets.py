@@ -114,16 +114,18 @@ def continuation(previous: Tensor, length: int) -> Control:
 def window_controls(targets: list[ClipTarget[Any]], mel: MelConfig, start: int, length: int,
                     text_model: TextAudio | None = None, previous: Tensor | None = None,
                     head: Tensor | None = None, is_last: bool = True, so_far: Tensor | None = None,
-                    device: str = "cpu", vocoder: Vocoder | None = None) -> list[Control]:
+                    device: str = "cpu", vocoder: Vocoder | None = None,
+                    front: MelFrontEnd | None = None) -> list[Control]:
     """Engine controls for the window holding clip frames [start, start + length), on ``device``.
 
     ``previous`` [1, F, o]: the generated frames this window must open with (chaining);
     ``head`` [1, F, o]: the clip's first frames, which a loop's last window must end on;
     ``so_far`` [1, F, start]: the clip generated before this window (structure spans windows);
-    ``vocoder``: the neural vocoder that will render the clip (the melody reads its spectrum), if any.
+    ``vocoder``: the neural vocoder that will render the clip (the melody reads its spectrum), if any;
+    ``front``: the plan's waveform -> mel front end (a melody's sketch is rendered through it), if any.
     Targets and weight tables are moved to ``device`` here, once per window, not at every step.
     """
-    w = WindowSlice(mel, start, length, str(device), is_last, text_model, head, so_far, vocoder)
+    w = WindowSlice(mel, start, length, str(device), is_last, text_model, head, so_far, vocoder, front)
     out = [c for t in targets if (c := KINDS[t.kind].window(t, w)) is not None]
     if previous is not None:
         out.append(continuation(previous.to(device), length))

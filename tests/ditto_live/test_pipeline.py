@@ -198,7 +198,7 @@ def test_ditto2_starts_from_a_controls_sketch_and_nothing_else_does(tmp_path, me
     sf.write(tmp_path / "ref.wav", 0.3 * np.sin(np.arange(MEL.sample_rate) * 0.05), MEL.sample_rate)
     controls = [{**c, "reference": str(tmp_path / c["reference"])} if "reference" in c else c for c in controls]
     plan = _plan(tmp_path, method=method, controls=controls)
-    targets = pipeline.window_controls(plan.targets, plan.mel, 0, plan.total, None, device="cpu")
+    targets = pipeline.window_controls(plan.targets, plan.mel, 0, plan.total, None, device="cpu", front=plan.front)
     assert (targets[0].sketch is not None) == (controls[0]["type"] != "inpaint")
     x_T, _ = window_noise(0, 0, 1, plan.mel, "cpu", plan.window)
     cond = pipeline.Cond(plan.tags[None], w=plan.spec.cfg)

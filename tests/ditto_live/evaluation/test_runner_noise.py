@@ -19,12 +19,12 @@ from .conftest import MEL, narrow_bundle
 
 
 class Spy:
-    """Records the runner's loss functions, every DITTO-2 optimisation's starting x_T and every DITTO-2
-    decode (its x_T, T, noise seed and raw output)."""
+    """Records the runner's loss functions, every DITTO-2 optimisation's drawn x_T (before the sketch moves it
+    towards the controls, by each student) and every DITTO-2 decode (its x_T, T, noise seed and raw output)."""
 
     def __init__(self, monkeypatch):
         self.losses, self.decodes, self.starts = [], [], []
-        real_loss, real_decode, real_optimise = pipeline.loss_function, ito.ditto2_decode, ito.ditto2_optimise
+        real_loss, real_decode, real_sketch = pipeline.loss_function, ito.ditto2_decode, pipeline.start_near_sketch
 
         def loss_function(controls):
             fn = real_loss(controls)
@@ -37,13 +37,13 @@ class Spy:
                                  "x0": x0.clone()})
             return x0
 
-        def ditto2_optimise(*args, **kwargs):
-            self.starts.append(args[1].clone())
-            return real_optimise(*args, **kwargs)
+        def start_near_sketch(plan, engine, x_T, *args):
+            self.starts.append(x_T.clone())
+            return real_sketch(plan, engine, x_T, *args)
 
         monkeypatch.setattr(pipeline, "loss_function", loss_function)  # the one optimise builds it
         monkeypatch.setattr(ito, "ditto2_decode", ditto2_decode)  # methods.METHODS calls it
-        monkeypatch.setattr(ito, "ditto2_optimise", ditto2_optimise)
+        monkeypatch.setattr(pipeline, "start_near_sketch", start_near_sketch)
 
 
 @pytest.fixture
