@@ -1,0 +1,64 @@
+"""The one table of figures: a span's NAME -> the function that renders it from its raw files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .cpu import (
+    backend_reuse,
+    cpu_engine_bench,
+    omp_wait_policy,
+    producer_headline,
+    producer_served,
+    served_cpu,
+    served_table,
+)
+from .gpu import (
+    ditto_gpu_cold,
+    gpu_bench_table,
+    gpu_ditto_vs_ditto2,
+    gpu_engine_latency,
+    gpu_melody_and_others,
+    gpu_served,
+    gpu_served_table,
+    gpu_table1_intensity,
+    table2_gpu,
+)
+from .judges import ctm_vs_cm, fad_noise, judges_sentence, judges_table, quality_sanity
+from .melody import melody_audible, melody_decode_t, melody_register_epyc, melody_register_xeon, melody_sketch
+from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
+from .raw import SERVED_EPYC, SERVED_XEON, Raw
+
+FIGURES: dict[str, Callable[[Raw], str]] = {
+    "judges-table": judges_table,
+    "judges-sentence": judges_sentence,
+    "ctm-vs-cm": ctm_vs_cm,
+    "fad-noise": fad_noise,
+    "gpu-ditto-vs-ditto2": gpu_ditto_vs_ditto2,
+    "gpu-table1-intensity": gpu_table1_intensity,
+    "gpu-engine-latency": gpu_engine_latency,
+    "gpu-served": gpu_served,
+    "gpu-served-table": gpu_served_table,
+    "served-cpu": served_cpu,
+    "cpu-engine-bench": cpu_engine_bench,
+    "table1-cpu": table1_cpu,
+    "table1-cpu-fad": table1_cpu_fad,
+    "ditto-gpu-cold": ditto_gpu_cold,
+    "melody-audible": melody_audible,
+    "melody-decode-t": melody_decode_t,
+    "table2-gpu": table2_gpu,
+    "gpu-bench-table": gpu_bench_table,
+    "melody-register-epyc": melody_register_epyc,
+    "melody-register-xeon": melody_register_xeon,
+    "gpu-melody-and-others": gpu_melody_and_others,
+    "fig5-trend": fig5_trend,
+    "table3-text": table3_text,
+    "served-table-xeon": served_table(SERVED_XEON),
+    "served-table-epyc": served_table(SERVED_EPYC),
+    "backend-reuse": backend_reuse,
+    "quality-sanity": quality_sanity,
+    "melody-sketch": melody_sketch,
+    "producer-served": producer_served,
+    "omp-wait-policy": omp_wait_policy,
+    "producer-headline": producer_headline,
+}
