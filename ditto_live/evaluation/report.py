@@ -253,7 +253,8 @@ def _clean(value: Any) -> Any:
 def to_json(res: SuiteResult) -> dict[str, Any]:
     return _clean({"suite": res.config.suite, "info": res.info, "rows": [r.to_dict() for r in res.rows],
             "references": [r.to_dict() for r in res.references],
-            "cases": {t: [{"index": c.index, "row": c.row, "caption": c.caption, "target": c.target} for c in cs]
+            "cases": {t: [{"index": c.index, "row": c.row, "work": c.work, "caption": c.caption, "target": c.target}
+                          for c in cs]
                       for t, cs in res.cases.items()},
             **res.judged.to_dict(), "generations": [g.to_dict() for g in res.generations]})
 

@@ -140,4 +140,5 @@ def test_the_cli_hands_the_excluded_corpus_to_the_run_and_the_json_names_the_wor
     assert holdout["excluded_corpus"] == str(tuned) and holdout["left_out_works"] == ["synth/work0"]
     assert "synth/work0" not in holdout["split_works"] and holdout["case_works"]["melody"]
     assert "synth/work0" not in holdout["case_works"]["melody"]
+    assert {c["work"] for c in raw["cases"]["melody"]} == set(holdout["case_works"]["melody"])  # each case's work
     assert {row["metric_intervals_resample"] for row in raw["rows"]} == {BY_WORKS}
