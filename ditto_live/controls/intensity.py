@@ -45,9 +45,11 @@ class Objective:
     block_s: float  # seconds of the audible term's power average (the momentary meter's block is 0.4 s)
     straight_through: bool = False  # the audible term's gradient through the mel's power, not the vocoder
     k_weighted: bool = True  # the audible term reads BS.1770 loudness (LU), else RMS dB of the rendered audio
+    sketch_share: float = 0.0  # DITTO-2 starts this share of its variance from the output gained to the curve
+    # (0: from plain noise; issue 27)
 
 
-OBJECTIVE = Objective(mel_weight=0.0, audible_weight=1.0, block_s=0.4, straight_through=True)
+OBJECTIVE = Objective(mel_weight=0.0, audible_weight=1.0, block_s=0.4, straight_through=True, sketch_share=0.7)
 
 # The evaluation's curves (name, class, breakpoints in seconds over a 5.94 s window, or a named shape): ramps and
 # swells as the paper's protocol, and steps as producers draw them (a staircase, a drop, a build cut off, a gap)
@@ -155,7 +157,7 @@ def window(t: ClipTarget[IntensityTarget], w: WindowSlice) -> Control:
     audible = _audible(w.vocoder, w, OBJECTIVE)
     return intensity_control(t.payload.curve[w.start:w.stop].to(w.device), w.mel.min_db, w.mel.max_db, bw,
                              weight=t.weight, audible=audible, mel_weight=OBJECTIVE.mel_weight,
-                             audible_weight=OBJECTIVE.audible_weight)
+                             audible_weight=OBJECTIVE.audible_weight, sketch_share=OBJECTIVE.sketch_share)
 
 
 def measure(t: ClipTarget[IntensityTarget], m: Measuring) -> dict[str, float]:
@@ -239,5 +241,5 @@ CLI = CliFlags((
 
 KIND = Kind("intensity", validate, target, window, measure,
             "a loudness curve: shape (crescendo, decrescendo, swell, dip, steps, flat) or points [[time, dB], ...]",
-            plot=plot, example=example, cli=CLI, steps=70, decode_steps=1, evaluation=EVALUATION,
+            plot=plot, example=example, cli=CLI, steps=20, decode_steps=1, evaluation=EVALUATION,
             keys=("shape", "low_db", "high_db", "points"))

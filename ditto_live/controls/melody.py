@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the engine and torch load when a target is built, not on im
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 REGISTER = True  # follow the written octave too (engine/controls/melody.py); "register": false = octave-free chroma
+SKETCH_SHARE = 0.4  # of DITTO-2's start, from the written notes rendered and inverted (chosen on val, docs/bench.md)
 MIN_VOICED = 0.3  # an evaluation case needs a note in at least this share of frames
 EVAL_BASE_PITCH = 60  # the evaluation's truth pitch classes become MIDI notes in the octave above middle C
 
@@ -154,7 +155,7 @@ def window(t: ClipTarget[MelodyTarget], w: WindowSlice) -> Control | None:
     audible = _audible(w.vocoder, w.mel.sample_rate, w.device) if register else None
     sketch = _sketch(pitch, w.mel, w.front) if register and w.front is not None else None
     return melody_control(pitch.to(w.device), w.mel.min_db, w.mel.max_db, cw, weight=t.weight, register=rw,
-                          audible=audible, sketch=sketch)
+                          audible=audible, sketch=sketch, sketch_share=SKETCH_SHARE)
 
 
 def _sketch(pitch: Tensor, mel: MelConfig, front: MelFrontEnd) -> Tensor:

@@ -63,9 +63,8 @@ def window(t: ClipTarget[StructureTarget], w: WindowSlice) -> Control:
     if w.so_far is not None and w.start > 0:  # the form spans windows: score this one against what came before
         ssm = labels_to_target(t.payload.labels[:w.stop], SSM_SIZE).to(w.device)
         return structure_control(ssm, w.mel.min_db, w.mel.max_db, t.weight, w.so_far[..., :w.start].to(w.device))
-    labels = t.payload.labels[w.start:w.stop]
-    ssm = labels_to_target(labels, SSM_SIZE).to(w.device)
-    return structure_control(ssm, w.mel.min_db, w.mel.max_db, weight=t.weight, labels=labels)
+    ssm = labels_to_target(t.payload.labels[w.start:w.stop], SSM_SIZE).to(w.device)
+    return structure_control(ssm, w.mel.min_db, w.mel.max_db, weight=t.weight)
 
 
 def measure(t: ClipTarget[StructureTarget], m: Measuring) -> dict[str, float]:

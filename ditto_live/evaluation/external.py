@@ -133,9 +133,9 @@ def read_clip(path: Path, sample_rate: int) -> np.ndarray:
 
 
 def written_notes(case: Case) -> Notes | None:
-    """The notes a melody case's job asks for (seconds); None when it asks for none."""
+    """The notes a case's job writes (a control's ``notes`` in seconds: a melody's); None when it writes none."""
     for control in case.job.get("controls", []):
-        if control.get("type") == "melody" and "notes" in control and control.get("unit") == "seconds":
+        if "notes" in control and control.get("unit") == "seconds":
             return Notes.of(control["notes"])
     return None
 

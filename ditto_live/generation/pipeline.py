@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 UNCONTROLLED_DECODE_STEPS = 2  # T of a job without controls that names none
-SKETCH_SHARE = 0.4  # share of a DITTO-2 start's variance from the inverted sketch (chosen on val: docs/bench.md)
 SKETCH_INVERSION_STEPS = 8  # student calls that invert a sketch to x_T
 __all__ = ["METHODS", "Backends", "Engine", "Generated", "Laps", "Plan", "WindowRun", "clip_losses", "decode",
            "decode_steps_of", "generate", "job_cond", "optimise", "optimise_window", "plan_job", "resolve_backend",
@@ -260,9 +259,9 @@ def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, controls: 
 
 def start_near_sketch(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond, controls: Sequence[Control]) -> Tensor:
     """Start DITTO-2 near a solution (issue 27): the unoptimised one-step output of x_T's first row moved
-    towards the controls by their sketches (a melody's notes rendered, an intensity's gain, a form's
-    sections), inverted through the student to an x_T, holding ``SKETCH_SHARE`` of the start's variance
-    beside the job's own noise, so the one-step output already nears the targets and fewer steps reach them.
+    towards the controls by their sketches (a melody's notes rendered, an intensity's gain), inverted through
+    the student to an x_T that holds the sketches' share of the start's variance beside the job's own noise,
+    so the one-step output already nears the targets and fewer steps reach them.
     The DITTO baseline keeps the paper's plain noise. x_T: [B, 1, F, N] -> [B, 1, F, N]"""
     if plan.method.chain is not None or not any(c.sketch is not None for c in controls):
         return x_T
@@ -270,10 +269,11 @@ def start_near_sketch(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond, contr
     with torch.no_grad(), torch.autocast(torch.device(engine.device).type, dtype=torch.bfloat16,
                                          enabled=engine.autocast):
         x0 = one_step_x0(plan.model, x_T[:1], one, plan.spec.student).float().clamp(-1, 1)  # the surrogate's output
-        sketch = sketch_of(controls, x0)
-        assert sketch is not None
+        sketched = sketch_of(controls, x0)
+        assert sketched is not None
+        sketch, share = sketched
         inverted = ddim_invert(plan.model, sketch.float(), one, SKETCH_INVERSION_STEPS)
-    return mix_start(inverted.float(), x_T, SKETCH_SHARE)
+    return mix_start(inverted.float(), x_T, share)
 
 
 def model_key(plan: Plan, shape: tuple[int, ...], autocast: bool) -> ModelKey:

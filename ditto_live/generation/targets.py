@@ -97,8 +97,8 @@ def _cropped(c: Control, length: int) -> Control:
     feature, sketch = c.feature, c.sketch
     return dataclasses.replace(c, loss=lambda x0: c.loss(x0[..., :length]),
                                feature=None if feature is None else (lambda x0: feature(x0[..., :length])),
-                               sketch=None if sketch is None else (
-                                   lambda x0: torch.cat([sketch(x0[..., :length]), x0[..., length:]], -1)))
+                               sketch=None if sketch is None else dataclasses.replace(sketch, move=lambda x0: (
+                                   torch.cat([sketch.move(x0[..., :length]), x0[..., length:]], -1))))
 
 
 def continuation(previous: Tensor, length: int) -> Control:

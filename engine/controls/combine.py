@@ -18,6 +18,15 @@ SketchFn = Callable[[Tensor], Tensor]  # x0 [1, 1, F, N] the unoptimised output 
 
 
 @dataclass(frozen=True)
+class Sketch:
+    """Where DITTO-2 may start for a control (issue 27): a move of the model's own output towards what meets it,
+    and how much of the start's variance the move's inversion holds beside the job's noise."""
+
+    move: SketchFn  # x0 [1, 1, F, N] the unoptimised output -> a mel [1, 1, F, N] near the target
+    share: float  # of the start's variance, in (0, 1] (each kind's, chosen on val)
+
+
+@dataclass(frozen=True)
 class Control:
     """One differentiable control: its loss, and (optionally) what to plot for it."""
 
@@ -26,7 +35,7 @@ class Control:
     weight: float = 1.0  # weight of this loss in the sum
     feature: FeatureFn | None = None  # x0 -> per-frame feature [B, ...] (curve, chroma, matrix), for plots
     target: Tensor | None = None  # the target the feature is compared with, for plots
-    sketch: SketchFn | None = None  # the model's own output moved towards the control (DITTO-2 starts near it)
+    sketch: Sketch | None = None  # where DITTO-2 may start: the output moved towards the control
 
 
 def unique_names(controls: Sequence[Control]) -> list[str]:
@@ -52,15 +61,16 @@ def combined_loss(controls: Sequence[Control], x0: Tensor) -> tuple[Tensor, dict
     return total, parts
 
 
-def sketch_of(controls: Sequence[Control], x0: Tensor) -> Tensor | None:
+def sketch_of(controls: Sequence[Control], x0: Tensor) -> tuple[Tensor, float] | None:
     """The controls' sketches applied in turn to the unoptimised output x0 [1, 1, F, N] (a melody's notes, then
-    an intensity's gain, ...): a mel near what meets them all; None when no control has one."""
+    an intensity's gain, ...): a mel near what meets them all, and the smallest of their shares (the most
+    cautious control's); None when no control has one."""
     sketches = [c.sketch for c in controls if c.sketch is not None]
     if not sketches:
         return None
     for sketch in sketches:
-        x0 = sketch(x0)
-    return x0
+        x0 = sketch.move(x0)
+    return x0, min(s.share for s in sketches)
 
 
 def loss_function(controls: Sequence[Control]) -> Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ditto_live.engine.audio import norm_to_db
-from ditto_live.engine.controls.combine import Control, SketchFn
+from ditto_live.engine.controls.combine import Control, Sketch, SketchFn
 
 SHAPES = ("crescendo", "decrescendo", "swell", "dip", "steps", "flat")
 # sum_b w_b mel_b of a Hann-windowed STFT normalised by the window sum is 3/4 of the mean square of the
@@ -224,9 +224,10 @@ def intensity_shape(name: str, frames: int, low_db: float = DEFAULT_LOW_DB, high
 
 def intensity_control(target: Tensor, min_db: float, max_db: float, weights: Tensor, offset_db: float = RMS_OFFSET_DB,
                       smooth_frames: int = 87, weight: float = 1.0, audible: AudibleLoudness | None = None,
-                      mel_weight: float = 1.0, audible_weight: float = 1.0) -> Control:
+                      mel_weight: float = 1.0, audible_weight: float = 1.0, sketch_share: float = 0.0) -> Control:
     """The intensity control for a dB target curve [N] (N = the mel's frame count): ``mel_weight`` x the mel
-    term + ``audible_weight`` x the audible term (when ``audible`` is given)."""
+    term + ``audible_weight`` x the audible term (when ``audible`` is given); ``sketch_share`` > 0: DITTO-2
+    may start from the output gained to the curve (``gain_sketch``), holding that share of the start."""
     def feature(x0: Tensor) -> Tensor:
         return intensity_feature(x0, min_db, max_db, weights, offset_db, smooth_frames)
 
@@ -242,7 +243,8 @@ def intensity_control(target: Tensor, min_db: float, max_db: float, weights: Ten
                 return feature(x0), target
             return audible_intensity(x0, audible), block_target(target, audible.block_frames)
 
-    return Control("intensity", loss, weight, feature, target, gain_sketch(level, min_db, max_db))
+    sketch = Sketch(gain_sketch(level, min_db, max_db), sketch_share) if sketch_share > 0 else None
+    return Control("intensity", loss, weight, feature, target, sketch)
 
 
 def apply_gain(x0: Tensor, gain_db: Tensor, min_db: float, max_db: float) -> Tensor:

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ditto_live.engine.audio import norm_to_db
-from ditto_live.engine.controls.combine import Control, SketchFn
+from ditto_live.engine.controls.combine import Control, Sketch, SketchFn
 from ditto_live.engine.controls.intensity import seconds_per_unit
 
 NO_NOTE = -1  # target value of a frame where no note sounds
@@ -326,12 +326,12 @@ def render_notes(target: Tensor, sample_rate: int, hop: int) -> Tensor:
 def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor, weight: float = 1.0,
                    register: RegisterWeights | None = None, register_weight: float = REGISTER_WEIGHT,
                    audible: AudiblePitch | None = None, audible_weight: float = AUDIBLE_WEIGHT,
-                   sketch: Tensor | None = None) -> Control:
+                   sketch: Tensor | None = None, sketch_share: float = 0.0) -> Control:
     """The melody control for a target per frame [N]: pitch classes (octave-free chroma, the paper's
     control) or MIDI pitches. ``register`` (``register_weights(n_mels, fmin, fmax)``) turns the register
     term on, ``audible`` the audible-pitch term; both need MIDI pitches
     (``melody_target(..., keep_octave=True)``). ``sketch``: the notes rendered to a mel [1, 1, F, N], where
-    the optimisation may start (``render_notes``)."""
+    DITTO-2 may start (``render_notes``), holding ``sketch_share`` of the start's variance."""
     if (register is not None or audible is not None) and bool(((target >= 0) & (target < 12)).any()):
         raise ValueError("the register and audible-pitch terms need MIDI pitches per frame "
                          "(melody_target(..., keep_octave=True)), not pitch classes")
@@ -348,7 +348,8 @@ def melody_control(target: Tensor, min_db: float, max_db: float, weights: Tensor
             total = total + audible_weight * audible_pitch_loss(x0, target, audible)
         return total
 
-    return Control("melody", loss, weight, feature, classes, None if sketch is None else notes_sketch(sketch))
+    start = Sketch(notes_sketch(sketch), sketch_share) if sketch is not None and sketch_share > 0 else None
+    return Control("melody", loss, weight, feature, classes, start)
 
 
 def notes_sketch(notes: Tensor) -> SketchFn:

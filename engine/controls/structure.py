@@ -26,10 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ditto_live.engine.audio import norm_to_db
-from ditto_live.engine.controls.combine import Control, SketchFn
+from ditto_live.engine.controls.combine import Control
 
 DECODE_SPREAD = 1.0  # frame-level variation the multi-step decoding adds, in units of each MFCC's std
-SKETCH_SHIFT_BINS = 4  # mel bins a new section letter's spectrum moves by in the form's sketch (up, down, ...)
 
 
 @functools.lru_cache(maxsize=32)
@@ -112,53 +111,8 @@ def structure_loss(ssm: Tensor, target: Tensor) -> Tensor:
     return ((ssm - target.to(ssm.device)) ** 2).mean((-1, -2))
 
 
-def sections(labels: Tensor) -> list[tuple[int, int, int]]:
-    """Runs of equal labels: (label, first frame, end frame) in order. labels: [N]"""
-    change = (torch.nonzero(labels[1:] != labels[:-1]).flatten() + 1).tolist()
-    bounds = [0, *change, len(labels)]
-    return [(int(labels[a]), a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def shift_bins(x: Tensor, bins: int) -> Tensor:
-    """The spectrum moved up (``bins`` > 0) or down by whole mel bins, the edge band repeated.
-    x: [..., F, n] -> [..., F, n]"""
-    if bins == 0:
-        return x
-    if bins > 0:
-        return torch.cat([x[..., :1, :].expand(*x.shape[:-2], bins, x.shape[-1]), x[..., :-bins, :]], -2)
-    return torch.cat([x[..., -bins:, :], x[..., -1:, :].expand(*x.shape[:-2], -bins, x.shape[-1])], -2)
-
-
-def letter_shift(letter: int, step: int = SKETCH_SHIFT_BINS) -> int:
-    """Bins the sketch moves the k-th letter's spectrum by: 0, +step, -step, +2 step, -2 step, ..."""
-    return 0 if letter == 0 else (step * ((letter + 1) // 2)) * (1 if letter % 2 else -1)
-
-
-def form_sketch(labels: Tensor) -> SketchFn:
-    """A form's sketch: the model's own output laid out as the form, each section a time-stretched copy of
-    its letter's first section (so a section that returns is the same music), the k-th letter's first
-    section the output there moved by ``letter_shift(k)`` bins (so letters differ). labels: [N] ->
-    x0 [1, 1, F, N] -> [1, 1, F, N]"""
-    runs = sections(labels.cpu())
-
-    def sketch(x0: Tensor) -> Tensor:
-        out, first = x0.clone(), {}
-        for letter, a, b in runs:
-            if letter not in first:
-                first[letter] = (a, b)
-                out[..., a:b] = shift_bins(x0[..., a:b], letter_shift(letter))
-                continue
-            fa, fb = first[letter]
-            source = out[0, :, :, fa:fb]  # [1, F, n]
-            out[0, :, :, a:b] = F.interpolate(source, size=b - a, mode="linear", align_corners=False)
-        return out
-
-    return sketch
-
-
 def structure_control(target: Tensor, min_db: float, max_db: float, weight: float = 1.0,
-                      prefix: Tensor | None = None, spread: float = DECODE_SPREAD,
-                      labels: Tensor | None = None) -> Control:
+                      prefix: Tensor | None = None, spread: float = DECODE_SPREAD) -> Control:
     """The structure control for a target matrix [S, S].
 
     ``prefix`` [1, F, P]: mel frames already generated before x0 (a long clip made window by window);
@@ -166,8 +120,7 @@ def structure_control(target: Tensor, min_db: float, max_db: float, weight: floa
     occurrence. The prefix is constant: only x0 moves.
     ``spread``: the loss scores the expected self-similarity under this much frame-level variation
     (module docstring); 0 optimises the plain cosine. The control's feature (plots, sidecars) is always
-    the plain cosine matrix, the measure itself. ``labels`` [N]: the section per frame of x0, for the
-    form's sketch (a window without a prefix; ``form_sketch``).
+    the plain cosine matrix, the measure itself.
     """
     size = target.shape[-1]
 
@@ -184,5 +137,4 @@ def structure_control(target: Tensor, min_db: float, max_db: float, weight: floa
         eps = spread_norm(c.shape[1], c.shape[-1], size, spread)
         return structure_loss(self_similarity(c, size, eps), target)
 
-    sketch = form_sketch(labels) if labels is not None and prefix is None else None
-    return Control("structure", loss, weight, feature, target, sketch)
+    return Control("structure", loss, weight, feature, target)

@@ -1,7 +1,8 @@
 """`ditto-live eval` with the warm start from the controls' sketches changed for one run (issue 27's choice of K
 and share, an experiment, not a product setting). Its output: docs/results/<machine>/sketch_start/.
 
-  --share S       share of the start's variance from the inverted sketch (default: pipeline.SKETCH_SHARE)
+  --share S       share of the start's variance from the inverted sketch, for every control (default: each
+                  control's own: controls/melody.py SKETCH_SHARE, controls/intensity.py OBJECTIVE.sketch_share)
   --no-sketch     start from the job's plain noise, as before the sketches
   --ctm-only T    run only a "DITTO-2 (CTM)" row decoding with T (0: each control's own; no CM row)
 
@@ -28,7 +29,13 @@ def main() -> int:
     from ditto_live.generation import pipeline
 
     if args.share is not None:
-        pipeline.SKETCH_SHARE = args.share
+        real, share = pipeline.sketch_of, args.share
+
+        def sketch_of(controls, x0):
+            sketched = real(controls, x0)
+            return None if sketched is None else (sketched[0], share)
+
+        pipeline.sketch_of = sketch_of
     if args.no_sketch:
         pipeline.start_near_sketch = lambda plan, engine, x_T, cond, controls: x_T
     if args.ctm_only is not None:

@@ -85,9 +85,11 @@ def test_an_intensity_sketch_gains_each_frame_to_the_curve_and_lowers_the_loss()
 
     x0 = _music_like()
     target = torch.linspace(-35.0, -12.0, x0.shape[-1])  # a crescendo in RMS dB
-    control = intensity_control(target, -100.0, 20.0, band_weights(80, 0.0, 11025.0), smooth_frames=9)
-    assert control.sketch is not None
-    sketched = control.sketch(x0)
+    control = intensity_control(target, -100.0, 20.0, band_weights(80, 0.0, 11025.0), smooth_frames=9,
+                                sketch_share=0.7)
+    assert control.sketch is not None and control.sketch.share == 0.7
+    assert intensity_control(target, -100.0, 20.0, band_weights(80, 0.0, 11025.0)).sketch is None  # off: no share
+    sketched = control.sketch.move(x0)
     assert sketched.shape == x0.shape and float(sketched.max()) <= 1.0 and float(sketched.min()) >= -1.0
     assert float(control.loss(sketched)[0]) < 0.2 * float(control.loss(x0)[0])
     # the gain is the same for every band of a frame: the frame's spectral shape is kept where nothing clips
@@ -97,48 +99,21 @@ def test_an_intensity_sketch_gains_each_frame_to_the_curve_and_lowers_the_loss()
     assert float(spread[inside.any(0)].max()) < 1e-5
 
 
-def test_a_form_sketch_repeats_a_returning_section_and_moves_a_new_letter():
-    from ditto_live.engine.controls.structure import (
-        form_labels,
-        form_sketch,
-        letter_shift,
-        sections,
-        shift_bins,
-    )
+def test_sketches_apply_in_turn_and_the_most_cautious_share_holds():
+    from ditto_live.engine.controls import Control, Sketch, sketch_of
 
-    labels = form_labels("ABA", 240)
-    assert sections(labels) == [(0, 0, 80), (1, 80, 160), (0, 160, 240)]
-    x0 = _music_like(240)
-    sketched = form_sketch(labels)(x0)
-    assert torch.equal(sketched[..., 160:240], sketched[..., 0:80])  # A returns as the same music
-    assert torch.equal(sketched[..., 0:80], x0[..., 0:80])  # the first letter is the output itself
-    assert torch.equal(sketched[..., 80:160], shift_bins(x0[..., 80:160], letter_shift(1)))  # B moved
-    assert [letter_shift(k, 4) for k in range(5)] == [0, 4, -4, 8, -8]
-    up = shift_bins(torch.arange(6.0)[:, None], 2)
-    assert up[:, 0].tolist() == [0.0, 0.0, 0.0, 1.0, 2.0, 3.0]
-    assert shift_bins(torch.arange(6.0)[:, None], -2)[:, 0].tolist() == [2.0, 3.0, 4.0, 5.0, 5.0, 5.0]
+    def zero(x0):
+        return torch.zeros_like(x0)
 
+    def plus_one(x0):
+        return x0 + 1
 
-def test_a_form_sketch_stretches_a_returning_section_of_another_length():
-    from ditto_live.engine.controls.structure import form_sketch
+    def loss(x0):
+        return x0.mean((1, 2, 3))
 
-    labels = torch.tensor([0] * 40 + [1] * 40 + [0] * 80)  # A B A', the last A twice as long
-    x0 = _music_like(160)
-    sketched = form_sketch(labels)(x0)
-    stretched = torch.nn.functional.interpolate(x0[0, :, :, :40], size=80, mode="linear", align_corners=False)
-    assert torch.allclose(sketched[0, :, :, 80:], stretched)
-
-
-def test_the_form_sketch_lowers_the_structure_loss():
-    from ditto_live.engine.controls.structure import form_target, structure_control
-
-    x0 = _music_like(256, seed=3)
-    control = structure_control(form_target("AABA", 256, 16), -100.0, 20.0, labels=form_labels_of("AABA", 256))
-    assert control.sketch is not None
-    assert float(control.loss(control.sketch(x0))[0]) < float(control.loss(x0)[0])
-
-
-def form_labels_of(form: str, frames: int) -> torch.Tensor:
-    from ditto_live.engine.controls.structure import form_labels
-
-    return form_labels(form, frames)
+    x0 = torch.full((1, 1, 4, 8), 5.0)
+    controls = [Control("a", loss, sketch=Sketch(zero, 0.7)), Control("b", loss),
+                Control("c", loss, sketch=Sketch(plus_one, 0.4))]
+    mel, share = sketch_of(controls, x0)
+    assert torch.equal(mel, torch.ones_like(x0)) and share == 0.4  # zero, then plus one: the list's order
+    assert sketch_of([Control("b", loss)], x0) is None
