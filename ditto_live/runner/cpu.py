@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 ENGINE_NICE = 10  # the job thread's niceness: any normal-priority process (the DAW, its plug-ins) goes first
 SPARE_CORE_SHARE = 0.35  # a core counts as free when others use at most 1 - this share of it (hysteresis)
 MIN_SAMPLE_S = 0.2  # shorter intervals than this are too noisy to read a load from; the last reading stands
+ADAPT_INTERVAL_S = 0.5  # during a job, the load is re-read at the first step at least this long after the last
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,25 @@ class ThreadGovernor:
         else:
             reason = f"other programs used {others:.2f} of {self.cores} cores: {threads} thread(s) on the rest"
         return ThreadChoice(threads, self.cores, others, False, reason)
+
+    def adapt(self) -> ThreadChoice | None:
+        """During a job, in its thread, before a step: once ``ADAPT_INTERVAL_S`` has passed since the last
+        reading, re-read the load and reset this thread's torch threads if the free cores changed, so a DAW
+        that starts playing mid-job gets its core back at the next step, not the next job (two threads
+        beside a busy core run many times slower). -> the new choice, or None when nothing changed."""
+        if self.fixed or self.choice is None:
+            return None
+        with self._lock:
+            due = self.meter.sample().wall_s - self._last.wall_s >= ADAPT_INTERVAL_S
+        if not due:
+            return None
+        choice = self.decide()
+        if choice.threads == self.choice.threads:
+            return None
+        self._set_threads(choice.threads)
+        log.info("engine threads, mid-job: %s", choice.reason)
+        self.choice = choice
+        return choice
 
     def apply(self) -> ThreadChoice:
         """Decide and set this thread's torch threads (and lower its priority once)."""

@@ -182,8 +182,10 @@ class JobRunner:
         reserved = self._costs.reserved_s(spec, len(plan.starts), plan.seconds)
         ito_end = began + spec.deadline_s - reserved if spec.deadline_s else None
 
-        def check() -> bool:  # every step: a deadline job waiting goes first; cancelled?
+        def check() -> bool:  # every step: a deadline job waiting goes first; the threads follow the load; cancelled?
             self.engine.yield_to_priority(is_cancelled)
+            if self.governor is not None and (changed := self.governor.adapt()) is not None:
+                self.threads = changed
             return is_cancelled is not None and is_cancelled()
 
         report("target", 0, 1, math.nan)

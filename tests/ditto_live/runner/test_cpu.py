@@ -158,3 +158,52 @@ def test_serve_s_runner_chooses_threads_per_job_unless_pinned(threads):
 
     runner = make_runner(Config(), ServerConfig(threads=threads))
     assert isinstance(runner.governor, ThreadGovernor) and runner.governor.fixed == threads
+
+
+def test_a_job_gives_up_a_core_at_its_next_step_when_the_daw_starts_mid_job():
+    clocks, set_to = FakeClocks(), []
+    governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(3.0, others_cores=0.0, own_cores=0.1)
+    assert governor.apply().threads == 2  # the job starts on an idle machine
+    clocks.advance(0.1, others_cores=1.0, own_cores=1.0)
+    assert governor.adapt() is None  # too soon after the last reading: no change, nothing read
+    clocks.advance(0.6, others_cores=1.0, own_cores=1.0)  # the DAW plays beside the job
+    changed = governor.adapt()
+    assert changed is not None and changed.threads == 1 and governor.choice is changed
+    clocks.advance(0.6, others_cores=1.0, own_cores=1.0)
+    assert governor.adapt() is None  # still busy: unchanged
+    clocks.advance(0.6, others_cores=0.0, own_cores=1.0)
+    assert governor.adapt().threads == 2  # the DAW stops: the core comes back
+    assert set_to == [2, 1, 2]
+
+
+def test_pinned_threads_and_a_governor_before_its_first_job_never_adapt():
+    clocks, set_to = FakeClocks(), []
+    pinned = ThreadGovernor(fixed=2, cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    fresh = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    pinned.apply()
+    clocks.advance(2.0, others_cores=1.5, own_cores=0.5)
+    assert pinned.adapt() is None and fresh.adapt() is None and set_to == [2]
+
+
+def test_a_runner_s_job_drops_to_one_thread_mid_job_when_the_machine_becomes_busy(tmp_path):
+    """The runner asks the governor before every ITO step; the sidecar records the count the job ended with."""
+    import json
+
+    from ditto_live.generation.jobspec import parse_job
+    from tests.ditto_live.test_jobs import runner
+
+    clocks, set_to, reads = FakeClocks(), [], [0]
+
+    def tick() -> float:  # every reading is 0.6 s after the last; the DAW starts at the fourth
+        reads[0] += 1
+        clocks.advance(0.6, others_cores=1.0 if reads[0] >= 4 else 0.0, own_cores=1.0)
+        return clocks.wall
+
+    governor = ThreadGovernor(cores=2, meter=CpuMeter(lambda: clocks.busy, lambda: clocks.own, tick),
+                              set_threads=set_to.append, nice=0)
+    r = runner(tmp_path, measure=False, governor=governor)
+    res = r.run(parse_job({"model": "narrow", "seconds": 0.7, "steps": 6, "name": "busy",
+                           "controls": [{"type": "intensity", "shape": "flat"}]}))
+    assert set_to[:2] == [2, 1]  # two threads at the start, one from the step after the DAW started
+    assert json.loads(res.wav_path.with_suffix(".json").read_text())["cpu"]["threads"] == 1
