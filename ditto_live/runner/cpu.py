@@ -14,6 +14,10 @@ rules keep the server from collapsing (or starving the DAW) on a contended core:
   leaves them their cores. :class:`ThreadGovernor` does this before every job, in the thread that runs
   it (OpenMP's thread count is a per-thread setting: set from another thread it does not apply), so a
   machine that becomes busy while serving gets a server with fewer threads on its next job.
+- **Fewer threads where fewer are faster.** Two vCPUs can be one core's two hyper-threads: there a served
+  job ran faster with one thread than with two on an idle machine (docs/bench.md). The first job that finds
+  the machine idle runs a trial: its first :data:`TRIAL_STEPS` steps with every core, the next with one; the
+  faster count is the most the governor gives from then on.
 - **Run below the DAW.** The engine thread (and the OpenMP team it creates, which inherits its priority)
   runs at :data:`ENGINE_NICE`; measurement and plots run at idle priority (:func:`idle_priority`).
 """
@@ -34,6 +38,7 @@ ENGINE_NICE = 10  # the job thread's niceness: any normal-priority process (the 
 SPARE_CORE_SHARE = 0.35  # a core counts as free when others use at most 1 - this share of it (hysteresis)
 MIN_SAMPLE_S = 0.2  # shorter intervals than this are too noisy to read a load from; the last reading stands
 ADAPT_INTERVAL_S = 0.5  # during a job, the load is re-read at the first step at least this long after the last
+TRIAL_STEPS = 4  # steps timed with each thread count in the idle trial (the first after a switch is not timed)
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,9 @@ class ThreadGovernor:
         self._others: float | None = None  # the last load read over a long enough interval
         self._niced: set[int] = set()  # native ids of threads already lowered
         self.choice: ThreadChoice | None = None  # the last choice (None before the first job)
+        self.best: int | None = None  # the faster thread count on an idle machine, once the trial has run
+        self.trial: dict[int, list[float]] = {}  # thread count -> step seconds timed in the running trial
+        self._step_began: float | None = None  # when the running job's last step began
 
     def decide(self) -> ThreadChoice:
         """Read the load since the last decision and choose (no side effect on threads)."""
@@ -135,7 +143,31 @@ class ThreadGovernor:
             reason = f"load unknown: {threads} of {self.cores} cores, one left to other programs"
         else:
             reason = f"other programs used {others:.2f} of {self.cores} cores: {threads} thread(s) on the rest"
+        if self.best is not None and self.best < threads:
+            threads, reason = self.best, f"{reason}; at most {self.best}, the faster count on this machine"
         return ThreadChoice(threads, self.cores, others, False, reason)
+
+    def _trial_step(self, now: float) -> int | None:
+        """Time the step that just ended for the running trial; -> the count the next step should use, or
+        None when the trial does not change it. The trial's first half runs every core, its second one thread;
+        the faster (median) becomes ``best``."""
+        began, self._step_began = self._step_began, now
+        if self.best is not None or not self.trial or began is None:
+            return None
+        current = 1 if 1 in self.trial and len(self.trial) > 1 else self.cores
+        timed = self.trial[current]
+        timed.append(now - began)
+        if len(timed) < TRIAL_STEPS + 1:  # + the first step after a switch, dropped below
+            return None
+        if current == self.cores:
+            self.trial[1] = []
+            return 1
+        medians = {n: sorted(t[1:])[len(t[1:]) // 2] for n, t in self.trial.items()}
+        self.best = min(medians, key=lambda n: (medians[n], -n))
+        log.info("engine threads: a step took %s; at most %d thread(s) from now on",
+                 ", ".join(f"{medians[n] * 1000:.0f} ms with {n}" for n in sorted(medians)), self.best)
+        self.trial = {}
+        return self.best
 
     def adapt(self) -> ThreadChoice | None:
         """During a job, in its thread, before a step: once ``ADAPT_INTERVAL_S`` has passed since the last
@@ -145,10 +177,17 @@ class ThreadGovernor:
         if self.fixed or self.choice is None:
             return None
         with self._lock:
-            due = self.meter.sample().wall_s - self._last.wall_s >= ADAPT_INTERVAL_S
-        if not due:
+            now = self.meter.sample().wall_s
+            due = now - self._last.wall_s >= ADAPT_INTERVAL_S
+        switch = self._trial_step(now)
+        if switch == 1 and self.best is None:  # the trial's one-thread half begins
+            choice = ThreadChoice(1, self.cores, self.choice.others_cores, False, "idle: trying 1 thread")
+        elif 1 in self.trial:  # it runs on: one thread is never too many
             return None
-        choice = self.decide()
+        else:
+            choice = self.decide() if due or switch is not None else self.choice
+            if self.trial and choice.threads < self.cores:  # the machine got busy: no trial now
+                self.trial = {}
         if choice.threads == self.choice.threads:
             return None
         self._set_threads(choice.threads)
@@ -157,8 +196,12 @@ class ThreadGovernor:
         return choice
 
     def apply(self) -> ThreadChoice:
-        """Decide and set this thread's torch threads (and lower its priority once)."""
+        """Decide and set this thread's torch threads (and lower its priority once); on the first idle
+        machine with more than one core, start the trial of every core against one."""
         choice = self.decide()
+        self._step_began = None
+        if self.best is None and not self.fixed and self.cores > 1 and choice.threads == self.cores:
+            self.trial = {self.cores: []}
         tid = threading.get_native_id()
         if tid not in self._niced:
             lower_priority(self.nice)

@@ -207,3 +207,41 @@ def test_a_runner_s_job_drops_to_one_thread_mid_job_when_the_machine_becomes_bus
                            "controls": [{"type": "intensity", "shape": "flat"}]}))
     assert set_to[:2] == [2, 1]  # two threads at the start, one from the step after the DAW started
     assert json.loads(res.wav_path.with_suffix(".json").read_text())["cpu"]["threads"] == 1
+
+
+def _trial(step_s: dict[int, float]) -> tuple[ThreadGovernor, list[int], FakeClocks]:
+    """A governor on an idle 2-core machine through its first job's trial, steps taking ``step_s[threads]``."""
+    from ditto_live.runner.cpu import TRIAL_STEPS
+
+    clocks, set_to = FakeClocks(), []
+    governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(3.0, others_cores=0.0, own_cores=0.1)
+    governor.apply()
+    for _ in range(2 * (TRIAL_STEPS + 1) + 3):
+        governor.adapt()
+        clocks.advance(step_s[governor.choice.threads], others_cores=0.0, own_cores=1.0)
+    return governor, set_to, clocks
+
+
+def test_an_idle_trial_keeps_one_thread_where_one_is_faster_than_two():
+    """Two vCPUs that are one core's hyper-threads: one thread wins, and later jobs get one on an idle machine."""
+    governor, set_to, clocks = _trial({2: 0.20, 1: 0.15})
+    assert governor.best == 1 and set_to[:2] == [2, 1] and governor.choice.threads == 1
+    clocks.advance(3.0, others_cores=0.0, own_cores=1.0)
+    choice = governor.apply()
+    assert choice.threads == 1 and "the faster count" in choice.reason
+
+
+def test_an_idle_trial_returns_to_two_threads_where_two_are_faster():
+    governor, set_to, _ = _trial({2: 0.10, 1: 0.15})
+    assert governor.best == 2 and set_to == [2, 1, 2] and governor.choice.threads == 2
+
+
+def test_a_trial_stops_when_the_machine_gets_busy_and_waits_for_an_idle_job():
+    clocks, set_to = FakeClocks(), []
+    governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(3.0, others_cores=0.0, own_cores=0.1)
+    governor.apply()
+    governor.adapt()
+    clocks.advance(0.6, others_cores=1.0, own_cores=1.0)  # the DAW starts during the trial's first half
+    assert governor.adapt().threads == 1 and governor.trial == {} and governor.best is None
