@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from melody_judge_ceiling import harmonic_tone  # the same tone as the pYIN ceiling (this script's folder)
 
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.engine.controls.melody import melody_target
@@ -32,14 +33,6 @@ from ditto_live.generation.models import default_loader
 from ditto_live.generation.pipeline import vocode
 from ditto_live.judges.notes import NOTE_KEYS, BasicPitch, basic_pitch_missing, note_scores
 from ditto_live.judges.quality import judges_python
-
-
-def harmonic_tone(pitch: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
-    """MIDI pitch per frame (-1: silence) -> a six-harmonic tone with continuous phase. [frames * hop]"""
-    f0 = np.repeat(np.where(pitch >= 0, 440.0 * 2.0 ** ((pitch - 69) / 12.0), 0.0), hop)
-    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
-    gate = np.repeat((pitch >= 0).astype(float), hop)
-    return (gate * sum(0.3 * 0.7 ** (h - 1) * np.sin(h * phase) for h in range(1, 7))).astype(np.float32)
 
 
 def main() -> None:
