@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # figures_lib/ beside 
 
 from figures_lib.formats import CM, CTM, MEL_CHROMA, MEL_PITCH, UNOPT  # noqa: E402
 from figures_lib.provenance import PROVENANCE, missing_provenance, provenance  # noqa: E402
-from figures_lib.raw import GPU_SERVED, MELODY, MELODY_NOW, Raw, RawMissing  # noqa: E402
+from figures_lib.raw import GPU_SERVED, HOLDOUT_MELODY, MELODY, MELODY_NOW, Raw, RawMissing  # noqa: E402
 from figures_lib.registry import FIGURES  # noqa: E402
 from figures_lib.spans import (  # noqa: E402
     BUNDLE,
@@ -46,7 +46,7 @@ from figures_lib.spans import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-__all__ = ["BUNDLE", "CM", "CTM", "DOC_GLOBS", "FIGURES", "GPU_SERVED", "MELODY", "MELODY_NOW", "MEL_CHROMA",
+__all__ = ["BUNDLE", "CM", "CTM", "DOC_GLOBS", "FIGURES", "GPU_SERVED", "HOLDOUT_MELODY", "MELODY", "MELODY_NOW", "MEL_CHROMA",
            "MEL_PITCH", "OPEN", "PROVENANCE", "ROOT", "SIZE_HEADER", "SPAN", "STALE", "UNOPT", "Problem", "Raw",
            "RawMissing", "card_size_problem", "docs", "main", "missing_provenance", "provenance", "render_doc", "run"]
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .formats import block, cpu_name, pace, seconds
-from .raw import BACKEND_REUSE, ENGINE_BENCH, PRODUCER, SERVED_EPYC, SERVED_XEON, Raw, RawMissing
+from .raw import (
+    BACKEND_REUSE,
+    ENGINE_BENCH,
+    PRODUCER,
+    PRODUCER_EPYC,
+    SERVED_EPYC,
+    SERVED_XEON,
+    Raw,
+    RawMissing,
+)
 
 
 def served_cpu(raw: Raw) -> str:
@@ -77,38 +86,50 @@ def cpu_engine_bench(raw: Raw) -> str:
     return block(lines)
 
 
-def producer_phases(raw: Raw) -> tuple[dict, dict[str, tuple[dict, dict]]]:
+def producer_phases(raw: Raw, folder: str = PRODUCER) -> tuple[dict, dict[str, tuple[dict, dict]]]:
     """The co-load bench's raw file and, per task in its order, its (idle, co-loaded) rows."""
-    both = raw.json(f"{PRODUCER}/served_coload.json")
+    both = raw.json(f"{folder}/served_coload.json")
     rows = {(r["phase"], r["task"]): r for r in both["rows"]}
     loaded = next(p for p, _ in rows if p != "idle")
     return both, {task: (rows[("idle", task)], rows[(loaded, task)]) for task in dict.fromkeys(t for _, t in rows)}
 
 
-def producer_served(raw: Raw) -> str:
+def native_bf16(raw: Raw, folder: str) -> bool:
+    """Whether the run's CPU computes bf16 natively (its lscpu), so the server ran under bf16 autocast."""
+    flags = (raw.results / folder / "lscpu.txt").read_text()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def producer_served(folder: str) -> Callable[[Raw], str]:
     """Issue 27: served jobs on two cores, idle and beside one busy core, against an idle server pinned to
-    one thread; and what the busy core kept of its speed."""
-    both, by_task = producer_phases(raw)
-    pinned = {r["task"]: r for r in raw.json(f"{PRODUCER}/served_1thread.json")["rows"]}
-    lines = ["| task (5.94 s clip) | idle: threads, first job, warm p50 / p95 | one busy core beside: threads, "
-             "first job, warm p50 / p95 | idle, pinned to 1 thread: warm p50 | co-loaded / pinned |",
-             "|---|---|---|---|---|"]
-    for task, (idle, busy) in by_task.items():
-        pin = pinned[task]
+    one thread; and what the busy core kept of its speed (the run in ``folder``)."""
 
-        def cell(r: dict) -> str:
-            threads = "/".join(str(n) for n in r["threads"])
-            return (f"{threads}, {r['first_s']:.2f} s, **{r['warm_p50_s']:.2f}** / {r['warm_p95_s']:.2f} s "
-                    f"(RTF {r['warm_rtf_p50']:.2f})")
+    def render(raw: Raw) -> str:
+        both, by_task = producer_phases(raw, folder)
+        pinned = {r["task"]: r for r in raw.json(f"{folder}/served_1thread.json")["rows"]}
+        lines = ["| task (5.94 s clip) | idle: threads, first job, warm p50 / p95 | one busy core beside: threads, "
+                 "first job, warm p50 / p95 | idle, pinned to 1 thread: warm p50 | co-loaded / pinned |",
+                 "|---|---|---|---|---|"]
+        for task, (idle, busy) in by_task.items():
+            pin = pinned[task]
 
-        lines.append(f"| {task} | {cell(idle)} | {cell(busy)} | {pin['warm_p50_s']:.2f} s | "
-                     f"{busy['warm_p50_s'] / pin['warm_p50_s']:.2f}x |")
-    m, co = both["machine"], both["co_load"]
-    lines += ["", f"The busy core (a process spinning on integer arithmetic, started by the bench) kept "
-              f"**{100 * co['keeps']:.1f} %** of its speed alone while the server ran jobs back to back. "
-              f"{m['cpu_cores']}-core {cpu_name(m['cpu'])}, torch {m['torch']}, bf16 autocast, the server's default "
-              f"settings, shipped default model, {both['created'][:10]} (raw: `docs/results/{PRODUCER}/`)."]
-    return block(lines)
+            def cell(r: dict) -> str:
+                threads = "/".join(str(n) for n in r["threads"])
+                return (f"{threads}, {r['first_s']:.2f} s, **{r['warm_p50_s']:.2f}** / {r['warm_p95_s']:.2f} s "
+                        f"(RTF {r['warm_rtf_p50']:.2f})")
+
+            lines.append(f"| {task} | {cell(idle)} | {cell(busy)} | {pin['warm_p50_s']:.2f} s | "
+                         f"{busy['warm_p50_s'] / pin['warm_p50_s']:.2f}x |")
+        m, co = both["machine"], both["co_load"]
+        precision = "bf16 autocast" if native_bf16(raw, folder) else "float32 (no native bf16)"
+        lines += ["", f"The busy core (a process spinning on integer arithmetic, started by the bench) kept "
+                  f"**{100 * co['keeps']:.1f} %** of its speed alone while the server ran jobs back to back. "
+                  f"{m['cpu_cores']}-core {cpu_name(m['cpu'])}, torch {m['torch']}, {precision}, the server's "
+                  f"default settings, shipped default model, {both['created'][:10]}, main at "
+                  f"{(raw.results / folder / 'commit.txt').read_text().strip()[:7]} (raw: `docs/results/{folder}/`)."]
+        return block(lines)
+
+    return render
 
 
 def omp_wait_policy(raw: Raw) -> str:
@@ -123,12 +144,12 @@ def omp_wait_policy(raw: Raw) -> str:
 
 def producer_headline(raw: Raw) -> str:
     """Issue 27 in one sentence (README): warm served jobs idle and beside a busy core, per task."""
-    both, by_task = producer_phases(raw)
+    both, by_task = producer_phases(raw, PRODUCER_EPYC)
     parts = [f"{task} {idle['warm_p50_s']:.1f} s idle / {busy['warm_p50_s']:.1f} s beside a busy core"
              for task, (idle, busy) in by_task.items()]
     m = both["machine"]
-    amx = "amx_bf16" in (raw.results / PRODUCER / "lscpu.txt").read_text()
+    bf16 = "with" if native_bf16(raw, PRODUCER_EPYC) else "without"
     return (f"warm served jobs of a 5.94 s clip take {', '.join(parts)} (p50, submit to done, "
-            f"{m['cpu_cores']}-core {cpu_name(m['cpu'])} {'with' if amx else 'without'} AMX, {both['created'][:10]}); "
+            f"{m['cpu_cores']}-core {cpu_name(m['cpu'])} {bf16} native bf16, {both['created'][:10]}); "
             "the busy core keeps "
             f"{100 * both['co_load']['keeps']:.0f} % of its own speed")

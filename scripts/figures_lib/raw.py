@@ -27,7 +27,12 @@ SKETCH = "cpu_xeon/melody_warm_start"  # issue 27: melody from the notes' sketch
 MELODY_NOW = f"{SKETCH}/test_k30_share04.json"  # melody at today's defaults (K = 30, share 0.4), test, CTM
 STRUCTURE_NOW = f"{SKETCH}/test_structure_k60.json"  # structure at today's defaults (K = 60), test, CTM
 INTENSITY_NOW = "intensity_objective/test_default.json"  # issue 33: the audible objective, T = 1, test: CTM, CM
+HOLDOUT = "holdout"  # issue 29: 32 cases per control from works no setting was chosen on nor trained on
+HOLDOUT_MELODY, HOLDOUT_INTENSITY, HOLDOUT_STRUCTURE = (f"{HOLDOUT}/{t}/results.json"
+                                                        for t in ("melody", "intensity", "structure"))
 PRODUCER = "cpu_xeon/producer"  # issue 27: served jobs idle and beside one busy core, and pinned to one thread
+PRODUCER_EPYC = "cpu_epyc/producer"  # the same on a CPU without native bf16 (float32), intensity K = 20 from its sketch
+SKETCH_EPYC = "cpu_epyc/sketch_start"  # issue 27: intensity's and structure's sketches, K and share chosen on val
 BACKEND_REUSE = "cpu_xeon/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
 QUALITY = "quality_judge/sanity.json"  # the quality judge's sanity table (issue 31): FD / KID in musicnn
 QUALITY_SETS = {  # set key of the raw file -> what the row is

@@ -27,7 +27,8 @@ from .gpu import (
 from .judges import ctm_vs_cm, fad_noise, judges_sentence, judges_table, quality_sanity
 from .melody import melody_audible, melody_decode_t, melody_register_epyc, melody_register_xeon, melody_sketch
 from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
-from .raw import SERVED_EPYC, SERVED_XEON, Raw
+from .raw import PRODUCER, PRODUCER_EPYC, SERVED_EPYC, SERVED_XEON, Raw
+from .sketch import intensity_holdout_classes, intensity_sketch
 
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
@@ -58,7 +59,11 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "backend-reuse": backend_reuse,
     "quality-sanity": quality_sanity,
     "melody-sketch": melody_sketch,
-    "producer-served": producer_served,
+    "producer-served": producer_served(PRODUCER),
+    "producer-served-epyc": producer_served(PRODUCER_EPYC),
+    "producer-served-epyc-two-threads": producer_served("cpu_epyc/producer_two_threads"),
+    "intensity-sketch": intensity_sketch,
+    "intensity-holdout-classes": intensity_holdout_classes,
     "omp-wait-policy": omp_wait_policy,
     "producer-headline": producer_headline,
 }

@@ -1,0 +1,54 @@
+"""Issue 27's warm starts for intensity and structure (docs/bench.md): K and the sketch's share chosen on val."""
+
+from __future__ import annotations
+
+from .formats import CTM, block, ci, cpu_name, num
+from .raw import HOLDOUT, SKETCH_EPYC, Raw
+
+MAE, R, BOUNDARY_F = "intensity_loudness_mae_db", "intensity_loudness_corr", "structure_boundary_f"
+INTENSITY_RUNS = (("int_k70_nosk", "70", "plain noise (before)"), ("int_k30_nosk", "30", "plain noise"),
+                  ("int_k30_s04", "30", "sketch, 0.4"), ("int_k30_s07", "30", "sketch, 0.7"),
+                  ("int_k20_s04", "20", "sketch, 0.4"), ("int_k20_s07", "**20**", "**sketch, 0.7** (chosen)"))
+STRUCTURE_RUNS = (("str_k60_nosk", "**60**", "**plain noise** (kept)"), ("str_k30_nosk", "30", "plain noise"),
+                  ("str_k30_s04", "30", "form sketch, 0.4"), ("str_k20_s04", "20", "form sketch, 0.4"))
+CLASS_RUNS = {"int_k70_nosk": "k70_plain", "int_k30_nosk": "k30_plain", "int_k30_s07": "k30_s07",
+              "int_k20_s07": "k20_s07", "int_k20_s04": "k20_s04"}  # run -> its name in the per-class summary
+
+
+def intensity_sketch(raw: Raw) -> str:
+    """Intensity (BS.1770) and structure (boundary F) on val against K and the start, DITTO-2 CTM."""
+    classes = raw.json(f"{SKETCH_EPYC}/val_intensity_classes.json")["runs"]
+    lines = ["| control | K | start (share) | judge | largest class gap to the judge's ceiling r | CLAP |",
+             "|---|---|---|---|---|---|"]
+    for name, k, start in INTENSITY_RUNS:
+        rel = f"{SKETCH_EPYC}/val_{name}.json"
+        row = raw.row(rel, CTM, "intensity")
+        summary = classes.get(CLASS_RUNS.get(name, ""), {}).get(f"{CTM} T=1")
+        gap = "–" if summary is None else num(max(summary[c]["gap_r"]["mean"] for c in ("ramp", "swell", "step")), 3)
+        lines.append(f"| intensity | {k} | {start} | BS.1770 MAE {num(row['metrics'][MAE])} dB "
+                     f"{ci(row['intervals'][MAE])}, r {num(row['metrics'][R], 3)} | {gap} | {num(row['clap'])} |")
+    for name, k, start in STRUCTURE_RUNS:
+        row = raw.row(f"{SKETCH_EPYC}/val_{name}.json", CTM, "structure")
+        lines.append(f"| structure | {k} | {start} | boundary F {num(row['metrics'][BOUNDARY_F])} "
+                     f"{ci(row['intervals'][BOUNDARY_F])} | – | {num(row['clap'])} |")
+    info = raw.json(f"{SKETCH_EPYC}/val_int_k20_s07.json")["info"]
+    lines += ["", f"{info['config']['cases']} val-split cases per row, DITTO-2 (CTM), each control's T, "
+              f"{cpu_name(info['machine']['processor'])}, {info['machine']['torch_threads']} torch thread, float32 "
+              f"(raw: `docs/results/{SKETCH_EPYC}/`, commands in its provenance.json)."]
+    return block(lines)
+
+
+def intensity_holdout_classes(raw: Raw) -> str:
+    """Issue 33 on the untouched hold-out at today's defaults: per curve class, r against the judge's ceiling."""
+    summary = raw.json(f"{HOLDOUT}/intensity/classes.json")["runs"]["holdout"]
+    lines = ["| row | class | cases | BS.1770 r | the judge's ceiling r | gap | MAE (dB) |", "|---|---|---|---|---|---|---|"]
+    for row in (f"{CTM} T=1", "DITTO-2 (CM) T=1"):
+        for cls in ("ramp", "swell", "step", "all"):
+            c = summary[row][cls]
+            lines.append(f"| {row.split(' T=')[0]} | {cls} | {c['r']['n']} | {num(c['r']['mean'], 3)} "
+                         f"{ci(c['r']['ci'], 3)} | {num(c['ceiling_r']['mean'], 3)} | {num(c['gap_r']['mean'], 3)} "
+                         f"{ci(c['gap_r']['ci'], 3)} | {num(c['mae_db']['mean'])} {ci(c['mae_db']['ci'])} |")
+    lines += ["", f"K = 20 from the output gained to the curve, T = 1; intervals here resample clips "
+              f"(`scripts/experiments/intensity_classes.py`; raw: `docs/results/{HOLDOUT}/intensity/classes.json` "
+              "from its results.json, whose own intervals resample works)."]
+    return block(lines)
