@@ -20,6 +20,9 @@ from typing import Any
 import mido
 
 log = logging.getLogger(__name__)
+CLOSE_SETTLE_S = 0.05  # between cancelling a port's callback and closing it: over two JACK periods of 1024 at
+# 48 kHz, so no driver thread is still delivering into the callback when RtMidi unregisters the port (a JACK MIDI
+# input closed right after its callback was cancelled crashed the process once, in a full test run)
 
 Handler = Callable[[mido.Message, float], None]  # (message, arrival time in seconds)
 VIRTUAL_PORT_NAME = "ditto-live"
@@ -90,8 +93,10 @@ class MidiInput:
                 log.exception("MIDI handler %r failed on %s", handler, msg)
 
     def close(self) -> None:
+        """Stop the callback, let a driver cycle in flight finish (``CLOSE_SETTLE_S``), then close the port."""
         if self.port is not None:
             self.port.callback = None
+            time.sleep(CLOSE_SETTLE_S)
             self.port.close()
             self.port = None
 
