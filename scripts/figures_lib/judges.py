@@ -126,3 +126,29 @@ def quality_sanity(raw: Raw) -> str:
                  f"{cpu_name(data['machine']['cpu'])}, {data['threads']} thread, {data['precision']}, "
                  f"{data['date'][:10]}.")
     return block(lines)
+
+
+NOTE_JUDGE, NOTE_CEILING = "quality_judge/melody_val8.json", "quality_judge/note_ceiling_val8.json"
+NOTE_KEYS = (("melody_note_f", "note F"), ("melody_note_recall", "note recall"),
+             ("melody_note_chroma_f", "pitch-class note F"), ("melody_onset_f", "onset F"))
+
+
+def note_judge(raw: Raw) -> str:
+    """Issue 31: the note-level melody judge (basic-pitch + mir_eval) per row, beside what it reads on real
+    windows, on a clean tone of the written notes and on that tone through the vocoder."""
+    lines = ["| clips | " + " | ".join(title for _, title in NOTE_KEYS) + " |", "|---|" + "---|" * len(NOTE_KEYS)]
+    for label in (CTM, CM, UNOPT):
+        row = raw.row(NOTE_JUDGE, label, "melody")
+        lines.append(f"| {label} | " + " | ".join(f"{pct(row['metrics'][k])} {pct_ci(row['intervals'][k])}"
+                                                  if k in row["intervals"] else pct(row["metrics"][k])
+                                                  for k, _ in NOTE_KEYS) + " |")
+    ceiling = raw.json(NOTE_CEILING)
+    for name, means in ceiling["means"].items():
+        lines.append(f"| {name} (the same cases) | " + " | ".join(pct(means[k]) for k, _ in NOTE_KEYS) + " |")
+    info = raw.json(NOTE_JUDGE)["info"]
+    lines += ["", f"{ceiling['cases']} {ceiling['split']}-split cases of the 1.5 h corpus, DITTO-2 at the defaults "
+              f"of the run; {ceiling['transcriber']}; mir_eval.transcription: pitch within 50 cents and onset within "
+              "50 ms, offsets ignored; precision counts the accompaniment's notes too, so read recall; "
+              f"{cpu_name(info['machine']['processor'])}, {info['machine']['torch_threads']} thread "
+              f"(raw: `docs/results/{NOTE_JUDGE}`, `{NOTE_CEILING}`)."]
+    return block(lines)

@@ -24,7 +24,7 @@ from .gpu import (
     gpu_table1_intensity,
     table2_gpu,
 )
-from .judges import ctm_vs_cm, fad_noise, judges_sentence, judges_table, quality_sanity
+from .judges import ctm_vs_cm, fad_noise, judges_sentence, judges_table, note_judge, quality_sanity
 from .melody import melody_audible, melody_decode_t, melody_register_epyc, melody_register_xeon, melody_sketch
 from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
 from .raw import PRODUCER, PRODUCER_EPYC, SERVED_EPYC, SERVED_XEON, Raw
@@ -58,6 +58,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "served-table-epyc": served_table(SERVED_EPYC),
     "backend-reuse": backend_reuse,
     "quality-sanity": quality_sanity,
+    "note-judge": note_judge,
     "melody-sketch": melody_sketch,
     "producer-served": producer_served(PRODUCER),
     "producer-served-epyc": producer_served(PRODUCER_EPYC),
