@@ -16,6 +16,7 @@ from ditto_live.bench import stages as bench
 from ditto_live.bench.report import STAGES, check_targets, summarise
 from ditto_live.bench.stages import BenchConfig, parse_setting
 from ditto_live.cli import main
+from ditto_live.controls import KINDS
 from ditto_live.engine import backends
 from ditto_live.engine.backends import EagerStepper
 
@@ -105,7 +106,8 @@ def test_a_bad_setting_is_a_usage_error(tmp_path):
     assert main(["bench", *SHORT, "--settings", "M1X2", "--out-dir", str(tmp_path)]) == 2
 
 
-def fake_run(method, total, seeds=1, task="intensity", k=70, cold=False):
+def fake_run(method, total, seeds=1, task="intensity", k=None, cold=False):
+    k = KINDS[task].steps if k is None else k  # the task's default K, where the targets are checked
     stages = dict.fromkeys(STAGES, 0.0) | {"optimise": total}
     return {"task": task, "method": method, "setting": "M20T20" if method == "ditto" else "M1T2",
             "M": 20 if method == "ditto" else 1, "T": 20 if method == "ditto" else 2, "seeds": seeds, "K": k,
