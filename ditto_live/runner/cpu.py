@@ -154,7 +154,7 @@ class ThreadGovernor:
         began, self._step_began = self._step_began, now
         if self.best is not None or not self.trial or began is None:
             return None
-        current = 1 if 1 in self.trial and len(self.trial) > 1 else self.cores
+        current = 1 if 1 in self.trial else self.cores  # the one-thread half follows the all-core one
         timed = self.trial[current]
         timed.append(now - began)
         if len(timed) < TRIAL_STEPS + 1:  # + the first step after a switch, dropped below

@@ -11,8 +11,6 @@ INTENSITY_RUNS = (("int_k70_nosk", "70", "plain noise (before)"), ("int_k30_nosk
                   ("int_k20_s04", "20", "sketch, 0.4"), ("int_k20_s07", "**20**", "**sketch, 0.7** (chosen)"))
 STRUCTURE_RUNS = (("str_k60_nosk", "**60**", "**plain noise** (kept)"), ("str_k30_nosk", "30", "plain noise"),
                   ("str_k30_s04", "30", "form sketch, 0.4"), ("str_k20_s04", "20", "form sketch, 0.4"))
-CLASS_RUNS = {"int_k70_nosk": "k70_plain", "int_k30_nosk": "k30_plain", "int_k30_s07": "k30_s07",
-              "int_k20_s07": "k20_s07", "int_k20_s04": "k20_s04"}  # run -> its name in the per-class summary
 
 
 def intensity_sketch(raw: Raw) -> str:
@@ -23,8 +21,8 @@ def intensity_sketch(raw: Raw) -> str:
     for name, k, start in INTENSITY_RUNS:
         rel = f"{SKETCH_EPYC}/val_{name}.json"
         row = raw.row(rel, CTM, "intensity")
-        summary = classes.get(CLASS_RUNS.get(name, ""), {}).get(f"{CTM} T=1")
-        gap = "–" if summary is None else num(max(summary[c]["gap_r"]["mean"] for c in ("ramp", "swell", "step")), 3)
+        summary = classes[name][f"{CTM} T=1"]
+        gap = num(max(summary[c]["gap_r"]["mean"] for c in ("ramp", "swell", "step")), 3)
         lines.append(f"| intensity | {k} | {start} | BS.1770 MAE {num(row['metrics'][MAE])} dB "
                      f"{ci(row['intervals'][MAE])}, r {num(row['metrics'][R], 3)} | {gap} | {num(row['clap'])} |")
     for name, k, start in STRUCTURE_RUNS:
