@@ -67,8 +67,8 @@ class GenerateConfig:
     device: str = "auto"  # "cpu", "cuda", or "auto" (cuda when available)
     method: str = JobSpec.method  # "ditto2" (distilled surrogate) or "ditto" (full-chain baseline)
     student: str = JobSpec.student  # distilled student used by ditto2: "ctm" or "cm"
-    steps: int = JobSpec.steps  # K optimisation steps; 0 = the controls' default (70 or 150)
-    lr: float = JobSpec.lr  # Adam learning rate on x_T
+    steps: int = JobSpec.steps  # K optimisation steps; 0 = the controls' default (the largest of theirs)
+    lr: float = JobSpec.lr  # Adam learning rate on x_T; 0 = the controls' default (the smallest of theirs)
     surrogate: str = JobSpec.surrogate  # M during optimisation: an integer or "adaptive"
     decode_steps: int = JobSpec.decode_steps  # T decoding steps of the student (1..8); 0 = the controls' default
     gamma: float = JobSpec.gamma  # CTM gamma-sampling stochasticity (0 = deterministic, 1 = CM-style)

@@ -31,11 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "or $DITTO_LIVE_DATA)")
     p.add_argument("--device", help="cpu, cuda or auto (default: settings)")
     p.add_argument("--steps", type=int, default=0,
-                   help="K optimisation steps for every method (default: 70 intensity/painting/text, "
-                        "150 melody/structure); small K makes the suite affordable on a CPU")
+                   help="K optimisation steps for every method (default 0: each control's, as a job's)")
     p.add_argument("--decode-steps", type=int, default=0, help="T of the DITTO-2 rows of table1 and text (default 0: "
                                                                 "as a job, each control's default: 1 for melody, else 2)")
-    p.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate on x_T")
+    p.add_argument("--lr", type=float, default=0.0,
+                   help="Adam learning rate on x_T (default 0: each control's, as a job's)")
     p.add_argument("--tasks", help="comma-separated subset of the suite's tasks, e.g. intensity,melody")
     p.add_argument("--skip-ditto", action="store_true", help="leave out the slow DITTO optimisation rows (the base model's unoptimised row stays)")
     p.add_argument("--seed", type=int, default=0, help="case choice and initial noise")

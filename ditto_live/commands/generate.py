@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int)
     o = p.add_argument_group("optimisation and decoding")
     o.add_argument("--steps", type=int, help="K optimisation steps (default: 70 intensity/painting, 150 melody/structure)")
-    o.add_argument("--lr", type=float, help="Adam learning rate on x_T (default 5e-3)")
+    o.add_argument("--lr", type=float, help="Adam learning rate on x_T (default: the controls', the smallest of theirs)")
     o.add_argument("--surrogate", help="M steps of the student per optimisation step: 1, 2, ... or adaptive")
     o.add_argument("--decode-steps", type=int, help="T decoding steps (1-8; 0 = the controls' default: "
                                                                 "1 with a melody, else 2)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ditto_live.controls import intensity, loop, melody, painting, structure, text
 from ditto_live.controls.base import (
+    DEFAULT_LR,
     DEFAULT_OVERLAP_S,
     SSM_SIZE,
     CliFlags,
@@ -34,5 +35,5 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 CONTROL_TYPES = tuple(KINDS)
 CHAIN = painting.OUTPAINT  # what opening a window with the last one's frames is: its K counts when windows chain
 
-__all__ = ["CHAIN", "CONTROL_TYPES", "DEFAULT_OVERLAP_S", "KINDS", "SSM_SIZE", "CliFlags", "CliHelpers", "ClipTarget",
+__all__ = ["CHAIN", "CONTROL_TYPES", "DEFAULT_LR", "DEFAULT_OVERLAP_S", "KINDS", "SSM_SIZE", "CliFlags", "CliHelpers", "ClipTarget",
            "EvalTask", "EvalWindow", "Kind", "Measuring", "Payload", "TargetContext", "TextAudio", "WindowSlice"]

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 DEFAULT_OVERLAP_S = 1.0  # outpaint overlap, loop seam and window-chaining overlap when not given
 SSM_SIZE = 64  # resolution of the structure control's self-similarity matrix
+DEFAULT_LR = 5e-3  # Adam's learning rate on x_T for a kind that names none (Kind.lr), and for a job without controls
 
 
 class Payload(Protocol):
@@ -205,6 +206,7 @@ class Kind:
     default_unit: str = "beats"  # time unit of its positions when the job gives none
     cli: CliFlags | None = None  # its `generate` flags (shared ones, --unit and --weight, are generate's)
     steps: int = 70  # its default K (DESIGN §4); a job runs the largest of its controls'
+    lr: float = DEFAULT_LR  # its default Adam learning rate on x_T (chosen on val with its K); a job runs the smallest
     decode_steps: int = 2  # its default T; a job decodes with the smallest of its controls'
     once: bool = False  # at most one such control in a job
     seam_s: float = 0.0  # seconds generated past the clip's end by default (a loop's seam): a job that gives

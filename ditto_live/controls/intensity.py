@@ -241,5 +241,5 @@ CLI = CliFlags((
 
 KIND = Kind("intensity", validate, target, window, measure,
             "a loudness curve: shape (crescendo, decrescendo, swell, dip, steps, flat) or points [[time, dB], ...]",
-            plot=plot, example=example, cli=CLI, steps=20, decode_steps=1, evaluation=EVALUATION,
+            plot=plot, example=example, cli=CLI, steps=20, lr=1e-2, decode_steps=1, evaluation=EVALUATION,
             keys=("shape", "low_db", "high_db", "points"))

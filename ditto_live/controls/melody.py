@@ -252,5 +252,5 @@ CLI = CliFlags((
 KIND = Kind("melody", validate, target, window, measure,
             "a tune: notes [[pitch, start, duration], ...] or midi (a file path), in its written octave "
             "(register, default true) or as pitch classes (register false)",
-            plot=plot, example=example, cli=CLI, steps=30, decode_steps=1, evaluation=EVALUATION,
+            plot=plot, example=example, cli=CLI, steps=20, lr=1e-2, decode_steps=1, evaluation=EVALUATION,
             keys=("notes", "midi", "register"))

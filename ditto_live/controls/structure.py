@@ -112,4 +112,4 @@ def from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[str, Any]
 CLI = CliFlags((("--structure", dict(metavar="FORM", help="musical form such as ABA or AABA")),), from_flags)
 
 KIND = Kind("structure", validate, target, window, measure, "a musical form: form such as ABA or AABA",
-            plot=plot, example=example, cli=CLI, steps=60, decode_steps=2, evaluation=EVALUATION, keys=("form",))
+            plot=plot, example=example, cli=CLI, steps=20, lr=2e-2, decode_steps=2, evaluation=EVALUATION, keys=("form",))

@@ -112,7 +112,7 @@ def _header(res: SuiteResult) -> list[str]:
               f"- machine: {m.get('gpu') or m['processor']}, {m['cpu_count']} CPUs, {m['torch_threads']} torch threads, "
               f"torch {m['torch']}, device `{m['device']}`; optimisation in "
               f"{'bf16 autocast' if cfg.autocast else 'float32'}, decoding in float32",
-              f"- cases per task: {cfg.cases}; K = {cfg.steps or 'per-control default (70 / 150)'}; lr {cfg.lr}; "
+              f"- cases per task: {cfg.cases}; K = {cfg.steps or 'each control’s default'}; lr {cfg.lr or 'each control’s default'}; "
               f"seed {cfg.seed}; " + (f"report rebuilt in {info['wall_s']:.0f} s" if cfg.report_only else
                                       f"wall time {info['wall_s']:.0f} s; 1-min load average before/after "
                                       f"{' / '.join(_f(v, 1) for v in info.get('load_avg_1m', []))}"),

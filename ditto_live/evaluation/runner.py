@@ -153,7 +153,7 @@ def control_metrics(targets: list[ClipTarget[Any]], audio: np.ndarray, front: Me
 
 
 def run_case(bundle: Bundle, case: Case, setting: Setting, embedder: Embedder, device: str, allowed_roots: tuple[str, ...],
-             steps: int = 0, lr: float = 5e-3, keep_audio: bool = False, autocast: bool = False) -> list[Generation]:
+             steps: int = 0, lr: float = 0.0, keep_audio: bool = False, autocast: bool = False) -> list[Generation]:
     """Optimise (unless the setting says not to) and decode ``case`` under ``setting``, once per T, through
     the pipeline's own steps (``ditto_live.generation.pipeline``): the same targets, x_T, noise seed, optimisation and
     decoding as a job, so the unoptimised row differs from the optimised ones only in the optimisation.

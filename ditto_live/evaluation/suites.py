@@ -86,9 +86,9 @@ class EvalConfig:
     data: str  # corpus folder whose test split gives the cases and the FAD reference
     out: str  # output folder
     cases: int = 16  # cases per task (at least 16 per control for the CPU suite)
-    steps: int = 0  # K optimisation steps for every method; 0 = per-control defaults (70 / 150)
+    steps: int = 0  # K optimisation steps for every method; 0 = each control's default (Kind.steps)
     decode_steps: int = 0  # T of the DITTO-2 rows of table1 and text (0: each control's default, as a job's)
-    lr: float = 5e-3  # Adam learning rate on x_T
+    lr: float = 0.0  # Adam learning rate on x_T; 0 = each control's default (Kind.lr)
     tasks: tuple[str, ...] = ()  # subset of the suite's tasks; () = all
     skip_ditto: bool = False  # leave out the (slow) DITTO optimisation rows
     device: str = "cpu"  # torch device

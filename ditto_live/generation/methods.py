@@ -28,11 +28,11 @@ STUDENTS = ("ctm", "cm")  # the distilled students a DITTO-2 job may name (job.s
 
 
 class Optimiser(Protocol):
-    """A method's optimisation of x_T [B, 1, F, N] against ``loss_fn`` for K = ``steps``; ``hooks``: the ITO loop's
-    keywords (stepper, autocast, callback, is_cancelled, tolerance, should_stop)."""
+    """A method's optimisation of x_T [B, 1, F, N] against ``loss_fn`` for K = ``steps`` at Adam learning rate ``lr``;
+    ``hooks``: the ITO loop's keywords (stepper, autocast, callback, is_cancelled, tolerance, should_stop)."""
 
-    def __call__(self, model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, spec: JobSpec,
-                 noise_seed: int | None, **hooks: Any) -> ItoResult: ...
+    def __call__(self, model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float,
+                 spec: JobSpec, noise_seed: int | None, **hooks: Any) -> ItoResult: ...
 
 
 class Decoder(Protocol):
@@ -49,7 +49,7 @@ class Method:
     name: str  # "ditto2" or "ditto"
     summary: str  # one line for the CLI's help
     model: Callable[[Bundle, JobSpec], nn.Module]  # (bundle, spec) -> the network it runs
-    optimise: Optimiser  # (model, x_T, cond, loss_fn, steps, spec, noise_seed, **hooks) -> result
+    optimise: Optimiser  # (model, x_T, cond, loss_fn, steps, lr, spec, noise_seed, **hooks) -> result
     decode: Decoder  # (model, x_T [1,1,F,N], cond, spec, noise_seed, decode_steps) -> x0
     teacher_chain: bool = False  # optimises through and decodes with the teacher's DDIM chain (DITTO); False:
     # a distilled student, with the job's surrogate M, decode steps T and spec.student
@@ -64,11 +64,11 @@ def _ditto2_model(bundle: Bundle, spec: JobSpec) -> nn.Module:
     return bundle.student(spec.student)
 
 
-def _ditto2_optimise(model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, spec: JobSpec,
-                     noise_seed: int | None, **hooks: Any) -> ItoResult:
+def _ditto2_optimise(model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float,
+                     spec: JobSpec, noise_seed: int | None, **hooks: Any) -> ItoResult:
     from ditto_live.engine.ito import ditto2_optimise
 
-    return ditto2_optimise(model, x_T, cond, loss_fn, steps, spec.lr, spec.surrogate, student_kind=spec.student,
+    return ditto2_optimise(model, x_T, cond, loss_fn, steps, lr, spec.surrogate, student_kind=spec.student,
                            gamma=spec.gamma, noise_seed=noise_seed, **hooks)
 
 
@@ -85,11 +85,11 @@ def _ditto_model(bundle: Bundle, spec: JobSpec) -> nn.Module:
     return bundle.base
 
 
-def _ditto_optimise(model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, spec: JobSpec,
-                    noise_seed: int | None, **hooks: Any) -> ItoResult:
+def _ditto_optimise(model: nn.Module, x_T: Tensor, cond: Cond, loss_fn: LossFn, steps: int, lr: float,
+                    spec: JobSpec, noise_seed: int | None, **hooks: Any) -> ItoResult:
     from ditto_live.engine.ito import ditto_optimise
 
-    return ditto_optimise(model, x_T, cond, loss_fn, steps, spec.lr, sampling_steps=DITTO_STEPS, **hooks)
+    return ditto_optimise(model, x_T, cond, loss_fn, steps, lr, sampling_steps=DITTO_STEPS, **hooks)
 
 
 def _ditto_decode(model: nn.Module, x_T: Tensor, cond: Cond, spec: JobSpec, noise_seed: int | None,

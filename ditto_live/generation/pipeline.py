@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ditto_live.controls import CHAIN, DEFAULT_OVERLAP_S, KINDS, ClipTarget, TextAudio
+from ditto_live.controls import CHAIN, DEFAULT_LR, DEFAULT_OVERLAP_S, KINDS, ClipTarget, Kind, TextAudio
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import Control, combined_loss, loss_function, sketch_of
@@ -129,6 +129,7 @@ class Plan:
     chain: int  # frames each window shares with the one before
     steps: int  # K optimisation steps per window
     decode_steps: int  # T decoding steps of the student (the job's, else its controls' default)
+    lr: float  # Adam learning rate on x_T (the job's, else its controls' default)
     text_model: TextAudio | None = None  # for the text control
     window_frames: int = 0  # frames of a model window (0: the model's own, mel.frames; the bench may shrink it)
 
@@ -166,6 +167,12 @@ def decode_steps_of(spec: JobSpec) -> int:
                                     default=UNCONTROLLED_DECODE_STEPS)
 
 
+def lr_of(spec: JobSpec, kinds: Sequence[Kind]) -> float:
+    """Adam's learning rate on x_T for a job: its own, else the smallest of its controls' defaults (``Kind.lr``,
+    each chosen on val with the kind's K: the most cautious control's, as the sketch's share)."""
+    return spec.lr or min((k.lr for k in kinds), default=DEFAULT_LR)
+
+
 def plan_job(spec: JobSpec, bundle: Bundle, device: str, allowed_roots: Iterable[str], front: MelFrontEnd,
              text_model: Callable[[], TextAudio] | None = None, continuing: bool = False, window_frames: int = 0) -> Plan:
     """Targets, windows and K of a job. ``text_model()`` is called only when a text control needs one;
@@ -185,10 +192,10 @@ def plan_job(spec: JobSpec, bundle: Bundle, device: str, allowed_roots: Iterable
     chain = min(int(round(DEFAULT_OVERLAP_S * mel.frame_rate)), window // 4)
     starts = [0] if total <= window else list(range(0, total - chain, window - chain))
     chaining = len(starts) > 1 or continuing
-    defaults = [KINDS[t.kind].steps for t in targets] + ([CHAIN.steps] if chaining else [])
-    steps = spec.steps or max(defaults, default=0)
+    kinds = [KINDS[t.kind] for t in targets] + ([CHAIN] if chaining else [])  # whose defaults the job takes
+    steps = spec.steps or max((k.steps for k in kinds), default=0)
     return Plan(spec, bundle, method, model, mel, front, tags, frames, seam, targets, starts, chain, steps,
-                decode_steps_of(spec), text, window_frames)
+                decode_steps_of(spec), lr_of(spec, kinds), text, window_frames)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +259,7 @@ def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, controls: 
         x_start = start_near_sketch(plan, engine, x_start, cond, controls)
     maker, why_eager = engine.backends.stepper(spec.method, spec.surrogate,
                                                model_key(plan, x_start.shape, engine.autocast))
-    res = plan.method.optimise(plan.model, x_start, cond, loss_function(controls), plan.steps, spec, noise_seed,
+    res = plan.method.optimise(plan.model, x_start, cond, loss_function(controls), plan.steps, plan.lr, spec, noise_seed,
                                stepper=maker, autocast=engine.autocast, **hooks)
     return res, engine.backends.ran(maker, why_eager)
 

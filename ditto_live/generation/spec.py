@@ -40,7 +40,7 @@ class JobSpec:
     tags: dict[str, str] = field(default_factory=dict)  # genre / mood / instrument (tempo follows bpm)
     controls: tuple[ControlSpec, ...] = ()  # weighted sum of control losses
     steps: int = 0  # K optimisation steps; 0 = the controls' default
-    lr: float = 5e-3  # Adam learning rate on x_T
+    lr: float = 0.0  # Adam learning rate on x_T; 0 = the controls' default (the smallest of theirs)
     surrogate: str = "1"  # M during optimisation: "1", "2", ..., or "adaptive"
     decode_steps: int = 0  # T decoding steps (1..8); 0 = the controls' default (1 with a melody, else 2)
     gamma: float = 0.2  # CTM gamma-sampling stochasticity
@@ -102,7 +102,7 @@ FIELD_RANGES: dict[str, Range] = {
     "bpm": Range(20, 400),
     "seed": Range(0, 2**31 - 1, integer=True),
     "steps": Range(0, 2000, integer=True),
-    "lr": Range(0, 1, open_low=True),
+    "lr": Range(0, 1),
     "decode_steps": Range(0, 8, integer=True),
     "gamma": Range(0, 1),
     "cfg": Range(0, 20),

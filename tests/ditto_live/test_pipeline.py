@@ -151,6 +151,31 @@ def test_decode_steps_default_to_the_smallest_of_the_controls_and_reach_the_deco
     assert seen and set(seen) == {runs}  # the optimised and the unoptimised output alike
 
 
+@pytest.mark.parametrize(("controls", "asked"), [
+    ([MELODY], 0.0),
+    ([STRUCTURE], 0.0),
+    ([MELODY, STRUCTURE], 0.0),  # the smallest of the job's controls': the most cautious
+    ([STRUCTURE], 0.05),  # a job's own lr wins
+])
+def test_the_learning_rate_defaults_to_the_smallest_of_the_controls_and_reaches_the_optimiser(
+        tmp_path, monkeypatch, controls, asked):
+    from ditto_live.controls import KINDS
+
+    seen = []
+
+    def spy(model, x_T, cond, loss_fn, steps, lr, *args, **kwargs):
+        seen.append(lr)
+        raise RuntimeError("stop after the call")
+
+    monkeypatch.setattr("ditto_live.engine.ito.ditto2_optimise", spy)  # what methods.METHODS optimises with
+    plan = _plan(tmp_path, controls=controls, lr=asked, steps=1)
+    expected = asked or min(KINDS[c["type"]].lr for c in controls)
+    assert plan.lr == expected
+    with pytest.raises(RuntimeError, match="stop after the call"):
+        generate(plan, Engine("cpu"))
+    assert seen == [expected]
+
+
 @pytest.mark.parametrize("register", [True, False])
 def test_a_melody_in_its_register_also_reads_the_spectrum_the_plan_s_vocoder_will_render(tmp_path, register):
     from ditto_live.engine.vocoder import Vocoder, VocoderConfig
