@@ -87,6 +87,7 @@ class Generation:
     loss_before: dict[str, float] = field(default_factory=dict)  # surrogate losses at x_T
     loss_after: dict[str, float] = field(default_factory=dict)  # surrogate losses at x_T*
     audio: np.ndarray | None = field(default=None, repr=False)  # the waveform, kept only when asked
+    lr: float = 0.0  # Adam's learning rate on x_T the optimisation ran at (0: not optimised)
 
     @property
     def seconds(self) -> float:
@@ -96,7 +97,7 @@ class Generation:
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "case": self.case, "setting": self.setting, "T": self.T,
                 "optimise_s": round(self.optimise_s, 4), "decode_s": round(self.decode_s, 4),
-                "vocode_s": round(self.vocode_s, 4), "seconds": round(self.seconds, 4), "steps": self.steps,
+                "vocode_s": round(self.vocode_s, 4), "seconds": round(self.seconds, 4), "steps": self.steps, "lr": self.lr,
                 "metrics": self.metrics, "clap": self.clap, "loss_before": self.loss_before,
                 "loss_after": self.loss_after, "embedding": [round(float(v), 5) for v in self.embedding]}
 
@@ -106,7 +107,7 @@ class Generation:
         return Generation(d["task"], int(d["case"]), d["setting"], int(d["T"]), float(d["optimise_s"]),
                           float(d["decode_s"]), float(d["vocode_s"]), int(d["steps"]), dict(d["metrics"]),
                           float(d["clap"]), np.asarray(d["embedding"], dtype=np.float64),
-                          dict(d.get("loss_before", {})), dict(d.get("loss_after", {})))
+                          dict(d.get("loss_before", {})), dict(d.get("loss_after", {})), lr=float(d.get("lr", 0.0)))
 
 
 class Embedder:
@@ -194,5 +195,6 @@ def run_case(bundle: Bundle, case: Case, setting: Setting, embedder: Embedder, d
         emb = embedder.audio(audio)[0]
         clap = float(emb @ embedder.text([case.caption])[0])
         out.append(Generation(case.task, case.index, setting.label, T, optimise_s, decode_s, vocode_s, k_run,
-                              measured, clap, emb, before, after, audio if keep_audio else None))
+                              measured, clap, emb, before, after, audio if keep_audio else None,
+                              lr=plan.lr if k_run else 0.0))
     return out

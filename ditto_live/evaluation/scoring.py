@@ -169,7 +169,8 @@ def aggregate(gens: list[Generation], reference: np.ndarray, m_of: dict[str, str
         intervals |= {"seconds": mean_interval([g.seconds for g in gs]), "clap": mean_interval([g.clap for g in gs])}
         extra = {"optimise_s": float(np.mean([g.optimise_s for g in gs])),
                  "decode_s": float(np.mean([g.decode_s for g in gs])),
-                 "vocode_s": float(np.mean([g.vocode_s for g in gs]))}
+                 "vocode_s": float(np.mean([g.vocode_s for g in gs])),
+                 "steps": float(max(g.steps for g in gs)), "lr": float(max(g.lr for g in gs))}  # K and lr it ran at
         for name in {k for g in gs for k in g.loss_after}:
             extra[f"loss_{name}_before"] = float(np.mean([g.loss_before.get(name, np.nan) for g in gs]))
             extra[f"loss_{name}_after"] = float(np.mean([g.loss_after.get(name, np.nan) for g in gs]))

@@ -63,6 +63,14 @@ class EngineLock:
             self._holder, self._holder_priority = None, False
             self._cond.notify_all()
 
+    def wait_free(self) -> None:
+        """Block until no job holds the engine: background work of the same process (the measurement) runs
+        between jobs only, since beside a job it would take turns with it on Python's GIL (a served
+        structure job beside a busy core: 2.5 s alone, up to 7 s while the last job was measured)."""
+        with self._cond:
+            while self._holder is not None:
+                self._cond.wait(self.POLL_S)
+
     def yield_to_priority(self, is_cancelled: Callable[[], bool] | None = None) -> bool:
         """Called by the holder between steps: if it is a plain holder and a priority holder waits,
         hand over and take the engine back afterwards. -> whether it stepped aside."""

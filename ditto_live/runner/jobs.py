@@ -99,7 +99,7 @@ class JobRunner:
         self._fronts: dict[str, MelFrontEnd] = {}  # model name -> its MelFrontEnd on the device
         self._costs = DeadlineCosts()  # what a deadline reserves for decode, vocode and write
         # after delivery: adherence (off for live use), the unoptimised output's too, a PNG per result
-        self._measurer = BackgroundMeasurer(MeasureSettings(measure, measure_baseline, plot))
+        self._measurer = BackgroundMeasurer(MeasureSettings(measure, measure_baseline, plot), self.engine.wait_free)
 
     @property
     def description(self) -> dict[str, str]:

@@ -1,5 +1,8 @@
 """Measurement after delivery: each control's adherence on the delivered audio, and the plot, on a
 background thread of lower priority that rewrites the sidecar when it is done (DESIGN.md §7: deliver first).
+Each of its stages (the output's metrics, the unoptimised output's, the plot) waits until no job holds the
+engine: a thread of the same process shares the GIL with the job's thread, and measuring beside a job slowed
+it by up to 2.8x (docs/bench.md); lowering the thread's CPU priority does not lower its share of the GIL.
 
 :class:`BackgroundMeasurer` holds one worker thread; more than ``MAX_PENDING_MEASUREMENTS`` delivered jobs
 waiting means the next is not measured (its sidecar says so). A measurement that fails never takes the
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -45,10 +49,12 @@ def rounded(timings: dict[str, float]) -> dict[str, float]:
 
 
 class BackgroundMeasurer:
-    """Measures delivered jobs one at a time on a low-priority thread (started on first use)."""
+    """Measures delivered jobs one at a time on a low-priority thread (started on first use), each stage once
+    ``wait_for_engine`` returns (the runner's: when no job holds the engine)."""
 
-    def __init__(self, settings: MeasureSettings) -> None:
+    def __init__(self, settings: MeasureSettings, wait_for_engine: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
+        self.wait_for_engine = wait_for_engine  # blocks while a job runs
         self._executor: ThreadPoolExecutor | None = None
         self._pending = 0  # measurements submitted and not finished
         self._lock = threading.Lock()
@@ -73,6 +79,7 @@ class BackgroundMeasurer:
             metrics, took = self._metrics(plan, gen, audio)
             timings.update(took)
             if self.settings.plot and not plan.spec.deadline_s:
+                self.wait_for_engine()
                 t1 = time.perf_counter()
                 summary["png"] = self._plot(plan, gen, audio, result)
                 timings["plot"] = (time.perf_counter() - t1) * 1000
@@ -91,12 +98,21 @@ class BackgroundMeasurer:
         """-> ({"output": ..., "unoptimised": ...} per control, {"measure": ms}) ({} when not measuring)."""
         if not (self.settings.measure and plan.targets):
             return {}, {}
-        t0 = time.perf_counter()
-        measure = lambda a: measure_controls(plan.targets, a, plan.front, plan.text_model)  # noqa: E731
-        metrics: dict[str, Any] = {"output": measure(audio)}
+        took = 0.0
+
+        def measure(a: Callable[[], np.ndarray]) -> dict[str, float]:
+            nonlocal took
+            self.wait_for_engine()
+            t0 = time.perf_counter()
+            measured = measure_controls(plan.targets, a(), plan.front, plan.text_model)
+            took += time.perf_counter() - t0
+            return measured
+
+        metrics: dict[str, Any] = {"output": measure(lambda: audio)}
         if self.settings.baseline and gen.unoptimised is not None and plan.steps > 0:
-            metrics["unoptimised"] = measure(vocode(plan.bundle, gen.unoptimised))
-        return metrics, {"measure": (time.perf_counter() - t0) * 1000}
+            unoptimised = gen.unoptimised
+            metrics["unoptimised"] = measure(lambda: vocode(plan.bundle, unoptimised))
+        return metrics, {"measure": took * 1000}
 
     @staticmethod
     def _plot(plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> str:

@@ -39,6 +39,11 @@ def _pair(raw: Raw, rel: str, label: str, first: str, second: str, fmt: str = "{
     return f"{fmt.format(raw.metric(rel, label, first))} / {fmt.format(raw.metric(rel, label, second))}"
 
 
+def k_of(raw: Raw, rel: str, task: str) -> str:
+    """The K the CTM row of a run optimised for (the most steps any of its clips ran)."""
+    return f"K = {int(raw.row(rel, CTM, task)['steps'])}"
+
+
 def judges_table(raw: Raw) -> str:
     """The independent judges at today's defaults on the hold-out: CTM, CM and the unoptimised output of the
     same noise."""
@@ -52,12 +57,15 @@ def judges_table(raw: Raw) -> str:
         "| control (defaults) | independent judge | DITTO-2 (CTM) | DITTO-2 (CM) | unoptimised (same noise) "
         "| loss-shaped metric (CTM) |",
         "|---|---|---|---|---|---|",
-        f"| melody (from the notes' sketch, register + audible pitch, K = 30, T = 1) | pYIN + mir_eval raw pitch / "
+        f"| melody (from the notes' sketch, register + audible pitch, {k_of(raw, mel, 'melody')}, T = 1) | "
+        "pYIN + mir_eval raw pitch / "
         f"raw chroma | {ctm_mel} | {cm_mel} | {un_mel} | chroma argmax {pct(raw.metric(mel, CTM, 'melody_accuracy'))} |",
-        f"| intensity (loudness as heard, K = 20 from the gained output, T = 1) | BS.1770 momentary loudness MAE / r ³ "
+        f"| intensity (loudness as heard, {k_of(raw, ints, 'intensity')} from the gained output, T = 1) | "
+        "BS.1770 momentary loudness MAE / r ³ "
         f"| {ctm_int} | {_pair(raw, ints, CM, MAE, CORR)} | {_pair(raw, ints, UNOPT, MAE, CORR)} "
         f"| level MSE {raw.metric(ints, CTM, 'intensity_mse_db2'):.1f} dB² |",
-        f"| structure (K = 60, T = 2) | chroma-novelty boundary F (0.5 s) | **{num(raw.metric(st, CTM, BF))}** "
+        f"| structure ({k_of(raw, st, 'structure')}, T = 2) | chroma-novelty boundary F (0.5 s) | "
+        f"**{num(raw.metric(st, CTM, BF))}** "
         f"{ci(raw.interval(st, CTM, BF))} | {num(raw.metric(st, CM, BF))} | {num(raw.metric(st, UNOPT, BF))} "
         f"| SSM MSE {raw.metric(st, CTM, 'structure_mse'):.3f} |",
     ]
@@ -78,8 +86,8 @@ def judges_sentence(raw: Raw) -> str:
     """One sentence of the judges' headline figures (README)."""
     mel, ints, st = HOLDOUT_MELODY, HOLDOUT_INTENSITY, HOLDOUT_STRUCTURE
     return (f"a melody sounds at its written pitch on {pct(raw.metric(mel, CTM, MEL_PITCH))} of frames and "
-            f"in its pitch class on {pct(raw.metric(mel, CTM, MEL_CHROMA))} (pYIN + mir_eval, K = 30 from the "
-            "notes' sketch), "
+            f"in its pitch class on {pct(raw.metric(mel, CTM, MEL_CHROMA))} (pYIN + mir_eval, "
+            f"{k_of(raw, mel, 'melody')} from the notes' sketch), "
             f"an intensity curve (ramps, swells and steps) is followed within "
             f"{num(raw.metric(ints, CTM, MAE))} dB of BS.1770 loudness "
             f"(r {num(raw.metric(ints, CTM, CORR))}), and a "

@@ -24,8 +24,8 @@ GPU_SERVED = "gpu_h200/server_2026-12-04.json"
 SERVED_XEON = "cpu_xeon/server_bench_intensity.json"
 SERVED_EPYC = "cpu_default/server_bench_intensity.json"
 SKETCH = "cpu_xeon/melody_warm_start"  # issue 27: melody from the notes' sketch, K and share chosen on val
-MELODY_NOW = f"{SKETCH}/test_k30_share04.json"  # melody at today's defaults (K = 30, share 0.4), test, CTM
-STRUCTURE_NOW = f"{SKETCH}/test_structure_k60.json"  # structure at today's defaults (K = 60), test, CTM
+MELODY_NOW = f"{SKETCH}/test_k30_share04.json"  # melody at K = 30, share 0.4 (the default until the step size), test
+STRUCTURE_NOW = f"{SKETCH}/test_structure_k60.json"  # structure at K = 60 (the default until the step size), test
 INTENSITY_NOW = "intensity_objective/test_default.json"  # issue 33: the audible objective, T = 1, test: CTM, CM
 HOLDOUT = "holdout"  # issue 29: 32 cases per control from works no setting was chosen on nor trained on
 HOLDOUT_MELODY, HOLDOUT_INTENSITY, HOLDOUT_STRUCTURE = (f"{HOLDOUT}/{t}/results.json"
@@ -33,6 +33,7 @@ HOLDOUT_MELODY, HOLDOUT_INTENSITY, HOLDOUT_STRUCTURE = (f"{HOLDOUT}/{t}/results.
 PRODUCER = "cpu_xeon/producer"  # issue 27: served jobs idle and beside one busy core, and pinned to one thread
 PRODUCER_EPYC = "cpu_epyc/producer"  # the same on a CPU without native bf16 (float32), intensity K = 20 from its sketch
 SKETCH_EPYC = "cpu_epyc/sketch_start"  # issue 27: intensity's and structure's sketches, K and share chosen on val
+STEP_SIZE_EPYC = "cpu_epyc/step_size"  # issue 27: each control's K and Adam learning rate on x_T, chosen on val
 BACKEND_REUSE = "cpu_xeon/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
 QUALITY = "quality_judge/sanity.json"  # the quality judge's sanity table (issue 31): FD / KID in musicnn
 QUALITY_SETS = {  # set key of the raw file -> what the row is

@@ -29,6 +29,7 @@ from .melody import melody_audible, melody_decode_t, melody_register_epyc, melod
 from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
 from .raw import PRODUCER, PRODUCER_EPYC, SERVED_EPYC, SERVED_XEON, Raw
 from .sketch import intensity_holdout_classes, intensity_sketch
+from .steps import step_size, step_size_test
 
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
@@ -65,6 +66,8 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "producer-served-epyc-two-threads": producer_served("cpu_epyc/producer_two_threads"),
     "intensity-sketch": intensity_sketch,
     "intensity-holdout-classes": intensity_holdout_classes,
+    "step-size": step_size,
+    "step-size-test": step_size_test,
     "omp-wait-policy": omp_wait_policy,
     "producer-headline": producer_headline,
 }

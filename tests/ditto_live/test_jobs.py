@@ -151,6 +151,41 @@ def test_the_wav_and_its_sidecar_are_delivered_before_anything_is_measured(tmp_p
     assert order == ["wav", "sidecar", "returned", "measure"]
 
 
+def test_no_stage_of_a_measurement_runs_while_a_job_holds_the_engine(tmp_path, monkeypatch):
+    """A measurement shares Python's GIL with the job beside it (and slowed it up to 2.8x): each of its stages
+    waits until the engine is free. Here another job takes the engine while the output is measured; the
+    unoptimised output's measurement starts only once that job is done (measuring at once fails here)."""
+    import threading
+
+    import ditto_live.runner.measurement as measurement
+
+    r = runner(tmp_path, measure_baseline=True)
+    spec = parse_job({"model": "narrow", "steps": 1, "controls": [{"type": "intensity", "shape": "dip"}]})
+    assert r.run(spec).wait(60)["measurement"] == "done"  # librosa's kernels compiled: a stage takes ms now
+    real, events = measurement.measure_controls, []
+    held, measuring_again = threading.Event(), threading.Event()
+
+    def other_job():  # holds the engine until the next stage begins, or for 3 s
+        with r.engine.hold():
+            events.append("job starts")
+            held.set()
+            measuring_again.wait(3)
+            events.append("job ends")
+
+    def spy(targets, audio, *a, **k):
+        events.append("measure")
+        if held.is_set():
+            measuring_again.set()
+        else:
+            threading.Thread(target=other_job).start()
+            assert held.wait(5)
+        return real(targets, audio, *a, **k)
+
+    monkeypatch.setattr(measurement, "measure_controls", spy)
+    assert r.run(spec).wait(30)["measurement"] == "done"
+    assert events == ["measure", "job starts", "job ends", "measure"]
+
+
 def test_warm_up_measures_each_control_of_its_short_job(tmp_path, monkeypatch):
     """``warm()`` runs each control's measurement on its short job's audio (librosa's numba kernels, pYIN,
     BS.1770 are compiled there, not in a fresh server's first delivered job). A warm-up that skips it fails here."""

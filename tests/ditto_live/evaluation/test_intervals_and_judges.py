@@ -50,6 +50,15 @@ def test_aggregate_gives_means_and_intervals_of_metrics_time_and_clap_skipping_u
         "melody_raw_pitch_accuracy"][0], abs=1e-6)
 
 
+def test_a_row_records_the_k_and_learning_rate_its_clips_ran_at():
+    gens = [Generation("melody", i, "CTM", 1, 1.0, 0.0, 0.0, 20, {}, 0.3, np.zeros(4), lr=1e-2) for i in range(2)]
+    gens += [Generation("melody", i, "unoptimised", 1, 0.0, 0.0, 0.0, 0, {}, 0.3, np.zeros(4)) for i in range(2)]
+    rows = {r.label: r.to_dict() for r in aggregate(gens, np.random.default_rng(0).standard_normal((8, 4)), {})}
+    assert (rows["CTM"]["steps"], rows["CTM"]["lr"]) == (20, 1e-2)
+    assert (rows["unoptimised"]["steps"], rows["unoptimised"]["lr"]) == (0, 0.0)
+    assert Generation.from_dict(gens[0].to_dict()).lr == 1e-2
+
+
 def test_judge_keys_are_the_scoring_and_report_keys():
     assert set(JUDGE_METRIC_KEYS) == {k for keys in JUDGE_KEYS.values() for k in keys}
     reported = {key for kind in KINDS.values() if kind.evaluation for key, _, _ in kind.evaluation.judges}

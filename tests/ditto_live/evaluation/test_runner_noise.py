@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ditto_live.controls import KINDS
 from ditto_live.engine import ito
 from ditto_live.engine.audio import MelFrontEnd
 from ditto_live.evaluation.cases import load_test_split, make_cases
@@ -104,12 +105,13 @@ def test_the_evaluation_s_window_is_the_one_a_job_generates(intensity_case):
     setting = Setting("CTM M=2", "ditto2", "ctm", "2", (0,))
     (gen,) = run_case(bundle, case, setting, embedder, "cpu", roots, steps=3, keep_audio=True)
     spec = jobspec.parse_job({**case.job, "model": bundle.name, "method": "ditto2", "student": "ctm",
-                              "surrogate": "2", "lr": 5e-3, "steps": 3})
+                              "surrogate": "2", "steps": 3})  # lr: the control's, as the evaluation's
     plan = pipeline.plan_job(spec, bundle, "cpu", roots, embedder.front, lambda: embedder.text_model)
     engine = pipeline.Engine("cpu", backends=pipeline.Backends("eager", "cpu"))
     made = pipeline.generate(plan, engine, unoptimised=False)
     (record,) = made.windows
     assert gen.T == plan.decode_steps and gen.steps == record["steps_run"] == 3
+    assert gen.lr == plan.lr == KINDS["intensity"].lr
     assert gen.loss_after == record["surrogate_loss_after"]
     assert gen.audio is not None and torch.equal(torch.as_tensor(gen.audio),
                                                  torch.as_tensor(pipeline.vocode(bundle, made.mel)))

@@ -1,0 +1,88 @@
+"""Issue 27's step size: each control's K and Adam learning rate on x_T, chosen on val (docs/bench.md)."""
+
+from __future__ import annotations
+
+from .formats import CTM, MEL_CHROMA, MEL_PITCH, block, ci, cpu_name, num, pct, pct_ci
+from .raw import HOLDOUT, SKETCH_EPYC, STEP_SIZE_EPYC, Raw
+
+MAE, BOUNDARY_F = "intensity_loudness_mae_db", "structure_boundary_f"
+# (control, raw file under docs/results/, K, lr, what the row is)
+RUNS = (
+    ("intensity", f"{SKETCH_EPYC}/val_int_k20_s07.json", 20, "5e-3", "before"),
+    ("intensity", f"{STEP_SIZE_EPYC}/val_int_k20_lr1e2.json", 20, "1e-2", "**chosen**"),
+    ("melody", f"{STEP_SIZE_EPYC}/val_mel_k30_lr5e3.json", 30, "5e-3", "before"),
+    ("melody", f"{STEP_SIZE_EPYC}/val_mel_k20_lr5e3.json", 20, "5e-3", ""),
+    ("melody", f"{STEP_SIZE_EPYC}/val_mel_k20_lr1e2.json", 20, "1e-2", "**chosen**"),
+    ("melody", f"{STEP_SIZE_EPYC}/val_mel_k15_lr15e3.json", 15, "1.5e-2", ""),
+    ("structure", f"{SKETCH_EPYC}/val_str_k60_nosk.json", 60, "5e-3", "before"),
+    ("structure", f"{SKETCH_EPYC}/val_str_k30_nosk.json", 30, "5e-3", ""),
+    ("structure", f"{STEP_SIZE_EPYC}/val_str_k30_lr1e2.json", 30, "1e-2", ""),
+    ("structure", f"{STEP_SIZE_EPYC}/val_str_k30_lr2e2.json", 30, "2e-2", ""),
+    ("structure", f"{STEP_SIZE_EPYC}/val_str_k20_lr1e2.json", 20, "1e-2", ""),
+    ("structure", f"{STEP_SIZE_EPYC}/val_str_k20_lr2e2.json", 20, "2e-2", "**chosen**"),
+    ("structure", f"{STEP_SIZE_EPYC}/val_str_k20_lr3e2.json", 20, "3e-2", ""),
+    ("structure", f"{STEP_SIZE_EPYC}/val_str_k20_lr5e2.json", 20, "5e-2", ""),
+    ("structure", f"{STEP_SIZE_EPYC}/val_str_k15_lr3e2.json", 15, "3e-2", ""),
+)
+
+
+def judged(raw: Raw, rel: str, row: dict, control: str) -> str:
+    """The independent judge's reading of one eval row, with its interval (intensity: and its largest gap to
+    the judge's ceiling r over the curve classes, issue 33's measure)."""
+    m, iv = row["metrics"], row["intervals"]
+    if control == "intensity":
+        run = rel.rsplit("/", 1)[-1].removesuffix(".json")
+        classes = raw.json(f"{STEP_SIZE_EPYC}/val_intensity_classes.json")["runs"][run][f"{CTM} T=1"]
+        gap = max(classes[c]["gap_r"]["mean"] for c in ("ramp", "swell", "step"))
+        return f"BS.1770 MAE {num(m[MAE])} dB {ci(iv[MAE])}, largest class gap to the ceiling r {num(gap, 3)}"
+    if control == "melody":
+        return f"pYIN raw pitch {pct(m[MEL_PITCH])} {pct_ci(iv[MEL_PITCH])}, chroma {pct(m[MEL_CHROMA])}"
+    return f"boundary F {num(m[BOUNDARY_F])} {ci(iv[BOUNDARY_F])}"
+
+
+def step_size(raw: Raw) -> str:
+    """Each control's judge and CLAP on val against K and the learning rate, DITTO-2 CTM from today's starts."""
+    lines = ["| control | K | lr | | judge | CLAP |", "|---|---|---|---|---|---|"]
+    for control, rel, k, lr, what in RUNS:
+        row = raw.row(rel, CTM, control)
+        lines.append(f"| {control} | {k} | {lr} | {what} | {judged(raw, rel, row, control)} | {num(row['clap'])} |")
+    info = raw.json(RUNS[1][1])["info"]
+    lines += ["", f"{info['config']['cases']} val-split cases per row, DITTO-2 (CTM), each control's T and start "
+              "(intensity and melody from their sketches, structure from plain noise), "
+              f"{cpu_name(info['machine']['processor'])}, {info['machine']['torch_threads']} torch thread, float32 "
+              f"(raw: `docs/results/{STEP_SIZE_EPYC}/` and `{SKETCH_EPYC}/`, commands in their provenance.json)."]
+    return block(lines)
+
+
+JUDGES = {"melody": (MEL_PITCH, "pYIN raw pitch"), "intensity": (MAE, "BS.1770 MAE (dB)"),
+          "structure": (BOUNDARY_F, "boundary F")}
+
+
+def _judge(raw: Raw, rel: str, control: str) -> str:
+    key, _ = JUDGES[control]
+    row = raw.row(rel, CTM, control)
+    value, interval = row["metrics"][key], row["intervals"][key]
+    text = (f"{pct(value)} {pct_ci(interval)}" if control == "melody" else f"{num(value)} {ci(interval)}")
+    return f"{text}, CLAP {num(row['clap'])}"
+
+
+def step_size_test(raw: Raw) -> str:
+    """Before and after the step size, reported on test: the untouched hold-out (32 cases per control) and the
+    16-case test split of the 1.5 h corpus that issue 27's bars were set on, each pair on this machine."""
+    lines = ["| control | judge | hold-out: before | hold-out: now | 16-case test split: before | "
+             "16-case test split: now |", "|---|---|---|---|---|---|"]
+    for control, (_, name) in JUDGES.items():
+        cells = [_judge(raw, f"{HOLDOUT}/before_step_size/{control}/results.json", control),
+                 _judge(raw, f"{HOLDOUT}/{control}/results.json", control)]
+        if control == "intensity":
+            cells += ["–", "–"]
+        else:
+            cells += [_judge(raw, f"{STEP_SIZE_EPYC}/test_{control}_before.json", control),
+                      _judge(raw, f"{STEP_SIZE_EPYC}/test_{control}.json", control)]
+        lines.append(f"| {control} | {name} | " + " | ".join(cells) + " |")
+    info = raw.json(f"{HOLDOUT}/structure/results.json")["info"]
+    lines += ["", "DITTO-2 (CTM) at each control's default T. Before: intensity K = 20, melody K = 30, structure "
+              "K = 60, all at lr 5e-3; now: K = 20 each, at lr 1e-2 / 1e-2 / 2e-2. "
+              f"{cpu_name(info['machine']['processor'])}, {info['machine']['torch_threads']} torch thread, float32 "
+              f"(raw: `docs/results/{HOLDOUT}/`, `{HOLDOUT}/before_step_size/` and `{STEP_SIZE_EPYC}/test_*`)."]
+    return block(lines)
