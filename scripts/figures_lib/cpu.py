@@ -153,3 +153,20 @@ def producer_headline(raw: Raw) -> str:
             f"{m['cpu_cores']}-core {cpu_name(m['cpu'])} {bf16} native bf16, {both['created'][:10]}); "
             "the busy core keeps "
             f"{100 * both['co_load']['keeps']:.0f} % of its own speed")
+
+
+MEASURE_GIL = "cpu_epyc/measure_gil"  # issue 27: served jobs with the server measuring beside them, and without
+
+
+def measure_gil(raw: Raw) -> str:
+    """What measuring beside a job cost it (before the measurement waited for the engine): co-loaded warm jobs
+    with the server's measurement on and off, the same bench otherwise."""
+    runs = {name: {(r["phase"], r["task"]): r for r in raw.json(f"{MEASURE_GIL}/served_{name}.json")["rows"]}
+            for name in ("measure", "no_measure")}
+    loaded = {name: {task: r for (phase, task), r in rows.items() if phase != "idle"} for name, rows in runs.items()}
+    parts = [f"{task} {on['warm_p50_s']:.2f} s (max {on['warm_max_s']:.2f} s) while measuring, "
+             f"{loaded['no_measure'][task]['warm_p50_s']:.2f} s (max {loaded['no_measure'][task]['warm_max_s']:.2f} s) "
+             "with measurement off" for task, on in loaded["measure"].items()]
+    keeps = [raw.json(f"{MEASURE_GIL}/served_{name}.json")["co_load"]["keeps"] for name in ("measure", "no_measure")]
+    return (f"beside a busy core, warm p50 {'; '.join(parts)}; the busy core kept {100 * keeps[0]:.1f} % and "
+            f"{100 * keeps[1]:.1f} % of its speed")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from .cpu import (
     backend_reuse,
     cpu_engine_bench,
+    measure_gil,
     omp_wait_policy,
     producer_headline,
     producer_served,
@@ -64,10 +65,12 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "producer-served": producer_served(PRODUCER),
     "producer-served-epyc": producer_served(PRODUCER_EPYC),
     "producer-served-epyc-two-threads": producer_served("cpu_epyc/producer_two_threads"),
+    "producer-served-epyc-before-step-size": producer_served("cpu_epyc/producer_before_step_size"),
     "intensity-sketch": intensity_sketch,
     "intensity-holdout-classes": intensity_holdout_classes,
     "step-size": step_size,
     "step-size-test": step_size_test,
     "omp-wait-policy": omp_wait_policy,
+    "measure-gil": measure_gil,
     "producer-headline": producer_headline,
 }
