@@ -23,6 +23,7 @@ DISTILL_STEPS=${DISTILL_STEPS:-2000}  # CTM and CM steps each (the shipped stude
 THREADS=${THREADS:-1}              # torch CPU threads (1 leaves the other core to whatever else runs)
 BUDGET=${BUDGET:-0}                # minutes per stage before a resumable stop (0 = no limit)
 SEED=${SEED:-2}                    # seed of the continuation (the shipped stages ran 0 and 1)
+PARALLEL=${PARALLEL:-0}            # 1: distil CTM and CM at once, one process each (logs in OUT/runs/KIND.log)
 
 cd "$(dirname "$0")/.."
 runs=$OUT/runs
@@ -39,14 +40,22 @@ if ! finished "$runs/base"; then
   finished "$runs/base" || { echo "base stopped at its budget: run again to continue"; exit 3; }
 fi
 
+distill() {  # one student from the new base
+  echo "== $1: $DISTILL_STEPS steps from the new base"
+  ditto-live distill "$1" --teacher "$runs/base/final" --data "$DATA" --out "$runs/$1" \
+    --steps "$DISTILL_STEPS" --batch 8 --lr 1e-4 --ema 0.99 --crop-frames 128 --seed "$SEED" \
+    --threads "$THREADS" --ckpt-every 100 --time-budget "$BUDGET" --no-progress $(resume_of "$runs/$1")
+}
+pending=()
+for kind in ctm cm; do finished "$runs/$kind" || pending+=("$kind"); done
+if [[ "$PARALLEL" == 1 ]]; then  # one process per student, THREADS each
+  for kind in "${pending[@]}"; do distill "$kind" > "$runs/$kind.log" 2>&1 & done
+  wait
+else
+  for kind in "${pending[@]}"; do distill "$kind"; done
+fi
 for kind in ctm cm; do
-  if ! finished "$runs/$kind"; then
-    echo "== $kind: $DISTILL_STEPS steps from the new base"
-    ditto-live distill "$kind" --teacher "$runs/base/final" --data "$DATA" --out "$runs/$kind" \
-      --steps "$DISTILL_STEPS" --batch 8 --lr 1e-4 --ema 0.99 --crop-frames 128 --seed "$SEED" \
-      --threads "$THREADS" --ckpt-every 100 --time-budget "$BUDGET" --no-progress $(resume_of "$runs/$kind")
-    finished "$runs/$kind" || { echo "$kind stopped at its budget: run again to continue"; exit 3; }
-  fi
+  finished "$runs/$kind" || { echo "$kind stopped at its budget: run again to continue"; exit 3; }
 done
 
 echo "== the candidate bundle in $OUT/bundle"
