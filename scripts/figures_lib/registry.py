@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .bundle import bundle_longer
 from .cpu import (
     backend_reuse,
     cpu_engine_bench,
@@ -70,6 +71,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "intensity-holdout-classes": intensity_holdout_classes,
     "step-size": step_size,
     "step-size-test": step_size_test,
+    "bundle-longer": bundle_longer,
     "omp-wait-policy": omp_wait_policy,
     "measure-gil": measure_gil,
     "producer-headline": producer_headline,
