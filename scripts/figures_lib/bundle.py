@@ -59,3 +59,17 @@ def bundle_longer(raw: Raw) -> str:
               f"{cpu_name(info['machine']['processor'])}, {info['machine']['torch_threads']} torch thread, float32 "
               f"(raw: `docs/results/{BUNDLE_LONGER}/`, the recipe in its provenance.json)."]
     return block(lines)
+
+
+def bundle_longer_paired(raw: Raw) -> str:
+    """The paired test of the same two runs: FD(after) - FD(before) per row, resampling the works jointly."""
+    paired = raw.json(f"{BUNDLE_LONGER}/paired.json")
+    lines = ["| row | FD after − before | 95 % interval (works resampled jointly) | beyond the interval |",
+             "|---|---|---|---|"]
+    for row, d in paired["rows"].items():
+        lo, hi = d["interval"]
+        verdict = "after nearer to real music" if hi < 0 else "before nearer" if lo > 0 else "no"
+        lines.append(f"| {row} | {d['difference']:+.2f} | [{lo:+.2f}, {hi:+.2f}] | {verdict} |")
+    lines += ["", f"{paired['judge']}; {paired['test']} (`scripts/experiments/paired_bundles.py`; raw: "
+              f"`docs/results/{BUNDLE_LONGER}/paired.json`)."]
+    return block(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .bundle import bundle_longer
+from .bundle import bundle_longer, bundle_longer_paired
 from .cpu import (
     backend_reuse,
     cpu_engine_bench,
@@ -72,6 +72,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "step-size": step_size,
     "step-size-test": step_size_test,
     "bundle-longer": bundle_longer,
+    "bundle-longer-paired": bundle_longer_paired,
     "omp-wait-policy": omp_wait_policy,
     "measure-gil": measure_gil,
     "producer-headline": producer_headline,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .formats import CTM, block, ci, cpu_name, num
-from .raw import HOLDOUT, SKETCH_EPYC, Raw
+from .raw import SHIPPED, SKETCH_EPYC, Raw
 
 MAE, R, BOUNDARY_F = "intensity_loudness_mae_db", "intensity_loudness_corr", "structure_boundary_f"
 INTENSITY_RUNS = (("int_k70_nosk", "70", "plain noise (before)"), ("int_k30_nosk", "30", "plain noise"),
@@ -38,7 +38,7 @@ def intensity_sketch(raw: Raw) -> str:
 
 def intensity_holdout_classes(raw: Raw) -> str:
     """Issue 33 on the untouched hold-out at today's defaults: per curve class, r against the judge's ceiling."""
-    summary = raw.json(f"{HOLDOUT}/intensity/classes.json")["runs"]["holdout"]
+    summary = raw.json(f"{SHIPPED}/classes.json")["runs"]["holdout"]
     lines = ["| row | class | cases | BS.1770 r | the judge's ceiling r | gap | MAE (dB) |", "|---|---|---|---|---|---|---|"]
     for row in (f"{CTM} T=1", "DITTO-2 (CM) T=1"):
         for cls in ("ramp", "swell", "step", "all"):
@@ -47,6 +47,6 @@ def intensity_holdout_classes(raw: Raw) -> str:
                          f"{ci(c['r']['ci'], 3)} | {num(c['ceiling_r']['mean'], 3)} | {num(c['gap_r']['mean'], 3)} "
                          f"{ci(c['gap_r']['ci'], 3)} | {num(c['mae_db']['mean'])} {ci(c['mae_db']['ci'])} |")
     lines += ["", f"K = 20 from the output gained to the curve, T = 1; intervals here resample clips "
-              f"(`scripts/experiments/intensity_classes.py`; raw: `docs/results/{HOLDOUT}/intensity/classes.json` "
+              f"(`scripts/experiments/intensity_classes.py`; raw: `docs/results/{SHIPPED}/classes.json` "
               "from its results.json, whose own intervals resample works)."]
     return block(lines)
