@@ -47,7 +47,8 @@ def step_size(raw: Raw) -> str:
         row = raw.row(rel, CTM, control)
         lines.append(f"| {control} | {k} | {lr} | {what} | {judged(raw, rel, row, control)} | {num(row['clap'])} |")
     info = raw.json(RUNS[1][1])["info"]
-    lines += ["", f"{info['config']['cases']} val-split cases per row, DITTO-2 (CTM), each control's T and start "
+    lines += ["", f"{info['config']['cases']} val-split cases per row, the first bundle (before issue 31's longer "
+              "training), DITTO-2 (CTM), each control's T and start "
               "(intensity and melody from their sketches, structure from plain noise), "
               f"{cpu_name(info['machine']['processor'])}, {info['machine']['torch_threads']} torch thread, float32 "
               f"(raw: `docs/results/{STEP_SIZE_EPYC}/` and `{SKETCH_EPYC}/`, commands in their provenance.json)."]
@@ -81,7 +82,8 @@ def step_size_test(raw: Raw) -> str:
                       _judge(raw, f"{STEP_SIZE_EPYC}/test_{control}.json", control)]
         lines.append(f"| {control} | {name} | " + " | ".join(cells) + " |")
     info = raw.json(f"{HOLDOUT}/structure/results.json")["info"]
-    lines += ["", "DITTO-2 (CTM) at each control's default T. Before: intensity K = 20, melody K = 30, structure "
+    lines += ["", "DITTO-2 (CTM) at each control's default T, the first bundle (before issue 31's longer training; "
+              "the shipped bundle's figures are the judges' table in docs/results.md). Before: intensity K = 20, melody K = 30, structure "
               "K = 60, all at lr 5e-3; now: K = 20 each, at lr 1e-2 / 1e-2 / 2e-2. "
               f"{cpu_name(info['machine']['processor'])}, {info['machine']['torch_threads']} torch thread, float32 "
               f"(raw: `docs/results/{HOLDOUT}/`, `{HOLDOUT}/before_step_size/` and `{STEP_SIZE_EPYC}/test_*`)."]
