@@ -217,7 +217,8 @@ class JobRunner:
         summary = {
             "spec": spec.to_dict(), "seed": spec.seed, "model": spec.model, "method": spec.method,
             "student": spec.student if plan.method.chain is None else None, "device": self.device,
-            "backend": self.context.backends.name, "steps": plan.steps, "decode_steps": plan.decode_steps,
+            "backend": self.context.backends.name, "steps": plan.steps, "lr": plan.lr,
+            "decode_steps": plan.decode_steps,
             "frames": plan.frames,
             "windows": len(plan.starts), "ito": gen.windows, "targets": [{"type": t.kind, **t.info} for t in plan.targets],
             "loss": clip_losses(plan, gen), "metrics": {}, "measurement": "pending" if self._measurer.settings.measure else "off",

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from ditto_live.controls import KINDS
 from ditto_live.engine.audio import MelConfig
 from ditto_live.engine.clap import ClapConfig, ClapModel
 from ditto_live.engine.controls.melody import NO_NOTE
@@ -93,6 +94,7 @@ def test_a_job_writes_wav_and_a_sidecar_with_losses_metrics_and_timings(tmp_path
     assert 0 <= out["melody_accuracy"] <= 1 and out["intensity_mse_db2"] > 0
     assert set(side["metrics"]["unoptimised"]) == set(out)
     assert side["ito"][0]["steps_run"] == 3 and Path(side["png"]).stat().st_size > 1000
+    assert side["lr"] == min(KINDS[k].lr for k in ("intensity", "melody", "structure"))  # the lr that ran
     assert seen[0] == "parse" and "optimise" in seen and seen[-1] == "write"
 
 
@@ -125,7 +127,6 @@ def test_the_wav_and_its_sidecar_are_delivered_before_anything_is_measured(tmp_p
     import threading
 
     import ditto_live.runner.jobs as jobs
-    from ditto_live.controls import KINDS
 
     order: list[str] = []
     returned = threading.Event()
@@ -190,8 +191,6 @@ def test_warm_up_measures_each_control_of_its_short_job(tmp_path, monkeypatch):
     """``warm()`` runs each control's measurement on its short job's audio (librosa's numba kernels, pYIN,
     BS.1770 are compiled there, not in a fresh server's first delivered job). A warm-up that skips it fails here."""
     import dataclasses
-
-    from ditto_live.controls import KINDS
 
     measured: list[str] = []
     for name in ("intensity", "melody", "structure"):  # a spy per kind: the kind's measure is what compiles
