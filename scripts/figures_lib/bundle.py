@@ -3,12 +3,10 @@ judge (musicnn FD) and the adherence judges, each row with its interval."""
 
 from __future__ import annotations
 
-from .formats import CTM, MEL_PITCH, UNOPT, block, ci, cpu_name, num, pct, pct_ci
+from .formats import CTM, JUDGES, UNOPT, block, ci, cpu_name, judge_reading, num, pct
 from .raw import Raw
 
 BUNDLE_LONGER = "bundle_longer"  # before/ (the shipped bundle) and after/ (trained longer): eval runs with the judges
-JUDGE = {"melody": (MEL_PITCH, "pYIN raw pitch"), "intensity": ("intensity_loudness_mae_db", "BS.1770 MAE (dB)"),
-         "structure": ("structure_boundary_f", "boundary F")}
 NOTE_F = "melody_note_f"
 
 
@@ -21,13 +19,9 @@ def _fd(q: dict) -> str:
 
 
 def _judge(raw: Raw, rel: str, task: str, label: str) -> str:
-    key, _ = JUDGE[task]
     row = raw.row(rel, label, task)
-    value, interval = row["metrics"][key], row["intervals"][key]
-    text = f"{pct(value)} {pct_ci(interval)}" if task == "melody" else f"{num(value)} {ci(interval)}"
-    if task == "melody":
-        text += f"; note F {pct(row['metrics'][NOTE_F])}"
-    return text
+    note = f"; note F {pct(row['metrics'][NOTE_F])}" if task == "melody" else ""
+    return judge_reading(row, task) + note
 
 
 def separated(before: dict, after: dict) -> str:
@@ -46,7 +40,7 @@ def bundle_longer(raw: Raw) -> str:
     runs = {side: raw.json(rel) for side, rel in rels.items()}
     lines = ["| task | row | FD before | FD after | told apart | judge | before | after |",
              "|---|---|---|---|---|---|---|---|"]
-    for task, (_, name) in JUDGE.items():
+    for task, (_, name) in JUDGES.items():
         for label in (CTM, UNOPT):
             q = {side: _quality(run, task, label) for side, run in runs.items()}
             lines.append(f"| {task} | {label} | {_fd(q['before'])} | {_fd(q['after'])} | "

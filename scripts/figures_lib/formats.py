@@ -4,6 +4,9 @@ from __future__ import annotations
 
 CTM, CM, UNOPT = "DITTO-2 (CTM)", "DITTO-2 (CM)", "DITTO-2 (CTM), unoptimised"
 MEL_PITCH, MEL_CHROMA = "melody_raw_pitch_accuracy", "melody_raw_chroma_accuracy"
+# each control's headline judge: its metric key in an eval row and its name in a table
+JUDGES = {"melody": (MEL_PITCH, "pYIN raw pitch"), "intensity": ("intensity_loudness_mae_db", "BS.1770 MAE (dB)"),
+          "structure": ("structure_boundary_f", "boundary F")}
 
 
 def pct(x: float) -> str:
@@ -43,3 +46,15 @@ def pace(rtf: float) -> str:
 def block(lines: list[str]) -> str:
     """A multi-line figure: its own lines, a blank line after so a table ends before the closing marker."""
     return "\n" + "\n".join(lines) + "\n\n"
+
+
+def judge_parts(row: dict, control: str) -> tuple[str, str]:
+    """An eval row's headline judge (``JUDGES``) for ``control``: (its mean, its interval), melody in per cent."""
+    key, _ = JUDGES[control]
+    value, interval = row["metrics"][key], row["intervals"][key]
+    return (pct(value), pct_ci(interval)) if control == "melody" else (num(value), ci(interval))
+
+
+def judge_reading(row: dict, control: str) -> str:
+    """The same as one text: "mean [low, high]"."""
+    return " ".join(judge_parts(row, control))

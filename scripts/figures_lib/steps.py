@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from .formats import CTM, MEL_CHROMA, MEL_PITCH, block, ci, cpu_name, num, pct, pct_ci
+from .formats import CTM, JUDGES, MEL_CHROMA, block, cpu_name, judge_parts, judge_reading, num, pct
 from .raw import HOLDOUT, SKETCH_EPYC, STEP_SIZE_EPYC, Raw
 
-MAE, BOUNDARY_F = "intensity_loudness_mae_db", "structure_boundary_f"
 # (control, raw file under docs/results/, K, lr, what the row is)
 RUNS = (
     ("intensity", f"{SKETCH_EPYC}/val_int_k20_s07.json", 20, "5e-3", "before"),
@@ -29,15 +28,16 @@ RUNS = (
 def judged(raw: Raw, rel: str, row: dict, control: str) -> str:
     """The independent judge's reading of one eval row, with its interval (intensity: and its largest gap to
     the judge's ceiling r over the curve classes, issue 33's measure)."""
-    m, iv = row["metrics"], row["intervals"]
     if control == "intensity":
         run = rel.rsplit("/", 1)[-1].removesuffix(".json")
         classes = raw.json(f"{STEP_SIZE_EPYC}/val_intensity_classes.json")["runs"][run][f"{CTM} T=1"]
         gap = max(classes[c]["gap_r"]["mean"] for c in ("ramp", "swell", "step"))
-        return f"BS.1770 MAE {num(m[MAE])} dB {ci(iv[MAE])}, largest class gap to the ceiling r {num(gap, 3)}"
+        mean, interval = judge_parts(row, control)
+        return f"BS.1770 MAE {mean} dB {interval}, largest class gap to the ceiling r {num(gap, 3)}"
+    reading = judge_reading(row, control)
     if control == "melody":
-        return f"pYIN raw pitch {pct(m[MEL_PITCH])} {pct_ci(iv[MEL_PITCH])}, chroma {pct(m[MEL_CHROMA])}"
-    return f"boundary F {num(m[BOUNDARY_F])} {ci(iv[BOUNDARY_F])}"
+        return f"pYIN raw pitch {reading}, chroma {pct(row['metrics'][MEL_CHROMA])}"
+    return f"boundary F {reading}"
 
 
 def step_size(raw: Raw) -> str:
@@ -55,16 +55,9 @@ def step_size(raw: Raw) -> str:
     return block(lines)
 
 
-JUDGES = {"melody": (MEL_PITCH, "pYIN raw pitch"), "intensity": (MAE, "BS.1770 MAE (dB)"),
-          "structure": (BOUNDARY_F, "boundary F")}
-
-
 def _judge(raw: Raw, rel: str, control: str) -> str:
-    key, _ = JUDGES[control]
     row = raw.row(rel, CTM, control)
-    value, interval = row["metrics"][key], row["intervals"][key]
-    text = (f"{pct(value)} {pct_ci(interval)}" if control == "melody" else f"{num(value)} {ci(interval)}")
-    return f"{text}, CLAP {num(row['clap'])}"
+    return f"{judge_reading(row, control)}, CLAP {num(row['clap'])}"
 
 
 def step_size_test(raw: Raw) -> str:
