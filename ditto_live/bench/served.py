@@ -106,7 +106,7 @@ class OscClient:
 class ServerProcess:
     """``ditto-live serve`` in a child process on a free loopback port."""
 
-    def __init__(self, cfg: ServerBenchConfig, out: Path):
+    def __init__(self, cfg: ServerBenchConfig, out: Path, name: str = "server"):
         self.port = free_udp_port()
         env = dict(os.environ)
         if cfg.fresh_numba_cache:
@@ -121,7 +121,7 @@ class ServerProcess:
             cmd.append("--no-measure")
         if cfg.fake_runner:
             cmd.append("--fake-runner")
-        self.log_path = out / "server.log"
+        self.log_path = out / f"{name}.log"  # one per server: the thread trial's line is read from it
         self._log = open(self.log_path, "w")  # noqa: SIM115 - kept open for the child's lifetime
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -214,14 +214,15 @@ def job_line(record: dict[str, Any]) -> str:
 
 
 @contextmanager
-def served(cfg: ServerBenchConfig, out: Path) -> Iterator[tuple[OscClient, dict[str, Any]]]:
-    """A ready server (a fresh process, or the one ``cfg.connect`` names) and how long it took to start."""
+def served(cfg: ServerBenchConfig, out: Path, name: str = "server") -> Iterator[tuple[OscClient, dict[str, Any]]]:
+    """A ready server (a fresh process logging to ``out/name.log``, or the one ``cfg.connect`` names) and how
+    long it took to start."""
     proc = None
     if cfg.connect:
         host, _, port = cfg.connect.rpartition(":")
         address: Addr = (host or "127.0.0.1", int(port))
     else:
-        proc = ServerProcess(cfg, out)
+        proc = ServerProcess(cfg, out, name)
         address = proc.address
     client = OscClient(address)
     start: dict[str, Any] = {}
@@ -263,7 +264,7 @@ def run_server_bench(cfg: ServerBenchConfig, on_update: Callable[[dict[str, Any]
             solo = load.solo_rate(cfg.co_load_solo_s) if load else None
             loaded: list[float] = []
             for task in cfg.tasks:
-                with served(cfg, out) as (client, start):
+                with served(cfg, out, f"server-{phase}-{task}".replace(" ", "")) as (client, start):
                     report["servers"].append({"phase": phase, "task": task, **start})
                     update(report)
                     if load:

@@ -51,7 +51,7 @@ from ditto_live.runner.contract import JobResult, Progress, Window
 from ditto_live.runner.costs import DeadlineCosts
 from ditto_live.runner.cpu import ThreadChoice, ThreadGovernor
 from ditto_live.runner.engine_lock import EngineLock
-from ditto_live.runner.measurement import BackgroundMeasurer, MeasureSettings, rounded
+from ditto_live.runner.measurement import MEASURE_QUIET_S, BackgroundMeasurer, MeasureSettings, rounded
 
 if TYPE_CHECKING:
     from ditto_live.engine.audio import MelFrontEnd
@@ -99,7 +99,8 @@ class JobRunner:
         self._fronts: dict[str, MelFrontEnd] = {}  # model name -> its MelFrontEnd on the device
         self._costs = DeadlineCosts()  # what a deadline reserves for decode, vocode and write
         # after delivery: adherence (off for live use), the unoptimised output's too, a PNG per result
-        self._measurer = BackgroundMeasurer(MeasureSettings(measure, measure_baseline, plot), self.engine.wait_free)
+        self._measurer = BackgroundMeasurer(MeasureSettings(measure, measure_baseline, plot),
+                                            lambda: self.engine.wait_free(MEASURE_QUIET_S))
 
     @property
     def description(self) -> dict[str, str]:

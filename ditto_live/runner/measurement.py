@@ -1,7 +1,7 @@
 """Measurement after delivery: each control's adherence on the delivered audio, and the plot, on a
 background thread of lower priority that rewrites the sidecar when it is done (DESIGN.md §7: deliver first).
-Each of its stages (the output's metrics, the unoptimised output's, the plot) waits until no job holds the
-engine: a thread of the same process shares the GIL with the job's thread, and measuring beside a job slowed
+Each of its stages (the output's metrics, the unoptimised output's, the plot) waits until no job has held the
+engine for ``MEASURE_QUIET_S``: a thread of the same process shares the GIL with the job's thread, and measuring beside a job slowed
 it by up to 2.8x (docs/bench.md); lowering the thread's CPU priority does not lower its share of the GIL.
 
 :class:`BackgroundMeasurer` holds one worker thread; more than ``MAX_PENDING_MEASUREMENTS`` delivered jobs
@@ -29,6 +29,7 @@ from ditto_live.runner.cpu import idle_priority
 
 log = logging.getLogger(__name__)
 
+MEASURE_QUIET_S = 1.0  # a stage starts once no job has held the engine for this long (not between back-to-back jobs)
 MAX_PENDING_MEASUREMENTS = 4  # more delivered jobs waiting to be measured: the next is not measured
 
 

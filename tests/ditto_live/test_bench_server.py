@@ -45,7 +45,10 @@ def test_a_served_process_is_timed_from_submit_to_done_over_osc(tmp_path):
     assert melody["first_s"] is not None and melody["warm_jobs"] == 2  # each task's fresh server's first job
     assert "co_load" not in report
     assert "| idle | intensity | 5.94 |" in markdown(report)
-    assert (tmp_path / "server.log").is_file()
+    assert sorted(p.name for p in tmp_path.glob("server-*.log")) == ["server-idle-intensity.log",
+                                                                      "server-idle-melody.log"]  # one per server
+    assert [s["log"] for s in report["servers"]] == [str(tmp_path / "server-idle-intensity.log"),
+                                                     str(tmp_path / "server-idle-melody.log")]
 
 
 def test_a_co_load_pass_times_every_task_again_and_reports_what_the_co_load_kept(tmp_path):

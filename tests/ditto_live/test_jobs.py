@@ -187,6 +187,28 @@ def test_no_stage_of_a_measurement_runs_while_a_job_holds_the_engine(tmp_path, m
     assert events == ["measure", "job starts", "job ends", "measure"]
 
 
+def test_a_measurement_does_not_begin_between_jobs_sent_back_to_back(tmp_path, monkeypatch):
+    """The engine is free for milliseconds between back-to-back jobs; a measurement stage begun there runs on
+    beside the next job (a served melody 2.62 s against 1.79 s unmeasured). The first job's measurement starts
+    only once the second has ended and the engine has been quiet (starting in the gap fails here)."""
+    import time
+
+    import ditto_live.runner.measurement as measurement
+
+    r = runner(tmp_path)
+    spec = parse_job({"model": "narrow", "steps": 1, "controls": [{"type": "intensity", "shape": "dip"}]})
+    assert r.run(spec).wait(60)["measurement"] == "done"  # librosa's kernels compiled
+    real, began = measurement.measure_controls, []
+    monkeypatch.setattr(measurement, "measure_controls",
+                        lambda *a, **k: (began.append(time.monotonic()), real(*a, **k))[1])
+    first = r.run(spec)
+    time.sleep(0.05)  # the client hears "done" and sends the next job
+    second = r.run(parse_job({"model": "narrow", "steps": 8, "controls": [{"type": "intensity", "shape": "dip"}]}))
+    second_ended = time.monotonic()
+    assert first.wait(30)["measurement"] == "done" and second.wait(30)["measurement"] == "done"
+    assert began and began[0] >= second_ended + 0.9 * measurement.MEASURE_QUIET_S
+
+
 def test_warm_up_measures_each_control_of_its_short_job(tmp_path, monkeypatch):
     """``warm()`` runs each control's measurement on its short job's audio (librosa's numba kernels, pYIN,
     BS.1770 are compiled there, not in a fresh server's first delivered job). A warm-up that skips it fails here."""
