@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -72,6 +72,29 @@ class ConvNeXtBlock(nn.Module):
         return x + (self.gamma * h).transpose(1, 2)
 
 
+def overlap_add(frames: Tensor, hop_length: int) -> Tensor:
+    """Sum frames placed ``hop_length`` apart, for a frame length that is a whole number of hops: frame i's
+    j-th hop-long chunk lands at hop i + j. frames [B, L, N] -> [B, L + hop * (N - 1)]"""
+    b, length, n = frames.shape
+    r = length // hop_length
+    chunks = frames.view(b, r, hop_length, n)
+    summed = sum(nn.functional.pad(chunks[:, j], (j, r - 1 - j)) for j in range(r))  # [B, hop, N + r - 1]
+    return cast(Tensor, summed).transpose(1, 2).reshape(b, -1)
+
+
+def istft(spec: Tensor, n_fft: int, hop_length: int, window: Tensor, length: int) -> Tensor:
+    """``torch.istft(spec, ..., center=True, length=length)`` as inverse real FFTs and an overlap-add: the
+    same waveform, but traceable into a graph (``torch.istft``'s window-envelope check reads a tensor's value,
+    which ``make_fx`` refuses: the exported backend could not take the intensity control's audible term).
+    ``n_fft`` must be a multiple of ``hop_length``. spec [B, n_fft/2 + 1, N] complex -> wav [B, length]"""
+    if n_fft % hop_length:
+        raise ValueError(f"the ISTFT needs n_fft ({n_fft}) to be a multiple of the hop ({hop_length})")
+    frames = torch.fft.irfft(spec, n=n_fft, dim=1) * window[:, None]  # [B, n_fft, N]
+    envelope = overlap_add(window.square()[None, :, None].expand(1, n_fft, spec.shape[-1]), hop_length)
+    start = n_fft // 2  # center=True padded each side by n_fft/2
+    return (overlap_add(frames, hop_length) / envelope.clamp(min=1e-11))[:, start:start + length]
+
+
 class ISTFTHead(nn.Module):
     """Per-frame features -> complex STFT (log-magnitude and phase) -> waveform by ISTFT.
     x: [B, C, N] -> wav [B, N * hop]"""
@@ -97,8 +120,7 @@ class ISTFTHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         spec = self.spectrum(x)
         n = spec.shape[-1]
-        return torch.istft(spec, self.n_fft, self.hop_length, window=self.window, center=True,
-                           length=n * self.hop_length)
+        return istft(spec, self.n_fft, self.hop_length, self.window, n * self.hop_length)
 
 
 class Vocoder(nn.Module):

@@ -73,16 +73,18 @@ class EngineLock:
         on Python's GIL (a served structure job beside a busy core: 2.5 s alone, up to 7 s while the last job
         was measured). The quiet period keeps it out of the few milliseconds between jobs sent back to back:
         a stage begun there runs on beside the next job (2-core Xeon, idle, two threads: a melody job 2.62 s
-        while the last one was measured, 1.79 s without measurement)."""
+        while the last one was measured, 1.79 s without measurement). While a job holds the engine the waiter
+        sleeps until the release, without polling: a low-priority thread that wakes to take the GIL mid-job can
+        be descheduled holding it, and the job waits for it."""
         with self._cond:
             while True:
-                if self._holder is None:
-                    left = self._released_at + quiet_s - time.monotonic()
-                    if left <= 0:
-                        return
-                    self._cond.wait(min(left, self.POLL_S))
-                else:
-                    self._cond.wait(self.POLL_S)
+                if self._holder is not None:
+                    self._cond.wait()  # release() notifies
+                    continue
+                left = self._released_at + quiet_s - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(left)
 
     def yield_to_priority(self, is_cancelled: Callable[[], bool] | None = None) -> bool:
         """Called by the holder between steps: if it is a plain holder and a priority holder waits,

@@ -91,6 +91,23 @@ def test_exported_ito_step_graph_of_the_tiny_preset_gives_the_autograd_gradient(
     assert_grad_matches_autograd(objective, tiny_x())
 
 
+def test_exported_graph_takes_the_intensity_controls_audible_term():
+    """The audible term renders x0 through the vocoder (its ISTFT included) and meters the waveform: the
+    exported graph traces through it and gives autograd's gradient (``torch.istft`` refused to trace)."""
+    from ditto_live.engine.controls.intensity import AudibleLoudness, spectrum_loudness_weights
+    from ditto_live.engine.vocoder import Vocoder, VocoderConfig
+
+    torch.manual_seed(0)
+    vocoder = Vocoder(VocoderConfig(n_mels=80, dim=16, intermediate=32, layers=1)).eval()
+    audible = AudibleLoudness(vocoder, spectrum_loudness_weights(1024, 22050), 1024, 256, 9)
+    student = tiny_student()
+    curve = intensity_shape("crescendo", TINY_FRAMES, -30.0, -12.0)
+    loss_fn = loss_function([intensity_control(curve, -80.0, 0.0, band_weights(80, 0.0, 11025.0), smooth_frames=9,
+                                               audible=audible)])
+    cond = Cond(torch.ones(1, 4, dtype=torch.long), w=3.0)
+    assert_grad_matches_autograd(lambda x: loss_fn(one_step_x0(student, x, cond, "ctm")), tiny_x(batch=1))
+
+
 def run_both(stepper, objective, x, lr, steps=4):
     ref = EagerStepper(objective, x, lr)
     for _ in range(steps):

@@ -19,7 +19,7 @@ from ditto_live.engine.train.vocoder import (
     vocoder_loss,
 )
 from ditto_live.engine.unet import count_parameters
-from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder, VocoderConfig, mel_to_wav
+from ditto_live.engine.vocoder import VOCODER_PRESETS, Vocoder, VocoderConfig, istft, mel_to_wav
 
 SR = 22050
 
@@ -115,3 +115,17 @@ def test_log_power_is_the_synthesised_spectrum_in_bels_and_carries_the_mel_gradi
     assert torch.allclose(bels, torch.log10(spectrum.abs().square()), atol=1e-4)
     bels.sum().backward()
     assert torch.isfinite(mel.grad).all() and float(mel.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize(("n_fft", "frames"), [(1024, 1), (1024, 37), (2048, 64)])
+def test_the_traceable_istft_is_torchs_istft(n_fft, frames):
+    """The head's ISTFT (inverse FFTs and an overlap-add, so a graph can be traced through it) gives the
+    waveform ``torch.istft`` gives, centred, at the tiny and paper STFT sizes."""
+    g = torch.Generator().manual_seed(frames)
+    spec = torch.complex(torch.randn(2, n_fft // 2 + 1, frames, generator=g),
+                         torch.randn(2, n_fft // 2 + 1, frames, generator=g))
+    window = torch.hann_window(n_fft)
+    want = torch.istft(spec, n_fft, 256, window=window, center=True, length=frames * 256)
+    torch.testing.assert_close(istft(spec, n_fft, 256, window, frames * 256), want, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="multiple of the hop"):
+        istft(spec, n_fft, 300, window, frames * 300)
