@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         stats = build_from_audio(AudioDirConfig(audio_dir=args.audio_dir, tags_csv=args.tags, out=str(out),
                                                 presets=tuple(args.presets)), progress=not args.no_progress)
     else:
+        require_render_packages()
         from ditto_live.data.build import BuildConfig, RenderWorkerError, build_corpus
         from ditto_live.data.sources import DEFAULT_SOURCES, SOURCES
 
@@ -77,3 +78,18 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"data build stopped: {exc}") from exc
     log.info("wrote %s (%d windows, %.2f h); card: %s", out, stats.windows, stats.hours, out / "card.md")
     return 0 if stats.windows else 1
+
+
+RENDER_PACKAGES = {"music21": "music21", "pretty_midi": "pretty_midi", "fluidsynth": "pyfluidsynth"}  # module: pip name
+
+
+def require_render_packages() -> None:
+    """A corpus rendered from the music21 corpus needs the ``data`` extra: say so in one line, not with an
+    ImportError's traceback from deep inside the build."""
+    import importlib.util
+
+    missing = [pip for module, pip in RENDER_PACKAGES.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise UsageError(f"data build renders with {', '.join(missing)}, not installed here: "
+                         "pip install -e \".[data]\" (from a clone; `make install-dev` installs it too)")
+

@@ -11,6 +11,7 @@ from .raw import (
     ENGINE_BENCH,
     PRODUCER,
     PRODUCER_EPYC,
+    PRODUCER_XEON_AMX,
     SERVED_EPYC,
     SERVED_XEON,
     Raw,
@@ -108,8 +109,8 @@ def producer_served(folder: str) -> Callable[[Raw], str]:
         both, by_task = producer_phases(raw, folder)
         pinned = {r["task"]: r for r in raw.json(f"{folder}/served_1thread.json")["rows"]}
         lines = ["| task (5.94 s clip) | idle: threads, first job, warm p50 / p95 | one busy core beside: threads, "
-                 "first job, warm p50 / p95 | idle, pinned to 1 thread: warm p50 | co-loaded / pinned |",
-                 "|---|---|---|---|---|"]
+                 "first job, warm p50 / p95 | idle, pinned to 1 thread: warm p50 | idle / pinned | co-loaded / pinned |",
+                 "|---|---|---|---|---|---|"]
         for task, (idle, busy) in by_task.items():
             pin = pinned[task]
 
@@ -119,7 +120,7 @@ def producer_served(folder: str) -> Callable[[Raw], str]:
                         f"(RTF {r['warm_rtf_p50']:.2f})")
 
             lines.append(f"| {task} | {cell(idle)} | {cell(busy)} | {pin['warm_p50_s']:.2f} s | "
-                         f"{busy['warm_p50_s'] / pin['warm_p50_s']:.2f}x |")
+                         f"{idle['warm_p50_s'] / pin['warm_p50_s']:.2f}x | {busy['warm_p50_s'] / pin['warm_p50_s']:.2f}x |")
         m, co = both["machine"], both["co_load"]
         precision = "bf16 autocast" if native_bf16(raw, folder) else "float32 (no native bf16)"
         lines += ["", f"The busy core (a process spinning on integer arithmetic, started by the bench) kept "
@@ -143,16 +144,19 @@ def omp_wait_policy(raw: Raw) -> str:
 
 
 def producer_headline(raw: Raw) -> str:
-    """Issue 27 in one sentence (README): warm served jobs idle and beside a busy core, per task."""
-    both, by_task = producer_phases(raw, PRODUCER_EPYC)
-    parts = [f"{task} {idle['warm_p50_s']:.1f} s idle / {busy['warm_p50_s']:.1f} s beside a busy core"
-             for task, (idle, busy) in by_task.items()]
-    m = both["machine"]
-    bf16 = "with" if native_bf16(raw, PRODUCER_EPYC) else "without"
-    return (f"warm served jobs of a 5.94 s clip take {', '.join(parts)} (p50, submit to done, "
-            f"{m['cpu_cores']}-core {cpu_name(m['cpu'])} {bf16} native bf16, {both['created'][:10]}); "
-            "the busy core keeps "
-            f"{100 * both['co_load']['keeps']:.0f} % of its own speed")
+    """Issue 27 in one sentence (README): warm served jobs idle and beside a busy core, per task, on a CPU with
+    native bf16 and on one without."""
+    def machine(folder: str) -> str:
+        both, by_task = producer_phases(raw, folder)
+        parts = [f"{task} {idle['warm_p50_s']:.1f} s idle / {busy['warm_p50_s']:.1f} s beside a busy core"
+                 for task, (idle, busy) in by_task.items()]
+        m = both["machine"]
+        bf16 = "with" if native_bf16(raw, folder) else "without"
+        return (f"on a {m['cpu_cores']}-core {cpu_name(m['cpu'])} {bf16} native bf16 ({both['created'][:10]}): "
+                f"{', '.join(parts)}, and the busy core keeps {100 * both['co_load']['keeps']:.0f} % of its own speed")
+
+    return (f"warm served jobs of a 5.94 s clip (p50, submit to done) take {machine(PRODUCER_XEON_AMX)}; "
+            f"{machine(PRODUCER_EPYC)}")
 
 
 MEASURE_GIL = "cpu_epyc/measure_gil"  # issue 27: served jobs with the server measuring beside them, and without

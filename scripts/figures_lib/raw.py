@@ -31,6 +31,7 @@ HOLDOUT = "holdout"  # issue 29: 32 cases per control from works no setting was 
 SHIPPED = "bundle_longer/after"  # issue 31: the shipped bundle (trained longer) on the same hold-out, all three controls
 HOLDOUT_MELODY = HOLDOUT_INTENSITY = HOLDOUT_STRUCTURE = f"{SHIPPED}/results.json"  # the judges' figures of record
 PRODUCER = "cpu_xeon/producer"  # issue 27: served jobs idle and beside one busy core, and pinned to one thread
+PRODUCER_XEON_AMX = "cpu_xeon_amx/producer"  # the same on a Xeon with AMX and AVX512-BF16 (bf16 autocast): today's defaults
 PRODUCER_EPYC = "cpu_epyc/producer"  # the same on a CPU without native bf16 (float32), intensity K = 20 from its sketch
 SKETCH_EPYC = "cpu_epyc/sketch_start"  # issue 27: intensity's and structure's sketches, K and share chosen on val
 STEP_SIZE_EPYC = "cpu_epyc/step_size"  # issue 27: each control's K and Adam learning rate on x_T, chosen on val

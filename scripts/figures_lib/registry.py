@@ -29,7 +29,7 @@ from .gpu import (
 from .judges import ctm_vs_cm, fad_noise, judges_sentence, judges_table, note_judge, quality_sanity
 from .melody import melody_audible, melody_decode_t, melody_register_epyc, melody_register_xeon, melody_sketch
 from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
-from .raw import PRODUCER, PRODUCER_EPYC, SERVED_EPYC, SERVED_XEON, Raw
+from .raw import PRODUCER, PRODUCER_EPYC, PRODUCER_XEON_AMX, SERVED_EPYC, SERVED_XEON, Raw
 from .sketch import intensity_holdout_classes, intensity_sketch
 from .steps import step_size, step_size_test
 
@@ -64,6 +64,8 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "note-judge": note_judge,
     "melody-sketch": melody_sketch,
     "producer-served": producer_served(PRODUCER),
+    "producer-served-xeon-amx": producer_served(PRODUCER_XEON_AMX),
+    "producer-served-xeon-amx-before-quiet": producer_served("cpu_xeon_amx/producer_before_quiet"),
     "producer-served-epyc": producer_served(PRODUCER_EPYC),
     "producer-served-epyc-two-threads": producer_served("cpu_epyc/producer_two_threads"),
     "producer-served-epyc-before-step-size": producer_served("cpu_epyc/producer_before_step_size"),

@@ -114,3 +114,19 @@ def test_the_cli_reports_a_renderer_that_cannot_run_in_one_line(tmp_path, monkey
     err = capfd.readouterr().err
     assert f"ERROR ditto_live: data build stopped: render worker failed to start: ModuleNotFoundError: {MISSING}" in err
     assert "Traceback" not in err
+
+
+def test_the_cli_names_the_data_extra_when_music21_is_not_installed(tmp_path, monkeypatch, capfd):
+    """Without the ``data`` extra the build stops before it starts, in one line naming what to install (it was
+    a ModuleNotFoundError traceback from inside the build)."""
+    import importlib.util
+
+    from ditto_live.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "music21" else real(name, *a))
+    code = main(["data", "build", "--out", str(tmp_path / "corpus"), "--hours", "0.01", "--no-progress"])
+    assert code == 2
+    err = capfd.readouterr().err
+    assert 'data build renders with music21, not installed here: pip install -e ".[data]"' in err
+    assert "Traceback" not in err and not (tmp_path / "corpus").exists()
