@@ -58,7 +58,7 @@ def backend_reuse(raw: Raw) -> str:
     """Preparation against job seconds of two exported-backend jobs in one process (the second reuses the graph)."""
     data = raw.json(BACKEND_REUSE)
     lines = [f"{data['machine']['Model name']}, {data['threads']} threads, {data['precision']}, {data['date'][:10]}, "
-             f"load average {data['load_average_1_5_15min']['end'][0]:.1f} (the machine was shared)", "",
+             f"load average {data['load_average_1_5_15min']['end'][0]:.1f} at the end", "",
              "| job | targets | parity checked | graph reused | preparation s | job s | preparation share |",
              "|---|---|---|---|---|---|---|"]
     for i, job in enumerate(data["jobs"], 1):

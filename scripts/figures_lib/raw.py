@@ -32,10 +32,11 @@ SHIPPED = "bundle_longer/after"  # issue 31: the shipped bundle (trained longer)
 HOLDOUT_MELODY = HOLDOUT_INTENSITY = HOLDOUT_STRUCTURE = f"{SHIPPED}/results.json"  # the judges' figures of record
 PRODUCER = "cpu_xeon/producer"  # issue 27: served jobs idle and beside one busy core, and pinned to one thread
 PRODUCER_XEON_AMX = "cpu_xeon_amx/producer"  # the same on a Xeon with AMX and AVX512-BF16 (bf16 autocast): today's defaults
+ADHERENCE_BF16 = "cpu_xeon_amx/adherence"  # issue 27: the test split's judges, float32 against bf16 autocast
 PRODUCER_EPYC = "cpu_epyc/producer"  # the same on a CPU without native bf16 (float32), intensity K = 20 from its sketch
 SKETCH_EPYC = "cpu_epyc/sketch_start"  # issue 27: intensity's and structure's sketches, K and share chosen on val
 STEP_SIZE_EPYC = "cpu_epyc/step_size"  # issue 27: each control's K and Adam learning rate on x_T, chosen on val
-BACKEND_REUSE = "cpu_xeon/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
+BACKEND_REUSE = "cpu_xeon_amx/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
 QUALITY = "quality_judge/sanity.json"  # the quality judge's sanity table (issue 31): FD / KID in musicnn
 QUALITY_SETS = {  # set key of the raw file -> what the row is
     "real": "real audio (val split: other works than the reference's)",
