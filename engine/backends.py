@@ -423,6 +423,22 @@ def default_autocast(device: str) -> bool:
     return str(device).startswith("cpu") and cpu_has_native_bf16()
 
 
+AUTOCAST_LAYERS = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.Linear)  # bf16 under autocast
+
+
+def autocast_weights(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose convolution and linear layers hold bf16 weights: what bf16 autocast casts
+    them to at every call anyway (it keeps a cast only of a weight that needs a gradient, and a frozen
+    student's do not), so under autocast it computes the same, bit for bit, without a thousand weight casts
+    per ITO step (5-9 % of a step on a 2-core Xeon with AMX). Call it only under autocast: outside, its layers
+    would meet float32 inputs. The original is left as it is."""
+    out = copy.deepcopy(model)
+    for layer in out.modules():
+        if isinstance(layer, AUTOCAST_LAYERS):
+            layer.to(torch.bfloat16)
+    return out
+
+
 def for_gpu(model: nn.Module, bf16: bool = True, channels_last: bool = True) -> nn.Module:
     """A copy of ``model`` with bf16 weights and channels-last convolution weights (run it under bf16
     autocast, which also casts the float32 inputs). The original is left as it is."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from torch import Tensor, nn
 
 from ditto_live.controls import CHAIN, DEFAULT_LR, DEFAULT_OVERLAP_S, KINDS, ClipTarget, Kind, TextAudio
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
+from ditto_live.engine.backends import autocast_weights, eager_stepper
 from ditto_live.engine.conditioning import Cond
 from ditto_live.engine.controls import Control, combined_loss, loss_function, sketch_of
 from ditto_live.engine.ito import ItoResult, JobCancelled, draw_noise_seed, one_step_x0
@@ -70,6 +72,18 @@ class Engine:
     backends: Backends = field(default_factory=Backends)  # the prepared execution backend
     warm_start: bool = False  # start from the last x_T* of a job with the same model, seed and length
     last_x: dict[ModelKey, Tensor] = field(default_factory=dict)  # warm-start memory, most recent last
+    # each model's copy with bf16 weights for the eager ITO under autocast (``ito_model``), kept while the model is
+    ito_models: weakref.WeakKeyDictionary[nn.Module, nn.Module] = field(default_factory=weakref.WeakKeyDictionary)
+
+    def ito_model(self, model: nn.Module) -> nn.Module:
+        """The network DITTO-2's eager ITO calls: under autocast, ``model``'s copy with bf16 weights
+        (``autocast_weights``: the same computation without casting every weight at every call), made once per
+        model; otherwise ``model`` itself. Only for calls under autocast (decoding runs ``model``)."""
+        if not self.autocast:
+            return model
+        if model not in self.ito_models:
+            self.ito_models[model] = autocast_weights(model)
+        return self.ito_models[model]
 
     def remember(self, key: ModelKey, x: Tensor, keep: int = 64) -> None:
         self.last_x.pop(key, None)
@@ -259,7 +273,10 @@ def optimise(plan: Plan, engine: Engine, x_start: Tensor, cond: Cond, controls: 
         x_start = start_near_sketch(plan, engine, x_start, cond, controls)
     maker, why_eager = engine.backends.stepper(spec.method, spec.surrogate,
                                                model_key(plan, x_start.shape, engine.autocast))
-    res = plan.method.optimise(plan.model, x_start, cond, loss_function(controls), plan.steps, plan.lr, spec, noise_seed,
+    # a prepared backend traces (and checks in float32) the float32 model; eager DITTO-2 takes the bf16 copy
+    eager_ditto2 = maker is eager_stepper and plan.method.chain is None
+    model = engine.ito_model(plan.model) if eager_ditto2 else plan.model
+    res = plan.method.optimise(model, x_start, cond, loss_function(controls), plan.steps, plan.lr, spec, noise_seed,
                                stepper=maker, autocast=engine.autocast, **hooks)
     return res, engine.backends.ran(maker, why_eager)
 
@@ -273,13 +290,14 @@ def start_near_sketch(plan: Plan, engine: Engine, x_T: Tensor, cond: Cond, contr
     if plan.method.chain is not None or not any(c.sketch is not None for c in controls):
         return x_T
     one = Cond(cond.tags[:1], cond.w)
+    model = engine.ito_model(plan.model)  # every call below is under the engine's autocast
     with torch.no_grad(), torch.autocast(torch.device(engine.device).type, dtype=torch.bfloat16,
                                          enabled=engine.autocast):
-        x0 = one_step_x0(plan.model, x_T[:1], one, plan.spec.student).float().clamp(-1, 1)  # the surrogate's output
+        x0 = one_step_x0(model, x_T[:1], one, plan.spec.student).float().clamp(-1, 1)  # the surrogate's output
         sketched = sketch_of(controls, x0)
         assert sketched is not None
         sketch, share = sketched
-        inverted = ddim_invert(plan.model, sketch.float(), one, SKETCH_INVERSION_STEPS)
+        inverted = ddim_invert(model, sketch.float(), one, SKETCH_INVERSION_STEPS)
     return mix_start(inverted.float(), x_T, share)
 
 

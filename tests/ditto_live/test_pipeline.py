@@ -231,6 +231,23 @@ def test_ditto2_starts_from_a_controls_sketch_and_nothing_else_does(tmp_path, me
     assert (not torch.equal(start, x_T)) == moved and start.shape == x_T.shape
 
 
+def test_under_autocast_ditto2_optimises_the_bf16_weight_copy_to_the_same_x_T(tmp_path, monkeypatch):
+    """Under autocast DITTO-2's eager ITO (and its sketch) call the model's copy with bf16 weights, made once
+    per model and kept; the clip is the one the float32-weight model gives under autocast, bit for bit."""
+    plan = _plan(tmp_path, controls=INTENSITY, steps=3)
+    engine = Engine("cpu", autocast=True)
+    made: list[bool] = []
+    real = pipeline.autocast_weights
+    monkeypatch.setattr(pipeline, "autocast_weights", lambda m: made.append(True) or real(m))
+    first = generate(plan, engine, unoptimised=False)
+    again = generate(plan, engine, unoptimised=False)
+    assert made == [True] and engine.ito_model(plan.model) is not plan.model  # one copy, kept
+    monkeypatch.setattr(Engine, "ito_model", lambda self, model: model)  # the float32 weights, autocast casting
+    plain = generate(plan, Engine("cpu", autocast=True), unoptimised=False)
+    assert torch.equal(first.full, plain.full) and torch.equal(again.full, plain.full)  # decoded from the same x_T*
+    assert next(plan.model.parameters()).dtype == torch.float32  # decoding keeps the float32 model
+
+
 def test_a_warm_started_job_does_not_sketch_again(tmp_path, monkeypatch):
     """The second job of a warm-start engine resumes from its previous optimum, not from the sketch."""
     sketched: list[bool] = []

@@ -16,9 +16,11 @@ from torch import nn
 
 from ditto_live.engine import backends
 from ditto_live.engine.backends import (
+    AUTOCAST_LAYERS,
     BackendRefused,
     EagerStepper,
     StepperFactory,
+    autocast_weights,
     export_grad_graph,
     for_gpu,
     parity_error,
@@ -329,6 +331,27 @@ def test_for_gpu_gives_a_bf16_channels_last_copy():
     with torch.no_grad():
         ref = student(*example)
     assert backends.relative_error(out, ref) < 0.1  # bf16 weights: same function, coarser numbers
+
+
+def test_autocast_weights_compute_what_autocast_computes_bit_for_bit():
+    """A copy with bf16 convolution and linear weights is what autocast casts the float32 weights to at every
+    call: under autocast the output and x's gradient are identical, and the original keeps float32 weights."""
+    student = tiny_student()
+    cast = autocast_weights(student)
+    layers = [m for m in cast.modules() if isinstance(m, AUTOCAST_LAYERS)]
+    assert layers and all(p.dtype == torch.bfloat16 for m in layers for p in m.parameters())
+    assert all(p.dtype == torch.float32 for p in student.parameters())
+    cond = Cond(torch.ones(1, 4, dtype=torch.long), w=3.0)
+
+    def output_and_grad(model):
+        x = tiny_x(1).requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            x0 = one_step_x0(model, x, cond, "ctm")
+        (grad,) = torch.autograd.grad(x0.float().square().mean(), x)
+        return x0.detach().float(), grad
+
+    (out, grad), (ref, ref_grad) = output_and_grad(cast), output_and_grad(student)
+    assert torch.equal(out, ref) and torch.equal(grad, ref_grad)
 
 
 class AccumulatingStepper(EagerStepper):
