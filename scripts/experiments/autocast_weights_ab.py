@@ -13,28 +13,21 @@ import json
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import torch
+from thread_scaling import in_worker, served_job  # this folder's: the runner as the server builds it
 
-from ditto_live.bench.stages import task_job, write_reference
-from ditto_live.engine.audio import PRESETS
 from ditto_live.engine.backends import default_autocast
-from ditto_live.generation.jobspec import parse_job
 from ditto_live.generation.pipeline import Engine
-from ditto_live.runner.cpu import ThreadGovernor
-from ditto_live.runner.jobs import JobRunner
 
 JOBS = 4  # per (variant, threads, round); the first is dropped as a warm-up
 
 
 def timed_jobs(task: str, threads: int, folder: Path) -> list[float]:
-    runner = JobRunner(output_dir=str(folder / "out"), allowed_roots=[str(folder)], measure=False,
-                       governor=ThreadGovernor(fixed=threads))
-    reference = write_reference(folder, PRESETS["tiny"], 5.9443)
-    spec = parse_job(task_job(task, 5.9443, str(reference)) | {"name": "ab"})
+    """Seconds of ``JOBS`` jobs in a worker thread, the first (warm-up) dropped."""
+    runner, spec = served_job(task, threads, folder)
     took: list[float] = []
 
     def work() -> None:
@@ -43,9 +36,7 @@ def timed_jobs(task: str, threads: int, folder: Path) -> list[float]:
             runner.run(spec)
             took.append(time.perf_counter() - start)
 
-    worker = threading.Thread(target=work)
-    worker.start()
-    worker.join()
+    in_worker(work)
     return took[1:]
 
 

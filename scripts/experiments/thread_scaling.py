@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,31 @@ from torch.profiler import ProfilerActivity, profile
 
 from ditto_live.bench.stages import task_job, write_reference
 from ditto_live.engine.audio import PRESETS
-from ditto_live.generation.jobspec import parse_job
+from ditto_live.generation.jobspec import JobSpec, parse_job
 from ditto_live.runner.cpu import ThreadGovernor
 from ditto_live.runner.jobs import JobRunner
 
 TOP = 25  # operators kept, by their one-thread time
 
 
-def profiled_job(task: str, threads: int, folder: Path) -> tuple[dict[str, float], float]:
-    """One warm job at ``threads`` in a worker thread, as the server runs it. -> ({operator: own ms}, job s)"""
+def served_job(task: str, threads: int, folder: Path) -> tuple[JobRunner, JobSpec]:
+    """A runner as the server builds it (``threads`` pinned, measurement off) and the bench's job for ``task``."""
     runner = JobRunner(output_dir=str(folder / "out"), allowed_roots=[str(folder)], measure=False,
                        governor=ThreadGovernor(fixed=threads))
     reference = write_reference(folder, PRESETS["tiny"], 5.9443)
-    spec = parse_job(task_job(task, 5.9443, str(reference)) | {"name": "scaling"})
+    return runner, parse_job(task_job(task, 5.9443, str(reference)) | {"name": "experiment"})
+
+
+def in_worker(work: Callable[[], None]) -> None:
+    """Run ``work`` in a worker thread, as the server runs its jobs (OpenMP's thread count is per thread)."""
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+
+
+def profiled_job(task: str, threads: int, folder: Path) -> tuple[dict[str, float], float]:
+    """One warm job at ``threads`` in a worker thread, as the server runs it. -> ({operator: own ms}, job s)"""
+    runner, spec = served_job(task, threads, folder)
     got: dict[str, Any] = {}
 
     def work() -> None:
@@ -45,9 +58,7 @@ def profiled_job(task: str, threads: int, folder: Path) -> tuple[dict[str, float
         got["job_s"] = time.perf_counter() - start
         got["ops"] = {e.key: e.self_cpu_time_total / 1000 for e in prof.key_averages()}
 
-    worker = threading.Thread(target=work)
-    worker.start()
-    worker.join()
+    in_worker(work)
     return got["ops"], got["job_s"]
 
 
