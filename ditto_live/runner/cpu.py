@@ -109,8 +109,7 @@ class ThreadGovernor:
     """Chooses the engine's threads before each job from the load the other processes put on the machine.
 
     ``fixed`` > 0 pins the count (``serve --threads``). ``apply`` must be called in the thread that runs
-    the job: it sets that thread's OpenMP thread count (``torch.set_num_threads``) and, the first time, its
-    priority."""
+    the job: it sets that thread's OpenMP thread count (``torch.set_num_threads``) and its priority."""
 
     def __init__(self, fixed: int = 0, cores: int | None = None, meter: CpuMeter | None = None,
                  set_threads: Callable[[int], None] | None = None, nice: int = ENGINE_NICE):
@@ -122,7 +121,6 @@ class ThreadGovernor:
         self._lock = threading.Lock()
         self._last = self.meter.sample()
         self._others: float | None = None  # the last load read over a long enough interval
-        self._niced: set[int] = set()  # native ids of threads already lowered
         self.choice: ThreadChoice | None = None  # the last choice (None before the first job)
         self.best: int | None = None  # the faster thread count on an idle machine, once the trial has run
         self.trial: dict[int, list[float]] = {}  # thread count -> step seconds timed in the running trial
@@ -196,16 +194,13 @@ class ThreadGovernor:
         return choice
 
     def apply(self) -> ThreadChoice:
-        """Decide and set this thread's torch threads (and lower its priority once); on the first idle
+        """Decide and set this thread's torch threads and lower its priority; on the first idle
         machine with more than one core, start the trial of every core against one."""
         choice = self.decide()
         self._step_began = None
         if self.best is None and not self.fixed and self.cores > 1 and choice.threads == self.cores:
             self.trial = {self.cores: []}
-        tid = threading.get_native_id()
-        if tid not in self._niced:
-            lower_priority(self.nice)
-            self._niced.add(tid)
+        lower_priority(self.nice)  # every job's thread is new (EngineLock.run); a no-op where it is lowered
         self._set_threads(choice.threads)
         if self.choice is None or choice.threads != self.choice.threads:
             log.info("engine threads: %s", choice.reason)

@@ -3,6 +3,9 @@
 Two jobs at once would each run at half speed on a small CPU, and the live stream would fall behind;
 so one job holds the engine at a time, a job with a deadline (a stream window) goes first, and a job
 without one steps aside between optimisation steps while a deadline job waits.
+
+The engine's work runs on a thread of its own that ends with it (:meth:`EngineLock.run`), so that the
+process keeps one OpenMP team: see :meth:`EngineLock.run`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,20 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar, cast
 
 from ditto_live.engine.ito import JobCancelled
+
+T = TypeVar("T")
+
+
+class _Outcome(Generic[T]):
+    """What a thread's work returned or raised, for the thread that waits on it."""
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self.error: BaseException | None = None
+        self.done = False
 
 
 class EngineLock:
@@ -41,6 +56,37 @@ class EngineLock:
             yield
         finally:
             self.release()
+
+    def run(self, work: Callable[[], T], priority: bool = False, is_cancelled: Callable[[], bool] | None = None,
+            name: str = "ditto-engine") -> T:
+        """Hold the engine and run ``work`` on a new thread that ends with it; the caller waits. -> its value
+        (what it raises is raised here).
+
+        Why a thread of its own: OpenMP gives every thread that runs a parallel region a team of helper
+        threads for the rest of that thread's life, and libgomp stops spin-waiting in every team once the
+        process's OpenMP threads outnumber its cores, so that each team sleeps and wakes at each of a step's
+        thousands of parallel regions. A second long-lived thread that had run the engine (the server's job
+        worker, beside the stream's producer) therefore halved the speed of the other: a stream window took
+        3.2 s after one job had run on the worker, 1.7 s before (2-core Xeon, two threads; docs/bench.md). A
+        thread per hold takes its team with it, and the engine's team is the process's only one."""
+        outcome: _Outcome[T] = _Outcome()
+
+        def held() -> None:
+            try:
+                with self.hold(priority, is_cancelled):
+                    outcome.value = work()
+                outcome.done = True
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller, which raises it
+                outcome.error = exc
+
+        thread = threading.Thread(target=held, name=name, daemon=True)  # daemon: an interrupted caller can exit
+        thread.start()
+        thread.join()
+        if outcome.error is not None:
+            raise outcome.error
+        if not outcome.done:
+            raise RuntimeError("the engine thread ended without a result")
+        return cast(T, outcome.value)
 
     def acquire(self, priority: bool = False, is_cancelled: Callable[[], bool] | None = None) -> None:
         me = threading.get_ident()

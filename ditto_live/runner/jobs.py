@@ -10,7 +10,8 @@ atomically (``JobResult.wait()`` waits for it; ``measure=False`` turns it off fo
 a server's first job costs what its later ones do.
 
 One runner serves several threads (the server's job worker and the stream's producer): the model
-cache is locked and the engine is held through :class:`EngineLock`. A deadline (``JobSpec.deadline_s``)
+cache is locked and the engine is held through :class:`EngineLock`, whose work runs on a thread of its own
+that ends with it (one OpenMP team in the process: ``EngineLock.run``). A deadline (``JobSpec.deadline_s``)
 stops the optimisation early, keeping its best x_T, so that the measured decode, vocode and write
 times (``runner/costs.py``) still fit in the budget. Model loading is ``generation/models.py``'s; the
 measurement after delivery is ``runner/measurement.py``'s.
@@ -129,10 +130,14 @@ class JobRunner:
         the measurement follows on a background thread."""
         began = time.perf_counter()
         report = progress or (lambda *a: None)
-        with self.engine.hold(priority=spec.deadline_s > 0, is_cancelled=is_cancelled):
+
+        def held() -> tuple[Plan, Generated, np.ndarray, JobResult]:
             plan, gen, audio, timings, reserved = self._generate(spec, report, is_cancelled, began)
             result = self._deliver(plan, gen, audio, timings, reserved, began, out_prefix, report)
             self._learn_costs(plan, gen, (timings["vocode"] + timings["write"]) / 1000)
+            return plan, gen, audio, result
+
+        plan, gen, audio, result = self.engine.run(held, spec.deadline_s > 0, is_cancelled)
         if self._measurer.settings.wanted(plan):
             result.measured = self._measurer.submit(plan, gen, audio, result)
         return result
@@ -145,16 +150,18 @@ class JobRunner:
         if opening is not None:  # a continuation: painting controls give way to the chain
             keep = tuple(c for c in spec.controls if not KINDS[c.type].yields_to_chain)
             spec = dataclasses.replace(spec, controls=keep)
-        with self.engine.hold(priority=spec.deadline_s > 0, is_cancelled=is_cancelled):
-            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, is_cancelled, began,
-                                                          tail_of(opening))
+
+        def held() -> Window:  # every torch op on the engine's thread (EngineLock.run), the losses and tail too
+            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, is_cancelled, began, tail_of(opening))
             self._learn_costs(plan, gen, timings["vocode"] / 1000)
-        losses = clip_losses(plan, gen, tail_of(opening))
-        summary = {"ito": gen.windows, "loss": losses, "timings_ms": rounded(timings), "steps": plan.steps}
-        if self.threads is not None:
-            summary["cpu"] = self.threads.to_dict()
-        overlap = max(1, int(round(overlap_s * plan.mel.frame_rate)))
-        return Window(audio, plan.mel.sample_rate, gen.tail(overlap), summary)
+            losses = clip_losses(plan, gen, tail_of(opening))
+            summary = {"ito": gen.windows, "loss": losses, "timings_ms": rounded(timings), "steps": plan.steps}
+            if self.threads is not None:
+                summary["cpu"] = self.threads.to_dict()
+            overlap = max(1, int(round(overlap_s * plan.mel.frame_rate)))
+            return Window(audio, plan.mel.sample_rate, gen.tail(overlap), summary)
+
+        return self.engine.run(held, spec.deadline_s > 0, is_cancelled)
 
     def _plan(self, spec: JobSpec, continuing: bool) -> Plan:
         b = self.bundle(spec.model)
@@ -253,8 +260,7 @@ class JobRunner:
                 {"type": "melody", "notes": [[60, 0, 1], [64, 1, 1]]}]}
             spec = parse_job(job)
             t1 = time.perf_counter()
-            with self.engine.hold():
-                plan, gen, audio, _, _ = self._generate(spec, lambda *a: None, None, t1)
+            plan, gen, audio, _, _ = self.engine.run(lambda: self._generate(spec, lambda *a: None, None, t1))
             took["engine_s"] = time.perf_counter() - t1
             t2 = time.perf_counter()
             if self._measurer.settings.measure:

@@ -137,10 +137,10 @@ def test_a_runner_with_a_governor_sets_each_jobs_threads_in_its_thread_and_recor
     seen: dict[str, int] = {}
 
     def job() -> None:
-        torch.set_num_threads(2)  # what the thread had before: the governor must set it
+        torch.set_num_threads(2)  # what torch had before: the governor must set it where the job runs
         res = r.run(parse_job({"model": "narrow", "seconds": 0.7, "steps": 2, "name": "cpu",
-                               "controls": [{"type": "intensity", "shape": "flat"}]}))
-        seen["threads"] = torch.get_num_threads()
+                               "controls": [{"type": "intensity", "shape": "flat"}]}),
+                    progress=lambda *_: seen.setdefault("threads", torch.get_num_threads()))  # in the job's thread
         seen["sidecar"] = json.loads(res.wav_path.with_suffix(".json").read_text())["cpu"]["threads"]
 
     worker = threading.Thread(target=job)

@@ -1,10 +1,16 @@
-"""EngineLock: one holder at a time, and background work that waits for a quiet engine."""
+"""EngineLock: one holder at a time, its work on a thread of its own, and background work that waits for a quiet
+engine."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
+import pytest
+
+from ditto_live.engine.ito import JobCancelled
 from ditto_live.runner.engine_lock import EngineLock
 
 
@@ -47,3 +53,92 @@ def test_a_job_taking_the_engine_during_the_quiet_period_restarts_it():
     returned = time.monotonic()
     assert second_released.wait(5)
     assert returned - ended[0] >= 1.0  # a quiet period after the second job's release, not the first's
+
+
+def test_run_does_the_work_on_a_thread_of_its_own_that_holds_the_engine():
+    lock = EngineLock()
+    seen: dict[str, object] = {}
+
+    def another_job_tries() -> None:
+        try:
+            lock.acquire(is_cancelled=lambda: True)  # gives up at once, but only while the engine is held
+            seen["held"] = False
+            lock.release()
+        except JobCancelled:
+            seen["held"] = True
+
+    def work() -> str:
+        seen["thread"] = threading.get_ident()
+        other = threading.Thread(target=another_job_tries)
+        other.start()
+        other.join()
+        return "value"
+
+    assert lock.run(work) == "value"
+    assert seen["thread"] != threading.get_ident() and seen["held"] is True
+    another_job_tries()  # released with the work
+    assert seen["held"] is False
+
+
+def test_run_raises_in_the_caller_what_the_work_raised():
+    lock = EngineLock()
+
+    def work() -> None:
+        raise ValueError("bad job")
+
+    with pytest.raises(ValueError, match="bad job"):
+        lock.run(work)
+    with lock.hold():  # and the engine is free again
+        pass
+
+
+def test_run_is_cancelled_while_it_waits_for_the_engine():
+    lock = EngineLock()
+    lock.acquire()
+    try:
+        with pytest.raises(JobCancelled):
+            lock.run(lambda: None, is_cancelled=lambda: True)
+    finally:
+        lock.release()
+
+
+def _threads_now() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def _threads_settle(expected: int, timeout_s: float = 3.0) -> int:
+    """The process's thread count, once it is ``expected`` or ``timeout_s`` has passed (exits are asynchronous)."""
+    end = time.monotonic() + timeout_s
+    while _threads_now() != expected and time.monotonic() < end:
+        time.sleep(0.02)
+    return _threads_now()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts the process's threads in /proc")
+def test_a_long_lived_caller_keeps_no_openmp_team_after_run():
+    """The job worker and the stream's producer live on between jobs: an OpenMP team left in either makes libgomp
+    stop spin-waiting in the engine's (two threads slower than one). The same work on the caller's own thread
+    leaves a team behind, which is what this test would see without ``run``."""
+    import torch
+
+    def parallel_work() -> None:
+        torch.set_num_threads(2)
+        x = torch.ones(4_000_000)
+        for _ in range(5):
+            x = x * 1.0001 + 0.5  # large enough for a parallel region
+
+    lock = EngineLock()
+    counts: dict[str, int] = {}
+
+    def caller() -> None:  # a long-lived thread, as the server's job worker
+        baseline = _threads_now()
+        lock.run(parallel_work)
+        counts["after run"] = _threads_settle(baseline) - baseline
+        parallel_work()  # on the caller's own thread
+        counts["after own work"] = _threads_now() - baseline
+
+    worker = threading.Thread(target=caller)
+    worker.start()
+    worker.join()
+    assert counts["after run"] == 0
+    assert counts["after own work"] >= 1  # the team OpenMP keeps for the caller: what run spares it
