@@ -20,6 +20,11 @@ rules keep the server from collapsing (or starving the DAW) on a contended core:
   faster count is the most the governor gives from then on.
 - **Run below the DAW.** The engine thread (and the OpenMP team it creates, which inherits its priority)
   runs at :data:`ENGINE_NICE`; measurement and plots run at idle priority (:func:`idle_priority`).
+- **One OpenMP team in the process: the engine's.** libgomp stops spin-waiting in every team once the
+  process's OpenMP threads outnumber its cores, and a team that sleeps and wakes at each parallel region ran
+  a step twice as slowly. So the engine's work runs on a thread that ends with it (``EngineLock.run``), and
+  the threads that live beside it and use torch (the measurement) run it on one thread
+  (:func:`background_thread`).
 """
 
 from __future__ import annotations
@@ -224,6 +229,24 @@ def lower_priority(nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, tid, nice)
     except (AttributeError, OSError) as exc:
         log.debug("cannot lower the thread's priority: %s", exc)
+
+
+def one_torch_thread() -> None:
+    """Run the calling thread's torch work on that thread alone, with no OpenMP team of its own (see the module's
+    last rule). torch sets a thread's count at its first parallel operation, from the count last set in any
+    thread; asking for the count does that set-up first, so the one set after it stays. (It becomes torch's
+    count for threads that never set one: the engine's threads set theirs, :meth:`ThreadGovernor.apply`.)"""
+    import torch
+
+    torch.get_num_threads()  # torch's one-time set-up of this thread, which would otherwise undo the next line
+    torch.set_num_threads(1)
+
+
+def background_thread() -> None:
+    """What a thread that works beside the engine and that nobody waits for (the measurement, the plots) runs
+    first: idle priority and one torch thread."""
+    idle_priority()
+    one_torch_thread()
 
 
 def idle_priority() -> None:

@@ -25,7 +25,7 @@ from ditto_live.generation.pipeline import Generated, Plan, vocode
 from ditto_live.judges.measure import measure_controls
 from ditto_live.results import write_json
 from ditto_live.runner.contract import JobResult
-from ditto_live.runner.cpu import idle_priority
+from ditto_live.runner.cpu import background_thread
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ def rounded(timings: dict[str, float]) -> dict[str, float]:
 
 
 class BackgroundMeasurer:
-    """Measures delivered jobs one at a time on a low-priority thread (started on first use), each stage once
-    ``wait_for_engine`` returns (the runner's: when no job holds the engine)."""
+    """Measures delivered jobs one at a time on a thread of idle priority and one torch thread (started on first
+    use: ``background_thread``), each stage once ``wait_for_engine`` returns (the runner's: when no job holds
+    the engine)."""
 
     def __init__(self, settings: MeasureSettings, wait_for_engine: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
@@ -68,9 +69,14 @@ class BackgroundMeasurer:
                 write_json(result.wav_path.with_suffix(".json"), result.summary)
                 return None
             self._pending += 1
+        return self.executor().submit(self._measure, plan, gen, audio, result)
+
+    def executor(self) -> ThreadPoolExecutor:
+        """The measurement's one thread, started on first use."""
+        with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, "ditto-measure", initializer=idle_priority)  # nobody waits for it
-        return self._executor.submit(self._measure, plan, gen, audio, result)
+                self._executor = ThreadPoolExecutor(1, "ditto-measure", initializer=background_thread)
+            return self._executor
 
     def _measure(self, plan: Plan, gen: Generated, audio: np.ndarray, result: JobResult) -> None:
         """Measure each control on the delivered audio (and the unoptimised one), plot, rewrite the sidecar."""

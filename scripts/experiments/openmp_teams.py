@@ -1,10 +1,14 @@
-"""A live stream's windows on a server that has or has not run a job before (the server's threads as they are:
-a long-lived job worker, the stream's producer). With the engine's work on the caller's thread, the worker kept
-its OpenMP team after its job and the stream's team then no longer spin-waited (libgomp throttles every team
-once the process's OpenMP threads outnumber the cores); ``EngineLock.run`` gives each hold a thread that ends
-with it. Run it at two commits to compare; each mode in a fresh process.
+"""One OpenMP team in the process (issue 27). libgomp stops spin-waiting in every team once the process's OpenMP
+threads outnumber the cores, so a second team (any long-lived thread that ran torch in parallel) slows the
+engine's. Two cases, each mode in a fresh process; run it at two commits to compare:
 
-Usage: python scripts/experiments/openmp_teams.py --out docs/results/cpu_xeon_avx512/openmp_teams_after.json
+- ``stream``: a live stream's windows on a server whose long-lived job worker has run a job before (after_job)
+  or none (fresh). The engine's work on the caller's thread left the worker its team (``EngineLock.run``: a
+  thread per hold that ends with it).
+- ``measured``: jobs submitted one after another, each once the last one's measurement (baseline and plot on,
+  as ``demo`` runs them) is done: the measurement thread's team (``background_thread``: one torch thread).
+
+Usage: python scripts/experiments/openmp_teams.py --case stream --out docs/results/cpu_xeon_avx512/openmp_teams/stream_after.json
 """
 
 from __future__ import annotations
@@ -59,24 +63,72 @@ def windows(after_job: bool) -> list[float]:
     return took
 
 
+def measured_jobs() -> list[float]:
+    """Seconds of each intensity job (two threads) run on a long-lived worker, each submitted once the last one's
+    measurement (with the unoptimised baseline and the plot) is done."""
+    import torch
+
+    torch.set_num_threads(1)  # as the server's main thread
+    from ditto_live.bench.stages import task_job, write_reference
+    from ditto_live.engine.audio import PRESETS
+    from ditto_live.generation.jobspec import parse_job
+    from ditto_live.runner.cpu import ThreadGovernor
+    from ditto_live.runner.jobs import JobRunner
+
+    folder = Path(tempfile.mkdtemp())
+    runner = JobRunner(output_dir=str(folder / "out"), allowed_roots=[str(folder)], measure=True,
+                       measure_baseline=True, plot=True, governor=ThreadGovernor(fixed=2))
+    spec = parse_job(task_job("intensity", 5.9443, str(write_reference(folder, PRESETS["tiny"], 5.9443)))
+                     | {"name": "experiment"})
+    jobs: queue.Queue[Callable[[], object]] = queue.Queue()
+
+    def worker() -> None:
+        while True:
+            jobs.get()()
+            jobs.task_done()
+
+    threading.Thread(target=worker, daemon=True).start()
+    took: list[float] = []
+
+    def job() -> None:
+        start = time.perf_counter()
+        result = runner.run(spec)
+        took.append(time.perf_counter() - start)
+        result.wait()  # its measurement, before the next job (a producer listens first)
+
+    for _ in range(WINDOWS):
+        jobs.put(job)
+        jobs.join()
+    return took
+
+
+MODES = {"stream": {"fresh": lambda: windows(False), "after_job": lambda: windows(True)},
+         "measured": {"jobs": measured_jobs}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="the JSON to write")
-    parser.add_argument("--mode", choices=["fresh", "after_job"], help=argparse.SUPPRESS)  # one mode, in a child
+    parser.add_argument("--case", choices=list(MODES), default="stream")
+    parser.add_argument("--mode", help=argparse.SUPPRESS)  # one mode, in a child process
     args = parser.parse_args()
     if args.mode:
-        print(json.dumps(windows(args.mode == "after_job")))
+        print(json.dumps(MODES[args.case][args.mode]()))
         return
-    seconds: dict[str, list[float]] = {"fresh": [], "after_job": []}
+    seconds: dict[str, list[float]] = {mode: [] for mode in MODES[args.case]}
     for _ in range(2):
         for mode in seconds:
-            got = subprocess.run([sys.executable, __file__, "--mode", mode], capture_output=True, text=True, check=True)
+            got = subprocess.run([sys.executable, __file__, "--case", args.case, "--mode", mode], capture_output=True,
+                                 text=True, check=True)
             seconds[mode] += json.loads(got.stdout.strip().splitlines()[-1])[1:]
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     record = {
-        "what": "seconds of a live stream's intensity windows (5.94 s, two threads, measurement off) in a process "
-                "whose long-lived job worker ran one job before the stream (after_job) or none (fresh); "
-                f"{WINDOWS - 1} windows a run after the first, two runs a mode",
+        "what": {"stream": "seconds of a live stream's intensity windows (5.94 s, two threads, measurement off) in "
+                           "a process whose long-lived job worker ran one job before the stream (after_job) or none "
+                           "(fresh)",
+                 "measured": "seconds of intensity jobs (5.94 s, two threads) on a long-lived worker, each with its "
+                             "measurement (baseline and plot on), one after another"}[args.case]
+                + f"; {WINDOWS - 1} a run after the first, two runs a mode",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "dirty": bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,

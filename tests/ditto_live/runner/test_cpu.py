@@ -245,3 +245,51 @@ def test_a_trial_stops_when_the_machine_gets_busy_and_waits_for_an_idle_job():
     governor.adapt()
     clocks.advance(0.6, others_cores=1.0, own_cores=1.0)  # the DAW starts during the trial's first half
     assert governor.adapt().threads == 1 and governor.trial == {} and governor.best is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts the process's threads in /proc")
+def test_a_background_thread_runs_torch_on_one_thread_with_no_team_even_after_the_engine_asked_for_two():
+    """The measurement lives beside the engine: a team of its own would make libgomp stop spin-waiting in the
+    engine's. torch sets a new thread's count at its first parallel operation from the count last set anywhere
+    (here 2), which the helper must not let undo its one."""
+    import torch
+
+    from ditto_live.runner.cpu import one_torch_thread
+
+    seen: dict[str, int] = {}
+
+    def engine() -> None:
+        torch.set_num_threads(2)
+
+    def background() -> None:
+        one_torch_thread()
+        before = len(os.listdir("/proc/self/task"))
+        x = torch.ones(4_000_000)
+        for _ in range(5):
+            x = x * 1.0001 + 0.5  # large enough for a parallel region
+        seen["threads"] = torch.get_num_threads()
+        seen["new OS threads"] = len(os.listdir("/proc/self/task")) - before
+
+    for target in (engine, background):
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join()
+    assert seen == {"threads": 1, "new OS threads": 0}
+
+
+def test_the_measurement_thread_runs_at_idle_priority_on_one_torch_thread():
+    import torch
+
+    from ditto_live.runner.measurement import BackgroundMeasurer, MeasureSettings
+
+    measurer = BackgroundMeasurer(MeasureSettings(True, False, False))
+    seen: dict[str, int] = {}
+
+    def look() -> None:
+        seen["threads"] = torch.get_num_threads()
+        if sys.platform.startswith("linux"):
+            seen["idle"] = int(os.sched_getscheduler(0) == os.SCHED_IDLE)
+
+    torch.set_num_threads(2)
+    measurer.executor().submit(look).result(timeout=30)
+    assert seen["threads"] == 1 and seen.get("idle", 1) == 1
