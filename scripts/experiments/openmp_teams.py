@@ -110,6 +110,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="the JSON to write")
     parser.add_argument("--case", choices=list(MODES), default="stream")
+    parser.add_argument("--runner-of", default="", help="the commit whose ditto_live/runner/ was checked out for "
+                        "this run (a before run), recorded")
     parser.add_argument("--mode", help=argparse.SUPPRESS)  # one mode, in a child process
     args = parser.parse_args()
     if args.mode:
@@ -133,6 +135,7 @@ def main() -> None:
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "dirty": bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                      text=True).stdout.strip()),
+        "runner_code_of": args.runner_of or "commit",
         "lscpu_model": next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
                              if line.startswith("Model name")), ""),
         "native_bf16": "avx512_bf16" in lscpu or "amx_bf16" in lscpu,
