@@ -174,3 +174,28 @@ def measure_gil(raw: Raw) -> str:
     keeps = [raw.json(f"{MEASURE_GIL}/served_{name}.json")["co_load"]["keeps"] for name in ("measure", "no_measure")]
     return (f"beside a busy core, warm p50 {'; '.join(parts)}; the busy core kept {100 * keeps[0]:.1f} % and "
             f"{100 * keeps[1]:.1f} % of its speed")
+
+
+OPENMP_TEAMS = "cpu_xeon_avx512/openmp_teams"  # issue 27: one OpenMP team in the process, before and after
+
+
+def openmp_teams(raw: Raw) -> str:
+    """What a second OpenMP team in the server cost the engine (libgomp's throttled spin-waiting), and what one
+    team per process gives: a stream after a job, and jobs measured between them."""
+    lines = ["| case | before (runner of {before}) | after ({after}) |", "|---|---|---|"]
+    rows = [("stream", "fresh", "stream windows, no job run before"),
+            ("stream", "after_job", "stream windows after one job on the worker"),
+            ("measured", "jobs", "jobs, each after the last one's measurement (baseline and plot)")]
+    docs = {(case, when): raw.json(f"{OPENMP_TEAMS}/{case}_{when}.json")
+            for case in ("stream", "measured") for when in ("before", "after")}
+    before, after = docs[("stream", "before")], docs[("stream", "after")]
+    lines[0] = lines[0].format(before=before["runner_code_of"][:7], after=after["commit"][:7])
+    for case, mode, name in rows:
+        b, a = docs[(case, "before")]["median_s"][mode], docs[(case, "after")]["median_s"][mode]
+        lines.append(f"| {name} | {b:.2f} s | **{a:.2f} s** |")
+    lines += ["", f"Median seconds of a 5.94 s intensity window or job at two threads, "
+              f"{len(before['window_s']['fresh'])} a mode (two fresh processes); {cpu_name(before['lscpu_model'])} "
+              f"{'with' if before['native_bf16'] else 'without'} native bf16 (float32), 2 cores, "
+              f"{before['date'][:10]} (raw: `docs/results/{OPENMP_TEAMS}/`, "
+              "`scripts/experiments/openmp_teams.py`)."]
+    return block(lines)

@@ -10,6 +10,7 @@ from .cpu import (
     cpu_engine_bench,
     measure_gil,
     omp_wait_policy,
+    openmp_teams,
     producer_headline,
     producer_served,
     served_cpu,
@@ -77,6 +78,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "bundle-longer": bundle_longer,
     "bundle-longer-paired": bundle_longer_paired,
     "omp-wait-policy": omp_wait_policy,
+    "openmp-teams": openmp_teams,
     "measure-gil": measure_gil,
     "producer-headline": producer_headline,
 }
