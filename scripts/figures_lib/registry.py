@@ -68,6 +68,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "producer-served-xeon-amx": producer_served(PRODUCER_XEON_AMX),
     "producer-served-xeon-amx-before-quiet": producer_served("cpu_xeon_amx/producer_before_quiet"),
     "producer-served-epyc": producer_served(PRODUCER_EPYC),
+    "producer-served-xeon-avx512": producer_served("cpu_xeon_avx512/producer"),
     "producer-served-epyc-two-threads": producer_served("cpu_epyc/producer_two_threads"),
     "producer-served-epyc-before-step-size": producer_served("cpu_epyc/producer_before_step_size"),
     "intensity-sketch": intensity_sketch,
