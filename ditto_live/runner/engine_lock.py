@@ -57,31 +57,51 @@ class EngineLock:
         finally:
             self.release()
 
-    def run(self, work: Callable[[], T], priority: bool = False, is_cancelled: Callable[[], bool] | None = None,
-            name: str = "ditto-engine") -> T:
-        """Hold the engine and run ``work`` on a new thread that ends with it; the caller waits. -> its value
-        (what it raises is raised here).
+    def run(self, work: Callable[[Callable[[], bool]], T], priority: bool = False,
+            is_cancelled: Callable[[], bool] | None = None, name: str = "ditto-engine") -> T:
+        """Hold the engine and run ``work(cancelled)`` on a new thread that ends with it; the caller waits.
+        -> its value (what it raises is raised here). ``cancelled`` is the check the work makes between steps:
+        ``is_cancelled``, or the caller was interrupted (Ctrl-C), in which case the work stops at its next
+        check and the interrupt is raised once its thread has ended (torch torn down beneath a running
+        thread aborts the process).
 
         Why a thread of its own: OpenMP gives every thread that runs a parallel region a team of helper
         threads for the rest of that thread's life, and libgomp stops spin-waiting in every team once the
         process's OpenMP threads outnumber its cores, so that each team sleeps and wakes at each of a step's
         thousands of parallel regions. A second long-lived thread that had run the engine (the server's job
         worker, beside the stream's producer) therefore halved the speed of the other: a stream window took
-        3.2 s after one job had run on the worker, 1.7 s before (2-core Xeon, two threads; docs/bench.md). A
-        thread per hold takes its team with it, and the engine's team is the process's only one."""
+        3.3 s after one job had run on the worker, 1.7-2.0 s before (2-core Xeon, two threads; docs/bench.md).
+        A thread per hold takes its team with it, and the engine's team is the process's only one."""
         outcome: _Outcome[T] = _Outcome()
+        interrupted = threading.Event()
+        ended = threading.Event()  # not Thread.join: one interrupted can leave the thread reported as ended
+
+        def cancelled() -> bool:
+            return interrupted.is_set() or (is_cancelled is not None and is_cancelled())
 
         def held() -> None:
             try:
-                with self.hold(priority, is_cancelled):
-                    outcome.value = work()
+                with self.hold(priority, cancelled):
+                    outcome.value = work(cancelled)
                 outcome.done = True
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller, which raises it
                 outcome.error = exc
+            finally:
+                ended.set()
 
-        thread = threading.Thread(target=held, name=name, daemon=True)  # daemon: an interrupted caller can exit
-        thread.start()
-        thread.join()
+        thread = threading.Thread(target=held, name=name, daemon=True)
+        try:
+            thread.start()
+            ended.wait()
+        except BaseException:  # the caller was interrupted: stop the work, let its thread end, then raise
+            interrupted.set()
+            while thread.ident is not None and not ended.is_set():
+                try:
+                    ended.wait()
+                except BaseException:  # noqa: BLE001 - a second interrupt waits for the same end
+                    continue
+            raise
+        thread.join()  # it has ended its work; its OpenMP team ends with it, before the next hold makes one
         if outcome.error is not None:
             raise outcome.error
         if not outcome.done:

@@ -131,8 +131,8 @@ class JobRunner:
         began = time.perf_counter()
         report = progress or (lambda *a: None)
 
-        def held() -> tuple[Plan, Generated, np.ndarray, JobResult]:
-            plan, gen, audio, timings, reserved = self._generate(spec, report, is_cancelled, began)
+        def held(cancelled: Callable[[], bool]) -> tuple[Plan, Generated, np.ndarray, JobResult]:
+            plan, gen, audio, timings, reserved = self._generate(spec, report, cancelled, began)
             result = self._deliver(plan, gen, audio, timings, reserved, began, out_prefix, report)
             self._learn_costs(plan, gen, (timings["vocode"] + timings["write"]) / 1000)
             return plan, gen, audio, result
@@ -151,8 +151,8 @@ class JobRunner:
             keep = tuple(c for c in spec.controls if not KINDS[c.type].yields_to_chain)
             spec = dataclasses.replace(spec, controls=keep)
 
-        def held() -> Window:  # every torch op on the engine's thread (EngineLock.run), the losses and tail too
-            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, is_cancelled, began, tail_of(opening))
+        def held(cancelled: Callable[[], bool]) -> Window:  # every torch op on the engine's thread, the losses too
+            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, cancelled, began, tail_of(opening))
             self._learn_costs(plan, gen, timings["vocode"] / 1000)
             losses = clip_losses(plan, gen, tail_of(opening))
             summary = {"ito": gen.windows, "loss": losses, "timings_ms": rounded(timings), "steps": plan.steps}
@@ -260,7 +260,8 @@ class JobRunner:
                 {"type": "melody", "notes": [[60, 0, 1], [64, 1, 1]]}]}
             spec = parse_job(job)
             t1 = time.perf_counter()
-            plan, gen, audio, _, _ = self.engine.run(lambda: self._generate(spec, lambda *a: None, None, t1))
+            plan, gen, audio, _, _ = self.engine.run(lambda cancelled: self._generate(spec, lambda *a: None,
+                                                                                      cancelled, t1))
             took["engine_s"] = time.perf_counter() - t1
             t2 = time.perf_counter()
             if self._measurer.settings.measure:

@@ -4,6 +4,7 @@ engine."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -67,7 +68,7 @@ def test_run_does_the_work_on_a_thread_of_its_own_that_holds_the_engine():
         except JobCancelled:
             seen["held"] = True
 
-    def work() -> str:
+    def work(cancelled) -> str:
         seen["thread"] = threading.get_ident()
         other = threading.Thread(target=another_job_tries)
         other.start()
@@ -83,7 +84,7 @@ def test_run_does_the_work_on_a_thread_of_its_own_that_holds_the_engine():
 def test_run_raises_in_the_caller_what_the_work_raised():
     lock = EngineLock()
 
-    def work() -> None:
+    def work(cancelled) -> None:
         raise ValueError("bad job")
 
     with pytest.raises(ValueError, match="bad job"):
@@ -97,9 +98,35 @@ def test_run_is_cancelled_while_it_waits_for_the_engine():
     lock.acquire()
     try:
         with pytest.raises(JobCancelled):
-            lock.run(lambda: None, is_cancelled=lambda: True)
+            lock.run(lambda cancelled: None, is_cancelled=lambda: True)
     finally:
         lock.release()
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGINT"),
+                    reason="Ctrl-C reaches the main thread")
+def test_an_interrupted_caller_stops_the_work_and_raises_once_its_thread_has_ended():
+    """Ctrl-C during ``generate``: the job stops at its next check and the interrupt is raised only after the
+    engine's thread has ended (an exit beneath a running torch thread aborts the process)."""
+    lock = EngineLock()
+    seen: dict[str, float] = {}
+
+    def work(cancelled) -> None:
+        give_up = time.monotonic() + 10
+        while not cancelled() and time.monotonic() < give_up:
+            time.sleep(0.01)
+        seen["noticed"] = float(cancelled())
+        time.sleep(0.2)  # the step in flight
+        seen["ended"] = time.monotonic()
+
+    ctrl_c = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))  # while the job runs
+    ctrl_c.start()
+    with pytest.raises(KeyboardInterrupt):
+        lock.run(work, name="engine-under-test")
+    ctrl_c.join()
+    assert seen["noticed"] == 1.0 and time.monotonic() >= seen["ended"]
+    with lock.hold():  # the engine is free again
+        pass
 
 
 def _threads_now() -> int:
@@ -121,7 +148,7 @@ def test_a_long_lived_caller_keeps_no_openmp_team_after_run():
     leaves a team behind, which is what this test would see without ``run``."""
     import torch
 
-    def parallel_work() -> None:
+    def parallel_work(cancelled=None) -> None:
         torch.set_num_threads(2)
         x = torch.ones(4_000_000)
         for _ in range(5):
