@@ -5,6 +5,8 @@ engine's. Two cases, each mode in a fresh process; run it at two commits to comp
 - ``stream``: a live stream's windows on a server whose long-lived job worker has run a job before (after_job)
   or none (fresh). The engine's work on the caller's thread left the worker its team (``EngineLock.run``: a
   thread per hold that ends with it).
+- ``concurrent``: priority stream windows alone, or while a long plain job steps aside for each: the paused
+  job's thread keeps its team (what one team per process does not yet cover).
 - ``measured``: jobs submitted one after another, each once the last one's measurement (baseline and plot on,
   as ``demo`` runs them) is done: the measurement thread's team (``background_thread``: one torch thread).
 
@@ -25,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 WINDOWS = 6  # stream windows per mode; the first (a fresh thread's warm-up) is dropped
 
@@ -61,6 +64,40 @@ def windows(after_job: bool) -> list[float]:
     producer.start()
     producer.join()
     return took
+
+
+def windows_beside_a_job(during_job: bool) -> list[float]:
+    """Seconds of each stream window (intensity, two threads, a deadline far enough never to stop it early, so
+    the window has priority) alone, or while a long plain job on the worker steps aside for each (the job's
+    thread, paused, keeps its team)."""
+    import dataclasses
+
+    import torch
+
+    torch.set_num_threads(1)  # as the server's main thread
+    from thread_scaling import served_job
+
+    runner, spec = served_job("intensity", 2, Path(tempfile.mkdtemp()))
+    window = dataclasses.replace(spec, deadline_s=60.0)
+    runner.window(window, None, 0.5, lambda: False)  # warm, before the job
+    stop = threading.Event()
+    job = threading.Thread(target=lambda: runner.run(dataclasses.replace(spec, steps=10_000), is_cancelled=stop.is_set))
+    if during_job:
+        job.start()
+        time.sleep(2.0)
+    took = []
+    for _ in range(WINDOWS):
+        took.append(timed_window(runner, window))
+    stop.set()
+    if during_job:
+        job.join()
+    return took
+
+
+def timed_window(runner: Any, window: Any) -> float:
+    start = time.perf_counter()
+    runner.window(window, None, 0.5, lambda: False)
+    return time.perf_counter() - start
 
 
 def measured_jobs() -> list[float]:
@@ -103,6 +140,7 @@ def measured_jobs() -> list[float]:
 
 
 MODES = {"stream": {"fresh": lambda: windows(False), "after_job": lambda: windows(True)},
+         "concurrent": {"alone": lambda: windows_beside_a_job(False), "during_job": lambda: windows_beside_a_job(True)},
          "measured": {"jobs": measured_jobs}}
 
 
@@ -128,6 +166,8 @@ def main() -> None:
         "what": {"stream": "seconds of a live stream's intensity windows (5.94 s, two threads, measurement off) in "
                            "a process whose long-lived job worker ran one job before the stream (after_job) or none "
                            "(fresh)",
+                 "concurrent": "seconds of a live stream's intensity windows (5.94 s, two threads, priority: a "
+                               "60 s deadline) alone or while a long plain job steps aside for each",
                  "measured": "seconds of intensity jobs (5.94 s, two threads) on a long-lived worker, each with its "
                              "measurement (baseline and plot on), one after another"}[args.case]
                 + f"; {WINDOWS - 1} a run after the first, two runs a mode",
