@@ -198,12 +198,20 @@ class ThreadGovernor:
         self.choice = choice
         return choice
 
-    def apply(self) -> ThreadChoice:
+    def apply(self, beside_stream: bool = False) -> ThreadChoice:
         """Decide and set this thread's torch threads and lower its priority; on the first idle
-        machine with more than one core, start the trial of every core against one."""
+        machine with more than one core, start the trial of every core against one.
+
+        ``beside_stream``: a plain job while a live stream plays (it steps aside for each window). Unless the
+        count is pinned, it runs one thread: its paused thread would keep an OpenMP team beside the window's,
+        which makes libgomp stop spin-waiting in both (a window took 3.8 s instead of 1.7 s; docs/bench.md), and
+        one thread has no team."""
         choice = self.decide()
         self._step_began = None
-        if self.best is None and not self.fixed and self.cores > 1 and choice.threads == self.cores:
+        if beside_stream and not self.fixed:
+            choice = ThreadChoice(1, self.cores, choice.others_cores, False,
+                                  "a live stream plays: 1 thread, its windows keep the only OpenMP team")
+        elif self.best is None and not self.fixed and self.cores > 1 and choice.threads == self.cores:
             self.trial = {self.cores: []}
         lower_priority(self.nice)  # every job's thread is new (EngineLock.run); a no-op where it is lowered
         self._set_threads(choice.threads)

@@ -47,6 +47,7 @@ class EngineLock:
         self._holder_priority = False  # the holder asked with priority
         self._priority_waiting = 0  # priority holders waiting for the engine
         self._released_at = -math.inf  # time.monotonic() of the last release
+        self._priority_at = -math.inf  # time.monotonic() of the last priority holder's release (or now, held)
         self.yields = 0  # times a plain holder stepped aside (tests and logs)
 
     @contextlib.contextmanager
@@ -129,9 +130,18 @@ class EngineLock:
         with self._cond:
             if self._holder != threading.get_ident():
                 raise RuntimeError("EngineLock released by a thread that does not hold it")
+            if self._holder_priority:
+                self._priority_at = time.monotonic()
             self._holder, self._holder_priority = None, False
             self._released_at = time.monotonic()
             self._cond.notify_all()
+
+    def priority_within(self, seconds: float) -> bool:
+        """Whether a priority holder (a stream window) holds the engine, waits for it or released it less than
+        ``seconds`` ago: a live stream plays."""
+        with self._cond:
+            return (self._holder_priority or self._priority_waiting > 0
+                    or time.monotonic() - self._priority_at < seconds)
 
     def wait_free(self, quiet_s: float = 0.0) -> None:
         """Block until no job holds the engine and none has for ``quiet_s`` seconds: background work of the

@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STREAM_GAP_S = 10.0  # a stream window this recent (or one waiting) means a live stream plays: plain jobs beside it
+#                      run one thread (ThreadGovernor.apply's beside_stream); windows come every few seconds
+
 
 def tail_of(opening: object | None) -> torch.Tensor | None:
     """A stream window's opening as this runner handed it out (the last ``Window.tail``: mel [1, F, o]);
@@ -181,8 +184,9 @@ class JobRunner:
                   opening: torch.Tensor | None = None) -> tuple[Plan, Generated, np.ndarray, dict[str, float], float]:
         """Plan, generate and vocode under the engine lock. -> (plan, generated, audio, timings ms, reserved s)"""
         timings = {"wait": (time.perf_counter() - began) * 1000}
+        beside_stream = spec.deadline_s <= 0 and self.engine.priority_within(STREAM_GAP_S)
         if self.governor is not None:  # in this thread, which runs the job: OpenMP's count is per thread
-            self.threads = self.governor.apply()
+            self.threads = self.governor.apply(beside_stream)
         t0 = time.perf_counter()
         report("parse", 0, 1, math.nan)
         plan = self._plan(spec, continuing=opening is not None)
@@ -192,7 +196,7 @@ class JobRunner:
 
         def check() -> bool:  # every step: a deadline job waiting goes first; the threads follow the load; cancelled?
             self.engine.yield_to_priority(is_cancelled)
-            if self.governor is not None and (changed := self.governor.adapt()) is not None:
+            if self.governor is not None and not beside_stream and (changed := self.governor.adapt()) is not None:
                 self.threads = changed
             return is_cancelled is not None and is_cancelled()
 

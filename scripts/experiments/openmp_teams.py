@@ -67,9 +67,9 @@ def windows(after_job: bool) -> list[float]:
 
 
 def windows_beside_a_job(during_job: bool) -> list[float]:
-    """Seconds of each stream window (intensity, two threads, a deadline far enough never to stop it early, so
-    the window has priority) alone, or while a long plain job on the worker steps aside for each (the job's
-    thread, paused, keeps its team)."""
+    """Seconds of each stream window (intensity, a deadline far enough never to stop it early, so the window has
+    priority; threads as the server chooses them) alone, or while a long plain job, started after the first
+    window, steps aside for each: a paused job thread with an OpenMP team slows the window's."""
     import dataclasses
 
     import torch
@@ -77,7 +77,7 @@ def windows_beside_a_job(during_job: bool) -> list[float]:
     torch.set_num_threads(1)  # as the server's main thread
     from thread_scaling import served_job
 
-    runner, spec = served_job("intensity", 2, Path(tempfile.mkdtemp()))
+    runner, spec = served_job("intensity", 0, Path(tempfile.mkdtemp()))  # threads chosen by the server's rules
     window = dataclasses.replace(spec, deadline_s=60.0)
     runner.window(window, None, 0.5, lambda: False)  # warm, before the job
     stop = threading.Event()
@@ -166,8 +166,9 @@ def main() -> None:
         "what": {"stream": "seconds of a live stream's intensity windows (5.94 s, two threads, measurement off) in "
                            "a process whose long-lived job worker ran one job before the stream (after_job) or none "
                            "(fresh)",
-                 "concurrent": "seconds of a live stream's intensity windows (5.94 s, two threads, priority: a "
-                               "60 s deadline) alone or while a long plain job steps aside for each",
+                 "concurrent": "seconds of a live stream's intensity windows (5.94 s, threads as the server "
+                               "chooses, priority: a 60 s deadline) alone or while a long plain job started after "
+                               "the first window steps aside for each",
                  "measured": "seconds of intensity jobs (5.94 s, two threads) on a long-lived worker, each with its "
                              "measurement (baseline and plot on), one after another"}[args.case]
                 + f"; {WINDOWS - 1} a run after the first, two runs a mode",

@@ -293,3 +293,39 @@ def test_the_measurement_thread_runs_at_idle_priority_on_one_torch_thread():
     torch.set_num_threads(2)
     measurer.executor().submit(look).result(timeout=30)
     assert seen["threads"] == 1 and seen.get("idle", 1) == 1
+
+
+def test_a_job_beside_a_live_stream_runs_one_thread_and_starts_no_trial_unless_pinned():
+    """Its paused thread would keep an OpenMP team beside the stream window's (libgomp then stops spin-waiting
+    in both); one thread has none."""
+    clocks, set_to = FakeClocks(), []
+    governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(3.0, others_cores=0.0, own_cores=1.0)  # idle: alone it would take both cores
+    choice = governor.apply(beside_stream=True)
+    assert choice.threads == 1 and "stream" in choice.reason and governor.trial == {}
+    assert governor.apply().threads == 2 and governor.trial  # without the stream: both, and the trial
+    pinned = ThreadGovernor(fixed=2, cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    assert pinned.apply(beside_stream=True).threads == 2  # serve --threads wins
+    assert set_to == [1, 2, 2]
+
+
+def test_a_plain_job_right_after_a_stream_window_runs_one_thread_and_says_why(tmp_path):
+    import json
+
+    from ditto_live.generation.jobspec import parse_job
+    from tests.ditto_live.test_jobs import runner
+
+    clocks = FakeClocks()
+    r = runner(tmp_path, measure=False, governor=ThreadGovernor(cores=2, meter=clocks.meter(), nice=0))
+    job = parse_job({"model": "narrow", "seconds": 0.7, "steps": 2, "name": "cpu",
+                     "controls": [{"type": "intensity", "shape": "flat"}]})
+
+    def threads_of_a_job() -> tuple[int, str]:
+        clocks.advance(3.0, others_cores=0.0, own_cores=1.0)  # an idle machine
+        cpu = json.loads(r.run(job).wav_path.with_suffix(".json").read_text())["cpu"]
+        return cpu["threads"], cpu["reason"]
+
+    assert threads_of_a_job()[0] == 2  # no stream
+    r.engine.run(lambda cancelled: None, priority=True)  # a stream window
+    threads, reason = threads_of_a_job()
+    assert threads == 1 and "stream" in reason

@@ -169,3 +169,13 @@ def test_a_long_lived_caller_keeps_no_openmp_team_after_run():
     worker.join()
     assert counts["after run"] == 0
     assert counts["after own work"] >= 1  # the team OpenMP keeps for the caller: what run spares it
+
+
+def test_priority_within_says_whether_a_stream_window_holds_waits_or_released_lately():
+    lock = EngineLock()
+    with lock.hold():  # plain holders are not a stream
+        assert not lock.priority_within(60.0)
+    assert not lock.priority_within(60.0)
+    with lock.hold(priority=True):
+        assert lock.priority_within(0.0)
+    assert lock.priority_within(60.0) and not lock.priority_within(0.0)
