@@ -181,27 +181,25 @@ OPENMP_TEAMS = "cpu_xeon_avx512/openmp_teams"  # issue 27: one OpenMP team in th
 
 def openmp_teams(raw: Raw) -> str:
     """What a second OpenMP team in the server cost the engine (libgomp's throttled spin-waiting), and what one
-    team per process gives: a stream after a job, jobs measured between them; and the case it leaves, a stream
-    beside a job that steps aside for its windows (measured after only)."""
-    lines = ["| case | before (runner of {before}) | after ({after}) |", "|---|---|---|"]
+    team per process gives: a stream after a job, jobs measured between them, a stream beside a job that steps
+    aside for its windows. Each case's before ran the runner code of the commit it names."""
+    lines = ["| case | before | after | before: the runner of |", "|---|---|---|---|"]
     rows = [("stream", "fresh", "stream windows, no job run before"),
             ("stream", "after_job", "stream windows after one job on the worker"),
             ("measured", "jobs", "jobs, each after the last one's measurement (baseline and plot)"),
             ("concurrent", "alone", "stream windows with priority, alone"),
-            ("concurrent", "during_job", "stream windows with priority, while a long job steps aside for each")]
+            ("concurrent", "during_job", "stream windows with priority, while a job started after the first "
+                                         "steps aside for each")]
     docs = {(case, when): raw.json(f"{OPENMP_TEAMS}/{case}_{when}.json")
-            for case, when in [("stream", "before"), ("stream", "after"), ("measured", "before"),
-                               ("measured", "after"), ("concurrent", "after")]}
-    before, after = docs[("stream", "before")], docs[("stream", "after")]
-    lines[0] = lines[0].format(before=before["runner_code_of"][:7], after=after["commit"][:7])
+            for case in ("stream", "measured", "concurrent") for when in ("before", "after")}
     for case, mode, name in rows:
-        b = docs.get((case, "before"))
-        a = docs[(case, "after")]["median_s"][mode]
-        was = f"{b['median_s'][mode]:.2f} s" if b else "not run"
-        lines.append(f"| {name} | {was} | **{a:.2f} s** |")
-    lines += ["", f"Median seconds of a 5.94 s intensity window or job at two threads, "
-              f"{len(before['window_s']['fresh'])} a mode (two fresh processes); {cpu_name(before['lscpu_model'])} "
-              f"{'with' if before['native_bf16'] else 'without'} native bf16 (float32), 2 cores, "
-              f"{before['date'][:10]} (raw: `docs/results/{OPENMP_TEAMS}/`, "
+        before, after = docs[(case, "before")], docs[(case, "after")]
+        lines.append(f"| {name} | {before['median_s'][mode]:.2f} s | **{after['median_s'][mode]:.2f} s** | "
+                     f"{before['runner_code_of'][:7]} |")
+    first = docs[("stream", "before")]
+    lines += ["", f"Median seconds of a 5.94 s intensity window or job, {len(first['window_s']['fresh'])} a mode "
+              f"(two fresh processes); the after runs at {', '.join(sorted({d['commit'][:7] for (_, w), d in docs.items() if w == 'after'}))}; "
+              f"{cpu_name(first['lscpu_model'])} {'with' if first['native_bf16'] else 'without'} native bf16 "
+              f"(float32), 2 cores, {first['date'][:10]} (raw: `docs/results/{OPENMP_TEAMS}/`, "
               "`scripts/experiments/openmp_teams.py`)."]
     return block(lines)
