@@ -124,9 +124,12 @@ def test_cli_table1_with_the_real_tiny_untrained_model(corpus, tmp_path, monkeyp
                  "--out", str(out), "--data", str(corpus), "--device", "cpu", "--tasks", "intensity,inpaint"])
     assert code == 0
     data = json.loads((out / "results.json").read_text())
-    assert [(r["task"], r["label"], r["T"]) for r in data["rows"]] == [
+    from ditto_live.controls import KINDS
+
+    assert [(r["task"], r["label"], r["T"]) for r in data["rows"]] == [  # students decode with each kind's T
         (t, m, T) for t in ("intensity", "inpaint")
-        for m, T in (("DITTO", 20), ("DITTO-2 (CM)", 2), ("DITTO-2 (CTM)", 2), ("DITTO-2 (CTM), unoptimised", 2))]
+        for m, T in (("DITTO", 20), ("DITTO-2 (CM)", KINDS[t].decode_steps), ("DITTO-2 (CTM)", KINDS[t].decode_steps),
+                     ("DITTO-2 (CTM), unoptimised", KINDS[t].decode_steps))]
     assert data["info"]["untrained"] and not data["info"]["embedding_trained"]
     assert "random, untrained weights" in (out / "results.md").read_text()
 
