@@ -4,8 +4,8 @@ Two jobs at once would each run at half speed on a small CPU, and the live strea
 so one job holds the engine at a time, a job with a deadline (a stream window) goes first, and a job
 without one steps aside between optimisation steps while a deadline job waits.
 
-The engine's work runs on a thread of its own that ends with it (:meth:`EngineLock.run`), so that the
-process keeps one OpenMP team: see :meth:`EngineLock.run`.
+The engine's work runs on a thread of its own that ends with it, so that the process keeps one OpenMP team
+(why: :meth:`EngineLock.run`).
 """
 
 from __future__ import annotations
