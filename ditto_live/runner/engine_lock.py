@@ -28,7 +28,6 @@ class _Outcome(Generic[T]):
     def __init__(self) -> None:
         self.value: T | None = None
         self.error: BaseException | None = None
-        self.done = False
 
 
 class EngineLock:
@@ -84,7 +83,6 @@ class EngineLock:
             try:
                 with self.hold(priority, cancelled):
                     outcome.value = work(cancelled)
-                outcome.done = True
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller, which raises it
                 outcome.error = exc
             finally:
@@ -105,9 +103,7 @@ class EngineLock:
         thread.join()  # it has ended its work; its OpenMP team ends with it, before the next hold makes one
         if outcome.error is not None:
             raise outcome.error
-        if not outcome.done:
-            raise RuntimeError("the engine thread ended without a result")
-        return cast(T, outcome.value)
+        return cast(T, outcome.value)  # the work returned (it ended without an error)
 
     def acquire(self, priority: bool = False, is_cancelled: Callable[[], bool] | None = None) -> None:
         me = threading.get_ident()
