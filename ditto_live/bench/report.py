@@ -45,9 +45,13 @@ TARGETS = {  # issue 10, on one H100/H200 with the paper preset
 # ---------------------------------------------------------------------------------------------
 # the machine
 
+KERNEL_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA",
+              "ATEN_CPU_CAPABILITY")  # environment that changes which CPU kernels run, or how they wait
+
 
 def machine_info(device: str) -> dict[str, Any]:
-    """What ran the benchmark: CPU model and cores, GPU name, torch and Python versions, load."""
+    """What ran the benchmark: CPU model and cores, GPU name, torch and Python versions, load, and the
+    environment that changes the CPU kernels (``KERNEL_ENV``, those set)."""
     cpu = platform.processor() or platform.machine()
     try:
         found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
@@ -58,6 +62,7 @@ def machine_info(device: str) -> dict[str, Any]:
         "cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "kernel_env": {name: os.environ[name] for name in KERNEL_ENV if name in os.environ},
     }
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(device)

@@ -21,6 +21,7 @@ import contextlib
 import copy
 import datetime
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -125,6 +126,7 @@ def main() -> None:
         "torch": torch.__version__,
         "lscpu_model": next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
                              if line.startswith("Model name")), ""),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "all"),
         "native_bf16": "avx512_bf16" in lscpu or "amx_bf16" in lscpu,
         "autocast": args.autocast,
         "median_ms": median_ms,

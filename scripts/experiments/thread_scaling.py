@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import tempfile
 import threading
@@ -106,6 +107,7 @@ def main() -> None:
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "torch": torch.__version__, "lscpu_model": next((line.split(":", 1)[1].strip() for line in flags.splitlines()
                                                           if line.startswith("Model name")), ""),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "all"),
         "native_bf16": "amx_bf16" in flags or "avx512_bf16" in flags,
         "job_s": {"1": round(one_s, 3), "2": round(two_s, 3)},
         "own_ms_total": {"1": round(sum(one.values()), 1), "2": round(sum(two.values()), 1)},

@@ -13,14 +13,15 @@ import json
 import pytest
 
 from ditto_live.bench import stages as bench
-from ditto_live.bench.report import STAGES, check_targets, summarise
+from ditto_live.bench.report import STAGES, check_targets, machine_info, summarise
 from ditto_live.bench.stages import BenchConfig, parse_setting
 from ditto_live.cli import main
 from ditto_live.controls import KINDS
 from ditto_live.engine import backends
 from ditto_live.engine.backends import EagerStepper
 
-MACHINE_FIELDS = {"cpu", "cpu_cores", "torch_threads", "torch", "python", "platform", "load_average"}
+MACHINE_FIELDS = {"cpu", "cpu_cores", "torch_threads", "torch", "python", "platform", "load_average",
+                  "kernel_env"}
 RUN_FIELDS = {"task", "method", "setting", "M", "T", "seeds", "K", "steps_run", "backend", "run", "cold",
               "process_first", "stages_ms", "total_ms", "backend_prepare_ms", "parity_checked",
               "decode_prepare_ms", "rtf", "peak_memory_mb", "loss_before", "loss_after"}
@@ -71,6 +72,13 @@ def test_bench_on_the_tiny_preset_writes_every_field(tmp_path):
     assert "intensity_ditto2-ctm_M1T2_b2.wav" in wavs and "reference.wav" in wavs
     table = (tmp_path / "b.md").read_text()
     assert "| intensity | ditto2-ctm | 1,2 | 1 | 1 | eager |" in table and "AMD" in table or "cores" in table
+
+
+def test_the_machine_record_names_the_environment_that_changes_the_cpu_kernels(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    env = machine_info("cpu")["kernel_env"]
+    assert env["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE_BF16" and "OMP_WAIT_POLICY" not in env
 
 
 def test_a_backend_that_disagrees_is_refused_and_reported(tmp_path, monkeypatch):
