@@ -16,8 +16,9 @@
 #           M=1 T=2 at B=1 and B=4 with the eager and cudagraph backends, then the DITTO baseline (B=1,
 #           cudagraph backend, one cold run) for the speed-up in the same run.
 # compiled: DITTO-2 CTM with torch.compile + CUDA graph (the Inductor compile is the cold start).
-# Smoke test without a GPU (the flow, not the numbers; cudagraph rows are refused and DITTO falls back to eager):
-#   DEVICE=cpu PRESET=tiny EXTRA="--frames 32 --steps 1 --threads 1" scripts/gpu_bench.sh core /tmp/out
+# Smoke test without a GPU (the flow, not the numbers; a CPU refuses the CUDA graph, so eager only):
+#   DEVICE=cpu PRESET=tiny BACKENDS=eager EXTRA="--frames 32 --steps 1 --threads 1" scripts/gpu_bench.sh core /tmp/out
+#   MODEL=default SERVER_JOBS=1 scripts/gpu_bench.sh server /tmp/out
 # Every phase runs under `timeout`; the bench rewrites its JSON after each configuration, so a phase cut
 # short still leaves every configuration it finished. Nothing is installed from the network on the device.
 set -uo pipefail
@@ -82,7 +83,7 @@ check() {
         -k 'cuda or exported or accumulate' 2>&1 | tee "$out/check.txt"
 }
 
-core() { versus_ditto core 330 eager,cudagraph cudagraph,eager; }
+core() { versus_ditto core 330 "${BACKENDS:-eager,cudagraph}" "${BACKENDS:-cudagraph,eager}"; }  # BACKENDS: both lists
 
 compiled() {
     timeout 200 "${bench[@]}" --bf16 --tasks intensity,melody --methods ditto2-ctm --settings M1T2 --backend compiled \
@@ -96,7 +97,7 @@ compiled() {
 server() {
     rm -rf /tmp/numba_server  # the first start compiles the measurement code into it, the second finds it there
     local srv=(env NUMBA_CACHE_DIR=/tmp/numba_server python3 -P -m ditto_live.cli bench --server --keep-numba-cache
-               --model paper-untrained --backend auto --out-dir /tmp/bench_server)
+               --model "${MODEL:-paper-untrained}" --backend auto --out-dir /tmp/bench_server)
     timeout "${SERVER_TIMEOUT:-240}" "${srv[@]}" --tasks intensity,melody --jobs "${SERVER_JOBS:-5}" \
         --json "$out/gpu_server.json" --markdown "$out/gpu_server.md" > "$out/server.txt" 2>&1
     timeout 120 "${srv[@]}" --tasks intensity --jobs 1 --json "$out/gpu_server_second.json" \
