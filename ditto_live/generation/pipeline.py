@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int, float], None]  # (stage, step, total, loss)
 UNCONTROLLED_DECODE_STEPS = 2  # T of a job without controls that names none
-SKETCH_INVERSION_STEPS = 8  # student calls that invert a sketch to x_T
+SKETCH_INVERSION_STEPS = 8  # student calls that invert a sketch to x_T (2, 4, 8, 16 measured on val: docs/bench.md)
 __all__ = ["METHODS", "Backends", "Engine", "Generated", "Laps", "Plan", "WindowRun", "clip_losses", "decode",
            "decode_steps_of", "generate", "job_cond", "optimise", "optimise_window", "plan_job", "resolve_backend",
            "vocode", "window_noise"]

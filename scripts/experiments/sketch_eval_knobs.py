@@ -4,6 +4,7 @@ and share, an experiment, not a product setting). Its output: docs/results/<mach
   --share S       share of the start's variance from the inverted sketch, for every control (default: each
                   control's own: controls/melody.py SKETCH_SHARE, controls/intensity.py OBJECTIVE.sketch_share)
   --no-sketch     start from the job's plain noise, as before the sketches
+  --invert-steps N  student calls that invert the sketch to x_T (default: pipeline.SKETCH_INVERSION_STEPS)
   --ctm-only T    run only a "DITTO-2 (CTM)" row decoding with T (0: each control's own; no CM row)
 
 Usage: python scripts/experiments/sketch_eval_knobs.py --share 0.4 --ctm-only 0 -- eval --suite table1
@@ -20,6 +21,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--share", type=float)
     ap.add_argument("--no-sketch", action="store_true")
+    ap.add_argument("--invert-steps", type=int)
     ap.add_argument("--ctm-only", type=int)
     args, rest = ap.parse_known_args()
     rest = rest[1:] if rest and rest[0] == "--" else rest
@@ -36,6 +38,8 @@ def main() -> int:
             return None if sketched is None else (sketched[0], share)
 
         pipeline.sketch_of = sketch_of
+    if args.invert_steps is not None:
+        pipeline.SKETCH_INVERSION_STEPS = args.invert_steps
     if args.no_sketch:
         pipeline.start_near_sketch = lambda plan, engine, x_T, cond, controls: x_T
     if args.ctm_only is not None:

@@ -35,6 +35,7 @@ PRODUCER_XEON_AMX = "cpu_xeon_amx/producer"  # the same on a Xeon with AMX and A
 ADHERENCE_BF16 = "cpu_xeon_amx/adherence"  # issue 27: the test split's judges, float32 against bf16 autocast
 PRODUCER_EPYC = "cpu_epyc/producer"  # the same on a CPU without native bf16 (float32), intensity K = 20 from its sketch
 SKETCH_EPYC = "cpu_epyc/sketch_start"  # issue 27: intensity's and structure's sketches, K and share chosen on val
+SKETCH_INVERSION = "cpu_xeon_avx512/sketch_inversion"  # issue 27: student calls inverting the sketch, on val
 STEP_SIZE_EPYC = "cpu_epyc/step_size"  # issue 27: each control's K and Adam learning rate on x_T, chosen on val
 BACKEND_REUSE = "cpu_xeon_amx/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
 QUALITY = "quality_judge/sanity.json"  # the quality judge's sanity table (issue 31): FD / KID in musicnn

@@ -31,7 +31,7 @@ from .judges import ctm_vs_cm, fad_noise, judges_sentence, judges_table, note_ju
 from .melody import melody_audible, melody_decode_t, melody_register_epyc, melody_register_xeon, melody_sketch
 from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
 from .raw import PRODUCER, PRODUCER_EPYC, PRODUCER_XEON_AMX, SERVED_EPYC, SERVED_XEON, Raw
-from .sketch import intensity_holdout_classes, intensity_sketch
+from .sketch import intensity_holdout_classes, intensity_sketch, sketch_inversion
 from .steps import adherence_bf16, step_size, step_size_test
 
 FIGURES: dict[str, Callable[[Raw], str]] = {
@@ -72,6 +72,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "producer-served-epyc-two-threads": producer_served("cpu_epyc/producer_two_threads"),
     "producer-served-epyc-before-step-size": producer_served("cpu_epyc/producer_before_step_size"),
     "intensity-sketch": intensity_sketch,
+    "sketch-inversion": sketch_inversion,
     "intensity-holdout-classes": intensity_holdout_classes,
     "step-size": step_size,
     "step-size-test": step_size_test,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .formats import CTM, block, ci, cpu_name, num
-from .raw import SHIPPED, SKETCH_EPYC, Raw
+from .formats import CTM, MEL_CHROMA, MEL_PITCH, block, ci, cpu_name, num, pct, pct_ci
+from .raw import SHIPPED, SKETCH_EPYC, SKETCH_INVERSION, Raw
 
 MAE, R, BOUNDARY_F = "intensity_loudness_mae_db", "intensity_loudness_corr", "structure_boundary_f"
 INTENSITY_RUNS = (("int_k70_nosk", "70", "plain noise (before)"), ("int_k30_nosk", "30", "plain noise"),
@@ -33,6 +33,25 @@ def intensity_sketch(raw: Raw) -> str:
     lines += ["", f"{info['config']['cases']} val-split cases per row, DITTO-2 (CTM), each control's T, "
               f"{cpu_name(info['machine']['processor'])}, {info['machine']['torch_threads']} torch thread, float32 "
               f"(raw: `docs/results/{SKETCH_EPYC}/`, commands in its provenance.json)."]
+    return block(lines)
+
+
+def sketch_inversion(raw: Raw) -> str:
+    """Intensity and melody on val against the student calls that invert the sketch to x_T (DITTO-2 CTM)."""
+    lines = ["| inversion calls | intensity: BS.1770 MAE (dB) | intensity: s per clip | melody: pYIN raw pitch "
+             "| melody: pYIN raw chroma | melody: s per clip |", "|---|---|---|---|---|---|"]
+    for n in (2, 4, 8, 16):
+        i_rel, m_rel = f"{SKETCH_INVERSION}/val_intensity_inv{n}.json", f"{SKETCH_INVERSION}/val_melody_inv{n}.json"
+        i, m = raw.row(i_rel, CTM, "intensity"), raw.row(m_rel, CTM, "melody")
+        calls = f"**{n}** (kept)" if n == 8 else str(n)
+        lines.append(f"| {calls} | {num(i['metrics'][MAE])} {ci(i['intervals'][MAE])} "
+                     f"| {num(i['seconds'])} | {pct(m['metrics'][MEL_PITCH])} {pct_ci(m['intervals'][MEL_PITCH])} "
+                     f"| {pct(m['metrics'][MEL_CHROMA])} | {num(m['seconds'])} |")
+    info = raw.json(f"{SKETCH_INVERSION}/val_intensity_inv8.json")["info"]
+    lines += ["", f"{info['config']['cases']} val-split cases per cell, DITTO-2 (CTM) at each control's K, lr and T, "
+              f"{cpu_name(info['machine']['processor'])} (AVX512, no native bf16), "
+              f"{info['machine']['torch_threads']} torch thread, float32; s per clip: optimisation + decoding, two "
+              f"evaluations side by side (raw: `docs/results/{SKETCH_INVERSION}/`, commands in its provenance.json)."]
     return block(lines)
 
 
