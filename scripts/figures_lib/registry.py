@@ -32,7 +32,7 @@ from .melody import melody_audible, melody_decode_t, melody_register_epyc, melod
 from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
 from .raw import PRODUCER, PRODUCER_EPYC, PRODUCER_XEON_AMX, SERVED_EPYC, SERVED_XEON, Raw
 from .sketch import intensity_holdout_classes, intensity_sketch, sketch_inversion
-from .steps import adherence_bf16, step_size, step_size_test
+from .steps import adherence_bf16, late_gradient, step_size, step_size_test
 
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
@@ -76,6 +76,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "intensity-holdout-classes": intensity_holdout_classes,
     "step-size": step_size,
     "step-size-test": step_size_test,
+    "late-gradient": late_gradient,
     "adherence-bf16": adherence_bf16,
     "bundle-longer": bundle_longer,
     "bundle-longer-paired": bundle_longer_paired,

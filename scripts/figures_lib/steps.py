@@ -102,3 +102,33 @@ def adherence_bf16(raw: Raw) -> str:
               f"the 1.5 h corpus. {cpu_name(info['machine']['processor'])} with AMX and AVX512-BF16, "
               f"{info['machine']['torch_threads']} torch thread (raw: `docs/results/{ADHERENCE_BF16}/`)."]
     return block(lines)
+
+
+LATE = "cpu_xeon_avx512/late_gradient"  # issue 27: two gradients at once, each step's one iterate late
+TODAY = {"intensity": "cpu_xeon_avx512/sketch_inversion/val_intensity_inv8.json",  # today's defaults, same cases
+         "melody": "cpu_xeon_avx512/sketch_inversion/val_melody_inv8.json", "structure": f"{LATE}/val_structure_today.json"}
+
+
+def late_gradient(raw: Raw) -> str:
+    """Two gradients at once on two cores (the late gradient) against today's steps: each control's judge on val,
+    and one served job's ITO seconds each way."""
+    timing = raw.json(f"{LATE}/timing.json")
+    lines = ["| control | judge, today | judge, late gradient | ITO today, 2 threads | ITO today, 1 thread | "
+             "ITO late gradient, two at once | one gradient beside another |", "|---|---|---|---|---|---|---|"]
+    for control in JUDGES:
+        late = [_judge(raw, f"{LATE}/val_{control}_late.json", control)]
+        if control == "intensity":
+            late += [f"K = 28: {_judge(raw, f'{LATE}/val_intensity_late_k28.json', control)}",
+                     f"lr 5e-3: {_judge(raw, f'{LATE}/val_intensity_late_lr5e3.json', control)}"]
+        seconds = timing["tasks"][control]["ito_s_median"]
+        lines.append(f"| {control} | {_judge(raw, TODAY[control], control)} | {'; '.join(late)} | "
+                     f"{seconds['today, 2 threads']:.2f} s | {seconds['today, 1 thread']:.2f} s | "
+                     f"{seconds['late gradient, two at once']:.2f} s | "
+                     f"{timing['tasks'][control]['late_gradient_ms_median']:.0f} ms |")
+    info = raw.json(TODAY["melody"])["info"]
+    lines += ["", f"Judges: {info['config']['cases']} val-split cases, DITTO-2 (CTM) at each control's defaults "
+              f"(K = {timing['tasks']['melody']['steps']}), one torch thread (the late gradient's iterates do not "
+              "depend on how many run at once). ITO: one warm served job's optimisation (JobRunner, measurement "
+              f"off), median of 5. {cpu_name(timing['lscpu_model'])} (AVX512, no native bf16), float32 "
+              f"(raw: `docs/results/{LATE}/`, commands in its provenance.json)."]
+    return block(lines)
