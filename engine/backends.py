@@ -57,15 +57,9 @@ class Stepper(Protocol):
     """What the ITO loop drives: the x_T being optimised and one Adam update at a time."""
 
     x: Tensor  # [B, 1, F, N], updated in place by ``step``
-    scored: Tensor  # [B, 1, F, N]: the x_T the last step's losses were computed at
 
     def step(self) -> Losses:
-        """One Adam update; the total [B] and parts at ``scored``, detached (the x_T it started from, except
-        for a stepper whose gradient comes late: ``engine/pipelined.py``)."""
-        ...
-
-    def close(self) -> list[tuple[Losses, Tensor]]:
-        """Done stepping: wait for work still running. -> (losses, x_T) computed but not returned yet"""
+        """One Adam update; the total [B] and parts at the x_T it started from, detached."""
         ...
 
     def restart(self, x_T: Tensor) -> Stepper:
@@ -87,7 +81,6 @@ class EagerStepper:
     def __init__(self, objective: Objective, x_T: Tensor, lr: float):
         self.objective = objective
         self.x = x_T.detach().clone().requires_grad_(True)
-        self.scored = self.x.detach().clone()
         self.lr = lr
         self.opt = torch.optim.Adam([self.x], lr=lr)
 
@@ -101,15 +94,11 @@ class EagerStepper:
 
     def step(self) -> Losses:
         """One Adam update; returns the total [B] and parts before the update, detached."""
-        self.scored = self.x.detach().clone()
         self.opt.zero_grad(set_to_none=True)
         total, parts = self.objective(self.x)
         total.sum().backward(inputs=[self.x])  # only x_T's gradient: no weight gradients (a third of the backward)
         self.opt.step()
         return detached((total, parts))
-
-    def close(self) -> list[tuple[Losses, Tensor]]:
-        return []  # nothing runs between steps
 
 
 def eager_stepper(objective: Objective, x_T: Tensor, lr: float, reference: Objective | None = None) -> Stepper:
@@ -169,7 +158,6 @@ class CudaGraphStepper:
         if x_T.device.type != "cuda":
             raise BackendRefused("CUDA graph capture needs a CUDA device")
         self.x = x_T.detach().clone().requires_grad_(True)
-        self.scored = self.x.detach().clone()
         start = self.x.detach().clone()
         self.opt = torch.optim.Adam([self.x], lr=lr, capturable=True)
         self.copies = DeviceCopies() if host_copies else contextlib.nullcontext()  # the graph reads its copies
@@ -205,13 +193,9 @@ class CudaGraphStepper:
         return self
 
     def step(self) -> Losses:
-        self.scored = self.x.detach().clone()
         self.graph.replay()
         total, parts = detached(self.losses)
         return total.clone(), {k: v.clone() for k, v in parts.items()}
-
-    def close(self) -> list[tuple[Losses, Tensor]]:
-        return []  # nothing runs between replays
 
 
 def export_grad_graph(objective: Objective, x_probe: Tensor, inputs: tuple[Tensor, ...] = ()) -> torch.fx.GraphModule:
@@ -242,7 +226,6 @@ class GraphStepper(EagerStepper):
         self.inputs = inputs
 
     def step(self) -> Losses:
-        self.scored = self.x.detach().clone()
         grad, total, parts = self.grad_fn(self.x.detach(), *self.inputs)
         self.x.grad = grad
         self.opt.step()

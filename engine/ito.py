@@ -228,39 +228,33 @@ def optimise_latent(forward: Callable[[Tensor, int], Tensor], x_T: Tensor, loss_
     best = BestSoFar(steps.x)
     best_so_far: list[float] = []  # the batch's best total after each step (plateau only: one sync per step)
     stopped: str | None = None
-    steps_run = 0
-    try:
-        for step, m in enumerate(schedule):
-            if is_cancelled is not None and is_cancelled():
-                raise JobCancelled(f"cancelled at step {step} of {len(schedule)}")
-            if should_stop is not None and should_stop():
-                stopped = "should_stop"
-                break
-            objective.m = m
-            total, parts = steps.step()
-            steps_run += 1
-            best.keep(total, parts, steps.scored)
-            if callback is not None:
-                report_step(callback, step + 1, len(schedule), total, parts)
-            if tolerance > 0 and best.lowest() <= tolerance:
-                stopped = "tolerance"
-            elif plateau is not None:
-                best_so_far.append(best.lowest())
-                stopped = "plateau" if plateaued(best_so_far, plateau) else None
-            if stopped is not None:
-                break
-    finally:
-        late = steps.close()  # a late-gradient stepper's last losses (engine/pipelined.py)
-    for (total, parts), at in late:
+    for step, m in enumerate(schedule):
+        if is_cancelled is not None and is_cancelled():
+            raise JobCancelled(f"cancelled at step {step} of {len(schedule)}")
+        if should_stop is not None and should_stop():
+            stopped = "should_stop"
+            break
+        objective.m = m
+        at = steps.x.detach().clone()
+        total, parts = steps.step()
         best.keep(total, parts, at)
-    final_scored = bool(late) and torch.equal(late[-1][1], steps.x.detach())
-    if stopped in (None, "should_stop") and not final_scored:  # score the x_T the loop ends at
+        if callback is not None:
+            report_step(callback, step + 1, len(schedule), total, parts)
+        if tolerance > 0 and best.lowest() <= tolerance:
+            stopped = "tolerance"
+        elif plateau is not None:
+            best_so_far.append(best.lowest())
+            stopped = "plateau" if plateaued(best_so_far, plateau) else None
+        if stopped is not None:
+            break
+    if stopped in (None, "should_stop"):  # score the x_T the loop ends at
         with torch.no_grad():
             total, parts = objective(steps.x.detach())
         best.keep(total, parts, steps.x.detach())
     if stopped is not None:
-        log.debug("stopped (%s) after %d of %d steps", stopped, steps_run, len(schedule))
+        log.debug("stopped (%s) after %d of %d steps", stopped, len(best.history) - 1, len(schedule))
     i = int(best.total.argmin())
+    steps_run = len(best.history) - (1 if stopped in (None, "should_stop") else 0)
     return ItoResult(
         x_T=best.x[i:i + 1].clone(), x_T_batch=best.x, best_index=i, loss=float(best.total[i]),
         losses={k: float(v[i]) for k, v in best.parts.items()},
