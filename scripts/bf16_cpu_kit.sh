@@ -6,8 +6,9 @@
 #   3. one served job's engine work per operator at 1 and 2 threads (intensity);
 #   4. with AMX only: 2 and 3 again with oneDNN held to AVX512-BF16 (ONEDNN_MAX_CPU_ISA), and the served
 #      intensity job idle at two threads and pinned to one. At this model's size AMX's convolutions gained about
-#      a sixth from the second thread (docs/results/cpu_xeon_amx/thread_scaling.json); AVX512-BF16's kernels
-#      scaled to 0.58x on the Xeon without AMX. Whether they are also faster at two threads is what this shows.
+#      a sixth from the second thread (docs/results/cpu_xeon_amx/thread_scaling.json), while on the Xeon with
+#      AVX512-BF16 but no AMX two threads took a served intensity job to 0.58x of one (K = 70, before the
+#      sketch: docs/results/cpu_xeon/producer/). Whether they are also faster at two threads is what this shows.
 # Usage: bash scripts/bf16_cpu_kit.sh cpu_<machine>   (raw files under docs/results/cpu_<machine>/)
 set -u
 cd "$(dirname "$0")/.."

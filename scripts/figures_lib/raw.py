@@ -36,6 +36,7 @@ ADHERENCE_BF16 = "cpu_xeon_amx/adherence"  # issue 27: the test split's judges, 
 PRODUCER_EPYC = "cpu_epyc/producer"  # the same on a CPU without native bf16 (float32), intensity K = 20 from its sketch
 SKETCH_EPYC = "cpu_epyc/sketch_start"  # issue 27: intensity's and structure's sketches, K and share chosen on val
 SKETCH_INVERSION = "cpu_xeon_avx512/sketch_inversion"  # issue 27: student calls inverting the sketch, on val
+LATE = "cpu_xeon_avx512/late_gradient"  # issue 27: two gradients at once, each step's one iterate late (rejected)
 STEP_SIZE_EPYC = "cpu_epyc/step_size"  # issue 27: each control's K and Adam learning rate on x_T, chosen on val
 BACKEND_REUSE = "cpu_xeon_amx/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
 QUALITY = "quality_judge/sanity.json"  # the quality judge's sanity table (issue 31): FD / KID in musicnn

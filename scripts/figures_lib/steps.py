@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .formats import CTM, JUDGES, MEL_CHROMA, block, cpu_name, judge_parts, judge_reading, num, pct
-from .raw import ADHERENCE_BF16, HOLDOUT, SKETCH_EPYC, STEP_SIZE_EPYC, Raw
+from .raw import ADHERENCE_BF16, HOLDOUT, LATE, SKETCH_EPYC, SKETCH_INVERSION, STEP_SIZE_EPYC, Raw
 
 # (control, raw file under docs/results/, K, lr, what the row is)
 RUNS = (
@@ -104,9 +104,8 @@ def adherence_bf16(raw: Raw) -> str:
     return block(lines)
 
 
-LATE = "cpu_xeon_avx512/late_gradient"  # issue 27: two gradients at once, each step's one iterate late
-TODAY = {"intensity": "cpu_xeon_avx512/sketch_inversion/val_intensity_inv8.json",  # today's defaults, same cases
-         "melody": "cpu_xeon_avx512/sketch_inversion/val_melody_inv8.json", "structure": f"{LATE}/val_structure_today.json"}
+TODAY = {"intensity": f"{SKETCH_INVERSION}/val_intensity_inv8.json",  # today's defaults on the late gradient's cases
+         "melody": f"{SKETCH_INVERSION}/val_melody_inv8.json", "structure": f"{LATE}/val_structure_today.json"}
 
 
 def late_gradient(raw: Raw) -> str:
