@@ -48,7 +48,8 @@ def sketch_inversion(raw: Raw) -> str:
                      f"| {num(i['seconds'])} | {pct(m['metrics'][MEL_PITCH])} {pct_ci(m['intervals'][MEL_PITCH])} "
                      f"| {pct(m['metrics'][MEL_CHROMA])} | {num(m['seconds'])} |")
     info = raw.json(f"{SKETCH_INVERSION}/val_intensity_inv8.json")["info"]
-    lines += ["", f"{info['config']['cases']} val-split cases per cell, DITTO-2 (CTM) at each control's K, lr and T, "
+    lines += ["", f"{info['config']['cases']} val-split cases per cell, the shipped bundle, DITTO-2 (CTM) at each control's "
+              "K, lr and T, "
               f"{cpu_name(info['machine']['processor'])} (AVX512, no native bf16), "
               f"{info['machine']['torch_threads']} torch thread, float32; s per clip: optimisation + decoding, two "
               f"evaluations side by side (raw: `docs/results/{SKETCH_INVERSION}/`, commands in its provenance.json)."]

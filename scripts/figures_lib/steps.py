@@ -125,7 +125,8 @@ def late_gradient(raw: Raw) -> str:
                      f"{seconds['late gradient, two at once']:.2f} s | "
                      f"{timing['tasks'][control]['late_gradient_ms_median']:.0f} ms |")
     info = raw.json(TODAY["melody"])["info"]
-    lines += ["", f"Judges: {info['config']['cases']} val-split cases, DITTO-2 (CTM) at each control's defaults "
+    lines += ["", f"Judges: {info['config']['cases']} val-split cases, the shipped bundle, DITTO-2 (CTM) at each "
+              "control's defaults "
               f"(K = {timing['tasks']['melody']['steps']}), one torch thread (the late gradient's iterates do not "
               "depend on how many run at once). ITO: one warm served job's optimisation (JobRunner, measurement "
               f"off), median of 5. {cpu_name(timing['lscpu_model'])} (AVX512, no native bf16), float32 "
