@@ -71,6 +71,16 @@ def machine_info(device: str) -> dict[str, Any]:
     return info
 
 
+def cpu_record() -> dict[str, Any]:
+    """The machine fields of an experiment's raw record (scripts/experiments/): the CPU model, whether it
+    computes bf16 natively, torch, and the environment that changes the CPU kernels."""
+    from ditto_live.engine.backends import cpu_has_native_bf16
+
+    info = machine_info("cpu")
+    return {"lscpu_model": info["cpu"], "native_bf16": cpu_has_native_bf16(), "torch": info["torch"],
+            "kernel_env": info["kernel_env"]}
+
+
 # ---------------------------------------------------------------------------------------------
 # summaries
 

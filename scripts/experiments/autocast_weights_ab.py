@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 from thread_scaling import in_worker, served_job  # this folder's: the runner as the server builds it
 
+from ditto_live.bench.report import cpu_record
 from ditto_live.engine.backends import default_autocast
 from ditto_live.generation.pipeline import Engine
 
@@ -57,14 +57,12 @@ def main() -> None:
                 for threads in (2, 1):
                     seconds[name][threads] += timed_jobs(args.task, threads, Path(tmp))
     Engine.ito_model = copy_on  # type: ignore[method-assign]
-    flags = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     record = {
         "what": "median seconds of a warm served job's engine work (JobRunner.run in a worker thread, measurement "
                 "off), with and without the bf16-weight copy, bf16 autocast",
         "task": args.task, "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
-        "torch": torch.__version__, "lscpu_model": next((line.split(":", 1)[1].strip() for line in flags.splitlines()
-                                                          if line.startswith("Model name")), ""),
+        **cpu_record(),
         "jobs_per_cell": 2 * (JOBS - 1),
         "median_s": {name: {str(n): round(statistics.median(v), 3) for n, v in by.items()}
                      for name, by in seconds.items()},

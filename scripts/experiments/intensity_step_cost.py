@@ -42,6 +42,7 @@ def main() -> int:
     torch.set_num_threads(1)
 
     import ditto_live.controls.intensity as kind
+    from ditto_live.bench.report import cpu_record
     from ditto_live.engine.audio import MelFrontEnd
     from ditto_live.engine.backends import default_autocast
     from ditto_live.engine.conditioning import Cond
@@ -74,13 +75,11 @@ def main() -> int:
             per_step[name].append((time.thread_time() - start) / res.steps_run)
     base = min(per_step["mel (before issue 33)"])
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     record = {
         "command": "OMP_NUM_THREADS=1 python scripts/experiments/intensity_step_cost.py "
                    f"--steps {args.steps} --reps {args.reps} --model {args.model} --out {args.out}",
         "commit": commit, "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": machine_info("cpu"), "lscpu_model": next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines()
-                                                            if ln.startswith("Model name")), ""),
+        "machine": machine_info("cpu"), **cpu_record(),
         "threads": 1, "precision": "bf16 autocast (model calls), losses float32" if autocast else "float32",
         "backend": "eager", "weights": f"trained ({args.model})", "steps": args.steps,
         "clock": "time.thread_time around the optimisation, per step",

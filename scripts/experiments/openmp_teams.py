@@ -162,7 +162,8 @@ def main() -> None:
             got = subprocess.run([sys.executable, __file__, "--case", args.case, "--mode", mode], capture_output=True,
                                  text=True, check=True)
             seconds[mode] += json.loads(got.stdout.strip().splitlines()[-1])[1:]
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    from ditto_live.bench.report import cpu_record  # after the children: this process ran no engine work
+
     record = {
         "what": {"stream": "seconds of a live stream's intensity windows (5.94 s, two threads, measurement off) in "
                            "a process whose long-lived job worker ran one job before the stream (after_job) or none "
@@ -178,9 +179,7 @@ def main() -> None:
         "dirty": bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                      text=True).stdout.strip()),
         "runner_code_of": args.runner_of or "commit",
-        "lscpu_model": next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                             if line.startswith("Model name")), ""),
-        "native_bf16": "avx512_bf16" in lscpu or "amx_bf16" in lscpu,
+        **cpu_record(),
         "window_s": {mode: [round(s, 3) for s in v] for mode, v in seconds.items()},
         "median_s": {mode: round(statistics.median(v), 3) for mode, v in seconds.items()},
     }

@@ -21,7 +21,6 @@ import contextlib
 import copy
 import datetime
 import json
-import os
 import statistics
 import subprocess
 import time
@@ -32,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ditto_live.bench.report import cpu_record
 from ditto_live.engine.backends import autocast_weights
 from ditto_live.generation.models import load_bundle
 
@@ -114,7 +114,6 @@ def main() -> None:
                 took = timed(lambda model=model: network_pass(model, x, args.autocast))
                 if r >= WARM:
                     seconds[name][threads].append(took)
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     median_ms = {name: {str(n): round(1000 * statistics.median(v), 2) for n, v in by.items()}
                  for name, by in seconds.items()}
     record = {
@@ -123,11 +122,7 @@ def main() -> None:
                 f"{ROUNDS - WARM} rounds; deviation from the float32 contiguous pass",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
-        "torch": torch.__version__,
-        "lscpu_model": next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                             if line.startswith("Model name")), ""),
-        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "all"),
-        "native_bf16": "avx512_bf16" in lscpu or "amx_bf16" in lscpu,
+        **cpu_record(),
         "autocast": args.autocast,
         "median_ms": median_ms,
         "two_over_one": {name: round(ms["2"] / ms["1"], 3) for name, ms in median_ms.items()},

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import subprocess
 import tempfile
 import threading
@@ -19,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 
+from ditto_live.bench.report import cpu_record
 from ditto_live.bench.stages import task_job, write_reference
 from ditto_live.engine.audio import PRESETS
 from ditto_live.generation.jobspec import JobSpec, parse_job
@@ -99,16 +98,12 @@ def main() -> None:
         runs = {n: profiled_job(args.task, n, Path(tmp)) for n in (1, 2)}
     (one, one_s), (two, two_s) = runs[1], runs[2]
     top = sorted(one, key=lambda k: -one[k])[:TOP]
-    flags = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     record = {
         "what": "one warm served job's engine work profiled (torch.profiler, own time per operator) at 1 and 2 threads; "
                 "job_s: the same job unprofiled, submit to return",
         "task": args.task, "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
-        "torch": torch.__version__, "lscpu_model": next((line.split(":", 1)[1].strip() for line in flags.splitlines()
-                                                          if line.startswith("Model name")), ""),
-        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "all"),
-        "native_bf16": "amx_bf16" in flags or "avx512_bf16" in flags,
+        **cpu_record(),
         "job_s": {"1": round(one_s, 3), "2": round(two_s, 3)},
         "own_ms_total": {"1": round(sum(one.values()), 1), "2": round(sum(two.values()), 1)},
         "operators": [{"name": k, "ms_1_thread": round(one[k], 1), "ms_2_threads": round(two.get(k, 0.0), 1)}

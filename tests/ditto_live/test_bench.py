@@ -13,7 +13,7 @@ import json
 import pytest
 
 from ditto_live.bench import stages as bench
-from ditto_live.bench.report import STAGES, check_targets, machine_info, summarise
+from ditto_live.bench.report import STAGES, check_targets, cpu_record, machine_info, summarise
 from ditto_live.bench.stages import BenchConfig, parse_setting
 from ditto_live.cli import main
 from ditto_live.controls import KINDS
@@ -79,6 +79,7 @@ def test_the_machine_record_names_the_environment_that_changes_the_cpu_kernels(m
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     env = machine_info("cpu")["kernel_env"]
     assert env["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE_BF16" and "OMP_WAIT_POLICY" not in env
+    assert cpu_record()["kernel_env"] == env  # what the experiments' raw records carry
 
 
 def test_a_backend_that_disagrees_is_refused_and_reported(tmp_path, monkeypatch):
