@@ -24,14 +24,18 @@ rules keep the server from collapsing (or starving the DAW) on a contended core:
   process's OpenMP threads outnumber its cores, and a team that sleeps and wakes at each parallel region ran
   a step twice as slowly. So the engine's work runs on a thread that ends with it (``EngineLock.run``), and
   the threads that live beside it and use torch (the measurement) run it on one thread
-  (:func:`background_thread`).
+  (:func:`background_thread`). A job that steps aside for a stream window ends its team first
+  (:func:`release_openmp_team`), so the window's team is the only one while it runs.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +48,8 @@ SPARE_CORE_SHARE = 0.35  # a core counts as free when others use at most 1 - thi
 MIN_SAMPLE_S = 0.2  # shorter intervals than this are too noisy to read a load from; the last reading stands
 ADAPT_INTERVAL_S = 0.5  # during a job, the load is re-read at the first step at least this long after the last
 TRIAL_STEPS = 4  # steps timed with each thread count in the idle trial (the first after a switch is not timed)
+OMP_PAUSE_SOFT = 1  # OpenMP 5.0's omp_pause_soft: the runtime releases its threads and starts new ones when next needed
+OPENMP_RUNTIMES = ("libgomp", "libomp", "libiomp")  # the names of the OpenMP runtimes torch builds link
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,11 @@ class ThreadGovernor:
         self.choice = choice
         return choice
 
+    def paused(self) -> None:
+        """The job stepped aside (for a stream window) before this step: the step is not timed for the trial,
+        whose times would otherwise include the window's."""
+        self._step_began = None
+
     def apply(self, beside_stream: bool = False) -> ThreadChoice:
         """Decide and set this thread's torch threads and lower its priority; on the first idle
         machine with more than one core, start the trial of every core against one.
@@ -248,6 +259,44 @@ def one_torch_thread() -> None:
 
     torch.get_num_threads()  # torch's one-time set-up of this thread, which would otherwise undo the next line
     torch.set_num_threads(1)
+
+
+def release_openmp_team() -> bool:
+    """End the calling thread's OpenMP team: its helper threads exit, and the thread's next parallel region starts
+    a new one (about a millisecond). For a job that steps aside for a stream window: its paused thread's team
+    would otherwise live on beside the window's, and libgomp stops spin-waiting in every team once the process's
+    OpenMP threads outnumber its cores (a window took 3.8 s instead of 1.7 s; docs/bench.md). Must be called
+    outside a parallel region. -> whether a runtime released it (False before torch is imported, or where the
+    platform does not say which runtimes are loaded; never raises)."""
+    pauses = _openmp_pauses() if "torch" in sys.modules else ()  # torch loads its runtime on import
+    released = False
+    for pause in pauses:  # each runtime ends only this thread's team, if it keeps one
+        try:
+            released = pause(OMP_PAUSE_SOFT) == 0 or released
+        except OSError as exc:  # pragma: no cover - a runtime that faults is left as it is
+            log.debug("cannot release the OpenMP team: %s", exc)
+    return released
+
+
+@functools.cache
+def _openmp_pauses() -> tuple[Callable[[int], int], ...]:
+    """``omp_pause_resource_all`` of each OpenMP runtime loaded in this process (torch's, and any another
+    library brought), found in ``/proc/self/maps``; none where there is no such file."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "/" in line})
+    except OSError:
+        return ()
+    pauses = []
+    for path in paths:
+        if os.path.basename(path).startswith(OPENMP_RUNTIMES):
+            try:
+                pause = ctypes.CDLL(path).omp_pause_resource_all  # the loaded library: CDLL does not load it twice
+            except (OSError, AttributeError):
+                continue
+            pause.argtypes, pause.restype = [ctypes.c_int], ctypes.c_int
+            pauses.append(pause)
+    return tuple(pauses)
 
 
 def background_thread() -> None:

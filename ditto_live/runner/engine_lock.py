@@ -4,8 +4,8 @@ Two jobs at once would each run at half speed on a small CPU, and the live strea
 so one job holds the engine at a time, a job with a deadline (a stream window) goes first, and a job
 without one steps aside between optimisation steps while a deadline job waits.
 
-The engine's work runs on a thread of its own that ends with it, so that the process keeps one OpenMP team
-(why: :meth:`EngineLock.run`).
+The engine's work runs on a thread of its own that ends with it, and a job that steps aside ends its OpenMP
+team first, so that the process keeps one team (why: :meth:`EngineLock.run`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar, cast
 
 from ditto_live.engine.ito import JobCancelled
+from ditto_live.runner.cpu import release_openmp_team
 
 T = TypeVar("T")
 
@@ -160,11 +161,13 @@ class EngineLock:
 
     def yield_to_priority(self, is_cancelled: Callable[[], bool] | None = None) -> bool:
         """Called by the holder between steps: if it is a plain holder and a priority holder waits,
-        hand over and take the engine back afterwards. -> whether it stepped aside."""
+        hand over and take the engine back afterwards. -> whether it stepped aside. Its OpenMP team ends
+        first, so that the priority holder's is the process's only one (:func:`release_openmp_team`)."""
         with self._cond:
             if self._holder != threading.get_ident() or self._holder_priority or not self._priority_waiting:
                 return False
             self.yields += 1
+        release_openmp_team()
         self.release()
         self.acquire(False, is_cancelled)
         return True

@@ -195,7 +195,8 @@ class JobRunner:
         ito_end = began + spec.deadline_s - reserved if spec.deadline_s else None
 
         def check() -> bool:  # every step: a deadline job waiting goes first; the threads follow the load; cancelled?
-            self.engine.yield_to_priority(is_cancelled)
+            if self.engine.yield_to_priority(is_cancelled) and self.governor is not None:
+                self.governor.paused()  # a window ran in this step's time
             if self.governor is not None and not beside_stream and (changed := self.governor.adapt()) is not None:
                 self.threads = changed
             return is_cancelled is not None and is_cancelled()

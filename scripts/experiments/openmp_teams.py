@@ -5,8 +5,11 @@ engine's. Two cases, each mode in a fresh process; run it at two commits to comp
 - ``stream``: a live stream's windows on a server whose long-lived job worker has run a job before (after_job)
   or none (fresh). The engine's work on the caller's thread left the worker its team (``EngineLock.run``: a
   thread per hold that ends with it).
-- ``concurrent``: priority stream windows alone, or while a long plain job steps aside for each: the paused
-  job's thread keeps its team (what one team per process does not yet cover).
+- ``concurrent``: priority stream windows alone, or while a long plain job started after the first window steps
+  aside for each (such a job runs one thread: ``ThreadGovernor.apply(beside_stream=True)``).
+- ``job_first``: the same, the job started before the stream (no window in the last ``STREAM_GAP_S``), so with
+  both threads: its paused thread's team lived on beside the window's until it ended its team when stepping
+  aside (``release_openmp_team``).
 - ``measured``: jobs submitted one after another, each once the last one's measurement (baseline and plot on,
   as ``demo`` runs them) is done: the measurement thread's team (``background_thread``: one torch thread).
 
@@ -68,10 +71,11 @@ def windows(after_job: bool) -> list[float]:
     return took
 
 
-def windows_beside_a_job(during_job: bool) -> list[float]:
+def windows_beside_a_job(during_job: bool, job_first: bool = False) -> list[float]:
     """Seconds of each stream window (intensity, a deadline far enough never to stop it early, so the window has
     priority; threads as the server chooses them) alone, or while a long plain job, started after the first
-    window, steps aside for each: a paused job thread with an OpenMP team slows the window's."""
+    window, steps aside for each: a paused job thread with an OpenMP team slows the window's. ``job_first``: the
+    job starts once the warm-up window is ``STREAM_GAP_S`` old, as a job started before the stream."""
     import dataclasses
 
     import torch
@@ -82,6 +86,10 @@ def windows_beside_a_job(during_job: bool) -> list[float]:
     runner, spec = served_job("intensity", 0, Path(tempfile.mkdtemp()))  # threads chosen by the server's rules
     window = dataclasses.replace(spec, deadline_s=60.0)
     runner.window(window, None, 0.5, lambda: False)  # warm, before the job
+    if job_first:
+        from ditto_live.runner.jobs import STREAM_GAP_S
+
+        time.sleep(STREAM_GAP_S + 0.5)
     stop = threading.Event()
     job = threading.Thread(target=lambda: runner.run(dataclasses.replace(spec, steps=10_000), is_cancelled=stop.is_set))
     if during_job:
@@ -142,6 +150,8 @@ def measured_jobs() -> list[float]:
 
 MODES = {"stream": {"fresh": lambda: windows(False), "after_job": lambda: windows(True)},
          "concurrent": {"alone": lambda: windows_beside_a_job(False), "during_job": lambda: windows_beside_a_job(True)},
+         "job_first": {"alone": lambda: windows_beside_a_job(False, True),
+                       "during_job": lambda: windows_beside_a_job(True, True)},
          "measured": {"jobs": measured_jobs}}
 
 
@@ -171,6 +181,9 @@ def main() -> None:
                  "concurrent": "seconds of a live stream's intensity windows (5.94 s, threads as the server "
                                "chooses, priority: a 60 s deadline) alone or while a long plain job started after "
                                "the first window steps aside for each",
+                 "job_first": "seconds of a live stream's intensity windows (5.94 s, threads as the server "
+                              "chooses, priority: a 60 s deadline) alone or while a long plain job started before "
+                              "the stream (no window in the last 10 s: two threads) steps aside for each",
                  "measured": "seconds of intensity jobs (5.94 s, two threads) on a long-lived worker, each with its "
                              "measurement (baseline and plot on), one after another"}[args.case]
                 + f"; {WINDOWS - 1} a run after the first, two runs a mode",

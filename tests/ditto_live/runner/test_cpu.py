@@ -237,6 +237,24 @@ def test_an_idle_trial_returns_to_two_threads_where_two_are_faster():
     assert governor.best == 2 and set_to == [2, 1, 2] and governor.choice.threads == 2
 
 
+def test_a_step_in_which_the_job_stepped_aside_for_a_window_is_not_timed_for_the_trial():
+    """Two threads are faster here, but one of their steps holds a 2 s stream window: untimed, it cannot make one
+    thread look faster."""
+    from ditto_live.runner.cpu import TRIAL_STEPS
+
+    clocks, set_to = FakeClocks(), []
+    governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(3.0, others_cores=0.0, own_cores=0.1)
+    governor.apply()
+    for step in range(2 * (TRIAL_STEPS + 1) + 6):  # + the 3 untimed steps
+        governor.adapt()
+        window = 2.0 if step in (2, 3, 4) and governor.choice.threads == 2 else 0.0
+        clocks.advance(window + (0.10 if governor.choice.threads == 2 else 0.15), others_cores=0.0, own_cores=1.0)
+        if window:
+            governor.paused()
+    assert governor.best == 2 and set_to == [2, 1, 2]
+
+
 def test_a_trial_stops_when_the_machine_gets_busy_and_waits_for_an_idle_job():
     clocks, set_to = FakeClocks(), []
     governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
