@@ -182,16 +182,20 @@ OPENMP_TEAMS = "cpu_xeon_avx512/openmp_teams"  # issue 27: one OpenMP team in th
 def openmp_teams(raw: Raw) -> str:
     """What a second OpenMP team in the server cost the engine (libgomp's throttled spin-waiting), and what one
     team per process gives: a stream after a job, jobs measured between them, a stream beside a job that steps
-    aside for its windows. Each case's before ran the runner code of the commit it names."""
+    aside for its windows (started after the stream, or before it). Each case's before ran the runner code of the
+    commit it names."""
     lines = ["| case | before | after | before: the runner of |", "|---|---|---|---|"]
     rows = [("stream", "fresh", "stream windows, no job run before"),
             ("stream", "after_job", "stream windows after one job on the worker"),
             ("measured", "jobs", "jobs, each after the last one's measurement (baseline and plot)"),
             ("concurrent", "alone", "stream windows with priority, alone"),
             ("concurrent", "during_job", "stream windows with priority, while a job started after the first "
-                                         "steps aside for each")]
+                                         "steps aside for each"),
+            ("job_first", "alone", "stream windows with priority, alone (the run of the row below)"),
+            ("job_first", "during_job", "stream windows with priority, while a job started before the stream "
+                                        "(two threads) steps aside for each")]
     docs = {(case, when): raw.json(f"{OPENMP_TEAMS}/{case}_{when}.json")
-            for case in ("stream", "measured", "concurrent") for when in ("before", "after")}
+            for case in ("stream", "measured", "concurrent", "job_first") for when in ("before", "after")}
     for case, mode, name in rows:
         before, after = docs[(case, "before")], docs[(case, "after")]
         lines.append(f"| {name} | {before['median_s'][mode]:.2f} s | **{after['median_s'][mode]:.2f} s** | "
