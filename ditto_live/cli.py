@@ -45,7 +45,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="override one setting, e.g. --set server.port=9100 (repeatable)",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output: -v this program's debug records, -vv the libraries' too")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
 
 

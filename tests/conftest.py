@@ -24,8 +24,9 @@ if torch is not None:
 def _root_logging_restored():
     """A CLI test's ``setup_logging`` points the root logger at that test's captured stderr, which pytest closes
     after it; later records (a server's warm-up thread) then failed with "I/O operation on closed file"."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, own = logging.getLogger(), logging.getLogger("ditto_live")
+    handlers, level, own_level = root.handlers[:], root.level, own.level
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    own.setLevel(own_level)
