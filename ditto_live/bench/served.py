@@ -99,6 +99,14 @@ class OscClient:
                     raise RuntimeError(f"job {msg.args[0]} failed: {msg.args[1]}: {msg.args[2]}")
         return None
 
+    def confirm_host(self) -> None:
+        """Confirm this host as a client does (the short status's code, sent back): the full status follows."""
+        got = self.request("/ditto/server/status", [], "/ditto/server/state", timeout=5.0)
+        code = json.loads(got[0][0]).get("code") if got is not None else None
+        if code is not None and self.request("/ditto/client/confirm", [code], "/ditto/client/subscribed",
+                                             timeout=5.0) is None:
+            raise RuntimeError("the server did not confirm this host")
+
     def close(self) -> None:
         self.endpoint.close()
 
@@ -106,7 +114,7 @@ class OscClient:
 class ServerProcess:
     """``ditto-live serve`` in a child process on a free loopback port."""
 
-    def __init__(self, cfg: ServerBenchConfig, out: Path, name: str = "server"):
+    def __init__(self, cfg: ServerBenchConfig, out: Path, name: str = "server", extra: tuple[str, ...] = ()):
         self.port = free_udp_port()
         env = dict(os.environ)
         if cfg.fresh_numba_cache:
@@ -121,6 +129,7 @@ class ServerProcess:
             cmd.append("--no-measure")
         if cfg.fake_runner:
             cmd.append("--fake-runner")
+        cmd += extra  # more of serve's flags (the stream bench's --stream)
         self.log_path = out / f"{name}.log"  # one per server: the thread trial's line is read from it
         self._log = open(self.log_path, "w")  # noqa: SIM115 - kept open for the child's lifetime
         self.started = time.perf_counter()
@@ -214,15 +223,16 @@ def job_line(record: dict[str, Any]) -> str:
 
 
 @contextmanager
-def served(cfg: ServerBenchConfig, out: Path, name: str = "server") -> Iterator[tuple[OscClient, dict[str, Any]]]:
-    """A ready server (a fresh process logging to ``out/name.log``, or the one ``cfg.connect`` names) and how
-    long it took to start."""
+def served(cfg: ServerBenchConfig, out: Path, name: str = "server",
+           extra: tuple[str, ...] = ()) -> Iterator[tuple[OscClient, dict[str, Any]]]:
+    """A ready server (a fresh process logging to ``out/name.log``, started with serve's flags ``extra`` too, or
+    the one ``cfg.connect`` names) and how long it took to start."""
     proc = None
     if cfg.connect:
         host, _, port = cfg.connect.rpartition(":")
         address: Addr = (host or "127.0.0.1", int(port))
     else:
-        proc = ServerProcess(cfg, out, name)
+        proc = ServerProcess(cfg, out, name, extra)
         address = proc.address
     client = OscClient(address)
     start: dict[str, Any] = {}

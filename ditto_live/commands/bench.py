@@ -33,8 +33,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --server: start the server with the numba cache as found (default: a new, empty one)")
     s.add_argument("--no-measure", action="store_true", help="with --server: the server does not measure adherence")
     s.add_argument("--co-load", type=int, default=0, metavar="N",
-                   help="with --server: run every task again beside N busy processes (a stand-in for the DAW) "
+                   help="with --server or --stream: run again beside N busy processes (a stand-in for the DAW) "
                    "and report how much of its speed alone the co-load keeps (default 0: idle only)")
+    t = p.add_argument_group("the live stream (--stream): what a performer hears, window by window")
+    t.add_argument("--stream", action="store_true",
+                   help="start `ditto-live serve --stream` as its own process, stream over OSC into its [audio] output "
+                   "and report each window's generation time against its audio, the ITO steps its deadline left, and "
+                   "the underruns; --co-load N streams again beside N busy processes")
+    t.add_argument("--windows", type=int, default=8, help="with --stream: windows followed after the first (default 8)")
+    t.add_argument("--stream-control", choices=("intensity", "none"), default="intensity",
+                   help="with --stream: the windows follow an intensity swell, or only continue (default intensity)")
     p.add_argument("--preset", choices=("tiny", "paper"), default="tiny", help="mel + UNet preset (default tiny)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--model", default="random",
@@ -143,10 +151,36 @@ def run_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_stream(args: argparse.Namespace) -> int:
+    from ditto_live.bench.streamed import StreamBenchConfig, markdown, run_stream_bench
+    from ditto_live.results import write_json
+
+    if args.windows < 1 or args.co_load < 0:
+        raise UsageError("--windows: expected at least 1" if args.windows < 1 else
+                         "--co-load: expected 0 or more busy processes")
+    cfg = StreamBenchConfig(windows=args.windows, control=args.stream_control,
+                            model="default" if args.model == "random" else args.model, threads=args.threads,
+                            co_load=args.co_load, out_dir=args.out_dir, settings=args.config or "")
+
+    def keep(report: dict[str, Any]) -> None:
+        write_json(Path(args.json), report)
+
+    report = run_stream_bench(cfg, on_update=keep if args.json else None)  # the JSON is rewritten after each phase
+    text = markdown(report)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    print(text)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ditto_live.bench.stages import Bench
     from ditto_live.results import write_json
 
+    if args.stream:
+        if args.server or args.connect:
+            raise UsageError("--stream and --server are separate benches: give one")
+        return run_stream(args)
     if args.server or args.connect:
         return run_server(args)
     cfg = config_from_args(args)

@@ -209,19 +209,21 @@ class ThreadGovernor:
         whose times would otherwise include the window's."""
         self._step_began = None
 
-    def apply(self, beside_stream: bool = False) -> ThreadChoice:
+    def apply(self, streaming: bool = False) -> ThreadChoice:
         """Decide and set this thread's torch threads and lower its priority; on the first idle
         machine with more than one core, start the trial of every core against one.
 
-        ``beside_stream``: a plain job while a live stream plays (it steps aside for each window). Unless the
-        count is pinned, it runs one thread: its paused thread would keep an OpenMP team beside the window's,
-        which makes libgomp stop spin-waiting in both (a window took 3.8 s instead of 1.7 s; docs/bench.md), and
-        one thread has no team."""
+        ``streaming``: a live stream plays (a stream window, or a plain job beside one). Unless the count is pinned,
+        the job leaves the audio a core: the sound server and the output's callback wake every few milliseconds,
+        and a team whose every core they take turns on waits at each parallel region for the thread they
+        stalled (2-core Xeon, JACK's dummy driver: 14-17 ITO steps of a window on two threads in the time of 24 on
+        one; docs/midi_audio.md). No trial runs then: its answer would hold after the stream has stopped."""
         choice = self.decide()
         self._step_began = None
-        if beside_stream and not self.fixed:
-            choice = ThreadChoice(1, self.cores, choice.others_cores, False,
-                                  "a live stream plays: 1 thread, its windows keep the only OpenMP team")
+        if streaming and not self.fixed:
+            threads = max(1, choice.threads - 1)
+            choice = ThreadChoice(threads, self.cores, choice.others_cores, False,
+                                  f"a live stream plays: {threads} thread(s), a core left to its audio")
         elif self.best is None and not self.fixed and self.cores > 1 and choice.threads == self.cores:
             self.trial = {self.cores: []}
         lower_priority(self.nice)  # every job's thread is new (EngineLock.run); a no-op where it is lowered

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STREAM_GAP_S = 10.0  # a stream window this recent (or one waiting) means a live stream plays: plain jobs beside it
-#                      run one thread (ThreadGovernor.apply's beside_stream); windows come every few seconds
+#                      leave the audio a core (ThreadGovernor.apply's streaming); windows come every few seconds
 
 
 def tail_of(opening: object | None) -> torch.Tensor | None:
@@ -155,7 +155,8 @@ class JobRunner:
             spec = dataclasses.replace(spec, controls=keep)
 
         def held(cancelled: Callable[[], bool]) -> Window:  # every torch op on the engine's thread, the losses too
-            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, cancelled, began, tail_of(opening))
+            plan, gen, audio, timings, _ = self._generate(spec, lambda *a: None, cancelled, began, tail_of(opening),
+                                                          window=True)
             self._learn_costs(plan, gen, timings["vocode"] / 1000)
             losses = clip_losses(plan, gen, tail_of(opening))
             summary = {"ito": gen.windows, "loss": losses, "timings_ms": rounded(timings), "steps": plan.steps}
@@ -181,12 +182,14 @@ class JobRunner:
             return self._fronts[name]
 
     def _generate(self, spec: JobSpec, report: Progress, is_cancelled: Callable[[], bool] | None, began: float,
-                  opening: torch.Tensor | None = None) -> tuple[Plan, Generated, np.ndarray, dict[str, float], float]:
-        """Plan, generate and vocode under the engine lock. -> (plan, generated, audio, timings ms, reserved s)"""
+                  opening: torch.Tensor | None = None,
+                  window: bool = False) -> tuple[Plan, Generated, np.ndarray, dict[str, float], float]:
+        """Plan, generate and vocode under the engine lock (``window``: a live stream's). -> (plan, generated,
+        audio, timings ms, reserved s)"""
         timings = {"wait": (time.perf_counter() - began) * 1000}
-        beside_stream = spec.deadline_s <= 0 and self.engine.priority_within(STREAM_GAP_S)
+        streaming = window or (spec.deadline_s <= 0 and self.engine.priority_within(STREAM_GAP_S))
         if self.governor is not None:  # in this thread, which runs the job: OpenMP's count is per thread
-            self.threads = self.governor.apply(beside_stream)
+            self.threads = self.governor.apply(streaming)
         t0 = time.perf_counter()
         report("parse", 0, 1, math.nan)
         plan = self._plan(spec, continuing=opening is not None)
@@ -197,7 +200,7 @@ class JobRunner:
         def check() -> bool:  # every step: a deadline job waiting goes first; the threads follow the load; cancelled?
             if self.engine.yield_to_priority(is_cancelled) and self.governor is not None:
                 self.governor.paused()  # a window ran in this step's time
-            if self.governor is not None and not beside_stream and (changed := self.governor.adapt()) is not None:
+            if self.governor is not None and not streaming and (changed := self.governor.adapt()) is not None:
                 self.threads = changed
             return is_cancelled is not None and is_cancelled()
 

@@ -284,6 +284,7 @@ class Stream:
                     raise ValueError(f"window {self.windows} holds NaN or inf")
                 fresh = splicer.push(np.clip(window, -1.0, 1.0))
                 previous = window
+                summary = getattr(self.generate_window, "last_summary", None)
                 self.windows += 1
                 self.generate_seconds.append(elapsed)
                 self.window_seconds.append(len(fresh) / self.model_rate)
@@ -291,8 +292,8 @@ class Stream:
                                         "audio_s": round(len(fresh) / self.model_rate, 4),
                                         "buffered_s": None if buffered is None else round(buffered, 4),
                                         "budget_s": None if budget is None else round(budget, 4),
-                                        "steps_run": _steps_run(getattr(self.generate_window, "last_summary", None)),
-                                        "loss": _adherence(getattr(self.generate_window, "last_summary", None)),
+                                        "steps_run": _steps_run(summary), "steps": _steps_asked(summary),
+                                        "threads": _threads(summary), "loss": _adherence(summary),
                                         "late": elapsed > runway(len(fresh) / self.model_rate, buffered)})
                 del self.window_log[:-WINDOW_LOG]
                 log.debug("window %d: %.2f s of audio in %.2f s", self.windows, len(fresh) / self.model_rate, elapsed)
@@ -325,6 +326,18 @@ def _steps_run(summary: Mapping[str, Any] | None) -> int | None:
     """Optimisation steps a job's summary reports (all its windows), None when it does not say."""
     ito = (summary or {}).get("ito")
     return sum(int(w.get("steps_run", 0)) for w in ito) if isinstance(ito, list) else None
+
+
+def _steps_asked(summary: Mapping[str, Any] | None) -> int | None:
+    """The K the window's spec asked for (``steps_run`` falls short of it when the deadline stops ITO)."""
+    steps = (summary or {}).get("steps")
+    return int(steps) if isinstance(steps, int) else None
+
+
+def _threads(summary: Mapping[str, Any] | None) -> int | None:
+    """The torch threads the window ran on (the server's choice, ``summary["cpu"]``)."""
+    cpu = (summary or {}).get("cpu")
+    return int(cpu["threads"]) if isinstance(cpu, dict) and "threads" in cpu else None
 
 
 def _adherence(summary: Mapping[str, Any] | None) -> dict[str, float] | None:

@@ -6,7 +6,7 @@ engine's. Two cases, each mode in a fresh process; run it at two commits to comp
   or none (fresh). The engine's work on the caller's thread left the worker its team (``EngineLock.run``: a
   thread per hold that ends with it).
 - ``concurrent``: priority stream windows alone, or while a long plain job started after the first window steps
-  aside for each (such a job runs one thread: ``ThreadGovernor.apply(beside_stream=True)``).
+  aside for each (such a job runs one thread: ``ThreadGovernor.apply(streaming=True)``).
 - ``job_first``: the same, the job started before the stream (no window in the last ``STREAM_GAP_S``), so with
   both threads: its paused thread's team lived on beside the window's until it ended its team when stepping
   aside (``release_openmp_team``).

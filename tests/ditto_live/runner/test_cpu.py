@@ -313,18 +313,34 @@ def test_the_measurement_thread_runs_at_idle_priority_on_one_torch_thread():
     assert seen["threads"] == 1 and seen.get("idle", 1) == 1
 
 
-def test_a_job_beside_a_live_stream_runs_one_thread_and_starts_no_trial_unless_pinned():
-    """Its paused thread would keep an OpenMP team beside the stream window's (libgomp then stops spin-waiting
-    in both); one thread has none."""
+def test_while_a_stream_plays_a_job_leaves_its_audio_a_core_and_starts_no_trial_unless_pinned():
+    """The sound server and the output's callback wake every few milliseconds: a team on every core waits for the
+    thread they stall. A trial then would find one thread faster and keep it after the stream stops."""
     clocks, set_to = FakeClocks(), []
     governor = ThreadGovernor(cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
     clocks.advance(3.0, others_cores=0.0, own_cores=1.0)  # idle: alone it would take both cores
-    choice = governor.apply(beside_stream=True)
+    choice = governor.apply(streaming=True)
     assert choice.threads == 1 and "stream" in choice.reason and governor.trial == {}
     assert governor.apply().threads == 2 and governor.trial  # without the stream: both, and the trial
     pinned = ThreadGovernor(fixed=2, cores=2, meter=clocks.meter(), set_threads=set_to.append, nice=0)
-    assert pinned.apply(beside_stream=True).threads == 2  # serve --threads wins
+    assert pinned.apply(streaming=True).threads == 2  # serve --threads wins
     assert set_to == [1, 2, 2]
+    many = ThreadGovernor(cores=8, meter=clocks.meter(), set_threads=set_to.append, nice=0)
+    clocks.advance(3.0, others_cores=2.0, own_cores=1.0)  # the DAW on two of eight cores
+    assert many.apply(streaming=True).threads == 5  # the six it leaves, less the audio's
+
+
+def test_a_stream_window_leaves_its_audio_a_core_and_says_why(tmp_path):
+    from ditto_live.generation.jobspec import parse_job
+    from tests.ditto_live.test_jobs import runner
+
+    clocks = FakeClocks()
+    r = runner(tmp_path, measure=False, governor=ThreadGovernor(cores=2, meter=clocks.meter(), nice=0))
+    window = parse_job({"model": "narrow", "seconds": 0.7, "steps": 2, "name": "cpu", "deadline_s": 30,
+                        "controls": [{"type": "intensity", "shape": "flat"}]})
+    clocks.advance(3.0, others_cores=0.0, own_cores=1.0)  # an idle machine
+    cpu = r.window(window, None, 0.1, lambda: False).summary["cpu"]
+    assert cpu["threads"] == 1 and "audio" in cpu["reason"] and r.governor.trial == {} and r.governor.best is None
 
 
 def test_a_plain_job_right_after_a_stream_window_runs_one_thread_and_says_why(tmp_path):
