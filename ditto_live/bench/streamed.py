@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ditto_live.bench.coload import CoLoad
-from ditto_live.bench.report import machine_info
+from ditto_live.bench.report import cpu_record, machine_info
 from ditto_live.bench.served import OscClient, ServerBenchConfig, percentile, phases, served
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ def run_stream_bench(cfg: StreamBenchConfig, on_update: Callable[[dict[str, Any]
     server = ServerBenchConfig(model=cfg.model, threads=cfg.threads, fresh_numba_cache=False,
                                timeout_s=cfg.timeout_s, out_dir=str(out), fake_runner=cfg.fake_runner)
     report: dict[str, Any] = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                              "machine": machine_info("cpu"), "config": asdict(cfg), "spec": stream_spec(cfg),
+                              "machine": machine_info("cpu") | {"native_bf16": cpu_record()["native_bf16"]},
+                              "config": asdict(cfg), "spec": stream_spec(cfg),
                               "phases": [], "rows": []}
     for phase, processes in phases(cfg.co_load):
         with CoLoad(processes) if processes else nullcontext() as load:

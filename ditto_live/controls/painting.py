@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # the engine and torch load when a target is built, not on im
     from ditto_live.engine.controls import Control
 
 EVAL_OVERLAP_S = 1.0  # evaluation: seconds of reference kept on each side (inpaint) or carried over (outpaint)
+SKETCH_SHARE = 1.0  # DITTO-2 starts this share of its variance from the output with the reference pasted in
+# (0.4 / 0.7 / 1.0 on val at K = 20: overlap MSE and CLAP best at 1.0; docs/bench.md figure painting-sketch)
+STEPS, LR = 20, 1e-2  # K and Adam's step from the sketch, chosen on val (K = 10 / 20 / 30; lr 1e-2 / 2e-2)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ def window(t: ClipTarget[MaskedTarget], w: WindowSlice) -> Control | None:
     mask = t.payload.mask[w.start:w.stop]
     if not mask.any():
         return None
-    return masked_control(t.kind, t.payload.reference[..., w.start:w.stop].to(w.device), mask.to(w.device), t.weight)
+    return masked_control(t.kind, t.payload.reference[..., w.start:w.stop].to(w.device), mask.to(w.device), t.weight,
+                          SKETCH_SHARE)
 
 
 def pinned(t: ClipTarget[MaskedTarget]) -> Tensor:
@@ -180,7 +184,7 @@ def outpaint_from_flags(args: argparse.Namespace, cli: CliHelpers) -> list[dict[
 
 INPAINT = Kind("inpaint", validate, inpaint_target, window, measure,
                "fill a gap: reference (a WAV path) kept outside start..end (seconds unless unit says)",
-               example=inpaint_example, default_unit="seconds", yields_to_chain=True,
+               example=inpaint_example, default_unit="seconds", yields_to_chain=True, steps=STEPS, lr=LR,
                pinned=pinned, keys=("reference", "start", "end"),
                evaluation=_evaluation("inpaint", "Inpainting", inpaint_case),
                cli=CliFlags((
@@ -189,7 +193,7 @@ INPAINT = Kind("inpaint", validate, inpaint_target, window, measure,
                ), inpaint_from_flags))
 OUTPAINT = Kind("outpaint", validate, outpaint_target, window, measure,
                 "continue a clip: the last overlap seconds of reference (a WAV path) open the new one",
-                example=outpaint_example, default_unit="seconds", yields_to_chain=True,
+                example=outpaint_example, default_unit="seconds", yields_to_chain=True, steps=STEPS, lr=LR,
                 pinned=pinned, keys=("reference", "overlap"),
                 evaluation=_evaluation("outpaint", "Outpainting", outpaint_case),
                 cli=CliFlags((

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from ditto_live.controls import KINDS, ClipTarget, TargetContext, TextAudio, WindowSlice
+from ditto_live.controls import KINDS, ClipTarget, TargetContext, TextAudio, WindowSlice, painting
 from ditto_live.engine.audio import MelConfig, MelFrontEnd
 from ditto_live.engine.controls import Control
 from ditto_live.engine.controls.masked import masked_control
@@ -108,7 +108,7 @@ def continuation(previous: Tensor, length: int) -> Control:
     mask = torch.zeros(length, device=previous.device)
     ref[..., :o] = previous
     mask[:o] = 1
-    return masked_control("continuation", ref, mask)
+    return masked_control("continuation", ref, mask, sketch_share=painting.SKETCH_SHARE)
 
 
 def window_controls(targets: list[ClipTarget[Any]], mel: MelConfig, start: int, length: int,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ditto_live.engine.controls.combine import Control
+from ditto_live.engine.controls.combine import Control, Sketch, SketchFn
 
 
 def masked_mse(x0: Tensor, reference: Tensor, mask: Tensor) -> Tensor:
@@ -51,9 +51,22 @@ def loop_loss(x0: Tensor, overlap: int) -> Tensor:
     return ((x0[..., -overlap:] - x0[..., :overlap]) ** 2).mean((1, 2, 3))
 
 
-def masked_control(name: str, reference: Tensor, mask: Tensor, weight: float = 1.0) -> Control:
-    """An inpaint / outpaint control from a (reference [1, F, N], mask [N]) pair."""
-    return Control(name, lambda x0: masked_mse(x0, reference, mask), weight, None, reference)
+def paste_sketch(reference: Tensor, mask: Tensor) -> SketchFn:
+    """A painting's sketch: the model's own output with the reference in place on the enforced frames, so the
+    start already holds what is kept (inpaint) or continued (outpaint, the chain between windows).
+    reference: [1, F, N], mask: [N] -> (x0 [1, 1, F, N] -> [1, 1, F, N])"""
+    def sketch(x0: Tensor) -> Tensor:
+        return torch.where(mask.to(x0.device).bool(), reference.to(x0)[:, None], x0)
+
+    return sketch
+
+
+def masked_control(name: str, reference: Tensor, mask: Tensor, weight: float = 1.0,
+                   sketch_share: float = 0.0) -> Control:
+    """An inpaint / outpaint control from a (reference [1, F, N], mask [N]) pair; with ``sketch_share`` > 0,
+    DITTO-2 starts that share of its variance from the output with the reference pasted in."""
+    sketch = Sketch(paste_sketch(reference, mask), sketch_share) if sketch_share > 0 else None
+    return Control(name, lambda x0: masked_mse(x0, reference, mask), weight, None, reference, sketch)
 
 
 def loop_control(overlap: int, weight: float = 1.0) -> Control:

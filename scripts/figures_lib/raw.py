@@ -36,6 +36,8 @@ ADHERENCE_BF16 = "cpu_xeon_amx/adherence"  # issue 27: the test split's judges, 
 PRODUCER_EPYC = "cpu_epyc/producer"  # the same on a CPU without native bf16 (float32), intensity K = 20 from its sketch
 SKETCH_EPYC = "cpu_epyc/sketch_start"  # issue 27: intensity's and structure's sketches, K and share chosen on val
 SKETCH_INVERSION = "cpu_xeon_avx512/sketch_inversion"  # issue 27: student calls inverting the sketch, on val
+STREAM = "cpu_xeon_avx512/stream"  # the live stream idle and beside a busy core (ditto-live bench --stream)
+PAINTING = "cpu_xeon_avx512/painting_sketch"  # inpaint / outpaint (and the chain): K, lr and the pasted sketch
 LATE = "cpu_xeon_avx512/late_gradient"  # issue 27: two gradients at once, each step's one iterate late (rejected)
 STEP_SIZE_EPYC = "cpu_epyc/step_size"  # issue 27: each control's K and Adam learning rate on x_T, chosen on val
 BACKEND_REUSE = "cpu_xeon_amx/backend_reuse.json"  # two intensity jobs on --backend exported in one process (issue 27.4)
@@ -68,6 +70,10 @@ class Raw:
         self.results = root / "docs" / "results"
         self._cache: dict[str, dict] = {}
         self.read: set[str] = set()  # the raw files read since this was made (the provenance report)
+
+    def exists(self, rel: str) -> bool:
+        """Whether a raw file is there (a table's cell for a run that was not made shows a dash)."""
+        return (self.results / rel).is_file()
 
     def json(self, rel: str) -> dict:
         self.read.add(rel)

@@ -31,7 +31,8 @@ from .judges import ctm_vs_cm, fad_noise, judges_sentence, judges_table, note_ju
 from .melody import melody_audible, melody_decode_t, melody_register_epyc, melody_register_xeon, melody_sketch
 from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
 from .raw import PRODUCER, PRODUCER_EPYC, PRODUCER_XEON_AMX, SERVED_EPYC, SERVED_XEON, Raw
-from .sketch import intensity_holdout_classes, intensity_sketch, sketch_inversion
+from .sketch import intensity_holdout_classes, intensity_sketch, painting_sketch, painting_test, sketch_inversion
+from .stream import stream_sentence, stream_served
 from .steps import adherence_bf16, late_gradient, step_size, step_size_test
 
 FIGURES: dict[str, Callable[[Raw], str]] = {
@@ -73,6 +74,10 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "producer-served-epyc-before-step-size": producer_served("cpu_epyc/producer_before_step_size"),
     "intensity-sketch": intensity_sketch,
     "sketch-inversion": sketch_inversion,
+    "painting-sketch": painting_sketch,
+    "painting-test": painting_test,
+    "stream-served": stream_served,
+    "stream-sentence": stream_sentence,
     "intensity-holdout-classes": intensity_holdout_classes,
     "step-size": step_size,
     "step-size-test": step_size_test,

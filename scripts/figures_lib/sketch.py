@@ -1,14 +1,22 @@
-"""Issue 27's warm starts for intensity and structure (docs/bench.md): K and the sketch's share chosen on val."""
+"""Issue 27's warm starts for intensity, structure and the paintings (docs/bench.md): K, lr and the sketch's share
+chosen on val."""
 
 from __future__ import annotations
 
 from .formats import CTM, MEL_CHROMA, MEL_PITCH, block, ci, cpu_name, num, pct, pct_ci
-from .raw import SHIPPED, SKETCH_EPYC, SKETCH_INVERSION, Raw
+from .raw import PAINTING, SHIPPED, SKETCH_EPYC, SKETCH_INVERSION, Raw
 
 MAE, R, BOUNDARY_F = "intensity_loudness_mae_db", "intensity_loudness_corr", "structure_boundary_f"
 INTENSITY_RUNS = (("int_k70_nosk", "70", "plain noise (before)"), ("int_k30_nosk", "30", "plain noise"),
                   ("int_k30_s04", "30", "sketch, 0.4"), ("int_k30_s07", "30", "sketch, 0.7"),
                   ("int_k20_s04", "20", "sketch, 0.4"), ("int_k20_s07", "**20**", "**sketch, 0.7** (chosen)"))
+PAINT_MSE = "{task}_mse_db2"
+PAINT_RUNS = (("K70_lr0.005_nosketch", "70", "5e-3", "plain noise (before)"),
+              ("K20_lr0.01_nosketch", "20", "1e-2", "plain noise"), ("K20_lr0.02_nosketch", "20", "2e-2", "plain noise"),
+              ("K20_lr0.01_share0.4", "20", "1e-2", "sketch, 0.4"), ("K20_lr0.01_share0.7", "20", "1e-2", "sketch, 0.7"),
+              ("K20_lr0.02_share0.7", "20", "2e-2", "sketch, 0.7"),
+              ("K20_lr0.01_share1.0", "**20**", "**1e-2**", "**sketch, 1.0** (chosen)"),
+              ("K10_lr0.01_share1.0", "10", "1e-2", "sketch, 1.0"), ("K30_lr0.01_share1.0", "30", "1e-2", "sketch, 1.0"))
 STRUCTURE_RUNS = (("str_k60_nosk", "**60**", "**plain noise** (kept)"), ("str_k30_nosk", "30", "plain noise"),
                   ("str_k30_s04", "30", "form sketch, 0.4"), ("str_k20_s04", "20", "form sketch, 0.4"))
 
@@ -69,4 +77,47 @@ def intensity_holdout_classes(raw: Raw) -> str:
     lines += ["", f"K = 20 from the output gained to the curve, T = 1; intervals here resample clips "
               f"(`scripts/experiments/intensity_classes.py`; raw: `docs/results/{SHIPPED}/classes.json` "
               "from its results.json, whose own intervals resample works)."]
+    return block(lines)
+
+
+def _paint_cells(raw: Raw, rel: str, task: str, fad: bool = False) -> str:
+    """A painting row's overlap MSE [interval], CLAP (and FAD) and seconds per clip; dashes for a run not made."""
+    if not raw.exists(rel):
+        return " | ".join(["–"] * (4 if fad else 3))
+    row, name = raw.row(rel, CTM, task), PAINT_MSE.format(task=task)
+    return " | ".join([f"{num(row['metrics'][name], 1)} {ci(row['intervals'][name], 1)}", num(row["clap"]),
+                       *([num(row["fad"])] if fad else []), num(row["seconds"])])
+
+
+def painting_sketch(raw: Raw) -> str:
+    """Outpaint and inpaint on val against K, Adam's step and the start: plain noise, or the model's own output with
+    the reference pasted in, inverted (DITTO-2 CTM); and the stream window's lot before (K = 24 of 70 at 5e-3)."""
+    lines = ["| K | lr | start | outpaint: overlap MSE (dB²) | CLAP | s per clip | inpaint: overlap MSE (dB²) | CLAP "
+             "| s per clip |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, k, lr, start in PAINT_RUNS:
+        lines.append(f"| {k} | {lr} | {start} | {_paint_cells(raw, f'{PAINTING}/val_outpaint_{label}.json', 'outpaint')} "
+                     f"| {_paint_cells(raw, f'{PAINTING}/val_inpaint_{label}.json', 'inpaint')} |")
+    before = raw.row(f"{PAINTING}/val_outpaint_K24_lr0.005_nosketch.json", CTM, "outpaint")
+    stream = (f"overlap MSE {num(before['metrics']['outpaint_mse_db2'], 1)} "
+              f"{ci(before['intervals']['outpaint_mse_db2'], 1)} dB², CLAP {num(before['clap'])}")
+    info = raw.json(f"{PAINTING}/val_outpaint_K20_lr0.01_share1.0.json")["info"]
+    lines += ["", f"A stream window before (its deadline stopped K = 70 at 5e-3 after about 24 steps): outpaint, K = 24, "
+              f"plain noise: {stream}. {info['config']['cases']} val-split cases per cell, the shipped bundle, DITTO-2 "
+              f"(CTM), T = 2, {cpu_name(info['machine']['processor'])} (AVX512, no native bf16), "
+              f"{info['machine']['torch_threads']} torch thread, float32; s per clip: optimisation + decoding "
+              f"(raw: `docs/results/{PAINTING}/`, commands in its provenance.json)."]
+    return block(lines)
+
+
+def painting_test(raw: Raw) -> str:
+    """The paintings on the test split, before (K = 70 at 5e-3 from plain noise) and at the chosen defaults."""
+    lines = ["| control | before: overlap MSE (dB²) | CLAP | FAD | s per clip | now: overlap MSE (dB²) | CLAP | FAD "
+             "| s per clip |", "|---|---|---|---|---|---|---|---|---|"]
+    for task in ("outpaint", "inpaint"):
+        lines.append(f"| {task} | {_paint_cells(raw, f'{PAINTING}/test_{task}_before.json', task, fad=True)} "
+                     f"| {_paint_cells(raw, f'{PAINTING}/test_{task}_after.json', task, fad=True)} |")
+    info = raw.json(f"{PAINTING}/test_outpaint_after.json")["info"]
+    lines += ["", f"{info['config']['cases']} test-split cases per cell, the shipped bundle, DITTO-2 (CTM), T = 2; before: "
+              "K = 70, lr 5e-3, plain noise; now: K = 20, lr 1e-2, from the pasted sketch (share 1.0); "
+              f"{cpu_name(info['machine']['processor'])}, 1 torch thread, float32 (raw: `docs/results/{PAINTING}/`)."]
     return block(lines)

@@ -23,10 +23,11 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "controls.md"
 
 def test_the_job_language_takes_exactly_the_registered_kinds():
     assert CONTROL_TYPES == tuple(KINDS)
-    # K and lr as chosen on val for real time (issue 27, docs/bench.md); T 1 for melody and intensity (issue 33)
+    # K and lr as chosen on val for real time (issue 27, docs/bench.md, the paintings from their pasted sketch);
+    # T 1 for melody and intensity (issue 33)
     defaults = {k: (kind.steps, kind.lr, kind.decode_steps) for k, kind in KINDS.items()}
     assert defaults == {"intensity": (20, 1e-2, 1), "melody": (20, 1e-2, 1), "structure": (20, 2e-2, 2),
-                        "inpaint": (70, 5e-3, 2), "outpaint": (70, 5e-3, 2), "loop": (70, 5e-3, 2),
+                        "inpaint": (20, 1e-2, 2), "outpaint": (20, 1e-2, 2), "loop": (70, 5e-3, 2),
                         "text": (70, 5e-3, 2)}
     with pytest.raises(JobSpecError, match="controls\\[0\\].type"):
         parse_job({"controls": [{"type": "tempo"}]})

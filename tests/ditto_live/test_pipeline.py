@@ -217,14 +217,14 @@ def test_the_methods_table_imports_no_torch():
     ("ditto2", INTENSITY, True),  # an intensity's sketch: the output gained to the curve
     ("ditto2", [STRUCTURE], False),  # a form has none (laying the output out as the form did not help on val)
     ("ditto", [MELODY], False),  # the DITTO baseline keeps the paper's plain noise
-    ("ditto2", [{"type": "inpaint", "start": 0.1, "end": 0.4, "reference": "ref.wav"}], False),  # no sketch
+    ("ditto2", [{"type": "inpaint", "start": 0.1, "end": 0.4, "reference": "ref.wav"}], True),  # pasted in
 ])
 def test_ditto2_starts_from_a_controls_sketch_and_nothing_else_does(tmp_path, method, controls, moved):
     sf.write(tmp_path / "ref.wav", 0.3 * np.sin(np.arange(MEL.sample_rate) * 0.05), MEL.sample_rate)
     controls = [{**c, "reference": str(tmp_path / c["reference"])} if "reference" in c else c for c in controls]
     plan = _plan(tmp_path, method=method, controls=controls)
     targets = pipeline.window_controls(plan.targets, plan.mel, 0, plan.total, None, device="cpu", front=plan.front)
-    assert (targets[0].sketch is not None) == (controls[0]["type"] in ("melody", "intensity"))
+    assert (targets[0].sketch is not None) == (controls[0]["type"] in ("melody", "intensity", "inpaint"))
     x_T, _ = window_noise(0, 0, 1, plan.mel, "cpu", plan.window)
     cond = pipeline.Cond(plan.tags[None], w=plan.spec.cfg)
     start = pipeline.start_near_sketch(plan, Engine("cpu"), x_T, cond, targets)

@@ -117,3 +117,17 @@ def test_sketches_apply_in_turn_and_the_most_cautious_share_holds():
     mel, share = sketch_of(controls, x0)
     assert torch.equal(mel, torch.ones_like(x0)) and share == 0.4  # zero, then plus one: the list's order
     assert sketch_of([Control("b", loss)], x0) is None
+
+
+def test_a_painting_sketch_pastes_the_reference_on_the_enforced_frames_and_keeps_the_output_elsewhere():
+    from ditto_live.engine.controls.masked import masked_control, outpaint_target
+
+    x0 = _music_like()  # [1, 1, F, N]
+    reference, mask = outpaint_target(torch.rand(1, x0.shape[2], 40) * 2 - 1, overlap=12, frames=x0.shape[-1])
+    control = masked_control("outpaint", reference, mask, sketch_share=0.7)
+    assert control.sketch is not None and control.sketch.share == 0.7
+    assert masked_control("outpaint", reference, mask).sketch is None  # off: no share
+    sketched = control.sketch.move(x0)
+    assert sketched.shape == x0.shape
+    assert torch.equal(sketched[..., :12], reference[None, ..., :12]) and torch.equal(sketched[..., 12:], x0[..., 12:])
+    assert float(control.loss(sketched)[0]) == 0.0 < float(control.loss(x0)[0])  # the sketch meets the loss
