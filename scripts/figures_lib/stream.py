@@ -40,8 +40,10 @@ def stream_sentence(raw: Raw) -> str:
     report = raw.json(f"{STREAM}/stream.json")
     idle, loaded = report["rows"][0], report["rows"][-1]
     under = sum(r["ring_underruns"] + r["device_underflows"] for r in report["rows"])
-    return (f"a stream of the default model made each {idle['window_audio_s']:.1f} s window in "
-            f"{idle['generate_p50_s']:.1f} s (p50, idle) and {loaded['generate_p50_s']:.1f} s beside a busy core, with "
-            f"{idle['steps_run_min']}-{max(idle['steps'])} of its K = {max(idle['steps'])} steps, {under} underruns, the "
+    k, least = max(idle["steps"]), min(r["steps_run_min"] for r in report["rows"])
+    steps = f"all K = {k} of its ITO steps" if least == k else f"at least {least} of its K = {k} ITO steps"
+    return (f"a stream of the default model into JACK's dummy driver made each {idle['window_audio_s']:.1f} s window "
+            f"in {idle['generate_p50_s']:.1f} s (p50, idle) and {loaded['generate_p50_s']:.1f} s beside a busy core, "
+            f"with {steps}, {under} underruns, the "
             f"busy core keeping {100 * loaded['co_load_keeps']:.0f} % of its speed ({cpu_name(report['machine']['cpu'])}, "
             f"{report['machine']['cpu_cores']} cores, {report['created'][:10]})")
