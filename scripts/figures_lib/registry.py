@@ -31,9 +31,15 @@ from .judges import ctm_vs_cm, fad_noise, judges_sentence, judges_table, note_ju
 from .melody import melody_audible, melody_decode_t, melody_register_epyc, melody_register_xeon, melody_sketch
 from .paper import fig5_trend, table1_cpu, table1_cpu_fad, table3_text
 from .raw import PRODUCER, PRODUCER_EPYC, PRODUCER_XEON_AMX, SERVED_EPYC, SERVED_XEON, Raw
-from .sketch import intensity_holdout_classes, intensity_sketch, painting_sketch, painting_test, sketch_inversion
-from .stream import stream_sentence, stream_served
+from .sketch import (
+    intensity_holdout_classes,
+    intensity_sketch,
+    painting_sketch,
+    painting_test,
+    sketch_inversion,
+)
 from .steps import adherence_bf16, late_gradient, step_size, step_size_test
+from .stream import stream_sentence, stream_served
 
 FIGURES: dict[str, Callable[[Raw], str]] = {
     "judges-table": judges_table,
