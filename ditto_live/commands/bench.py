@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +125,6 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 def run_server(args: argparse.Namespace) -> int:
     from ditto_live.bench.served import ServerBenchConfig, markdown, run_server_bench
     from ditto_live.bench.stages import TASKS
-    from ditto_live.results import write_json
 
     tasks = _list(args.tasks)
     bad = [t for t in tasks if t not in TASKS]
@@ -138,22 +138,12 @@ def run_server(args: argparse.Namespace) -> int:
     model = "default" if args.model == "random" else args.model
     cfg = ServerBenchConfig(tasks=tasks, jobs=args.jobs, model=model, backend=backend[0], measure=not args.no_measure,
                             threads=args.threads, connect=args.connect, fresh_numba_cache=not args.keep_numba_cache,
-                            co_load=args.co_load,
-                            out_dir=args.out_dir)
-    def keep(report: dict[str, Any]) -> None:
-        write_json(Path(args.json), report)
-
-    report = run_server_bench(cfg, on_update=keep if args.json else None)  # the JSON is rewritten after each job
-    text = markdown(report)
-    if args.markdown:
-        Path(args.markdown).write_text(text)
-    print(text)
-    return 0
+                            co_load=args.co_load, out_dir=args.out_dir)
+    return _reported(args, lambda update: run_server_bench(cfg, on_update=update), markdown)  # rewritten per job
 
 
 def run_stream(args: argparse.Namespace) -> int:
     from ditto_live.bench.streamed import StreamBenchConfig, markdown, run_stream_bench
-    from ditto_live.results import write_json
 
     if args.windows < 1 or args.co_load < 0:
         raise UsageError("--windows: expected at least 1" if args.windows < 1 else
@@ -161,12 +151,19 @@ def run_stream(args: argparse.Namespace) -> int:
     cfg = StreamBenchConfig(windows=args.windows, control=args.stream_control,
                             model="default" if args.model == "random" else args.model, threads=args.threads,
                             co_load=args.co_load, out_dir=args.out_dir, settings=args.config or "")
+    return _reported(args, lambda update: run_stream_bench(cfg, on_update=update), markdown)  # rewritten per phase
+
+
+def _reported(args: argparse.Namespace, bench: Callable[[Callable[[dict[str, Any]], None] | None], dict[str, Any]],
+              markdown: Callable[[dict[str, Any]], str]) -> int:
+    """Run a bench that reports as it goes: ``--json`` rewritten at each update (a run cut short keeps what it
+    measured), the table printed and written to ``--markdown`` at the end."""
+    from ditto_live.results import write_json
 
     def keep(report: dict[str, Any]) -> None:
         write_json(Path(args.json), report)
 
-    report = run_stream_bench(cfg, on_update=keep if args.json else None)  # the JSON is rewritten after each phase
-    text = markdown(report)
+    text = markdown(bench(keep if args.json else None))
     if args.markdown:
         Path(args.markdown).write_text(text)
     print(text)

@@ -282,7 +282,7 @@ def release_openmp_team() -> bool:
 
 @functools.cache
 def _openmp_pauses() -> tuple[Callable[[int], int], ...]:
-    """``omp_pause_resource_all`` of each OpenMP runtime loaded in this process (torch's, and any another
+    """``omp_pause_resource_all`` of each OpenMP runtime loaded in this process (torch's, and any other a
     library brought), found in ``/proc/self/maps``; none where there is no such file."""
     try:
         with open("/proc/self/maps") as maps:
