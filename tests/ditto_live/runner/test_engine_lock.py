@@ -174,37 +174,46 @@ def test_a_long_lived_caller_keeps_no_openmp_team_after_run():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts the process's threads in /proc")
 def test_a_plain_holder_stepping_aside_ends_its_openmp_team_so_the_window_runs_the_only_one():
     """A job that started before a stream keeps running between windows: its paused thread's team beside the
-    window's would make libgomp stop spin-waiting in both (windows about twice as slow)."""
+    window's would make libgomp stop spin-waiting in both (windows about twice as slow). Threads by id: other
+    threads ending meanwhile do not count."""
     import torch
 
     lock = EngineLock()
     ready, done = threading.Event(), threading.Event()
-    seen: dict[str, int] = {}
+    seen: dict[str, set[str]] = {}
+
+    def parallel_region() -> set[str]:  # -> the threads it started
+        before = _thread_ids()
+        torch.ones(4_000_000) * 1.0001 + 0.5  # large enough for parallel regions
+        return _thread_ids() - before
 
     def plain(cancelled) -> None:  # the job: a team of two, then steps until a window has come and gone
         torch.set_num_threads(2)
-        x = torch.ones(4_000_000)
-        x = x * 1.0001 + 0.5  # a parallel region: this thread's team of two starts
-        seen["job's thread and team"] = _threads_now()
+        seen["job's team"] = parallel_region()
         ready.set()
         while not lock.yield_to_priority():
             time.sleep(0.005)
-        x = x * 1.0001 + 0.5  # after the window: a new team
-        seen["back to the job"] = _threads_now()
+        seen["job's team after the window"] = parallel_region()  # a new one
         done.wait(5.0)
 
-    job = threading.Thread(target=lambda: lock.run(plain))  # the job's caller, its engine thread and its team
+    def window(cancelled) -> None:  # the window's own thread runs while the job's team ends
+        end = time.monotonic() + 3.0
+        while seen["job's team"] & _thread_ids() and time.monotonic() < end:
+            time.sleep(0.02)
+        seen["during the window"] = _thread_ids()
+
+    job = threading.Thread(target=lambda: lock.run(plain))
     job.start()
     ready.wait(10.0)
-
-    def window(cancelled) -> None:  # runs on a thread of its own (+1), while the job's helper has gone (-1)
-        seen["window"] = _threads_settle(seen["job's thread and team"])
-
     lock.run(window, priority=True)
     done.set()
     job.join()
-    assert seen["window"] == seen["job's thread and team"]
-    assert seen["back to the job"] == seen["job's thread and team"]  # the window's thread has gone, a team is back
+    assert seen["job's team"] and not seen["job's team"] & seen["during the window"]
+    assert seen["job's team after the window"]
+
+
+def _thread_ids() -> set[str]:
+    return set(os.listdir("/proc/self/task"))
 
 
 def test_priority_within_says_whether_a_stream_window_holds_waits_or_released_lately():
