@@ -69,8 +69,19 @@ def masked_control(name: str, reference: Tensor, mask: Tensor, weight: float = 1
     return Control(name, lambda x0: masked_mse(x0, reference, mask), weight, None, reference, sketch)
 
 
-def loop_control(overlap: int, weight: float = 1.0) -> Control:
-    """The loop control: the end continues into the start over ``overlap`` frames."""
+def seam_sketch(overlap: int) -> SketchFn:
+    """A loop's sketch: the model's own output with its first ``overlap`` frames copied onto its last, so the
+    start already runs its end into its beginning. x0 [1, 1, F, N] -> [1, 1, F, N]"""
+    def sketch(x0: Tensor) -> Tensor:
+        return torch.cat([x0[..., :-overlap], x0[..., :overlap]], -1)
+
+    return sketch
+
+
+def loop_control(overlap: int, weight: float = 1.0, sketch_share: float = 0.0) -> Control:
+    """The loop control: the end continues into the start over ``overlap`` frames; with ``sketch_share`` > 0,
+    DITTO-2 starts that share of its variance from the output with its start copied onto its end."""
     if overlap <= 0:
         raise ValueError("loop overlap must be at least one frame")
-    return Control("loop", lambda x0: loop_loss(x0, overlap), weight)
+    sketch = Sketch(seam_sketch(overlap), sketch_share) if sketch_share > 0 else None
+    return Control("loop", lambda x0: loop_loss(x0, overlap), weight, sketch=sketch)

@@ -37,6 +37,7 @@ PRODUCER_EPYC = "cpu_epyc/producer"  # the same on a CPU without native bf16 (fl
 SKETCH_EPYC = "cpu_epyc/sketch_start"  # issue 27: intensity's and structure's sketches, K and share chosen on val
 SKETCH_INVERSION = "cpu_xeon_avx512/sketch_inversion"  # issue 27: student calls inverting the sketch, on val
 STREAM = "cpu_xeon_avx512/stream"  # the live stream idle and beside a busy core (ditto-live bench --stream)
+LOOP = "cpu_xeon_avx512/loop_sketch"  # the loop: K, lr and the start from its output with the start copied on the end
 PAINTING = "cpu_xeon_avx512/painting_sketch"  # inpaint / outpaint (and the chain): K, lr and the pasted sketch
 LATE = "cpu_xeon_avx512/late_gradient"  # issue 27: two gradients at once, each step's one iterate late (rejected)
 STEP_SIZE_EPYC = "cpu_epyc/step_size"  # issue 27: each control's K and Adam learning rate on x_T, chosen on val

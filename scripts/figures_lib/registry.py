@@ -34,6 +34,7 @@ from .raw import PRODUCER, PRODUCER_EPYC, PRODUCER_XEON_AMX, SERVED_EPYC, SERVED
 from .sketch import (
     intensity_holdout_classes,
     intensity_sketch,
+    loop_sketch,
     painting_sketch,
     painting_test,
     sketch_inversion,
@@ -82,6 +83,7 @@ FIGURES: dict[str, Callable[[Raw], str]] = {
     "sketch-inversion": sketch_inversion,
     "painting-sketch": painting_sketch,
     "painting-test": painting_test,
+    "loop-sketch": loop_sketch,
     "stream-served": stream_served,
     "stream-sentence": stream_sentence,
     "intensity-holdout-classes": intensity_holdout_classes,

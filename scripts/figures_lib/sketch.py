@@ -4,7 +4,7 @@ chosen on val."""
 from __future__ import annotations
 
 from .formats import CTM, MEL_CHROMA, MEL_PITCH, block, ci, cpu_name, num, pct, pct_ci
-from .raw import PAINTING, SHIPPED, SKETCH_EPYC, SKETCH_INVERSION, Raw
+from .raw import LOOP, PAINTING, SHIPPED, SKETCH_EPYC, SKETCH_INVERSION, Raw
 
 MAE, R, BOUNDARY_F = "intensity_loudness_mae_db", "intensity_loudness_corr", "structure_boundary_f"
 INTENSITY_RUNS = (("int_k70_nosk", "70", "plain noise (before)"), ("int_k30_nosk", "30", "plain noise"),
@@ -120,4 +120,31 @@ def painting_test(raw: Raw) -> str:
     lines += ["", f"{info['config']['cases']} test-split cases per cell, the shipped bundle, DITTO-2 (CTM), T = 2; before: "
               "K = 70, lr 5e-3, plain noise; now: K = 20, lr 1e-2, from the pasted sketch (share 1.0); "
               f"{cpu_name(info['machine']['processor'])}, 1 torch thread, float32 (raw: `docs/results/{PAINTING}/`)."]
+    return block(lines)
+
+
+LOOP_RUNS = (("val_K70_lr0.005_nosketch", "val", "70", "5e-3", "plain noise (before)"),
+             ("val_K20_lr0.01_nosketch", "val", "20", "1e-2", "plain noise"),
+             ("val_K20_lr0.01_share1.0", "val", "20", "1e-2", "sketch, 1.0"),
+             ("val_K20_lr0.01_share0.7", "val", "**20**", "**1e-2**", "**sketch, 0.7** (chosen)"),
+             ("test_before", "test", "70", "5e-3", "plain noise (before)"),
+             ("test_after", "test", "**20**", "**1e-2**", "**sketch, 0.7**"))
+
+
+def loop_sketch(raw: Raw) -> str:
+    """The loop on val against K, step and start, and before / after on test (DITTO-2 CTM)."""
+    lines = ["| split | K | lr | start | seam jump ÷ median frame step | CLAP | FAD | s per clip |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, split, k, lr, start in LOOP_RUNS:
+        row = raw.row(f"{LOOP}/{name}.json", CTM, "loop")
+        lines.append(f"| {split} | {k} | {lr} | {start} | {num(row['metrics']['loop_seam_ratio'])} "
+                     f"{ci(row['intervals']['loop_seam_ratio'])} | {num(row['clap'])} | {num(row['fad'])} "
+                     f"| {num(row['seconds'])} |")
+    info = raw.json(f"{LOOP}/test_after.json")["info"]
+    lines += ["", f"{info['config']['cases']} cases per row, the shipped bundle, DITTO-2 (CTM), T = 2, a 0.5 s seam; the "
+              "seam jump: the mean absolute dB step between the clip's last and first frame of its re-analysed mel, "
+              "over its median frame-to-frame step (1: as smooth as the clip itself). "
+              f"{cpu_name(info['machine']['processor'])}, 1 torch thread, float32; the val runs beside other work "
+              f"(s per clip compares rows within a split) (raw: `docs/results/{LOOP}/`, commands in its "
+              "provenance.json)."]
     return block(lines)

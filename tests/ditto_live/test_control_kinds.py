@@ -27,7 +27,7 @@ def test_the_job_language_takes_exactly_the_registered_kinds():
     # T 1 for melody and intensity (issue 33)
     defaults = {k: (kind.steps, kind.lr, kind.decode_steps) for k, kind in KINDS.items()}
     assert defaults == {"intensity": (20, 1e-2, 1), "melody": (20, 1e-2, 1), "structure": (20, 2e-2, 2),
-                        "inpaint": (20, 1e-2, 2), "outpaint": (20, 1e-2, 2), "loop": (70, 5e-3, 2),
+                        "inpaint": (20, 1e-2, 2), "outpaint": (20, 1e-2, 2), "loop": (20, 1e-2, 2),
                         "text": (70, 5e-3, 2)}
     with pytest.raises(JobSpecError, match="controls\\[0\\].type"):
         parse_job({"controls": [{"type": "tempo"}]})

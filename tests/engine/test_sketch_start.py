@@ -131,3 +131,14 @@ def test_a_painting_sketch_pastes_the_reference_on_the_enforced_frames_and_keeps
     assert sketched.shape == x0.shape
     assert torch.equal(sketched[..., :12], reference[None, ..., :12]) and torch.equal(sketched[..., 12:], x0[..., 12:])
     assert float(control.loss(sketched)[0]) == 0.0 < float(control.loss(x0)[0])  # the sketch meets the loss
+
+
+def test_a_loop_sketch_copies_the_start_onto_the_end_and_meets_the_loss():
+    from ditto_live.engine.controls.masked import loop_control
+
+    x0 = _music_like()
+    control = loop_control(16, sketch_share=1.0)
+    assert control.sketch is not None and loop_control(16).sketch is None  # off: no share
+    sketched = control.sketch.move(x0)
+    assert torch.equal(sketched[..., -16:], x0[..., :16]) and torch.equal(sketched[..., :-16], x0[..., :-16])
+    assert float(control.loss(sketched)[0]) == 0.0 < float(control.loss(x0)[0])

@@ -45,7 +45,7 @@ def test_cases_cover_the_protocol_and_parse_as_jobs(corpus, tmp_path):
     for c in intensity:  # the judge's ceiling for the curve: 1 for a smooth one, below for a drawn step
         assert 0.85 < c.target["ceiling_corr"] <= 1.0 and c.target["ceiling_mae_db"] >= 0.0
         assert (c.target["ceiling_corr"] > 0.999) == (c.target["class"] != "step")
-    for task in ("intensity", "melody", "structure", "inpaint", "outpaint", "text"):
+    for task in ("intensity", "melody", "structure", "inpaint", "outpaint", "loop", "text"):
         cases = make_cases(task, *args)
         assert len(cases) == 8 and all(c.row in split.case_rows for c in cases)
         for c in cases:

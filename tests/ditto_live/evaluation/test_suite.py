@@ -29,7 +29,7 @@ def run(suite: str, corpus, out, **kw):
 
 def test_table1_runs_every_task_and_method_and_writes_the_report(corpus, tmp_path):
     result, paths = run("table1", corpus, tmp_path / "t1")
-    tasks = ("intensity", "melody", "structure", "outpaint", "inpaint")
+    tasks = ("intensity", "melody", "structure", "outpaint", "inpaint", "loop")
     labels = ["DITTO", "DITTO-2 (CM)", "DITTO-2 (CTM)", "DITTO-2 (CTM), unoptimised"]
     assert [(r.task, r.label) for r in result.rows] == [(t, m) for t in tasks for m in labels]
     assert len(result.generations) == 2 * len(tasks) * len(labels)
@@ -40,6 +40,7 @@ def test_table1_runs_every_task_and_method_and_writes_the_report(corpus, tmp_pat
     assert set(metric["intensity"]) == {"intensity_mse_db2", "intensity_loudness_mae_db", "intensity_loudness_corr"}
     assert 0 <= metric["melody"]["melody_accuracy"] <= 1 and "melody_raw_pitch_accuracy" in metric["melody"]
     assert "structure_mse" in metric["structure"] and "inpaint_mse_db2" in metric["inpaint"]
+    assert metric["loop"]["loop_seam_ratio"] >= 0  # the jump across the wrap against a typical frame step
     assert [(r.M, r.T) for r in result.rows if r.task == "intensity"] == [(str(CHAIN), CHAIN), ("1", 1), ("1", 1),
                                                                              ("1", 1)]
     # T unsaid: each control's default, as a job's (a melody decodes its one-step output)
@@ -50,15 +51,15 @@ def test_table1_runs_every_task_and_method_and_writes_the_report(corpus, tmp_pat
     assert {g.steps for g in result.generations if g.setting.endswith("unoptimised")} == {0}
     assert [r.label for r in result.references][-1].startswith("white noise") and len(result.references) == 4
     md = paths["md"].read_text()
-    for title in ("### Intensity", "### Melody", "### Musical Structure", "### Outpainting", "### Inpainting",
+    for title in ("### Intensity", "### Melody", "### Musical Structure", "### Outpainting", "### Inpainting", "### Looping",
                   "| Method | M | T | Time (s) | speed-up | FAD | KID×10³ | CLAP | MSE (dB²) | ÷ unoptimised |", "Acc. (%)", "Reference rows"):
         assert title in md
     data = json.loads(paths["json"].read_text())
-    assert len(data["rows"]) == 20 and len(data["generations"]) == 40 and data["info"]["embedding_trained"]
+    assert len(data["rows"]) == 24 and len(data["generations"]) == 48 and data["info"]["embedding_trained"]
     journal = [json.loads(line) for line in (tmp_path / "t1" / "generations.jsonl").read_text().splitlines()[1:]]
     assert journal == data["generations"]  # written clip by clip, so a run cut short keeps what it finished
     assert paths["fig4"].stat().st_size > 5000
-    assert len(list((tmp_path / "t1" / "audio").glob("*.wav"))) == 20  # the first case of each row
+    assert len(list((tmp_path / "t1" / "audio").glob("*.wav"))) == 24  # the first case of each row
     assert len(list((tmp_path / "t1" / "references").glob("*.wav"))) == 4  # 2 inpaint + 2 outpaint
 
 
