@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ditto_live.bench.coload import CoLoad
-from ditto_live.bench.report import cpu_record, machine_info
+from ditto_live.bench.report import machine_info
 from ditto_live.bench.served import OscClient, ServerBenchConfig, percentile, phases, served
 
 log = logging.getLogger(__name__)
@@ -107,13 +107,15 @@ def summarise(phase: str, windows: list[dict[str, Any]], stats: dict[str, Any]) 
 def run_stream_bench(cfg: StreamBenchConfig, on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Stream on a fresh ``serve --stream`` per phase (idle, then beside ``cfg.co_load`` busy processes) and
     record every window; ``on_update(report)`` after each phase."""
+    from ditto_live.engine.backends import cpu_has_native_bf16
+
     update = on_update or (lambda _report: None)
     out = Path(cfg.out_dir).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     server = ServerBenchConfig(model=cfg.model, threads=cfg.threads, fresh_numba_cache=False,
                                timeout_s=cfg.timeout_s, out_dir=str(out), fake_runner=cfg.fake_runner)
     report: dict[str, Any] = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                              "machine": machine_info("cpu") | {"native_bf16": cpu_record()["native_bf16"]},
+                              "machine": machine_info("cpu") | {"native_bf16": cpu_has_native_bf16()},
                               "config": asdict(cfg), "spec": stream_spec(cfg),
                               "phases": [], "rows": []}
     for phase, processes in phases(cfg.co_load):

@@ -16,8 +16,9 @@ def _row_cells(r: dict) -> str:
 
 def _setting(report: dict) -> str:
     m, cfg = report["machine"], report["config"]
-    return (f"the shipped default model, an intensity swell, the server's default settings (4 s buffer, budget 0.7 "
-            f"of the audio a window must cover, 1 s overlap), into JACK's dummy driver; {cpu_name(m['cpu'])} "
+    budget = report["phases"][0]["stats"]["budget_fraction"]
+    return (f"the shipped default model, an intensity swell, the server's default [audio] settings (each window's "
+            f"deadline {budget} of the audio it must cover), into JACK's dummy driver; {cpu_name(m['cpu'])} "
             f"({m['cpu_cores']} cores, {'bf16 autocast' if m.get('native_bf16') else 'float32: no native bf16'}), "
             f"torch {m['torch']}, {report['created'][:10]}, {cfg['windows']} windows a phase after the first")
 
